@@ -1,0 +1,195 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is a Pub/Sub message as the loader receives it.
+type Message struct {
+	ID              string
+	PublishTime     time.Time
+	Data            []byte
+	Attributes      map[string]string
+	Subscription    string
+	DeliveryAttempt int
+}
+
+// MaxMessageBytes is the largest message the loader turns into a row. The row holds the raw
+// JSON besides the parsed columns, and one Storage Write append request is at most 10 MB.
+const MaxMessageBytes = 4 << 20
+
+// Record is a decoded message: its kind, the table it belongs to, and the row.
+type Record struct {
+	Kind  Kind
+	Table string
+	Row   any // *TweetRow, *StreamEventRow or *AppEventRow
+}
+
+// Decode turns a message into its row. Every error it returns is permanent, an *InvalidError:
+// the same bytes will never decode, so the caller dead-letters the message instead of retrying.
+func Decode(m Message, now time.Time) (Record, error) {
+	data := bytes.TrimSpace(m.Data)
+	switch {
+	case len(data) == 0:
+		return Record{}, invalid("data", "empty message data")
+	case len(data) > MaxMessageBytes:
+		return Record{}, invalid("data", "%d bytes, over the limit of %d for one row", len(data), MaxMessageBytes)
+	case !utf8.Valid(data):
+		return Record{}, invalid("data", "not valid UTF-8")
+	case data[0] != '{':
+		if !json.Valid(data) {
+			return Record{}, invalid("data", "not JSON")
+		}
+		return Record{}, invalid("data", "not a JSON object")
+	}
+	ing := Ingestion{
+		MessageID:     m.ID,
+		PublishTime:   m.PublishTime.UTC(),
+		Source:        m.Attributes[AttrSource],
+		IngestedAt:    now.UTC(),
+		SchemaVersion: SchemaVersion,
+	}
+	if ing.Source == "" {
+		ing.Source = "pubsub"
+	}
+	switch {
+	case ing.MessageID == "":
+		return Record{}, invalid("message_id", "required")
+	case ing.PublishTime.IsZero():
+		return Record{}, invalid("publish_time", "required")
+	}
+	if isAppEvent(data) {
+		return decodeApp(data, ing, now)
+	}
+	x, err := ParseX(data)
+	if errors.Is(err, ErrNotX) {
+		return Record{}, invalid("data", "unknown kind: neither an X stream message nor an app event")
+	}
+	if err != nil {
+		if !json.Valid(data) {
+			return Record{}, invalid("data", "not JSON: %v", err)
+		}
+		return Record{}, invalid("data", "%v", err)
+	}
+	return XRecord(x, string(data), ing), nil
+}
+
+// isAppEvent reports whether a payload is an app event: a top-level "kind" string, which no X
+// stream message has.
+func isAppEvent(data []byte) bool {
+	var probe struct {
+		Kind json.RawMessage `json:"kind"`
+	}
+	return json.Unmarshal(data, &probe) == nil && len(probe.Kind) > 0
+}
+
+// XRecord builds the row of a parsed X message.
+func XRecord(x *XEvent, raw string, ing Ingestion) Record {
+	if x.Tweet != nil {
+		t := x.Tweet
+		row := &TweetRow{
+			EventTime: t.CreatedAt, TweetID: t.ID, Kind: string(x.Kind), CreatedAt: t.CreatedAt,
+			AuthorID: t.AuthorID, AuthorHandle: t.AuthorHandle, Text: t.Text, Lang: t.Lang,
+			ReferencedTweetID: t.ReferencedTweetID, Hashtags: t.Hashtags, Mentions: t.Mentions,
+			URLs: t.URLs, MatchingRules: t.MatchingRules, APIVersion: x.APIVersion, Raw: raw, Ingestion: ing,
+		}
+		if row.EventTime.IsZero() {
+			row.EventTime = ing.PublishTime
+		}
+		return Record{Kind: x.Kind, Table: TableTweets, Row: row}
+	}
+	c := x.Control
+	row := &StreamEventRow{
+		EventTime: c.Time, Kind: string(x.Kind), TweetID: c.TweetID, UserID: c.UserID,
+		UpToTweetID: c.UpToTweetID, Code: c.Code, Reason: c.Reason, StreamName: c.StreamName,
+		WithheldInCountries: c.WithheldInCountries, APIVersion: x.APIVersion, Raw: raw, Ingestion: ing,
+	}
+	if x.Kind == KindLimit {
+		n := c.TrackLimit
+		row.TrackLimit = &n
+	}
+	if row.EventTime.IsZero() {
+		row.EventTime = ing.PublishTime
+	}
+	return Record{Kind: x.Kind, Table: TableStreamEvents, Row: row}
+}
+
+func decodeApp(data []byte, ing Ingestion, now time.Time) (Record, error) {
+	e, err := ParseAppEvent(data, now)
+	if err != nil {
+		return Record{}, err
+	}
+	kind := e.ContractKind()
+	row := &AppEventRow{
+		EventTime: ing.PublishTime, EventID: e.ID, Kind: string(kind), Name: e.Kind,
+		UserID: e.UserID, SessionID: e.SessionID, Query: e.Query, ResultsCount: e.ResultsCount,
+		ItemID: e.ItemID, Properties: string(e.Properties), Raw: string(data), Ingestion: ing,
+	}
+	if e.Time != nil {
+		row.EventTime = e.Time.UTC()
+	}
+	if row.EventID == "" {
+		// Without an app id the message id is the only key; a resend is then a new event.
+		row.EventID = "msg:" + ing.MessageID
+	}
+	return Record{Kind: kind, Table: TableAppEvents, Row: row}, nil
+}
+
+// Dead-letter stages: where in the loader a message failed.
+const (
+	StageDecode = "decode"
+	StageAppend = "append"
+)
+
+// NewDeadLetter builds the dead-letter row for a message that can never load.
+func NewDeadLetter(m Message, stage, reason string, kind Kind, now time.Time) *DeadLetterRow {
+	row := &DeadLetterRow{
+		DeadLetteredAt: now.UTC(), MessageID: m.ID, PublishTime: m.PublishTime.UTC(),
+		Subscription: m.Subscription, Stage: stage, Reason: reason, Kind: string(kind),
+		Source: m.Attributes[AttrSource], Data: m.Data,
+	}
+	if m.DeliveryAttempt > 0 {
+		n := int64(m.DeliveryAttempt)
+		row.DeliveryAttempt = &n
+	}
+	keys := make([]string, 0, len(m.Attributes))
+	for k := range m.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		row.Attributes = append(row.Attributes, Attribute{Key: k, Value: m.Attributes[k]})
+	}
+	return row
+}
+
+// Attributes returns the Pub/Sub attributes a collector publishes an event with.
+func Attributes(kind Kind, source, lang, eventID string) map[string]string {
+	a := map[string]string{AttrKind: string(kind), AttrSource: source, AttrSchemaVersion: SchemaVersion}
+	if lang != "" {
+		a[AttrLang] = lang
+	}
+	if eventID != "" {
+		a[AttrEventID] = eventID
+	}
+	return a
+}
+
+// XAttributes classifies an X stream message and returns its kind and publish attributes.
+func XAttributes(data []byte, source string) (*XEvent, map[string]string, error) {
+	x, err := ParseX(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("classifying X message: %w", err)
+	}
+	id := ""
+	if x.Tweet != nil {
+		id = x.Tweet.ID
+	}
+	return x, Attributes(x.Kind, source, x.Lang, id), nil
+}

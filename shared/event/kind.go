@@ -1,0 +1,92 @@
+// Package event is the project's event contract: the kinds of event the collectors publish, the
+// Pub/Sub attributes they carry, how a raw payload is classified, and the BigQuery row each kind
+// becomes. Collectors and the loader both use it, so a message is classified the same way at
+// either end, and the schema files under terraform/schemas are tested against the rows here.
+package event
+
+// Kind names what an event is. The names are part of the public contract: they appear in the
+// Pub/Sub "kind" attribute, in the kind column of every table and in the replay summary.
+type Kind string
+
+// Tweet kinds, for X API v1.1 and v2 payloads alike.
+const (
+	KindTweet   Kind = "tweet"
+	KindRetweet Kind = "retweet"
+	KindReply   Kind = "reply"
+	KindQuote   Kind = "quote"
+)
+
+// Stream control kinds: the v1.1 control messages and the v2 stream error object.
+const (
+	KindDelete         Kind = "delete"
+	KindScrubGeo       Kind = "scrub_geo"
+	KindLimit          Kind = "limit"
+	KindDisconnect     Kind = "disconnect"
+	KindWarning        Kind = "warning"
+	KindStatusWithheld Kind = "status_withheld"
+	KindUserWithheld   Kind = "user_withheld"
+	KindStreamError    Kind = "stream_error"
+)
+
+// App event kinds. KindOther keeps events of kinds an app sends that we do not model yet.
+const (
+	KindSearch     Kind = "search"
+	KindDetailView Kind = "detail_view"
+	KindOther      Kind = "other"
+)
+
+// Table names, one per family of kinds, plus the dead-letter table.
+const (
+	TableTweets       = "tweets"
+	TableStreamEvents = "stream_events"
+	TableAppEvents    = "app_events"
+	TableDeadLetters  = "dead_letters"
+)
+
+// Tables lists every table the loader writes, in a stable order.
+var Tables = []string{TableTweets, TableStreamEvents, TableAppEvents, TableDeadLetters}
+
+// Kinds lists every kind, in a stable order.
+var Kinds = []Kind{
+	KindTweet, KindRetweet, KindReply, KindQuote,
+	KindDelete, KindScrubGeo, KindLimit, KindDisconnect, KindWarning, KindStatusWithheld, KindUserWithheld, KindStreamError,
+	KindSearch, KindDetailView, KindOther,
+}
+
+// Table returns the table that rows of this kind are written to, or "" for an unknown kind.
+func (k Kind) Table() string {
+	switch k {
+	case KindTweet, KindRetweet, KindReply, KindQuote:
+		return TableTweets
+	case KindDelete, KindScrubGeo, KindLimit, KindDisconnect, KindWarning, KindStatusWithheld, KindUserWithheld, KindStreamError:
+		return TableStreamEvents
+	case KindSearch, KindDetailView, KindOther:
+		return TableAppEvents
+	}
+	return ""
+}
+
+// Valid reports whether k is one of the kinds of the contract.
+func (k Kind) Valid() bool { return k.Table() != "" }
+
+// Pub/Sub attribute keys set on every published message, so subscriptions can filter
+// (for example `attributes.kind = "tweet"`).
+const (
+	AttrKind          = "kind"
+	AttrSource        = "source"
+	AttrLang          = "lang"
+	AttrSchemaVersion = "schema_version"
+	// AttrEventID carries the app event's id, or the tweet id, for tracing a message to its row.
+	AttrEventID = "event_id"
+)
+
+// SchemaVersion is the version of this contract, sent in the schema_version attribute and
+// stored in every row. Bump it when a row's meaning changes.
+const SchemaVersion = "1"
+
+// Sources: where an event entered the pipeline.
+const (
+	SourceXStream = "x_stream"
+	SourceReplay  = "replay"
+	SourceApp     = "app"
+)
