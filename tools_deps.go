@@ -12,9 +12,9 @@ import (
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	_ "github.com/cloudevents/sdk-go/v2/event"
 	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/hashicorp/hcl/v2/hclparse"
 	_ "github.com/marcboeker/go-duckdb"
 	_ "golang.org/x/oauth2"
 	_ "golang.org/x/time/rate"
 	_ "google.golang.org/api/youtubeanalytics/v2"
-	_ "github.com/hashicorp/hcl/v2/hclparse"
 )

@@ -1,0 +1,10 @@
+// Package pipelinekit is the root package the Go buildpack deploys: Cloud Functions builds the
+// repository root and serves the entry point named by --entry-point (FUNCTION_TARGET). It only
+// imports the function packages, whose init() functions register one entry point each.
+package pipelinekit
+
+import (
+	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
+)
