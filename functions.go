@@ -6,5 +6,6 @@ package pipelinekit
 import (
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	_ "github.com/pipelinekit/pipelinekit/functions/collectevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
 )

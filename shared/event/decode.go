@@ -24,6 +24,10 @@ type Message struct {
 // JSON besides the parsed columns, and one Storage Write append request is at most 10 MB.
 const MaxMessageBytes = 4 << 20
 
+// MaxDeadLetterData is how much of a message's data a dead-letter row keeps. Pub/Sub messages
+// can be 10 MB, more than one Storage Write append request may carry with the other columns.
+const MaxDeadLetterData = 8 << 20
+
 // Record is a decoded message: its kind, the table it belongs to, and the row.
 type Record struct {
 	Kind  Kind
@@ -153,6 +157,12 @@ func NewDeadLetter(m Message, stage, reason string, kind Kind, now time.Time) *D
 		DeadLetteredAt: now.UTC(), MessageID: m.ID, PublishTime: m.PublishTime.UTC(),
 		Subscription: m.Subscription, Stage: stage, Reason: reason, Kind: string(kind),
 		Source: m.Attributes[AttrSource], Data: m.Data,
+	}
+	size := int64(len(m.Data))
+	row.DataBytes = &size
+	if len(row.Data) > MaxDeadLetterData {
+		// One append request is at most 10 MB; the size and the reason still say what came.
+		row.Data = row.Data[:MaxDeadLetterData]
 	}
 	if m.DeliveryAttempt > 0 {
 		n := int64(m.DeliveryAttempt)

@@ -115,7 +115,7 @@ func TestNewDeadLetterKeepsEverything(t *testing.T) {
 		"dead_lettered_at": now, "message_id": "m9", "publish_time": now.Add(-time.Minute), "subscription": "projects/p/subscriptions/s",
 		"delivery_attempt": int64(3), "stage": "decode", "reason": "data: not valid UTF-8", "kind": "search", "source": "app",
 		"attributes": []any{map[string]any{"key": "kind", "value": "search"}, map[string]any{"key": "source", "value": "app"}},
-		"data":       []byte{0xff, 0x00},
+		"data":       []byte{0xff, 0x00}, "data_bytes": int64(2),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("NewDeadLetter() mismatch (-want +got):\n%s", diff)

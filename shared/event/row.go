@@ -90,6 +90,7 @@ type DeadLetterRow struct {
 	Source          string      `bigquery:"source"`
 	Attributes      []Attribute `bigquery:"attributes"`
 	Data            []byte      `bigquery:"data"`
+	DataBytes       *int64      `bigquery:"data_bytes"`
 }
 
 // Values returns a row as BigQuery column values: the struct's `bigquery` tags name the columns,

@@ -53,7 +53,7 @@ func RESTClientOptions() []option.ClientOption {
 	if host == "" {
 		return nil
 	}
-	return []option.ClientOption{option.WithEndpoint("http://" + host), option.WithoutAuthentication()}
+	return []option.ClientOption{option.WithEndpoint("http://" + host + "/bigquery/v2/"), option.WithoutAuthentication()}
 }
 
 // SchemaSource returns the JSON schema of a table; schemas.Table in production.
@@ -116,7 +116,9 @@ func (w *Writer) stream(ctx context.Context, table string) (*tableStream, error)
 	if err != nil {
 		return nil, fmt.Errorf("building the row descriptor of %s: %w", table, err)
 	}
-	ms, err := w.client.NewManagedStream(ctx,
+	// The stream outlives the request that opens it: managedwriter ties a stream's connection to
+	// the context it is created with.
+	ms, err := w.client.NewManagedStream(context.WithoutCancel(ctx),
 		managedwriter.WithDestinationTable(managedwriter.TableParentFromParts(w.project, w.dataset, table)),
 		managedwriter.WithType(managedwriter.DefaultStream),
 		managedwriter.WithSchemaDescriptor(dp),

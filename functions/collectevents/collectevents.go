@@ -1,0 +1,122 @@
+// Package collectevents is the CollectEvents HTTP Cloud Function: apps POST their events (as a
+// JSON array, one JSON object, or NDJSON), each event is validated against the app event contract
+// (shared/event), events whose id was already published are dropped, and the rest are published
+// to the events topic with the contract's attributes. The answer says, per event, whether it was
+// accepted, rejected (and why), a duplicate, or failed and should be sent again.
+//
+// Dedup is mark-after-publish: an id is recorded in Firestore only after its publish succeeded,
+// so dedup can never lose an event; a crash between the two lets a resend publish a second copy,
+// which the loader's dedup view (keyed by event id) absorbs.
+package collectevents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/publish"
+)
+
+// EntryPoint is the name the function is registered under: Terraform's entry_point.
+const EntryPoint = "CollectEvents"
+
+func init() {
+	logger := logging.Default()
+	// Nothing is dialled here: the clients are built on the first request, so that a deploy
+	// with a bad setting answers 500 saying which, instead of crashing at start-up.
+	h := newLazyHandler(logger, func(ctx context.Context) (http.Handler, error) {
+		cfg, err := LoadConfig(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		h, _, err := NewHandler(ctx, cfg, logger)
+		return h, err
+	})
+	functions.HTTP(EntryPoint, h.ServeHTTP)
+}
+
+// NewHandler builds the production handler from cfg: a Pub/Sub publisher to cfg.Topic, a
+// Firestore deduper, and the Collector behind the trace-logging middleware. The clients it
+// creates live until shutdown is called; ctx is used only to create them.
+func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Handler, shutdown func() error, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	ps, err := pubsub.NewClient(ctx, cfg.Project)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Pub/Sub client for project %s: %w", cfg.Project, err)
+	}
+	fs, err := firestore.NewClient(ctx, cfg.Project)
+	if err != nil {
+		ps.Close()
+		return nil, nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+	}
+	pub := publish.New(ps, cfg.Topic, publish.DefaultSettings())
+	c := NewCollector(pub, NewFirestoreDeduper(fs, cfg.DedupCollection, cfg.DedupTTL), nil, logger, cfg.Limits())
+	shutdown = func() error {
+		pub.Stop()
+		fsErr := fs.Close()
+		if err := ps.Close(); err != nil {
+			return fmt.Errorf("closing Pub/Sub client: %w", err)
+		}
+		if fsErr != nil {
+			return fmt.Errorf("closing Firestore client: %w", fsErr)
+		}
+		return nil
+	}
+	return logging.Middleware(cfg.Project, c), shutdown, nil
+}
+
+// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
+// remembered: the request is answered 500 with the reason and the next request tries again.
+type lazyHandler struct {
+	log   *slog.Logger
+	build func(context.Context) (http.Handler, error)
+	mu    sync.Mutex // serialises builds
+	h     atomic.Pointer[http.Handler]
+}
+
+func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &lazyHandler{log: logger, build: build}
+}
+
+func (l *lazyHandler) get() (http.Handler, error) {
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	// Not the request's context: the clients outlive the request.
+	h, err := l.build(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	l.h.Store(&h)
+	return h, nil
+}
+
+func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.get()
+	if err != nil {
+		msg := fmt.Sprintf("%s is not ready: %v", EntryPoint, err)
+		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
+		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: msg})
+		return
+	}
+	h.ServeHTTP(w, r)
+}

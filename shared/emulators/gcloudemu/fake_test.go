@@ -1,0 +1,89 @@
+package gcloudemu
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The test binary doubles as a fake gcloud: when GCLOUDEMU_FAKE is set it
+// behaves like the wrapper (and, as GCLOUDEMU_FAKE_ROLE=server, like the Java
+// server it starts), so the process-group handling is tested without Java.
+const (
+	fakeModeEnv = "GCLOUDEMU_FAKE"
+	fakeRoleEnv = "GCLOUDEMU_FAKE_ROLE"
+)
+
+// Fake modes.
+const (
+	fakeExit     = "exit"     // print a few lines and exit 3 without serving
+	fakeHang     = "hang"     // start a server child that never listens
+	fakeServe    = "serve"    // start a server child that answers GET / with Ok
+	fakeStubborn = "stubborn" // like serve, but wrapper and child ignore SIGTERM
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeModeEnv); mode != "" {
+		os.Exit(fakeGcloud(mode, os.Getenv(fakeRoleEnv) == "server", os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeGcloud acts out one mode and returns the exit code.
+func fakeGcloud(mode string, server bool, args []string) int {
+	if mode == fakeStubborn {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	if mode == fakeExit {
+		for i := range 30 {
+			fmt.Printf("fake line %d\n", i)
+		}
+		fmt.Println("fake: cannot start")
+		return 3
+	}
+	if !server {
+		fmt.Println("Executing: fake server", strings.Join(args, " "))
+		child := exec.Command(os.Args[0], args...)
+		child.Env = append(os.Environ(), fakeRoleEnv+"=server")
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		if err := child.Start(); err != nil {
+			fmt.Println("fake: starting server:", err)
+			return 1
+		}
+		if err := child.Wait(); err != nil {
+			return 1
+		}
+		return 0
+	}
+	fmt.Printf("server pid %d\n", os.Getpid())
+	if mode == fakeHang {
+		select {}
+	}
+	var addr string
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--host-port="); ok {
+			addr = v
+		}
+	}
+	err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "Ok")
+	}))
+	fmt.Println("fake server:", err)
+	return 1
+}
+
+// fakeLookPath resolves gcloud to this test binary and java to anything.
+func fakeLookPath(file string) (string, error) {
+	switch file {
+	case "gcloud":
+		return os.Args[0], nil
+	case "java":
+		return "/bin/true", nil
+	}
+	return "", exec.ErrNotFound
+}

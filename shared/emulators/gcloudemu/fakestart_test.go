@@ -1,0 +1,144 @@
+package gcloudemu
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// withFake makes Start run this test binary as gcloud in the given mode.
+func withFake(mode string) Option {
+	return func(c *config) {
+		c.lookPath = fakeLookPath
+		c.extraEnv = append(c.extraEnv, fakeModeEnv+"="+mode)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the emulator's output goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestStopKillsTheWholeGroup(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     string
+		wantWarn bool // SIGKILL was needed
+	}{
+		{name: "server child exits on SIGTERM", mode: fakeServe},
+		{name: "wrapper and child ignore SIGTERM", mode: fakeStubborn, wantWarn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port, err := freePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			e, err := Start(t.Context(), PubSub, withFake(tt.mode), WithPort(port), WithStopGrace(200*time.Millisecond), WithLogger(logger))
+			if err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			if want := "127.0.0.1:" + strconv.Itoa(port); e.Host != want {
+				t.Errorf("Host = %q, want %q", e.Host, want)
+			}
+			if pids, ok := groupMembers(e.cmd.Process.Pid); ok && len(pids) != 2 {
+				t.Errorf("group members before Stop = %v, want the wrapper and its server child", pids)
+			}
+			if err := e.Stop(); err != nil {
+				t.Errorf("Stop() = %v", err)
+			}
+			assertStopped(t, e)
+			if got := strings.Contains(logs.String(), "ignored SIGTERM"); got != tt.wantWarn {
+				t.Errorf("logged %q = %v, want %v; logs:\n%s", "ignored SIGTERM", got, tt.wantWarn, logs.String())
+			}
+		})
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    string
+		opts    []Option
+		want    []string // substrings of the error
+		notWant []string
+		child   bool // the server child was started and must be gone
+	}{
+		{
+			name:    "exits before answering",
+			mode:    fakeExit,
+			want:    []string{"Pub/Sub emulator on 127.0.0.1:", "exited before answering (exit status 3)", "fake line 29", "fake: cannot start"},
+			notWant: []string{"fake line 5\n"}, // only the tail is quoted
+		},
+		{
+			name:  "never answers",
+			mode:  fakeHang,
+			opts:  []Option{WithStartTimeout(time.Second), WithStopGrace(200 * time.Millisecond)},
+			want:  []string{"waiting for Pub/Sub emulator on 127.0.0.1:", "to answer after 1s: context deadline exceeded", "Executing: fake server"},
+			child: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out syncBuffer
+			e, err := Start(t.Context(), PubSub, append(tt.opts, withFake(tt.mode), WithOutput(&out))...)
+			if err == nil {
+				e.Stop()
+				t.Fatalf("Start = nil error, want one")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Start error = %q, want it to contain %q", err, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("Start error = %q, want it not to contain %q", err, w)
+				}
+			}
+			// A failed start must not leave the server child behind.
+			children := regexp.MustCompile(`server pid (\d+)`).FindAllStringSubmatch(out.String(), -1)
+			if tt.child && len(children) == 0 {
+				t.Errorf("output %q names no server child, want one", out.String())
+			}
+			for _, m := range children {
+				pid, _ := strconv.Atoi(m[1])
+				if processLive(pid) {
+					t.Errorf("server child %d still alive after the failed Start", pid)
+				}
+			}
+		})
+	}
+}
+
+// processLive reports whether pid is a live (not zombie) process.
+func processLive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := bytes.Fields(b[i+1:])
+	return len(f) > 0 && string(f[0]) != "Z" && string(f[0]) != "X"
+}

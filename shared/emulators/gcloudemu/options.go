@@ -1,0 +1,69 @@
+package gcloudemu
+
+import (
+	"io"
+	"log/slog"
+	"os/exec"
+	"time"
+)
+
+// Option configures Start and Check.
+type Option func(*config)
+
+type config struct {
+	port         int
+	startTimeout time.Duration
+	stopGrace    time.Duration
+	output       io.Writer
+	lookPath     func(string) (string, error)
+	logger       *slog.Logger
+	extraEnv     []string // for tests: added to the emulator's environment
+}
+
+func newConfig(opts []Option) config {
+	cfg := config{
+		startTimeout: 60 * time.Second,
+		stopGrace:    5 * time.Second,
+		lookPath:     exec.LookPath,
+		logger:       slog.Default(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// WithPort runs the emulator on this loopback port instead of a free one the kernel picks.
+func WithPort(port int) Option {
+	return func(c *config) { c.port = port }
+}
+
+// WithStartTimeout bounds how long Start waits for the emulator to answer (default 60 s).
+func WithStartTimeout(d time.Duration) Option {
+	return func(c *config) { c.startTimeout = d }
+}
+
+// WithStopGrace is how long Stop waits after SIGTERM before it sends SIGKILL (default 5 s).
+func WithStopGrace(d time.Duration) Option {
+	return func(c *config) { c.stopGrace = d }
+}
+
+// WithOutput copies the emulator's stdout and stderr to w as well as to the internal buffer.
+func WithOutput(w io.Writer) Option {
+	return func(c *config) { c.output = w }
+}
+
+// WithLookPath replaces exec.LookPath, so tests can check the error messages with a fake PATH.
+func WithLookPath(f func(file string) (string, error)) Option {
+	return func(c *config) { c.lookPath = f }
+}
+
+// WithLogger sets the logger for start and stop events; nil means slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = slog.Default()
+		}
+		c.logger = l
+	}
+}

@@ -1,0 +1,93 @@
+package gcloudemu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// Main runs the tests of a package that needs the given emulators and
+// returns the exit code, for use as os.Exit(gcloudemu.Main(m, gcloudemu.PubSub)).
+//
+// An emulator already named by its environment variable (a developer's or
+// .ci/run's, shared across packages) is reused if it answers; otherwise one is
+// started for this package, the variable set, and the emulator stopped after
+// m.Run. It never skips: if an emulator cannot be started it prints why and
+// returns 1, because a test suite that silently does nothing passes nothing.
+func Main(m *testing.M, kinds ...Kind) int {
+	return runMain(m.Run, os.Stderr, nil, kinds...)
+}
+
+func runMain(run func() int, stderr io.Writer, opts []Option, kinds ...Kind) int {
+	ctx := context.Background()
+	var started []*Emulator
+	stopAll := func() int {
+		code := 0
+		for _, e := range started {
+			if err := e.Stop(); err != nil {
+				fmt.Fprintf(stderr, "gcloudemu: %v\n", err)
+				code = 1
+			}
+		}
+		return code
+	}
+	for _, k := range kinds {
+		if host := os.Getenv(k.EnvVar()); host != "" {
+			err := Ping(ctx, host)
+			if err == nil {
+				continue
+			}
+			fmt.Fprintf(stderr, "gcloudemu: %s=%s does not answer (%v); starting a %s emulator for this package\n", k.EnvVar(), host, err, k.displayName())
+		}
+		e, err := Start(ctx, k, opts...)
+		if err != nil {
+			fmt.Fprintf(stderr, "gcloudemu: these tests need the %s emulator and it could not be started: %v\n", k.displayName(), err)
+			stopAll()
+			return 1
+		}
+		started = append(started, e)
+		if err := e.Setenv(); err != nil {
+			fmt.Fprintf(stderr, "gcloudemu: %v\n", err)
+			stopAll()
+			return 1
+		}
+	}
+	code := run()
+	if stopCode := stopAll(); code == 0 {
+		code = stopCode
+	}
+	return code
+}
+
+// NewProjectID returns a project id unique to this test and run, so tests
+// sharing one emulator do not see each other's topics or documents.
+func NewProjectID(t testing.TB) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("reading random bytes for a project id: %v", err)
+	}
+	// Real project ids are 6-30 characters of [a-z0-9-] starting with a
+	// letter; staying within that keeps ids valid for any tool that checks.
+	var name strings.Builder
+	for _, r := range strings.ToLower(t.Name()) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			name.WriteRune(r)
+		default:
+			if s := name.String(); s != "" && !strings.HasSuffix(s, "-") {
+				name.WriteByte('-')
+			}
+		}
+	}
+	n := strings.Trim(name.String(), "-")
+	if len(n) > 19 {
+		n = strings.TrimRight(n[:19], "-")
+	}
+	return "t-" + n + "-" + hex.EncodeToString(b[:])
+}
