@@ -1,0 +1,28 @@
+// Command functions serves every Cloud Function of the project on one port, as the Functions
+// Framework does in production, each at /<EntryPoint> (or only FUNCTION_TARGET at /). The local
+// stack runs it as its own process, configured through the environment like a deployed function.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	_ "github.com/pipelinekit/pipelinekit" // registers every entry point
+)
+
+func main() {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if err := funcframework.StartHostPort(host, port); err != nil {
+		fmt.Fprintf(os.Stderr, "functions: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,127 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Functions is the project's functions running in their own process (scripts/functions), the
+// way Cloud Functions runs them: configured by environment variables, served over HTTP.
+type Functions struct {
+	URL  string // http://127.0.0.1:PORT
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// BuildFunctions compiles scripts/functions into dir and returns the binary's path. root is the
+// module's root directory.
+func BuildFunctions(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "functions")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scripts/functions")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building the functions binary: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ModuleRoot finds the directory holding go.mod, from the working directory up.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module root: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("finding the module root: not inside the pipelinekit module (run from the repository)")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// StartFunctions runs the functions binary on a free loopback port with env added to the
+// current environment, and waits until it serves.
+func StartFunctions(ctx context.Context, bin string, env map[string]string, logs io.Writer) (*Functions, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the functions process: %w", err)
+	}
+	f := &Functions{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan error, 1)}
+	go func() { f.done <- cmd.Wait() }()
+	if err := f.waitReady(ctx); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Functions) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get(f.URL + "/")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case err := <-f.done:
+			f.done <- err
+			return fmt.Errorf("the functions process exited before serving: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("the functions process did not serve at %s: %w", f.URL, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Kill ends the process at once, as a crashed instance would.
+func (f *Functions) Kill() {
+	_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+	<-f.done
+	f.done <- nil
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after five seconds.
+func (f *Functions) Stop() {
+	_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-f.done:
+		f.done <- err
+	case <-time.After(5 * time.Second):
+		f.Kill()
+	}
+}
+
+// FreePort asks the kernel for a free loopback port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

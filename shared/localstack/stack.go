@@ -1,0 +1,200 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/publish"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+)
+
+// Names of the local resources. Terraform's defaults are the same names.
+const (
+	DefaultProject  = "pipelinekit-local"
+	DefaultDataset  = "events"
+	EventsTopic     = "events"
+	DeadLetterTopic = "events-dead-letter"
+	LoaderSub       = "events-loader"
+)
+
+// Options configure a Stack.
+type Options struct {
+	Project string
+	Dataset string
+	// Logs receives the output of the emulators and the functions process; nil discards it.
+	Logs io.Writer
+	Log  *slog.Logger
+	// LoaderInFlight bounds the forwarder's concurrent deliveries to LoadEvents (default 64),
+	// as Eventarc does with a function's concurrency.
+	LoaderInFlight int
+	// FunctionsBinary is a prebuilt scripts/functions binary; empty builds one.
+	FunctionsBinary string
+	// FunctionsEnv adds environment variables to the functions process.
+	FunctionsEnv map[string]string
+}
+
+// Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
+// the functions process, and the forwarder that delivers the loader's subscription to LoadEvents.
+type Stack struct {
+	Project, Dataset string
+	PubSubHost       string
+	BigQuery         *bqemulator.Server
+	Functions        *Functions
+	PubSub           *pubsub.Client
+	BQ               *bigquery.Client
+	Forwarder        *Forwarder
+	Publisher        *publish.Publisher
+
+	log      *slog.Logger
+	pubsubEm *gcloudemu.Emulator
+	tmp      string
+	stopFwd  context.CancelFunc
+	fwdDone  chan error
+}
+
+// Start brings the stack up. The Pub/Sub emulator already named by PUBSUB_EMULATOR_HOST is
+// reused when it answers; otherwise one is started and stopped with the stack.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.Project == "" {
+		o.Project = DefaultProject
+	}
+	if o.Dataset == "" {
+		o.Dataset = DefaultDataset
+	}
+	if o.Logs == nil {
+		o.Logs = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.LoaderInFlight == 0 {
+		o.LoaderInFlight = 64
+	}
+	s := &Stack{Project: o.Project, Dataset: o.Dataset, log: o.Log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	s.PubSubHost = os.Getenv("PUBSUB_EMULATOR_HOST")
+	if s.PubSubHost == "" || gcloudemu.Ping(ctx, s.PubSubHost) != nil {
+		o.Log.Info("starting the Pub/Sub emulator")
+		s.pubsubEm, err = gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(o.Logs))
+		if err != nil {
+			return nil, err
+		}
+		s.PubSubHost = s.pubsubEm.Host
+	}
+	// The official clients find the emulators through the environment, as in the functions.
+	os.Setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
+
+	o.Log.Info("starting the local BigQuery")
+	s.BigQuery, err = bqemulator.NewServer(bqemulator.WithProject(o.Project))
+	if err != nil {
+		return nil, fmt.Errorf("starting the local BigQuery: %w", err)
+	}
+	os.Setenv(warehouse.EmulatorHostEnv, s.BigQuery.Addr())
+
+	if s.PubSub, err = pubsub.NewClient(ctx, o.Project); err != nil {
+		return nil, fmt.Errorf("creating the Pub/Sub client: %w", err)
+	}
+	if s.BQ, err = bigquery.NewClient(ctx, o.Project, warehouse.RESTClientOptions()...); err != nil {
+		return nil, fmt.Errorf("creating the BigQuery client: %w", err)
+	}
+	if err := s.createResources(ctx); err != nil {
+		return nil, err
+	}
+
+	bin := o.FunctionsBinary
+	if bin == "" {
+		o.Log.Info("building the functions")
+		root, err := ModuleRoot()
+		if err != nil {
+			return nil, err
+		}
+		if s.tmp, err = os.MkdirTemp("", "pipelinekit-stack-"); err != nil {
+			return nil, err
+		}
+		if bin, err = BuildFunctions(ctx, root, s.tmp); err != nil {
+			return nil, err
+		}
+	}
+	env := map[string]string{
+		"GOOGLE_CLOUD_PROJECT":    o.Project,
+		"BIGQUERY_DATASET":        o.Dataset,
+		"EVENTS_TOPIC":            EventsTopic,
+		"PUBSUB_EMULATOR_HOST":    s.PubSubHost,
+		warehouse.EmulatorHostEnv: s.BigQuery.Addr(),
+	}
+	for k, v := range o.FunctionsEnv {
+		env[k] = v
+	}
+	o.Log.Info("starting the functions")
+	if s.Functions, err = StartFunctions(ctx, bin, env, o.Logs); err != nil {
+		return nil, err
+	}
+
+	s.Publisher = publish.New(s.PubSub, EventsTopic, publish.DefaultSettings())
+	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), publish.TopicName(o.Project, EventsTopic),
+		s.Functions.URL+"/LoadEvents", o.LoaderInFlight, o.Log)
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
+	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
+	return s, nil
+}
+
+func (s *Stack) createResources(ctx context.Context) error {
+	for _, t := range []string{EventsTopic, DeadLetterTopic} {
+		if err := publish.EnsureTopic(ctx, s.PubSub, s.Project, t); err != nil {
+			return err
+		}
+	}
+	err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, LoaderSub, EventsTopic, publish.SubscriptionOptions{
+		AckDeadline: 60e9, DeadLetterTopic: DeadLetterTopic, MaxDeliveryAttempts: 10,
+	})
+	if err != nil {
+		return err
+	}
+	return warehouse.EnsureDataset(ctx, s.BQ, s.Dataset)
+}
+
+// Close stops everything the stack started, in reverse order.
+func (s *Stack) Close() error {
+	var errs []error
+	if s.stopFwd != nil {
+		s.stopFwd()
+		errs = append(errs, <-s.fwdDone)
+	}
+	if s.Publisher != nil {
+		s.Publisher.Stop()
+	}
+	if s.Functions != nil {
+		s.Functions.Stop()
+	}
+	if s.PubSub != nil {
+		errs = append(errs, s.PubSub.Close())
+	}
+	if s.BQ != nil {
+		errs = append(errs, s.BQ.Close())
+	}
+	if s.BigQuery != nil {
+		errs = append(errs, s.BigQuery.Close())
+	}
+	if s.pubsubEm != nil {
+		errs = append(errs, s.pubsubEm.Stop())
+	}
+	if s.tmp != "" {
+		errs = append(errs, os.RemoveAll(s.tmp))
+	}
+	return errors.Join(errs...)
+}
