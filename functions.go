@@ -8,4 +8,5 @@ import (
 
 	_ "github.com/pipelinekit/pipelinekit/functions/collectevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
+	_ "github.com/pipelinekit/pipelinekit/functions/streamtweets"
 )

@@ -23,12 +23,16 @@ type TableSpec struct {
 	Description string
 }
 
+// TableBackfillRows is the table backfill workers append API rows to.
+const TableBackfillRows = "backfill_rows"
+
 // TableSpecs lists every table of the dataset.
 var TableSpecs = []TableSpec{
 	{Name: event.TableTweets, PartitionBy: "event_time", ClusterBy: []string{"kind", "tweet_id"}, Description: "Tweets, retweets, replies and quotes from the X stream and replays."},
 	{Name: event.TableStreamEvents, PartitionBy: "event_time", ClusterBy: []string{"kind", "tweet_id"}, Description: "X stream control messages (delete, limit, disconnect...) and v2 stream errors."},
 	{Name: event.TableAppEvents, PartitionBy: "event_time", ClusterBy: []string{"kind", "user_id"}, Description: "App events: searches, detail views and other kinds."},
 	{Name: event.TableDeadLetters, PartitionBy: "dead_lettered_at", ClusterBy: []string{"stage", "kind"}, Description: "Messages that can never load, whole, with the reason."},
+	{Name: TableBackfillRows, PartitionBy: "fetched_at", ClusterBy: []string{"job_id", "shard"}, Description: "Rows fetched by backfills, keyed by (job_id, shard, row_index)."},
 }
 
 // EnsureDataset creates the dataset, its tables and its views unless they exist, from the same

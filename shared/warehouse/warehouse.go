@@ -72,8 +72,9 @@ type Writer struct {
 }
 
 type tableStream struct {
-	ms *managedwriter.ManagedStream
-	md protoreflect.MessageDescriptor
+	ms    *managedwriter.ManagedStream
+	md    protoreflect.MessageDescriptor
+	batch *coalescer
 }
 
 // New connects a Writer to project's dataset. The client is shared by every table's stream.
@@ -128,6 +129,7 @@ func (w *Writer) stream(ctx context.Context, table string) (*tableStream, error)
 		return nil, fmt.Errorf("opening the default stream of %s.%s: %w", w.dataset, table, err)
 	}
 	s := &tableStream{ms: ms, md: md}
+	s.batch = newCoalescer(func(ctx context.Context, data [][]byte) error { return appendEncoded(ctx, ms, table, data) })
 	w.streams[table] = s
 	return s, nil
 }
@@ -191,7 +193,8 @@ func (e *RowErrors) Reason(i int) string {
 
 // Append writes rows (column values as event.Values returns them) to table and waits until they
 // are durable. It returns *RowErrors when rows can never load, or another error when the
-// append may succeed if tried again.
+// append may succeed if tried again. Concurrent calls for one table are coalesced into shared
+// append requests (see coalescer), so a busy instance sends fewer, larger appends.
 func (w *Writer) Append(ctx context.Context, table string, rows []map[string]any) error {
 	s, err := w.stream(ctx, table)
 	if err != nil {
@@ -210,9 +213,14 @@ func (w *Writer) Append(ctx context.Context, table string, rows []map[string]any
 	if len(bad) > 0 {
 		return &RowErrors{Table: table, Errors: bad}
 	}
-	res, err := s.ms.AppendRows(ctx, data)
+	return s.batch.do(ctx, data)
+}
+
+// appendEncoded sends one append request and waits for its result.
+func appendEncoded(ctx context.Context, ms *managedwriter.ManagedStream, table string, data [][]byte) error {
+	res, err := ms.AppendRows(ctx, data)
 	if err != nil {
-		return fmt.Errorf("appending %d row(s) to %s: %w", len(rows), table, err)
+		return fmt.Errorf("appending %d row(s) to %s: %w", len(data), table, err)
 	}
 	resp, err := res.FullResponse(ctx)
 	if rerrs := resp.GetRowErrors(); len(rerrs) > 0 {
@@ -226,7 +234,7 @@ func (w *Writer) Append(ctx context.Context, table string, rows []map[string]any
 		if status.Code(err) == codes.InvalidArgument && resp.GetError() != nil && isRequestTooLarge(resp.GetError().GetMessage()) {
 			return &RowErrors{Table: table, Errors: []RowError{{Index: 0, Reason: resp.GetError().GetMessage()}}}
 		}
-		return fmt.Errorf("appending %d row(s) to %s: %w", len(rows), table, err)
+		return fmt.Errorf("appending %d row(s) to %s: %w", len(data), table, err)
 	}
 	return nil
 }

@@ -60,6 +60,7 @@ func (s *Server) storageWrite() (opts []grpc.ServerOption, register func(*grpc.S
 		storagewrite.WithClock(s.cfg.clock),
 		storagewrite.WithLogger(s.logger),
 		storagewrite.WithFaults(s.faults),
+		storagewrite.WithLatency(s.cfg.latency),
 	)
 	return svc.ServerOptions(), svc.Register
 }

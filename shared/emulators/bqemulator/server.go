@@ -49,11 +49,17 @@ type config struct {
 	clock       func() time.Time
 	logger      *slog.Logger
 	dedupWindow time.Duration
+	latency     time.Duration
 	grpcHooks   []func(*grpc.Server)
 }
 
 // Option configures a Server.
 type Option func(*config)
+
+// WithLatency delays every REST answer and every Storage Write append response by d, to model
+// the network round trip to the real service. Appends stay pipelined: a delayed response does
+// not hold up the requests behind it.
+func WithLatency(d time.Duration) Option { return func(c *config) { c.latency = d } }
 
 // WithAddr makes the server listen on addr (host:port) instead of a free loopback port.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
@@ -126,7 +132,15 @@ func NewServer(opts ...Option) (*Server, error) {
 		h(s.grpcServer)
 	}
 	s.grpcLis = newChanListener(lis.Addr())
-	s.httpServer = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	handler := s.routes()
+	if lat := s.cfg.latency; lat > 0 {
+		next := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(lat)
+			next.ServeHTTP(w, r)
+		})
+	}
+	s.httpServer = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	httpLis := newChanListener(lis.Addr())
 
 	s.wg.Add(3)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"google.golang.org/grpc/codes"
@@ -39,6 +40,12 @@ func (s *Service) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) er
 	}
 	ctx := stream.Context()
 	c := &connection{s: s, targets: make(map[string]*appendState)}
+	send := stream.Send
+	if s.latency > 0 {
+		d := newDelayedSender(stream.Send, s.latency)
+		defer d.close()
+		send = d.send
+	}
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -52,10 +59,58 @@ func (s *Service) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) er
 			s.log.Warn("append connection failed", "stream", c.current, "trace_id", c.traceID, "error", err)
 			return err
 		}
-		if err := stream.Send(resp); err != nil {
+		if err := send(resp); err != nil {
 			return err
 		}
 	}
+}
+
+// delayedSender answers each request latency after it arrived, in order, without holding up
+// the requests behind it: a network round trip, pipelined as the real service's is.
+type delayedSender struct {
+	latency time.Duration
+	out     chan delayed
+	done    chan struct{}
+	err     chan error
+}
+
+type delayed struct {
+	resp *storagepb.AppendRowsResponse
+	at   time.Time
+}
+
+func newDelayedSender(send func(*storagepb.AppendRowsResponse) error, latency time.Duration) *delayedSender {
+	d := &delayedSender{out: make(chan delayed, 4096), done: make(chan struct{}), err: make(chan error, 1)}
+	go func() {
+		defer close(d.done)
+		for r := range d.out {
+			time.Sleep(time.Until(r.at))
+			if err := send(r.resp); err != nil {
+				d.err <- err
+				for range d.out {
+				}
+				return
+			}
+		}
+	}()
+	d.latency = latency
+	return d
+}
+
+func (d *delayedSender) send(resp *storagepb.AppendRowsResponse) error {
+	select {
+	case err := <-d.err:
+		return err
+	default:
+	}
+	d.out <- delayed{resp: resp, at: time.Now().Add(d.latency)}
+	return nil
+}
+
+// close waits until every queued response is sent: a handler must not return while a Send runs.
+func (d *delayedSender) close() {
+	close(d.out)
+	<-d.done
 }
 
 // handle answers one request; a non-nil error ends the connection.

@@ -43,6 +43,7 @@ type Service struct {
 	faults          FaultChecker
 	location        string
 	maxRequestBytes int
+	latency         time.Duration
 
 	// mu guards streams and nextID; each stream has its own lock for its rows.
 	mu      sync.Mutex
@@ -61,6 +62,10 @@ func WithClock(now func() time.Time) Option {
 		}
 	}
 }
+
+// WithLatency delays every append response by d, pipelined, to model the network round trip to
+// the real service (benchmarks compare designs under the same latency).
+func WithLatency(d time.Duration) Option { return func(s *Service) { s.latency = d } }
 
 // WithLogger sets the logger; nil means slog.Default().
 func WithLogger(l *slog.Logger) Option {

@@ -1,0 +1,147 @@
+package streamtweets
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/xstream"
+)
+
+// DefaultStreamParams are the stream's query parameters unless X_STREAM_PARAMS sets others: the
+// tweet fields the loader's rows need (created_at, author_id, lang, referenced_tweets, entities,
+// note_tweet for the untruncated text of long posts) and the author's username.
+const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet" +
+	"&expansions=author_id&user.fields=username"
+
+// Defaults of the optional settings.
+const (
+	DefaultStreamDuration = 50 * time.Second
+	DefaultLeaseTTL       = 30 * time.Second
+	DefaultLeaseDoc       = "leases/x-stream"
+)
+
+// Config is the function's configuration, read from the environment.
+type Config struct {
+	Project     string         // GOOGLE_CLOUD_PROJECT
+	Topic       string         // EVENTS_TOPIC
+	TokenSecret string         // X_BEARER_TOKEN_SECRET: projects/P/secrets/S/versions/V
+	Token       string         // X_BEARER_TOKEN: the token itself, for local runs
+	BaseURL     string         // X_API_BASE_URL
+	Rules       []xstream.Rule // X_STREAM_RULES; nil leaves the stored rules alone
+	Params      url.Values     // X_STREAM_PARAMS
+	Langs       []string       // LANG_FILTER; empty keeps every language
+	Duration    time.Duration  // STREAM_DURATION
+	LeaseTTL    time.Duration  // LEASE_TTL
+	LeaseDoc    string         // LEASE_DOC
+}
+
+// secretVersionName is the shape of a Secret Manager secret version's resource name.
+var secretVersionName = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
+
+// LoadConfig reads the Config through lookup and reports every problem at once, each naming
+// its variable.
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	c := Config{
+		Project:     env.Required("GOOGLE_CLOUD_PROJECT"),
+		Topic:       env.Required("EVENTS_TOPIC"),
+		TokenSecret: env.String("X_BEARER_TOKEN_SECRET", ""),
+		Token:       env.String("X_BEARER_TOKEN", ""),
+		BaseURL:     env.URL("X_API_BASE_URL", xstream.DefaultBaseURL),
+		Langs:       env.List("LANG_FILTER", nil),
+		// Up to an hour: the longest a 2nd gen HTTP function may run.
+		Duration: env.Duration("STREAM_DURATION", DefaultStreamDuration, time.Second, time.Hour),
+		LeaseTTL: env.Duration("LEASE_TTL", DefaultLeaseTTL, time.Second, time.Hour),
+		LeaseDoc: env.String("LEASE_DOC", DefaultLeaseDoc),
+	}
+	// config.Env cannot record problems it did not find itself, so the checks below collect
+	// theirs beside its own.
+	var errs []error
+	if err := env.Err(); err != nil {
+		errs = append(errs, errors.Unwrap(err))
+	}
+	switch {
+	case c.TokenSecret == "" && c.Token == "":
+		errs = append(errs, errors.New("X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN: one of them is required (the secret in production, the token itself for local runs)"))
+	case c.TokenSecret != "" && c.Token != "":
+		errs = append(errs, errors.New("X_BEARER_TOKEN_SECRET and X_BEARER_TOKEN: both are set; set exactly one"))
+	case c.TokenSecret != "" && !secretVersionName.MatchString(c.TokenSecret):
+		errs = append(errs, fmt.Errorf("X_BEARER_TOKEN_SECRET: %q is not a secret version name such as projects/P/secrets/S/versions/latest", c.TokenSecret))
+	}
+	if v, ok := lookup("X_STREAM_RULES"); ok && strings.TrimSpace(v) != "" {
+		rules, err := parseRules(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("X_STREAM_RULES: %w", err))
+		}
+		c.Rules = rules
+	}
+	params, err := parseParams(lookupOr(lookup, "X_STREAM_PARAMS", DefaultStreamParams))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("X_STREAM_PARAMS: %w", err))
+	}
+	c.Params = params
+	if segs := strings.Split(c.LeaseDoc, "/"); len(segs)%2 != 0 || strings.Contains(c.LeaseDoc, "//") || strings.HasPrefix(c.LeaseDoc, "/") {
+		errs = append(errs, fmt.Errorf("LEASE_DOC: %q is not a document path such as leases/x-stream", c.LeaseDoc))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func lookupOr(lookup func(string) (string, bool), name, def string) string {
+	if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+// parseRules decodes a JSON array of {"value","tag"} objects; unknown keys are refused so that a
+// misspelt key does not silently sync a rule without its tag.
+func parseRules(s string) ([]xstream.Rule, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.DisallowUnknownFields()
+	var rules []xstream.Rule
+	if err := dec.Decode(&rules); err != nil {
+		return nil, fmt.Errorf(`not a JSON array of {"value","tag"} objects: %w`, err)
+	}
+	if dec.More() {
+		return nil, errors.New(`more than one JSON value; want one array of {"value","tag"} objects`)
+	}
+	if len(rules) == 0 {
+		// "[]" leaves the rules alone like an empty variable: syncing to it would delete every
+		// stored rule, which is better done on purpose, by hand.
+		return nil, nil
+	}
+	for i, r := range rules {
+		if strings.TrimSpace(r.Value) == "" {
+			return nil, fmt.Errorf("rule %d has no value", i)
+		}
+	}
+	return rules, nil
+}
+
+// parseParams parses the stream's query string and refuses parameters the filtered stream does
+// not take, which X would answer with 400 on every connection.
+func parseParams(s string) (url.Values, error) {
+	q, err := url.ParseQuery(strings.TrimPrefix(s, "?"))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a query string: %w", s, err)
+	}
+	for k := range q {
+		switch k {
+		case "tweet.fields", "expansions", "user.fields", "media.fields", "place.fields", "poll.fields",
+			"backfill_minutes", "partition", "start_time", "end_time":
+		default:
+			return nil, fmt.Errorf("%q is not a filtered-stream parameter", k)
+		}
+	}
+	return q, nil
+}

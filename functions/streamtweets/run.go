@@ -1,0 +1,113 @@
+package streamtweets
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/publish"
+	"github.com/pipelinekit/pipelinekit/shared/xstream"
+)
+
+// KindUnclassified is the kind attribute of a message event.XAttributes could not classify. It
+// is no kind of the contract, so the loader dead-letters the message with its reason: nothing
+// read from the stream is dropped silently.
+const KindUnclassified = "unclassified"
+
+// langNone is the DroppedByLang key of tweets that carry no language.
+const langNone = "none"
+
+// pendingCap bounds the publish results awaiting confirmation in the collector's queue; the
+// publisher's own flow control bounds the bytes.
+const pendingCap = 1024
+
+// run is one run's message handling: classify, filter, publish, and count.
+type run struct {
+	s      *Streamer
+	log    *slog.Logger
+	counts *counters
+
+	// pubCtx bounds publishing and the wait for confirmations: past the read deadline by the
+	// flush timeout, so that messages read at the last moment still go out.
+	pubCtx    context.Context
+	cancelPub context.CancelFunc
+	pending   chan pending
+	collected chan struct{}
+}
+
+// pending is one published message awaiting Pub/Sub's confirmation.
+type pending struct {
+	res   *publish.Result
+	data  []byte
+	attrs map[string]string
+}
+
+func newRun(s *Streamer, client *xstream.Client, readDeadline time.Time, log *slog.Logger) *run {
+	// Not the request's context: a message read before the request ended must still be published.
+	pubCtx, cancel := context.WithDeadline(context.Background(), readDeadline.Add(s.set.FlushTimeout))
+	r := &run{
+		s: s, log: log, counts: newCounters(),
+		pubCtx: pubCtx, cancelPub: cancel,
+		pending:   make(chan pending, pendingCap),
+		collected: make(chan struct{}),
+	}
+	prev := client.OnReject
+	client.OnReject = func(rej xstream.Rejected) {
+		r.counts.add(func(c *counters) { c.rejected++ })
+		// The bytes cannot be recovered (X does not replay), so they are logged for the record.
+		log.Warn("x stream line rejected, not published", "reason", rej.Reason, "line", string(rej.Data))
+		if prev != nil {
+			prev(rej)
+		}
+	}
+	go r.collect()
+	return r
+}
+
+// handle classifies one message and publishes it unless the language filter drops it. It never
+// returns an error: an error would stop the stream, and every message is either published or
+// counted.
+func (r *run) handle(m xstream.Message) error {
+	x, attrs, err := event.XAttributes(m.Data, event.SourceXStream)
+	if err != nil {
+		r.counts.add(func(c *counters) { c.unclassified++ })
+		r.log.Warn("x stream message not classified, publishing it as unclassified", "error", err, "data", string(m.Data))
+		attrs = event.Attributes(KindUnclassified, event.SourceXStream, "", "")
+	} else if x.Tweet != nil && r.s.langs != nil && !r.s.langs[strings.ToLower(x.Lang)] {
+		lang := x.Lang
+		if lang == "" {
+			lang = langNone
+		}
+		r.counts.add(func(c *counters) { c.droppedByLang[lang]++ })
+		return nil
+	}
+	res := r.s.pub.Publish(r.pubCtx, publish.Message{Data: m.Data, Attributes: attrs})
+	r.pending <- pending{res: res, data: m.Data, attrs: attrs}
+	return nil
+}
+
+// collect waits for each publish's confirmation, in order, and counts it.
+func (r *run) collect() {
+	defer close(r.collected)
+	for p := range r.pending {
+		_, err := p.res.Get(r.pubCtx)
+		if err != nil {
+			r.counts.add(func(c *counters) { c.publishFailed++ })
+			r.log.Error("publishing an x stream message failed", "error", err,
+				"kind", p.attrs[event.AttrKind], "attributes", p.attrs, "data", string(p.data))
+			continue
+		}
+		kind := p.attrs[event.AttrKind]
+		r.counts.add(func(c *counters) { c.published++; c.byKind[kind]++ })
+	}
+}
+
+// flush waits until every message handed to Publish is confirmed or has failed, at most until
+// the flush deadline. Call it once, after the stream has returned.
+func (r *run) flush() {
+	close(r.pending)
+	<-r.collected
+	r.cancelPub()
+}

@@ -1,0 +1,223 @@
+package backfill
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Shard states, as stored in backfills/{job}/shards/{id}.
+const (
+	ShardPending   = "pending"
+	ShardRetrying  = "retrying"
+	ShardSucceeded = "succeeded"
+	ShardFailed    = "failed"
+	ShardCancelled = "cancelled"
+)
+
+// Counter fields, summed over the counter shards by Status.
+const (
+	cSucceeded = "succeeded"
+	cFailed    = "failed"
+	cRetrying  = "retrying"
+	cCancelled = "cancelled"
+	cRows      = "rows"
+	cAPICalls  = "api_calls"
+)
+
+// txAttempts bounds the retries of one outcome transaction. Duplicate deliveries of one task
+// contend on its shard document; each retry re-reads it, so the loser sees the winner's
+// outcome and becomes a no-op.
+const txAttempts = 30
+
+// shardDoc is one task's outcome.
+type shardDoc struct {
+	Index     int       `firestore:"index"`
+	Shard     string    `firestore:"shard"`
+	State     string    `firestore:"state"`
+	Attempts  int       `firestore:"attempts"`
+	Reason    string    `firestore:"reason,omitempty"`
+	Rows      int       `firestore:"rows"`
+	APICalls  int       `firestore:"api_calls"`
+	UpdatedAt time.Time `firestore:"updated_at"`
+}
+
+// outcome is one reported result of a task attempt.
+type outcome struct {
+	state    string // ShardSucceeded, ShardFailed, ShardRetrying, ShardCancelled, or ShardPending for a reset
+	reason   string
+	rows     int
+	apiCalls int
+}
+
+// apply moves cur by o and returns the counter deltas, or ok false when o changes nothing:
+// succeeded, failed and cancelled are terminal (a duplicate delivery is a no-op), and only a
+// reset moves failed back to pending.
+func apply(cur *shardDoc, o outcome) (deltas map[string]int, ok bool) {
+	deltas = map[string]int{}
+	was := cur.State
+	if o.state == ShardPending { // reset
+		if was != ShardFailed {
+			return nil, false
+		}
+		deltas[cFailed] = -1
+		cur.State, cur.Reason = ShardPending, ""
+		return deltas, true
+	}
+	if was != ShardPending && was != ShardRetrying {
+		return nil, false
+	}
+	if was == ShardRetrying && o.state != ShardRetrying {
+		deltas[cRetrying] = -1
+	}
+	switch o.state {
+	case ShardSucceeded:
+		deltas[cSucceeded] = 1
+		deltas[cRows] = o.rows
+		cur.Rows, cur.Reason = o.rows, ""
+	case ShardFailed:
+		deltas[cFailed] = 1
+		cur.Reason = o.reason
+	case ShardRetrying:
+		if was == ShardPending {
+			deltas[cRetrying] = 1
+		}
+		cur.Reason = o.reason
+	case ShardCancelled:
+		deltas[cCancelled] = 1
+	}
+	if o.state != ShardCancelled {
+		cur.Attempts++
+		cur.APICalls += o.apiCalls
+		deltas[cAPICalls] = o.apiCalls
+	}
+	cur.State = o.state
+	return deltas, true
+}
+
+func shardDocID(index int) string { return fmt.Sprintf("t%09d", index) }
+
+func (s *Store) shardRef(job string, index int) *firestore.DocumentRef {
+	return s.jobRef(job).Collection("shards").Doc(shardDocID(index))
+}
+
+// counterRef picks the counter document of a task: index modulo n spreads a job's outcomes
+// evenly over the counters (tasks run roughly in index order), and all deliveries of one task
+// hit the same counter, which keeps contention on one task off the others.
+func (s *Store) counterRef(job string, index int) *firestore.DocumentRef {
+	return s.jobRef(job).Collection("counters").Doc(strconv.Itoa(index % s.counters))
+}
+
+// record applies o to the task's shard document and its counter in one transaction, so a
+// task delivered twice, or twice at once, is counted once.
+func (s *Store) record(ctx context.Context, job string, ref ShardRef, o outcome) (first bool, err error) {
+	shard := s.shardRef(job, ref.Index)
+	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		first = false
+		cur := shardDoc{Index: ref.Index, Shard: ref.Shard, State: ShardPending}
+		snap, err := tx.Get(shard)
+		switch {
+		case status.Code(err) == codes.NotFound:
+		case err != nil:
+			return err
+		default:
+			if err := snap.DataTo(&cur); err != nil {
+				return fmt.Errorf("decoding shard %s: %w", shard.ID, err)
+			}
+		}
+		deltas, ok := apply(&cur, o)
+		if !ok {
+			return nil
+		}
+		now := s.now().UTC()
+		cur.UpdatedAt = now
+		if err := tx.Set(shard, cur); err != nil {
+			return err
+		}
+		counter := map[string]any{"updated_at": now}
+		for k, v := range deltas {
+			if v != 0 {
+				counter[k] = firestore.Increment(v)
+			}
+		}
+		if err := tx.Set(s.counterRef(job, ref.Index), counter, firestore.MergeAll); err != nil {
+			return err
+		}
+		first = true
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return false, fmt.Errorf("recording %s of shard %q of backfill job %s: %w", o.state, ref.Shard, job, err)
+	}
+	return first, nil
+}
+
+// RecordSuccess records that the task succeeded with rows rows and apiCalls API calls. first
+// is false when the task already had a final outcome (a duplicate delivery): nothing changes.
+func (s *Store) RecordSuccess(ctx context.Context, job string, ref ShardRef, rows, apiCalls int) (first bool, err error) {
+	return s.record(ctx, job, ref, outcome{state: ShardSucceeded, rows: rows, apiCalls: apiCalls})
+}
+
+// RecordFailure records that the task failed for good (the failure is permanent or the
+// retries are spent). first is false when the task already had a final outcome.
+func (s *Store) RecordFailure(ctx context.Context, job string, ref ShardRef, reason string, apiCalls int) (first bool, err error) {
+	return s.record(ctx, job, ref, outcome{state: ShardFailed, reason: reason, apiCalls: apiCalls})
+}
+
+// RecordRetrying records a transient failure: the task stays retrying until it succeeds or
+// fails. Every call counts its API calls (each attempt really made them); the retrying count
+// moves only on the first. A task with a final outcome is left alone.
+func (s *Store) RecordRetrying(ctx context.Context, job string, ref ShardRef, reason string, apiCalls int) error {
+	_, err := s.record(ctx, job, ref, outcome{state: ShardRetrying, reason: reason, apiCalls: apiCalls})
+	return err
+}
+
+// RecordCancelled records that the task was skipped because the job was cancelled.
+func (s *Store) RecordCancelled(ctx context.Context, job string, ref ShardRef) (first bool, err error) {
+	return s.record(ctx, job, ref, outcome{state: ShardCancelled})
+}
+
+// FailedShards returns the indexes of the job's failed tasks, in order, for a retry.
+func (s *Store) FailedShards(ctx context.Context, job string) ([]int, error) {
+	docs, err := s.jobRef(job).Collection("shards").Where("state", "==", ShardFailed).Select("index").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("listing failed shards of backfill job %s: %w", job, err)
+	}
+	out := make([]int, 0, len(docs))
+	for _, d := range docs {
+		v, err := d.DataAt("index")
+		if err != nil {
+			return nil, fmt.Errorf("reading index of shard %s of backfill job %s: %w", d.Ref.ID, job, err)
+		}
+		n, _ := v.(int64)
+		out = append(out, int(n))
+	}
+	return out, nil
+}
+
+// ResetFailed moves the given failed tasks back to pending (other tasks are left alone), counts
+// the retry on the job and moves it back to running; it returns how many tasks it reset. The
+// caller then enqueues those tasks again.
+func (s *Store) ResetFailed(ctx context.Context, job string, indexes []int) (int, error) {
+	n := 0
+	for _, i := range indexes {
+		first, err := s.record(ctx, job, ShardRef{Index: i}, outcome{state: ShardPending})
+		if err != nil {
+			return n, err
+		}
+		if first {
+			n++
+		}
+	}
+	if err := s.updateJob(ctx, job, "counting a retry",
+		firestore.Update{Path: "retries", Value: firestore.Increment(1)},
+		firestore.Update{Path: "state", Value: JobRunning}); err != nil {
+		return n, err
+	}
+	return n, nil
+}

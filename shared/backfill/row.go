@@ -1,0 +1,83 @@
+package backfill
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// TableRows is the BigQuery table the worker appends API rows to
+// (terraform/schemas/backfill_rows.json); the view backfill_rows_dedup keeps one row per key.
+const TableRows = "backfill_rows"
+
+// Row is one API row in backfill_rows. (JobID, Shard, RowIndex) is its key: a task delivered
+// twice appends the same keys again, and the dedup view keeps the latest fetch of each.
+type Row struct {
+	JobID string `bigquery:"job_id"`
+	Shard string `bigquery:"shard"`
+	// RowIndex is the row's position in its task's result, from 0; a pointer because
+	// event.Values drops zero values and row 0 is a value.
+	RowIndex  *int64    `bigquery:"row_index"`
+	Source    string    `bigquery:"source"`
+	FetchedAt time.Time `bigquery:"fetched_at"`
+	VideoID   string    `bigquery:"video_id"`
+	// Day is a DATE column: midnight UTC of the day, which the warehouse encoder writes as
+	// days since the epoch.
+	Day time.Time `bigquery:"day"`
+	// Record is the API row as a JSON object: column name to value.
+	Record string `bigquery:"record"`
+}
+
+// Rows turns a task's result into rows: YouTube report rows keyed by their column names,
+// with video_id from the video column or the task's video filter and day from the day column;
+// http_json records as they are.
+func Rows(task TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
+	fetchedAt = fetchedAt.UTC()
+	var out []Row
+	add := func(record map[string]any, video string, day time.Time) {
+		b, err := json.Marshal(record)
+		if err != nil {
+			b = []byte(`{}`) // sources decodes JSON, so its values always marshal
+		}
+		i := int64(len(out))
+		out = append(out, Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
+			FetchedAt: fetchedAt, VideoID: video, Day: day, Record: string(b)})
+	}
+	if task.YouTube != nil {
+		filterVideo := videoOfFilter(task.YouTube.Filters)
+		for _, values := range res.Rows {
+			record := make(map[string]any, len(res.Columns))
+			for c, col := range res.Columns {
+				if c < len(values) {
+					record[col.Name] = values[c]
+				}
+			}
+			video := filterVideo
+			if v, ok := record["video"].(string); ok {
+				video = v
+			}
+			var day time.Time
+			if d, ok := record["day"].(string); ok {
+				day, _ = time.Parse(dateLayout, d)
+			}
+			add(record, video, day)
+		}
+		return out
+	}
+	for _, r := range res.Records {
+		add(r, "", time.Time{})
+	}
+	return out
+}
+
+// videoOfFilter returns the video of a one-video filter ("video==abc"), else "".
+func videoOfFilter(filters string) string {
+	for _, f := range strings.Split(filters, ";") {
+		if v, ok := strings.CutPrefix(f, "video=="); ok && !strings.Contains(v, ",") {
+			return v
+		}
+	}
+	return ""
+}

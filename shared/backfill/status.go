@@ -1,0 +1,163 @@
+package backfill
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Reported job states, beyond the stored ones (planning, running, cancelled, blocked).
+const (
+	JobDone             = "done"
+	JobDoneWithFailures = "done_with_failures"
+)
+
+// failuresRead bounds the failed shard documents Status reads to group failures by reason;
+// Counts.Failed is exact whatever this is.
+const failuresRead = 1000
+
+// shardsPerGroup is how many shard names a FailureGroup lists.
+const shardsPerGroup = 10
+
+// Counts are a job's task counts: Planned and Enqueued from the job, the rest summed over the
+// counter shards.
+type Counts struct {
+	Planned   int `json:"planned"`
+	Enqueued  int `json:"enqueued"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Retrying  int `json:"retrying"`
+	Cancelled int `json:"cancelled"`
+	Rows      int `json:"rows"`
+	APICalls  int `json:"api_calls"`
+}
+
+// FailureGroup is the failed tasks that share a reason.
+type FailureGroup struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+	// Shards names the first few of them (up to 10).
+	Shards []string `json:"shards"`
+}
+
+// Status is what GET /backfills/{id} reports.
+type Status struct {
+	JobID string `json:"job_id"`
+	// State is planning, running, done, done_with_failures, cancelled or blocked.
+	State  string `json:"state"`
+	Counts Counts `json:"counts"`
+	// RatePerSec is tasks finished per second since the job was created.
+	RatePerSec float64 `json:"rate_per_sec"`
+	// ETA is the time left at that rate; zero when unknown or finished.
+	ETA      time.Duration  `json:"eta"`
+	Failures []FailureGroup `json:"failures,omitempty"`
+	// FailuresSampled is true when more failed tasks exist than Failures was built from.
+	FailuresSampled bool      `json:"failures_sampled,omitempty"`
+	Blocked         string    `json:"blocked,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Status returns the job's progress: exact counts, the derived state, rate and ETA, and its
+// failures grouped by reason.
+func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
+	j, err := s.GetJob(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{JobID: j.ID, Blocked: j.Blocked, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Counts: Counts{Planned: j.Planned, Enqueued: j.Enqueued}}
+	counters, err := s.jobRef(job).Collection("counters").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("reading counters of backfill job %s: %w", job, err)
+	}
+	for _, d := range counters {
+		var c struct {
+			Succeeded int       `firestore:"succeeded"`
+			Failed    int       `firestore:"failed"`
+			Retrying  int       `firestore:"retrying"`
+			Cancelled int       `firestore:"cancelled"`
+			Rows      int       `firestore:"rows"`
+			APICalls  int       `firestore:"api_calls"`
+			UpdatedAt time.Time `firestore:"updated_at"`
+		}
+		if err := d.DataTo(&c); err != nil {
+			return nil, fmt.Errorf("decoding counter %s of backfill job %s: %w", d.Ref.ID, job, err)
+		}
+		st.Counts.Succeeded += c.Succeeded
+		st.Counts.Failed += c.Failed
+		st.Counts.Retrying += c.Retrying
+		st.Counts.Cancelled += c.Cancelled
+		st.Counts.Rows += c.Rows
+		st.Counts.APICalls += c.APICalls
+		if c.UpdatedAt.After(st.UpdatedAt) {
+			st.UpdatedAt = c.UpdatedAt
+		}
+	}
+
+	finished := st.Counts.Succeeded + st.Counts.Failed + st.Counts.Cancelled
+	switch {
+	case j.State == JobCancelled || j.Cancelled:
+		st.State = JobCancelled
+	case j.State == JobBlocked:
+		st.State = JobBlocked
+	case j.State == JobPlanning:
+		st.State = JobPlanning
+	case finished >= st.Counts.Planned && st.Counts.Failed > 0:
+		st.State = JobDoneWithFailures
+	case finished >= st.Counts.Planned:
+		st.State = JobDone
+	default:
+		st.State = JobRunning
+	}
+	if elapsed := s.now().Sub(j.CreatedAt).Seconds(); elapsed > 0 {
+		st.RatePerSec = float64(finished) / elapsed
+	}
+	if remaining := st.Counts.Planned - finished; remaining > 0 && st.RatePerSec > 0 && st.State == JobRunning {
+		st.ETA = time.Duration(float64(remaining) / st.RatePerSec * float64(time.Second)).Round(time.Second)
+	}
+
+	if st.Counts.Failed > 0 {
+		if err := s.groupFailures(ctx, job, st); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func (s *Store) groupFailures(ctx context.Context, job string, st *Status) error {
+	docs, err := s.jobRef(job).Collection("shards").Where("state", "==", ShardFailed).
+		Select("shard", "reason").Limit(failuresRead).Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("reading failed shards of backfill job %s: %w", job, err)
+	}
+	st.FailuresSampled = len(docs) < st.Counts.Failed
+	groups := map[string]*FailureGroup{}
+	for _, d := range docs {
+		var sd shardDoc
+		if err := d.DataTo(&sd); err != nil {
+			return fmt.Errorf("decoding shard %s of backfill job %s: %w", d.Ref.ID, job, err)
+		}
+		g, ok := groups[sd.Reason]
+		if !ok {
+			g = &FailureGroup{Reason: sd.Reason}
+			groups[sd.Reason] = g
+		}
+		g.Count++
+		if len(g.Shards) < shardsPerGroup {
+			g.Shards = append(g.Shards, sd.Shard)
+		}
+	}
+	for _, g := range groups {
+		st.Failures = append(st.Failures, *g)
+	}
+	sort.Slice(st.Failures, func(a, b int) bool {
+		fa, fb := st.Failures[a], st.Failures[b]
+		if fa.Count != fb.Count {
+			return fa.Count > fb.Count
+		}
+		return fa.Reason < fb.Reason
+	})
+	return nil
+}
