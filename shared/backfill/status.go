@@ -50,8 +50,10 @@ type Status struct {
 	// RatePerSec is tasks finished per second since the job was created.
 	RatePerSec float64 `json:"rate_per_sec"`
 	// ETA is the time left at that rate; zero when unknown or finished.
-	ETA      time.Duration  `json:"eta"`
-	Failures []FailureGroup `json:"failures,omitempty"`
+	ETA time.Duration `json:"-"`
+	// ETASeconds is ETA in seconds, for JSON readers.
+	ETASeconds float64        `json:"eta_s"`
+	Failures   []FailureGroup `json:"failures,omitempty"`
 	// FailuresSampled is true when more failed tasks exist than Failures was built from.
 	FailuresSampled bool      `json:"failures_sampled,omitempty"`
 	Blocked         string    `json:"blocked,omitempty"`
@@ -116,6 +118,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 	}
 	if remaining := st.Counts.Planned - finished; remaining > 0 && st.RatePerSec > 0 && st.State == JobRunning {
 		st.ETA = time.Duration(float64(remaining) / st.RatePerSec * float64(time.Second)).Round(time.Second)
+		st.ETASeconds = st.ETA.Seconds()
 	}
 
 	if st.Counts.Failed > 0 {

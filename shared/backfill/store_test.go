@@ -244,7 +244,7 @@ func TestStatus(t *testing.T) {
 	want := &Status{
 		JobID: job, State: JobRunning,
 		Counts:     Counts{Planned: 10, Enqueued: 10, Succeeded: 3, Failed: 3, Rows: 6, APICalls: 6},
-		RatePerSec: 0.3, ETA: 13 * time.Second, // 4 left at 6 per 20 s
+		RatePerSec: 0.3, ETA: 13 * time.Second, ETASeconds: 13, // 4 left at 6 per 20 s
 		Failures: []FailureGroup{
 			{Reason: "404 notFound", Count: 2, Shards: []string{"video=v/003", "video=v/005"}},
 			{Reason: "400 badRequest", Count: 1, Shards: []string{"video=v/004"}},
