@@ -61,46 +61,30 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		LeaseTTL: env.Duration("LEASE_TTL", DefaultLeaseTTL, time.Second, time.Hour),
 		LeaseDoc: env.String("LEASE_DOC", DefaultLeaseDoc),
 	}
-	// config.Env cannot record problems it did not find itself, so the checks below collect
-	// theirs beside its own.
-	var errs []error
-	if err := env.Err(); err != nil {
-		errs = append(errs, errors.Unwrap(err))
-	}
 	switch {
 	case c.TokenSecret == "" && c.Token == "":
-		errs = append(errs, errors.New("X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN: one of them is required (the secret in production, the token itself for local runs)"))
+		env.Fail("X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN", "one of them is required (the secret in production, the token itself for local runs)")
 	case c.TokenSecret != "" && c.Token != "":
-		errs = append(errs, errors.New("X_BEARER_TOKEN_SECRET and X_BEARER_TOKEN: both are set; set exactly one"))
+		env.Fail("X_BEARER_TOKEN_SECRET and X_BEARER_TOKEN", "both are set; set exactly one")
 	case c.TokenSecret != "" && !secretVersionName.MatchString(c.TokenSecret):
-		errs = append(errs, fmt.Errorf("X_BEARER_TOKEN_SECRET: %q is not a secret version name such as projects/P/secrets/S/versions/latest", c.TokenSecret))
+		env.Fail("X_BEARER_TOKEN_SECRET", "%q is not a secret version name such as projects/P/secrets/S/versions/latest", c.TokenSecret)
 	}
-	if v, ok := lookup("X_STREAM_RULES"); ok && strings.TrimSpace(v) != "" {
+	if v := env.String("X_STREAM_RULES", ""); v != "" {
 		rules, err := parseRules(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("X_STREAM_RULES: %w", err))
+			env.Fail("X_STREAM_RULES", "%v", err)
 		}
 		c.Rules = rules
 	}
-	params, err := parseParams(lookupOr(lookup, "X_STREAM_PARAMS", DefaultStreamParams))
+	params, err := parseParams(env.String("X_STREAM_PARAMS", DefaultStreamParams))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("X_STREAM_PARAMS: %w", err))
+		env.Fail("X_STREAM_PARAMS", "%v", err)
 	}
 	c.Params = params
 	if segs := strings.Split(c.LeaseDoc, "/"); len(segs)%2 != 0 || strings.Contains(c.LeaseDoc, "//") || strings.HasPrefix(c.LeaseDoc, "/") {
-		errs = append(errs, fmt.Errorf("LEASE_DOC: %q is not a document path such as leases/x-stream", c.LeaseDoc))
+		env.Fail("LEASE_DOC", "%q is not a document path such as leases/x-stream", c.LeaseDoc)
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
-	}
-	return c, nil
-}
-
-func lookupOr(lookup func(string) (string, bool), name, def string) string {
-	if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v)
-	}
-	return def
+	return c, env.Err()
 }
 
 // parseRules decodes a JSON array of {"value","tag"} objects; unknown keys are refused so that a

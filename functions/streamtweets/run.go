@@ -11,10 +11,8 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/xstream"
 )
 
-// KindUnclassified is the kind attribute of a message event.XAttributes could not classify. It
-// is no kind of the contract, so the loader dead-letters the message with its reason: nothing
-// read from the stream is dropped silently.
-const KindUnclassified = "unclassified"
+// KindUnclassified is the kind attribute of a message event.XAttributes could not classify.
+const KindUnclassified = event.Unclassified
 
 // langNone is the DroppedByLang key of tweets that carry no language.
 const langNone = "none"

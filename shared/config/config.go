@@ -40,7 +40,9 @@ func (e *Env) get(name string) (string, bool) {
 	return v, ok && v != ""
 }
 
-func (e *Env) fail(name, format string, args ...any) {
+// Fail records a problem the caller found itself (such as "set exactly one of A and B"), so
+// that Err reports it with the others.
+func (e *Env) Fail(name, format string, args ...any) {
 	e.errs = append(e.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 }
 
@@ -56,7 +58,7 @@ func (e *Env) String(name, def string) string {
 func (e *Env) Required(name string) string {
 	v, ok := e.get(name)
 	if !ok {
-		e.fail(name, "required but not set")
+		e.Fail(name, "required but not set")
 	}
 	return v
 }
@@ -69,7 +71,7 @@ func (e *Env) OneOf(name, def string, allowed ...string) string {
 			return v
 		}
 	}
-	e.fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	e.Fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
 	return def
 }
 
@@ -82,10 +84,10 @@ func (e *Env) Int(name string, def, min, max int) int {
 	n, err := strconv.Atoi(v)
 	switch {
 	case err != nil:
-		e.fail(name, "%q is not an integer", v)
+		e.Fail(name, "%q is not an integer", v)
 		return def
 	case n < min || n > max:
-		e.fail(name, "%d is out of range [%d, %d]", n, min, max)
+		e.Fail(name, "%d is out of range [%d, %d]", n, min, max)
 		return def
 	}
 	return n
@@ -100,10 +102,10 @@ func (e *Env) Duration(name string, def, min, max time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	switch {
 	case err != nil:
-		e.fail(name, "%q is not a duration such as 30s or 5m", v)
+		e.Fail(name, "%q is not a duration such as 30s or 5m", v)
 		return def
 	case d < min || d > max:
-		e.fail(name, "%s is out of range [%s, %s]", d, min, max)
+		e.Fail(name, "%s is out of range [%s, %s]", d, min, max)
 		return def
 	}
 	return d
@@ -117,7 +119,7 @@ func (e *Env) Bool(name string, def bool) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		e.fail(name, "%q is not true or false", v)
+		e.Fail(name, "%q is not true or false", v)
 		return def
 	}
 	return b
@@ -146,7 +148,7 @@ func (e *Env) URL(name, def string) string {
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		e.fail(name, "%q is not an absolute http(s) URL", v)
+		e.Fail(name, "%q is not an absolute http(s) URL", v)
 		return def
 	}
 	return v

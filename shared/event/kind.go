@@ -35,6 +35,11 @@ const (
 	KindOther      Kind = "other"
 )
 
+// Unclassified is the kind attribute of a message that classified as no kind of the contract.
+// Collectors still publish it, so the loader dead-letters it with its reason: nothing is
+// dropped silently. It is not a Kind: no table holds it.
+const Unclassified = "unclassified"
+
 // Table names, one per family of kinds, plus the dead-letter table.
 const (
 	TableTweets       = "tweets"

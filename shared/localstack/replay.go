@@ -18,7 +18,7 @@ import (
 
 // Unclassified is the by_kind key of JSON lines that are no X message: they are still
 // published, and the loader dead-letters them with the reason.
-const Unclassified = "unclassified"
+const Unclassified = event.Unclassified
 
 // ReplaySummary accounts for every line of the replayed captures.
 type ReplaySummary struct {
@@ -78,8 +78,7 @@ func (s *Stack) replayFile(ctx context.Context, name string, byKind map[string]i
 		if err == nil {
 			kind = string(x.Kind)
 		} else {
-			attrs = event.Attributes("", event.SourceReplay, "", "")
-			delete(attrs, event.AttrKind)
+			attrs = event.Attributes(event.Unclassified, event.SourceReplay, "", "")
 		}
 		byKind[kind]++
 		results = append(results, s.Publisher.Publish(ctx, publish.Message{Data: r.Data, Attributes: attrs}))
