@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
@@ -34,11 +35,18 @@ type ReplaySummary struct {
 
 // FileSummary is what one capture held.
 type FileSummary struct {
-	File       string             `json:"file"`
-	Framing    string             `json:"framing"`
-	Records    int                `json:"records"`
-	KeepAlives int                `json:"keep_alives"`
-	Rejected   []xstream.Rejected `json:"rejected,omitempty"`
+	File       string         `json:"file"`
+	Framing    string         `json:"framing"`
+	Records    int            `json:"records"`
+	KeepAlives int            `json:"keep_alives"`
+	Rejected   []RejectedLine `json:"rejected,omitempty"`
+}
+
+// RejectedLine is a line of a capture that was not a JSON message, so it was not published.
+type RejectedLine struct {
+	Line    int    `json:"line"`
+	Reason  string `json:"reason"`
+	Excerpt string `json:"excerpt"`
 }
 
 // Replay feeds archived stream captures (a JSON array, NDJSON, or the stream's CRLF framing)
@@ -95,7 +103,15 @@ func (s *Stack) replayFile(ctx context.Context, name string, byKind map[string]i
 		}
 		ids = append(ids, id)
 	}
-	return FileSummary{File: filepath.Base(name), Framing: string(st.Framing), Records: st.Records, KeepAlives: st.KeepAlives, Rejected: st.Rejected}, ids, nil
+	fs := FileSummary{File: filepath.Base(name), Framing: string(st.Framing), Records: st.Records, KeepAlives: st.KeepAlives}
+	for _, r := range st.Rejected {
+		ex := []rune(strings.ToValidUTF8(string(r.Data), "?"))
+		if len(ex) > 120 {
+			ex = append(ex[:120], '…')
+		}
+		fs.Rejected = append(fs.Rejected, RejectedLine{Line: r.Line, Reason: r.Reason, Excerpt: string(ex)})
+	}
+	return fs, ids, nil
 }
 
 // waitAccounted polls the tables until every message id is in a table or the dead letters.
