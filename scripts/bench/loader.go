@@ -101,7 +101,7 @@ func runLoader(ctx context.Context, c LoaderConfig, rtt time.Duration) (*LoaderR
 	if err != nil {
 		return nil, err
 	}
-	fn, err := localstack.StartFunctions(ctx, bin, map[string]string{
+	fn, err := localstack.StartFunctions(ctx, bin, 0, map[string]string{
 		"GOOGLE_CLOUD_PROJECT": benchProject, "BIGQUERY_DATASET": "loader", warehouse.EmulatorHostEnv: srv.Addr(), "LOG_LEVEL": "warn",
 	}, c.Logs)
 	if err != nil {

@@ -50,12 +50,15 @@ func ModuleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// StartFunctions runs the functions binary on a free loopback port with env added to the
-// current environment, and waits until it serves.
-func StartFunctions(ctx context.Context, bin string, env map[string]string, logs io.Writer) (*Functions, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+// StartFunctions runs the functions binary on port (0: a free loopback port) with env added to
+// the current environment, and waits until it serves. The functions' URLs are known before they
+// start when port is given, so functions can be told each other's URLs.
+func StartFunctions(ctx context.Context, bin string, port int, env map[string]string, logs io.Writer) (*Functions, error) {
+	if port == 0 {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")

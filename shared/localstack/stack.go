@@ -40,6 +40,8 @@ type Options struct {
 	FunctionsBinary string
 	// FunctionsEnv adds environment variables to the functions process.
 	FunctionsEnv map[string]string
+	// Backfill, when set, starts the backfill half of the stack too.
+	Backfill *BackfillOptions
 }
 
 // Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
@@ -53,6 +55,7 @@ type Stack struct {
 	BQ               *bigquery.Client
 	Forwarder        *Forwarder
 	Publisher        *publish.Publisher
+	Backfill         *BackfillParts
 
 	log      *slog.Logger
 	pubsubEm *gcloudemu.Emulator
@@ -129,6 +132,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	functionsURL := fmt.Sprintf("http://127.0.0.1:%d", port)
 	env := map[string]string{
 		"GOOGLE_CLOUD_PROJECT":    o.Project,
 		"BIGQUERY_DATASET":        o.Dataset,
@@ -136,11 +144,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"PUBSUB_EMULATOR_HOST":    s.PubSubHost,
 		warehouse.EmulatorHostEnv: s.BigQuery.Addr(),
 	}
+	if o.Backfill != nil {
+		benv, err := s.startBackfill(ctx, o, functionsURL)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range benv {
+			env[k] = v
+		}
+	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
 	}
 	o.Log.Info("starting the functions")
-	if s.Functions, err = StartFunctions(ctx, bin, env, o.Logs); err != nil {
+	if s.Functions, err = StartFunctions(ctx, bin, port, env, o.Logs); err != nil {
 		return nil, err
 	}
 
@@ -189,6 +206,9 @@ func (s *Stack) Close() error {
 	}
 	if s.BigQuery != nil {
 		errs = append(errs, s.BigQuery.Close())
+	}
+	if s.Backfill != nil {
+		errs = append(errs, s.Backfill.close()...)
 	}
 	if s.pubsubEm != nil {
 		errs = append(errs, s.pubsubEm.Stop())
