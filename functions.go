@@ -6,6 +6,7 @@ package pipelinekit
 import (
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	_ "github.com/pipelinekit/pipelinekit/functions/backfill"
 	_ "github.com/pipelinekit/pipelinekit/functions/collectevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/streamtweets"

@@ -4,12 +4,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	_ "github.com/pipelinekit/pipelinekit" // registers every entry point
+	"github.com/pipelinekit/pipelinekit/functions/backfill"
 )
 
 func main() {
@@ -20,6 +22,12 @@ func main() {
 	host := os.Getenv("HOST")
 	if host == "" {
 		host = "127.0.0.1"
+	}
+	// Deployed, each function is served at "/" and Backfill sees /backfills/... paths. Here the
+	// framework serves each at exactly /<EntryPoint>, so Backfill's sub-paths need a route.
+	if err := funcframework.RegisterHTTPFunctionContext(context.Background(), "/Backfill/", backfill.Serve); err != nil {
+		fmt.Fprintf(os.Stderr, "functions: %v\n", err)
+		os.Exit(1)
 	}
 	if err := funcframework.StartHostPort(host, port); err != nil {
 		fmt.Fprintf(os.Stderr, "functions: %v\n", err)

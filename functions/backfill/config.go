@@ -1,0 +1,96 @@
+package backfill
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
+)
+
+// Defaults of the settings that have one.
+const (
+	DefaultMaxTasks           = backfill.DefaultMaxTasks
+	DefaultEnqueueSlice       = 1000
+	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
+	// DefaultCounterShards matches the queue's maximum of 500 dispatches per second.
+	DefaultCounterShards = 500
+)
+
+var queuePattern = regexp.MustCompile(`^projects/[A-Za-z0-9\-:.]+/locations/[A-Za-z0-9-]+/queues/[A-Za-z0-9-]{1,100}$`)
+
+// Config is the function's settings, read once from the environment.
+type Config struct {
+	// Project is the Google Cloud project of the job store (GOOGLE_CLOUD_PROJECT).
+	Project string
+	// Queue is the full name of the Cloud Tasks queue (BACKFILL_QUEUE):
+	// projects/P/locations/L/queues/Q.
+	Queue string
+	// WorkerURL is the URL of RunBackfillTask, which worker tasks target (WORKER_URL).
+	WorkerURL string
+	// BackfillURL is this function's own URL, for expansion tasks and status_url (BACKFILL_URL).
+	BackfillURL string
+	// TasksServiceAccount is the email whose OIDC token tasks carry (TASKS_SERVICE_ACCOUNT);
+	// empty sends no token, for the local stack only.
+	TasksServiceAccount string
+	// MaxTasks caps the tasks of one job (MAX_TASKS).
+	MaxTasks int
+	// AllowedHosts is the allow-list of http_json hosts (HTTP_JSON_ALLOWED_HOSTS, comma-separated).
+	AllowedHosts []string
+	// AllowPrivateHosts lets http_json URLs name private addresses (ALLOW_PRIVATE_HOSTS); local
+	// stack only.
+	AllowPrivateHosts bool
+	// EnqueueSlice is how many worker tasks one request, or one expansion task, creates
+	// (ENQUEUE_SLICE); larger jobs are fanned out through expansion tasks.
+	EnqueueSlice int
+	// EnqueueParallelism bounds the CreateTask calls in flight (ENQUEUE_PARALLELISM).
+	EnqueueParallelism int
+	// CounterShards is how many counter documents a job's counts are spread over
+	// (COUNTER_SHARDS): at least the queue's max dispatches per second.
+	CounterShards int
+}
+
+// LoadConfig reads the settings through lookup (os.LookupEnv in production) and reports every
+// problem at once.
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	c := Config{
+		Project:             env.Required("GOOGLE_CLOUD_PROJECT"),
+		Queue:               env.Required("BACKFILL_QUEUE"),
+		WorkerURL:           env.URL("WORKER_URL", ""),
+		BackfillURL:         strings.TrimSuffix(env.URL("BACKFILL_URL", ""), "/"),
+		TasksServiceAccount: env.String("TASKS_SERVICE_ACCOUNT", ""),
+		MaxTasks:            env.Int("MAX_TASKS", DefaultMaxTasks, 1, 100_000_000),
+		AllowedHosts:        env.List("HTTP_JSON_ALLOWED_HOSTS", nil),
+		AllowPrivateHosts:   env.Bool("ALLOW_PRIVATE_HOSTS", false),
+		EnqueueSlice:        env.Int("ENQUEUE_SLICE", DefaultEnqueueSlice, 2, 100_000),
+		EnqueueParallelism:  env.Int("ENQUEUE_PARALLELISM", DefaultEnqueueParallelism, 1, 1000),
+		CounterShards:       env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),
+	}
+	var errs []error
+	if err := env.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	// URL accepts an unset variable; these two are required.
+	for _, v := range []struct{ name, value string }{{"WORKER_URL", c.WorkerURL}, {"BACKFILL_URL", c.BackfillURL}} {
+		if raw, _ := lookup(v.name); strings.TrimSpace(raw) == "" {
+			errs = append(errs, fmt.Errorf("%s: required but not set", v.name))
+		}
+	}
+	if c.Queue != "" && !queuePattern.MatchString(c.Queue) {
+		errs = append(errs, fmt.Errorf("BACKFILL_QUEUE: %q is not a full queue name (projects/P/locations/L/queues/Q)", c.Queue))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("loading Backfill configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Limits returns what a spec may ask for under this configuration.
+func (c Config) Limits() backfill.Limits {
+	return backfill.Limits{MaxTasks: c.MaxTasks, Hosts: sources.HostPolicy{Allow: c.AllowedHosts, AllowPrivate: c.AllowPrivateHosts}}
+}

@@ -1,0 +1,102 @@
+package backfill
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/config"
+)
+
+func TestLoadConfig(t *testing.T) {
+	required := map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "p", "BACKFILL_QUEUE": "projects/p/locations/us-central1/queues/backfill",
+		"WORKER_URL": "https://run-backfill-task-xyz.a.run.app", "BACKFILL_URL": "https://backfill-xyz.a.run.app/",
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range required {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
+		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
+		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, CounterShards: 500}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr []string
+	}{
+		{name: "defaults", env: required, want: base},
+		{
+			name: "everything set",
+			env: with(map[string]string{"TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com", "MAX_TASKS": "5000",
+				"HTTP_JSON_ALLOWED_HOSTS": "api.example.com, *.example.org", "ALLOW_PRIVATE_HOSTS": "true",
+				"ENQUEUE_SLICE": "50", "ENQUEUE_PARALLELISM": "4", "COUNTER_SHARDS": "100"}),
+			want: func() Config {
+				c := base
+				c.TasksServiceAccount, c.MaxTasks, c.AllowedHosts, c.AllowPrivateHosts = "tasks@p.iam.gserviceaccount.com", 5000, []string{"api.example.com", "*.example.org"}, true
+				c.EnqueueSlice, c.EnqueueParallelism, c.CounterShards = 50, 4, 100
+				return c
+			}(),
+		},
+		{
+			name: "every problem reported",
+			env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
+				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe"},
+			wantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", `WORKER_URL: "not a url"`,
+				`BACKFILL_QUEUE: "backfill" is not a full queue name`, "MAX_TASKS", "ENQUEUE_SLICE", "ENQUEUE_PARALLELISM",
+				"COUNTER_SHARDS", "ALLOW_PRIVATE_HOSTS"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadConfig(config.Map(tt.env))
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfig() error = %v, want one mentioning %q", err, w)
+				}
+			}
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Errorf("LoadConfig() error = %v, want nil", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestChildRanges(t *testing.T) {
+	r := func(from, to int) backfill.Range { return backfill.Range{From: from, To: to} }
+	tests := []struct {
+		name  string
+		in    backfill.Range
+		slice int
+		want  []backfill.Range
+	}{
+		{"one level", r(0, 120), 50, []backfill.Range{r(0, 50), r(50, 100), r(100, 120)}},
+		{"exactly slice squared", r(0, 100), 10, []backfill.Range{r(0, 10), r(10, 20), r(20, 30), r(30, 40), r(40, 50), r(50, 60), r(60, 70), r(70, 80), r(80, 90), r(90, 100)}},
+		{"two levels", r(0, 250), 10, []backfill.Range{r(0, 100), r(100, 200), r(200, 250)}},
+		{"an inner range", r(100, 200), 10, []backfill.Range{r(100, 110), r(110, 120), r(120, 130), r(130, 140), r(140, 150), r(150, 160), r(160, 170), r(170, 180), r(180, 190), r(190, 200)}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, childRanges(tt.in, tt.slice)); diff != "" {
+			t.Errorf("%s: childRanges(%v, %d) mismatch (-want +got):\n%s", tt.name, tt.in, tt.slice, diff)
+		}
+	}
+	// A million tasks at the default slice: a thousand expansion tasks from the first request.
+	if got := len(childRanges(r(0, 1_000_000), 1000)); got != 1000 {
+		t.Errorf("len(childRanges([0, 1e6), 1000)) = %d, want 1000", got)
+	}
+	if got := childRanges(r(0, 1_000_000), 50); len(got) > 50 {
+		t.Errorf("len(childRanges([0, 1e6), 50)) = %d, want at most 50", len(got))
+	}
+}

@@ -1,0 +1,129 @@
+package backfill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
+)
+
+// What enqueueRange did with a range.
+const (
+	kindWorkers    = "workers"
+	kindExpansions = "expansions"
+	kindSkipped    = "skipped"
+)
+
+// enqueueRange creates the tasks of r. A range of at most EnqueueSlice tasks gets its worker
+// tasks; a larger one is split into at most EnqueueSlice expansion tasks (childRanges), each
+// of which the queue delivers back to :expand. A million-task job thus costs the first request
+// about a thousand creates, and no request more than EnqueueSlice.
+func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backfill.Range) (taskqueue.Result, string, error) {
+	if r.To-r.From <= s.cfg.EnqueueSlice {
+		res, err := s.enqueueWorkers(ctx, plan, r)
+		return res, kindWorkers, err
+	}
+	children := childRanges(r, s.cfg.EnqueueSlice)
+	tasks := make([]taskqueue.Task, 0, len(children))
+	for _, c := range children {
+		body, err := json.Marshal(c)
+		if err != nil {
+			return taskqueue.Result{}, kindExpansions, fmt.Errorf("encoding range %v: %w", c, err)
+		}
+		tasks = append(tasks, taskqueue.Task{
+			Name: expansionTaskName(plan.JobID, c), URL: s.statusURL(plan.JobID) + ":expand", Body: body,
+			Headers:            map[string]string{"Content-Type": "application/json"},
+			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
+		})
+	}
+	res, err := s.enq.Enqueue(ctx, tasks)
+	if err != nil {
+		return res, kindExpansions, fmt.Errorf("creating expansion tasks of %s [%d, %d): %w", plan.JobID, r.From, r.To, err)
+	}
+	return res, kindExpansions, nil
+}
+
+// enqueueWorkers creates the worker tasks of r (generation 0, the first run) and counts those
+// it created on the job, then marks the job running once every task is enqueued. Only tasks
+// created here are counted: a retried expansion finds its earlier tasks already there, so the
+// count stays exact.
+func (s *Service) enqueueWorkers(ctx context.Context, plan *backfill.Plan, r backfill.Range) (taskqueue.Result, error) {
+	indexes := make([]int, 0, r.To-r.From)
+	for i := r.From; i < r.To; i++ {
+		indexes = append(indexes, i)
+	}
+	res, err := s.createWorkers(ctx, plan, indexes, 0)
+	// Count what was created even when some tasks failed: the retry will find them existing.
+	if res.Created > 0 {
+		if aerr := s.store.AddEnqueued(ctx, plan.JobID, res.Created); aerr != nil {
+			return res, fmt.Errorf("counting %d tasks enqueued: %w", res.Created, aerr)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, s.markRunningWhenEnqueued(ctx, plan.JobID)
+}
+
+// createWorkers creates the worker tasks of the given indexes, named for their generation.
+func (s *Service) createWorkers(ctx context.Context, plan *backfill.Plan, indexes []int, generation int) (taskqueue.Result, error) {
+	tasks := make([]taskqueue.Task, 0, len(indexes))
+	for _, i := range indexes {
+		body, err := json.Marshal(plan.Task(i))
+		if err != nil {
+			return taskqueue.Result{}, fmt.Errorf("encoding task %d of %s: %w", i, plan.JobID, err)
+		}
+		tasks = append(tasks, taskqueue.Task{
+			Name: workerTaskName(plan.JobID, generation, i), URL: s.cfg.WorkerURL, Body: body,
+			Headers:            map[string]string{"Content-Type": "application/json"},
+			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.WorkerURL,
+		})
+	}
+	res, err := s.enq.Enqueue(ctx, tasks)
+	if err != nil {
+		return res, fmt.Errorf("creating worker tasks of %s: %w", plan.JobID, err)
+	}
+	return res, nil
+}
+
+// markRunningWhenEnqueued moves a planning job to running once all its tasks are enqueued. A
+// cancelled or blocked job keeps its state.
+func (s *Service) markRunningWhenEnqueued(ctx context.Context, id string) error {
+	job, err := s.store.GetJob(ctx, id)
+	if err != nil {
+		return err
+	}
+	if job.State != backfill.JobPlanning || job.Cancelled || job.Enqueued < job.Planned {
+		return nil
+	}
+	return s.store.MarkRunning(ctx, id)
+}
+
+// childRanges splits r into at most slice consecutive ranges whose size is a power of slice,
+// so that leaves hold slice tasks each and the tree is as shallow as it can be.
+func childRanges(r backfill.Range, slice int) []backfill.Range {
+	size := slice
+	for size*slice < r.To-r.From {
+		size *= slice
+	}
+	var out []backfill.Range
+	for from := r.From; from < r.To; from += size {
+		out = append(out, backfill.Range{From: from, To: min(from+size, r.To)})
+	}
+	return out
+}
+
+// workerTaskName is the id of task index of a job's given run: the first run is generation 0,
+// each :retry the job's retry count, so a retried task never collides with its earlier task's
+// name (which Cloud Tasks keeps reserved for a while after it ran).
+func workerTaskName(job string, generation, index int) string {
+	return job + "/w" + strconv.Itoa(generation) + "/" + strconv.Itoa(index)
+}
+
+// expansionTaskName is the id of the expansion task of a range.
+func expansionTaskName(job string, r backfill.Range) string {
+	return fmt.Sprintf("%s/x/%d-%d", job, r.From, r.To)
+}

@@ -1,0 +1,133 @@
+// Package backfill is the Backfill HTTP Cloud Function: it takes a backfill spec (POST
+// /backfills), plans it into tasks, records the job in Firestore and fans the tasks out to the
+// RunBackfillTask worker through Cloud Tasks, and it reports (GET /backfills/{id}), retries
+// the failed tasks of (:retry) and cancels (:cancel) jobs.
+//
+// Fan-out: a job of at most ENQUEUE_SLICE tasks is enqueued by the request that creates it.
+// A larger one gets expansion tasks that Cloud Tasks delivers back to this function
+// (/backfills/{id}:expand, body {"from":N,"to":M}); each either creates the worker tasks of its
+// range or, for a range over ENQUEUE_SLICE, splits it into expansion tasks again. Every task
+// name is derived from job, range or index (and retry generation), so Cloud Tasks' at-least-once
+// delivery and resent requests never create a task twice, and the job's enqueued count, to
+// which only newly created tasks are added, stays exact; the job moves to running when it
+// reaches the planned count.
+package backfill
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
+)
+
+// EntryPoint is the name the function is registered under: Terraform's entry_point.
+const EntryPoint = "Backfill"
+
+// entry is the process's one handler, built on its first request: what the Functions
+// Framework serves and what Serve calls. Nothing is dialled at start-up, so that a deploy with
+// a bad setting answers 500 saying which, instead of crashing.
+var entry = newLazyHandler(logging.Default(), func(ctx context.Context) (http.Handler, error) {
+	cfg, err := LoadConfig(os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	h, _, err := NewHandler(ctx, cfg, logging.Default())
+	return h, err
+})
+
+func init() {
+	functions.HTTP(EntryPoint, entry.ServeHTTP)
+}
+
+// Serve is the entry point's handler. Deployed, the function is served at "/" and needs
+// nothing more; where the Functions Framework serves every function of the process at
+// "/<EntryPoint>" (the local stack), it matches that path exactly, so the process must also
+// route the subtree: funcframework.RegisterHTTPFunctionContext(ctx, "/Backfill/", backfill.Serve).
+func Serve(w http.ResponseWriter, r *http.Request) { entry.ServeHTTP(w, r) }
+
+// NewHandler builds the production handler from cfg: a Firestore job store, a Cloud Tasks
+// enqueuer on cfg.Queue (the emulator when CLOUD_TASKS_EMULATOR_HOST is set) and the Service
+// behind the trace-logging middleware. The clients live until shutdown is called; ctx is used
+// only to create them.
+func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Handler, shutdown func() error, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	fs, err := firestore.NewClient(ctx, cfg.Project)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+	}
+	tasks, err := cloudtasks.NewClient(ctx, taskqueue.ClientOptions()...)
+	if err != nil {
+		fs.Close()
+		return nil, nil, fmt.Errorf("creating Cloud Tasks client: %w", err)
+	}
+	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
+	enq := taskqueue.New(tasks, cfg.Queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithLogger(logger))
+	shutdown = func() error {
+		tErr := tasks.Close()
+		if err := fs.Close(); err != nil {
+			return fmt.Errorf("closing Firestore client: %w", err)
+		}
+		if tErr != nil {
+			return fmt.Errorf("closing Cloud Tasks client: %w", tErr)
+		}
+		return nil
+	}
+	return logging.Middleware(cfg.Project, NewService(cfg, store, enq, logger)), shutdown, nil
+}
+
+// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
+// remembered: the request is answered 500 with the reason and the next request tries again.
+type lazyHandler struct {
+	log   *slog.Logger
+	build func(context.Context) (http.Handler, error)
+	mu    sync.Mutex // serialises builds
+	h     atomic.Pointer[http.Handler]
+}
+
+func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &lazyHandler{log: logger, build: build}
+}
+
+func (l *lazyHandler) get() (http.Handler, error) {
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	// Not the request's context: the clients outlive the request.
+	h, err := l.build(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	l.h.Store(&h)
+	return h, nil
+}
+
+func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.get()
+	if err != nil {
+		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s is not ready: %v", EntryPoint, err))
+		return
+	}
+	h.ServeHTTP(w, r)
+}

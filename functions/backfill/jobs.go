@@ -1,0 +1,156 @@
+package backfill
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+)
+
+// queueHeader is set by Cloud Tasks on every task it delivers. Requiring it keeps people from
+// expanding ranges by hand; it is not authentication: the function's IAM invoker binding and
+// the tasks' OIDC tokens are what keep others out.
+const queueHeader = "X-CloudTasks-QueueName"
+
+// maxExpandBytes bounds an expansion task's body, {"from":N,"to":M}.
+const maxExpandBytes = 4 << 10
+
+// status handles GET /backfills/{id}.
+func (s *Service) status(w http.ResponseWriter, r *http.Request, id string) {
+	st, err := s.store.Status(r.Context(), id)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// expand handles POST /backfills/{id}:expand, which only Cloud Tasks calls. Its answer is the
+// retry decision: 2xx ends the task, 5xx (a store or queue failure) makes Cloud Tasks deliver
+// it again, which is safe because every task it creates has a name derived from job and
+// range. A 4xx (unknown job, bad range) cannot get better, but Cloud Tasks retries it anyway
+// until the queue's max_attempts.
+func (s *Service) expand(w http.ResponseWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	if r.Header.Get(queueHeader) == "" {
+		writeError(w, http.StatusForbidden, "expansion is for Cloud Tasks only (no "+queueHeader+" header)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxExpandBytes))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	var rg backfill.Range
+	if err := json.Unmarshal(body, &rg); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"from":N,"to":M}: `+err.Error())
+		return
+	}
+	job, err := s.store.GetJob(ctx, id)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	if job.Cancelled {
+		writeJSON(w, http.StatusOK, ExpandResponse{JobID: id, From: rg.From, To: rg.To, Kind: kindSkipped})
+		return
+	}
+	plan, err := s.jobPlan(job)
+	if err != nil {
+		s.log.ErrorContext(ctx, "planning a stored backfill job", "job_id", id, "error", err)
+		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), JobID: id})
+		return
+	}
+	if rg.From < 0 || rg.From >= rg.To || rg.To > plan.Tasks {
+		writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: fmt.Sprintf("range [%d, %d) is not within the job's %d tasks", rg.From, rg.To, plan.Tasks), JobID: id})
+		return
+	}
+	res, kind, err := s.enqueueRange(ctx, plan, rg)
+	log := s.log.With("job_id", id, "from", rg.From, "to", rg.To, "kind", kind, "created", res.Created, "already_existed", res.AlreadyExisted)
+	if err != nil {
+		log.ErrorContext(ctx, "expanding backfill range", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error(), JobID: id})
+		return
+	}
+	log.InfoContext(ctx, "expanded backfill range")
+	writeJSON(w, http.StatusOK, ExpandResponse{JobID: id, From: rg.From, To: rg.To, Kind: kind, Created: res.Created, AlreadyExisted: res.AlreadyExisted})
+}
+
+// jobPlan plans a stored job again; the plan must match the one the job was created with.
+func (s *Service) jobPlan(job *backfill.Job) (*backfill.Plan, error) {
+	spec, err := job.LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := spec.Plan()
+	if err != nil {
+		return nil, fmt.Errorf("planning backfill job %s: %w", job.ID, err)
+	}
+	if plan.JobID != job.ID || plan.Tasks != job.Planned {
+		return nil, fmt.Errorf("backfill job %s plans as %s with %d tasks, not the %d it was created with", job.ID, plan.JobID, plan.Tasks, job.Planned)
+	}
+	return plan, nil
+}
+
+// retry handles POST /backfills/{id}:retry: the failed tasks go back to pending and are
+// enqueued again under the names of a new generation (the job's retry count).
+func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	job, err := s.store.GetJob(ctx, id)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	if job.Cancelled {
+		writeJSON(w, http.StatusConflict, ErrorResponse{Error: "the job is cancelled", JobID: id})
+		return
+	}
+	plan, err := s.jobPlan(job)
+	if err != nil {
+		s.log.ErrorContext(ctx, "planning a stored backfill job", "job_id", id, "error", err)
+		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), JobID: id})
+		return
+	}
+	failed, err := s.store.FailedShards(ctx, id)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	if len(failed) == 0 {
+		writeJSON(w, http.StatusOK, RetryResponse{JobID: id, StatusURL: s.statusURL(id)})
+		return
+	}
+	n, err := s.store.ResetFailed(ctx, id, failed)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	// ResetFailed counted this retry: the count names the new generation.
+	if job, err = s.store.GetJob(ctx, id); err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	res, err := s.createWorkers(ctx, plan, failed, job.Retries)
+	log := s.log.With("job_id", id, "generation", job.Retries, "reset", n, "created", res.Created, "already_existed", res.AlreadyExisted)
+	if err != nil {
+		log.ErrorContext(ctx, "enqueueing retried tasks", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error(), JobID: id})
+		return
+	}
+	log.InfoContext(ctx, "retrying failed backfill tasks")
+	writeJSON(w, http.StatusAccepted, RetryResponse{JobID: id, Retried: n, StatusURL: s.statusURL(id)})
+}
+
+// cancel handles POST /backfills/{id}:cancel. Workers check the job and record their tasks
+// cancelled without calling the API; expansion tasks stop creating tasks.
+func (s *Service) cancel(w http.ResponseWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	if err := s.store.Cancel(ctx, id); err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	s.log.InfoContext(ctx, "cancelled backfill job", "job_id", id)
+	s.status(w, r, id)
+}

@@ -1,0 +1,298 @@
+package backfill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
+)
+
+// frameworkChildEnv, when set to a port, makes the test binary serve the registered functions
+// through the Functions Framework instead of running tests (see TestEntryPointRegistered).
+const frameworkChildEnv = "BACKFILL_TEST_SERVE_PORT"
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv(frameworkChildEnv); port != "" {
+		// As the local stack's functions process must: the framework serves /Backfill exactly.
+		if err := funcframework.RegisterHTTPFunctionContext(context.Background(), "/"+EntryPoint+"/", Serve); err != nil {
+			fmt.Fprintf(os.Stderr, "registering %s/: %v\n", EntryPoint, err)
+			os.Exit(1)
+		}
+		if err := funcframework.StartHostPort("127.0.0.1", port); err != nil {
+			fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
+}
+
+const (
+	testLocation = "projects/test-project/locations/us-central1"
+	testQueue    = testLocation + "/queues/backfill"
+	testAccount  = "backfill-tasks@test-project.iam.gserviceaccount.com"
+)
+
+// today is the service's clock: specs' dates must be before it.
+var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+// harness is the function on an httptest server, with the Cloud Tasks emulator as its queue,
+// the Firestore emulator as its store and a fake worker that answers 200 and records requests.
+type harness struct {
+	cfg     Config
+	tasks   *tasksemulator.Server
+	client  *cloudtasks.Client
+	store   *backfill.Store
+	enq     *taskqueue.Enqueuer
+	fn      *httptest.Server
+	worker  *worker
+	logs    *syncBuffer
+	limits  backfill.Limits
+	nonceMu sync.Mutex
+	nonces  int
+}
+
+type harnessOptions struct {
+	slice    int
+	maxTasks int
+	paused   bool // the queue does not dispatch: tasks stay to be inspected
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	h := &harness{worker: &worker{}}
+	var logger *slog.Logger
+	logger, h.logs = testLogger()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("function logs:\n%s", h.logs)
+		}
+	})
+
+	srv, err := tasksemulator.NewServer(tasksemulator.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatalf("tasksemulator.NewServer() = %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	h.tasks = srv
+	h.client, err = cloudtasks.NewClient(context.Background(), taskqueue.EmulatorOptions(srv.Addr())...)
+	if err != nil {
+		t.Fatalf("cloudtasks.NewClient() = %v", err)
+	}
+	t.Cleanup(func() { h.client.Close() })
+	if _, err := h.client.CreateQueue(t.Context(), &cloudtaskspb.CreateQueueRequest{Parent: testLocation,
+		Queue: &cloudtaskspb.Queue{Name: testQueue}}); err != nil {
+		t.Fatalf("CreateQueue() = %v", err)
+	}
+	if o.paused {
+		if _, err := h.client.PauseQueue(t.Context(), &cloudtaskspb.PauseQueueRequest{Name: testQueue}); err != nil {
+			t.Fatalf("PauseQueue() = %v", err)
+		}
+	}
+
+	fs, err := firestore.NewClient(context.Background(), gcloudemu.NewProjectID(t))
+	if err != nil {
+		t.Fatalf("firestore.NewClient() = %v", err)
+	}
+	t.Cleanup(func() { fs.Close() })
+
+	workerSrv := httptest.NewServer(h.worker)
+	t.Cleanup(workerSrv.Close)
+	var handler http.Handler
+	h.fn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(h.fn.Close)
+
+	if o.maxTasks == 0 {
+		o.maxTasks = DefaultMaxTasks
+	}
+	if o.slice == 0 {
+		o.slice = DefaultEnqueueSlice
+	}
+	h.cfg = Config{
+		Project: "test-project", Queue: testQueue, WorkerURL: workerSrv.URL + "/run", BackfillURL: h.fn.URL + "/" + EntryPoint,
+		TasksServiceAccount: testAccount, MaxTasks: o.maxTasks, AllowedHosts: []string{"api.example.com"},
+		EnqueueSlice: o.slice, EnqueueParallelism: 8, CounterShards: 10,
+	}
+	h.limits = h.cfg.Limits()
+	h.limits.Now = func() time.Time { return today }
+	h.store = backfill.NewStore(fs, backfill.WithCounterShards(h.cfg.CounterShards), backfill.WithLogger(logger))
+	h.enq = taskqueue.New(h.client, testQueue, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
+		taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))
+	svc := NewService(h.cfg, h.store, h.enq, logger, WithClock(func() time.Time { return today }), WithNonce(h.nonce))
+	handler = logging.Middleware(h.cfg.Project, svc)
+	return h
+}
+
+func (h *harness) nonce() string {
+	h.nonceMu.Lock()
+	defer h.nonceMu.Unlock()
+	h.nonces++
+	return fmt.Sprintf("nonce-%d", h.nonces)
+}
+
+// do sends a request to the function and decodes its JSON answer into out (when not nil).
+func (h *harness) do(t *testing.T, method, path, contentType string, body []byte, header map[string]string, out any) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, h.fn.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s %s: Content-Type = %q, want JSON; body %s", method, path, ct, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Errorf("%s %s = %d %s: decoding: %v", method, path, res.StatusCode, raw, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// post sends a spec to POST /backfills.
+func (h *harness) post(t *testing.T, spec string, out any) int {
+	t.Helper()
+	return h.do(t, http.MethodPost, "/backfills", "application/json", []byte(spec), nil, out)
+}
+
+// create posts a spec that must create a job and returns the answer.
+func (h *harness) create(t *testing.T, spec string) CreateResponse {
+	t.Helper()
+	var got CreateResponse
+	if code := h.post(t, spec, &got); code != http.StatusAccepted || !got.Created {
+		t.Fatalf("POST /backfills = %d %+v, want 202 created", code, got)
+	}
+	return got
+}
+
+// plan parses a spec as the function does.
+func (h *harness) plan(t *testing.T, spec string) *backfill.Plan {
+	t.Helper()
+	s, err := backfill.ParseSpec([]byte(spec), h.limits)
+	if err != nil {
+		t.Fatalf("ParseSpec(%s) = %v", spec, err)
+	}
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitIdle waits until the queue has run every task.
+func (h *harness) waitIdle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := h.tasks.WaitIdle(ctx, testQueue); err != nil {
+		t.Fatalf("WaitIdle() = %v; %d tasks left", err, len(h.tasks.Tasks(testQueue)))
+	}
+}
+
+// queued returns the tasks in the (paused) queue by name.
+func (h *harness) queued() map[string]*cloudtaskspb.Task {
+	out := map[string]*cloudtaskspb.Task{}
+	for _, t := range h.tasks.Tasks(testQueue) {
+		out[t.GetName()] = t
+	}
+	return out
+}
+
+func (h *harness) job(t *testing.T, id string) *backfill.Job {
+	t.Helper()
+	j, err := h.store.GetJob(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetJob(%s) = %v", id, err)
+	}
+	return j
+}
+
+// httpSpec is an http_json spec of n tasks, one per id.
+func httpSpec(n int, extra string) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf(`"%05d"`, i)
+	}
+	return `{"source":"http_json","http_json":{"url":"https://api.example.com/items/{id}","params":{"id":[` + strings.Join(ids, ",") + `]}}` + extra + `}`
+}
+
+// worker is a fake RunBackfillTask: it answers 200 and records each request.
+type worker struct {
+	mu   sync.Mutex
+	reqs []workerRequest
+}
+
+type workerRequest struct {
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+func (wk *worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	wk.mu.Lock()
+	wk.reqs = append(wk.reqs, workerRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	wk.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (wk *worker) requests() []workerRequest {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	return append([]workerRequest(nil), wk.reqs...)
+}
+
+// testLogger returns a logger writing Cloud Logging JSON into a buffer.
+func testLogger() (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	return logging.New(&buf, slog.LevelDebug), &buf
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
