@@ -9,5 +9,6 @@ import (
 	_ "github.com/pipelinekit/pipelinekit/functions/backfill"
 	_ "github.com/pipelinekit/pipelinekit/functions/collectevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
+	_ "github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
 	_ "github.com/pipelinekit/pipelinekit/functions/streamtweets"
 )

@@ -1,0 +1,323 @@
+package runbackfilltask
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+	"github.com/pipelinekit/pipelinekit/terraform/schemas"
+)
+
+// frameworkChildEnv, when set to a port, makes the test binary serve the registered functions
+// through the Functions Framework instead of running tests (see TestEntryPointRegistered).
+const frameworkChildEnv = "RUNBACKFILLTASK_TEST_SERVE_PORT"
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv(frameworkChildEnv); port != "" {
+		if err := funcframework.StartHostPort("127.0.0.1", port); err != nil {
+			fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
+}
+
+const (
+	bqProject = "runbackfilltask-test"
+	dataset   = "events"
+)
+
+// fetchedAt is the worker's clock: every row's fetched_at.
+var fetchedAt = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// env is a worker over real transports: the Firestore emulator (a project of the test's own),
+// an in-process local BigQuery, a fake YouTube Analytics server, served over HTTP.
+type env struct {
+	store  *backfill.Store
+	bq     *bqemulator.Server
+	bqc    *bigquery.Client
+	yt     *sourcestest.YouTubeServer
+	worker *Worker
+	url    string
+	logs   *syncBuffer
+}
+
+type envConfig struct {
+	maxAttempts int
+	ytOpts      []sourcestest.Option
+	now         func() time.Time // the YouTube client's clock
+}
+
+type envOption func(*envConfig)
+
+func withMaxAttempts(n int) envOption { return func(c *envConfig) { c.maxAttempts = n } }
+
+// withClock sets the clock of both the YouTube client and the fake server's token expiry.
+func withClock(now func() time.Time) envOption {
+	return func(c *envConfig) {
+		c.now = now
+		c.ytOpts = append(c.ytOpts, sourcestest.WithClock(now))
+	}
+}
+
+func withYouTube(opts ...sourcestest.Option) envOption {
+	return func(c *envConfig) { c.ytOpts = append(c.ytOpts, opts...) }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	ec := envConfig{maxAttempts: DefaultQueueMaxAttempts}
+	for _, o := range opts {
+		o(&ec)
+	}
+	ctx := context.Background()
+	e := &env{logs: &syncBuffer{}}
+	logger := logging.New(e.logs, slog.LevelDebug)
+
+	fs, err := firestore.NewClient(ctx, gcloudemu.NewProjectID(t))
+	if err != nil {
+		t.Fatalf("creating Firestore client: %v", err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	e.store = backfill.NewStore(fs, backfill.WithCounterShards(DefaultCounterShards))
+
+	e.bq, err = bqemulator.NewServer(bqemulator.WithProject(bqProject), bqemulator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.bq.Close() })
+	bqc, err := bigquery.NewClient(ctx, bqProject, option.WithEndpoint(e.bq.Endpoint()), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bqc.Close() })
+	e.bqc = bqc
+	if err := warehouse.EnsureDataset(ctx, bqc, dataset); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := warehouse.New(ctx, bqProject, dataset, schemas.Table, logger,
+		option.WithEndpoint(e.bq.Addr()), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+
+	e.yt = sourcestest.NewYouTubeServer(ec.ytOpts...)
+	t.Cleanup(e.yt.Close)
+	cfg := localConfig(e.yt)
+	yt := NewLazyYouTube(cfg, nil, sources.YouTubeConfig{Logger: logger, Now: ec.now})
+	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Logger: logger})
+	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: func() time.Time { return fetchedAt }, Logger: logger})
+	srv := httptest.NewServer(e.worker)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// localConfig is the configuration of a local run against the fake YouTube server.
+func localConfig(yt *sourcestest.YouTubeServer) Config {
+	return Config{
+		Project: "p", Dataset: dataset, QueueMaxAttempts: DefaultQueueMaxAttempts,
+		ClientID:      Credential{Value: sourcestest.DefaultClientID},
+		ClientSecret:  Credential{Value: sourcestest.DefaultClientSecret},
+		RefreshToken:  Credential{Value: sourcestest.DefaultRefreshToken},
+		TokenURL:      yt.TokenURL(),
+		APIBaseURL:    yt.URL(),
+		AllowedHosts:  []string{"127.0.0.1"},
+		CounterShards: DefaultCounterShards, APITimeout: 5 * time.Second, AllowPrivateHosts: true,
+	}
+}
+
+// limits are the spec limits of the tests: today is fetchedAt's day, loopback is allowed.
+var limits = backfill.Limits{Now: func() time.Time { return fetchedAt },
+	Hosts: sources.HostPolicy{Allow: []string{"127.0.0.1"}, AllowPrivate: true}}
+
+// newJob creates a running job for the spec and returns its plan.
+func (e *env) newJob(t *testing.T, spec string) *backfill.Plan {
+	t.Helper()
+	s, err := backfill.ParseSpec([]byte(spec), limits)
+	if err != nil {
+		t.Fatalf("ParseSpec(%s) = %v", spec, err)
+	}
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if created, _, err := e.store.CreateJob(ctx, backfill.NewJob(s, p)); err != nil || !created {
+		t.Fatalf("CreateJob() = %v, %v; want created", created, err)
+	}
+	if err := e.store.MarkRunning(ctx, p.JobID); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// attemptOf is the Cloud Tasks view of one delivery.
+type attemptOf struct {
+	retryCount int
+	previous   string // the previous attempt's status, "" on the first
+}
+
+// response is what the worker answered.
+type response struct {
+	status     int
+	retryAfter string
+	answer     Answer
+}
+
+// deliver POSTs body (a backfill.TaskSpec, or []byte sent as is) as Cloud Tasks does.
+func (e *env) deliver(t *testing.T, body any, a attemptOf) response {
+	t.Helper()
+	b, ok := body.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "unnamed"
+	if task, ok := body.(backfill.TaskSpec); ok {
+		name = fmt.Sprintf("%s-t%09d", task.JobID, task.Index)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Google-Cloud-Tasks")
+	req.Header.Set(HeaderQueueName, "backfill")
+	req.Header.Set(HeaderTaskName, name)
+	req.Header.Set(HeaderRetryCount, strconv.Itoa(a.retryCount))
+	req.Header.Set(HeaderExecutionCount, strconv.Itoa(a.retryCount))
+	req.Header.Set(HeaderETA, fmt.Sprintf("%.6f", float64(fetchedAt.UnixMicro())/1e6))
+	if a.previous != "" {
+		req.Header.Set(HeaderPreviousResponse, a.previous)
+		req.Header.Set(HeaderRetryReason, "HTTP_ERROR")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST task: %v", err)
+	}
+	defer res.Body.Close()
+	out := response{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After")}
+	if err := json.NewDecoder(res.Body).Decode(&out.answer); err != nil {
+		t.Errorf("decoding the answer: %v", err)
+	}
+	return out
+}
+
+// counts returns the job's counts.
+func (e *env) counts(t *testing.T, job string) backfill.Counts {
+	t.Helper()
+	st, err := e.store.Status(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Counts
+}
+
+// failures returns the job's failure reasons, each with its count.
+func (e *env) failures(t *testing.T, job string) map[string]int {
+	t.Helper()
+	st, err := e.store.Status(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, f := range st.Failures {
+		out[f.Reason] = f.Count
+	}
+	return out
+}
+
+// rows returns the rows of a table or view, ordered by key.
+func (e *env) rows(t *testing.T, table string) []map[string]any {
+	t.Helper()
+	rows, err := e.bq.Query(context.Background(),
+		"SELECT * FROM `"+bqProject+"."+dataset+"."+table+"` ORDER BY job_id, shard, row_index, fetched_at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// logLines returns the Cloud Logging JSON lines written so far.
+func (e *env) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

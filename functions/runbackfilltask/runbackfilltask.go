@@ -1,0 +1,143 @@
+// Package runbackfilltask is the RunBackfillTask HTTP Cloud Function, the target of the
+// backfill queue: each Cloud Task carries one backfill.TaskSpec (one YouTube Analytics query or
+// one paginated http_json fetch). The worker checks the job (a cancelled or blocked job's tasks
+// make no API call), fetches, keeps the raw pages in Firestore, appends the rows to BigQuery's
+// backfill_rows and then records the outcome, exactly once per shard, in the job store.
+//
+// Whether a failure is retried (answered 503 or 429, with the API's Retry-After), failed
+// (answered 200) or blocks the job is decided in one place, decide, from the error's kind and
+// whether this is the queue's last attempt. Cloud Tasks delivers at least once: a task run
+// twice appends its rows twice under the same (job_id, shard, row_index) keys, which the
+// backfill_rows_dedup view collapses, and is counted once, because the store records only the
+// first final outcome of a shard.
+package runbackfilltask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/api/option"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/secrets"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+	"github.com/pipelinekit/pipelinekit/terraform/schemas"
+)
+
+// EntryPoint is the name the function is registered under: Terraform's entry_point.
+const EntryPoint = "RunBackfillTask"
+
+func init() {
+	logger := logging.Default()
+	// Nothing is dialled here: the clients are built on the first request, so that a deploy
+	// with a bad setting answers 500 saying which (and Cloud Tasks retries) instead of
+	// crashing at start-up.
+	h := newLazyHandler(logger, func(ctx context.Context) (http.Handler, error) {
+		cfg, err := LoadConfig(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		h, _, err := NewHandler(ctx, cfg, logger)
+		return h, err
+	})
+	functions.HTTP(EntryPoint, h.ServeHTTP)
+}
+
+// NewHandler builds the production handler from cfg: the Firestore job store, the BigQuery
+// Storage Write client (both pointed at local servers by FIRESTORE_EMULATOR_HOST and
+// BIGQUERY_EMULATOR_HOST), the instance's lazy YouTube client reading its grant from Secret
+// Manager (secretOpts are that client's options), and the http_json fetcher behind cfg's host
+// policy, all behind the trace-logging middleware. The clients live until shutdown is called;
+// ctx is used only to create them.
+func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts ...option.ClientOption) (h http.Handler, shutdown func() error, err error) {
+	logger = newLogger(logger)
+	fs, err := firestore.NewClient(ctx, cfg.Project)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+	}
+	wh, err := warehouse.New(ctx, cfg.Project, cfg.Dataset, schemas.Table, logger, warehouse.WriteClientOptions()...)
+	if err != nil {
+		fs.Close()
+		return nil, nil, fmt.Errorf("starting the BigQuery writer: %w", err)
+	}
+	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
+	resolver := secrets.New(secretOpts...)
+	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
+	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger})
+	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger})
+	shutdown = func() error {
+		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close())
+	}
+	return logging.Middleware(cfg.Project, w), shutdown, nil
+}
+
+// withoutEOF drops io.EOF from err (a single or joined error): managedwriter reports a
+// stream's normal end as io.EOF when it is closed, which is not a failure to shut down.
+func withoutEOF(err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var kept []error
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, io.EOF) {
+			kept = append(kept, e)
+		}
+	}
+	return errors.Join(kept...)
+}
+
+// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
+// remembered: the request is answered 500 with the reason and the next request tries again.
+type lazyHandler struct {
+	log   *slog.Logger
+	build func(context.Context) (http.Handler, error)
+	mu    sync.Mutex // serialises builds
+	h     atomic.Pointer[http.Handler]
+}
+
+func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
+	return &lazyHandler{log: newLogger(logger), build: build}
+}
+
+func (l *lazyHandler) get() (http.Handler, error) {
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.h.Load(); h != nil {
+		return *h, nil
+	}
+	// Not the request's context: the clients outlive the request.
+	h, err := l.build(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	l.h.Store(&h)
+	return h, nil
+}
+
+func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.get()
+	if err != nil {
+		// 500: Cloud Tasks retries the task, which succeeds once the deployment is fixed.
+		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
+		writeAnswer(w, http.StatusInternalServerError, 0, Answer{Outcome: "unavailable", Reason: fmt.Sprintf("%s is not ready: %v", EntryPoint, err)})
+		return
+	}
+	h.ServeHTTP(w, r)
+}

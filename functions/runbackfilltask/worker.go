@@ -1,0 +1,254 @@
+package runbackfilltask
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+)
+
+// Store is the job store the worker reads the job from and records outcomes in;
+// *backfill.Store is one.
+type Store interface {
+	GetJob(ctx context.Context, id string) (*backfill.Job, error)
+	StoreRaw(ctx context.Context, job, shard string, pages [][]byte) error
+	RecordSuccess(ctx context.Context, job string, ref backfill.ShardRef, rows, apiCalls int) (bool, error)
+	RecordFailure(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) (bool, error)
+	RecordRetrying(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) error
+	RecordCancelled(ctx context.Context, job string, ref backfill.ShardRef) (bool, error)
+	Block(ctx context.Context, id, reason string) error
+}
+
+// Appender writes rows to a table; *warehouse.Writer is one.
+type Appender interface {
+	Append(ctx context.Context, table string, rows []map[string]any) error
+}
+
+// Options are the Worker's optional settings.
+type Options struct {
+	// MaxAttempts is the queue's max_attempts (QUEUE_MAX_ATTEMPTS); 0 means
+	// DefaultQueueMaxAttempts, UnlimitedAttempts means no attempt is the last.
+	MaxAttempts int
+	// Now stamps fetched_at; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per task; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Worker runs backfill tasks delivered by Cloud Tasks: it fetches the task's data, keeps the
+// raw pages, appends the rows and records the outcome. It is an http.Handler, safe for
+// concurrent requests.
+type Worker struct {
+	store       Store
+	rows        Appender
+	youtube     YouTubeSource
+	httpJSON    HTTPJSONSource
+	maxAttempts int
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+// NewWorker returns a Worker recording in store, appending to rows, and fetching through
+// youtube and httpJSON.
+func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
+	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
+		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger)}
+	if w.maxAttempts == 0 {
+		w.maxAttempts = DefaultQueueMaxAttempts
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	return w
+}
+
+// Answer is the JSON body of every response, for people reading the queue's logs.
+type Answer struct {
+	// Outcome is succeeded, retrying, failed, blocked, cancelled or dropped.
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	Rows    int    `json:"rows,omitempty"`
+	// Duplicate is true when the task already had a final outcome: nothing changed.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// ServeHTTP runs one delivery of one task.
+func (w *Worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d := readDelivery(r.Header)
+	body, readErr := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBodyBytes))
+	var task backfill.TaskSpec
+	var named bool
+	var parseErr error
+	if readErr != nil {
+		parseErr = fmt.Errorf("reading the body: %w", readErr)
+	} else {
+		task, named, parseErr = parseTask(body)
+	}
+	log := w.log.With(append([]any{"job_id", task.JobID, "shard", task.Shard, "index", task.Index}, d.attrs()...)...)
+	log.DebugContext(ctx, "backfill task received", "source", task.Source)
+
+	res := w.run(ctx, task, named, parseErr)
+	a := attempt{retryCount: d.RetryCount, maxAttempts: w.maxAttempts}
+	dec := decide(res, a)
+	w.apply(ctx, rw, task, res, dec, a, body, log)
+}
+
+// run does the task's work and says how it went; it records nothing.
+func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, parseErr error) result {
+	if !named {
+		return result{kind: unrecordable, reason: "malformed task: " + parseErr.Error()}
+	}
+	// The job's state comes first, so a cancelled or blocked job's tasks make no API call.
+	job, err := w.store.GetJob(ctx, task.JobID)
+	switch {
+	case errors.Is(err, backfill.ErrNotFound):
+		return result{kind: unrecordable, reason: fmt.Sprintf("backfill job %s does not exist", task.JobID)}
+	case err != nil:
+		return result{kind: transient, reason: err.Error()}
+	case job.Cancelled || job.State == backfill.JobCancelled:
+		return result{kind: jobCancelled}
+	case job.State == backfill.JobBlocked:
+		return result{kind: jobBlocked, reason: job.Blocked}
+	}
+	if parseErr != nil {
+		return result{kind: permanent, reason: "malformed task: " + parseErr.Error()}
+	}
+
+	res, err := w.fetch(ctx, task)
+	if err != nil {
+		return sourceFailure(err)
+	}
+	// Raw first: its ids come from the shard, so a retry overwrites rather than adds.
+	if err := w.store.StoreRaw(ctx, task.JobID, task.Shard, res.Pages); err != nil {
+		return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
+	}
+	rows := backfill.Rows(task, res, w.now())
+	if len(rows) > 0 {
+		values := make([]map[string]any, len(rows))
+		for i, row := range rows {
+			values[i] = event.Values(row)
+		}
+		err := w.rows.Append(ctx, backfill.TableRows, values)
+		var rowErrs *warehouse.RowErrors
+		switch {
+		case errors.As(err, &rowErrs):
+			// BigQuery will refuse these bytes every time.
+			return result{kind: permanent, reason: rowErrs.Error(), apiCalls: res.APICalls}
+		case err != nil:
+			return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
+		}
+	}
+	return result{kind: succeeded, rows: len(rows), apiCalls: res.APICalls}
+}
+
+func (w *Worker) fetch(ctx context.Context, task backfill.TaskSpec) (*sources.Result, error) {
+	if task.YouTube != nil {
+		return w.youtube.Query(ctx, *task.YouTube)
+	}
+	return w.httpJSON.Fetch(ctx, *task.HTTPJSON)
+}
+
+// sourceFailure turns a sources error into a result.
+func sourceFailure(err error) result {
+	r := result{reason: err.Error(), apiCalls: callsMade(err)}
+	var se *sources.Error
+	if errors.As(err, &se) {
+		r.retryAfter, r.rateLimited = se.RetryAfter, se.Status == http.StatusTooManyRequests
+	}
+	switch sources.KindOf(err) {
+	case sources.Permanent:
+		r.kind = permanent
+	case sources.AuthRevoked:
+		r.kind = authRevoked
+	default:
+		// Transient, and anything sources did not classify: the queue's retries are bounded.
+		r.kind = transient
+	}
+	return r
+}
+
+// callsMade estimates the API calls a failed fetch made: one when the API answered, none when
+// the failure came before (the token endpoint, the network). A paginated fetch that failed on
+// a later page made more; sources does not return them with the error.
+func callsMade(err error) int {
+	var re *oauth2.RetrieveError
+	var se *sources.Error
+	if errors.As(err, &re) || !errors.As(err, &se) || se.Status == 0 {
+		return 0
+	}
+	return 1
+}
+
+// apply makes the decision's one store call and answers Cloud Tasks.
+func (w *Worker) apply(ctx context.Context, rw http.ResponseWriter, task backfill.TaskSpec, res result, dec decision,
+	a attempt, body []byte, log *slog.Logger) {
+	ref := task.Ref()
+	first := true
+	var outcome string
+	var err error
+	switch dec.call {
+	case callSuccess:
+		outcome = backfill.ShardSucceeded
+		first, err = w.store.RecordSuccess(ctx, task.JobID, ref, res.rows, res.apiCalls)
+	case callRetrying:
+		outcome = backfill.ShardRetrying
+		err = w.store.RecordRetrying(ctx, task.JobID, ref, dec.reason, res.apiCalls)
+	case callFailure:
+		outcome = backfill.ShardFailed
+		first, err = w.store.RecordFailure(ctx, task.JobID, ref, dec.reason, res.apiCalls)
+	case callBlock:
+		outcome = backfill.JobBlocked
+		if err = w.store.Block(ctx, task.JobID, dec.reason); err == nil {
+			first, err = w.store.RecordFailure(ctx, task.JobID, ref, "job blocked: "+dec.reason, res.apiCalls)
+		}
+	case callCancelled:
+		outcome = backfill.ShardCancelled
+		first, err = w.store.RecordCancelled(ctx, task.JobID, ref)
+	default:
+		outcome = "dropped"
+	}
+	if err != nil {
+		// The outcome is not recorded, so the task must run again: 500 makes Cloud Tasks
+		// redeliver it, and the redelivery rewrites the same raw ids and row keys. On the last
+		// attempt the queue drops it anyway; this line is then its only trace.
+		log.ErrorContext(ctx, "recording the backfill task outcome failed", "outcome", outcome, "reason", dec.reason,
+			"error", err, "last_attempt", a.last(), "body", string(body))
+		writeAnswer(rw, http.StatusInternalServerError, 0, Answer{Outcome: "unrecorded", Reason: err.Error()})
+		return
+	}
+	attrs := []any{"outcome", outcome, "status", dec.status, "attempt", a.number(), "rows", res.rows, "api_calls", res.apiCalls}
+	if dec.reason != "" {
+		attrs = append(attrs, "reason", dec.reason)
+	}
+	if !first {
+		attrs = append(attrs, "duplicate", true)
+	}
+	if dec.call == callNone {
+		attrs = append(attrs, "body", string(body))
+	}
+	log.Log(ctx, dec.level, "backfill task "+outcome, attrs...)
+	writeAnswer(rw, dec.status, dec.retryAfter, Answer{Outcome: outcome, Reason: dec.reason, Rows: res.rows, Duplicate: !first})
+}
+
+func writeAnswer(rw http.ResponseWriter, status int, retryAfter time.Duration, a Answer) {
+	if retryAfter > 0 {
+		// Whole seconds, rounded up: waiting less than the API asked would be refused again.
+		rw.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	}
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	json.NewEncoder(rw).Encode(a) //nolint:errcheck // the client may be gone; nothing to do
+}
