@@ -58,6 +58,10 @@ type Stack struct {
 	Backfill         *BackfillParts
 
 	log      *slog.Logger
+	logs     io.Writer
+	bin      string
+	port     int
+	env      map[string]string
 	pubsubEm *gcloudemu.Emulator
 	tmp      string
 	stopFwd  context.CancelFunc
@@ -157,6 +161,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		env[k] = v
 	}
 	o.Log.Info("starting the functions")
+	s.bin, s.port, s.env, s.logs = bin, port, env, o.Logs
 	if s.Functions, err = StartFunctions(ctx, bin, port, env, o.Logs); err != nil {
 		return nil, err
 	}
@@ -168,6 +173,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
 	return s, nil
+}
+
+// RestartFunctions kills the functions process at once, as a crashed instance dies, and starts
+// it again on the same port with the same environment.
+func (s *Stack) RestartFunctions(ctx context.Context) error {
+	s.Functions.Kill()
+	f, err := StartFunctions(ctx, s.bin, s.port, s.env, s.logs)
+	if err != nil {
+		return fmt.Errorf("restarting the functions: %w", err)
+	}
+	s.Functions = f
+	return nil
 }
 
 func (s *Stack) createResources(ctx context.Context) error {

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Deploys the functions with gcloud, for projects that manage everything else with Terraform but
+# not the functions (terraform apply -var deploy_functions=false): the five functions with the
+# settings of terraform/functions.tf, their invoker bindings, the loader's push subscription and
+# the Scheduler job that runs StreamTweets. The service accounts, topics, queue, dataset,
+# Firestore and secrets must exist (Terraform creates them).
+#
+# The settings below are the ones Terraform uses; terraform/terraform_test.go runs this script
+# with --dry-run and compares what it prints with terraform/*.tf.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N] [--dry-run]
+
+Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
+invoker bindings, the loader's Pub/Sub push subscription and the StreamTweets Scheduler job.
+
+  --project PROJECT     Google Cloud project id (required)
+  --region REGION       region of the functions and the Scheduler job (default us-central1)
+  --only NAME           deploy only this function (its name or entry point, e.g. load-events)
+  --project-number N    the project's number (default: asked of gcloud; a placeholder with --dry-run)
+  --dry-run             print the commands instead of running them
+  -h, --help            show this text
+
+Environment variables with the names the functions read (STREAM_DURATION, MAX_EVENTS, ...)
+override the defaults below, as the Terraform variables do.
+EOF
+}
+
+RUNTIME=go126
+
+# One line per function: entry point, name, service account id, memory, CPU, timeout (s),
+# concurrency, max instances, ingress. terraform/functions.tf locals.functions has the same.
+FUNCTIONS=(
+  "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 120 1  3  internal-only"
+  "CollectEvents   collect-events    fn-collect-events    512Mi 1 60  80 20 all"
+  "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
+  "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
+  "RunBackfillTask run-backfill-task fn-run-backfill-task 512Mi 1 600 10 20 internal-only"
+)
+
+# Resource names: Terraform's variable defaults.
+EVENTS_TOPIC=${EVENTS_TOPIC:-events}
+DEAD_LETTER_TOPIC=${DEAD_LETTER_TOPIC:-events-dead-letter}
+LOADER_SUBSCRIPTION=${LOADER_SUBSCRIPTION:-events-loader}
+BIGQUERY_DATASET=${BIGQUERY_DATASET:-events}
+BACKFILL_QUEUE_ID=${BACKFILL_QUEUE_ID:-backfill}
+QUEUE_MAX_ATTEMPTS=${QUEUE_MAX_ATTEMPTS:-8}
+LOADER_MAX_DELIVERY_ATTEMPTS=${LOADER_MAX_DELIVERY_ATTEMPTS:-10}
+STREAM_SCHEDULE=${STREAM_SCHEDULE:-* * * * *}
+
+project="" region=us-central1 only="" project_number="" dry_run=false
+while (($#)); do
+  case $1 in
+    --project) project=${2:?--project needs a value}; shift 2 ;;
+    --project=*) project=${1#*=}; shift ;;
+    --region) region=${2:?--region needs a value}; shift 2 ;;
+    --region=*) region=${1#*=}; shift ;;
+    --only) only=${2:?--only needs a value}; shift 2 ;;
+    --only=*) only=${1#*=}; shift ;;
+    --project-number) project_number=${2:?--project-number needs a value}; shift 2 ;;
+    --project-number=*) project_number=${1#*=}; shift ;;
+    --dry-run) dry_run=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [[ -z $project ]]; then
+  echo "deploy.sh: --project is required" >&2
+  usage >&2
+  exit 2
+fi
+
+# gcloud uploads --source=. from here; .gcloudignore decides what goes.
+cd "$(dirname "$0")/.."
+
+if [[ -z $project_number ]]; then
+  if $dry_run; then
+    project_number=PROJECT_NUMBER
+  else
+    project_number=$(gcloud projects describe "$project" --format='value(projectNumber)')
+  fi
+fi
+
+sa() { echo "$1@$project.iam.gserviceaccount.com"; }
+secret() { echo "projects/$project/secrets/$1/versions/latest"; }
+# The deterministic run.app URL, known before the function exists (see terraform/functions.tf).
+url() { echo "https://$1-$project_number.$region.run.app"; }
+
+# env ENTRY_POINT prints the function's environment, one KEY=VALUE a line: the variables its
+# LoadConfig reads, as terraform/functions.tf locals.function_env sets them.
+env_of() {
+  case $1 in
+    StreamTweets)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "EVENTS_TOPIC=$EVENTS_TOPIC"
+      echo "X_BEARER_TOKEN_SECRET=$(secret "${X_BEARER_TOKEN_SECRET_ID:-x-bearer-token}")"
+      echo "X_STREAM_RULES=${X_STREAM_RULES:-}"
+      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username}"
+      echo "LANG_FILTER=${LANG_FILTER:-}"
+      echo "STREAM_DURATION=${STREAM_DURATION:-50s}"
+      echo "LEASE_TTL=${LEASE_TTL:-30s}"
+      echo "LEASE_DOC=${LEASE_DOC:-leases/x-stream}"
+      ;;
+    CollectEvents)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "EVENTS_TOPIC=$EVENTS_TOPIC"
+      echo "DEDUP_COLLECTION=${DEDUP_COLLECTION:-collect_events_seen}"
+      echo "DEDUP_TTL=${DEDUP_TTL:-24h}"
+      echo "MAX_BODY_BYTES=${MAX_BODY_BYTES:-5242880}"
+      echo "MAX_EVENTS=${MAX_EVENTS:-1000}"
+      ;;
+    LoadEvents)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "BIGQUERY_DATASET=$BIGQUERY_DATASET"
+      ;;
+    Backfill)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "BACKFILL_QUEUE=projects/$project/locations/$region/queues/$BACKFILL_QUEUE_ID"
+      echo "WORKER_URL=$(url run-backfill-task)"
+      echo "BACKFILL_URL=$(url backfill)"
+      echo "TASKS_SERVICE_ACCOUNT=$(sa tasks-invoker)"
+      echo "MAX_TASKS=${MAX_TASKS:-1000000}"
+      echo "HTTP_JSON_ALLOWED_HOSTS=${HTTP_JSON_ALLOWED_HOSTS:-}"
+      echo "ENQUEUE_SLICE=${ENQUEUE_SLICE:-1000}"
+      echo "ENQUEUE_PARALLELISM=${ENQUEUE_PARALLELISM:-32}"
+      echo "COUNTER_SHARDS=${COUNTER_SHARDS:-500}"
+      ;;
+    RunBackfillTask)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "BIGQUERY_DATASET=$BIGQUERY_DATASET"
+      echo "QUEUE_MAX_ATTEMPTS=$QUEUE_MAX_ATTEMPTS"
+      echo "YOUTUBE_CLIENT_ID_SECRET=$(secret youtube-client-id)"
+      echo "YOUTUBE_CLIENT_SECRET_SECRET=$(secret youtube-client-secret)"
+      echo "YOUTUBE_REFRESH_TOKEN_SECRET=$(secret youtube-refresh-token)"
+      echo "HTTP_JSON_ALLOWED_HOSTS=${HTTP_JSON_ALLOWED_HOSTS:-}"
+      echo "COUNTER_SHARDS=${COUNTER_SHARDS:-500}"
+      echo "API_TIMEOUT=${API_TIMEOUT:-30s}"
+      ;;
+    *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
+  esac
+}
+
+run() {
+  if $dry_run; then
+    printf '%q ' "$@" | sed 's/ $//'
+    echo
+  else
+    "$@"
+  fi
+}
+
+# env_flag ENTRY_POINT joins the environment with "|" (gcloud's alternate delimiter, see `gcloud
+# topic escaping`), because values such as X_STREAM_PARAMS contain commas.
+env_flag() {
+  local lines joined
+  lines=$(env_of "$1")
+  if grep -q '|' <<<"$lines"; then
+    echo "deploy.sh: an environment value of $1 contains |, which --set-env-vars cannot carry" >&2
+    exit 1
+  fi
+  joined=$(paste -sd '|' <<<"$lines")
+  echo "--set-env-vars=^|^$joined"
+}
+
+deployed=0
+for line in "${FUNCTIONS[@]}"; do
+  read -r entry name account memory cpu timeout concurrency max_instances ingress <<<"$line"
+  if [[ -n $only && $only != "$name" && $only != "$entry" ]]; then
+    continue
+  fi
+  deployed=$((deployed + 1))
+  env_vars=$(env_flag "$entry") # an assignment, so that set -e stops on a refused value
+  run gcloud functions deploy "$name" \
+    --gen2 \
+    --project="$project" \
+    --region="$region" \
+    --runtime="$RUNTIME" \
+    --entry-point="$entry" \
+    --source=. \
+    --trigger-http \
+    --no-allow-unauthenticated \
+    --service-account="$(sa "$account")" \
+    --build-service-account="projects/$project/serviceAccounts/$(sa functions-build)" \
+    --memory="$memory" \
+    --cpu="$cpu" \
+    --timeout="${timeout}s" \
+    --concurrency="$concurrency" \
+    --max-instances="$max_instances" \
+    --ingress-settings="$ingress" \
+    "$env_vars"
+
+  # Who may call it: Terraform's locals.invokers for the internal callers.
+  case $entry in
+    StreamTweets) invoker=scheduler-invoker ;;
+    LoadEvents) invoker=pubsub-push ;;
+    RunBackfillTask | Backfill) invoker=tasks-invoker ;; # Backfill: its expansion tasks
+    *) invoker="" ;;
+  esac
+  if [[ -n $invoker ]]; then
+    run gcloud functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
+      --member="serviceAccount:$(sa "$invoker")"
+  fi
+
+  case $entry in
+    LoadEvents)
+      # Create the push subscription, or bring an existing one to these settings.
+      flags=(
+        --project="$project"
+        --ack-deadline="$timeout"
+        --message-retention-duration=604800s
+        --expiration-period=never
+        --push-endpoint="$(url "$name")"
+        --push-auth-service-account="$(sa pubsub-push)"
+        --push-auth-token-audience="$(url "$name")"
+        --min-retry-delay=10s
+        --max-retry-delay=600s
+        --dead-letter-topic="$DEAD_LETTER_TOPIC"
+        --max-delivery-attempts="$LOADER_MAX_DELIVERY_ATTEMPTS"
+      )
+      if ! $dry_run && gcloud pubsub subscriptions describe "$LOADER_SUBSCRIPTION" --project="$project" >/dev/null 2>&1; then
+        run gcloud pubsub subscriptions update "$LOADER_SUBSCRIPTION" "${flags[@]}"
+      else
+        run gcloud pubsub subscriptions create "$LOADER_SUBSCRIPTION" --topic="$EVENTS_TOPIC" "${flags[@]}"
+      fi
+      # Pub/Sub's service agent acknowledges dead-lettered messages on the subscription.
+      run gcloud pubsub subscriptions add-iam-policy-binding "$LOADER_SUBSCRIPTION" --project="$project" \
+        --member="serviceAccount:service-$project_number@gcp-sa-pubsub.iam.gserviceaccount.com" \
+        --role=roles/pubsub.subscriber
+      ;;
+    StreamTweets)
+      flags=(
+        --project="$project"
+        --location="$region"
+        --schedule="$STREAM_SCHEDULE"
+        --time-zone=Etc/UTC
+        --uri="$(url "$name")"
+        --http-method=post
+        --oidc-service-account-email="$(sa scheduler-invoker)"
+        --oidc-token-audience="$(url "$name")"
+        --attempt-deadline="$((timeout + 30))s"
+        --max-retry-attempts=0
+      )
+      if ! $dry_run && gcloud scheduler jobs describe "$name" --project="$project" --location="$region" >/dev/null 2>&1; then
+        run gcloud scheduler jobs update http "$name" "${flags[@]}"
+      else
+        run gcloud scheduler jobs create http "$name" "${flags[@]}"
+      fi
+      ;;
+  esac
+done
+
+if ((deployed == 0)); then
+  echo "deploy.sh: no function is named $only" >&2
+  exit 2
+fi

@@ -1,0 +1,149 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+)
+
+// YouTubeSpec is the spec of a daily YouTube Analytics backfill of videos v0001..vN over the
+// days days ending at end.
+func YouTubeSpec(videos, days int, chunk string, end time.Time) []byte {
+	ids := make([]string, videos)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("v%04d", i+1)
+	}
+	spec := map[string]any{
+		"source": "youtube_analytics",
+		"youtube_analytics": map[string]any{
+			"video_ids": ids, "metrics": []string{"views", "likes"}, "dimensions": []string{"day"},
+			"start": end.AddDate(0, 0, -(days - 1)).Format(time.DateOnly), "end": end.Format(time.DateOnly), "chunk": chunk,
+		},
+	}
+	b, _ := json.Marshal(spec)
+	return b
+}
+
+// Created is the Backfill function's answer to a new job.
+type Created struct {
+	JobID        string `json:"job_id"`
+	Created      bool   `json:"created"`
+	PlannedTasks int    `json:"planned_tasks"`
+	APICalls     int    `json:"api_calls"`
+	StatusURL    string `json:"status_url"`
+	State        string `json:"state"`
+}
+
+// StartBackfill posts a spec to the Backfill function, as a user does.
+func (s *Stack) StartBackfill(ctx context.Context, spec []byte) (*Created, error) {
+	var c Created
+	if err := s.backfillCall(ctx, http.MethodPost, "/backfills", spec, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// BackfillStatus reads a job's status from the Backfill function.
+func (s *Stack) BackfillStatus(ctx context.Context, job string) (*backfill.Status, error) {
+	var st backfill.Status
+	if err := s.backfillCall(ctx, http.MethodGet, "/backfills/"+job, nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// BackfillAction posts :retry or :cancel for a job.
+func (s *Stack) BackfillAction(ctx context.Context, job, action string) error {
+	return s.backfillCall(ctx, http.MethodPost, "/backfills/"+job+":"+action, nil, nil)
+}
+
+func (s *Stack) backfillCall(ctx context.Context, method, path string, body []byte, out any) error {
+	if s.Backfill == nil {
+		return fmt.Errorf("the stack was started without the backfill services")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.Backfill.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: decoding %s: %w", method, path, b, err)
+	}
+	return nil
+}
+
+// Ended reports whether a job state is final.
+func Ended(state string) bool {
+	switch state {
+	case backfill.JobDone, backfill.JobDoneWithFailures, backfill.JobCancelled, backfill.JobBlocked:
+		return true
+	}
+	return false
+}
+
+// WaitBackfill polls a job until it ends or timeout passes; progress, when not nil, sees each poll.
+func (s *Stack) WaitBackfill(ctx context.Context, job string, timeout time.Duration, progress func(*backfill.Status)) (*backfill.Status, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := s.BackfillStatus(ctx, job)
+		if err == nil {
+			if progress != nil {
+				progress(st)
+			}
+			if Ended(st.State) && st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned {
+				return st, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return nil, err
+			}
+			return st, fmt.Errorf("backfill %s not ended after %s: %s, %d of %d tasks finished", job, timeout, st.State,
+				st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled, st.Counts.Planned)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// RowTruth is what BigQuery holds for a job: rows, distinct (shard, row_index) keys, and rows in
+// the dedup view.
+type RowTruth struct {
+	Rows, Keys, DedupRows int
+}
+
+// BackfillRows counts a job's rows in BigQuery.
+func (s *Stack) BackfillRows(ctx context.Context, job string) (RowTruth, error) {
+	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s') AS n, "+
+		"(SELECT COUNT(*) FROM (SELECT DISTINCT shard, row_index FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s')) AS k, "+
+		"(SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s_dedup` WHERE job_id = '%[4]s') AS d",
+		s.Project, s.Dataset, warehouse.TableBackfillRows, job)
+	rows, err := s.BigQuery.Query(ctx, q)
+	if err != nil {
+		return RowTruth{}, fmt.Errorf("counting rows of backfill %s: %w", job, err)
+	}
+	r := rows[0]
+	return RowTruth{Rows: int(r["n"].(int64)), Keys: int(r["k"].(int64)), DedupRows: int(r["d"].(int64))}, nil
+}

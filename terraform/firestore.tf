@@ -1,0 +1,27 @@
+# Firestore (native mode) keeps the stream lease, CollectEvents' seen event ids and backfill jobs.
+# A project has one (default) database; if yours already has one, import it:
+#   terraform import google_firestore_database.main "projects/PROJECT/databases/(default)"
+resource "google_firestore_database" "main" {
+  name        = "(default)"
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # Destroying the configuration leaves the database (and its data) in place.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.api]
+}
+
+# Firestore deletes a seen-id document once its expires_at has passed, so the dedup collection
+# does not grow without end. The field's single-field indexes are dropped: nothing queries it,
+# and an index on a steadily increasing timestamp limits the write rate.
+resource "google_firestore_field" "dedup_expires_at" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = var.dedup_collection
+  field      = "expires_at"
+
+  index_config {}
+
+  ttl_config {}
+}

@@ -1,0 +1,227 @@
+# The five functions: one source zip of the repository root (the Go buildpack builds the root
+# package, whose imports register every entry point) and one google_cloudfunctions2_function per
+# entry point, all from the locals below. scripts/deploy.sh deploys the same functions with the
+# same settings through gcloud; the tests in terraform_test.go compare the two.
+
+locals {
+  # Settings of each function, keyed by entry point (build_config.entry_point). Ingress: the
+  # functions only Scheduler, Pub/Sub push or Cloud Tasks call are ALLOW_INTERNAL_ONLY; those
+  # services count as internal traffic when they are in the same project and call the run.app
+  # URL, which is the URL this configuration gives them. CollectEvents and Backfill are called
+  # by apps and people from anywhere: ALLOW_ALL, with IAM (run.invoker) deciding who may call.
+  functions = {
+    StreamTweets = {
+      name            = "stream-tweets"
+      description     = "Reads the X filtered stream for a minute and publishes each message to the events topic."
+      service_account = "fn-stream-tweets"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 120
+      concurrency     = 1
+      max_instances   = 3
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    }
+    CollectEvents = {
+      name            = "collect-events"
+      description     = "Validates app events, drops the ones already published, publishes the rest to the events topic."
+      service_account = "fn-collect-events"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      concurrency     = 80
+      max_instances   = 20
+      ingress         = "ALLOW_ALL"
+    }
+    LoadEvents = {
+      name            = "load-events"
+      description     = "Loads each event of the events topic into its BigQuery table, or the dead-letter table."
+      service_account = "fn-load-events"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      concurrency     = 80
+      max_instances   = 20
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    }
+    Backfill = {
+      name            = "backfill"
+      description     = "Starts, lists and reports backfills; plans each into Cloud Tasks tasks."
+      service_account = "fn-backfill"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 540
+      concurrency     = 10
+      max_instances   = 5
+      ingress         = "ALLOW_ALL"
+    }
+    RunBackfillTask = {
+      name            = "run-backfill-task"
+      description     = "Runs one backfill task from Cloud Tasks: fetches its slice of a source API into BigQuery."
+      service_account = "fn-run-backfill-task"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 600
+      concurrency     = 10
+      max_instances   = 20
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    }
+  }
+
+  # The Go runtime of every function: go.mod's go directive must not be newer.
+  runtime = "go126"
+
+  # Predicted URLs of the functions. Backfill needs its own URL (BACKFILL_URL) and the worker's
+  # (WORKER_URL), but one for_each resource cannot read its own instances' attributes (a cycle),
+  # and a function can never read its own. Cloud Run gives every service a deterministic URL,
+  # https://SERVICE-PROJECT_NUMBER.REGION.run.app, known before the service exists; a 2nd gen
+  # function's service is named after the function. It is a run.app URL, so Cloud Tasks calls to
+  # it count as internal traffic, and Cloud Run accepts ID tokens whose audience is any of the
+  # service's URLs. (The alternatives: a second apply that reads the URLs back, or a two-step
+  # deploy with `gcloud functions deploy --update-env-vars`, both leave the first apply broken.)
+  function_urls = {
+    for ep, f in local.functions : ep => "https://${f.name}-${data.google_project.this.number}.${var.region}.run.app"
+  }
+
+  secret_version = { for k, s in google_secret_manager_secret.secret : k => "${s.id}/versions/latest" }
+
+  # Environment of each function: exactly the variables its LoadConfig reads (the tests check
+  # both ways), except local-only ones (the secrets' plain values, API base URLs for fakes,
+  # ALLOW_PRIVATE_HOSTS) and emulator hosts.
+  function_env = {
+    StreamTweets = {
+      GOOGLE_CLOUD_PROJECT  = var.project_id
+      EVENTS_TOPIC          = google_pubsub_topic.events.name
+      X_BEARER_TOKEN_SECRET = local.secret_version.x_bearer_token
+      X_STREAM_RULES        = length(var.stream_rules) == 0 ? "" : jsonencode(var.stream_rules)
+      X_STREAM_PARAMS       = var.stream_params
+      LANG_FILTER           = join(",", var.stream_lang_filter)
+      STREAM_DURATION       = var.stream_duration
+      LEASE_TTL             = var.stream_lease_ttl
+      LEASE_DOC             = var.stream_lease_doc
+    }
+    CollectEvents = {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      EVENTS_TOPIC         = google_pubsub_topic.events.name
+      DEDUP_COLLECTION     = google_firestore_field.dedup_expires_at.collection
+      DEDUP_TTL            = var.dedup_ttl
+      MAX_BODY_BYTES       = tostring(var.collect_max_body_bytes)
+      MAX_EVENTS           = tostring(var.collect_max_events)
+    }
+    LoadEvents = {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      BIGQUERY_DATASET     = google_bigquery_dataset.events.dataset_id
+    }
+    Backfill = {
+      GOOGLE_CLOUD_PROJECT    = var.project_id
+      BACKFILL_QUEUE          = google_cloud_tasks_queue.backfill.id
+      WORKER_URL              = local.function_urls.RunBackfillTask
+      BACKFILL_URL            = local.function_urls.Backfill
+      TASKS_SERVICE_ACCOUNT   = google_service_account.tasks_invoker.email
+      MAX_TASKS               = tostring(var.backfill_max_tasks)
+      HTTP_JSON_ALLOWED_HOSTS = join(",", var.backfill_http_allowed_hosts)
+      ENQUEUE_SLICE           = tostring(var.backfill_enqueue_slice)
+      ENQUEUE_PARALLELISM     = tostring(var.backfill_enqueue_parallelism)
+      COUNTER_SHARDS          = tostring(var.backfill_counter_shards)
+    }
+    RunBackfillTask = {
+      GOOGLE_CLOUD_PROJECT         = var.project_id
+      BIGQUERY_DATASET             = google_bigquery_dataset.events.dataset_id
+      QUEUE_MAX_ATTEMPTS           = tostring(google_cloud_tasks_queue.backfill.retry_config[0].max_attempts)
+      YOUTUBE_CLIENT_ID_SECRET     = local.secret_version.youtube_client_id
+      YOUTUBE_CLIENT_SECRET_SECRET = local.secret_version.youtube_client_secret
+      YOUTUBE_REFRESH_TOKEN_SECRET = local.secret_version.youtube_refresh_token
+      HTTP_JSON_ALLOWED_HOSTS      = join(",", var.backfill_http_allowed_hosts)
+      COUNTER_SHARDS               = tostring(var.backfill_counter_shards)
+      API_TIMEOUT                  = var.backfill_api_timeout
+    }
+  }
+}
+
+# --- Source ------------------------------------------------------------------------------------
+
+# The repository root, as `gcloud functions deploy --source=.` uploads it (.gcloudignore keeps
+# the same files out). Excludes are exact paths relative to the root, which every archive
+# provider version matches the same way; a directory's path skips all of it. terraform/ is
+# excluded file by file because terraform/schemas/ is embedded by the code and must stay.
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = "${path.module}/.."
+  output_path = "${path.module}/.terraform/pipelinekit-source.zip"
+  excludes = concat(
+    [
+      ".git",
+      ".ci",
+      ".gcloudignore",
+      ".gitignore",
+      "scripts",
+      "shared/emulators",
+      "shared/localstack",
+      "terraform/.terraform",
+      # tools_deps.go only pins modules in go.mod for development; building it would compile
+      # DuckDB (cgo) in Cloud Build for nothing.
+      "tools_deps.go",
+      "functions_test.go",
+    ],
+    [for f in fileset(path.module, "*") : "terraform/${f}"],
+  )
+}
+
+resource "google_storage_bucket" "source" {
+  count = var.deploy_functions ? 1 : 0
+
+  name                        = "${var.project_id}-functions-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  # Only build inputs live here; each is named by its content and can be rebuilt from the repo.
+  force_destroy = true
+
+  depends_on = [google_project_service.api]
+}
+
+# Named by the zip's MD5, so any code change makes a new object and redeploys every function.
+resource "google_storage_bucket_object" "source" {
+  count = var.deploy_functions ? 1 : 0
+
+  name   = "source-${data.archive_file.source.output_md5}.zip"
+  bucket = google_storage_bucket.source[0].name
+  source = data.archive_file.source.output_path
+}
+
+# --- Functions ---------------------------------------------------------------------------------
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each = var.deploy_functions ? local.functions : {}
+
+  name        = each.value.name
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime         = local.runtime
+    entry_point     = each.key
+    service_account = google_service_account.build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source[0].name
+        object = google_storage_bucket_object.source[0].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_request_concurrency = each.value.concurrency
+    max_instance_count               = each.value.max_instances
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables            = local.function_env[each.key]
+  }
+
+  # The build runs as the build service account, which needs its role before the first build;
+  # nothing in the block above refers to the binding.
+  depends_on = [google_project_iam_member.build]
+}

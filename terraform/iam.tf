@@ -1,0 +1,179 @@
+# Identities and permissions. Each function runs as its own service account holding only what its
+# code does, bound on the resource itself wherever the API allows it. Callers (Scheduler,
+# Pub/Sub push, Cloud Tasks) each sign their requests as a dedicated account that may invoke one
+# function. No binding grants public access or a primitive role (the tests check).
+
+locals {
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Which functions write each table (roles/bigquery.dataEditor on that table alone): the loader
+  # writes the event tables and the dead letters, backfill workers their rows.
+  table_writers = {
+    tweets        = ["LoadEvents"]
+    stream_events = ["LoadEvents"]
+    app_events    = ["LoadEvents"]
+    dead_letters  = ["LoadEvents"]
+    backfill_rows = ["RunBackfillTask"]
+  }
+  table_grants = merge([
+    for table, writers in local.table_writers : { for ep in writers : "${table}/${ep}" => { table = table, function = ep } }
+  ]...)
+
+  # Who reads each secret.
+  secret_readers = {
+    x_bearer_token        = "StreamTweets"
+    youtube_client_id     = "RunBackfillTask"
+    youtube_client_secret = "RunBackfillTask"
+    youtube_refresh_token = "RunBackfillTask"
+  }
+
+  # Who may call each function (roles/run.invoker on its Cloud Run service).
+  invokers = merge(
+    { "StreamTweets/scheduler" = { function = "StreamTweets", member = google_service_account.scheduler.member } },
+    { "LoadEvents/pubsub-push" = { function = "LoadEvents", member = google_service_account.pubsub_push.member } },
+    { "RunBackfillTask/tasks" = { function = "RunBackfillTask", member = google_service_account.tasks_invoker.member } },
+    # Backfill fans large jobs out through expansion tasks sent to itself (BACKFILL_URL).
+    { "Backfill/tasks" = { function = "Backfill", member = google_service_account.tasks_invoker.member } },
+    { for m in var.collect_events_invokers : "CollectEvents/${m}" => { function = "CollectEvents", member = m } },
+    { for m in var.backfill_invokers : "Backfill/${m}" => { function = "Backfill", member = m } },
+  )
+
+  # Functions that keep state in Firestore: the stream lease, the seen-id dedup, backfill jobs.
+  firestore_users = toset(["StreamTweets", "CollectEvents", "Backfill", "RunBackfillTask"])
+}
+
+# --- Service accounts --------------------------------------------------------------------------
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  account_id   = each.value.service_account
+  display_name = "${each.key} function"
+  description  = "Runtime identity of the ${each.key} Cloud Function."
+}
+
+resource "google_service_account" "build" {
+  account_id   = "functions-build"
+  display_name = "Functions build"
+  description  = "Builds the functions' images in Cloud Build (instead of the Compute Engine default account)."
+}
+
+resource "google_service_account" "scheduler" {
+  account_id   = "scheduler-invoker"
+  display_name = "Scheduler invoker"
+  description  = "Signs Cloud Scheduler's OIDC tokens for StreamTweets."
+}
+
+resource "google_service_account" "pubsub_push" {
+  account_id   = "pubsub-push"
+  display_name = "Pub/Sub push"
+  description  = "Signs the OIDC tokens of the loader's push subscription to LoadEvents."
+}
+
+resource "google_service_account" "tasks_invoker" {
+  account_id   = "tasks-invoker"
+  display_name = "Cloud Tasks invoker"
+  description  = "Signs the OIDC tokens of backfill tasks sent to RunBackfillTask and Backfill."
+}
+
+# --- Build -------------------------------------------------------------------------------------
+
+# Project level because Cloud Build's permissions exist only there: the builder role lets the
+# build read the source object, write the image to Artifact Registry and write its logs.
+resource "google_project_iam_member" "build" {
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = google_service_account.build.member
+}
+
+# --- Function permissions ----------------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "events_publisher" {
+  for_each = toset(["StreamTweets", "CollectEvents"])
+
+  topic  = google_pubsub_topic.events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function[each.key].member
+}
+
+resource "google_bigquery_table_iam_member" "writer" {
+  for_each = local.table_grants
+
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  table_id   = google_bigquery_table.table[each.value.table].table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.function[each.value.function].member
+}
+
+resource "google_secret_manager_secret_iam_member" "reader" {
+  for_each = local.secret_readers
+
+  secret_id = google_secret_manager_secret.secret[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value].member
+}
+
+# Project level because Firestore has no per-collection IAM: datastore.user is the narrowest role
+# that reads and writes documents.
+resource "google_project_iam_member" "firestore_user" {
+  for_each = local.firestore_users
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function[each.key].member
+}
+
+resource "google_cloud_tasks_queue_iam_member" "backfill_enqueuer" {
+  project  = google_cloud_tasks_queue.backfill.project
+  location = google_cloud_tasks_queue.backfill.location
+  name     = google_cloud_tasks_queue.backfill.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.function["Backfill"].member
+}
+
+# Backfill creates tasks whose OIDC token is signed as tasks-invoker: Cloud Tasks requires the
+# caller to be allowed to act as that account.
+resource "google_service_account_iam_member" "backfill_acts_as_tasks_invoker" {
+  service_account_id = google_service_account.tasks_invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.function["Backfill"].member
+}
+
+# --- Invokers ----------------------------------------------------------------------------------
+
+# A 2nd gen function is served by the Cloud Run service of the same name; run.invoker on that
+# service is what lets a caller in.
+resource "google_cloud_run_service_iam_member" "invoker" {
+  for_each = var.deploy_functions ? local.invokers : {}
+
+  project  = google_cloudfunctions2_function.function[each.value.function].project
+  location = google_cloudfunctions2_function.function[each.value.function].location
+  service  = google_cloudfunctions2_function.function[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+# --- Pub/Sub service agent ---------------------------------------------------------------------
+
+# Pub/Sub moves a message to the dead-letter topic as its service agent, which must be allowed
+# to publish there and to acknowledge it on the source subscription.
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "loader_subscriber" {
+  count = var.deploy_functions ? 1 : 0
+
+  subscription = google_pubsub_subscription.loader[0].id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# The service agent mints the push requests' OIDC tokens as pubsub-push.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.pubsub_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}

@@ -1,0 +1,467 @@
+# Inputs. Every default below is the value the code and the local stack use, so a project
+# applied with only project_id set behaves like `go run ./scripts/dev`.
+
+# --- Project ---------------------------------------------------------------------------------
+
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project id every resource is created in."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project id: 6-30 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, the Cloud Tasks queue, the Scheduler job and the source bucket."
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a region name such as us-central1 or europe-west1 (not a zone, not a multi-region)."
+  }
+}
+
+variable "bigquery_location" {
+  type        = string
+  description = "Location of the BigQuery dataset: a multi-region (US, EU) or a region."
+  default     = "US"
+}
+
+variable "firestore_location" {
+  type        = string
+  description = "Location of the Firestore (default) database: a multi-region (nam5, eur3) or a region. It cannot be changed after creation."
+  default     = "nam5"
+}
+
+variable "deploy_functions" {
+  type        = bool
+  description = "Deploy the functions (and their invoker bindings, the loader's push subscription and the Scheduler job) from Terraform. Set false when scripts/deploy.sh deploys them with gcloud; everything else stays Terraform's."
+  default     = true
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect the BigQuery tables from `terraform destroy` and replacement (their data is the pipeline's output)."
+  default     = true
+}
+
+# --- Pub/Sub -----------------------------------------------------------------------------------
+
+variable "events_topic" {
+  type        = string
+  description = "Topic StreamTweets and CollectEvents publish to (EVENTS_TOPIC)."
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.events_topic)) && !startswith(var.events_topic, "goog")
+    error_message = "events_topic must be a Pub/Sub topic id: 3-255 characters, starting with a letter, not with goog."
+  }
+}
+
+variable "dead_letter_topic" {
+  type        = string
+  description = "Topic the loader's subscription forwards a message to after loader_max_delivery_attempts failed deliveries."
+  default     = "events-dead-letter"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.dead_letter_topic)) && !startswith(var.dead_letter_topic, "goog")
+    error_message = "dead_letter_topic must be a Pub/Sub topic id: 3-255 characters, starting with a letter, not with goog."
+  }
+}
+
+variable "loader_subscription" {
+  type        = string
+  description = "Push subscription that delivers the events topic to LoadEvents."
+  default     = "events-loader"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.loader_subscription)) && !startswith(var.loader_subscription, "goog")
+    error_message = "loader_subscription must be a Pub/Sub subscription id: 3-255 characters, starting with a letter."
+  }
+}
+
+variable "dead_letter_subscription" {
+  type        = string
+  description = "Pull subscription on the dead-letter topic, for inspecting (and replaying) what the loader could not take."
+  default     = "events-dead-letter-inspect"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.dead_letter_subscription)) && !startswith(var.dead_letter_subscription, "goog")
+    error_message = "dead_letter_subscription must be a Pub/Sub subscription id: 3-255 characters, starting with a letter."
+  }
+}
+
+variable "loader_max_delivery_attempts" {
+  type        = number
+  description = "Deliveries of one message to LoadEvents before Pub/Sub moves it to the dead-letter topic."
+  default     = 10
+
+  validation {
+    condition     = var.loader_max_delivery_attempts >= 5 && var.loader_max_delivery_attempts <= 100 && floor(var.loader_max_delivery_attempts) == var.loader_max_delivery_attempts
+    error_message = "loader_max_delivery_attempts must be an integer from 5 to 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "loader_min_backoff" {
+  type        = string
+  description = "Least delay before Pub/Sub redelivers a message LoadEvents failed (a duration in seconds such as \"10s\")."
+  default     = "10s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.loader_min_backoff)) && try(tonumber(trimsuffix(var.loader_min_backoff, "s")) <= 600, false)
+    error_message = "loader_min_backoff must be whole seconds such as \"10s\", at most \"600s\"."
+  }
+}
+
+variable "loader_max_backoff" {
+  type        = string
+  description = "Longest delay before Pub/Sub redelivers a message LoadEvents failed (a duration in seconds such as \"600s\")."
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.loader_max_backoff)) && try(tonumber(trimsuffix(var.loader_max_backoff, "s")) <= 600, false)
+    error_message = "loader_max_backoff must be whole seconds such as \"600s\", at most \"600s\"."
+  }
+}
+
+variable "message_retention_duration" {
+  type        = string
+  description = "How long the loader's and the dead-letter subscriptions keep unacknowledged messages (\"600s\" to \"604800s\")."
+  default     = "604800s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 604800, false)
+    error_message = "message_retention_duration must be whole seconds from \"600s\" to \"604800s\" (7 days)."
+  }
+}
+
+# --- BigQuery ----------------------------------------------------------------------------------
+
+variable "dataset_id" {
+  type        = string
+  description = "BigQuery dataset of the event tables and views (BIGQUERY_DATASET)."
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.dataset_id))
+    error_message = "dataset_id must be letters, digits and underscores."
+  }
+}
+
+# --- Firestore and CollectEvents ---------------------------------------------------------------
+
+variable "dedup_collection" {
+  type        = string
+  description = "Firestore collection of the event ids CollectEvents has published (DEDUP_COLLECTION); its expires_at field gets a TTL policy."
+  default     = "collect_events_seen"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,1500}$", var.dedup_collection))
+    error_message = "dedup_collection must be a collection id without slashes."
+  }
+}
+
+variable "dedup_ttl" {
+  type        = string
+  description = "How long CollectEvents remembers a published event id (DEDUP_TTL, a Go duration from 1m to 720h)."
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.dedup_ttl)) && var.dedup_ttl != ""
+    error_message = "dedup_ttl must be a Go duration such as \"24h\" or \"90m\"."
+  }
+}
+
+variable "collect_max_body_bytes" {
+  type        = number
+  description = "Largest request body CollectEvents accepts, in bytes (MAX_BODY_BYTES)."
+  default     = 5242880
+
+  validation {
+    condition     = var.collect_max_body_bytes >= 1024 && var.collect_max_body_bytes <= 33554432
+    error_message = "collect_max_body_bytes must be from 1024 to 33554432 (Cloud Functions refuses bodies over 32 MB)."
+  }
+}
+
+variable "collect_max_events" {
+  type        = number
+  description = "Most events CollectEvents accepts in one request (MAX_EVENTS)."
+  default     = 1000
+
+  validation {
+    condition     = var.collect_max_events >= 1 && var.collect_max_events <= 100000
+    error_message = "collect_max_events must be from 1 to 100000."
+  }
+}
+
+variable "collect_events_invokers" {
+  type        = list(string)
+  description = "Principals allowed to call CollectEvents, such as serviceAccount:app@PROJECT.iam.gserviceaccount.com. Public access is refused."
+  default     = []
+
+  validation {
+    # Only kind:identity members pass, which leaves out the public principals.
+    condition     = alltrue([for m in var.collect_events_invokers : can(regex("^(user|serviceAccount|group|domain|principal|principalSet):.+", m))])
+    error_message = "collect_events_invokers must be IAM members such as serviceAccount:EMAIL or group:EMAIL; public access is refused."
+  }
+}
+
+# --- StreamTweets and Cloud Scheduler ----------------------------------------------------------
+
+variable "stream_schedule" {
+  type        = string
+  description = "Cron schedule of the Cloud Scheduler job that runs StreamTweets (each run holds the stream for stream_duration)."
+  default     = "* * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.stream_schedule))) == 5
+    error_message = "stream_schedule must be a five-field cron expression such as \"* * * * *\"."
+  }
+}
+
+variable "scheduler_time_zone" {
+  type        = string
+  description = "Time zone the stream schedule is read in (a tz database name)."
+  default     = "Etc/UTC"
+}
+
+variable "stream_duration" {
+  type        = string
+  description = "How long one StreamTweets run reads the stream (STREAM_DURATION, a Go duration); keep it under the schedule's period and the function timeout."
+  default     = "50s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.stream_duration)) && try(tonumber(trimsuffix(var.stream_duration, "s")) >= 1 && tonumber(trimsuffix(var.stream_duration, "s")) <= 90, false)
+    error_message = "stream_duration must be whole seconds from \"1s\" to \"90s\" (the function's timeout is 120 s, and runs start every minute)."
+  }
+}
+
+variable "stream_lease_ttl" {
+  type        = string
+  description = "How long the stream lease stays held without renewal (LEASE_TTL, a Go duration)."
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m)$", var.stream_lease_ttl))
+    error_message = "stream_lease_ttl must be a Go duration in seconds or minutes such as \"30s\"."
+  }
+}
+
+variable "stream_lease_doc" {
+  type        = string
+  description = "Firestore document of the stream lease (LEASE_DOC), collection/document."
+  default     = "leases/x-stream"
+
+  validation {
+    condition     = can(regex("^[^/]+/[^/]+(/[^/]+/[^/]+)*$", var.stream_lease_doc))
+    error_message = "stream_lease_doc must be a document path such as leases/x-stream."
+  }
+}
+
+variable "stream_rules" {
+  type = list(object({
+    value = string
+    tag   = optional(string, "")
+  }))
+  description = "Filtered-stream rules StreamTweets syncs X's rules to (X_STREAM_RULES); empty leaves the rules stored at X alone."
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.stream_rules : trimspace(r.value) != ""])
+    error_message = "Every stream rule needs a value."
+  }
+}
+
+variable "stream_params" {
+  type        = string
+  description = "Query string of the filtered-stream connection (X_STREAM_PARAMS): the fields and expansions the rows need."
+  default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username"
+}
+
+variable "stream_lang_filter" {
+  type        = list(string)
+  description = "Languages StreamTweets keeps (LANG_FILTER); empty keeps every language."
+  default     = []
+}
+
+variable "x_bearer_token_secret_id" {
+  type        = string
+  description = "Secret Manager secret holding the X API bearer token (its value is added out of band)."
+  default     = "x-bearer-token"
+}
+
+# --- Backfills and Cloud Tasks -----------------------------------------------------------------
+
+variable "backfill_queue" {
+  type        = string
+  description = "Cloud Tasks queue of backfill tasks. A deleted queue's name cannot be reused for about 7 days."
+  default     = "backfill"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,100}$", var.backfill_queue))
+    error_message = "backfill_queue must be 1-100 letters, digits or hyphens."
+  }
+}
+
+variable "queue_max_dispatches_per_second" {
+  type        = number
+  description = "Most backfill tasks Cloud Tasks starts per second; keep at or below backfill_counter_shards."
+  default     = 50
+
+  validation {
+    condition     = var.queue_max_dispatches_per_second > 0 && var.queue_max_dispatches_per_second <= 500
+    error_message = "queue_max_dispatches_per_second must be greater than 0 and at most 500."
+  }
+}
+
+variable "queue_max_concurrent_dispatches" {
+  type        = number
+  description = "Most backfill tasks running at once."
+  default     = 50
+
+  validation {
+    condition     = var.queue_max_concurrent_dispatches > 0 && var.queue_max_concurrent_dispatches <= 5000 && floor(var.queue_max_concurrent_dispatches) == var.queue_max_concurrent_dispatches
+    error_message = "queue_max_concurrent_dispatches must be an integer from 1 to 5000."
+  }
+}
+
+variable "queue_max_attempts" {
+  type        = number
+  description = "Attempts per backfill task before Cloud Tasks gives up (also QUEUE_MAX_ATTEMPTS, so the worker knows its last attempt)."
+  default     = 8
+
+  validation {
+    condition     = var.queue_max_attempts >= 1 && var.queue_max_attempts <= 100 && floor(var.queue_max_attempts) == var.queue_max_attempts
+    error_message = "queue_max_attempts must be an integer from 1 to 100 (unlimited attempts would leave a failed shard running forever)."
+  }
+}
+
+variable "queue_max_retry_duration" {
+  type        = string
+  description = "Time limit for retrying one backfill task, from its first attempt (\"0s\" for none)."
+  default     = "86400s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.queue_max_retry_duration))
+    error_message = "queue_max_retry_duration must be whole seconds such as \"86400s\"."
+  }
+}
+
+variable "queue_min_backoff" {
+  type        = string
+  description = "Least delay before a failed backfill task is retried."
+  default     = "10s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.queue_min_backoff))
+    error_message = "queue_min_backoff must be seconds such as \"10s\"."
+  }
+}
+
+variable "queue_max_backoff" {
+  type        = string
+  description = "Longest delay before a failed backfill task is retried."
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.queue_max_backoff))
+    error_message = "queue_max_backoff must be seconds such as \"600s\"."
+  }
+}
+
+variable "queue_max_doublings" {
+  type        = number
+  description = "Times the retry delay of a backfill task doubles before it grows linearly."
+  default     = 5
+
+  validation {
+    condition     = var.queue_max_doublings >= 0 && var.queue_max_doublings <= 16
+    error_message = "queue_max_doublings must be from 0 to 16."
+  }
+}
+
+variable "backfill_invokers" {
+  type        = list(string)
+  description = "Principals allowed to start and read backfills (call Backfill), such as user:me@example.com. Public access is refused."
+  default     = []
+
+  validation {
+    # Only kind:identity members pass, which leaves out the public principals.
+    condition     = alltrue([for m in var.backfill_invokers : can(regex("^(user|serviceAccount|group|domain|principal|principalSet):.+", m))])
+    error_message = "backfill_invokers must be IAM members such as user:EMAIL or group:EMAIL; public access is refused."
+  }
+}
+
+variable "backfill_max_tasks" {
+  type        = number
+  description = "Most tasks one backfill may plan (MAX_TASKS)."
+  default     = 1000000
+
+  validation {
+    condition     = var.backfill_max_tasks >= 1 && var.backfill_max_tasks <= 100000000
+    error_message = "backfill_max_tasks must be from 1 to 100000000."
+  }
+}
+
+variable "backfill_enqueue_slice" {
+  type        = number
+  description = "Worker tasks one request or one expansion task creates (ENQUEUE_SLICE); larger backfills fan out through expansion tasks."
+  default     = 1000
+
+  validation {
+    condition     = var.backfill_enqueue_slice >= 2 && var.backfill_enqueue_slice <= 100000
+    error_message = "backfill_enqueue_slice must be from 2 to 100000."
+  }
+}
+
+variable "backfill_enqueue_parallelism" {
+  type        = number
+  description = "Concurrent CreateTask calls while enqueueing (ENQUEUE_PARALLELISM)."
+  default     = 32
+
+  validation {
+    condition     = var.backfill_enqueue_parallelism >= 1 && var.backfill_enqueue_parallelism <= 1000
+    error_message = "backfill_enqueue_parallelism must be from 1 to 1000."
+  }
+}
+
+variable "backfill_counter_shards" {
+  type        = number
+  description = "Firestore counter documents per backfill job (COUNTER_SHARDS); at least queue_max_dispatches_per_second."
+  default     = 500
+
+  validation {
+    condition     = var.backfill_counter_shards >= 1 && var.backfill_counter_shards <= 10000
+    error_message = "backfill_counter_shards must be from 1 to 10000."
+  }
+}
+
+variable "backfill_http_allowed_hosts" {
+  type        = list(string)
+  description = "Hosts the HTTP-JSON backfill source may fetch from (HTTP_JSON_ALLOWED_HOSTS); empty allows none."
+  default     = []
+}
+
+variable "backfill_api_timeout" {
+  type        = string
+  description = "Timeout of one source API call made by RunBackfillTask (API_TIMEOUT, a Go duration)."
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m)$", var.backfill_api_timeout))
+    error_message = "backfill_api_timeout must be a Go duration in seconds or minutes such as \"60s\"."
+  }
+}
+
+variable "youtube_secret_ids" {
+  type = object({
+    client_id     = optional(string, "youtube-client-id")
+    client_secret = optional(string, "youtube-client-secret")
+    refresh_token = optional(string, "youtube-refresh-token")
+  })
+  description = "Secret Manager secrets holding the YouTube OAuth client id, client secret and refresh token (values added out of band)."
+  default     = {}
+}
