@@ -157,9 +157,6 @@ data "archive_file" "source" {
       "shared/emulators",
       "shared/localstack",
       "terraform/.terraform",
-      # tools_deps.go only pins modules in go.mod for development; building it would compile
-      # DuckDB (cgo) in Cloud Build for nothing.
-      "tools_deps.go",
       "functions_test.go",
     ],
     [for f in fileset(path.module, "*") : "terraform/${f}"],

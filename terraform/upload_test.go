@@ -15,9 +15,7 @@ import (
 
 // devOnly are root-package files the deployed build does without, left out of the upload and the
 // archive on purpose.
-var devOnly = map[string]string{
-	"tools_deps.go": "blank imports that keep development modules pinned in go.mod; building it would compile DuckDB (cgo) in Cloud Build",
-}
+var devOnly = map[string]string{}
 
 // buildFiles lists, relative to the repository root, every file the Go buildpack needs: go.mod,
 // go.sum and the source and embedded files of every package of this module that the root
@@ -259,7 +257,6 @@ func TestIgnoreRules(t *testing.T) {
 		{"functions/loadevents/loader_test.go", false, true},
 		{"functions/loadevents/loader.go", false, false},
 		{"shared/xstream/testdata", true, true},
-		{"tools_deps.go", false, true},
 		{"go.mod", false, false},
 	}
 	for _, c := range cases {
