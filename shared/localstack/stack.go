@@ -2,8 +2,12 @@ package localstack
 
 import (
 	"context"
+	"time"
+
 	"errors"
 	"fmt"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
 	"io"
 	"log/slog"
 	"os"
@@ -62,6 +66,7 @@ type Stack struct {
 	bin      string
 	port     int
 	env      map[string]string
+	tf       map[string]cty.Value
 	pubsubEm *gcloudemu.Emulator
 	tmp      string
 	stopFwd  context.CancelFunc
@@ -112,6 +117,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	os.Setenv(warehouse.EmulatorHostEnv, s.BigQuery.Addr())
 
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	if s.tf, err = TerraformDefaults(root); err != nil {
+		return nil, err
+	}
+	if o.Backfill != nil && o.Backfill.Queue == (QueueConfig{}) {
+		if o.Backfill.Queue, err = DefaultQueueConfig(root); err != nil {
+			return nil, err
+		}
+	}
 	if s.PubSub, err = pubsub.NewClient(ctx, o.Project); err != nil {
 		return nil, fmt.Errorf("creating the Pub/Sub client: %w", err)
 	}
@@ -125,10 +142,6 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	bin := o.FunctionsBinary
 	if bin == "" {
 		o.Log.Info("building the functions")
-		root, err := ModuleRoot()
-		if err != nil {
-			return nil, err
-		}
 		if s.tmp, err = os.MkdirTemp("", "pipelinekit-stack-"); err != nil {
 			return nil, err
 		}
@@ -193,8 +206,13 @@ func (s *Stack) createResources(ctx context.Context) error {
 			return err
 		}
 	}
+	// The subscription Terraform declares, but for push: the forwarder pulls it as Eventarc would.
+	var attempts int
+	if err := gocty.FromCtyValue(s.tf["loader_max_delivery_attempts"], &attempts); err != nil {
+		return fmt.Errorf("Terraform variable loader_max_delivery_attempts: %w", err)
+	}
 	err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, LoaderSub, EventsTopic, publish.SubscriptionOptions{
-		AckDeadline: 60e9, DeadLetterTopic: DeadLetterTopic, MaxDeliveryAttempts: 10,
+		AckDeadline: time.Minute, DeadLetterTopic: DeadLetterTopic, MaxDeliveryAttempts: attempts,
 	})
 	if err != nil {
 		return err

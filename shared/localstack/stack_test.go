@@ -18,7 +18,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
-func TestMain(m *testing.M) { os.Exit(gcloudemu.Main(m, gcloudemu.PubSub)) }
+func TestMain(m *testing.M) { os.Exit(gcloudemu.Main(m, gcloudemu.PubSub, gcloudemu.Firestore)) }
 
 // One stack for the package: starting one builds the functions binary.
 func startStack(t *testing.T) *Stack {
