@@ -3,7 +3,6 @@ package localstack
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -46,7 +44,7 @@ type BackfillOptions struct {
 
 // BackfillParts are what the backfill half of the stack started.
 type BackfillParts struct {
-	FirestoreHost string
+	FirestoreHost string // the stack's
 	Tasks         *tasksemulator.Server
 	TasksClient   *cloudtasks.Client
 	YouTube       *sourcestest.YouTubeServer
@@ -54,24 +52,12 @@ type BackfillParts struct {
 	Queue         string // projects/P/locations/L/queues/Q
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
 	URL string
-
-	firestoreEm *gcloudemu.Emulator
 }
 
 // startBackfill brings up the backfill services and returns the functions' environment for them.
 func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL string) (map[string]string, error) {
-	b := &BackfillParts{}
+	b := &BackfillParts{FirestoreHost: s.FirestoreHost}
 	s.Backfill = b
-	b.FirestoreHost = os.Getenv("FIRESTORE_EMULATOR_HOST")
-	if b.FirestoreHost == "" || gcloudemu.Ping(ctx, b.FirestoreHost) != nil {
-		o.Log.Info("starting the Firestore emulator")
-		em, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(o.Logs))
-		if err != nil {
-			return nil, err
-		}
-		b.firestoreEm, b.FirestoreHost = em, em.Host
-	}
-	os.Setenv("FIRESTORE_EMULATOR_HOST", b.FirestoreHost)
 
 	o.Log.Info("starting the local Cloud Tasks")
 	var topts []tasksemulator.Option
@@ -146,9 +132,6 @@ func (b *BackfillParts) close() []error {
 	}
 	if b.JSONAPI != nil {
 		b.JSONAPI.Close()
-	}
-	if b.firestoreEm != nil {
-		errs = append(errs, b.firestoreEm.Stop())
 	}
 	return errs
 }

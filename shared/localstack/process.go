@@ -27,12 +27,18 @@ type Functions struct {
 // BuildFunctions compiles scripts/functions into dir and returns the binary's path. root is the
 // module's root directory.
 func BuildFunctions(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "functions")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scripts/functions")
+	return Build(ctx, root, dir, "./scripts/functions")
+}
+
+// Build compiles the main package pkg (e.g. "./scripts/backfill") of the module at root into dir
+// and returns the binary's path.
+func Build(ctx context.Context, root, dir, pkg string) (string, error) {
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("building the functions binary: %w\n%s", err, out)
+		return "", fmt.Errorf("building %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }

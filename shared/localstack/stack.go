@@ -19,6 +19,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+	"github.com/pipelinekit/pipelinekit/shared/xstream/xstreamtest"
 )
 
 // Names of the local resources. Terraform's defaults are the same names.
@@ -46,6 +47,8 @@ type Options struct {
 	FunctionsEnv map[string]string
 	// Backfill, when set, starts the backfill half of the stack too.
 	Backfill *BackfillOptions
+	// Stream, when set, starts a local X API that streams these raw lines to StreamTweets.
+	Stream *StreamOptions
 }
 
 // Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
@@ -53,6 +56,8 @@ type Options struct {
 type Stack struct {
 	Project, Dataset string
 	PubSubHost       string
+	FirestoreHost    string
+	XStream          *xstreamtest.Server
 	BigQuery         *bqemulator.Server
 	Functions        *Functions
 	PubSub           *pubsub.Client
@@ -61,16 +66,17 @@ type Stack struct {
 	Publisher        *publish.Publisher
 	Backfill         *BackfillParts
 
-	log      *slog.Logger
-	logs     io.Writer
-	bin      string
-	port     int
-	env      map[string]string
-	tf       map[string]cty.Value
-	pubsubEm *gcloudemu.Emulator
-	tmp      string
-	stopFwd  context.CancelFunc
-	fwdDone  chan error
+	log         *slog.Logger
+	logs        io.Writer
+	bin         string
+	port        int
+	env         map[string]string
+	tf          map[string]cty.Value
+	pubsubEm    *gcloudemu.Emulator
+	firestoreEm *gcloudemu.Emulator
+	tmp         string
+	stopFwd     context.CancelFunc
+	fwdDone     chan error
 }
 
 // Start brings the stack up. The Pub/Sub emulator already named by PUBSUB_EMULATOR_HOST is
@@ -109,6 +115,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	// The official clients find the emulators through the environment, as in the functions.
 	os.Setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
+
+	if o.Backfill != nil || o.Stream != nil {
+		s.FirestoreHost = os.Getenv("FIRESTORE_EMULATOR_HOST")
+		if s.FirestoreHost == "" || gcloudemu.Ping(ctx, s.FirestoreHost) != nil {
+			o.Log.Info("starting the Firestore emulator")
+			if s.firestoreEm, err = gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(o.Logs)); err != nil {
+				return nil, err
+			}
+			s.FirestoreHost = s.firestoreEm.Host
+		}
+		os.Setenv("FIRESTORE_EMULATOR_HOST", s.FirestoreHost)
+	}
 
 	o.Log.Info("starting the local BigQuery")
 	s.BigQuery, err = bqemulator.NewServer(bqemulator.WithProject(o.Project))
@@ -160,6 +178,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"EVENTS_TOPIC":            EventsTopic,
 		"PUBSUB_EMULATOR_HOST":    s.PubSubHost,
 		warehouse.EmulatorHostEnv: s.BigQuery.Addr(),
+	}
+	if s.FirestoreHost != "" {
+		env["FIRESTORE_EMULATOR_HOST"] = s.FirestoreHost
+	}
+	if o.Stream != nil {
+		for k, v := range s.startStream(o) {
+			env[k] = v
+		}
 	}
 	if o.Backfill != nil {
 		benv, err := s.startBackfill(ctx, o, functionsURL)
@@ -245,8 +271,14 @@ func (s *Stack) Close() error {
 	if s.Backfill != nil {
 		errs = append(errs, s.Backfill.close()...)
 	}
+	if s.XStream != nil {
+		s.XStream.Close()
+	}
 	if s.pubsubEm != nil {
 		errs = append(errs, s.pubsubEm.Stop())
+	}
+	if s.firestoreEm != nil {
+		errs = append(errs, s.firestoreEm.Stop())
 	}
 	if s.tmp != "" {
 		errs = append(errs, os.RemoveAll(s.tmp))
