@@ -1,52 +1,65 @@
-// Command dev runs the pipeline on this machine, offline: Google's Pub/Sub emulator, the local
-// BigQuery, the functions in their own process and the Eventarc-like forwarder.
+// Command dev runs the whole pipeline on this machine, offline: Google's Pub/Sub and Firestore
+// emulators, our local BigQuery and Cloud Tasks, local X and YouTube Analytics APIs, the
+// functions in their own process, and the Eventarc-like forwarder that delivers the loader's
+// subscription to LoadEvents.
 //
+//	go run ./scripts/dev                  the demo: stream, app events, a backfill, a summary
+//	go run ./scripts/dev --serve          the same stack, kept running for you to try
 //	go run ./scripts/dev replay FILE...   replay archived X stream captures through the pipeline
+//	go run ./scripts/dev backfill [flags] run one YouTube Analytics backfill to its end
 //
 // Progress goes to stderr; the last line on stdout is one JSON object for scripts.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/pipelinekit/pipelinekit/shared/localstack"
 )
 
-const usage = `usage: go run ./scripts/dev <command> [flags]
+const usage = `usage: go run ./scripts/dev [command] [flags]
 
 commands:
+  (none) [--serve] [--json] [--verbose] [--videos N] [--days N]
+      Starts the whole pipeline locally and runs a demo: StreamTweets reads a sample stream,
+      app events are posted to CollectEvents, a YouTube Analytics backfill is started over HTTP
+      and watched with a progress bar; then a summary (rows per table, dead letters, the
+      backfill, top hashtags by SQL). With --serve everything keeps running until Ctrl-C.
   replay [--timeout 2m] [--verbose] FILE...
       Replays archived X stream captures (a JSON array, NDJSON, or the stream's CRLF framing)
       through classification -> Pub/Sub emulator -> LoadEvents -> local BigQuery, waits until
       every published message is loaded or dead-lettered, and prints a JSON summary.
+  backfill [--videos 20] [--days 30] [--chunk day|week|month|range] [--latency 50ms]
+           [--fail-rate 0.02] [--token-ttl 60s] [--rate N] [--timeout 10m] [--verbose]
+      Starts the stack with the fake YouTube Analytics API and runs one backfill over HTTP, as a
+      user would, until it ends; then checks BigQuery for lost and duplicated rows.
 `
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	args := os.Args[1:]
+	cmd := ""
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
 	var err error
-	switch os.Args[1] {
+	switch cmd {
+	case "":
+		err = demo(ctx, args)
 	case "replay":
-		err = replay(ctx, os.Args[2:])
-	case "-h", "--help", "help":
+		err = replay(ctx, args)
+	case "backfill":
+		err = runBackfill(ctx, args)
+	case "help":
 		fmt.Print(usage)
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "dev: unknown command %q\n\n%s", os.Args[1], usage)
+		fmt.Fprintf(os.Stderr, "dev: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
 	if err != nil {
@@ -55,55 +68,23 @@ func main() {
 	}
 }
 
-func replay(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for every message to be loaded or dead-lettered")
-	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
-	if err := fs.Parse(args); err != nil {
-		return err
+// logger writes the stack's progress for people, on stderr.
+func logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+		Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// processLogs is where the emulators' and functions' own output goes.
+func processLogs(verbose bool) io.Writer {
+	if verbose {
+		return os.Stderr
 	}
-	if fs.NArg() == 0 {
-		return errors.New("replay needs at least one capture file")
-	}
-	for _, f := range fs.Args() {
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("capture file: %w", err)
-		}
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var logs io.Writer = io.Discard
-	if *verbose {
-		logs = os.Stderr
-	}
-	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: logs})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	log.Info("replaying", "files", fs.NArg())
-	sum, err := s.Replay(ctx, fs.Args(), *timeout)
-	if err != nil {
-		return err
-	}
-	for _, f := range sum.Files {
-		fmt.Fprintf(os.Stderr, "  %-50s %-10s %4d records  %d keep-alives  %d rejected\n", f.File, f.Framing, f.Records, f.KeepAlives, len(f.Rejected))
-	}
-	for _, k := range localstack.SortedKinds(sum.ByKind) {
-		fmt.Fprintf(os.Stderr, "  %-16s %d\n", k, sum.ByKind[k])
-	}
-	fmt.Fprintf(os.Stderr, "published %d, loaded %v, dead letters %d, rejected lines %d in %.1fs\n",
-		sum.Published, sum.Loaded, sum.DeadLetters, sum.RejectedLines, sum.ElapsedS)
-	b, err := json.Marshal(sum)
-	if err != nil {
-		return err
-	}
-	fmt.Println(string(b))
-	loaded := 0
-	for _, n := range sum.Loaded {
-		loaded += n
-	}
-	if loaded+sum.DeadLetters != sum.Published {
-		return fmt.Errorf("published %d but loaded %d and dead-lettered %d", sum.Published, loaded, sum.DeadLetters)
-	}
-	return nil
+	return io.Discard
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+)
+
+// backfillSummary is the last line of `dev backfill` and the demo's backfill part.
+type backfillSummary struct {
+	Job           string                  `json:"job"`
+	State         string                  `json:"state"`
+	Planned       int                     `json:"planned"`
+	Succeeded     int                     `json:"succeeded"`
+	Failed        int                     `json:"failed"`
+	Rows          int                     `json:"rows"`
+	ExpectedRows  int                     `json:"expected_rows"`
+	LostRows      int                     `json:"lost_rows"`
+	DuplicateRows int                     `json:"duplicate_rows"`
+	APICalls      int                     `json:"api_calls"`
+	ElapsedS      float64                 `json:"elapsed_s"`
+	TasksPerS     float64                 `json:"tasks_per_s"`
+	Failures      []backfill.FailureGroup `json:"failures,omitempty"`
+	Blocked       string                  `json:"blocked,omitempty"`
+}
+
+func runBackfill(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	videos := fs.Int("videos", 20, "videos to backfill")
+	days := fs.Int("days", 30, "days per video, ending three days ago")
+	chunk := fs.String("chunk", "day", "day, week, month or range")
+	latency := fs.Duration("latency", 50*time.Millisecond, "latency of the fake YouTube Analytics API")
+	failRate := fs.Float64("fail-rate", 0.02, "share of API calls answered 503")
+	tokenTTL := fs.Duration("token-ttl", 60*time.Second, "lifetime of the fake API's access tokens")
+	rate := fs.Float64("rate", 0, "queue max dispatches per second (0: Terraform's default)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backfill may take")
+	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *videos < 1 || *days < 1:
+		return errors.New("--videos and --days must be at least 1")
+	case *failRate < 0 || *failRate >= 1:
+		return errors.New("--fail-rate must be in [0, 1)")
+	}
+	log := logger()
+	bo := &localstack.BackfillOptions{YouTube: []sourcestest.Option{
+		sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL),
+	}}
+	if *rate > 0 {
+		root, err := localstack.ModuleRoot()
+		if err != nil {
+			return err
+		}
+		if bo.Queue, err = localstack.DefaultQueueConfig(root); err != nil {
+			return err
+		}
+		bo.Queue.MaxDispatchesPerSecond = *rate
+		bo.Queue.MaxConcurrentDispatches = max(bo.Queue.MaxConcurrentDispatches, int(*rate))
+	}
+	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Backfill: bo})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cli, err := buildCLI(ctx)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(cli))
+	sum, err := backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(sum)
+	fmt.Println(string(b))
+	if sum.LostRows != 0 || sum.DuplicateRows != 0 {
+		return fmt.Errorf("backfill %s lost %d and duplicated %d rows", sum.Job, sum.LostRows, sum.DuplicateRows)
+	}
+	return nil
+}
+
+// buildCLI builds scripts/backfill, the command users watch backfills with.
+func buildCLI(ctx context.Context) (string, error) {
+	root, err := localstack.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "pipelinekit-dev-")
+	if err != nil {
+		return "", err
+	}
+	return localstack.Build(ctx, root, dir, "./scripts/backfill")
+}
+
+// backfillAndCheck runs one YouTube backfill through the CLI, as a user does, and checks what
+// BigQuery holds against what the job says.
+func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration) (*backfillSummary, error) {
+	spec := localstack.YouTubeSpec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
+	start := time.Now()
+	st, err := watchWithCLI(ctx, cli, s.Backfill.URL, spec, timeout)
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	truth, err := s.BackfillRows(ctx, st.JobID)
+	if err != nil {
+		return nil, err
+	}
+	sum := &backfillSummary{
+		Job: st.JobID, State: st.State, Planned: st.Counts.Planned, Succeeded: st.Counts.Succeeded,
+		Failed: st.Counts.Failed, Rows: truth.Keys, ExpectedRows: videos * days, DuplicateRows: truth.DedupRows - truth.Keys,
+		APICalls: st.Counts.APICalls, ElapsedS: elapsed.Seconds(), Failures: st.Failures, Blocked: st.Blocked,
+	}
+	if st.State == backfill.JobDone {
+		sum.LostRows = sum.ExpectedRows - truth.Keys
+	}
+	if sum.ElapsedS > 0 {
+		sum.TasksPerS = float64(sum.Succeeded+sum.Failed) / sum.ElapsedS
+	}
+	if truth.Rows > truth.Keys {
+		fmt.Fprintf(os.Stderr, "  %d raw duplicate rows (redeliveries), removed by the backfill_rows_dedup view\n", truth.Rows-truth.Keys)
+	}
+	return sum, nil
+}
+
+// watchWithCLI starts the backfill with `scripts/backfill start`, its progress bar on stderr,
+// and returns the final status the CLI printed as its last line.
+func watchWithCLI(ctx context.Context, cli, url string, spec []byte, timeout time.Duration) (*backfill.Status, error) {
+	f, err := os.CreateTemp("", "spec-*.json")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(spec); err != nil {
+		return nil, err
+	}
+	f.Close()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, cli, "--url", url, "--json", "--interval", "500ms", "--timeout", timeout.String(), "start", f.Name())
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	// 3, 4 and 5 are a job that ended with failures, blocked or cancelled: still a final status.
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() >= 3 && exit.ExitCode() <= 5) {
+		return nil, fmt.Errorf("scripts/backfill: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var st backfill.Status
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &st); err != nil {
+		return nil, fmt.Errorf("reading the final status from scripts/backfill: %w (%q)", err, lines[len(lines)-1])
+	}
+	return &st, nil
+}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"google.golang.org/api/iterator"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
+)
+
+// demoSummary is the demo's last line.
+type demoSummary struct {
+	OK          bool             `json:"ok"`
+	Rows        map[string]int   `json:"rows"`
+	DeadLetters int              `json:"dead_letters"`
+	DeadReasons map[string]int   `json:"dead_letter_reasons,omitempty"`
+	Stream      map[string]any   `json:"stream"`
+	AppEvents   map[string]int   `json:"app_events"`
+	Backfill    *backfillSummary `json:"backfill"`
+	TopHashtags []hashtagCount   `json:"top_hashtags"`
+	ElapsedS    float64          `json:"elapsed_s"`
+	Problems    []string         `json:"problems,omitempty"`
+}
+
+type hashtagCount struct {
+	Hashtag string `json:"hashtag" bigquery:"hashtag"`
+	Tweets  int64  `json:"tweets" bigquery:"tweets"`
+}
+
+// sampleAppEvents are what an app posts: searches, detail views, a kind we do not model yet,
+// the same event twice, and one that can never be accepted.
+var sampleAppEvents = []string{
+	`{"id":"ev-1","kind":"search","user_id":"u1","session_id":"s1","query":"bigquery partitioning","results_count":12}`,
+	`{"id":"ev-2","kind":"detail_view","user_id":"u1","session_id":"s1","item_id":"doc-42"}`,
+	`{"id":"ev-3","kind":"search","user_id":"u2","query":"cloud tasks rate limits","results_count":3}`,
+	`{"id":"ev-4","kind":"add_to_cart","user_id":"u2","item_id":"sku-7","properties":{"price":"12.50"}}`,
+	`{"id":"ev-2","kind":"detail_view","user_id":"u1","session_id":"s1","item_id":"doc-42"}`,
+	`{"id":"ev-5","kind":"search","user_id":"u3"}`,
+}
+
+func demo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	serve := fs.Bool("serve", false, "keep everything running after the demo, until Ctrl-C")
+	jsonOnly := fs.Bool("json", false, "print only the final JSON object on stdout")
+	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
+	videos := fs.Int("videos", 10, "videos in the demo backfill")
+	days := fs.Int("days", 30, "days per video in the demo backfill")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (commands: replay, backfill)", fs.Arg(0))
+	}
+	out := io.Writer(os.Stdout)
+	if *jsonOnly {
+		out = io.Discard
+	}
+	start := time.Now()
+	log := logger()
+	root, err := localstack.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	lines, err := readLines(filepath.Join(root, "shared", "localstack", "testdata", "sample_stream.jsonl"))
+	if err != nil {
+		return err
+	}
+	s, err := localstack.Start(ctx, localstack.Options{
+		Log: log, Logs: processLogs(*verbose),
+		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
+		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
+			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sum := &demoSummary{Rows: map[string]int{}, AppEvents: map[string]int{}}
+
+	fmt.Fprintln(out, "\n== 1. StreamTweets reads the local X stream (a lease in Firestore, rules synced, then the stream)")
+	var stream map[string]any
+	if err := postJSON(ctx, s.Functions.URL+"/StreamTweets", "application/json", nil, &stream); err != nil {
+		return fmt.Errorf("running StreamTweets: %w", err)
+	}
+	sum.Stream = stream
+	fmt.Fprintf(out, "   published %v messages by kind %v; rules %v\n", stream["published"], stream["by_kind"], stream["rules"])
+
+	fmt.Fprintln(out, "\n== 2. An app posts events to CollectEvents (NDJSON)")
+	var collected struct {
+		Accepted, Rejected, Duplicates, Failed int
+		Results                                []struct {
+			Index         int
+			ID, Status    string
+			Field, Reason string
+		}
+	}
+	body := []byte(strings.Join(sampleAppEvents, "\n"))
+	if err := postJSON(ctx, s.Functions.URL+"/CollectEvents", "application/x-ndjson", body, &collected); err != nil {
+		return fmt.Errorf("posting app events: %w", err)
+	}
+	sum.AppEvents = map[string]int{"accepted": collected.Accepted, "rejected": collected.Rejected, "duplicates": collected.Duplicates, "failed": collected.Failed}
+	fmt.Fprintf(out, "   %d accepted, %d duplicate, %d rejected\n", collected.Accepted, collected.Duplicates, collected.Rejected)
+	for _, r := range collected.Results {
+		if r.Status == "rejected" {
+			fmt.Fprintf(out, "   event %d rejected: %s: %s\n", r.Index, r.Field, r.Reason)
+		}
+	}
+
+	fmt.Fprintf(out, "\n== 3. A YouTube Analytics backfill (%d videos x %d days) over HTTP, watched with scripts/backfill\n", *videos, *days)
+	cli, err := buildCLI(ctx)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(cli))
+	if sum.Backfill, err = backfillAndCheck(ctx, s, cli, *videos, *days, "day", 5*time.Minute); err != nil {
+		return err
+	}
+	b := sum.Backfill
+	fmt.Fprintf(out, "   %s: %s, %d/%d tasks, %d failed, %d rows (%d expected, %d lost, %d duplicated), %d API calls, %.1f tasks/s\n",
+		b.Job, b.State, b.Succeeded, b.Planned, b.Failed, b.Rows, b.ExpectedRows, b.LostRows, b.DuplicateRows, b.APICalls, b.TasksPerS)
+
+	fmt.Fprintln(out, "\n== 4. Waiting until every published message is loaded or dead-lettered")
+	published := collected.Accepted
+	if n, ok := stream["published"].(float64); ok {
+		published += int(n)
+	}
+	if err := waitLoaded(ctx, s, published, time.Minute); err != nil {
+		return err
+	}
+	if err := summarize(ctx, s, sum); err != nil {
+		return err
+	}
+	sum.ElapsedS = time.Since(start).Seconds()
+	sum.OK = len(sum.Problems) == 0
+	printSummary(out, sum)
+	line, _ := json.Marshal(sum)
+	fmt.Println(string(line))
+	if *serve {
+		printServe(s)
+		<-ctx.Done()
+		fmt.Fprintln(os.Stderr, "\nstopping: functions, emulators, local servers")
+	}
+	if !sum.OK {
+		return fmt.Errorf("the demo found problems: %s", strings.Join(sum.Problems, "; "))
+	}
+	return nil
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sample stream: %w", err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, sc.Err()
+}
+
+func postJSON(ctx context.Context, url, contentType string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return json.Unmarshal(b, out)
+}
+
+// waitLoaded waits until the event tables and the dead letters hold want distinct messages.
+func waitLoaded(ctx context.Context, s *localstack.Stack, want int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var parts []string
+	for _, t := range event.Tables {
+		parts = append(parts, fmt.Sprintf("SELECT message_id FROM `%s.%s.%s`", s.Project, s.Dataset, t))
+	}
+	q := "SELECT COUNT(DISTINCT message_id) AS n FROM (" + strings.Join(parts, " UNION ALL ") + ")"
+	for {
+		rows, err := s.BigQuery.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		got := int(rows[0]["n"].(int64))
+		if got >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s, %d of %d published messages are loaded or dead-lettered", timeout, got, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// summarize reads the tables through the official BigQuery client, as a user would.
+func summarize(ctx context.Context, s *localstack.Stack, sum *demoSummary) error {
+	tables := append(append([]string{}, event.Tables...), warehouse.TableBackfillRows)
+	for _, t := range tables {
+		var r struct{ N int64 }
+		if err := readOne(ctx, s.BQ.Query(fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s.%s.%s`", s.Project, s.Dataset, t)), &r); err != nil {
+			return fmt.Errorf("counting %s: %w", t, err)
+		}
+		sum.Rows[t] = int(r.N)
+	}
+	sum.DeadLetters = sum.Rows[event.TableDeadLetters]
+	sum.DeadReasons = map[string]int{}
+	it, err := s.BQ.Query(fmt.Sprintf("SELECT reason, COUNT(*) AS n FROM `%s.%s.dead_letters` GROUP BY reason", s.Project, s.Dataset)).Read(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		var r struct {
+			Reason string
+			N      int64
+		}
+		if err := it.Next(&r); err == iterator.Done {
+			break
+		} else if err != nil {
+			return err
+		}
+		sum.DeadReasons[r.Reason] = int(r.N)
+	}
+	q := s.BQ.Query(fmt.Sprintf("SELECT LOWER(tag) AS hashtag, COUNT(*) AS tweets FROM `%s.%s.tweets_current`, UNNEST(hashtags) AS tag "+
+		"GROUP BY hashtag ORDER BY tweets DESC, hashtag LIMIT 5", s.Project, s.Dataset))
+	it, err = q.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("top hashtags: %w", err)
+	}
+	for {
+		var h hashtagCount
+		if err := it.Next(&h); err == iterator.Done {
+			break
+		} else if err != nil {
+			return err
+		}
+		sum.TopHashtags = append(sum.TopHashtags, h)
+	}
+	if b := sum.Backfill; b.State != "done" || b.LostRows != 0 || b.DuplicateRows != 0 {
+		sum.Problems = append(sum.Problems, fmt.Sprintf("backfill %s ended %s with %d lost and %d duplicated rows", b.Job, b.State, b.LostRows, b.DuplicateRows))
+	}
+	if sum.Rows[event.TableTweets] == 0 || sum.Rows[event.TableAppEvents] == 0 {
+		sum.Problems = append(sum.Problems, "no tweets or no app events were loaded")
+	}
+	return nil
+}
+
+func readOne(ctx context.Context, q *bigquery.Query, dst any) error {
+	it, err := q.Read(ctx)
+	if err != nil {
+		return err
+	}
+	return it.Next(dst)
+}
+
+func printSummary(w io.Writer, sum *demoSummary) {
+	fmt.Fprintln(w, "\n== Summary")
+	fmt.Fprintln(w, "   rows per table:")
+	names := make([]string, 0, len(sum.Rows))
+	for n := range sum.Rows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "     %-16s %6d\n", n, sum.Rows[n])
+	}
+	fmt.Fprintf(w, "   dead letters: %d\n", sum.DeadLetters)
+	for reason, n := range sum.DeadReasons {
+		fmt.Fprintf(w, "     %3d  %s\n", n, reason)
+	}
+	b := sum.Backfill
+	fmt.Fprintf(w, "   backfill %s: %s, %d/%d tasks succeeded, %d failed, %d rows, %d API calls, %.1f tasks/s\n",
+		b.Job, b.State, b.Succeeded, b.Planned, b.Failed, b.Rows, b.APICalls, b.TasksPerS)
+	fmt.Fprintln(w, "   top hashtags (tweets_current, by SQL through the local BigQuery):")
+	for _, h := range sum.TopHashtags {
+		fmt.Fprintf(w, "     #%-16s %d\n", h.Hashtag, h.Tweets)
+	}
+	fmt.Fprintf(w, "   ok: %v in %.1fs\n\n", sum.OK, sum.ElapsedS)
+}
+
+func printServe(s *localstack.Stack) {
+	fmt.Fprintf(os.Stderr, `
+== Serving until Ctrl-C
+   functions            %[1]s/{StreamTweets,CollectEvents,LoadEvents,Backfill,RunBackfillTask}
+   Backfill API         %[2]s/backfills
+   local BigQuery       %[3]s   (BIGQUERY_EMULATOR_HOST=%[3]s)
+   Pub/Sub emulator     %[4]s   (PUBSUB_EMULATOR_HOST=%[4]s)
+   Firestore emulator   %[5]s   (FIRESTORE_EMULATOR_HOST=%[5]s)
+   local Cloud Tasks    %[6]s   (CLOUD_TASKS_EMULATOR_HOST=%[6]s)
+   fake YouTube API     %[7]s
+   local X API          %[8]s
+
+Try:
+   curl -s -XPOST -H 'Content-Type: application/json' %[1]s/CollectEvents -d '{"kind":"search","query":"hello"}'
+   curl -s -XPOST %[1]s/StreamTweets
+   go run ./scripts/backfill --url %[2]s start - <<<'{"source":"youtube_analytics","youtube_analytics":{"video_ids":["a","b"],"metrics":["views"],"start":"2026-01-01","end":"2026-01-31","chunk":"week"}}'
+   go run ./scripts/backfill --url %[2]s status JOB_ID
+   go run ./scripts/bqemulator   # or query this one: curl -s %[3]s/bigquery/v2/projects/%[9]s/datasets
+`, s.Functions.URL, s.Backfill.URL, s.BigQuery.Addr(), s.PubSubHost, s.FirestoreHost, s.Backfill.Tasks.Addr(),
+		s.Backfill.YouTube.URL(), s.XStream.URL(), s.Project)
+}
