@@ -1,7 +1,8 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader] [--loader-messages N] [--loader-inflight N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start] [--loader-messages N]
+//	    [--backfill-videos N] [--backfill-days N] [--cold-starts N]
 package main
 
 import (
@@ -17,24 +18,41 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 )
 
 // Report is every figure of a run.
 type Report struct {
 	Machine string        `json:"machine"`
-	Loader  *LoaderResult `json:"loader,omitempty"`
+	Loader    *LoaderResult    `json:"loader,omitempty"`
+	Backfill  *BackfillResult  `json:"backfill,omitempty"`
+	Fanout    *FanoutResult    `json:"fanout,omitempty"`
+	ColdStart *ColdStartResult `json:"cold_start,omitempty"`
 }
 
 func main() {
 	jsonOut := flag.Bool("json", false, "print the report as one JSON object on the last line")
-	only := flag.String("only", "", "run only these benchmarks (comma-separated: loader)")
+	only := flag.String("only", "", "run only these benchmarks (comma-separated: loader, backfill, fanout, cold_start)")
 	var lc LoaderConfig
 	flag.IntVar(&lc.Messages, "loader-messages", 20000, "messages delivered to LoadEvents")
 	flag.IntVar(&lc.InFlight, "loader-inflight", 64, "deliveries in flight, as Eventarc with the function's concurrency")
 	flag.IntVar(&lc.BaselineMessages, "loader-baseline-messages", 1000, "messages for the one-insert-per-message baseline")
 	flag.DurationVar(&lc.RTT, "rtt", 10*time.Millisecond, "network round trip to BigQuery modelled by the local BigQuery (0: loopback only)")
+	bc := BackfillConfig{Latency: 100 * time.Millisecond, FailRate: 0.02, TokenTTL: time.Minute,
+		Queue: localstack.QueueConfig{MaxDispatchesPerSecond: 500, MaxConcurrentDispatches: 1000, MaxAttempts: 8,
+			MinBackoff: time.Second, MaxBackoff: time.Minute, MaxDoublings: 4, MaxRetryDuration: 24 * time.Hour}}
+	flag.IntVar(&bc.Videos, "backfill-videos", 200, "videos of the backfill job")
+	flag.IntVar(&bc.Days, "backfill-days", 720, "days of the backfill job (one task per video and day)")
+	flag.IntVar(&bc.BaselineQueries, "backfill-baseline-queries", 100, "queries of the one-at-a-time baseline")
+	flag.DurationVar(&bc.Timeout, "backfill-timeout", 15*time.Minute, "longest a backfill job may run")
+	var fc FanoutConfig
+	flag.IntVar(&fc.BaselineTasks, "fanout-baseline-tasks", 2000, "tasks created one at a time by the fan-out baseline")
+	var cc ColdStartConfig
+	flag.IntVar(&cc.Starts, "cold-starts", 5, "process starts measured per binary")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
 	flag.Parse()
+	fc.Videos, fc.Days, fc.Queue, fc.Timeout = bc.Videos, bc.Days, bc.Queue, bc.Timeout
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,6 +64,7 @@ func main() {
 	}
 	want := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
 
+	bc.Log, bc.Logs, fc.Log, fc.Logs, cc.Log = log, lc.Logs, log, lc.Logs, log
 	r := Report{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 	if want("loader") {
 		res, err := benchLoader(ctx, lc)
@@ -54,6 +73,30 @@ func main() {
 			os.Exit(1)
 		}
 		r.Loader = res
+	}
+	if want("backfill") {
+		res, err := benchBackfill(ctx, bc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: backfill: %v\n", err)
+			os.Exit(1)
+		}
+		r.Backfill = res
+	}
+	if want("fanout") {
+		res, err := benchFanout(ctx, fc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: fanout: %v\n", err)
+			os.Exit(1)
+		}
+		r.Fanout = res
+	}
+	if want("cold_start") {
+		res, err := benchColdStart(ctx, cc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: cold_start: %v\n", err)
+			os.Exit(1)
+		}
+		r.ColdStart = res
 	}
 	printTable(os.Stdout, r)
 	if *jsonOut {
@@ -74,6 +117,9 @@ func printTable(w io.Writer, r Report) {
 		fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "p50 delivery -> durable row (ms)", l.P50Ms, l.BaselineP50Ms)
 		fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "p99 delivery -> durable row (ms)", l.P99Ms, l.BaselineP99Ms)
 	}
+	printBackfill(w, r.Backfill)
+	printFanout(w, r.Fanout)
+	printColdStart(w, r.ColdStart)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {

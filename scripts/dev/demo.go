@@ -100,7 +100,11 @@ func demo(ctx context.Context, args []string) error {
 		return fmt.Errorf("running StreamTweets: %w", err)
 	}
 	sum.Stream = stream
-	fmt.Fprintf(out, "   published %v messages by kind %v; rules %v\n", stream["published"], stream["by_kind"], stream["rules"])
+	fmt.Fprintf(out, "   published %v messages: %s\n", stream["published"], counts(stream["by_kind"]))
+	if rules, ok := stream["rules"].(map[string]any); ok {
+		fmt.Fprintf(out, "   rules: %d added, %d deleted, %d invalid, %v unchanged\n",
+			lenOf(rules["added"]), lenOf(rules["deleted"]), lenOf(rules["invalid"]), rules["unchanged"])
+	}
 
 	fmt.Fprintln(out, "\n== 2. An app posts events to CollectEvents (NDJSON)")
 	var collected struct {
@@ -331,4 +335,24 @@ Try:
    go run ./scripts/bqemulator   # or query this one: curl -s %[3]s/bigquery/v2/projects/%[9]s/datasets
 `, s.Functions.URL, s.Backfill.URL, s.BigQuery.Addr(), s.PubSubHost, s.FirestoreHost, s.Backfill.Tasks.Addr(),
 		s.Backfill.YouTube.URL(), s.XStream.URL(), s.Project)
+}
+
+// counts renders a JSON object of counts as "a 1, b 2" in key order.
+func counts(v any) string {
+	m, _ := v.(map[string]any)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %v", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func lenOf(v any) int {
+	l, _ := v.([]any)
+	return len(l)
 }
