@@ -13,6 +13,8 @@ import (
 
 	"github.com/marcboeker/go-duckdb"
 	"google.golang.org/grpc"
+
+	"github.com/pipelinekit/pipelinekit/shared/emulators/internal/portmux"
 )
 
 // Server is a local BigQuery server speaking the REST API (and, through
@@ -36,7 +38,6 @@ type Server struct {
 	listener   net.Listener
 	httpServer *http.Server
 	grpcServer *grpc.Server
-	grpcLis    *chanListener
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
 	closeErr   error
@@ -131,7 +132,6 @@ func NewServer(opts ...Option) (*Server, error) {
 	for _, h := range cfg.grpcHooks {
 		h(s.grpcServer)
 	}
-	s.grpcLis = newChanListener(lis.Addr())
 	handler := s.routes()
 	if lat := s.cfg.latency; lat > 0 {
 		next := handler
@@ -141,22 +141,11 @@ func NewServer(opts ...Option) (*Server, error) {
 		})
 	}
 	s.httpServer = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	httpLis := newChanListener(lis.Addr())
 
-	s.wg.Add(3)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.grpcServer.Serve(s.grpcLis)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.httpServer.Serve(httpLis)
-	}()
-	go func() {
-		defer s.wg.Done()
-		sniffLoop(lis, s.grpcLis, httpLis, logger)
-		s.grpcLis.Close()
-		httpLis.Close()
+		portmux.Serve(lis, s.grpcServer, s.httpServer, logger)
 	}()
 	logger.Info("bigquery emulator listening", "addr", lis.Addr().String(), "project", cfg.project)
 	return s, nil

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pipelinekit/pipelinekit/shared/emulators/internal/portmux"
 )
 
 // EnvHost is the environment variable through which clients find a running
@@ -144,22 +146,10 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(s.faultInterceptor))
 	cloudtaskspb.RegisterCloudTasksServer(s.grpcServer, s)
 	s.httpServer = &http.Server{Handler: s.httpRoutes(), ReadHeaderTimeout: 10 * time.Second}
-	grpcLis := newChanListener(lis.Addr())
-	httpLis := newChanListener(lis.Addr())
-	s.serving.Add(3)
+	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
-		s.grpcServer.Serve(grpcLis)
-	}()
-	go func() {
-		defer s.serving.Done()
-		s.httpServer.Serve(httpLis)
-	}()
-	go func() {
-		defer s.serving.Done()
-		sniffLoop(lis, grpcLis, httpLis)
-		grpcLis.Close()
-		httpLis.Close()
+		portmux.Serve(lis, s.grpcServer, s.httpServer, s.logger)
 	}()
 	s.logger.Info("cloud tasks emulator listening", "addr", lis.Addr().String())
 	return s, nil

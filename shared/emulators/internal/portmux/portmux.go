@@ -1,4 +1,10 @@
-package bqemulator
+// Package portmux serves gRPC and HTTP/1.1 on one port, as Google's APIs are reachable on one
+// host: each accepted connection goes to the gRPC server when it opens with the HTTP/2 client
+// preface (gRPC clients use HTTP/2 with prior knowledge) and to the HTTP server otherwise. The
+// local servers use it so one *_EMULATOR_HOST address serves both their gRPC API and their REST
+// or JWKS endpoints; the gRPC side is served natively (grpc.Server.Serve), not through
+// ServeHTTP, which is much slower.
+package portmux
 
 import (
 	"bytes"
@@ -6,12 +12,35 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // http2Preface is what a gRPC (HTTP/2 prior knowledge) client sends first.
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+// Serve routes the connections accepted on lis to g and h until lis is closed, then returns
+// once both servers have stopped serving.
+func Serve(lis net.Listener, g *grpc.Server, h *http.Server, logger *slog.Logger) {
+	grpcLis, httpLis := newChanListener(lis.Addr()), newChanListener(lis.Addr())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		g.Serve(grpcLis)
+	}()
+	go func() {
+		defer wg.Done()
+		h.Serve(httpLis)
+	}()
+	sniffLoop(lis, grpcLis, httpLis, logger)
+	grpcLis.Close()
+	httpLis.Close()
+	wg.Wait()
+}
 
 // sniffLoop accepts connections and routes each to gRPC or HTTP/1.1 by its first bytes.
 func sniffLoop(lis net.Listener, grpcLis, httpLis *chanListener, logger *slog.Logger) {
