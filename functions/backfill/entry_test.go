@@ -3,11 +3,9 @@ package backfill
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -111,40 +109,6 @@ func waitForServer(ctx context.Context, t *testing.T, url string, stderr *syncBu
 		case <-ctx.Done():
 			t.Fatalf("the Functions Framework did not answer on %s: %v; its stderr:\n%s", url, err, stderr)
 		case <-tick.C:
-		}
-	}
-}
-
-// A failed build is answered 500 with the reason and tried again on the next request; a
-// successful one is kept.
-func TestLazyHandlerRetriesFailedBuild(t *testing.T) {
-	builds := 0
-	outcomes := []error{errors.New("creating Firestore client: no credentials"), nil}
-	logger, _ := testLogger()
-	l := newLazyHandler(logger, func(context.Context) (http.Handler, error) {
-		err := outcomes[min(builds, len(outcomes)-1)]
-		builds++
-		if err != nil {
-			return nil, err
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
-	})
-	tests := []struct {
-		wantStatus int
-		wantBuilds int
-	}{
-		{http.StatusInternalServerError, 1},
-		{http.StatusTeapot, 2},
-		{http.StatusTeapot, 2},
-	}
-	for i, tt := range tests {
-		rec := httptest.NewRecorder()
-		l.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/backfills", nil))
-		if rec.Code != tt.wantStatus {
-			t.Errorf("request %d: status = %d, want %d", i, rec.Code, tt.wantStatus)
-		}
-		if builds != tt.wantBuilds {
-			t.Errorf("request %d: %d builds, want %d", i, builds, tt.wantBuilds)
 		}
 	}
 }

@@ -19,14 +19,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
@@ -37,7 +36,7 @@ const EntryPoint = "Backfill"
 // entry is the process's one handler, built on its first request: what the Functions
 // Framework serves and what Serve calls. Nothing is dialled at start-up, so that a deploy with
 // a bad setting answers 500 saying which, instead of crashing.
-var entry = newLazyHandler(logging.Default(), func(ctx context.Context) (http.Handler, error) {
+var entry = lazy.NewHandler(EntryPoint, logging.Default(), func(ctx context.Context) (http.Handler, error) {
 	cfg, err := LoadConfig(os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -86,48 +85,4 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		return nil
 	}
 	return logging.Middleware(cfg.Project, NewService(cfg, store, enq, logger)), shutdown, nil
-}
-
-// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
-// remembered: the request is answered 500 with the reason and the next request tries again.
-type lazyHandler struct {
-	log   *slog.Logger
-	build func(context.Context) (http.Handler, error)
-	mu    sync.Mutex // serialises builds
-	h     atomic.Pointer[http.Handler]
-}
-
-func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	return &lazyHandler{log: logger, build: build}
-}
-
-func (l *lazyHandler) get() (http.Handler, error) {
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	// Not the request's context: the clients outlive the request.
-	h, err := l.build(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	l.h.Store(&h)
-	return h, nil
-}
-
-func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, err := l.get()
-	if err != nil {
-		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s is not ready: %v", EntryPoint, err))
-		return
-	}
-	h.ServeHTTP(w, r)
 }

@@ -15,13 +15,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
@@ -33,7 +32,7 @@ func init() {
 	logger := logging.Default()
 	// Nothing is dialled here: the clients are built on the first request, so that a deploy
 	// with a bad setting answers 500 saying which, instead of crashing at start-up.
-	h := newLazyHandler(logger, func(ctx context.Context) (http.Handler, error) {
+	h := lazy.NewHandler(EntryPoint, logger, func(ctx context.Context) (http.Handler, error) {
 		cfg, err := LoadConfig(os.LookupEnv)
 		if err != nil {
 			return nil, err
@@ -74,49 +73,4 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		return nil
 	}
 	return logging.Middleware(cfg.Project, c), shutdown, nil
-}
-
-// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
-// remembered: the request is answered 500 with the reason and the next request tries again.
-type lazyHandler struct {
-	log   *slog.Logger
-	build func(context.Context) (http.Handler, error)
-	mu    sync.Mutex // serialises builds
-	h     atomic.Pointer[http.Handler]
-}
-
-func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	return &lazyHandler{log: logger, build: build}
-}
-
-func (l *lazyHandler) get() (http.Handler, error) {
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	// Not the request's context: the clients outlive the request.
-	h, err := l.build(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	l.h.Store(&h)
-	return h, nil
-}
-
-func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, err := l.get()
-	if err != nil {
-		msg := fmt.Sprintf("%s is not ready: %v", EntryPoint, err)
-		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
-		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: msg})
-		return
-	}
-	h.ServeHTTP(w, r)
 }

@@ -3,12 +3,9 @@ package collectevents
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -61,47 +58,6 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// A failed build is answered 500 with the reason and tried again on the next request; a
-// successful one is kept.
-func TestLazyHandlerRetriesFailedBuild(t *testing.T) {
-	builds := 0
-	outcomes := []error{errors.New("creating Firestore client: no credentials"), nil}
-	logger, _ := testLogger()
-	l := newLazyHandler(logger, func(context.Context) (http.Handler, error) {
-		err := outcomes[min(builds, len(outcomes)-1)]
-		builds++
-		if err != nil {
-			return nil, err
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
-	})
-	tests := []struct {
-		wantStatus int
-		wantBody   string
-		wantBuilds int
-	}{
-		{http.StatusInternalServerError, "CollectEvents is not ready: creating Firestore client: no credentials", 1},
-		{http.StatusTeapot, "", 2},
-		{http.StatusTeapot, "", 2},
-	}
-	for i, tt := range tests {
-		rec := httptest.NewRecorder()
-		l.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
-		if rec.Code != tt.wantStatus {
-			t.Errorf("request %d: status = %d, want %d", i, rec.Code, tt.wantStatus)
-		}
-		if tt.wantBody != "" {
-			var got ErrorResponse
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error != tt.wantBody {
-				t.Errorf("request %d: body = %s, want error %q", i, rec.Body, tt.wantBody)
-			}
-		}
-		if builds != tt.wantBuilds {
-			t.Errorf("request %d: %d builds, want %d", i, builds, tt.wantBuilds)
-		}
 	}
 }
 

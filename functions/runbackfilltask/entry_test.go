@@ -3,13 +3,9 @@ package runbackfilltask
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -19,46 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// A failed build is answered 500 with the reason (so Cloud Tasks retries) and tried again on
-// the next request; a successful one is kept.
-func TestLazyHandlerRetriesFailedBuild(t *testing.T) {
-	builds := 0
-	outcomes := []error{errors.New("creating Firestore client: no credentials"), nil}
-	l := newLazyHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), func(context.Context) (http.Handler, error) {
-		err := outcomes[min(builds, len(outcomes)-1)]
-		builds++
-		if err != nil {
-			return nil, err
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
-	})
-	tests := []struct {
-		wantStatus int
-		wantReason string
-		wantBuilds int
-	}{
-		{http.StatusInternalServerError, "RunBackfillTask is not ready: creating Firestore client: no credentials", 1},
-		{http.StatusTeapot, "", 2},
-		{http.StatusTeapot, "", 2},
-	}
-	for i, tt := range tests {
-		rec := httptest.NewRecorder()
-		l.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
-		if rec.Code != tt.wantStatus {
-			t.Errorf("request %d: status = %d, want %d", i, rec.Code, tt.wantStatus)
-		}
-		if tt.wantReason != "" {
-			var got Answer
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Reason != tt.wantReason {
-				t.Errorf("request %d: body = %s, want reason %q", i, rec.Body, tt.wantReason)
-			}
-		}
-		if builds != tt.wantBuilds {
-			t.Errorf("request %d: %d builds, want %d", i, builds, tt.wantBuilds)
-		}
-	}
-}
 
 // TestEntryPointRegistered serves the test binary's registered functions through the Functions
 // Framework (in a child process, since the framework's server cannot be stopped) and checks that

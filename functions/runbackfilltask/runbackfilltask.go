@@ -20,14 +20,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/secrets"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
@@ -43,7 +42,7 @@ func init() {
 	// Nothing is dialled here: the clients are built on the first request, so that a deploy
 	// with a bad setting answers 500 saying which (and Cloud Tasks retries) instead of
 	// crashing at start-up.
-	h := newLazyHandler(logger, func(ctx context.Context) (http.Handler, error) {
+	h := lazy.NewHandler(EntryPoint, logger, func(ctx context.Context) (http.Handler, error) {
 		cfg, err := LoadConfig(os.LookupEnv)
 		if err != nil {
 			return nil, err
@@ -98,46 +97,4 @@ func withoutEOF(err error) error {
 		}
 	}
 	return errors.Join(kept...)
-}
-
-// lazyHandler builds its handler on the first request. Unlike a sync.Once, a failed build is not
-// remembered: the request is answered 500 with the reason and the next request tries again.
-type lazyHandler struct {
-	log   *slog.Logger
-	build func(context.Context) (http.Handler, error)
-	mu    sync.Mutex // serialises builds
-	h     atomic.Pointer[http.Handler]
-}
-
-func newLazyHandler(logger *slog.Logger, build func(context.Context) (http.Handler, error)) *lazyHandler {
-	return &lazyHandler{log: newLogger(logger), build: build}
-}
-
-func (l *lazyHandler) get() (http.Handler, error) {
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if h := l.h.Load(); h != nil {
-		return *h, nil
-	}
-	// Not the request's context: the clients outlive the request.
-	h, err := l.build(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	l.h.Store(&h)
-	return h, nil
-}
-
-func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, err := l.get()
-	if err != nil {
-		// 500: Cloud Tasks retries the task, which succeeds once the deployment is fixed.
-		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
-		writeAnswer(w, http.StatusInternalServerError, 0, Answer{Outcome: "unavailable", Reason: fmt.Sprintf("%s is not ready: %v", EntryPoint, err)})
-		return
-	}
-	h.ServeHTTP(w, r)
 }

@@ -10,13 +10,11 @@ package streamtweets
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -24,6 +22,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
 
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/lease"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
@@ -34,7 +33,7 @@ import (
 const EntryPoint = "StreamTweets"
 
 func init() {
-	h := &lazyHandler{log: logging.Default()}
+	h := lazy.NewHandler(EntryPoint, logging.Default(), build(logging.Default()))
 	functions.HTTP(EntryPoint, h.ServeHTTP)
 }
 
@@ -110,44 +109,15 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, o HandlerO
 	return logging.Middleware(cfg.Project, s), shutdown, nil
 }
 
-// lazyHandler builds the handler on the first request rather than in init, so a cold start never
-// dials and a bad setting answers 500 saying which. Unlike a sync.Once, a failed build is not
-// remembered: the next request tries again.
-type lazyHandler struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	h   http.Handler
-}
-
-func (l *lazyHandler) get() (http.Handler, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.h != nil {
-		return l.h, nil
+// build makes the handler from the environment on the first request: a cold start never dials,
+// and a bad setting is answered 500 saying which.
+func build(log *slog.Logger) func(context.Context) (http.Handler, error) {
+	return func(ctx context.Context) (http.Handler, error) {
+		cfg, err := LoadConfig(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		h, _, err := NewHandler(ctx, cfg, log, HandlerOptions{})
+		return h, err
 	}
-	cfg, err := LoadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	// Not the request's context: the clients outlive the request.
-	h, _, err := NewHandler(context.Background(), cfg, l.log, HandlerOptions{})
-	if err != nil {
-		return nil, err
-	}
-	l.h = h
-	return h, nil
-}
-
-func (l *lazyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, err := l.get()
-	if err != nil {
-		l.log.ErrorContext(r.Context(), "starting the function", "error", err)
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_ = json.NewEncoder(w).Encode(struct {
-			Error string `json:"error"`
-		}{fmt.Sprintf("%s is not ready: %v", EntryPoint, err)})
-		return
-	}
-	h.ServeHTTP(w, r)
 }
