@@ -8,11 +8,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
@@ -38,39 +38,27 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	return c, env.Err()
 }
 
-// instance holds the Loader of this function instance. The Storage Write client is created on
-// the first event rather than in init, so a cold start never dials; a failed creation is kept
-// for no one: the next event tries again.
-var instance struct {
-	mu     sync.Mutex
-	loader *Loader
-}
-
-func handle(ctx context.Context, e cloudevents.Event) error {
-	l, err := loader(ctx)
-	if err != nil {
-		return err // Retried: configuration or client creation may succeed next time.
-	}
-	return l.Handle(ctx, e)
-}
-
-func loader(ctx context.Context) (*Loader, error) {
-	instance.mu.Lock()
-	defer instance.mu.Unlock()
-	if instance.loader != nil {
-		return instance.loader, nil
-	}
+// loader is this instance's Loader. The Storage Write client is created on the first event
+// rather than in init, so a cold start never dials; a failed creation is not kept: the next
+// event tries again (and the failed one is retried by Pub/Sub).
+var loader = lazy.NewValue(func(ctx context.Context) (*Loader, error) {
 	log := logging.Default()
 	cfg, err := LoadConfig(os.LookupEnv)
 	if err != nil {
 		log.Error("LoadEvents is misconfigured", "error", err)
 		return nil, err
 	}
-	// The client outlives this request: it must not be tied to the request's context.
-	w, err := warehouse.New(context.WithoutCancel(ctx), cfg.Project, cfg.Dataset, schemas.Table, log, warehouse.WriteClientOptions()...)
+	w, err := warehouse.New(ctx, cfg.Project, cfg.Dataset, schemas.Table, log, warehouse.WriteClientOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("starting the loader: %w", err)
 	}
-	instance.loader = NewLoader(w, nil, log)
-	return instance.loader, nil
+	return NewLoader(w, nil, log), nil
+})
+
+func handle(ctx context.Context, e cloudevents.Event) error {
+	l, err := loader.Get(ctx)
+	if err != nil {
+		return err // Retried: configuration or client creation may succeed next time.
+	}
+	return l.Handle(ctx, e)
 }
