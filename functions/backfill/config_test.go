@@ -1,13 +1,12 @@
 package backfill
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -28,19 +27,14 @@ func TestLoadConfig(t *testing.T) {
 	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
 		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
 		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, CounterShards: 500}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr []string
-	}{
-		{name: "defaults", env: required, want: base},
+	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
+		{Name: "defaults", Env: required, Want: base},
 		{
-			name: "everything set",
-			env: with(map[string]string{"TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com", "MAX_TASKS": "5000",
+			Name: "everything set",
+			Env: with(map[string]string{"TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com", "MAX_TASKS": "5000",
 				"HTTP_JSON_ALLOWED_HOSTS": "api.example.com, *.example.org", "ALLOW_PRIVATE_HOSTS": "true",
 				"ENQUEUE_SLICE": "50", "ENQUEUE_PARALLELISM": "4", "COUNTER_SHARDS": "100"}),
-			want: func() Config {
+			Want: func() Config {
 				c := base
 				c.TasksServiceAccount, c.MaxTasks, c.AllowedHosts, c.AllowPrivateHosts = "tasks@p.iam.gserviceaccount.com", 5000, []string{"api.example.com", "*.example.org"}, true
 				c.EnqueueSlice, c.EnqueueParallelism, c.CounterShards = 50, 4, 100
@@ -48,30 +42,14 @@ func TestLoadConfig(t *testing.T) {
 			}(),
 		},
 		{
-			name: "every problem reported",
-			env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
+			Name: "every problem reported",
+			Env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
 				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe"},
-			wantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", `WORKER_URL: "not a url"`,
+			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", `WORKER_URL: "not a url"`,
 				`BACKFILL_QUEUE: "backfill" is not a full queue name`, "MAX_TASKS", "ENQUEUE_SLICE", "ENQUEUE_PARALLELISM",
 				"COUNTER_SHARDS", "ALLOW_PRIVATE_HOSTS"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoadConfig(config.Map(tt.env))
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("LoadConfig() error = %v, want one mentioning %q", err, w)
-				}
-			}
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Errorf("LoadConfig() error = %v, want nil", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestChildRanges(t *testing.T) {

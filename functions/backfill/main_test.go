@@ -23,27 +23,20 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
-// frameworkChildEnv, when set to a port, makes the test binary serve the registered functions
-// through the Functions Framework instead of running tests (see TestEntryPointRegistered).
-const frameworkChildEnv = "BACKFILL_TEST_SERVE_PORT"
-
 func TestMain(m *testing.M) {
-	if port := os.Getenv(frameworkChildEnv); port != "" {
-		// As the local stack's functions process must: the framework serves /Backfill exactly.
+	// See TestEntryPointRegistered. As the local stack's functions process must: the framework
+	// serves /Backfill exactly, so Serve is registered on the subtree too.
+	functest.ServeChildIfAsked(func() error {
 		if err := funcframework.RegisterHTTPFunctionContext(context.Background(), "/"+EntryPoint+"/", Serve); err != nil {
-			fmt.Fprintf(os.Stderr, "registering %s/: %v\n", EntryPoint, err)
-			os.Exit(1)
+			return fmt.Errorf("registering %s/: %w", EntryPoint, err)
 		}
-		if err := funcframework.StartHostPort("127.0.0.1", port); err != nil {
-			fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+		return nil
+	})
 	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
 }
 
@@ -66,7 +59,7 @@ type harness struct {
 	enq     *taskqueue.Enqueuer
 	fn      *httptest.Server
 	worker  *worker
-	logs    *syncBuffer
+	logs    *functest.Buffer
 	limits  backfill.Limits
 	nonceMu sync.Mutex
 	nonces  int
@@ -82,7 +75,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
 	h := &harness{worker: &worker{}}
 	var logger *slog.Logger
-	logger, h.logs = testLogger()
+	logger, h.logs = functest.Logger()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("function logs:\n%s", h.logs)
@@ -271,28 +264,4 @@ func (wk *worker) requests() []workerRequest {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	return append([]workerRequest(nil), wk.reqs...)
-}
-
-// testLogger returns a logger writing Cloud Logging JSON into a buffer.
-func testLogger() (*slog.Logger, *syncBuffer) {
-	var buf syncBuffer
-	return logging.New(&buf, slog.LevelDebug), &buf
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

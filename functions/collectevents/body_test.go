@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 // countingReader yields n bytes of an endless JSON array and counts what was read from it.
@@ -51,7 +53,7 @@ func TestCollectorRefusesHugeBodyWithoutReadingIt(t *testing.T) {
 			req.ContentLength = tt.contentLength
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
-			logger, _ := testLogger()
+			logger, _ := functest.Logger()
 			c := NewCollector(&recordingPublisher{}, nil, nil, logger, Limits{})
 			c.ServeHTTP(rec, req)
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
@@ -242,7 +243,7 @@ func TestCollector(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 			pub := &recordingPublisher{}
-			logger, logs := testLogger()
+			logger, logs := functest.Logger()
 			dedup := NewFirestoreDeduper(newFirestore(t), DefaultDedupCollection, DefaultDedupTTL)
 			c := NewCollector(pub, dedup, func() time.Time { return clock }, logger, tt.limits)
 			for i, st := range tt.steps {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
@@ -99,7 +100,7 @@ func TestCollectorPublishesWhenFirestoreFails(t *testing.T) {
 		t.Fatalf("closing Firestore client: %v", err)
 	}
 	pub := &recordingPublisher{}
-	logger, logs := testLogger()
+	logger, logs := functest.Logger()
 	c := NewCollector(pub, NewFirestoreDeduper(fs, "seen", time.Hour), nil, logger, Limits{})
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("["+search1+","+view1+"]"))
 	req.Header.Set("Content-Type", "application/json")

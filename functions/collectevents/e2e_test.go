@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
@@ -42,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadConfig() = %v", err)
 	}
-	logger, logs := testLogger()
+	logger, logs := functest.Logger()
 	h, shutdown, err := NewHandler(ctx, cfg, logger)
 	if err != nil {
 		t.Fatalf("NewHandler() = %v", err)

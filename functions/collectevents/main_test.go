@@ -1,35 +1,22 @@
 package collectevents
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
 
 	"cloud.google.com/go/firestore"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/event"
-	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
-// frameworkChildEnv, when set to a port, makes the test binary serve the registered functions
-// through the Functions Framework instead of running tests (see TestEntryPointRegistered).
-const frameworkChildEnv = "COLLECTEVENTS_TEST_SERVE_PORT"
-
 func TestMain(m *testing.M) {
-	if port := os.Getenv(frameworkChildEnv); port != "" {
-		if err := funcframework.StartHostPort("127.0.0.1", port); err != nil {
-			fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	functest.ServeChildIfAsked() // see TestEntryPointRegistered
 	os.Exit(gcloudemu.Main(m, gcloudemu.PubSub, gcloudemu.Firestore))
 }
 
@@ -74,28 +61,4 @@ func newFirestore(t *testing.T) *firestore.Client {
 	}
 	t.Cleanup(func() { fs.Close() })
 	return fs
-}
-
-// testLogger returns a logger writing Cloud Logging JSON into a buffer.
-func testLogger() (*slog.Logger, *syncBuffer) {
-	var buf syncBuffer
-	return logging.New(&buf, slog.LevelDebug), &buf
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,13 +1,10 @@
 package runbackfilltask
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -28,71 +25,50 @@ func TestLoadConfig(t *testing.T) {
 		return m
 	}
 	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 100, CounterShards: 500, APITimeout: 30 * time.Second}
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr []string
-	}{
-		{name: "defaults, no YouTube grant", env: base, want: defaults},
+	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
+		{Name: "defaults, no YouTube grant", Env: base, Want: defaults},
 		{
-			name: "production",
-			env: with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_SECRET_SECRET", secretSecret,
+			Name: "production",
+			Env: with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_SECRET_SECRET", secretSecret,
 				"YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret, "QUEUE_MAX_ATTEMPTS", "20", "COUNTER_SHARDS", "100",
 				"API_TIMEOUT", "45s", "HTTP_JSON_ALLOWED_HOSTS", "api.example.com, *.example.org", "K_SERVICE", "runbackfilltask"),
-			want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: 20, CounterShards: 100, APITimeout: 45 * time.Second,
+			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: 20, CounterShards: 100, APITimeout: 45 * time.Second,
 				ClientID: Credential{Secret: idSecret}, ClientSecret: Credential{Secret: secretSecret}, RefreshToken: Credential{Secret: tokenSecret},
 				AllowedHosts: []string{"api.example.com", "*.example.org"}},
 		},
 		{
-			name: "local",
-			env: with("YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "secret", "YOUTUBE_REFRESH_TOKEN", "1//t",
+			Name: "local",
+			Env: with("YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "secret", "YOUTUBE_REFRESH_TOKEN", "1//t",
 				"YOUTUBE_TOKEN_URL", "http://127.0.0.1:9000/token", "YOUTUBE_API_BASE_URL", "http://127.0.0.1:9000/",
 				"ALLOW_PRIVATE_HOSTS", "true", "HTTP_JSON_ALLOWED_HOSTS", "127.0.0.1", "QUEUE_MAX_ATTEMPTS", "-1"),
-			want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: UnlimitedAttempts, CounterShards: 500, APITimeout: 30 * time.Second,
+			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: UnlimitedAttempts, CounterShards: 500, APITimeout: 30 * time.Second,
 				ClientID: Credential{Value: "id"}, ClientSecret: Credential{Value: "secret"}, RefreshToken: Credential{Value: "1//t"},
 				TokenURL: "http://127.0.0.1:9000/token", APIBaseURL: "http://127.0.0.1:9000/", AllowPrivateHosts: true, AllowedHosts: []string{"127.0.0.1"}},
 		},
 		{
-			name:    "every problem reported",
-			env:     map[string]string{"QUEUE_MAX_ATTEMPTS": "0", "COUNTER_SHARDS": "none", "API_TIMEOUT": "1h", "YOUTUBE_TOKEN_URL": "token"},
-			wantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BIGQUERY_DATASET: required", "QUEUE_MAX_ATTEMPTS", "COUNTER_SHARDS", "API_TIMEOUT", "YOUTUBE_TOKEN_URL"},
+			Name:    "every problem reported",
+			Env:     map[string]string{"QUEUE_MAX_ATTEMPTS": "0", "COUNTER_SHARDS": "none", "API_TIMEOUT": "1h", "YOUTUBE_TOKEN_URL": "token"},
+			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BIGQUERY_DATASET: required", "QUEUE_MAX_ATTEMPTS", "COUNTER_SHARDS", "API_TIMEOUT", "YOUTUBE_TOKEN_URL"},
 		},
 		{
-			name:    "secret and value both set",
-			env:     with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "s", "YOUTUBE_REFRESH_TOKEN", "t"),
-			wantErr: []string{"YOUTUBE_CLIENT_ID: set YOUTUBE_CLIENT_ID_SECRET or YOUTUBE_CLIENT_ID, not both"},
+			Name:    "secret and value both set",
+			Env:     with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "s", "YOUTUBE_REFRESH_TOKEN", "t"),
+			WantErr: []string{"YOUTUBE_CLIENT_ID: set YOUTUBE_CLIENT_ID_SECRET or YOUTUBE_CLIENT_ID, not both"},
 		},
 		{
-			name:    "part of the grant",
-			env:     with("YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret),
-			wantErr: []string{"needed together: 1 of 3 are set"},
+			Name:    "part of the grant",
+			Env:     with("YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret),
+			WantErr: []string{"needed together: 1 of 3 are set"},
 		},
 		{
-			name:    "not a secret name",
-			env:     with("YOUTUBE_CLIENT_ID_SECRET", "id", "YOUTUBE_CLIENT_SECRET_SECRET", secretSecret, "YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret),
-			wantErr: []string{"YOUTUBE_CLIENT_ID_SECRET: \"id\" is not a secret version name"},
+			Name:    "not a secret name",
+			Env:     with("YOUTUBE_CLIENT_ID_SECRET", "id", "YOUTUBE_CLIENT_SECRET_SECRET", secretSecret, "YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret),
+			WantErr: []string{"YOUTUBE_CLIENT_ID_SECRET: \"id\" is not a secret version name"},
 		},
 		{
-			name:    "literal credentials when deployed",
-			env:     with("YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "s", "YOUTUBE_REFRESH_TOKEN", "t", "K_SERVICE", "runbackfilltask"),
-			wantErr: []string{"YOUTUBE_REFRESH_TOKEN: a credential in the environment is for local runs only"},
+			Name:    "literal credentials when deployed",
+			Env:     with("YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "s", "YOUTUBE_REFRESH_TOKEN", "t", "K_SERVICE", "runbackfilltask"),
+			WantErr: []string{"YOUTUBE_REFRESH_TOKEN: a credential in the environment is for local runs only"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoadConfig(config.Map(tt.env))
-			for _, w := range tt.wantErr {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("LoadConfig() error = %v, want one mentioning %q", err, w)
-				}
-			}
-			if len(tt.wantErr) == 0 && err != nil {
-				t.Errorf("LoadConfig() error = %v, want nil", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }

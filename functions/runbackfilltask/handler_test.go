@@ -2,7 +2,6 @@ package runbackfilltask
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -15,7 +14,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
-	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/secrets/secretstest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
@@ -75,8 +74,8 @@ func TestProductionHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	h, shutdown, err := NewHandler(ctx, cfg, logging.New(logs, slog.LevelDebug), sm.ClientOptions()...)
+	logger, logs := functest.Logger()
+	h, shutdown, err := NewHandler(ctx, cfg, logger, sm.ClientOptions()...)
 	if err != nil {
 		t.Fatalf("NewHandler() = %v", err)
 	}

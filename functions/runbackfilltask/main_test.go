@@ -11,14 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/firestore"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,25 +24,15 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
-	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
 
-// frameworkChildEnv, when set to a port, makes the test binary serve the registered functions
-// through the Functions Framework instead of running tests (see TestEntryPointRegistered).
-const frameworkChildEnv = "RUNBACKFILLTASK_TEST_SERVE_PORT"
-
 func TestMain(m *testing.M) {
-	if port := os.Getenv(frameworkChildEnv); port != "" {
-		if err := funcframework.StartHostPort("127.0.0.1", port); err != nil {
-			fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	functest.ServeChildIfAsked() // see TestEntryPointRegistered
 	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
 }
 
@@ -65,7 +53,7 @@ type env struct {
 	yt     *sourcestest.YouTubeServer
 	worker *Worker
 	url    string
-	logs   *syncBuffer
+	logs   *functest.Buffer
 }
 
 type envConfig struct {
@@ -97,8 +85,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		o(&ec)
 	}
 	ctx := context.Background()
-	e := &env{logs: &syncBuffer{}}
-	logger := logging.New(e.logs, slog.LevelDebug)
+	e := &env{}
+	var logger *slog.Logger
+	logger, e.logs = functest.Logger()
 
 	fs, err := firestore.NewClient(ctx, gcloudemu.NewProjectID(t))
 	if err != nil {
@@ -269,23 +258,6 @@ func (e *env) rows(t *testing.T, table string) []map[string]any {
 	return rows
 }
 
-// logLines returns the Cloud Logging JSON lines written so far.
-func (e *env) logLines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // clock is a settable time source.
 type clock struct {
 	mu  sync.Mutex
@@ -302,22 +274,4 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

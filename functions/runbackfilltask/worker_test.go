@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -318,7 +319,7 @@ func TestMalformedBody(t *testing.T) {
 			continue
 		}
 		logged := false
-		for _, line := range e.logLines(t) {
+		for _, line := range functest.LogLines(t, e.logs.String()) {
 			if line["severity"] == "ERROR" && line["body"] == tt.body && line["reason"] == got.answer.Reason {
 				logged = true
 			}

@@ -2,15 +2,11 @@ package streamtweets
 
 import (
 	"context"
-	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,30 +20,26 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/pipelinekit/pipelinekit/shared/functest"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/xstream/xstreamtest"
 )
 
+// TestEntryPointRegistered serves the test binary's registered functions through the Functions
+// Framework and checks that exactly one, StreamTweets, is registered and reaches this package's
+// handler.
 func TestEntryPointRegistered(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), listFunctionsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("listing registered functions: %v\n%s", err, out)
-	}
-	var got []string
-	for _, m := range regexp.MustCompile(`Serving function: "([^"]*)"`).FindAllStringSubmatch(string(out), -1) {
-		got = append(got, m[1])
-	}
-	if diff := cmp.Diff([]string{EntryPoint}, got); diff != "" {
-		t.Errorf("registered functions mismatch (-want +got):\n%s\noutput:\n%s", diff, out)
+	names, base := functest.RegisteredEntryPoints(t, "GOOGLE_CLOUD_PROJECT", "EVENTS_TOPIC")
+	if diff := cmp.Diff([]string{EntryPoint}, names); diff != "" {
+		t.Errorf("registered functions mismatch (-want +got):\n%s", diff)
 	}
 	if EntryPoint != "StreamTweets" {
 		t.Errorf("EntryPoint = %q, want StreamTweets (Terraform's entry_point)", EntryPoint)
+	}
+	// No configuration in the child: the handler answers why, which shows it is this package's.
+	if code, body := functest.Request(t, http.MethodPost, base+"/"+EntryPoint, ""); code != http.StatusInternalServerError || !strings.Contains(body, "GOOGLE_CLOUD_PROJECT: required") {
+		t.Errorf("POST /%s = %d %s, want 500 naming GOOGLE_CLOUD_PROJECT", EntryPoint, code, body)
 	}
 }
 

@@ -1,11 +1,8 @@
 package streamtweets
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,27 +15,17 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/lease"
-	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/xstream"
 	"github.com/pipelinekit/pipelinekit/shared/xstream/xstreamtest"
 )
 
-// listFunctionsEnv, when set, makes the test binary start the Functions Framework on an invalid
-// port: it prints every registered function, then fails to listen and exits (see
-// TestEntryPointRegistered).
-const listFunctionsEnv = "STREAMTWEETS_TEST_LIST_FUNCTIONS"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(listFunctionsEnv) != "" {
-		err := funcframework.StartHostPort("127.0.0.1", "-1")
-		fmt.Fprintf(os.Stderr, "serving functions: %v\n", err)
-		os.Exit(0)
-	}
+	functest.ServeChildIfAsked() // see TestEntryPointRegistered
 	os.Exit(gcloudemu.Main(m, gcloudemu.PubSub, gcloudemu.Firestore))
 }
 
@@ -56,7 +43,7 @@ type testEnv struct {
 	x       *xstreamtest.Server
 	offset  atomic.Int64 // added to time.Now by clock
 	log     *slog.Logger
-	logs    *syncBuffer
+	logs    *functest.Buffer
 }
 
 const (
@@ -69,8 +56,7 @@ func newTestEnv(t *testing.T, withTopic bool, xopts ...xstreamtest.Option) *test
 	t.Helper()
 	ctx := context.Background()
 	e := &testEnv{t: t, project: gcloudemu.NewProjectID(t)}
-	e.logs = &syncBuffer{}
-	e.log = logging.New(e.logs, slog.LevelDebug)
+	e.log, e.logs = functest.Logger()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", e.logs.String())
@@ -197,38 +183,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // logLines returns the JSON log lines whose message is msg.
 func logLines(t *testing.T, logs string, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader([]byte(logs)))
-	for {
-		var line map[string]any
-		if err := dec.Decode(&line); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatalf("decoding logs: %v", err)
-		}
+	for _, line := range functest.LogLines(t, logs) {
 		if line["message"] == msg {
 			out = append(out, line)
 		}
 	}
+	return out
 }
