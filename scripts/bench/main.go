@@ -1,8 +1,8 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start] [--loader-messages N]
-//	    [--backfill-videos N] [--backfill-days N] [--cold-starts N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore] [--loader-messages N]
+//	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 package main
 
 import (
@@ -24,11 +24,12 @@ import (
 
 // Report is every figure of a run.
 type Report struct {
-	Machine string        `json:"machine"`
+	Machine   string           `json:"machine"`
 	Loader    *LoaderResult    `json:"loader,omitempty"`
 	Backfill  *BackfillResult  `json:"backfill,omitempty"`
 	Fanout    *FanoutResult    `json:"fanout,omitempty"`
 	ColdStart *ColdStartResult `json:"cold_start,omitempty"`
+	Firestore *FirestoreResult `json:"firestore,omitempty"`
 }
 
 func main() {
@@ -50,8 +51,25 @@ func main() {
 	flag.IntVar(&fc.BaselineTasks, "fanout-baseline-tasks", 2000, "tasks created one at a time by the fan-out baseline")
 	var cc ColdStartConfig
 	flag.IntVar(&cc.Starts, "cold-starts", 5, "process starts measured per binary")
+	var fsc FirestoreConfig
+	flag.IntVar(&fsc.Goroutines, "firestore-goroutines", 64, "goroutines of the Firestore emulator measurement")
+	flag.DurationVar(&fsc.Duration, "firestore-duration", 5*time.Second, "length of each Firestore emulator measurement")
+	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
+	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
 	flag.Parse()
+	if *pprofAddr != "" {
+		bc.FunctionsEnv = map[string]string{"FUNCTIONS_PPROF_ADDR": *pprofAddr}
+		fc.FunctionsEnv = bc.FunctionsEnv
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer stopProfile()
+	}
 	fc.Videos, fc.Days, fc.Queue, fc.Timeout = bc.Videos, bc.Days, bc.Queue, bc.Timeout
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,7 +82,7 @@ func main() {
 	}
 	want := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
 
-	bc.Log, bc.Logs, fc.Log, fc.Logs, cc.Log = log, lc.Logs, log, lc.Logs, log
+	bc.Log, bc.Logs, fc.Log, fc.Logs, cc.Log, fsc.Log, fsc.Logs = log, lc.Logs, log, lc.Logs, log, log, lc.Logs
 	r := Report{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 	if want("loader") {
 		res, err := benchLoader(ctx, lc)
@@ -89,6 +107,14 @@ func main() {
 			os.Exit(1)
 		}
 		r.Fanout = res
+	}
+	if want("firestore") {
+		res, err := benchFirestore(ctx, fsc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: firestore: %v\n", err)
+			os.Exit(1)
+		}
+		r.Firestore = res
 	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
@@ -120,6 +146,7 @@ func printTable(w io.Writer, r Report) {
 	printBackfill(w, r.Backfill)
 	printFanout(w, r.Fanout)
 	printColdStart(w, r.ColdStart)
+	printFirestore(w, r.Firestore)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {

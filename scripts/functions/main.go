@@ -19,6 +19,7 @@ func main() {
 	if port == "" {
 		port = "8080"
 	}
+	servePprof()
 	host := os.Getenv("HOST")
 	if host == "" {
 		host = "127.0.0.1"

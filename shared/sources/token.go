@@ -36,13 +36,18 @@ type tokenCache struct {
 	refreshToken string
 	tok          *oauth2.Token
 	expiry       time.Time // by now(), derived from expires_in
+	issued       time.Time // by now(), when the refresh that got tok started
 }
 
-// Token returns a token valid for at least margin, refreshing if needed.
+// Token returns a token valid for at least margin (half its lifetime for a token that lives
+// less than twice margin), refreshing if needed.
 func (c *tokenCache) Token() (*oauth2.Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tok != nil && (c.expiry.IsZero() || c.now().Add(c.margin).Before(c.expiry)) {
+	// Without the cap, a token living less than margin would be refreshed on every call: one
+	// more round trip per query, made while every other query waits on mu.
+	margin := min(c.margin, c.expiry.Sub(c.issued)/2)
+	if c.tok != nil && (c.expiry.IsZero() || c.now().Add(margin).Before(c.expiry)) {
 		return c.tok, nil
 	}
 	return c.refreshLocked()
@@ -72,7 +77,7 @@ func (c *tokenCache) refreshLocked() (*oauth2.Token, error) {
 		// Google does not rotate refresh tokens today, but RFC 6749 allows it.
 		c.refreshToken = tok.RefreshToken
 	}
-	c.tok = tok
+	c.tok, c.issued = tok, start
 	// expires_in measured on our clock (which tests can fake), not oauth2's
 	// wall-clock Expiry.
 	switch {

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+)
+
+// BackfillConfig sizes the backfill benchmark and the fake API it runs against.
+type BackfillConfig struct {
+	Videos, Days int
+	// Latency, FailRate and TokenTTL shape the fake YouTube Analytics API.
+	Latency  time.Duration
+	FailRate float64
+	TokenTTL time.Duration
+	// Queue is the backfill queue, passed to the stack explicitly.
+	Queue localstack.QueueConfig
+	// BaselineQueries is how many sequential queries the baseline loop makes.
+	BaselineQueries int
+	// Timeout bounds each job's run.
+	Timeout time.Duration
+	// Binary is a prebuilt functions binary; empty builds one.
+	Binary string
+	// FunctionsEnv adds to the functions process's environment (a pprof address).
+	FunctionsEnv map[string]string
+	Log          *slog.Logger
+	Logs         io.Writer
+}
+
+// QueueJSON is the queue a run used, as printed.
+type QueueJSON struct {
+	MaxDispatchesPerSecond  float64 `json:"max_dispatches_per_second"`
+	MaxConcurrentDispatches int     `json:"max_concurrent_dispatches"`
+	MaxAttempts             int     `json:"max_attempts"`
+	MinBackoffS             float64 `json:"min_backoff_s"`
+	MaxBackoffS             float64 `json:"max_backoff_s"`
+}
+
+// BackfillResult is the day plan's run through the local stack, the range plan's, and the
+// sequential baseline.
+type BackfillResult struct {
+	Videos           int       `json:"videos"`
+	Days             int       `json:"days"`
+	Queue            QueueJSON `json:"queue"`
+	LatencyMs        float64   `json:"api_latency_ms"`
+	FailRate         float64   `json:"api_503_rate"`
+	TokenTTLS        float64   `json:"token_ttl_s"`
+	Tasks            int       `json:"tasks"`
+	ElapsedS         float64   `json:"elapsed_s"`
+	TasksPerS        float64   `json:"tasks_per_s"`
+	EnqueueS         float64   `json:"enqueue_s"`
+	EnqueueTasksPerS float64   `json:"enqueue_tasks_per_s"`
+	State            string    `json:"state"`
+	Failed           int       `json:"failed"`
+	Rows             int       `json:"rows"`
+	Lost             int       `json:"lost"`
+	Duplicated       int       `json:"duplicated"`
+	APICalls         int       `json:"api_calls"`
+	API503s          int       `json:"api_503s"`
+	TokenRefreshes   int       `json:"token_refreshes"`
+	// Baseline is the original way: one sources.YouTube.Query at a time, in a loop.
+	BaselineQueries   int          `json:"baseline_queries"`
+	BaselineTasksPerS float64      `json:"baseline_tasks_per_s"`
+	Ratio             float64      `json:"ratio"`
+	Range             *RangeResult `json:"range"`
+	// Targets says which of the brief's targets this run met.
+	Targets map[string]bool `json:"targets"`
+}
+
+// RangeResult is the same job planned with chunk range: one query per video.
+type RangeResult struct {
+	Tasks      int     `json:"tasks"`
+	APICalls   int     `json:"api_calls"`
+	ElapsedS   float64 `json:"elapsed_s"`
+	Rows       int     `json:"rows"`
+	Lost       int     `json:"lost"`
+	Duplicated int     `json:"duplicated"`
+}
+
+// youTubeOptions are the fake API's faults for a config.
+func (c BackfillConfig) youTubeOptions() []sourcestest.Option {
+	return []sourcestest.Option{sourcestest.WithLatency(c.Latency), sourcestest.WithFailRate(c.FailRate), sourcestest.WithTokenTTL(c.TokenTTL)}
+}
+
+// benchBackfill runs the day plan of videos x days through the local stack (the Backfill
+// function's fan-out, local Cloud Tasks, RunBackfillTask, the Firestore emulator, the local
+// BigQuery) against the fake YouTube API, then the range plan of the same job, then the
+// baseline: the same queries one at a time through the same client code.
+func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, error) {
+	q := c.Queue
+	res := &BackfillResult{Videos: c.Videos, Days: c.Days, LatencyMs: ms(c.Latency), FailRate: c.FailRate, TokenTTLS: c.TokenTTL.Seconds(),
+		Queue: QueueJSON{MaxDispatchesPerSecond: q.MaxDispatchesPerSecond, MaxConcurrentDispatches: q.MaxConcurrentDispatches,
+			MaxAttempts: q.MaxAttempts, MinBackoffS: q.MinBackoff.Seconds(), MaxBackoffS: q.MaxBackoff.Seconds()}}
+	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
+	s, err := localstack.Start(ctx, localstack.Options{
+		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary, FunctionsEnv: c.FunctionsEnv,
+		Backfill: &localstack.BackfillOptions{Queue: q, YouTube: c.youTubeOptions()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the local stack: %w", err)
+	}
+	defer s.Close()
+
+	end := time.Now().UTC().AddDate(0, 0, -3)
+	expected := c.Videos * c.Days
+	day, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
+	if err != nil {
+		return nil, fmt.Errorf("day plan: %w", err)
+	}
+	res.Tasks, res.ElapsedS, res.State, res.Failed = day.tasks, day.elapsed.Seconds(), day.state, day.failed
+	res.TasksPerS = float64(day.tasks) / day.elapsed.Seconds()
+	res.EnqueueS = day.enqueue.Seconds()
+	res.EnqueueTasksPerS = float64(day.tasks) / day.enqueue.Seconds()
+	res.Rows, res.Lost, res.Duplicated, res.APICalls = day.rows, day.lost, day.duplicated, day.apiCalls
+	st := s.Backfill.YouTube.Stats()
+	res.API503s, res.TokenRefreshes = st.ByStatus[503], st.TokenRefreshes
+
+	rng, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkRange, end), expected)
+	if err != nil {
+		return nil, fmt.Errorf("range plan: %w", err)
+	}
+	res.Range = &RangeResult{Tasks: rng.tasks, APICalls: rng.apiCalls, ElapsedS: rng.elapsed.Seconds(), Rows: rng.rows, Lost: rng.lost, Duplicated: rng.duplicated}
+
+	c.Log.Info("backfill baseline: one query at a time", "queries", c.BaselineQueries)
+	n, elapsed, err := sequentialQueries(ctx, s.Backfill.YouTube, c, end)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	res.BaselineQueries = n
+	res.BaselineTasksPerS = float64(n) / elapsed.Seconds()
+	res.Ratio = res.TasksPerS / res.BaselineTasksPerS
+	res.Targets = map[string]bool{
+		"nothing_lost_or_duplicated": res.Lost == 0 && res.Duplicated == 0 && res.Range.Lost == 0 && res.Range.Duplicated == 0,
+		"enqueue_2000_per_s":         res.EnqueueTasksPerS >= 2000,
+		"within_300_s":               res.ElapsedS <= 300,
+		"40x_sequential":             res.Ratio >= 40,
+	}
+	return res, nil
+}
+
+// jobRun is what one job did.
+type jobRun struct {
+	tasks, failed, apiCalls int
+	state                   string
+	enqueue, elapsed        time.Duration
+	rows, lost, duplicated  int
+}
+
+// runJob posts a spec, times the fan-out (until every task is enqueued) and the whole job (until
+// every task has a final outcome), then counts its rows in BigQuery.
+func runJob(ctx context.Context, s *localstack.Stack, c BackfillConfig, spec []byte, expectedRows int) (*jobRun, error) {
+	start := time.Now()
+	created, err := s.StartBackfill(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.Log.Info("backfill job created", "job", created.JobID, "planned", created.PlannedTasks, "api_calls_estimate", created.APICalls,
+		"after", time.Since(start).Round(time.Millisecond))
+	r := &jobRun{tasks: created.PlannedTasks}
+
+	// The fan-out is timed by polling the job's enqueued count often: the error is one poll.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(c.Timeout)
+	for r.enqueue == 0 {
+		st, err := s.BackfillStatus(ctx, created.JobID)
+		if err == nil && st.Counts.Enqueued >= st.Counts.Planned {
+			r.enqueue = time.Since(start)
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("job %s: not every task enqueued after %s (last error: %v)", created.JobID, c.Timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	c.Log.Info("every task enqueued", "job", created.JobID, "tasks", r.tasks, "after", r.enqueue.Round(time.Millisecond),
+		"tasks_per_s", int(float64(r.tasks)/r.enqueue.Seconds()))
+
+	last := time.Now()
+	st, err := s.WaitBackfill(ctx, created.JobID, time.Until(deadline), func(st *backfill.Status) {
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			c.Log.Info("backfill progress", "job", created.JobID, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
+				"retrying", st.Counts.Retrying, "planned", st.Counts.Planned, "rate", int(st.RatePerSec), "after", time.Since(start).Round(time.Second))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.elapsed = time.Since(start)
+	r.state, r.failed, r.apiCalls = st.State, st.Counts.Failed, st.Counts.APICalls
+	truth, err := s.BackfillRows(ctx, created.JobID)
+	if err != nil {
+		return nil, err
+	}
+	r.rows, r.lost, r.duplicated = truth.Rows, expectedRows-truth.Keys, truth.Rows-truth.Keys
+	c.Log.Info("backfill job ended", "job", created.JobID, "state", st.State, "elapsed", r.elapsed.Round(time.Millisecond),
+		"rows", truth.Rows, "keys", truth.Keys, "api_calls", st.Counts.APICalls)
+	return r, nil
+}
+
+// sequentialQueries is the original way: the day plan's first queries, one at a time, each
+// retried until it succeeds (as a loop must), through sources.YouTube against the same fake API.
+func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
+	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+	if err != nil {
+		return 0, 0, err
+	}
+	plan, err := spec.Plan()
+	if err != nil {
+		return 0, 0, err
+	}
+	client, err := sources.NewYouTube(ctx, sources.YouTubeConfig{
+		ClientID: sourcestest.DefaultClientID, ClientSecret: sourcestest.DefaultClientSecret, RefreshToken: sourcestest.DefaultRefreshToken,
+		TokenURL: yt.TokenURL(), BaseURL: yt.URL(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	n := min(c.BaselineQueries, plan.Tasks)
+	start := time.Now()
+	for i := range n {
+		q := plan.Task(i).YouTube
+		for attempt := 1; ; attempt++ {
+			_, err := client.Query(ctx, *q)
+			if err == nil {
+				break
+			}
+			if sources.KindOf(err) != sources.Transient || attempt == 10 {
+				return 0, 0, fmt.Errorf("query %d: %w", i, err)
+			}
+		}
+	}
+	return n, time.Since(start), nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func printBackfill(w io.Writer, b *BackfillResult) {
+	if b == nil {
+		return
+	}
+	name := fmt.Sprintf("backfill %dx%d", b.Videos, b.Days)
+	fmt.Fprintf(w, "%-20s queue: %.0f dispatches/s, %d concurrent, %d attempts, backoff %.0fs-%.0fs; API %.0f ms, %.0f%% 503s, tokens %.0fs\n",
+		name, b.Queue.MaxDispatchesPerSecond, b.Queue.MaxConcurrentDispatches, b.Queue.MaxAttempts, b.Queue.MinBackoffS, b.Queue.MaxBackoffS,
+		b.LatencyMs, b.FailRate*100, b.TokenTTLS)
+	fmt.Fprintf(w, "%-20s %-40s %14.0f %14.1f %7.1fx\n", name, "tasks/s (queue vs one query at a time)", b.TasksPerS, b.BaselineTasksPerS, b.Ratio)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "tasks", b.Tasks)
+	fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "end to end (s)", b.ElapsedS)
+	fmt.Fprintf(w, "%-20s %-40s %14.0f\n", name, "enqueue rate (tasks/s)", b.EnqueueTasksPerS)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "lost rows", b.Lost)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "duplicated rows", b.Duplicated)
+	fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "API calls (503s among them)", fmt.Sprintf("%d (%d)", b.APICalls, b.API503s))
+	if r := b.Range; r != nil {
+		fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "range plan: API calls", r.APICalls)
+		fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "range plan: end to end (s)", r.ElapsedS)
+		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "range plan: lost / duplicated rows", fmt.Sprintf("%d / %d", r.Lost, r.Duplicated))
+	}
+	for _, k := range []string{"nothing_lost_or_duplicated", "enqueue_2000_per_s", "within_300_s", "40x_sequential"} {
+		if met, ok := b.Targets[k]; ok {
+			fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "target "+k, map[bool]string{true: "met", false: "MISSED"}[met])
+		}
+	}
+}

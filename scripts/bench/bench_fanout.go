@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
+)
+
+// FanoutConfig sizes the fan-out benchmark.
+type FanoutConfig struct {
+	Videos, Days int
+	Queue        localstack.QueueConfig
+	// BaselineTasks is how many tasks the baseline creates one at a time.
+	BaselineTasks int
+	Timeout       time.Duration
+	Binary        string
+	FunctionsEnv  map[string]string
+	Log           *slog.Logger
+	Logs          io.Writer
+}
+
+// FanoutResult is the Backfill function's enqueue rate for one job and the naive loop's.
+type FanoutResult struct {
+	Tasks             int     `json:"tasks"`
+	ElapsedS          float64 `json:"elapsed_s"`
+	TasksPerS         float64 `json:"tasks_per_s"`
+	BaselineTasks     int     `json:"baseline_tasks"`
+	BaselineTasksPerS float64 `json:"baseline_tasks_per_s"`
+	Ratio             float64 `json:"ratio"`
+	// WorkerDeliveries counts worker tasks the queue delivered while the job fanned out.
+	WorkerDeliveries int64 `json:"worker_deliveries"`
+}
+
+// benchFanout measures the Backfill function's fan-out alone: a job of videos x days tasks is
+// posted and timed until every task is enqueued. The queue cannot be paused for this, because
+// the fan-out itself runs through it (the first request creates expansion tasks that the queue
+// delivers back to :expand); instead WORKER_URL points at a sink that answers 204 at once, so
+// the worker tasks the queue dispatches meanwhile cost nearly nothing. The baseline is the
+// naive way: the same tasks created with one CreateTask call at a time, in a paused queue of the
+// same local Cloud Tasks.
+func benchFanout(ctx context.Context, c FanoutConfig) (*FanoutResult, error) {
+	var delivered atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		delivered.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer sink.Close()
+
+	c.Log.Info("fan-out benchmark: starting the local stack with a sink for worker tasks")
+	s, err := localstack.Start(ctx, localstack.Options{
+		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary,
+		Backfill:     &localstack.BackfillOptions{Queue: c.Queue},
+		FunctionsEnv: withEnv(c.FunctionsEnv, "WORKER_URL", sink.URL+"/RunBackfillTask"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the local stack: %w", err)
+	}
+	defer s.Close()
+
+	end := time.Now().UTC().AddDate(0, 0, -3)
+	start := time.Now()
+	created, err := s.StartBackfill(ctx, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end))
+	if err != nil {
+		return nil, err
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(c.Timeout)
+	var elapsed time.Duration
+	for elapsed == 0 {
+		st, err := s.BackfillStatus(ctx, created.JobID)
+		if err == nil && st.Counts.Enqueued >= st.Counts.Planned {
+			elapsed = time.Since(start)
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("job %s: not every task enqueued after %s (last error: %v)", created.JobID, c.Timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	res := &FanoutResult{Tasks: created.PlannedTasks, ElapsedS: elapsed.Seconds(), TasksPerS: float64(created.PlannedTasks) / elapsed.Seconds(),
+		WorkerDeliveries: delivered.Load()}
+	c.Log.Info("fan-out done", "tasks", res.Tasks, "after", elapsed.Round(time.Millisecond), "tasks_per_s", int(res.TasksPerS))
+	// The rest of the job is of no interest: stop the queue's deliveries to the sink.
+	if _, err := s.Backfill.TasksClient.PauseQueue(ctx, &cloudtaskspb.PauseQueueRequest{Name: s.Backfill.Queue}); err != nil {
+		return nil, fmt.Errorf("pausing %s: %w", s.Backfill.Queue, err)
+	}
+
+	c.Log.Info("fan-out baseline: one CreateTask at a time", "tasks", c.BaselineTasks)
+	n, belapsed, err := sequentialCreates(ctx, s, c, end)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	res.BaselineTasks = n
+	res.BaselineTasksPerS = float64(n) / belapsed.Seconds()
+	res.Ratio = res.TasksPerS / res.BaselineTasksPerS
+	return res, nil
+}
+
+// sequentialCreates creates the job's first worker tasks (same bodies, same hashed names, same
+// client and Enqueuer) one CreateTask call at a time, in a paused queue so nothing dispatches.
+func sequentialCreates(ctx context.Context, s *localstack.Stack, c FanoutConfig, end time.Time) (int, time.Duration, error) {
+	parent := fmt.Sprintf("projects/%s/locations/%s", s.Project, localstack.Location)
+	q, err := s.Backfill.TasksClient.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: parent,
+		Queue: &cloudtaskspb.Queue{Name: parent + "/queues/fanout-baseline", State: cloudtaskspb.Queue_PAUSED}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("creating the baseline queue: %w", err)
+	}
+	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+	if err != nil {
+		return 0, 0, err
+	}
+	plan, err := spec.Plan()
+	if err != nil {
+		return 0, 0, err
+	}
+	enq := taskqueue.New(s.Backfill.TasksClient, q.GetName(), taskqueue.WithParallelism(1), taskqueue.WithLogger(c.Log))
+	n := min(c.BaselineTasks, plan.Tasks)
+	tasks := make([]taskqueue.Task, n)
+	for i := range tasks {
+		body, err := encodeTask(plan.Task(i))
+		if err != nil {
+			return 0, 0, err
+		}
+		tasks[i] = taskqueue.Task{Name: plan.JobID + "/w0/" + strconv.Itoa(i), URL: "http://127.0.0.1:1/RunBackfillTask", Body: body,
+			Headers: map[string]string{"Content-Type": "application/json"}}
+	}
+	start := time.Now()
+	for _, t := range tasks {
+		// One call per task, each waiting for the last: the loop a first version would write.
+		if _, err := enq.Enqueue(ctx, []taskqueue.Task{t}); err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, time.Since(start), nil
+}
+
+func printFanout(w io.Writer, f *FanoutResult) {
+	if f == nil {
+		return
+	}
+	name := fmt.Sprintf("fanout %d tasks", f.Tasks)
+	fmt.Fprintf(w, "%-20s %-40s %14.0f %14.0f %7.1fx\n", name, "tasks enqueued/s (fan-out vs 1 at a time)", f.TasksPerS, f.BaselineTasksPerS, f.Ratio)
+	fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "until every task enqueued (s)", f.ElapsedS)
+}
+
+// encodeTask is the body the Backfill function gives a worker task.
+func encodeTask(t backfill.TaskSpec) ([]byte, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encoding task %d: %w", t.Index, err)
+	}
+	return b, nil
+}
+
+// withEnv returns a copy of env with k set to v.
+func withEnv(env map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for ek, ev := range env {
+		if ek != k {
+			out[ek] = ev
+		}
+	}
+	return out
+}
