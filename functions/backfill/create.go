@@ -69,10 +69,15 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		job = existing
 	}
 	log := s.log.With("job_id", job.ID)
+	st, err := s.store.Status(ctx, job.ID)
+	if err != nil {
+		s.storeError(w, r, job.ID, err)
+		return
+	}
 	// A job whose enqueueing was cut short (a failed request, a crash) is finished by posting
 	// its spec again: task names are derived from job and index, so nothing is created twice.
-	if created || (job.State == backfill.JobPlanning && !job.Cancelled && job.Enqueued < job.Planned) {
-		log.InfoContext(ctx, "enqueueing backfill job", "created", created, "planned", plan.Tasks, "enqueued", job.Enqueued)
+	if created || (st.State == backfill.JobPlanning && !job.Cancelled) {
+		log.InfoContext(ctx, "enqueueing backfill job", "created", created, "planned", plan.Tasks, "enqueued", st.Counts.Enqueued)
 		res, kind, err := s.enqueueRange(ctx, plan, backfill.Range{From: 0, To: plan.Tasks})
 		if err != nil {
 			log.ErrorContext(ctx, "enqueueing backfill job", "error", err, "created", res.Created)
@@ -81,7 +86,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		log.InfoContext(ctx, "enqueued backfill job", "kind", kind, "created", res.Created, "already_existed", res.AlreadyExisted)
-		if job, err = s.store.GetJob(ctx, job.ID); err != nil {
+		if st, err = s.store.Status(ctx, job.ID); err != nil {
 			s.storeError(w, r, plan.JobID, err)
 			return
 		}
@@ -91,7 +96,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 	}
 	writeJSON(w, status, CreateResponse{JobID: job.ID, Created: created, PlannedTasks: job.Planned, APICalls: job.APICallsEstimate,
-		Enqueued: job.Enqueued, StatusURL: s.statusURL(job.ID), State: job.State})
+		Enqueued: st.Counts.Enqueued, StatusURL: s.statusURL(job.ID), State: st.State})
 }
 
 // isJSON reports whether a Content-Type is JSON: application/json or a +json type.

@@ -46,26 +46,24 @@ func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backf
 	return res, kindExpansions, nil
 }
 
-// enqueueWorkers creates the worker tasks of r (generation 0, the first run) and counts those
-// it created on the job, then marks the job running once every task is enqueued. Only tasks
-// created here are counted: a retried expansion finds its earlier tasks already there, so the
-// count stays exact.
+// enqueueWorkers creates the worker tasks of r (generation 0, the first run), then counts the
+// range as enqueued. The count is per range and written once (RecordEnqueued): a retried
+// expansion finds its tasks already there and its range either counted already or counted now,
+// so the count is exact whichever step a failure interrupted. The job's state follows from the
+// counts (Status): planning until every range is counted, then running.
 func (s *Service) enqueueWorkers(ctx context.Context, plan *backfill.Plan, r backfill.Range) (taskqueue.Result, error) {
 	indexes := make([]int, 0, r.To-r.From)
 	for i := r.From; i < r.To; i++ {
 		indexes = append(indexes, i)
 	}
 	res, err := s.createWorkers(ctx, plan, indexes, 0)
-	// Count what was created even when some tasks failed: the retry will find them existing.
-	if res.Created > 0 {
-		if aerr := s.store.AddEnqueued(ctx, plan.JobID, res.Created); aerr != nil {
-			return res, fmt.Errorf("counting %d tasks enqueued: %w", res.Created, aerr)
-		}
-	}
 	if err != nil {
+		return res, err // Not counted: the retry creates the rest and counts the whole range.
+	}
+	if _, err := s.store.RecordEnqueued(ctx, plan.JobID, r); err != nil {
 		return res, err
 	}
-	return res, s.markRunningWhenEnqueued(ctx, plan.JobID)
+	return res, nil
 }
 
 // createWorkers creates the worker tasks of the given indexes, named for their generation.
@@ -87,19 +85,6 @@ func (s *Service) createWorkers(ctx context.Context, plan *backfill.Plan, indexe
 		return res, fmt.Errorf("creating worker tasks of %s: %w", plan.JobID, err)
 	}
 	return res, nil
-}
-
-// markRunningWhenEnqueued moves a planning job to running once all its tasks are enqueued. A
-// cancelled or blocked job keeps its state.
-func (s *Service) markRunningWhenEnqueued(ctx context.Context, id string) error {
-	job, err := s.store.GetJob(ctx, id)
-	if err != nil {
-		return err
-	}
-	if job.State != backfill.JobPlanning || job.Cancelled || job.Enqueued < job.Planned {
-		return nil
-	}
-	return s.store.MarkRunning(ctx, id)
 }
 
 // childRanges splits r into at most slice consecutive ranges whose size is a power of slice,

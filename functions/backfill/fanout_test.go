@@ -63,9 +63,9 @@ func TestLargeJobIsExpandedByExpansionTasks(t *testing.T) {
 			if expansions != tt.wantExpansions {
 				t.Errorf("%d expansion tasks ran, want %d", expansions, tt.wantExpansions)
 			}
-			job := h.job(t, got.JobID)
-			if job.Enqueued != tt.tasks || job.Planned != tt.tasks || job.State != backfill.JobRunning {
-				t.Errorf("job = enqueued %d planned %d state %s, want %d, %d, running", job.Enqueued, job.Planned, job.State, tt.tasks, tt.tasks)
+			st := h.status(t, got.JobID)
+			if st.Counts.Enqueued != tt.tasks || st.Counts.Planned != tt.tasks || st.State != backfill.JobRunning {
+				t.Errorf("job = enqueued %d planned %d state %s, want %d, %d, running", st.Counts.Enqueued, st.Counts.Planned, st.State, tt.tasks, tt.tasks)
 			}
 		})
 	}
@@ -105,8 +105,8 @@ func TestExpansionDeliveredTwiceCreatesNothingNew(t *testing.T) {
 		if diff := cmp.Diff(want, res); diff != "" {
 			t.Errorf("delivery %d: POST %s mismatch (-want +got):\n%s", i+1, path, diff)
 		}
-		if job := h.job(t, got.JobID); job.Enqueued != 50 || job.State != backfill.JobPlanning {
-			t.Errorf("delivery %d: job enqueued %d state %s, want 50 and planning", i+1, job.Enqueued, job.State)
+		if st := h.status(t, got.JobID); st.Counts.Enqueued != 50 || st.State != backfill.JobPlanning {
+			t.Errorf("delivery %d: job enqueued %d state %s, want 50 and planning", i+1, st.Counts.Enqueued, st.State)
 		}
 	}
 	if n := len(h.queued()); n != 54 {
@@ -137,7 +137,7 @@ func TestExpandRefusals(t *testing.T) {
 			t.Errorf("%s: POST %s = %d %+v, want %d with an error", tt.name, tt.path, code, res, tt.wantStatus)
 		}
 	}
-	if job := h.job(t, got.JobID); job.Enqueued != 0 {
-		t.Errorf("job enqueued = %d after refused expansions, want 0", job.Enqueued)
+	if st := h.status(t, got.JobID); st.Counts.Enqueued != 0 {
+		t.Errorf("job enqueued = %d after refused expansions, want 0", st.Counts.Enqueued)
 	}
 }

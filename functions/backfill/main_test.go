@@ -222,6 +222,16 @@ func (h *harness) queued() map[string]*cloudtaskspb.Task {
 	return out
 }
 
+// status is the job's progress as the store derives it.
+func (h *harness) status(t *testing.T, id string) *backfill.Status {
+	t.Helper()
+	st, err := h.store.Status(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Status(%s): %v", id, err)
+	}
+	return st
+}
+
 func (h *harness) job(t *testing.T, id string) *backfill.Job {
 	t.Helper()
 	j, err := h.store.GetJob(t.Context(), id)

@@ -69,7 +69,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{JobID: j.ID, Blocked: j.Blocked, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
-		Counts: Counts{Planned: j.Planned, Enqueued: j.Enqueued}}
+		Counts: Counts{Planned: j.Planned}}
 	counters, err := s.jobRef(job).Collection("counters").Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("reading counters of backfill job %s: %w", job, err)
@@ -82,6 +82,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 			Cancelled int       `firestore:"cancelled"`
 			Rows      int       `firestore:"rows"`
 			APICalls  int       `firestore:"api_calls"`
+			Enqueued  int       `firestore:"enqueued"`
 			UpdatedAt time.Time `firestore:"updated_at"`
 		}
 		if err := d.DataTo(&c); err != nil {
@@ -93,6 +94,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 		st.Counts.Cancelled += c.Cancelled
 		st.Counts.Rows += c.Rows
 		st.Counts.APICalls += c.APICalls
+		st.Counts.Enqueued += c.Enqueued
 		if c.UpdatedAt.After(st.UpdatedAt) {
 			st.UpdatedAt = c.UpdatedAt
 		}
@@ -104,12 +106,14 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 		st.State = JobCancelled
 	case j.State == JobBlocked:
 		st.State = JobBlocked
-	case j.State == JobPlanning:
-		st.State = JobPlanning
+	// Done is decided by the outcomes alone: a job whose every task finished is done even if
+	// an enqueue count is still on its way.
 	case finished >= st.Counts.Planned && st.Counts.Failed > 0:
 		st.State = JobDoneWithFailures
 	case finished >= st.Counts.Planned:
 		st.State = JobDone
+	case st.Counts.Enqueued < st.Counts.Planned:
+		st.State = JobPlanning
 	default:
 		st.State = JobRunning
 	}

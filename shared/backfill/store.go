@@ -80,16 +80,14 @@ type Job struct {
 	Spec     string `firestore:"spec" json:"spec"`
 	RunNonce string `firestore:"run_nonce,omitempty" json:"run_nonce,omitempty"`
 	// State is planning, running, cancelled or blocked.
-	State            string `firestore:"state" json:"state"`
-	Planned          int    `firestore:"planned" json:"planned"`
-	APICallsEstimate int    `firestore:"api_calls_estimate" json:"api_calls_estimate"`
-	// Enqueued counts tasks created in the queue so far: the expansion progress.
-	Enqueued  int       `firestore:"enqueued" json:"enqueued"`
-	Cancelled bool      `firestore:"cancelled" json:"cancelled"`
-	Blocked   string    `firestore:"blocked,omitempty" json:"blocked,omitempty"`
-	Retries   int       `firestore:"retries" json:"retries"`
-	CreatedAt time.Time `firestore:"created_at" json:"created_at"`
-	UpdatedAt time.Time `firestore:"updated_at" json:"updated_at"`
+	State            string    `firestore:"state" json:"state"`
+	Planned          int       `firestore:"planned" json:"planned"`
+	APICallsEstimate int       `firestore:"api_calls_estimate" json:"api_calls_estimate"`
+	Cancelled        bool      `firestore:"cancelled" json:"cancelled"`
+	Blocked          string    `firestore:"blocked,omitempty" json:"blocked,omitempty"`
+	Retries          int       `firestore:"retries" json:"retries"`
+	CreatedAt        time.Time `firestore:"created_at" json:"created_at"`
+	UpdatedAt        time.Time `firestore:"updated_at" json:"updated_at"`
 }
 
 // NewJob returns the job for a spec and its plan, in state planning.
@@ -173,14 +171,25 @@ func (s *Store) MarkRunning(ctx context.Context, id string) error {
 	return s.updateJob(ctx, id, "marking running", firestore.Update{Path: "state", Value: JobRunning})
 }
 
-// SetEnqueued records that n tasks have been created in the queue.
-func (s *Store) SetEnqueued(ctx context.Context, id string, n int) error {
-	return s.updateJob(ctx, id, "setting the enqueued count", firestore.Update{Path: "enqueued", Value: n})
-}
-
-// AddEnqueued adds n to the enqueued count; an expansion task calls it once for its range.
-func (s *Store) AddEnqueued(ctx context.Context, id string, n int) error {
-	return s.updateJob(ctx, id, "adding to the enqueued count", firestore.Update{Path: "enqueued", Value: firestore.Increment(n)})
+// RecordEnqueued counts the tasks of range r as enqueued, once: call it when every task of r
+// exists in the queue. The range's marker document and the counter increment are committed
+// together, and the commit fails if the marker exists, so a retried expansion never counts its
+// range twice, and a count lost after the tasks were created (the request died, the commit
+// failed) is made good when the queue retries the expansion. The count goes to a counter shard,
+// not the job document, which a thousand expansions would otherwise all write at once.
+func (s *Store) RecordEnqueued(ctx context.Context, id string, r Range) (first bool, err error) {
+	b := s.client.Batch()
+	b.Create(s.jobRef(id).Collection("enqueued").Doc(fmt.Sprintf("%d-%d", r.From, r.To)),
+		map[string]any{"from": r.From, "to": r.To, "at": s.now().UTC()})
+	b.Set(s.counterRef(id, r.From), map[string]any{"enqueued": firestore.Increment(r.To - r.From)}, firestore.MergeAll)
+	_, err = b.Commit(ctx)
+	switch {
+	case status.Code(err) == codes.AlreadyExists:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("counting tasks [%d, %d) of backfill job %s as enqueued: %w", r.From, r.To, id, err)
+	}
+	return true, nil
 }
 
 // Cancel marks the job cancelled; workers check it (GetJob) and record their tasks cancelled.

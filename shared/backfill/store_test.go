@@ -215,14 +215,14 @@ func TestStatus(t *testing.T) {
 	if err != nil || st.State != JobPlanning {
 		t.Fatalf("Status() of a new job = %+v, %v, want planning", st, err)
 	}
-	if err := s.MarkRunning(ctx, job); err != nil {
-		t.Fatal(err)
+	// Enqueued counts ranges once: a retried expansion's second count is a no-op.
+	for _, r := range []Range{{0, 6}, {6, 10}, {0, 6}} {
+		if _, err := s.RecordEnqueued(ctx, job, r); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := s.SetEnqueued(ctx, job, 6); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddEnqueued(ctx, job, 4); err != nil {
-		t.Fatal(err)
+	if first, err := s.RecordEnqueued(ctx, job, Range{6, 10}); err != nil || first {
+		t.Errorf("RecordEnqueued(a counted range) = %v, %v; want false, nil", first, err)
 	}
 	clk.Advance(10 * time.Second)
 	for i := range 3 {
