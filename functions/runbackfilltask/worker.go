@@ -180,16 +180,20 @@ func sourceFailure(err error) result {
 	return r
 }
 
-// callsMade estimates the API calls a failed fetch made: one when the API answered, none when
-// the failure came before (the token endpoint, the network). A paginated fetch that failed on
-// a later page made more; sources does not return them with the error.
+// callsMade is the API calls a failed fetch made, as sources counted them (a retried 401, the
+// pages before a failing one); failures before any call (the token endpoint) made none.
 func callsMade(err error) int {
 	var re *oauth2.RetrieveError
 	var se *sources.Error
-	if errors.As(err, &re) || !errors.As(err, &se) || se.Status == 0 {
+	switch {
+	case errors.As(err, &re) || !errors.As(err, &se):
 		return 0
+	case se.APICalls > 0:
+		return se.APICalls
+	case se.Status != 0:
+		return 1
 	}
-	return 1
+	return 0
 }
 
 // apply makes the decision's one store call and answers Cloud Tasks.

@@ -54,6 +54,9 @@ type Error struct {
 	Reason string
 	// RetryAfter is the server's Retry-After, 0 when absent.
 	RetryAfter time.Duration
+	// APICalls is how many API requests the failed call made, the failing one included (a
+	// YouTube query retried after a 401, the pages a paginated fetch got before it failed).
+	APICalls int
 	// Err is the underlying error; for API errors its message carries the
 	// API's own message, e.g. "Unknown identifier (foo) given in field
 	// parameters.metrics.".

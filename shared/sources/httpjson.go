@@ -140,7 +140,14 @@ func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
 // Fetch follows req's pagination to the end and returns every record and
 // every page body. Errors are *Error; host-policy refusals also match
 // ErrHostNotAllowed.
-func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, error) {
+func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (res *Result, err error) {
+	calls := 0
+	defer func() {
+		var se *Error
+		if errors.As(err, &se) {
+			se.APICalls = calls
+		}
+	}()
 	if err := h.policy.CheckURL(req.URL); err != nil {
 		return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("checking %s: %w", req.URL, err)}
 	}
@@ -152,7 +159,7 @@ func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, err
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
 	}
-	res := &Result{}
+	res = &Result{}
 	next := pager.first()
 	for n := 1; next != ""; n++ {
 		if n > maxPages {
@@ -163,6 +170,7 @@ func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, err
 		}
 		body, err := h.get(ctx, next, req.Headers)
 		res.APICalls++
+		calls = res.APICalls
 		if err != nil {
 			return nil, err
 		}

@@ -116,6 +116,7 @@ func TestFetchErrors(t *testing.T) {
 		wantStatus     int
 		wantRetryAfter time.Duration
 		wantMessage    string
+		wantCalls      int
 	}{
 		{
 			name: "more pages than MaxPages",
@@ -125,6 +126,7 @@ func TestFetchErrors(t *testing.T) {
 			},
 			wantKind:    sources.Permanent,
 			wantMessage: "more than 3 pages",
+			wantCalls:   3,
 		},
 		{
 			name: "response over the size cap",
@@ -223,6 +225,9 @@ func TestFetchErrors(t *testing.T) {
 			}
 			got := []any{se.Kind, se.Status, se.RetryAfter}
 			want := []any{tt.wantKind, tt.wantStatus, tt.wantRetryAfter}
+			if tt.wantCalls > 0 && se.APICalls != tt.wantCalls {
+				t.Errorf("Fetch() error counted %d API calls, want %d", se.APICalls, tt.wantCalls)
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Fetch() error %v: kind/status/retryAfter mismatch (-want +got):\n%s", err, diff)
 			}

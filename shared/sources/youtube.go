@@ -189,6 +189,7 @@ func (y *YouTube) Query(ctx context.Context, q YouTubeQuery) (*Result, error) {
 			y.tokens.invalidate(ex.token)
 			continue
 		}
+		se.APICalls = res.APICalls
 		return nil, se
 	}
 }

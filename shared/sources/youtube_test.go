@@ -234,6 +234,9 @@ func TestQueryRefreshesAndRetriesOnceOn401(t *testing.T) {
 	if !errors.As(err, &se) || se.Kind != sources.Transient || se.Status != 401 {
 		t.Fatalf("Query() with two 401s error = %v, want Transient 401", err)
 	}
+	if se.APICalls != 2 {
+		t.Errorf("Query() with two 401s counted %d API calls, want 2", se.APICalls)
+	}
 	if got := srv.Stats().ByStatus[401]; got != 3 {
 		t.Errorf("401 responses = %d, want 3 (one retry only)", got)
 	}
