@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/firestore"
@@ -36,11 +35,7 @@ const EntryPoint = "Backfill"
 // entry is the process's one handler, built on its first request: what the Functions
 // Framework serves and what Serve calls. Nothing is dialled at start-up, so that a deploy with
 // a bad setting answers 500 saying which, instead of crashing.
-var entry = lazy.NewHandler(EntryPoint, logging.Default(), func(ctx context.Context) (http.Handler, error) {
-	cfg, err := LoadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
+var entry = lazy.FromEnv(EntryPoint, logging.Default(), LoadConfig, func(ctx context.Context, cfg Config) (http.Handler, error) {
 	h, _, err := NewHandler(ctx, cfg, logging.Default())
 	return h, err
 })

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -32,11 +31,7 @@ func init() {
 	logger := logging.Default()
 	// Nothing is dialled here: the clients are built on the first request, so that a deploy
 	// with a bad setting answers 500 saying which, instead of crashing at start-up.
-	h := lazy.NewHandler(EntryPoint, logger, func(ctx context.Context) (http.Handler, error) {
-		cfg, err := LoadConfig(os.LookupEnv)
-		if err != nil {
-			return nil, err
-		}
+	h := lazy.FromEnv(EntryPoint, logger, LoadConfig, func(ctx context.Context, cfg Config) (http.Handler, error) {
 		h, _, err := NewHandler(ctx, cfg, logger)
 		return h, err
 	})

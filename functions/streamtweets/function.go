@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -33,7 +32,7 @@ import (
 const EntryPoint = "StreamTweets"
 
 func init() {
-	h := lazy.NewHandler(EntryPoint, logging.Default(), build(logging.Default()))
+	h := lazy.FromEnv(EntryPoint, logging.Default(), LoadConfig, build(logging.Default()))
 	functions.HTTP(EntryPoint, h.ServeHTTP)
 }
 
@@ -109,14 +108,9 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, o HandlerO
 	return logging.Middleware(cfg.Project, s), shutdown, nil
 }
 
-// build makes the handler from the environment on the first request: a cold start never dials,
-// and a bad setting is answered 500 saying which.
-func build(log *slog.Logger) func(context.Context) (http.Handler, error) {
-	return func(ctx context.Context) (http.Handler, error) {
-		cfg, err := LoadConfig(os.LookupEnv)
-		if err != nil {
-			return nil, err
-		}
+// build makes the handler of a configuration, on the first request (see lazy.FromEnv).
+func build(log *slog.Logger) func(context.Context, Config) (http.Handler, error) {
+	return func(ctx context.Context, cfg Config) (http.Handler, error) {
 		h, _, err := NewHandler(ctx, cfg, log, HandlerOptions{})
 		return h, err
 	}

@@ -46,7 +46,7 @@ func TestEntryPointRegistered(t *testing.T) {
 func TestLazyHandlerAnswersConfigError(t *testing.T) {
 	t.Setenv("GOOGLE_CLOUD_PROJECT", "")
 	t.Setenv("EVENTS_TOPIC", "")
-	h := lazy.NewHandler(EntryPoint, newTestEnvLogger(), build(newTestEnvLogger()))
+	h := lazy.FromEnv(EntryPoint, newTestEnvLogger(), LoadConfig, build(newTestEnvLogger()))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
 	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "GOOGLE_CLOUD_PROJECT: required") {

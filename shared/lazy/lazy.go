@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -73,4 +74,18 @@ func (l *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
+}
+
+// FromEnv is the handler of entryPoint that, on the first request, reads its configuration from
+// the process environment with load and makes the handler of it with build: what every
+// function's init registers.
+func FromEnv[C any](entryPoint string, log *slog.Logger, load func(func(string) (string, bool)) (C, error),
+	build func(context.Context, C) (http.Handler, error)) *Handler {
+	return NewHandler(entryPoint, log, func(ctx context.Context) (http.Handler, error) {
+		cfg, err := load(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		return build(ctx, cfg)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -81,5 +82,33 @@ func TestValueBuildsOnceWithAContextThatOutlivesTheRequest(t *testing.T) {
 	}
 	if built.Err() != nil {
 		t.Errorf("the build's context ended with the request: %v", built.Err())
+	}
+}
+
+// FromEnv reads the configuration from the environment on the first request and answers a
+// configuration error with 500 naming it, before any client is built.
+func TestFromEnvLoadsConfigOnFirstRequest(t *testing.T) {
+	t.Setenv("LAZY_TEST_TOPIC", "")
+	load := func(lookup func(string) (string, bool)) (string, error) {
+		if v, ok := lookup("LAZY_TEST_TOPIC"); ok && v != "" {
+			return v, nil
+		}
+		return "", errors.New("LAZY_TEST_TOPIC: required but not set")
+	}
+	var built []string
+	h := FromEnv("Test", slog.New(slog.NewTextHandler(io.Discard, nil)), load, func(_ context.Context, topic string) (http.Handler, error) {
+		built = append(built, topic)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }), nil
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "Test is not ready: LAZY_TEST_TOPIC: required") {
+		t.Errorf("unconfigured answer = %d %s, want 500 naming LAZY_TEST_TOPIC", rec.Code, rec.Body)
+	}
+	t.Setenv("LAZY_TEST_TOPIC", "events")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	if rec.Code != http.StatusNoContent || len(built) != 1 || built[0] != "events" {
+		t.Errorf("configured answer = %d, builds %v; want 204 and one build with topic events", rec.Code, built)
 	}
 }
