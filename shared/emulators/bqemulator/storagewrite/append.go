@@ -35,9 +35,6 @@ type appendState struct {
 // an in-band error (row errors, offsets, injected response faults), or, for problems that
 // poison the connection (unknown table, bad writer schema), by ending the stream with a status.
 func (s *Service) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) error {
-	if err := s.checkFault(MethodAppendRows); err != nil {
-		return err
-	}
 	ctx := stream.Context()
 	c := &connection{s: s, targets: make(map[string]*appendState)}
 	send := stream.Send
@@ -52,6 +49,13 @@ func (s *Service) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) er
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		// An injected connection fault ends the connection once a request has arrived, as a
+		// server failing mid-stream does: the client's send has succeeded, and the request's
+		// result carries the error (checked before the stream starts, the client's send could
+		// race the close and see a bare EOF instead).
+		if err := s.checkFault(MethodAppendRows); err != nil {
 			return err
 		}
 		resp, err := c.handle(ctx, req)
