@@ -146,8 +146,9 @@ variable "dataset_id" {
   default     = "events"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.dataset_id))
-    error_message = "dataset_id must be letters, digits and underscores."
+    # Terraform's regex engine (RE2) allows at most 1000 repetitions: the length is checked apart.
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.dataset_id)) && length(var.dataset_id) <= 1024
+    error_message = "dataset_id must be 1-1024 letters, digits and underscores."
   }
 }
 
@@ -159,8 +160,9 @@ variable "dedup_collection" {
   default     = "collect_events_seen"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,1500}$", var.dedup_collection))
-    error_message = "dedup_collection must be a collection id without slashes."
+    # RE2 allows at most 1000 repetitions: the length is checked apart.
+    condition     = can(regex("^[A-Za-z0-9_-]+$", var.dedup_collection)) && length(var.dedup_collection) <= 1500
+    error_message = "dedup_collection must be a collection id of 1-1500 letters, digits, underscores and hyphens (no slashes)."
   }
 }
 
