@@ -97,7 +97,7 @@ env_of() {
       echo "EVENTS_TOPIC=$EVENTS_TOPIC"
       echo "X_BEARER_TOKEN_SECRET=$(secret "${X_BEARER_TOKEN_SECRET_ID:-x-bearer-token}")"
       echo "X_STREAM_RULES=${X_STREAM_RULES:-}"
-      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username}"
+      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username}"
       echo "LANG_FILTER=${LANG_FILTER:-}"
       echo "STREAM_DURATION=${STREAM_DURATION:-50s}"
       echo "LEASE_TTL=${LEASE_TTL:-30s}"

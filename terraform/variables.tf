@@ -278,7 +278,7 @@ variable "stream_rules" {
 variable "stream_params" {
   type        = string
   description = "Query string of the filtered-stream connection (X_STREAM_PARAMS): the fields and expansions the rows need."
-  default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username"
+  default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username"
 }
 
 variable "stream_lang_filter" {

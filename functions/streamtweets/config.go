@@ -15,9 +15,10 @@ import (
 )
 
 // DefaultStreamParams are the stream's query parameters unless X_STREAM_PARAMS sets others: the
-// tweet fields the loader's rows need (created_at, author_id, lang, referenced_tweets, entities,
-// note_tweet for the untruncated text of long posts) and the author's username.
-const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet" +
+// tweet fields the loader's rows need (created_at, author_id, lang, referenced_tweets and
+// in_reply_to_user_id for the links, entities, note_tweet for the untruncated text of long
+// posts) and the author's username.
+const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet" +
 	"&expansions=author_id&user.fields=username"
 
 // Defaults of the optional settings.
