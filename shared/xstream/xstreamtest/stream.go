@@ -148,6 +148,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
+	if badBackfill(r) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"errors": []map[string]any{{"parameters": map[string][]string{"backfill_minutes": r.URL.Query()["backfill_minutes"]},
+				"message": "The `backfill_minutes` query parameter value [" + r.URL.Query().Get("backfill_minutes") + "] is not one of [1,2,3,4,5]"}},
+			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+			"type": "https://api.twitter.com/2/problems/invalid-request",
+		})
+		return
+	}
 	// A scripted status answers before the connection counts as open.
 	s.mu.Lock()
 	if s.cursor < len(s.script) && s.script[s.cursor].kind == stepStatus {
@@ -190,6 +199,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		return flush()
+	}
+	if s.numberEvery > 0 {
+		s.serveNumbered(w, r, write, keepAlive)
+		return
 	}
 	for {
 		s.mu.Lock()
