@@ -33,7 +33,7 @@ RUNTIME=go126
 # One line per function: entry point, name, service account id, memory, CPU, timeout (s),
 # concurrency, max instances, ingress. terraform/functions.tf locals.functions has the same.
 FUNCTIONS=(
-  "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 120 1  3  internal-only"
+  "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 1800 1  3  internal-only"
   "CollectEvents   collect-events    fn-collect-events    512Mi 1 60  80 20 all"
   "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
   "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
@@ -97,11 +97,13 @@ env_of() {
       echo "EVENTS_TOPIC=$EVENTS_TOPIC"
       echo "X_BEARER_TOKEN_SECRET=$(secret "${X_BEARER_TOKEN_SECRET_ID:-x-bearer-token}")"
       echo "X_STREAM_RULES=${X_STREAM_RULES:-}"
-      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username}"
+      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username}"
       echo "LANG_FILTER=${LANG_FILTER:-}"
-      echo "STREAM_DURATION=${STREAM_DURATION:-50s}"
+      echo "STREAM_DURATION=${STREAM_DURATION:-1620s}"
       echo "LEASE_TTL=${LEASE_TTL:-30s}"
       echo "LEASE_DOC=${LEASE_DOC:-leases/x-stream}"
+      echo "LEASE_WAIT=${LEASE_WAIT:-90s}"
+      echo "STREAM_BACKFILL_MINUTES=${STREAM_BACKFILL_MINUTES:-0}"
       ;;
     CollectEvents)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -239,7 +241,7 @@ for line in "${FUNCTIONS[@]}"; do
         --http-method=post
         --oidc-service-account-email="$(sa scheduler-invoker)"
         --oidc-token-audience="$(url "$name")"
-        --attempt-deadline="$((timeout + 30))s"
+        --attempt-deadline="$((timeout < 1800 ? timeout : 1800))s"
         --max-retry-attempts=0
       )
       if ! $dry_run && gcloud scheduler jobs describe "$name" --project="$project" --location="$region" >/dev/null 2>&1; then

@@ -12,11 +12,13 @@ locals {
   functions = {
     StreamTweets = {
       name            = "stream-tweets"
-      description     = "Reads the X filtered stream for a minute and publishes each message to the events topic."
+      description     = "Reads the X filtered stream for stream_duration, hands over to the next scheduled run, and publishes each message to the events topic."
       service_account = "fn-stream-tweets"
       memory          = "512Mi"
       cpu             = "1"
-      timeout_seconds = 120
+      # Cloud Scheduler's attempt deadline is at most 30 minutes for HTTP targets; a run is sized
+      # to end before it (see scheduler.tf), and the function's timeout matches it.
+      timeout_seconds = 1800
       concurrency     = 1
       max_instances   = 3
       ingress         = "ALLOW_INTERNAL_ONLY"
@@ -95,15 +97,17 @@ locals {
   # ALLOW_PRIVATE_HOSTS) and emulator hosts.
   function_env = {
     StreamTweets = {
-      GOOGLE_CLOUD_PROJECT  = var.project_id
-      EVENTS_TOPIC          = google_pubsub_topic.events.name
-      X_BEARER_TOKEN_SECRET = local.secret_version.x_bearer_token
-      X_STREAM_RULES        = length(var.stream_rules) == 0 ? "" : jsonencode(var.stream_rules)
-      X_STREAM_PARAMS       = var.stream_params
-      LANG_FILTER           = join(",", var.stream_lang_filter)
-      STREAM_DURATION       = var.stream_duration
-      LEASE_TTL             = var.stream_lease_ttl
-      LEASE_DOC             = var.stream_lease_doc
+      GOOGLE_CLOUD_PROJECT    = var.project_id
+      EVENTS_TOPIC            = google_pubsub_topic.events.name
+      X_BEARER_TOKEN_SECRET   = local.secret_version.x_bearer_token
+      X_STREAM_RULES          = length(var.stream_rules) == 0 ? "" : jsonencode(var.stream_rules)
+      X_STREAM_PARAMS         = var.stream_params
+      LANG_FILTER             = join(",", var.stream_lang_filter)
+      STREAM_DURATION         = var.stream_duration
+      LEASE_TTL               = var.stream_lease_ttl
+      LEASE_DOC               = var.stream_lease_doc
+      LEASE_WAIT              = var.stream_lease_wait
+      STREAM_BACKFILL_MINUTES = tostring(var.stream_backfill_minutes)
     }
     CollectEvents = {
       GOOGLE_CLOUD_PROJECT = var.project_id

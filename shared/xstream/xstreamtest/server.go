@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,6 +66,10 @@ type Server struct {
 	stats       Stats
 	forbidden   bool
 	streamQuery []url.Values
+
+	numberEvery time.Duration // WithNumberedStream
+	start       time.Time     // when numbered tweet 0 would have been posted
+	listener    net.Listener  // WithListener
 }
 
 // Stats records what the server saw, for assertions.
@@ -162,7 +167,8 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("GET "+xstream.StreamPath, s.handleStream)
 	mux.HandleFunc("GET "+xstream.RulesPath, s.handleGetRules)
 	mux.HandleFunc("POST "+xstream.RulesPath, s.handlePostRules)
-	s.srv = httptest.NewServer(mux)
+	s.start = time.Now()
+	s.startServer(mux)
 	return s
 }
 
