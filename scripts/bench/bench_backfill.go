@@ -117,7 +117,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	// The bench starts the Firestore emulator itself, behind a proxy that counts operations, and
 	// the stack uses it through FIRESTORE_EMULATOR_HOST.
 	c.Log.Info("backfill benchmark: starting the Firestore emulator")
-	fsEm, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(c.Logs))
+	fsEm, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(c.Logs), gcloudemu.WithStartTimeout(5*time.Minute))
 	if err != nil {
 		return nil, err
 	}
