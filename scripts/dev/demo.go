@@ -211,11 +211,11 @@ func waitLoaded(ctx context.Context, s *localstack.Stack, want int, timeout time
 	}
 	q := "SELECT COUNT(DISTINCT message_id) AS n FROM (" + strings.Join(parts, " UNION ALL ") + ")"
 	for {
-		rows, err := s.BigQuery.Query(ctx, q)
+		r, err := s.Query(ctx, q)
 		if err != nil {
 			return err
 		}
-		got := int(rows[0]["n"].(int64))
+		got := int(r.Int(0, "n"))
 		if got >= want {
 			return nil
 		}
