@@ -42,7 +42,8 @@ locals {
 
   # Views that also read other views (created after them), with the views and tables each reads.
   stacked_views = {
-    tweets_current = { reads_views = ["tweets_dedup"], reads = ["stream_events"] }
+    tweets_current      = { reads_views = ["tweets_dedup"], reads = ["stream_events"] }
+    backfill_rows_typed = { reads_views = ["backfill_rows_dedup"], reads = [] }
   }
 }
 
