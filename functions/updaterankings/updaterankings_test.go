@@ -57,8 +57,8 @@ func TestHandleCountsOnceAndAcknowledgesWhatNeverCounts(t *testing.T) {
 		delivery(t, "m2", `{"created_at":"Mon Oct 26 09:35:19 +0000 2015","id_str":"658224858933999002","text":"no tags","user":{"id_str":"7","screen_name":"a"}}`, event.KindTweet),
 		delivery(t, "m3", `{"kind":"search","id":"s1","query":"  Cloud   Run "}`, event.KindSearch),
 		delivery(t, "m4", `{"kind":"detail_view","id":"v1","item_id":"film-1"}`, event.KindDetailView), // no user: no recent view
-		delivery(t, "m5", `{"limit":{"track":5}}`, event.KindLimit),                                       // no ranking uses it
-		delivery(t, "m6", `not json`, "unclassified"),                                                      // the loader dead-letters it
+		delivery(t, "m5", `{"limit":{"track":5}}`, event.KindLimit),                                    // no ranking uses it
+		delivery(t, "m6", `not json`, "unclassified"),                                                  // the loader dead-letters it
 	}
 	for _, d := range deliveries {
 		if err := u.Handle(t.Context(), d); err != nil {
