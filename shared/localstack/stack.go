@@ -49,6 +49,9 @@ type Options struct {
 	Backfill *BackfillOptions
 	// Stream, when set, starts a local X API that streams these raw lines to StreamTweets.
 	Stream *StreamOptions
+	// Rankings delivers the rankings' filtered subscription to UpdateRankings (and starts
+	// Firestore), so that ServeRankings serves them.
+	Rankings bool
 }
 
 // Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
@@ -65,6 +68,7 @@ type Stack struct {
 	Forwarder        *Forwarder
 	Publisher        *publish.Publisher
 	Backfill         *BackfillParts
+	Rankings         *RankingsParts
 
 	log         *slog.Logger
 	logs        io.Writer
@@ -116,7 +120,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The official clients find the emulators through the environment, as in the functions.
 	os.Setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
 
-	if o.Backfill != nil || o.Stream != nil {
+	if o.Backfill != nil || o.Stream != nil || o.Rankings {
 		s.FirestoreHost = os.Getenv("FIRESTORE_EMULATOR_HOST")
 		if s.FirestoreHost == "" || gcloudemu.Ping(ctx, s.FirestoreHost) != nil {
 			o.Log.Info("starting the Firestore emulator")
@@ -196,6 +200,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			env[k] = v
 		}
 	}
+	if o.Rankings {
+		env["RANKINGS_CACHE_TTL"] = "0s" // every answer fresh, for the checks against SQL
+	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
 	}
@@ -211,6 +218,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
+	if o.Rankings {
+		if err := s.startRankings(ctx, o); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -252,6 +264,9 @@ func (s *Stack) Close() error {
 	if s.stopFwd != nil {
 		s.stopFwd()
 		errs = append(errs, <-s.fwdDone)
+	}
+	if s.Rankings != nil {
+		errs = append(errs, s.Rankings.close())
 	}
 	if s.Publisher != nil {
 		s.Publisher.Stop()
