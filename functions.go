@@ -10,5 +10,7 @@ import (
 	_ "github.com/pipelinekit/pipelinekit/functions/collectevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/loadevents"
 	_ "github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
+	_ "github.com/pipelinekit/pipelinekit/functions/serverankings"
 	_ "github.com/pipelinekit/pipelinekit/functions/streamtweets"
+	_ "github.com/pipelinekit/pipelinekit/functions/updaterankings"
 )

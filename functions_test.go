@@ -21,7 +21,7 @@ import (
 
 // entryPoints is every function the project deploys. Terraform and scripts/deploy.sh name the
 // same entry points; the terraform tests check them against this list's source, the packages.
-var entryPoints = []string{"Backfill", "CollectEvents", "LoadEvents", "RunBackfillTask", "StreamTweets"}
+var entryPoints = []string{"Backfill", "CollectEvents", "LoadEvents", "RunBackfillTask", "ServeRankings", "StreamTweets", "UpdateRankings"}
 
 // registrations finds, by reading the source, each functions.X("Name", ...) call in the init()
 // of every package under functions/.

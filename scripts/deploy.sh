@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys the functions with gcloud, for projects that manage everything else with Terraform but
-# not the functions (terraform apply -var deploy_functions=false): the five functions with the
+# not the functions (terraform apply -var deploy_functions=false): the functions with the
 # settings of terraform/functions.tf, their invoker bindings, the loader's push subscription and
 # the Scheduler job that runs StreamTweets. The service accounts, topics, queue, dataset,
 # Firestore and secrets must exist (Terraform creates them).
@@ -14,7 +14,8 @@ usage() {
 Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N] [--dry-run]
 
 Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
-invoker bindings, the loader's Pub/Sub push subscription and the StreamTweets Scheduler job.
+invoker bindings, the loader's and the rankings' Pub/Sub push subscriptions and the StreamTweets
+Scheduler job.
 
   --project PROJECT     Google Cloud project id (required)
   --region REGION       region of the functions and the Scheduler job (default us-central1)
@@ -38,6 +39,8 @@ FUNCTIONS=(
   "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
   "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
   "RunBackfillTask run-backfill-task fn-run-backfill-task 512Mi 1 600 10 20 internal-only"
+  "UpdateRankings  update-rankings   fn-update-rankings   512Mi 1 60  250 20 internal-only"
+  "ServeRankings   serve-rankings    fn-serve-rankings    512Mi 1 30  250 10 all"
 )
 
 # Resource names: Terraform's variable defaults.
@@ -49,6 +52,9 @@ BACKFILL_QUEUE_ID=${BACKFILL_QUEUE_ID:-backfill}
 QUEUE_MAX_ATTEMPTS=${QUEUE_MAX_ATTEMPTS:-8}
 LOADER_MAX_DELIVERY_ATTEMPTS=${LOADER_MAX_DELIVERY_ATTEMPTS:-10}
 STREAM_SCHEDULE=${STREAM_SCHEDULE:-* * * * *}
+RANKINGS_SUBSCRIPTION=${RANKINGS_SUBSCRIPTION:-events-rankings}
+# terraform/rankings.tf local.rankings_filter: only the kinds the rankings use.
+RANKINGS_FILTER='attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"'
 
 project="" region=us-central1 only="" project_number="" dry_run=false
 while (($#)); do
@@ -140,6 +146,14 @@ env_of() {
       echo "COUNTER_SHARDS=${COUNTER_SHARDS:-500}"
       echo "API_TIMEOUT=${API_TIMEOUT:-30s}"
       ;;
+    UpdateRankings)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "RANKINGS_SHARDS=${RANKINGS_SHARDS:-16}"
+      ;;
+    ServeRankings)
+      echo "GOOGLE_CLOUD_PROJECT=$project"
+      echo "RANKINGS_CACHE_TTL=${RANKINGS_CACHE_TTL:-5s}"
+      ;;
     *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
   esac
 }
@@ -196,7 +210,7 @@ for line in "${FUNCTIONS[@]}"; do
   # Who may call it: Terraform's locals.invokers for the internal callers.
   case $entry in
     StreamTweets) invoker=scheduler-invoker ;;
-    LoadEvents) invoker=pubsub-push ;;
+    LoadEvents | UpdateRankings) invoker=pubsub-push ;;
     RunBackfillTask | Backfill) invoker=tasks-invoker ;; # Backfill: its expansion tasks
     *) invoker="" ;;
   esac
@@ -228,6 +242,31 @@ for line in "${FUNCTIONS[@]}"; do
       fi
       # Pub/Sub's service agent acknowledges dead-lettered messages on the subscription.
       run gcloud pubsub subscriptions add-iam-policy-binding "$LOADER_SUBSCRIPTION" --project="$project" \
+        --member="serviceAccount:service-$project_number@gcp-sa-pubsub.iam.gserviceaccount.com" \
+        --role=roles/pubsub.subscriber
+      ;;
+    UpdateRankings)
+      # The rankings' push subscription, filtered on the kind attribute (a filter cannot be
+      # changed on an existing subscription: delete it to change the filter).
+      flags=(
+        --project="$project"
+        --ack-deadline="$timeout"
+        --message-retention-duration=604800s
+        --expiration-period=never
+        --push-endpoint="$(url "$name")"
+        --push-auth-service-account="$(sa pubsub-push)"
+        --push-auth-token-audience="$(url "$name")"
+        --min-retry-delay=10s
+        --max-retry-delay=600s
+        --dead-letter-topic="$DEAD_LETTER_TOPIC"
+        --max-delivery-attempts="$LOADER_MAX_DELIVERY_ATTEMPTS"
+      )
+      if ! $dry_run && gcloud pubsub subscriptions describe "$RANKINGS_SUBSCRIPTION" --project="$project" >/dev/null 2>&1; then
+        run gcloud pubsub subscriptions update "$RANKINGS_SUBSCRIPTION" "${flags[@]}"
+      else
+        run gcloud pubsub subscriptions create "$RANKINGS_SUBSCRIPTION" --topic="$EVENTS_TOPIC" --message-filter="$RANKINGS_FILTER" "${flags[@]}"
+      fi
+      run gcloud pubsub subscriptions add-iam-policy-binding "$RANKINGS_SUBSCRIPTION" --project="$project" \
         --member="serviceAccount:service-$project_number@gcp-sa-pubsub.iam.gserviceaccount.com" \
         --role=roles/pubsub.subscriber
       ;;

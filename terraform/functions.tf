@@ -9,7 +9,8 @@ locals {
   # services count as internal traffic when they are in the same project and call the run.app
   # URL, which is the URL this configuration gives them. CollectEvents and Backfill are called
   # by apps and people from anywhere: ALLOW_ALL, with IAM (run.invoker) deciding who may call.
-  functions = {
+  # The rankings' functions are declared in rankings.tf and merged in.
+  functions = merge({
     StreamTweets = {
       name            = "stream-tweets"
       description     = "Reads the X filtered stream for stream_duration, hands over to the next scheduled run, and publishes each message to the events topic."
@@ -67,7 +68,7 @@ locals {
       max_instances   = 20
       ingress         = "ALLOW_INTERNAL_ONLY"
     }
-  }
+  }, local.ranking_functions)
 
   # The Go runtime of every function: go.mod's go directive must not be newer.
   runtime = "go126"
@@ -95,7 +96,7 @@ locals {
   # Environment of each function: exactly the variables its LoadConfig reads (the tests check
   # both ways), except local-only ones (the secrets' plain values, API base URLs for fakes,
   # ALLOW_PRIVATE_HOSTS) and emulator hosts.
-  function_env = {
+  function_env = merge({
     StreamTweets = {
       GOOGLE_CLOUD_PROJECT    = var.project_id
       EVENTS_TOPIC            = google_pubsub_topic.events.name
@@ -144,7 +145,7 @@ locals {
       COUNTER_SHARDS               = tostring(var.backfill_counter_shards)
       API_TIMEOUT                  = var.backfill_api_timeout
     }
-  }
+  }, local.ranking_function_env)
 }
 
 # --- Source ------------------------------------------------------------------------------------

@@ -74,16 +74,38 @@ func (m *module) resource(t *testing.T, typ, name string) *hclsyntax.Block {
 	return nil
 }
 
-// local returns the expression of a local value.
+// local returns the expression of a local value. A merge() of object constructors and other
+// locals (how rankings.tf adds its functions to functions.tf's) is returned as one object
+// constructor holding every item, so that callers read it as if it were written whole.
 func (m *module) local(t *testing.T, name string) hclsyntax.Expression {
 	t.Helper()
 	for _, b := range m.blocks("locals") {
 		if a, ok := b.Body.Attributes[name]; ok {
-			return a.Expr
+			return m.flattenMerge(t, a.Expr)
 		}
 	}
 	t.Fatalf("no local %s", name)
 	return nil
+}
+
+func (m *module) flattenMerge(t *testing.T, e hclsyntax.Expression) hclsyntax.Expression {
+	t.Helper()
+	call, ok := e.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "merge" {
+		return e
+	}
+	out := &hclsyntax.ObjectConsExpr{SrcRange: call.Range(), OpenRange: call.OpenParenRange}
+	for _, arg := range call.Args {
+		if tr, ok := arg.(*hclsyntax.ScopeTraversalExpr); ok && len(tr.Traversal) == 2 && tr.Traversal.RootName() == "local" {
+			arg = m.local(t, tr.Traversal[1].(hcl.TraverseAttr).Name)
+		}
+		obj, ok := arg.(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			return e // a merge of something else: leave it to the caller
+		}
+		out.Items = append(out.Items, obj.Items...)
+	}
+	return out
 }
 
 // literal evaluates an expression that refers to nothing (a local holding only literals).

@@ -56,3 +56,8 @@ output "source_bucket" {
   description = "Bucket holding the functions' source archives (null when scripts/deploy.sh deploys the functions)."
   value       = one(google_storage_bucket.source[*].name)
 }
+
+output "rankings_subscription" {
+  description = "Full name of the filtered push subscription that delivers ranking events to UpdateRankings (null when scripts/deploy.sh deploys the functions)."
+  value       = one(google_pubsub_subscription.rankings[*].id)
+}

@@ -17,7 +17,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/functions/collectevents"
 	"github.com/pipelinekit/pipelinekit/functions/loadevents"
 	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
+	"github.com/pipelinekit/pipelinekit/functions/serverankings"
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
+	"github.com/pipelinekit/pipelinekit/functions/updaterankings"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -46,6 +48,8 @@ var functions = []function{
 	{loadevents.EntryPoint, recorded(loadevents.LoadConfig)},
 	{backfill.EntryPoint, recorded(backfill.LoadConfig)},
 	{runbackfilltask.EntryPoint, recorded(runbackfilltask.LoadConfig)},
+	{updaterankings.EntryPoint, recorded(updaterankings.LoadConfig)},
+	{serverankings.EntryPoint, recorded(serverankings.LoadConfig)},
 }
 
 // localOnly are variables the code reads that a deployment must not set.

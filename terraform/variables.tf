@@ -489,3 +489,49 @@ variable "youtube_secret_ids" {
   description = "Secret Manager secrets holding the YouTube OAuth client id, client secret and refresh token (values added out of band)."
   default     = {}
 }
+
+# --- Rankings ----------------------------------------------------------------------------------
+
+variable "rankings_subscription" {
+  type        = string
+  description = "Filtered push subscription that delivers the events the rankings use to UpdateRankings."
+  default     = "events-rankings"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.rankings_subscription)) && !startswith(var.rankings_subscription, "goog")
+    error_message = "rankings_subscription must be a Pub/Sub subscription id: 3-255 characters, starting with a letter."
+  }
+}
+
+variable "rankings_shards" {
+  type        = number
+  description = "Documents each ranking bucket's counters are spread over (RANKINGS_SHARDS): each bucket document sees about commits per second / shards writes per second."
+  default     = 16
+
+  validation {
+    condition     = var.rankings_shards >= 1 && var.rankings_shards <= 500 && floor(var.rankings_shards) == var.rankings_shards
+    error_message = "rankings_shards must be a whole number from 1 to 500."
+  }
+}
+
+variable "rankings_cache_ttl" {
+  type        = string
+  description = "How long a ServeRankings instance reuses a computed ranking, and the max-age of its answers (RANKINGS_CACHE_TTL, a Go duration up to 1m)."
+  default     = "5s"
+
+  validation {
+    condition     = can(regex("^([0-9]|[1-5][0-9])s$|^60s$|^1m$", var.rankings_cache_ttl))
+    error_message = "rankings_cache_ttl must be a duration in seconds from 0s to 60s, such as \"5s\"."
+  }
+}
+
+variable "rankings_invokers" {
+  type        = list(string)
+  description = "Principals allowed to call ServeRankings (the deck, dashboards), such as group:team@example.com. Public access is refused."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.rankings_invokers : can(regex("^(user|serviceAccount|group|domain|principal|principalSet):.+", m))])
+    error_message = "rankings_invokers must be IAM members such as serviceAccount:EMAIL or group:EMAIL; public access is refused."
+  }
+}

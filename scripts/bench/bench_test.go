@@ -5,8 +5,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 )
 
 func TestMedian(t *testing.T) {
@@ -63,5 +67,32 @@ func TestPrintBackfillTargets(t *testing.T) {
 	}
 	if n := strings.Count(out, " met\n"); n != 3 {
 		t.Errorf("printBackfill shows %d targets met, want 3:\n%s", n, out)
+	}
+}
+
+// The rankings benchmark's events all decode, and as many carry the hot hashtag as it says.
+func TestRankingMessages(t *testing.T) {
+	msgs, hot := rankingMessages(100, "t")
+	if len(msgs) != 100 || hot != 70 {
+		t.Fatalf("rankingMessages(100) = %d messages, %d hot, want 100 and 70", len(msgs), hot)
+	}
+	counted := 0
+	for _, m := range msgs {
+		rec, err := event.Decode(event.Message{ID: m.MessageID, Data: m.Data, Attributes: m.Attributes, PublishTime: time.Now()}, time.Now())
+		if err != nil {
+			t.Fatalf("Decode(%s) = %v", m.Data, err)
+		}
+		e, ok := rankings.EntryOf(rec)
+		if !ok {
+			t.Errorf("%s counts in no ranking", m.Data)
+		}
+		for _, c := range e.Counts {
+			if c.Ranking == rankings.Hashtags && c.Key == "hot" {
+				counted++
+			}
+		}
+	}
+	if counted != hot {
+		t.Errorf("%d events count #hot, want %d", counted, hot)
 	}
 }

@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 package main
 
@@ -30,6 +30,7 @@ type Report struct {
 	Fanout    *FanoutResult    `json:"fanout,omitempty"`
 	ColdStart *ColdStartResult `json:"cold_start,omitempty"`
 	Firestore *FirestoreResult `json:"firestore,omitempty"`
+	Rankings  *RankingsResult  `json:"rankings,omitempty"`
 }
 
 func main() {
@@ -54,6 +55,11 @@ func main() {
 	var fsc FirestoreConfig
 	flag.IntVar(&fsc.Goroutines, "firestore-goroutines", 64, "goroutines of the Firestore emulator measurement")
 	flag.DurationVar(&fsc.Duration, "firestore-duration", 5*time.Second, "length of each Firestore emulator measurement")
+	rc := RankingsConfig{Readers: 100, FreshnessSamples: 10}
+	flag.IntVar(&rc.Events, "rankings-events", 20000, "events delivered to UpdateRankings")
+	flag.IntVar(&rc.InFlight, "rankings-inflight", 250, "deliveries in flight, as Eventarc with UpdateRankings' concurrency")
+	flag.IntVar(&rc.BaselineEvents, "rankings-baseline-events", 2000, "events of the one-transaction-per-event baseline")
+	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
@@ -116,6 +122,15 @@ func main() {
 		}
 		r.Firestore = res
 	}
+	if want("rankings") {
+		rc.Log, rc.Logs = log, lc.Logs
+		res, err := benchRankings(ctx, rc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: rankings: %v\n", err)
+			os.Exit(1)
+		}
+		r.Rankings = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -147,6 +162,7 @@ func printTable(w io.Writer, r Report) {
 	printFanout(w, r.Fanout)
 	printColdStart(w, r.ColdStart)
 	printFirestore(w, r.Firestore)
+	printRankings(w, r.Rankings)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {

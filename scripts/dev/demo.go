@@ -26,16 +26,17 @@ import (
 
 // demoSummary is the demo's last line.
 type demoSummary struct {
-	OK          bool             `json:"ok"`
-	Rows        map[string]int   `json:"rows"`
-	DeadLetters int              `json:"dead_letters"`
-	DeadReasons map[string]int   `json:"dead_letter_reasons,omitempty"`
-	Stream      map[string]any   `json:"stream"`
-	AppEvents   map[string]int   `json:"app_events"`
-	Backfill    *backfillSummary `json:"backfill"`
-	TopHashtags []hashtagCount   `json:"top_hashtags"`
-	ElapsedS    float64          `json:"elapsed_s"`
-	Problems    []string         `json:"problems,omitempty"`
+	OK          bool                      `json:"ok"`
+	Rows        map[string]int            `json:"rows"`
+	DeadLetters int                       `json:"dead_letters"`
+	DeadReasons map[string]int            `json:"dead_letter_reasons,omitempty"`
+	Stream      map[string]any            `json:"stream"`
+	AppEvents   map[string]int            `json:"app_events"`
+	Backfill    *backfillSummary          `json:"backfill"`
+	TopHashtags []hashtagCount            `json:"top_hashtags"`
+	Rankings    []localstack.RankingCheck `json:"rankings"`
+	ElapsedS    float64                   `json:"elapsed_s"`
+	Problems    []string                  `json:"problems,omitempty"`
 }
 
 type hashtagCount struct {
@@ -83,7 +84,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	s, err := localstack.Start(ctx, localstack.Options{
-		Log: log, Logs: processLogs(*verbose), DataDir: *data,
+		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true,
 		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
 		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
@@ -153,6 +154,10 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	sum.ElapsedS = time.Since(start).Seconds()
+	fmt.Fprintln(out, "\n== 5. Rankings from ServeRankings, and the same by SQL")
+	if err := checkRankings(ctx, s, out, sum); err != nil {
+		return err
+	}
 	sum.OK = len(sum.Problems) == 0
 	printSummary(out, sum)
 	line, _ := json.Marshal(sum)
@@ -164,6 +169,7 @@ func demo(ctx context.Context, args []string) error {
 		}
 		defer remove()
 		printServe(s)
+		printRankingsServe(s)
 		<-ctx.Done()
 		fmt.Fprintln(os.Stderr, "\nstopping: functions, emulators, local servers")
 	}

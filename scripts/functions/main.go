@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/pipelinekit/pipelinekit" // registers every entry point
 	"github.com/pipelinekit/pipelinekit/functions/backfill"
+	"github.com/pipelinekit/pipelinekit/functions/serverankings"
 )
 
 func main() {
@@ -27,6 +28,10 @@ func main() {
 	// Deployed, each function is served at "/" and Backfill sees /backfills/... paths. Here the
 	// framework serves each at exactly /<EntryPoint>, so Backfill's sub-paths need a route.
 	if err := funcframework.RegisterHTTPFunctionContext(context.Background(), "/Backfill/", backfill.Serve); err != nil {
+		fmt.Fprintf(os.Stderr, "functions: %v\n", err)
+		os.Exit(1)
+	}
+	if err := funcframework.RegisterHTTPFunctionContext(context.Background(), "/ServeRankings/", serverankings.Serve); err != nil {
 		fmt.Fprintf(os.Stderr, "functions: %v\n", err)
 		os.Exit(1)
 	}

@@ -77,14 +77,18 @@ func (b *syncBuffer) tail(n int) string {
 
 // startDrillStack starts a stack of its own for one drill (its faults are the stack's), with
 // the backfill half when b is not nil. When the drill fails, the end of the functions' log is
-// printed, since it says what each task and message went through.
-func startDrillStack(t *testing.T, b *BackfillOptions) *Stack {
+// printed, since it says what each task and message went through. opts adjust the stack's
+// options (such as turning the rankings on).
+func startDrillStack(t *testing.T, b *BackfillOptions, opts ...func(*Options)) *Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logs := &syncBuffer{}
-	s, err := Start(ctx, Options{Project: gcloudemu.NewProjectID(t), Logs: logs,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backfill: b})
+	o := Options{Project: gcloudemu.NewProjectID(t), Logs: logs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backfill: b}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := Start(ctx, o)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -242,7 +243,7 @@ func TestDrillShortLivedTokens(t *testing.T) {
 // succeeded, and every stream message is delivered to LoadEvents twice, both at once.
 func TestDrillDuplicateDeliveries(t *testing.T) {
 	// Slow enough that the tasks are still in flight when they are forced a second time.
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}})
+	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}}, withRankings)
 	ctx := context.Background()
 	job, planned := startDrillBackfill(t, s)
 	forced := forceWorkerTasks(t, s)
@@ -339,13 +340,36 @@ func TestDrillDuplicateDeliveries(t *testing.T) {
 		t.Errorf("job counts %d succeeded tasks after redeliveries, want %d", st.Counts.Succeeded, planned)
 	}
 	checkInvariants(t, s, job, planned, &sum)
+
+	// The rankings: the same stream messages and app events, each delivered twice at once to
+	// UpdateRankings (and the app events twice to LoadEvents), equal their SQL truth.
+	var msgs []PushMessage
+	for i, line := range lines {
+		_, attrs, _ := event.XAttributes([]byte(line), event.SourceReplay)
+		msgs = append(msgs, PushMessage{Data: []byte(line), Attributes: attrs, MessageID: ids[i], PublishTime: now})
+	}
+	apps := appMessages(t, rankingAppEvents("dup"), "drill-dup-app")
+	deliverRankingsTwice(t, s, append(msgs, apps...))
+	var appIDs []string
+	for _, m := range apps {
+		appIDs = append(appIDs, m.MessageID)
+		for range 2 {
+			if code, err := s.DeliverMessage(ctx, m); err != nil || code/100 != 2 {
+				t.Errorf("delivering app message %s: status %d, error %v", m.MessageID, code, err)
+			}
+		}
+	}
+	if err := s.waitAccounted(ctx, appIDs, drillTimeout(), &ReplaySummary{}); err != nil {
+		t.Fatal(err)
+	}
+	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.SearchTerms, rankings.Popularity)
 }
 
 // TestDrillLoaderUnavailable: BigQuery's Storage Write API answers UNAVAILABLE to every append
 // during a replay until LoadEvents has refused some deliveries (the writer's own retries gave
 // up), then recovers: the forwarder nacked them, Pub/Sub redelivers, and everything loads once.
 func TestDrillLoaderUnavailable(t *testing.T) {
-	s := startDrillStack(t, nil)
+	s := startDrillStack(t, nil, withRankings)
 	s.BigQuery.SetFault("AppendRowsResponse", status.Error(codes.Unavailable, "drill: the Storage Write API is unavailable"), -1)
 	lines := captureLines(50 * *drillSize)
 	file := writeCapture(t, lines)
@@ -382,6 +406,9 @@ func TestDrillLoaderUnavailable(t *testing.T) {
 		t.Errorf("replay published %d, dead-lettered %d (%v); want %d and 0", r.sum.Published, r.sum.DeadLetters, r.sum.DeadLetterReasons, len(lines))
 	}
 	checkInvariants(t, s, "", 0, &r.sum)
+	// The rankings kept counting while the loader could not: once it has loaded everything they
+	// equal the SQL truth, each event once.
+	checkRankingsTruth(t, s, nil, rankings.Hashtags)
 }
 
 // TestDrillPoisonMessages: a JSON line that is no event, one that is not valid UTF-8, and one

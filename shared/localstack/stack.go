@@ -53,6 +53,9 @@ type Options struct {
 	// DataDir, when set, keeps the local BigQuery's tables (a DuckDB file) and the Firestore
 	// emulator's documents (its export, imported at the next start) in this directory.
 	DataDir string
+	// Rankings delivers the rankings' filtered subscription to UpdateRankings (and starts
+	// Firestore), so that ServeRankings serves them.
+	Rankings bool
 }
 
 // Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
@@ -74,6 +77,7 @@ type Stack struct {
 	BigQueryHost string
 	// External names the servers the stack reused instead of starting, by their variable.
 	External map[string]string
+	Rankings *RankingsParts
 
 	log         *slog.Logger
 	logs        io.Writer
@@ -133,7 +137,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The official clients find the emulators through the environment, as in the functions.
 	s.setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
 
-	if o.Backfill != nil || o.Stream != nil {
+	if o.Backfill != nil || o.Stream != nil || o.Rankings {
 		if s.FirestoreHost, ok = s.reuse(ctx, "FIRESTORE_EMULATOR_HOST", "Firestore emulator", gcloudemu.Ping); !ok {
 			o.Log.Info("starting the Firestore emulator")
 			if s.firestoreEm, err = gcloudemu.Start(ctx, gcloudemu.Firestore, o.firestoreOptions()...); err != nil {
@@ -214,6 +218,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			env[k] = v
 		}
 	}
+	if o.Rankings {
+		env["RANKINGS_CACHE_TTL"] = "0s" // every answer fresh, for the checks against SQL
+	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
 	}
@@ -229,6 +236,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
+	if o.Rankings {
+		if err := s.startRankings(ctx, o); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -270,6 +282,9 @@ func (s *Stack) Close() error {
 	if s.stopFwd != nil {
 		s.stopFwd()
 		errs = append(errs, <-s.fwdDone)
+	}
+	if s.Rankings != nil {
+		errs = append(errs, s.Rankings.close())
 	}
 	if s.Publisher != nil {
 		s.Publisher.Stop()

@@ -54,6 +54,8 @@ type SubscriptionOptions struct {
 	PushEndpoint string
 	// Ordering delivers messages with the same ordering key in order.
 	Ordering bool
+	// Filter delivers only the messages it matches (Pub/Sub's filter syntax, e.g. on attributes.kind).
+	Filter string
 }
 
 // EnsureSubscription creates subscription sub on topic unless it exists. An
@@ -64,6 +66,7 @@ func EnsureSubscription(ctx context.Context, client *pubsub.Client, project, sub
 		Name:                  SubscriptionName(project, sub),
 		Topic:                 TopicName(project, topic),
 		EnableMessageOrdering: opts.Ordering,
+		Filter:                opts.Filter,
 	}
 	if opts.AckDeadline > 0 {
 		req.AckDeadlineSeconds = int32(opts.AckDeadline / time.Second)

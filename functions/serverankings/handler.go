@@ -1,0 +1,279 @@
+package serverankings
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// Reader is what the handler reads; *rankings.Store in production.
+type Reader interface {
+	Top(ctx context.Context, r rankings.Ranking, w rankings.Window, now time.Time) ([]rankings.Item, error)
+	RecentViews(ctx context.Context, user string) ([]rankings.View, error)
+	Latest(ctx context.Context, term string, cur *rankings.Cursor, n int) ([]rankings.Tweet, string, error)
+}
+
+// Limits of the parameters.
+const (
+	MaxUserIDLen = 128
+	MaxQueryLen  = 100
+	DefaultPage  = 20
+	MaxPage      = 100
+)
+
+// Handler serves the endpoints:
+//
+//	GET /rankings                              the rankings and windows
+//	GET /rankings/{ranking}?window=1h&n=10     one ranking (window default 1h)
+//	GET /recent_views?user_id=U                a user's recent views
+//	GET /tweets?q=%23gcp&n=20&cursor=C         latest tweets for a word or #hashtag, older pages by cursor
+type Handler struct {
+	r   Reader
+	ttl time.Duration
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*cached
+}
+
+type cached struct {
+	mu    sync.Mutex // one computation at a time per ranking and window
+	at    time.Time
+	items []rankings.Item
+	from  time.Time
+	to    time.Time
+}
+
+// NewHandler returns the handler over r; now defaults to time.Now.
+func NewHandler(r Reader, cfg Config, now func() time.Time) *Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return &Handler{r: r, ttl: cfg.CacheTTL, now: now, cache: map[string]*cached{}}
+}
+
+// RankingResponse is the answer of /rankings/{ranking}.
+type RankingResponse struct {
+	Ranking string          `json:"ranking"`
+	Window  string          `json:"window"`
+	From    time.Time       `json:"from"`
+	To      time.Time       `json:"to"`
+	AsOf    time.Time       `json:"as_of"`
+	Items   []rankings.Item `json:"items"`
+}
+
+// RecentViewsResponse is the answer of /recent_views.
+type RecentViewsResponse struct {
+	UserID string          `json:"user_id"`
+	Items  []rankings.View `json:"items"`
+}
+
+// TweetsResponse is the answer of /tweets.
+type TweetsResponse struct {
+	Query      string           `json:"q"`
+	Term       string           `json:"term"`
+	Tweets     []rankings.Tweet `json:"tweets"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// ErrorResponse is the answer to a refused request; Param names the bad parameter.
+type ErrorResponse struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSON(w, r, http.StatusMethodNotAllowed, ErrorResponse{Error: "read-only: use GET"}, "")
+		return
+	}
+	path := "/" + strings.Trim(r.URL.Path, "/")
+	// Served locally at /ServeRankings/..., deployed at /.
+	path = strings.TrimPrefix(path, "/"+EntryPoint)
+	var (
+		body   any
+		maxAge time.Duration
+		err    error
+	)
+	switch {
+	case path == "/rankings" || path == "" || path == "/":
+		body, maxAge = index(), time.Hour
+	case strings.HasPrefix(path, "/rankings/"):
+		body, err = h.ranking(r, strings.TrimPrefix(path, "/rankings/"))
+		maxAge = h.ttl
+	case path == "/recent_views":
+		body, err = h.recentViews(r)
+		maxAge = min(h.ttl, 2*time.Second)
+	case path == "/tweets":
+		body, err = h.tweets(r)
+		maxAge = h.ttl
+	default:
+		writeJSON(w, r, http.StatusNotFound, ErrorResponse{Error: "no such endpoint: " + r.URL.Path +
+			" (try /rankings, /rankings/{ranking}, /recent_views, /tweets)"}, "")
+		return
+	}
+	var bad *rankings.BadParam
+	switch {
+	case errors.As(err, &bad):
+		writeJSON(w, r, http.StatusBadRequest, ErrorResponse{Error: bad.Error(), Param: bad.Param}, "")
+		return
+	case err != nil:
+		writeJSON(w, r, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error()}, "")
+		return
+	}
+	writeJSON(w, r, http.StatusOK, body, fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
+}
+
+// Index is the answer of /rankings: what can be asked for.
+type Index struct {
+	Rankings []rankings.Ranking `json:"rankings"`
+	Windows  []string           `json:"windows"`
+	DefaultN int                `json:"default_n"`
+	MaxN     int                `json:"max_n"`
+}
+
+func index() Index {
+	ix := Index{Rankings: rankings.All, DefaultN: rankings.DefaultN, MaxN: rankings.MaxN}
+	for _, w := range rankings.Windows {
+		ix.Windows = append(ix.Windows, w.Name)
+	}
+	return ix
+}
+
+func (h *Handler) ranking(r *http.Request, name string) (any, error) {
+	rk := rankings.Ranking(name)
+	if !rk.Valid() {
+		return nil, &rankings.BadParam{Param: "ranking", Reason: fmt.Sprintf("unknown ranking %q (one of %v)", name, rankings.All)}
+	}
+	q := r.URL.Query()
+	wname := q.Get("window")
+	if wname == "" {
+		wname = "1h"
+	}
+	win, ok := rankings.WindowNamed(wname)
+	if !ok {
+		return nil, &rankings.BadParam{Param: "window", Reason: fmt.Sprintf("unknown window %q (one of %s)", wname, strings.Join(index().Windows, ", "))}
+	}
+	n, err := rankings.ParseN(q.Get("n"))
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.top(r.Context(), rk, win)
+	if err != nil {
+		return nil, err
+	}
+	items := c.items[:min(n, len(c.items))]
+	return RankingResponse{Ranking: name, Window: win.Name, From: c.from, To: c.to, AsOf: c.at, Items: items}, nil
+}
+
+// top returns the ranking computed at most ttl ago: with many readers one instance computes
+// each ranking once per ttl, and the others wait for it rather than read Firestore too.
+func (h *Handler) top(ctx context.Context, rk rankings.Ranking, win rankings.Window) (*cached, error) {
+	h.mu.Lock()
+	c := h.cache[string(rk)+"/"+win.Name]
+	if c == nil {
+		c = &cached{}
+		h.cache[string(rk)+"/"+win.Name] = c
+	}
+	h.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := h.now().UTC()
+	if !c.at.IsZero() && now.Sub(c.at) < h.ttl {
+		return &cached{at: c.at, items: c.items, from: c.from, to: c.to}, nil
+	}
+	items, err := h.r.Top(ctx, rk, win, now)
+	if err != nil {
+		return nil, err
+	}
+	from, to := win.Range(now)
+	c.at, c.items, c.from, c.to = now, items, from, to
+	return &cached{at: c.at, items: c.items, from: c.from, to: c.to}, nil
+}
+
+func (h *Handler) recentViews(r *http.Request) (any, error) {
+	user := r.URL.Query().Get("user_id")
+	switch {
+	case user == "":
+		return nil, &rankings.BadParam{Param: "user_id", Reason: "required"}
+	case len(user) > MaxUserIDLen:
+		return nil, &rankings.BadParam{Param: "user_id", Reason: fmt.Sprintf("longer than %d bytes", MaxUserIDLen)}
+	case !utf8.ValidString(user):
+		return nil, &rankings.BadParam{Param: "user_id", Reason: "not valid UTF-8"}
+	}
+	views, err := h.r.RecentViews(r.Context(), user)
+	if err != nil {
+		return nil, err
+	}
+	return RecentViewsResponse{UserID: user, Items: views}, nil
+}
+
+func (h *Handler) tweets(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	raw := q.Get("q")
+	switch {
+	case strings.TrimSpace(raw) == "":
+		return nil, &rankings.BadParam{Param: "q", Reason: "required: a word or a #hashtag"}
+	case len(raw) > MaxQueryLen:
+		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("longer than %d bytes", MaxQueryLen)}
+	}
+	term := rankings.TermOf(raw)
+	if term == "" {
+		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("%q is neither one word nor one #hashtag", raw)}
+	}
+	n := DefaultPage
+	if s := q.Get("n"); s != "" {
+		var err error
+		if n, err = rankings.ParseN(s); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := rankings.ParseCursor(q.Get("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	tweets, next, err := h.r.Latest(r.Context(), term, cur, n)
+	if err != nil {
+		return nil, err
+	}
+	return TweetsResponse{Query: raw, Term: term, Tweets: tweets, NextCursor: next}, nil
+}
+
+// writeJSON answers body as JSON. With a cacheControl (successful answers) it sets an ETag
+// from the body and answers 304 to a request that already holds it.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any, cacheControl string) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding the answer failed"}`)
+	}
+	b = append(b, '\n')
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	if cacheControl != "" && status == http.StatusOK {
+		sum := sha256.Sum256(b)
+		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		hd.Set("Cache-Control", cacheControl)
+		hd.Set("ETag", etag)
+		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	} else {
+		hd.Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+}

@@ -1,0 +1,61 @@
+// Package serverankings is the ServeRankings HTTP function: read-only JSON endpoints for every
+// ranking and window, a user's recent views, and the latest tweets for a keyword or hashtag
+// with a cursor. It reads only the rankings store in Firestore, never BigQuery; answers carry
+// Cache-Control and an ETag, and a bad parameter gets a 400 naming it.
+package serverankings
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// EntryPoint is the name the function is registered and deployed under.
+const EntryPoint = "ServeRankings"
+
+func init() {
+	logger := logging.Default()
+	entry = lazy.FromEnv(EntryPoint, logger, LoadConfig, func(ctx context.Context, cfg Config) (http.Handler, error) {
+		fs, err := firestore.NewClient(ctx, cfg.Project)
+		if err != nil {
+			return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+		}
+		store := rankings.NewStore(fs, rankings.Options{Log: logger})
+		return logging.Middleware(cfg.Project, NewHandler(store, cfg, nil)), nil
+	})
+	functions.HTTP(EntryPoint, entry.ServeHTTP)
+}
+
+var entry *lazy.Handler
+
+// Serve is the entry point's handler. Deployed, the function is served at "/" and sees paths
+// such as /rankings/hashtags; the Functions Framework serves a registered name at exactly
+// /ServeRankings, so the local functions process routes the subtree to Serve too.
+func Serve(w http.ResponseWriter, r *http.Request) { entry.ServeHTTP(w, r) }
+
+// Config is the function's configuration, read from the environment.
+type Config struct {
+	Project string // GOOGLE_CLOUD_PROJECT
+	// CacheTTL is how long an instance reuses a computed ranking (RANKINGS_CACHE_TTL), and the
+	// max-age of its answers.
+	CacheTTL time.Duration
+}
+
+// LoadConfig reads the Config through lookup.
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	c := Config{
+		Project:  env.Required("GOOGLE_CLOUD_PROJECT"),
+		CacheTTL: env.Duration("RANKINGS_CACHE_TTL", 5*time.Second, 0, time.Minute),
+	}
+	return c, env.Err()
+}

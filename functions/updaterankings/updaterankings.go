@@ -1,0 +1,151 @@
+// Package updaterankings is the UpdateRankings function: triggered by Pub/Sub through a
+// subscription whose filter passes only the kinds the rankings use (tweets, deletes, searches
+// and detail views), it records each event in the rankings store (shared/rankings): counters,
+// recent views and latest tweets, idempotent by event id.
+package updaterankings
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/lazy"
+	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// EntryPoint is the name the function is registered and deployed under.
+const EntryPoint = "UpdateRankings"
+
+// Filter is the subscription filter on the kind attribute: only what the rankings use is
+// delivered (Terraform's and the local stack's subscriptions both use it).
+const Filter = `attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR ` +
+	`attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"`
+
+func init() {
+	functions.CloudEvent(EntryPoint, handle)
+}
+
+// Config is the function's configuration, read from the environment.
+type Config struct {
+	Project string // GOOGLE_CLOUD_PROJECT
+	// Shards is how many documents each bucket's counters spread over (RANKINGS_SHARDS).
+	Shards int
+}
+
+// LoadConfig reads the Config through lookup.
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	env := config.New(lookup)
+	c := Config{Project: env.Required("GOOGLE_CLOUD_PROJECT"), Shards: env.Int("RANKINGS_SHARDS", 16, 1, 500)}
+	return c, env.Err()
+}
+
+var updater = lazy.NewValue(func(ctx context.Context) (*Updater, error) {
+	log := logging.Default()
+	cfg, err := LoadConfig(os.LookupEnv)
+	if err != nil {
+		log.Error("UpdateRankings is misconfigured", "error", err)
+		return nil, err
+	}
+	fs, err := firestore.NewClient(ctx, cfg.Project)
+	if err != nil {
+		return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+	}
+	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Log: log}), nil, log), nil
+})
+
+func handle(ctx context.Context, e cloudevents.Event) error {
+	u, err := updater.Get(ctx)
+	if err != nil {
+		return err // Retried: configuration or client creation may succeed next time.
+	}
+	return u.Handle(ctx, e)
+}
+
+// Applier records an event; *rankings.Store in production.
+type Applier interface {
+	Apply(ctx context.Context, e rankings.Entry) error
+}
+
+// Updater turns delivered messages into ranking entries.
+type Updater struct {
+	store Applier
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// NewUpdater returns an Updater writing to store; now and log default to time.Now and slog.Default.
+func NewUpdater(store Applier, now func() time.Time, log *slog.Logger) *Updater {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Updater{store: store, now: now, log: log}
+}
+
+// pushData is the data of a google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
+type pushData struct {
+	Message struct {
+		Data        []byte            `json:"data"`
+		Attributes  map[string]string `json:"attributes"`
+		MessageID   string            `json:"messageId"`
+		PublishTime string            `json:"publishTime"`
+	} `json:"message"`
+	Subscription    string          `json:"subscription"`
+	DeliveryAttempt json.RawMessage `json:"deliveryAttempt"`
+}
+
+// Handle is the CloudEvent entry point. nil acknowledges the message, an error makes Pub/Sub
+// deliver it again. Only a failed store write is retried: a message that does not decode can
+// never count (the loader dead-letters it with its reason), and an event no ranking uses (no
+// hashtag, a view without an item, an empty search) counts nowhere; both are acknowledged, so
+// nothing is redelivered forever.
+func (u *Updater) Handle(ctx context.Context, ce cloudevents.Event) error {
+	var d pushData
+	if err := json.Unmarshal(ce.Data(), &d); err != nil {
+		u.log.WarnContext(ctx, "not a Pub/Sub message; ignored", "event_id", ce.ID(), "error", err)
+		return nil
+	}
+	m := event.Message{ID: d.Message.MessageID, Data: d.Message.Data, Attributes: d.Message.Attributes,
+		Subscription: d.Subscription, PublishTime: ce.Time()}
+	if m.ID == "" {
+		m.ID = ce.ID()
+	}
+	if n, err := strconv.Atoi(string(bytes.Trim(d.DeliveryAttempt, `"`))); err == nil {
+		m.DeliveryAttempt = n
+	}
+	if d.Message.PublishTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, d.Message.PublishTime)
+		if err != nil {
+			u.log.WarnContext(ctx, "message publishTime is not an RFC 3339 time; ignored", "message_id", m.ID, "publish_time", d.Message.PublishTime)
+			return nil
+		}
+		m.PublishTime = t
+	}
+	rec, err := event.Decode(m, u.now())
+	if err != nil {
+		u.log.DebugContext(ctx, "message does not decode; the loader dead-letters it", "message_id", m.ID, "reason", err.Error())
+		return nil
+	}
+	entry, ok := rankings.EntryOf(rec)
+	if !ok {
+		return nil
+	}
+	if err := u.store.Apply(ctx, entry); err != nil {
+		return fmt.Errorf("updating rankings with message %s: %w", m.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package updaterankings
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+func TestMain(m *testing.M) {
+	functest.ServeChildIfAsked()
+	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
+}
+
+var now = time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
+
+// delivery is a messagePublished CloudEvent as Eventarc sends it.
+func delivery(t *testing.T, id string, data string, kind event.Kind) cloudevents.Event {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+	e.SetSource("//pubsub.googleapis.com/projects/p/topics/events")
+	e.SetTime(now)
+	body := map[string]any{"message": map[string]any{"data": []byte(data), "messageId": id, "publishTime": now.Format(time.RFC3339Nano),
+		"attributes": map[string]string{"kind": string(kind), "source": "replay"}}, "subscription": "projects/p/subscriptions/events-rankings"}
+	if err := e.SetData(cloudevents.ApplicationJSON, body); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestHandleCountsOnceAndAcknowledgesWhatNeverCounts(t *testing.T) {
+	fs, err := firestore.NewClient(t.Context(), gcloudemu.NewProjectID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := rankings.NewStore(fs, rankings.Options{})
+	t.Cleanup(func() { store.Close(); fs.Close() })
+	logger, logs := functest.Logger()
+	u := NewUpdater(store, func() time.Time { return now }, logger)
+	tweet := `{"created_at":"Mon Oct 26 09:35:18 +0000 2015","id_str":"658224858933999001","text":"hi #GCP #gcp #Go",` +
+		`"user":{"id_str":"7","screen_name":"a"},"entities":{"hashtags":[{"text":"GCP"},{"text":"gcp"},{"text":"Go"}]}}`
+	deliveries := []cloudevents.Event{
+		delivery(t, "m1", tweet, event.KindTweet),
+		delivery(t, "m1", tweet, event.KindTweet), // redelivered
+		delivery(t, "m2", `{"created_at":"Mon Oct 26 09:35:19 +0000 2015","id_str":"658224858933999002","text":"no tags","user":{"id_str":"7","screen_name":"a"}}`, event.KindTweet),
+		delivery(t, "m3", `{"kind":"search","id":"s1","query":"  Cloud   Run "}`, event.KindSearch),
+		delivery(t, "m4", `{"kind":"detail_view","id":"v1","item_id":"film-1"}`, event.KindDetailView), // no user: no recent view
+		delivery(t, "m5", `{"limit":{"track":5}}`, event.KindLimit),                                    // no ranking uses it
+		delivery(t, "m6", `not json`, "unclassified"),                                                  // the loader dead-letters it
+	}
+	for _, d := range deliveries {
+		if err := u.Handle(t.Context(), d); err != nil {
+			t.Errorf("Handle(%s) = %v, want nil (acknowledged)", d.ID(), err)
+		}
+	}
+	bad := cloudevents.NewEvent()
+	bad.SetID("x")
+	_ = bad.SetData(cloudevents.ApplicationJSON, json.RawMessage(`[1,2]`))
+	if err := u.Handle(t.Context(), bad); err != nil {
+		t.Errorf("Handle(not a push body) = %v, want nil", err)
+	}
+	win, _ := rankings.WindowNamed("15m")
+	for _, tc := range []struct {
+		r    rankings.Ranking
+		want []rankings.Item
+	}{
+		{rankings.Hashtags, []rankings.Item{{Key: "gcp", Count: 1}, {Key: "go", Count: 1}}},
+		{rankings.SearchTerms, []rankings.Item{{Key: "cloud run", Count: 1}}},
+		{rankings.Popularity, []rankings.Item{{Key: "film-1", Count: 1}}},
+	} {
+		got, err := store.Top(t.Context(), tc.r, win, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.r, diff)
+		}
+	}
+	if strings.Contains(logs.String(), `"ERROR"`) {
+		t.Errorf("logged errors:\n%s", logs)
+	}
+}
+
+func TestEntryPointRegistered(t *testing.T) {
+	names, _ := functest.RegisteredEntryPoints(t, "GOOGLE_CLOUD_PROJECT")
+	if diff := cmp.Diff([]string{EntryPoint}, names); diff != "" {
+		t.Errorf("registered functions (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	c, err := LoadConfig(func(k string) (string, bool) {
+		v, ok := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "RANKINGS_SHARDS": "4"}[k]
+		return v, ok
+	})
+	if err != nil || c != (Config{Project: "p", Shards: 4}) {
+		t.Errorf("LoadConfig = %+v, %v", c, err)
+	}
+	_, err = LoadConfig(func(k string) (string, bool) { return map[string]string{"RANKINGS_SHARDS": "0"}[k], true })
+	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "RANKINGS_SHARDS"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("LoadConfig(nothing, RANKINGS_SHARDS=0) = %v, want an error naming %s", err, name)
+		}
+	}
+}

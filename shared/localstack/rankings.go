@@ -1,0 +1,264 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/pipelinekit/pipelinekit/shared/publish"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// RankingsSub is the filtered subscription that delivers ranking events to UpdateRankings, as
+// Terraform's rankings_subscription default names it.
+const RankingsSub = "events-rankings"
+
+// rankingsFilter is updaterankings.Filter (the local stack may not import function packages;
+// TestRankingsFilterIsTheFunctions keeps the two the same).
+const rankingsFilter = `attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR ` +
+	`attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"`
+
+// RankingsParts are what the rankings half of the stack started.
+type RankingsParts struct {
+	// Forwarder delivers the rankings subscription to UpdateRankings.
+	Forwarder *Forwarder
+	// URL is ServeRankings' base URL: GET URL+"/rankings/hashtags?window=15m".
+	URL     string
+	stop    context.CancelFunc
+	fwdDone chan error
+}
+
+// startRankings creates the rankings' filtered subscription and delivers it to UpdateRankings.
+func (s *Stack) startRankings(ctx context.Context, o Options) error {
+	err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, RankingsSub, EventsTopic, publish.SubscriptionOptions{
+		AckDeadline: time.Minute, Filter: rankingsFilter,
+	})
+	if err != nil {
+		return err
+	}
+	r := &RankingsParts{URL: s.Functions.URL + "/ServeRankings"}
+	r.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(s.Project, RankingsSub), publish.TopicName(s.Project, EventsTopic),
+		s.Functions.URL+"/UpdateRankings", o.LoaderInFlight, o.Log)
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.stop, r.fwdDone = cancel, make(chan error, 1)
+	go func() { r.fwdDone <- r.Forwarder.Run(fctx) }()
+	s.Rankings = r
+	return nil
+}
+
+func (r *RankingsParts) close() error {
+	r.stop()
+	return <-r.fwdDone
+}
+
+// DeliverRankingMessage posts one message of the events topic to UpdateRankings as Eventarc
+// does, bypassing the subscription, so that a drill can deliver it any number of times.
+func (s *Stack) DeliverRankingMessage(ctx context.Context, m PushMessage) (int, error) {
+	publishTime, err := time.Parse(time.RFC3339Nano, m.PublishTime)
+	if err != nil {
+		return 0, fmt.Errorf("delivering message %s: publishTime: %w", m.MessageID, err)
+	}
+	body := PushBody{Message: m, Subscription: publish.SubscriptionName(s.Project, RankingsSub)}
+	req, err := CloudEventRequest(ctx, s.Functions.URL+"/UpdateRankings", publish.TopicName(s.Project, EventsTopic), body, publishTime)
+	if err != nil {
+		return 0, fmt.Errorf("delivering message %s: %w", m.MessageID, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("delivering message %s: %w", m.MessageID, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// ServedRanking is a ranking as ServeRankings answers it.
+type ServedRanking struct {
+	Ranking string          `json:"ranking"`
+	Window  string          `json:"window"`
+	From    time.Time       `json:"from"`
+	To      time.Time       `json:"to"`
+	Items   []rankings.Item `json:"items"`
+}
+
+// getJSON GETs a ServeRankings path and decodes the answer.
+func (s *Stack) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Rankings.URL+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s = %d: %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("GET %s: decoding %s: %w", path, b, err)
+	}
+	return nil
+}
+
+// ServedRanking GETs one ranking from ServeRankings, top n.
+func (s *Stack) ServedRanking(ctx context.Context, r rankings.Ranking, window string, n int) (ServedRanking, error) {
+	var out ServedRanking
+	err := s.getJSON(ctx, fmt.Sprintf("/rankings/%s?window=%s&n=%d", r, window, n), &out)
+	return out, err
+}
+
+// RankingTruth computes ranking r over [from, to) by SQL over the dedup views, top n, with the
+// retweets' text and author as the definition gives them.
+func (s *Stack) RankingTruth(ctx context.Context, r rankings.Ranking, from, to time.Time, n int) ([]rankings.Item, error) {
+	q, err := rankings.TruthSQL(s.Project, s.Dataset, r, from, to, n)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.BigQuery.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("computing %s by SQL: %w", r, err)
+	}
+	items := make([]rankings.Item, 0, len(rows))
+	var keys []string
+	for _, row := range rows {
+		items = append(items, rankings.Item{Key: fmt.Sprint(row["key"]), Count: row["count"].(int64)})
+		keys = append(keys, fmt.Sprint(row["key"]))
+	}
+	if r != rankings.Retweets || len(keys) == 0 {
+		return items, nil
+	}
+	rows, err = s.BigQuery.Query(ctx, rankings.OriginalSQL(s.Project, s.Dataset, keys))
+	if err != nil {
+		return nil, fmt.Errorf("reading the retweeted originals by SQL: %w", err)
+	}
+	own, quoted := map[string]rankings.Item{}, map[string]rankings.Item{}
+	for _, row := range rows {
+		str := func(k string) string { v, _ := row[k].(string); return v }
+		if row["own"] == true {
+			own[str("key")] = rankings.Item{Text: str("text"), AuthorHandle: str("author_handle"), AuthorID: str("author_id")}
+		} else {
+			h, text := rankings.QuotedOriginal(str("text"))
+			quoted[str("key")] = rankings.Item{Text: text, AuthorHandle: h}
+		}
+	}
+	for i, it := range items {
+		meta, ok := own[it.Key]
+		if !ok {
+			meta = quoted[it.Key]
+		}
+		items[i].Text, items[i].AuthorHandle, items[i].AuthorID = meta.Text, meta.AuthorHandle, meta.AuthorID
+	}
+	return items, nil
+}
+
+// RecentViewsTruth computes a user's recent views by SQL over app_events_dedup.
+func (s *Stack) RecentViewsTruth(ctx context.Context, user string) ([]rankings.View, error) {
+	rows, err := s.BigQuery.Query(ctx, rankings.RecentViewsSQL(s.Project, s.Dataset, user))
+	if err != nil {
+		return nil, fmt.Errorf("computing recent views by SQL: %w", err)
+	}
+	out := make([]rankings.View, 0, len(rows))
+	for _, row := range rows {
+		at, _ := row["viewed_at"].(time.Time)
+		out = append(out, rankings.View{ItemID: fmt.Sprint(row["item_id"]), ViewedAt: at.UTC()})
+	}
+	return out, nil
+}
+
+// ServedRecentViews GETs a user's recent views from ServeRankings.
+func (s *Stack) ServedRecentViews(ctx context.Context, user string) ([]rankings.View, error) {
+	var out struct {
+		Items []rankings.View `json:"items"`
+	}
+	err := s.getJSON(ctx, "/recent_views?user_id="+url.QueryEscape(user), &out)
+	return out.Items, err
+}
+
+// RankingCheck is one ranking and window served, and its SQL truth over the same window.
+type RankingCheck struct {
+	Ranking string          `json:"ranking"`
+	Window  string          `json:"window"`
+	Served  []rankings.Item `json:"served"`
+	Truth   []rankings.Item `json:"truth"`
+	Equal   bool            `json:"equal"`
+}
+
+// CheckRankings compares every ranking and window that ServeRankings answers (top MaxN) and
+// the recent views of users with the same by SQL. Each served ranking names its window, which
+// is the one the SQL uses.
+func (s *Stack) CheckRankings(ctx context.Context, users []string) ([]RankingCheck, error) {
+	var out []RankingCheck
+	for _, r := range rankings.All {
+		for _, w := range rankings.Windows {
+			served, err := s.ServedRanking(ctx, r, w.Name, rankings.MaxN)
+			if err != nil {
+				return nil, err
+			}
+			truth, err := s.RankingTruth(ctx, r, served.From, served.To, rankings.MaxN)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, RankingCheck{Ranking: string(r), Window: w.Name, Served: served.Items, Truth: truth,
+				Equal: cmp.Equal(served.Items, truth, cmpopts.EquateEmpty())})
+		}
+	}
+	sort.Strings(users)
+	for _, u := range users {
+		served, err := s.ServedRecentViews(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		truth, err := s.RecentViewsTruth(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		c := RankingCheck{Ranking: "recent_views", Window: u, Equal: cmp.Equal(served, truth, cmpopts.EquateEmpty())}
+		for _, v := range served {
+			c.Served = append(c.Served, rankings.Item{Key: v.ItemID, Text: v.ViewedAt.Format(time.RFC3339Nano)})
+		}
+		for _, v := range truth {
+			c.Truth = append(c.Truth, rankings.Item{Key: v.ItemID, Text: v.ViewedAt.Format(time.RFC3339Nano)})
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// WaitRankings checks the rankings until every one equals its truth or timeout passes (the
+// rankings subscription and the loader's are delivered independently), and returns the last
+// checks.
+func (s *Stack) WaitRankings(ctx context.Context, users []string, timeout time.Duration) ([]RankingCheck, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		checks, err := s.CheckRankings(ctx, users)
+		if err != nil {
+			return nil, err
+		}
+		equal := true
+		for _, c := range checks {
+			equal = equal && c.Equal
+		}
+		if equal || time.Now().After(deadline) {
+			return checks, nil
+		}
+		select {
+		case <-ctx.Done():
+			return checks, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// withRankings turns the rankings on in a drill's stack.
+func withRankings(o *Options) { o.Rankings = true }
+
+// rankingUsers are the users of rankingAppEvents.
+var rankingUsers = []string{"u1", "u2"}
+
+// rankingAppEvents are app events as NDJSON: searches that normalise alike, views with and
+// without a user, an item viewed again (it moves to the front), an empty search after
+// normalisation is refused by CollectEvents so it is not here.
+func rankingAppEvents(prefix string) []string {
+	base := time.Now().UTC().Add(-time.Minute)
+	var lines []string
+	add := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
+	for i, q := range []string{"Go Tips", "  go   tips ", "GO TIPS", "cloud run", "Cloud\tRun", "bigquery"} {
+		add(`{"id":"%s-s%d","kind":"search","query":%q}`, prefix, i, q)
+	}
+	for i := range 14 {
+		add(`{"id":"%s-v%d","kind":"detail_view","user_id":"u%d","item_id":"film-%d","time":%q}`,
+			prefix, i, 1+i%2, i%6, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano))
+	}
+	add(`{"id":"%s-anon","kind":"detail_view","item_id":"film-0"}`, prefix) // no user: popularity only
+	add(`{"id":"%s-other","kind":"signup"}`, prefix)                        // no ranking counts it
+	return lines
+}
+
+// checkRankingsTruth waits until every served ranking and the users' recent views equal their
+// SQL truth, fails with the differences otherwise, and checks that the rankings are not empty
+// (an empty ranking equals an empty truth and proves nothing).
+func checkRankingsTruth(t *testing.T, s *Stack, users []string, nonEmpty ...rankings.Ranking) {
+	t.Helper()
+	checks, err := s.WaitRankings(context.Background(), users, drillTimeout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := map[string]bool{}
+	for _, c := range checks {
+		if !c.Equal {
+			t.Errorf("%s %s: served %v, SQL over the dedup views %v", c.Ranking, c.Window, c.Served, c.Truth)
+		}
+		if len(c.Served) > 0 {
+			filled[c.Ranking] = true
+		}
+	}
+	for _, r := range nonEmpty {
+		if !filled[string(r)] {
+			t.Errorf("ranking %s is empty in every window: the check compared nothing", r)
+		}
+	}
+	for _, u := range users {
+		if !filled["recent_views"] {
+			t.Errorf("no recent views for %v: the check compared nothing", u)
+			break
+		}
+	}
+	t.Logf("%d rankings and recent views equal their SQL truth", len(checks))
+}
+
+// TestRankingsEqualSQLTruth feeds the project's captures (the sample stream, the v1.1 and v2
+// fixtures), a later delete of one of its tweets, and app events through the local stack, and
+// checks every ranking in every window and the users' recent views against SQL over the dedup
+// views.
+func TestRankingsEqualSQLTruth(t *testing.T) {
+	s := startDrillStack(t, nil, withRankings)
+	ctx := context.Background()
+	captures := []string{filepath.Join("testdata", "sample_stream.jsonl")}
+	for _, f := range []string{"v1_crlf.txt", "v1_array.json", "v2_stream_crlf.txt", "v1_ndjson.jsonl"} {
+		captures = append(captures, filepath.Join("..", "xstream", "testdata", f))
+	}
+	if _, err := s.Replay(ctx, captures, drillTimeout()); err != nil {
+		t.Fatal(err)
+	}
+	// The author deletes the first tweet of the sample stream (#golang #gcp) after it counted.
+	del := writeCapture(t, []string{`{"delete":{"status":{"id":1860000000000000000,"id_str":"1860000000000000000","user_id":1003,"user_id_str":"1003"}}}`})
+	if _, err := s.Replay(ctx, []string{del}, drillTimeout()); err != nil {
+		t.Fatal(err)
+	}
+	postAppEvents(t, s, rankingAppEvents("truth"))
+	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.Retweets, rankings.SearchTerms, rankings.Popularity)
+}
+
+// postAppEvents posts events to CollectEvents and waits until they are all in app_events.
+func postAppEvents(t *testing.T, s *Stack, lines []string) {
+	t.Helper()
+	res, err := http.Post(s.Functions.URL+"/CollectEvents", "application/x-ndjson", bytes.NewReader([]byte(strings.Join(lines, "\n"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("POST /CollectEvents = %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(drillTimeout())
+	for {
+		rows, err := s.BigQuery.Query(context.Background(), fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s.%s.app_events_dedup`", s.Project, s.Dataset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := rows[0]["n"].(int64); n >= int64(len(lines)) {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d of %d app events loaded after %s", n, len(lines), drillTimeout())
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+}
+
+// deliverRankingsTwice delivers each message to UpdateRankings twice at once, as a redelivering
+// subscription may.
+func deliverRankingsTwice(t *testing.T, s *Stack, msgs []PushMessage) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		for range 2 {
+			wg.Go(func() {
+				if code, err := s.DeliverRankingMessage(context.Background(), m); err != nil || code/100 != 2 {
+					t.Errorf("delivering message %s to UpdateRankings: status %d, error %v; want 2xx", m.MessageID, code, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// appMessages are app events as the events topic carries them (CollectEvents' attributes).
+func appMessages(t *testing.T, lines []string, idPrefix string) []PushMessage {
+	t.Helper()
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	var out []PushMessage
+	for i, l := range lines {
+		e, err := event.ParseAppEvent([]byte(l), time.Now())
+		if err != nil {
+			t.Fatalf("ParseAppEvent(%s): %v", l, err)
+		}
+		out = append(out, PushMessage{Data: []byte(l), Attributes: event.Attributes(e.ContractKind(), event.SourceApp, "", e.ID),
+			MessageID: fmt.Sprintf("%s-%04d", idPrefix, i), PublishTime: now})
+	}
+	return out
+}
+
+func TestRankingsFilterIsTheFunctions(t *testing.T) {
+	// functions/updaterankings.Filter, which this package may not import; the Terraform tests
+	// compare that one with Terraform's, and this source with it.
+	b, err := readModuleFile("functions/updaterankings/updaterankings.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"tweet", "retweet", "reply", "quote", "delete", "search", "detail_view"} {
+		clause := `attributes.kind = "` + kind + `"`
+		if !strings.Contains(string(b), clause) || !strings.Contains(rankingsFilter, clause) {
+			t.Errorf("%s is not in both filters", clause)
+		}
+	}
+	if n, m := strings.Count(rankingsFilter, " OR "), strings.Count(string(b), " OR "); n != m {
+		t.Errorf("the local filter has %d ORs, the function's %d", n, m)
+	}
+}
+
+func readModuleFile(rel string) ([]byte, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(root, rel))
+}

@@ -1,0 +1,148 @@
+package rankings
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
+)
+
+// Entry is one event as the rankings see it. Its Key is what makes it count once: a tweet's
+// id (a tweet from the stream and again from a replay is one tweet, as in tweets_dedup), or an
+// app event's id (as in app_events_dedup). Of two messages with one key, the earliest published
+// (then the lowest message id) is the one that counts, as the dedup views choose.
+type Entry struct {
+	Key         string // "t:<tweet id>" or "e:<event id>"
+	PublishTime time.Time
+	MessageID   string
+	// Delete is a delete notice for the tweet of Key: it leaves every ranking.
+	Delete bool
+	// Counts are the (ranking, key) pairs the event adds one to.
+	Counts []Count
+	// Tweet is the tweet's content, kept for the latest tweets and the retweets ranking's text.
+	Tweet *Tweet
+	// View is a detail view for the user's recent views.
+	View *ViewEvent
+}
+
+// Count is one ranking key an event counts for.
+type Count struct {
+	Ranking Ranking `firestore:"r"`
+	Key     string  `firestore:"k"`
+}
+
+// Tweet is what the store keeps of a tweet.
+type Tweet struct {
+	ID                string    `firestore:"tweet_id" json:"tweet_id"`
+	Kind              string    `firestore:"kind" json:"kind"`
+	Text              string    `firestore:"text" json:"text"`
+	AuthorID          string    `firestore:"author_id" json:"author_id,omitempty"`
+	AuthorHandle      string    `firestore:"author_handle" json:"author_handle,omitempty"`
+	CreatedAt         time.Time `firestore:"created_at" json:"created_at"`
+	ReferencedTweetID string    `firestore:"referenced_tweet_id" json:"referenced_tweet_id,omitempty"`
+	Hashtags          []string  `firestore:"hashtags" json:"hashtags,omitempty"`
+}
+
+// ViewEvent is a detail view.
+type ViewEvent struct {
+	UserID string
+	ItemID string
+	Time   time.Time
+}
+
+// EntryOf turns a decoded event into its Entry; ok is false for events no ranking, recent view
+// or feed uses (stream control messages other than deletes, app events of other kinds).
+func EntryOf(rec event.Record) (e Entry, ok bool) {
+	switch row := rec.Row.(type) {
+	case *event.TweetRow:
+		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID}
+		seen := map[string]bool{}
+		for _, h := range row.Hashtags {
+			if tag := FoldTag(h); tag != "" && !seen[tag] {
+				seen[tag] = true
+				e.Counts = append(e.Counts, Count{Hashtags, tag})
+			}
+		}
+		if row.Kind == string(event.KindRetweet) && row.ReferencedTweetID != "" {
+			e.Counts = append(e.Counts, Count{Retweets, row.ReferencedTweetID})
+		}
+		e.Tweet = &Tweet{ID: row.TweetID, Kind: row.Kind, Text: row.Text, AuthorID: row.AuthorID, AuthorHandle: row.AuthorHandle,
+			CreatedAt: row.EventTime, ReferencedTweetID: row.ReferencedTweetID, Hashtags: row.Hashtags}
+		return e, true
+	case *event.StreamEventRow:
+		if row.Kind != string(event.KindDelete) || row.TweetID == "" {
+			return Entry{}, false
+		}
+		return Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID, Delete: true}, true
+	case *event.AppEventRow:
+		e = Entry{Key: "e:" + row.EventID, PublishTime: row.PublishTime, MessageID: row.MessageID}
+		switch row.Kind {
+		case string(event.KindSearch):
+			if q := NormaliseQuery(row.Query); q != "" {
+				e.Counts = append(e.Counts, Count{SearchTerms, q})
+			}
+		case string(event.KindDetailView):
+			if row.ItemID != "" {
+				e.Counts = append(e.Counts, Count{Popularity, row.ItemID})
+				if row.UserID != "" {
+					e.View = &ViewEvent{UserID: row.UserID, ItemID: row.ItemID, Time: row.EventTime}
+				}
+			}
+		}
+		return e, len(e.Counts) > 0
+	}
+	return Entry{}, false
+}
+
+// Terms are the words a tweet can be found by in the latest tweets: its hashtags as "#tag" and
+// the lower-cased words of its text (letters, digits and _), at most maxTerms.
+func Terms(t *Tweet) []string {
+	const maxTerms = 100
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if s != "" && !seen[s] && len(out) < maxTerms && len(s) <= 100 {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, h := range t.Hashtags {
+		if tag := FoldTag(h); tag != "" {
+			add("#" + tag)
+		}
+	}
+	for _, w := range strings.FieldsFunc(strings.ToLower(t.Text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+	}) {
+		add(w)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TermOf parses a feed query: "#tag" or one word. "" when it is neither.
+func TermOf(q string) string {
+	q = strings.TrimSpace(q)
+	if strings.HasPrefix(q, "#") {
+		tag := FoldTag(q)
+		if tag == "" || strings.ContainsFunc(tag, unicode.IsSpace) {
+			return ""
+		}
+		return "#" + tag
+	}
+	t := Terms(&Tweet{Text: q})
+	if len(t) != 1 || t[0] != strings.ToLower(q) {
+		return ""
+	}
+	return t[0]
+}
+
+// hashKey is a key as a Firestore field name: short, and safe whatever the key holds.
+func hashKey(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:10])
+}

@@ -1,0 +1,222 @@
+package rankings
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+)
+
+// Top computes ranking r over window w at now from the counters: every key with a positive
+// count, in the ranking order, cut at MaxN (retweets of deleted originals left out). It reads
+// the window's bucket documents (at most 24 buckets x Shards), never BigQuery.
+func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]Item, error) {
+	from, to := w.Range(now)
+	it := s.c.Collection(s.o.Collections.Counts).
+		Where("ranking", "==", string(r)).Where("size", "==", sizeName(w.Bucket)).
+		Where("bucket", ">=", from).Where("bucket", "<", to).Documents(ctx)
+	defer it.Stop()
+	sums, labels := map[string]int64{}, map[string]string{}
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s counts: %w", r, err)
+		}
+		var doc struct {
+			C map[string]int64  `firestore:"c"`
+			K map[string]string `firestore:"k"`
+		}
+		if err := snap.DataTo(&doc); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+		}
+		for h, n := range doc.C {
+			sums[h] += n
+		}
+		for h, k := range doc.K {
+			labels[h] = k
+		}
+	}
+	items := make([]Item, 0, len(sums))
+	for h, n := range sums {
+		if n > 0 {
+			items = append(items, Item{Key: labels[h], Count: n})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return Less(items[i], items[j]) })
+	if r != Retweets {
+		return items[:min(len(items), MaxN)], nil
+	}
+	return s.originals(ctx, items)
+}
+
+// originals drops the retweeted originals that were deleted and gives the others their text
+// and author: the original's own when the pipeline saw it, else as quoted by its retweet with
+// the lowest id. It stops at MaxN.
+func (s *Store) originals(ctx context.Context, items []Item) ([]Item, error) {
+	out := make([]Item, 0, min(len(items), MaxN))
+	for len(items) > 0 && len(out) < MaxN {
+		chunk := items[:min(len(items), MaxN)]
+		items = items[len(chunk):]
+		refs := make([]*firestore.DocumentRef, len(chunk))
+		for i, it := range chunk {
+			refs[i] = s.c.Collection(s.o.Collections.Tweets).Doc(docID(it.Key))
+		}
+		snaps, err := s.c.GetAll(ctx, refs)
+		if err != nil {
+			return nil, fmt.Errorf("reading retweeted originals: %w", err)
+		}
+		kept := make([]Item, 0, len(chunk))
+		var quoted []int
+		for i, snap := range snaps {
+			it := chunk[i]
+			if snap.Exists() {
+				var d struct {
+					Deleted    bool   `firestore:"deleted"`
+					HasContent bool   `firestore:"has_content"`
+					Text       string `firestore:"text"`
+					Handle     string `firestore:"author_handle"`
+					AuthorID   string `firestore:"author_id"`
+				}
+				if err := snap.DataTo(&d); err != nil {
+					return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+				}
+				if d.Deleted {
+					continue
+				}
+				if d.HasContent {
+					it.Text, it.AuthorHandle, it.AuthorID = d.Text, d.Handle, d.AuthorID
+					kept = append(kept, it)
+					continue
+				}
+			}
+			quoted = append(quoted, len(kept))
+			kept = append(kept, it)
+		}
+		// The quoting retweets, at most 16 queries at a time.
+		var wg sync.WaitGroup
+		errs := make([]error, len(quoted))
+		sem := make(chan struct{}, 16)
+		for qi, i := range quoted {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				errs[qi] = s.quote(ctx, &kept[i])
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, kept...)
+	}
+	return out[:min(len(out), MaxN)], nil
+}
+
+func (s *Store) quote(ctx context.Context, it *Item) error {
+	snaps, err := s.c.Collection(s.o.Collections.Tweets).Where("referenced_tweet_id", "==", it.Key).
+		Where("kind", "==", "retweet").Where("deleted", "==", false).OrderBy("id_key", firestore.Asc).Limit(1).
+		Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("reading a retweet of %s: %w", it.Key, err)
+	}
+	if len(snaps) == 1 {
+		text, _ := snaps[0].DataAt("text")
+		t, _ := text.(string)
+		it.AuthorHandle, it.Text = QuotedOriginal(t)
+	}
+	return nil
+}
+
+// RecentViews returns a user's recent views: the RecentViews latest distinct items, newest
+// first.
+func (s *Store) RecentViews(ctx context.Context, user string) ([]View, error) {
+	snaps, err := s.c.Collection(s.o.Collections.Views).Where("user_id", "==", user).
+		OrderBy("viewed_us", firestore.Desc).OrderBy("item_id", firestore.Asc).Limit(RecentViews).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("reading the recent views of a user: %w", err)
+	}
+	out := make([]View, 0, len(snaps))
+	for _, snap := range snaps {
+		var d struct {
+			ItemID   string `firestore:"item_id"`
+			ViewedUS int64  `firestore:"viewed_us"`
+		}
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+		}
+		out = append(out, View{ItemID: d.ItemID, ViewedAt: time.UnixMicro(d.ViewedUS).UTC()})
+	}
+	return out, nil
+}
+
+// Cursor is where a page of latest tweets ended: the next page holds older ones.
+type Cursor struct {
+	CreatedUS int64  `json:"t"`
+	IDKey     string `json:"id"`
+}
+
+// Encode returns the cursor as an opaque URL-safe string.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseCursor decodes a cursor from Encode; "" is the first page (nil).
+func ParseCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(s) > 200 {
+		return nil, &BadParam{"cursor", "malformed: pass back the next_cursor of a previous page"}
+	}
+	var c Cursor
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || c.IDKey == "" || dec.More() {
+		return nil, &BadParam{"cursor", "malformed: pass back the next_cursor of a previous page"}
+	}
+	return &c, nil
+}
+
+// Latest returns up to n of the latest tweets (by created_at, then id) found by term (TermOf),
+// older than the cursor, and the cursor of the next page ("" after the last).
+func (s *Store) Latest(ctx context.Context, term string, cur *Cursor, n int) ([]Tweet, string, error) {
+	q := s.c.Collection(s.o.Collections.Tweets).Where("terms", "array-contains", term).Where("deleted", "==", false).
+		OrderBy("created_us", firestore.Desc).OrderBy("id_key", firestore.Desc)
+	if cur != nil {
+		q = q.StartAfter(cur.CreatedUS, cur.IDKey)
+	}
+	snaps, err := q.Limit(n + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the latest tweets for %q: %w", term, err)
+	}
+	out := make([]Tweet, 0, n)
+	next := ""
+	for i, snap := range snaps {
+		if i == n {
+			last := out[n-1]
+			next = Cursor{CreatedUS: last.CreatedAt.UnixMicro(), IDKey: IDKey(last.ID)}.Encode()
+			break
+		}
+		var t Tweet
+		if err := snap.DataTo(&t); err != nil {
+			return nil, "", fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+		}
+		t.CreatedAt = t.CreatedAt.UTC()
+		out = append(out, t)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,92 @@
+package rankings
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The truth: each ranking as GoogleSQL over the dedup views (tweets_current for tweets, which
+// is tweets_dedup without deleted tweets; app_events_dedup for app events). The serving path
+// never runs these (it serves the counters in Firestore); the tests, scripts/dev and the
+// benchmarks run them through the local BigQuery to check that the counters equal them.
+
+// sqlTS is a timestamp as a GoogleSQL literal.
+func sqlTS(t time.Time) string {
+	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "+00'"
+}
+
+func sqlString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// TruthSQL returns the query computing ranking r over [from, to), top n, with columns key and
+// count, in the ranking order.
+func TruthSQL(project, dataset string, r Ranking, from, to time.Time, n int) (string, error) {
+	table := func(name string) string { return fmt.Sprintf("`%s.%s.%s`", project, dataset, name) }
+	window := fmt.Sprintf("t.publish_time >= %s AND t.publish_time < %s", sqlTS(from), sqlTS(to))
+	var q string
+	switch r {
+	case Hashtags:
+		q = `SELECT LOWER(h) AS key, COUNT(DISTINCT t.tweet_id) AS count
+FROM ` + table("tweets_current") + ` AS t, UNNEST(t.hashtags) AS h
+WHERE ` + window + ` AND LOWER(h) != ''
+GROUP BY key`
+	case Retweets:
+		q = `SELECT t.referenced_tweet_id AS key, COUNT(DISTINCT t.tweet_id) AS count
+FROM ` + table("tweets_current") + ` AS t
+WHERE ` + window + ` AND t.kind = 'retweet' AND t.referenced_tweet_id IS NOT NULL AND t.referenced_tweet_id != ''
+  AND NOT EXISTS (SELECT 1 FROM ` + table("stream_events") + ` AS d WHERE d.kind = 'delete' AND d.tweet_id = t.referenced_tweet_id)
+GROUP BY key`
+	case SearchTerms:
+		q = `SELECT key, COUNT(*) AS count FROM (
+  SELECT TRIM(REGEXP_REPLACE(LOWER(t.query), r'\s+', ' '), ' ') AS key
+  FROM ` + table("app_events_dedup") + ` AS t
+  WHERE ` + window + ` AND t.kind = 'search' AND t.query IS NOT NULL
+) AS s
+WHERE key != ''
+GROUP BY key`
+	case Popularity:
+		q = `SELECT t.item_id AS key, COUNT(*) AS count
+FROM ` + table("app_events_dedup") + ` AS t
+WHERE ` + window + ` AND t.kind = 'detail_view' AND t.item_id IS NOT NULL AND t.item_id != ''
+GROUP BY key`
+	default:
+		return "", fmt.Errorf("unknown ranking %q", r)
+	}
+	return q + fmt.Sprintf("\nORDER BY count DESC, key\nLIMIT %d", n), nil
+}
+
+// OriginalSQL returns, for the retweets ranking, the text and author of each original in ids:
+// the original's own row when the pipeline saw it, else the retweet of it with the lowest id
+// (its text holds "RT @handle: text", which QuotedOriginal splits). Columns: key, own (BOOL),
+// text, author_handle, author_id.
+func OriginalSQL(project, dataset string, ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = sqlString(id)
+	}
+	in := "(" + strings.Join(quoted, ", ") + ")"
+	if len(ids) == 0 {
+		in = "('')"
+	}
+	tc := fmt.Sprintf("`%s.%s.tweets_current`", project, dataset)
+	return `SELECT tweet_id AS key, TRUE AS own, text, author_handle, author_id FROM ` + tc + ` WHERE tweet_id IN ` + in + `
+UNION ALL
+SELECT key, FALSE AS own, text, author_handle, author_id FROM (
+  SELECT referenced_tweet_id AS key, text, author_handle, author_id,
+    ROW_NUMBER() OVER (PARTITION BY referenced_tweet_id ORDER BY LENGTH(tweet_id), tweet_id) AS rn
+  FROM ` + tc + ` WHERE kind = 'retweet' AND referenced_tweet_id IN ` + in + `
+) AS r WHERE rn = 1`
+}
+
+// RecentViewsSQL returns the query of a user's recent views: columns item_id and viewed_at
+// (the latest view's event time), in the recent views' order.
+func RecentViewsSQL(project, dataset, user string) string {
+	return fmt.Sprintf(`SELECT item_id, MAX(event_time) AS viewed_at
+FROM `+"`%s.%s.app_events_dedup`"+`
+WHERE kind = 'detail_view' AND user_id = %s AND item_id IS NOT NULL AND item_id != ''
+GROUP BY item_id
+ORDER BY viewed_at DESC, item_id
+LIMIT %d`, project, dataset, sqlString(user), RecentViews)
+}

@@ -1,0 +1,405 @@
+package rankings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Collections name the store's Firestore collections.
+type Collections struct {
+	// Counts holds one document per (ranking, bucket size, bucket, shard): a map of counts.
+	Counts string
+	// Tweets holds one document per tweet id: whether and where it counted, whether it was
+	// deleted, and its content for the latest tweets.
+	Tweets string
+	// Events holds one document per app event id: whether and where it counted.
+	Events string
+	// Views holds one document per (user, item): the latest view's time.
+	Views string
+}
+
+// DefaultCollections are the collections Terraform declares (rankings_*).
+var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views"}
+
+// Options tune a Store; zero values take the defaults.
+type Options struct {
+	Collections Collections
+	// Shards is how many documents each bucket's counts are spread over (default 16). Each
+	// commit writes to one shard chosen at random, so one bucket document sees about
+	// commits-per-second/Shards writes per second, however hot one key is.
+	Shards int
+	// MaxBatch is the most events one commit carries (default 100; each is at most three
+	// writes, under Firestore's 500 per commit).
+	MaxBatch int
+	// Linger is how long the first event of a batch waits for others (default 5ms).
+	Linger time.Duration
+	// InFlight bounds concurrent commits per instance (default 4).
+	InFlight int
+	// Retention is how long markers (and so idempotence) and views are kept: Firestore's TTL
+	// deletes them after expires_at (default 8 days: Pub/Sub keeps messages 7 days at most).
+	Retention time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// Store keeps the rankings, recent views and latest tweets in Firestore.
+type Store struct {
+	c    *firestore.Client
+	o    Options
+	reqs chan *pending
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type pending struct {
+	ctx  context.Context
+	e    Entry
+	done chan error
+}
+
+// NewStore returns a Store on client and starts its batching loop; Close stops it.
+func NewStore(client *firestore.Client, o Options) *Store {
+	if o.Collections == (Collections{}) {
+		o.Collections = DefaultCollections
+	}
+	if o.Shards <= 0 {
+		o.Shards = 16
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 100
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 4
+	}
+	if o.Retention <= 0 {
+		o.Retention = 8 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Store{c: client, o: o, reqs: make(chan *pending), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+// Close stops the batching loop after the commits in flight.
+func (s *Store) Close() {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+// Apply records one event and returns once it is durable (nil), or why it is not (the caller
+// answers with an error so that Pub/Sub delivers it again). Applying an event twice, or two
+// messages of one event, changes nothing the second time.
+func (s *Store) Apply(ctx context.Context, e Entry) error {
+	p := &pending{ctx: ctx, e: e, done: make(chan error, 1)}
+	select {
+	case s.reqs <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return errors.New("the rankings store is closed")
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		// The commit may still land; a redelivery then finds it done.
+		return ctx.Err()
+	}
+}
+
+// loop gathers concurrent Apply calls into batches: one commit for many events is what lets
+// an instance keep up with thousands of events a second.
+func (s *Store) loop() {
+	defer close(s.done)
+	sem := make(chan struct{}, s.o.InFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		var batch []*pending
+		select {
+		case p := <-s.reqs:
+			batch = append(batch, p)
+		case <-s.stop:
+			return
+		}
+		timer := time.NewTimer(s.o.Linger)
+	gather:
+		for len(batch) < s.o.MaxBatch {
+			select {
+			case p := <-s.reqs:
+				batch = append(batch, p)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := s.commit(batch)
+			for _, p := range batch {
+				p.done <- err
+			}
+		})
+	}
+}
+
+// commit writes a batch, starting again when a concurrent commit changed one of its markers
+// (two deliveries of one event racing): the second pass sees the first's outcome.
+func (s *Store) commit(batch []*pending) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	var err error
+	for attempt := range 30 {
+		if err = s.tryCommit(ctx, batch); err == nil || !conflict(err) {
+			break
+		}
+		s.o.Log.Debug("rankings commit conflicted; retrying", "attempt", attempt, "error", err)
+		time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("committing %d ranking events: %w", len(batch), err)
+	}
+	return nil
+}
+
+func conflict(err error) bool {
+	switch status.Code(err) {
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// marker is the stored state of one event key.
+type marker struct {
+	ref        *firestore.DocumentRef
+	exists     bool
+	updateTime time.Time
+	dirty      bool
+
+	Counted     []Count   `firestore:"counted"`
+	PublishTime time.Time `firestore:"publish_time"`
+	MessageID   string    `firestore:"message_id"`
+	Deleted     bool      `firestore:"deleted"`
+	tweet       *Tweet
+}
+
+func (m *marker) counted() bool { return !m.PublishTime.IsZero() && !m.Deleted }
+
+// before reports whether (a, am) comes before (b, bm): the dedup views keep the earliest
+// published row, then the lowest message id.
+func before(a time.Time, am string, b time.Time, bm string) bool {
+	a, b = a.Truncate(time.Microsecond), b.Truncate(time.Microsecond)
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return am < bm
+}
+
+func (s *Store) markerRef(key string) *firestore.DocumentRef {
+	if len(key) > 2 && key[:2] == "t:" {
+		return s.c.Collection(s.o.Collections.Tweets).Doc(docID(key[2:]))
+	}
+	return s.c.Collection(s.o.Collections.Events).Doc(hashKey(key))
+}
+
+// docID is a tweet id as a document id: ids are decimal in practice; anything else is hashed
+// so that no id can be an invalid document name.
+func docID(id string) string {
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil && strconv.FormatUint(n, 10) == id {
+		return id
+	}
+	return "h" + hashKey(id)
+}
+
+type countDelta struct {
+	ranking Ranking
+	size    time.Duration
+	bucket  time.Time
+	deltas  map[string]int64
+	labels  map[string]string
+}
+
+func (s *Store) tryCommit(ctx context.Context, batch []*pending) error {
+	now := s.o.Now()
+	markers := map[string]*marker{}
+	var refs []*firestore.DocumentRef
+	var order []*marker
+	for _, p := range batch {
+		if _, ok := markers[p.e.Key]; !ok {
+			m := &marker{ref: s.markerRef(p.e.Key)}
+			markers[p.e.Key] = m
+			refs, order = append(refs, m.ref), append(order, m)
+		}
+	}
+	snaps, err := s.c.GetAll(ctx, refs)
+	if err != nil {
+		return fmt.Errorf("reading event markers: %w", err)
+	}
+	for i, snap := range snaps { // GetAll answers in the order of refs
+		m := order[i]
+		if !snap.Exists() {
+			continue
+		}
+		if err := snap.DataTo(m); err != nil {
+			return fmt.Errorf("decoding marker %s: %w", snap.Ref.Path, err)
+		}
+		m.exists, m.updateTime = true, snap.UpdateTime
+	}
+
+	shard := rand.IntN(s.o.Shards)
+	counts := map[string]*countDelta{}
+	add := func(cs []Count, at time.Time, d int64) {
+		for _, c := range cs {
+			for _, size := range BucketSizes {
+				b := at.UTC().Truncate(size)
+				id := fmt.Sprintf("%s.%s.%d.%d", c.Ranking, sizeName(size), b.Unix(), shard)
+				cd := counts[id]
+				if cd == nil {
+					cd = &countDelta{ranking: c.Ranking, size: size, bucket: b, deltas: map[string]int64{}, labels: map[string]string{}}
+					counts[id] = cd
+				}
+				h := hashKey(c.Key)
+				cd.deltas[h] += d
+				cd.labels[h] = c.Key
+			}
+		}
+	}
+
+	wb := s.c.Batch()
+	writes := 0
+	for _, p := range batch {
+		e, m := p.e, markers[p.e.Key]
+		switch {
+		case e.Delete:
+			if m.Deleted {
+				continue
+			}
+			if m.counted() {
+				add(m.Counted, m.PublishTime, -1)
+			}
+			m.Deleted, m.Counted, m.tweet, m.dirty = true, nil, nil, true
+			if m.PublishTime.IsZero() {
+				m.PublishTime, m.MessageID = e.PublishTime, e.MessageID
+			}
+		case m.Deleted:
+			// A tweet whose delete came first: it never counts.
+		case !m.counted() || before(e.PublishTime, e.MessageID, m.PublishTime, m.MessageID):
+			if m.counted() {
+				add(m.Counted, m.PublishTime, -1)
+			}
+			add(e.Counts, e.PublishTime, +1)
+			m.Counted, m.PublishTime, m.MessageID, m.tweet, m.dirty = e.Counts, e.PublishTime, e.MessageID, e.Tweet, true
+		}
+		if v := e.View; v != nil {
+			// Max is commutative and idempotent: views need no marker, in any order.
+			ref := s.c.Collection(s.o.Collections.Views).Doc(hashKey(v.UserID + "\x00" + v.ItemID))
+			wb.Set(ref, map[string]any{
+				"user_id": v.UserID, "item_id": v.ItemID,
+				"viewed_us":  firestore.FieldTransformMaximum(v.Time.UnixMicro()),
+				"expires_at": now.Add(s.o.Retention),
+			}, firestore.MergeAll)
+			writes++
+		}
+	}
+	for _, m := range markers {
+		if !m.dirty {
+			continue
+		}
+		data := map[string]any{
+			"counted": m.Counted, "publish_time": m.PublishTime, "message_id": m.MessageID, "deleted": m.Deleted,
+			"expires_at": now.Add(s.o.Retention),
+		}
+		if m.ref.Parent.ID == s.o.Collections.Tweets {
+			for k, v := range tweetFields(m.tweet) {
+				data[k] = v
+			}
+		}
+		if m.exists {
+			ups := make([]firestore.Update, 0, len(data))
+			for k, v := range data {
+				ups = append(ups, firestore.Update{Path: k, Value: v})
+			}
+			wb.Update(m.ref, ups, firestore.LastUpdateTime(m.updateTime))
+		} else {
+			wb.Create(m.ref, data)
+		}
+		writes++
+	}
+	for id, cd := range counts {
+		c, k := map[string]any{}, map[string]any{}
+		for h, d := range cd.deltas {
+			if d != 0 {
+				c[h] = firestore.Increment(d)
+				k[h] = cd.labels[h]
+			}
+		}
+		if len(c) == 0 {
+			continue
+		}
+		wb.Set(s.c.Collection(s.o.Collections.Counts).Doc(id), map[string]any{
+			"ranking": string(cd.ranking), "size": sizeName(cd.size), "bucket": cd.bucket, "c": c, "k": k,
+			// Counts outlive the longest window by a day, then Firestore's TTL deletes them.
+			"expires_at": cd.bucket.Add(48 * time.Hour),
+		}, firestore.MergeAll)
+		writes++
+	}
+	if writes == 0 {
+		return nil // every event was a redelivery: nothing to write
+	}
+	if _, err := wb.Commit(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// tweetFields are the content fields of a tweet document; a deleted tweet's are emptied.
+func tweetFields(t *Tweet) map[string]any {
+	if t == nil {
+		return map[string]any{"has_content": false, "text": "", "terms": []string{}, "author_handle": "", "author_id": ""}
+	}
+	return map[string]any{
+		"has_content": true, "tweet_id": t.ID, "id_key": IDKey(t.ID), "kind": t.Kind, "text": t.Text,
+		"author_id": t.AuthorID, "author_handle": t.AuthorHandle, "created_at": t.CreatedAt, "created_us": t.CreatedAt.UnixMicro(),
+		"referenced_tweet_id": t.ReferencedTweetID, "hashtags": nonNil(t.Hashtags), "terms": nonNil(Terms(t)),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sizeName(d time.Duration) string {
+	switch d {
+	case time.Minute:
+		return "1m"
+	case 5 * time.Minute:
+		return "5m"
+	case time.Hour:
+		return "1h"
+	}
+	return d.String()
+}

@@ -1,0 +1,256 @@
+# Rankings, recent views and the latest tweets (see the README's "Rankings" section).
+# UpdateRankings is pushed the events topic through a subscription whose filter passes only the
+# kinds the rankings use, and keeps sharded per-bucket counters, per-event markers, recent views
+# and tweets in Firestore; ServeRankings reads them (never BigQuery) and answers JSON. Both are
+# entries of local.functions (functions.tf merges local.ranking_functions in), so the one
+# google_cloudfunctions2_function resource, the service accounts and function_urls cover them.
+
+locals {
+  ranking_functions = {
+    UpdateRankings = {
+      name            = "update-rankings"
+      description     = "Keeps the rankings, recent views and latest tweets current in Firestore from the events topic."
+      service_account = "fn-update-rankings"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      # Concurrent deliveries are what the store batches into one commit: more per instance,
+      # fewer commits per bucket document.
+      concurrency   = 250
+      max_instances = 20
+      ingress       = "ALLOW_INTERNAL_ONLY"
+    }
+    ServeRankings = {
+      name            = "serve-rankings"
+      description     = "Serves the rankings, a user's recent views and the latest tweets per term as cacheable JSON (read-only)."
+      service_account = "fn-serve-rankings"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 30
+      concurrency     = 250
+      max_instances   = 10
+      ingress         = "ALLOW_ALL"
+    }
+  }
+
+  ranking_function_env = {
+    UpdateRankings = {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      RANKINGS_SHARDS      = tostring(var.rankings_shards)
+    }
+    ServeRankings = {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      RANKINGS_CACHE_TTL   = var.rankings_cache_ttl
+    }
+  }
+
+  # The kinds UpdateRankings needs (functions/updaterankings.Filter; a test compares them).
+  rankings_filter = "attributes.kind = \"tweet\" OR attributes.kind = \"retweet\" OR attributes.kind = \"reply\" OR attributes.kind = \"quote\" OR attributes.kind = \"delete\" OR attributes.kind = \"search\" OR attributes.kind = \"detail_view\""
+
+  # The store's collections (shared/rankings.DefaultCollections; a test compares them).
+  ranking_collections = {
+    counts = "rankings_counts"
+    tweets = "rankings_tweets"
+    events = "rankings_events"
+    views  = "rankings_views"
+  }
+
+  # UpdateRankings writes; ServeRankings only reads.
+  ranking_firestore_roles = {
+    UpdateRankings = "roles/datastore.user"
+    ServeRankings  = "roles/datastore.viewer"
+  }
+
+  ranking_invokers = merge(
+    { "UpdateRankings/pubsub-push" = { function = "UpdateRankings", member = google_service_account.pubsub_push.member } },
+    { for m in var.rankings_invokers : "ServeRankings/${m}" => { function = "ServeRankings", member = m } },
+  )
+}
+
+# --- Subscription ------------------------------------------------------------------------------
+
+resource "google_pubsub_subscription" "rankings" {
+  count = var.deploy_functions ? 1 : 0
+
+  name   = var.rankings_subscription
+  topic  = google_pubsub_topic.events.id
+  filter = local.rankings_filter
+
+  ack_deadline_seconds       = local.functions.UpdateRankings.timeout_seconds
+  message_retention_duration = var.message_retention_duration
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].uri
+
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.loader_min_backoff
+    maximum_backoff = var.loader_max_backoff
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.loader_max_delivery_attempts
+  }
+
+  depends_on = [
+    google_service_account_iam_member.pubsub_token_creator,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+    google_cloud_run_service_iam_member.rankings_invoker,
+  ]
+}
+
+resource "google_pubsub_subscription_iam_member" "rankings_subscriber" {
+  count = var.deploy_functions ? 1 : 0
+
+  subscription = google_pubsub_subscription.rankings[0].id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# --- Permissions -------------------------------------------------------------------------------
+
+resource "google_project_iam_member" "rankings_firestore" {
+  for_each = local.ranking_firestore_roles
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.function[each.key].member
+}
+
+resource "google_cloud_run_service_iam_member" "rankings_invoker" {
+  for_each = var.deploy_functions ? local.ranking_invokers : {}
+
+  project  = google_cloudfunctions2_function.function[each.value.function].project
+  location = google_cloudfunctions2_function.function[each.value.function].location
+  service  = google_cloudfunctions2_function.function[each.value.function].name
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+# --- Firestore indexes and TTLs ----------------------------------------------------------------
+
+# A window's bucket documents: ranking and size equal, bucket in a range.
+resource "google_firestore_index" "rankings_counts" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = local.ranking_collections.counts
+
+  fields {
+    field_path = "ranking"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "size"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "bucket"
+    order      = "ASCENDING"
+  }
+}
+
+# A user's recent views: latest first, ties by item id.
+resource "google_firestore_index" "rankings_views" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = local.ranking_collections.views
+
+  fields {
+    field_path = "user_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "viewed_us"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "item_id"
+    order      = "ASCENDING"
+  }
+}
+
+# The latest tweets for a term, newest first, without deleted ones.
+resource "google_firestore_index" "rankings_tweets_by_term" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = local.ranking_collections.tweets
+
+  fields {
+    field_path   = "terms"
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "deleted"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_us"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "id_key"
+    order      = "DESCENDING"
+  }
+}
+
+# The retweet with the lowest id of an original never seen itself (its quoted text and author).
+resource "google_firestore_index" "rankings_tweets_by_original" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = local.ranking_collections.tweets
+
+  fields {
+    field_path = "referenced_tweet_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "kind"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "deleted"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "id_key"
+    order      = "ASCENDING"
+  }
+}
+
+# Firestore deletes markers, views, tweets and counters after their expires_at; the field's own
+# indexes are dropped (nothing queries it, and a rising timestamp index limits write rates).
+resource "google_firestore_field" "rankings_expires_at" {
+  for_each = local.ranking_collections
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.value
+  field      = "expires_at"
+
+  index_config {}
+
+  ttl_config {}
+}
+
+# A bucket's count and label maps hold one field per key: indexing them would spend Firestore's
+# index entries per document and slow every write, and nothing queries them.
+resource "google_firestore_field" "rankings_count_maps" {
+  for_each = toset(["c", "k"])
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = local.ranking_collections.counts
+  field      = each.key
+
+  index_config {}
+}

@@ -1,0 +1,74 @@
+package terraform_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/functions/serverankings"
+	"github.com/pipelinekit/pipelinekit/functions/updaterankings"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
+)
+
+// The rankings' Terraform names what the code uses: the subscription filter, the Firestore
+// collections, the push target, and the functions' roles.
+func TestRankingsMatchTheCode(t *testing.T) {
+	m := loadModule(t)
+	if got := literal(t, m.local(t, "rankings_filter")).AsString(); got != updaterankings.Filter {
+		t.Errorf("local.rankings_filter = %q, want updaterankings.Filter %q", got, updaterankings.Filter)
+	}
+	c := literal(t, m.local(t, "ranking_collections"))
+	got := map[string]string{}
+	for _, k := range valueKeys(c) {
+		got[k] = c.GetAttr(k).AsString()
+	}
+	want := map[string]string{"counts": rankings.DefaultCollections.Counts, "tweets": rankings.DefaultCollections.Tweets,
+		"events": rankings.DefaultCollections.Events, "views": rankings.DefaultCollections.Views}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("local.ranking_collections (-shared/rankings +terraform):\n%s", diff)
+	}
+
+	sub := m.resource(t, "google_pubsub_subscription", "rankings")
+	for _, c := range []struct {
+		path []string
+		want string
+	}{
+		{[]string{"filter"}, "local.rankings_filter"},
+		{[]string{"topic"}, "google_pubsub_topic.events.id"},
+		{[]string{"push_config", "push_endpoint"}, `google_cloudfunctions2_function.function["` + updaterankings.EntryPoint + `"].service_config[0].uri`},
+		{[]string{"dead_letter_policy", "dead_letter_topic"}, "google_pubsub_topic.dead_letter.id"},
+	} {
+		if got := source(attr(t, sub, c.path...)); got != c.want {
+			t.Errorf("google_pubsub_subscription.rankings %s = %s, want %s", strings.Join(c.path, "."), got, c.want)
+		}
+	}
+
+	// ServeRankings is read-only: it may read Firestore, never write.
+	roles := literal(t, m.local(t, "ranking_firestore_roles"))
+	if got := roles.GetAttr(serverankings.EntryPoint).AsString(); got != "roles/datastore.viewer" {
+		t.Errorf("ServeRankings' Firestore role = %s, want roles/datastore.viewer", got)
+	}
+	if got := roles.GetAttr(updaterankings.EntryPoint).AsString(); got != "roles/datastore.user" {
+		t.Errorf("UpdateRankings' Firestore role = %s, want roles/datastore.user", got)
+	}
+	if got := source(attr(t, m.resource(t, "google_project_iam_member", "rankings_firestore"), "member")); got != "google_service_account.function[each.key].member" {
+		t.Errorf("rankings_firestore member = %s", got)
+	}
+}
+
+// deploy.sh creates the rankings' subscription with UpdateRankings, with Terraform's filter.
+func TestDeployScriptRankingsSubscription(t *testing.T) {
+	var sub []string
+	for _, w := range dryRun(t, "--project=p", "--only=update-rankings") {
+		if len(w) > 4 && w[1] == "pubsub" && w[2] == "subscriptions" && w[3] == "create" && w[4] == "events-rankings" {
+			sub = w
+		}
+	}
+	for _, flag := range []string{"--message-filter=" + updaterankings.Filter, "--push-auth-service-account=pubsub-push@p.iam.gserviceaccount.com",
+		"--dead-letter-topic=events-dead-letter", "--topic=events"} {
+		if !containsPrefix(sub, flag) {
+			t.Errorf("rankings subscription command %q has no %s", sub, flag)
+		}
+	}
+}
