@@ -150,7 +150,8 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 		}
 	case "retweets":
 		for id, t := range s.tweets {
-			if t.Kind == string(event.KindRetweet) && t.ReferencedTweetID != "" && !s.deleted[id] && in(t.EventTime) {
+			if t.Kind == string(event.KindRetweet) && t.ReferencedTweetID != "" && !s.deleted[id] &&
+				!s.deleted[t.ReferencedTweetID] && in(t.EventTime) {
 				counts[t.ReferencedTweetID]++
 			}
 		}

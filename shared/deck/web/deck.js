@@ -18,9 +18,9 @@
   };
 
   const RANKINGS = {
-    hashtags: { title: 'Trending hashtags', sub: 'distinct tweets' },
-    retweets: { title: 'Top retweets', sub: 'distinct retweets' },
-    popularity: { title: 'Popular items', sub: 'detail views' },
+    hashtags: { title: 'Hashtags', sub: 'tweets' },
+    retweets: { title: 'Top retweets', sub: 'retweets' },
+    popularity: { title: 'Popular items', sub: 'views' },
     search_terms: { title: 'Search terms', sub: 'searches' },
   };
   const WINDOW_WORDS = { '15m': 'last 15 min', '1h': 'last hour', '1d': 'last day' };
