@@ -445,7 +445,8 @@ func runDeckChecks(t *testing.T, b *browser, d *deckUnderTest, now time.Time) {
 	before := ncols()
 	for _, tt := range []struct{ in, want string }{
 		{"   ", "Type a keyword or #hashtag"},
-		{strings.Repeat("x", deck.MaxQueryLen+1), "at most 128"},
+		{strings.Repeat("x", deck.MaxQueryLen+1), fmt.Sprintf("at most %d", deck.MaxQueryLen)},
+		{"cloud functions", "one word or one #hashtag"},
 	} {
 		b.do("searching "+tt.in, chromedp.SetValue(chromedp.CSS("#search-input"), tt.in), chromedp.Click(chromedp.CSS("#search button")))
 		var msg string

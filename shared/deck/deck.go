@@ -29,7 +29,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
 )
 
 //go:embed web
@@ -39,8 +39,9 @@ var web embed.FS
 type Config struct {
 	// DefaultKeyword is the query of the column a new visitor sees first (a keyword or #tag).
 	DefaultKeyword string
-	// APIBase is where the page finds the endpoints of api.go: empty for the deck's own origin
-	// and root, a path ("/api") or an absolute URL.
+	// APIBase is where the page finds the endpoints of api.go: empty for the page's own URL
+	// (the deck mounted at the serving function's root), a path ("/ServeRankings") or an
+	// absolute URL.
 	APIBase string
 	// BackfillURL is the Backfill function's base URL; the deck proxies its status to the
 	// backfills panel. Empty hides the panel.
@@ -88,8 +89,8 @@ func New(cfg Config) (*Handler, error) {
 	if kw == "" || kw == "#" {
 		return nil, errors.New("deck config: DefaultKeyword is empty")
 	}
-	if n := utf8.RuneCountInString(kw); n > MaxQueryLen {
-		return nil, fmt.Errorf("deck config: DefaultKeyword is %d characters, more than %d", n, MaxQueryLen)
+	if len(kw) > MaxQueryLen || strings.ContainsFunc(kw, unicode.IsSpace) {
+		return nil, fmt.Errorf("deck config: DefaultKeyword %q is not one word or #hashtag of at most %d bytes", kw, MaxQueryLen)
 	}
 	cfg.DefaultKeyword = kw
 	if cfg.Window == "" {
@@ -193,6 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// an old cached script.
 		h.serve(w, r, h.assets[p], "public, max-age=3600")
 	case p == "/deck/backfills" || strings.HasPrefix(p, "/deck/backfills/"):
+		// Not cached: the panel wants the progress as it is now.
 		h.backfills(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/deck/backfills"), "/"))
 	default:
 		http.NotFound(w, r)
@@ -261,5 +263,5 @@ func writeError(w http.ResponseWriter, status int, msg, param string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(APIError{Error: msg, Parameter: param}) // cannot fail for strings
+	json.NewEncoder(w).Encode(APIError{Error: msg, Param: param}) // cannot fail for strings
 }

@@ -20,7 +20,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}{
 		{"empty keyword", Config{DefaultKeyword: "  "}, "DefaultKeyword is empty"},
 		{"bare hash", Config{DefaultKeyword: "#"}, "DefaultKeyword is empty"},
-		{"long keyword", Config{DefaultKeyword: strings.Repeat("é", MaxQueryLen+1)}, "129 characters"},
+		{"long keyword", Config{DefaultKeyword: strings.Repeat("é", MaxQueryLen/2+1)}, "at most 100 bytes"},
+		{"two words", Config{DefaultKeyword: "cloud functions"}, "not one word"},
 		{"window", Config{DefaultKeyword: "gcp", Window: "2h"}, `Window "2h"`},
 		{"poll", Config{DefaultKeyword: "gcp", PollInterval: 1}, "PollInterval"},
 		{"api base", Config{DefaultKeyword: "gcp", APIBase: "ftp://x"}, "APIBase"},
@@ -57,7 +58,7 @@ func body(t *testing.T, r *http.Response) string {
 // TestIndexCarriesConfigAsData: a hostile default keyword reaches the page as JSON data inside
 // a non-script block, never as markup, and the page forbids inline script by CSP.
 func TestIndexCarriesConfigAsData(t *testing.T) {
-	kw := `</script><script>alert(1)</script> ‮gcp`
+	kw := "</script><script>alert(1)</script>\u202egcp"
 	h, err := New(Config{DefaultKeyword: kw, APIBase: "https://api.example.com/v1/", Window: "15m"})
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +154,8 @@ func TestBackfillsProxy(t *testing.T) {
 		{"/deck/backfills?page_token=abc&evil=1", 200, `{"jobs":[]}`},
 		{"/deck/backfills/bf-1a2b", 200, `{"jobs":[]}`},
 		{"/deck/backfills/bf-missing", 404, `{"error":"no such job"}`},
-		{"/deck/backfills/..%2fsecrets", 400, `"parameter":"id"`},
-		{"/deck/backfills/a/b", 400, `"parameter":"id"`},
+		{"/deck/backfills/..%2fsecrets", 400, `"param":"id"`},
+		{"/deck/backfills/a/b", 400, `"param":"id"`},
 	}
 	for _, tt := range tests {
 		resp := get(t, h, http.MethodGet, tt.path, nil)

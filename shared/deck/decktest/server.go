@@ -16,12 +16,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/pipelinekit/pipelinekit/shared/deck"
 	"github.com/pipelinekit/pipelinekit/shared/event"
@@ -68,7 +69,7 @@ func NewServer(opts Options) (*Server, error) {
 	mux.Handle("/", d)
 	mux.HandleFunc("GET /rankings/{ranking}", s.ranking)
 	mux.HandleFunc("GET /tweets", s.tweetsPage)
-	mux.HandleFunc("GET /users/{user}/recent_views", s.recentViews)
+	mux.HandleFunc("GET /recent_views", s.recentViews)
 	mux.HandleFunc("GET /backfill-api/backfills", s.backfillList)
 	mux.HandleFunc("GET /backfill-api/backfills/{id}", s.backfillStatus)
 	return s, nil
@@ -175,25 +176,24 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, "ranking", "ranking must be hashtags, retweets, search_terms or popularity")
 		return
 	}
-	out := deck.Ranking{Ranking: name, Window: win, AsOf: now.UTC(), Entries: []deck.Entry{}}
+	out := deck.Ranking{Ranking: name, Window: win, From: from.UTC(), To: now.UTC(), AsOf: now.UTC(), Items: []deck.Item{}}
 	for k, c := range counts {
-		out.Entries = append(out.Entries, deck.Entry{Key: k, Count: c})
+		out.Items = append(out.Items, deck.Item{Key: k, Count: c})
 	}
-	sort.Slice(out.Entries, func(i, j int) bool {
-		a, b := out.Entries[i], out.Entries[j]
+	sort.Slice(out.Items, func(i, j int) bool {
+		a, b := out.Items[i], out.Items[j]
 		if a.Count != b.Count {
 			return a.Count > b.Count
 		}
 		return a.Key < b.Key
 	})
-	if len(out.Entries) > n {
-		out.Entries = out.Entries[:n]
+	if len(out.Items) > n {
+		out.Items = out.Items[:n]
 	}
 	if name == "retweets" {
-		for i := range out.Entries {
-			if t, ok := s.tweets[out.Entries[i].Key]; ok && !s.deleted[t.TweetID] {
-				tw := s.tweet(t)
-				out.Entries[i].Tweet = &tw
+		for i := range out.Items {
+			if t, ok := s.tweets[out.Items[i].Key]; ok {
+				out.Items[i].Text, out.Items[i].AuthorHandle, out.Items[i].AuthorID = t.Text, t.AuthorHandle, t.AuthorID
 			}
 		}
 	}
@@ -229,13 +229,18 @@ func newer(a, b *event.TweetRow) bool {
 
 func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	query := strings.Join(strings.Fields(q.Get("q")), " ")
+	raw := q.Get("q")
 	switch {
-	case query == "" || query == "#":
-		writeErr(w, "q", "q: a keyword or #hashtag is required")
+	case strings.TrimSpace(raw) == "":
+		writeErr(w, "q", "required: a word or a #hashtag")
 		return
-	case utf8.RuneCountInString(query) > deck.MaxQueryLen:
-		writeErr(w, "q", fmt.Sprintf("q: longer than %d characters", deck.MaxQueryLen))
+	case len(raw) > deck.MaxQueryLen:
+		writeErr(w, "q", fmt.Sprintf("longer than %d bytes", deck.MaxQueryLen))
+		return
+	}
+	term := termOf(raw)
+	if term == "" {
+		writeErr(w, "q", fmt.Sprintf("%q is neither one word nor one #hashtag", raw))
 		return
 	}
 	n, err := intParam(q.Get("n"), 20, 100)
@@ -253,25 +258,13 @@ func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var match []*event.TweetRow
-	tag, isTag := strings.CutPrefix(strings.ToLower(query), "#")
 	for id, t := range s.tweets {
-		if s.deleted[id] || (after != nil && !newer(after, t)) {
-			continue
-		}
-		ok := false
-		if isTag {
-			for _, h := range t.Hashtags {
-				ok = ok || strings.ToLower(h) == tag
-			}
-		} else {
-			ok = strings.Contains(strings.ToLower(t.Text), strings.ToLower(query))
-		}
-		if ok {
+		if !s.deleted[id] && (after == nil || newer(after, t)) && slices.Contains(terms(t), term) {
 			match = append(match, t)
 		}
 	}
 	sort.Slice(match, func(i, j int) bool { return newer(match[i], match[j]) })
-	page := deck.TweetPage{Query: query, Tweets: []deck.Tweet{}}
+	page := deck.TweetPage{Query: raw, Term: term, Tweets: []deck.Tweet{}}
 	if len(match) > n {
 		match = match[:n]
 		last := match[n-1]
@@ -281,6 +274,33 @@ func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 		page.Tweets = append(page.Tweets, s.tweet(t))
 	}
 	writeJSON(w, r, page)
+}
+
+// terms are what a tweet is found by, as ServeRankings finds it: "#tag" for each hashtag
+// (case-folded) and each lower-cased word of its text (letters, digits and _).
+func terms(t *event.TweetRow) []string {
+	var out []string
+	for _, h := range t.Hashtags {
+		out = append(out, "#"+strings.ToLower(h))
+	}
+	return append(out, strings.FieldsFunc(strings.ToLower(t.Text), notWord)...)
+}
+
+func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }
+
+// termOf is a query as one term: "#tag" or one word; "" when it is neither.
+func termOf(q string) string {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if tag, ok := strings.CutPrefix(q, "#"); ok {
+		if tag == "" || strings.ContainsFunc(tag, unicode.IsSpace) {
+			return ""
+		}
+		return q
+	}
+	if w := strings.FieldsFunc(q, notWord); len(w) != 1 || w[0] != q {
+		return ""
+	}
+	return q
 }
 
 func encodeCursor(t *event.TweetRow) string {
@@ -301,9 +321,9 @@ func decodeCursor(c string) (*event.TweetRow, error) {
 }
 
 func (s *Server) recentViews(w http.ResponseWriter, r *http.Request) {
-	user := r.PathValue("user")
+	user := r.URL.Query().Get("user_id")
 	if user == "" || len(user) > 128 {
-		writeErr(w, "user_id", "user_id: 1 to 128 characters")
+		writeErr(w, "user_id", "1 to 128 bytes")
 		return
 	}
 	s.mu.Lock()
@@ -373,5 +393,5 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 func writeErr(w http.ResponseWriter, param, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(deck.APIError{Error: msg, Parameter: param})
+	json.NewEncoder(w).Encode(deck.APIError{Error: msg, Param: param})
 }

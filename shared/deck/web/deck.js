@@ -4,7 +4,9 @@
 'use strict';
 (function () {
   const cfg = JSON.parse(document.getElementById('deck-config').textContent);
-  const base = cfg.api_base || '';
+  // Relative by default: the deck is served where the API is (at / deployed, at /ServeRankings/
+  // in the local functions process).
+  const base = cfg.api_base || '.';
   const enc = encodeURIComponent;
   const PAGE = 20;
 
@@ -12,9 +14,9 @@
   const api = {
     ranking: (name) => `${base}/rankings/${enc(name)}?window=${enc(cfg.window)}&n=10`,
     tweets: (q, n, cursor) => `${base}/tweets?q=${enc(q)}&n=${n}` + (cursor ? `&cursor=${enc(cursor)}` : ''),
-    recentViews: (user) => `${base}/users/${enc(user)}/recent_views`,
-    backfills: () => '/deck/backfills',
-    backfill: (id) => `/deck/backfills/${enc(id)}`,
+    recentViews: (user) => `${base}/recent_views?user_id=${enc(user)}`,
+    backfills: () => 'deck/backfills',
+    backfill: (id) => `deck/backfills/${enc(id)}`,
   };
 
   const RANKINGS = {
@@ -56,7 +58,7 @@
       if (!resp.ok) {
         const err = new Error((body && body.error) || `HTTP ${resp.status}`);
         err.status = resp.status;
-        err.param = body && (body.parameter || body.field);
+        err.param = body && (body.param || body.parameter || body.field);
         throw err;
       }
       return body;
@@ -164,17 +166,20 @@
 
   function normQuery(q) { return String(q).trim().replace(/\s+/g, ' '); }
 
+  const utf8 = new TextEncoder();
+
   // validQuery returns null for a query a column can show, else the message to show instead.
   function validQuery(q) {
-    const n = [...q].length;
+    const n = utf8.encode(q).length;
     if (q === '' || q === '#') return 'Type a keyword or #hashtag to add a column.';
-    if (n > cfg.max_query_len) return `That query is ${n} characters long; a column takes at most ${cfg.max_query_len}.`;
+    if (n > cfg.max_query_len) return `That query is ${n} bytes long; a column takes at most ${cfg.max_query_len}.`;
+    if (/\s/.test(q)) return 'A column follows one word or one #hashtag: drop the spaces.';
     return null;
   }
 
   function validUser(u) {
     if (u === '') return 'Type a user id after user:.';
-    if ([...u].length > cfg.max_query_len) return `That user id is too long (at most ${cfg.max_query_len} characters).`;
+    if (utf8.encode(u).length > 128) return 'That user id is too long (at most 128 bytes).';
     return null;
   }
 
@@ -409,22 +414,21 @@
         li.appendChild(key);
       } else if (name === 'retweets') {
         const key = el('div', 'rank-key');
-        const t = e.tweet || {};
-        key.appendChild(el('span', 'author', t.author_handle ? `@${t.author_handle}` : (t.author_id ? `user ${t.author_id}` : `tweet ${e.key}`)));
-        key.appendChild(textWithTags('text', t.text || ''));
+        key.appendChild(el('span', 'author', e.author_handle ? `@${e.author_handle}` : (e.author_id ? `user ${e.author_id}` : `tweet ${e.key}`)));
+        key.appendChild(textWithTags('text', e.text || ''));
         li.appendChild(key);
       } else {
         li.appendChild(el('span', 'rank-key', e.key));
       }
       li.appendChild(el('span', 'rank-count', Number(e.count).toLocaleString()));
       li.dataset.key = e.key;
-      li.dataset.sig = JSON.stringify([e.key, e.count, e.tweet && e.tweet.text]);
+      li.dataset.sig = JSON.stringify([e.key, e.count, e.text, e.author_handle]);
       return li;
     }
 
     async function load() {
       const body = await getJSON(api.ranking(name));
-      const entries = body.entries || [];
+      const entries = body.items || [];
       const rows = list.children;
       entries.forEach((e, i) => {
         const fresh = row(i, e);
