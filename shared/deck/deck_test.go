@@ -173,3 +173,42 @@ func TestBackfillsProxy(t *testing.T) {
 		t.Errorf("GET /deck/backfills with the Backfill function down = %d, want 502", resp.StatusCode)
 	}
 }
+
+// FuzzServeHTTP: whatever path and query a request carries, the deck answers one of its known
+// statuses and only ever forwards a job id that is letters, digits, - and _.
+func FuzzServeHTTP(f *testing.F) {
+	var forwarded []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded = append(forwarded, r.URL.Path)
+		io.WriteString(w, `{}`)
+	}))
+	defer upstream.Close()
+	h, err := New(Config{DefaultKeyword: "gcp", BackfillURL: upstream.URL})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"/", "/index.html", "/deck/deck.js?v=1", "/deck/backfills", "/deck/backfills/bf-1",
+		"/deck/backfills/../x", "/deck/backfills/%00", "/deck/backfills?page_token=%zz", "//deck//backfills", "/deck/backfills/" + strings.Repeat("a", 101)} {
+		f.Add(seed)
+	}
+	jobPath := regexp.MustCompile(`^/backfills(/[A-Za-z0-9_-]{1,100})?$`)
+	f.Fuzz(func(t *testing.T, target string) {
+		req, err := http.NewRequest(http.MethodGet, "http://deck.test"+target, nil)
+		if err != nil || req.URL.Path == "" || req.URL.Path[0] != '/' {
+			return
+		}
+		forwarded = forwarded[:0]
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 304, 400, 404:
+		default:
+			t.Errorf("GET %q = %d", target, rec.Code)
+		}
+		for _, p := range forwarded {
+			if !jobPath.MatchString(p) {
+				t.Errorf("GET %q forwarded %q to the Backfill function", target, p)
+			}
+		}
+	})
+}
