@@ -476,6 +476,20 @@ func runDeckChecks(t *testing.T, b *browser, d *deckUnderTest, now time.Time) {
 	if n := ncols(); n != before {
 		t.Errorf("bad queries changed the columns from %d to %d", before, n)
 	}
+	hostileQuery := `#<img/src=x/onerror=window.pwned=3>`
+	b.do("searching a hostile query", chromedp.SetValue(chromedp.CSS("#search-input"), hostileQuery), chromedp.Click(chromedp.CSS("#search button")))
+	b.waitFor("the hostile query's column", col("q:"+hostileQuery)+` !== null`)
+	var hq struct {
+		Title string
+		Imgs  int
+		Pwned any
+	}
+	b.eval(`({title: `+col("q:"+hostileQuery)+`.querySelector('.col-title').firstChild.textContent,
+		imgs: document.querySelectorAll('#columns img').length, pwned: window.pwned ?? null})`, &hq)
+	if hq.Title != hostileQuery || hq.Imgs != 0 || hq.Pwned != nil {
+		t.Errorf("hostile query's column: title %q, %d img elements, window.pwned = %v; want the query as text", hq.Title, hq.Imgs, hq.Pwned)
+	}
+	b.do("closing the hostile query's column", chromedp.Click(chromedp.CSS(`section[data-col="q:`+hostileQuery+`"] .col-close`)))
 	b.do("adding user:u1", chromedp.SetValue(chromedp.CSS("#search-input"), "user:u1"), chromedp.Click(chromedp.CSS("#search button")))
 	b.waitFor("u1's recent views", col("user:u1")+`?.querySelectorAll('li.rank').length === 2`)
 	var views []string
