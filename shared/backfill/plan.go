@@ -3,8 +3,8 @@ package backfill
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
