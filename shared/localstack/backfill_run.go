@@ -136,8 +136,8 @@ type RowTruth struct {
 
 // BackfillRows counts a job's rows in BigQuery.
 func (s *Stack) BackfillRows(ctx context.Context, job string) (RowTruth, error) {
-	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s') AS n, "+
-		"(SELECT COUNT(*) FROM (SELECT DISTINCT shard, row_index FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s')) AS k, "+
+	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s' AND row_index >= 0) AS n, "+
+		"(SELECT COUNT(*) FROM (SELECT DISTINCT shard, row_index FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s' AND row_index >= 0)) AS k, "+
 		"(SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s_dedup` WHERE job_id = '%[4]s') AS d",
 		s.Project, s.Dataset, warehouse.TableBackfillRows, job)
 	r, err := s.Query(ctx, q)
