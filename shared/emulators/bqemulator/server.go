@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 	"google.golang.org/grpc"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/internal/portmux"
