@@ -78,7 +78,7 @@
 //     UNNEST ... WITH OFFSET, SELECT AS STRUCT/VALUE,
 //     PIVOT/UNPIVOT, TABLESAMPLE, time travel, SAFE./NET./ML. prefixed
 //     functions, typed STRUCT<...>(...) constructors, time zones other than UTC
-//     (the bundled DuckDB has no ICU), APPROX_QUANTILES and other sketches.
+//     (every connection runs in UTC), APPROX_QUANTILES and other sketches.
 //     Errors DuckDB raises for translated SQL come back as 400 invalidQuery
 //     with DuckDB's message.
 //   - Query result types come from DuckDB: DATETIME results are reported as
