@@ -33,9 +33,9 @@ func TestProductionPushThroughFunctionsFramework(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	fn, err := localstack.StartFunctions(ctx, bin, 0, map[string]string{
-		"FUNCTION_TARGET":          EntryPoint,
-		"GOOGLE_CLOUD_PROJECT":     project,
-		"BIGQUERY_DATASET":         e.dataset,
+		"FUNCTION_TARGET":         EntryPoint,
+		"GOOGLE_CLOUD_PROJECT":    project,
+		"BIGQUERY_DATASET":        e.dataset,
 		warehouse.EmulatorHostEnv: e.bq.Addr(),
 	}, &logs)
 	if err != nil {
@@ -45,10 +45,10 @@ func TestProductionPushThroughFunctionsFramework(t *testing.T) {
 
 	url := fn.URL + "/projects/" + project + "/topics/events"
 	if code := post(t, url, "application/json", pushBody(t, "fw-bad", []byte(`{"kind":"search"}`), 4)); code/100 != 2 {
-		t.Errorf("push of an invalid event = %d, want 2xx (dead-lettered)\n%s", code, logs.String())
+		t.Errorf("push of an invalid event = %d, want 2xx (dead-lettered)", code)
 	}
 	if code := post(t, url, "application/json", pushBody(t, "fw-good", []byte(`{"kind":"search","query":"q"}`), 1)); code/100 != 2 {
-		t.Errorf("push of a good event = %d, want 2xx\n%s", code, logs.String())
+		t.Errorf("push of a good event = %d, want 2xx", code)
 	}
 	got := e.query(t, "SELECT message_id, subscription, delivery_attempt FROM `DS.dead_letters`")
 	want := []map[string]any{{"message_id": "fw-bad", "subscription": "projects/" + project + "/subscriptions/events-loader", "delivery_attempt": int64(4)}}
@@ -59,7 +59,7 @@ func TestProductionPushThroughFunctionsFramework(t *testing.T) {
 		t.Errorf("app_events = %v, want fw-good", got)
 	}
 	fn.Stop()
-	if strings.Contains(logs.String(), "WARNING") {
-		t.Errorf("the functions process warned:\n%s", logs.String())
+	if strings.Contains(logs.String(), "failed to extract Pub/Sub topic") {
+		t.Errorf("the Functions Framework could not read the topic from the path:\n%s", logs.String())
 	}
 }
