@@ -215,3 +215,26 @@ func TestPushEndpointNamesTheTopic(t *testing.T) {
 		t.Errorf("loader push_endpoint = %s, want it to end in /projects/${var.project_id}/topics/${google_pubsub_topic.events.name}", got)
 	}
 }
+
+// TestReadmesSayWhatAFreshProjectNeeds: data.google_project is read at plan time, before apis.tf
+// has enabled anything, so the deploy instructions must enable Cloud Resource Manager first.
+func TestReadmesSayWhatAFreshProjectNeeds(t *testing.T) {
+	m := loadModule(t)
+	for _, b := range m.blocks("data") {
+		if b.Labels[0] != "google_project" {
+			continue
+		}
+		if _, deferred := b.Body.Attributes["depends_on"]; deferred {
+			return // read after the APIs are enabled: nothing is needed first
+		}
+	}
+	for _, name := range []string{"README.md", "../README.md"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "gcloud services enable cloudresourcemanager.googleapis.com") {
+			t.Errorf("%s does not say to enable cloudresourcemanager.googleapis.com before the first plan (data.google_project needs it)", name)
+		}
+	}
+}
