@@ -53,6 +53,9 @@ CLOUD_TASKS_EMULATOR_HOST are used instead of starting new ones.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The in-process servers (local BigQuery and Cloud Tasks) log through the default logger:
+	// give them the stack's format.
+	slog.SetDefault(logger())
 	args := os.Args[1:]
 	cmd := ""
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -94,10 +97,8 @@ func logger() *slog.Logger {
 	}))
 }
 
-// processLogs is where the emulators' and functions' own output goes.
+// processLogs is where the emulators' and functions' own output goes: through the same logger
+// as the stack's progress, one format for every process (see processWriter).
 func processLogs(verbose bool) io.Writer {
-	if verbose {
-		return os.Stderr
-	}
-	return io.Discard
+	return &processWriter{log: logger(), verbose: verbose}
 }

@@ -72,8 +72,8 @@ func pingHTTP(ctx context.Context, host string) error {
 const (
 	bigQueryFile       = "bigquery.duckdb"
 	firestoreExportDir = "firestore"
-	// The Firestore emulator's export writes this metadata file, which --import-data names.
-	firestoreMetadata = "firestore.overall_export_metadata"
+	// The Firestore emulator's export writes a file with this suffix, which --import-data names.
+	firestoreMetadataSuffix = ".overall_export_metadata"
 )
 
 func (o Options) bigQueryOptions() []bqemulator.Option {
@@ -85,10 +85,9 @@ func (o Options) bigQueryOptions() []bqemulator.Option {
 }
 
 func (o Options) firestoreOptions() []gcloudemu.Option {
-	opts := []gcloudemu.Option{gcloudemu.WithOutput(o.Logs)}
+	opts := []gcloudemu.Option{gcloudemu.WithOutput(o.Logs), gcloudemu.WithStartTimeout(emulatorStartTimeout)}
 	if o.DataDir != "" {
-		meta := filepath.Join(o.DataDir, firestoreExportDir, firestoreMetadata)
-		if _, err := os.Stat(meta); err == nil {
+		if meta := findExportMetadata(filepath.Join(o.DataDir, firestoreExportDir)); meta != "" {
 			opts = append(opts, gcloudemu.WithArgs("--import-data="+meta))
 		}
 	}
@@ -102,9 +101,12 @@ func exportFirestore(ctx context.Context, host, project, dir string) error {
 	if err != nil {
 		return err
 	}
-	// The emulator refuses to overwrite an export: write beside it, then swap.
+	// The emulator wants an existing directory; write beside the last export, then swap.
 	tmp := abs + ".new"
 	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(map[string]string{"database": "projects/" + project + "/databases/(default)", "export_directory": tmp})
@@ -128,4 +130,15 @@ func exportFirestore(ctx context.Context, host, project, dir string) error {
 		return err
 	}
 	return os.Rename(tmp, abs)
+}
+
+// findExportMetadata returns the metadata file of the Firestore export in dir (at its top or
+// one directory down), or "" when there is none.
+func findExportMetadata(dir string) string {
+	for _, pattern := range []string{"*" + firestoreMetadataSuffix, "*/*" + firestoreMetadataSuffix} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) > 0 {
+			return m[0]
+		}
+	}
+	return ""
 }

@@ -32,6 +32,10 @@ const (
 	LoaderSub       = "events-loader"
 )
 
+// emulatorStartTimeout bounds a Java emulator's start: on a busy 2-core machine it has taken
+// over a minute.
+const emulatorStartTimeout = 3 * time.Minute
+
 // Options configure a Stack.
 type Options struct {
 	Project string
@@ -128,7 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	var ok bool
 	if s.PubSubHost, ok = s.reuse(ctx, "PUBSUB_EMULATOR_HOST", "Pub/Sub emulator", gcloudemu.Ping); !ok {
 		o.Log.Info("starting the Pub/Sub emulator")
-		s.pubsubEm, err = gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(o.Logs))
+		s.pubsubEm, err = gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(o.Logs), gcloudemu.WithStartTimeout(emulatorStartTimeout))
 		if err != nil {
 			return nil, err
 		}
@@ -327,4 +331,14 @@ func (s *Stack) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FunctionsEnv returns a copy of what Start added to the functions process's environment: the
+// configuration of a function instance against this stack's servers.
+func (s *Stack) FunctionsEnv() map[string]string {
+	out := make(map[string]string, len(s.env))
+	for k, v := range s.env {
+		out[k] = v
+	}
+	return out
 }
