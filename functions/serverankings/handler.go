@@ -47,11 +47,12 @@ type Handler struct {
 }
 
 type cached struct {
-	mu    sync.Mutex // one computation at a time per ranking and window
-	at    time.Time
-	items []rankings.Item
-	from  time.Time
-	to    time.Time
+	mu         sync.Mutex // one computation at a time per ranking and window
+	at         time.Time
+	items      []rankings.Item
+	from       time.Time
+	to         time.Time
+	refreshing bool
 }
 
 // NewHandler returns the handler over r; now defaults to time.Now.
@@ -177,8 +178,9 @@ func (h *Handler) ranking(r *http.Request, name string) (any, error) {
 	return RankingResponse{Ranking: name, Window: win.Name, From: c.from, To: c.to, AsOf: c.at, Items: items}, nil
 }
 
-// top returns the ranking computed at most ttl ago: with many readers one instance computes
-// each ranking once per ttl, and the others wait for it rather than read Firestore too.
+// top returns the ranking computed at most ttl ago, or, once one was computed, the last one
+// while a single background computation replaces it: with many readers an instance reads each
+// window from Firestore once per ttl, and no reader waits for it but the very first.
 func (h *Handler) top(ctx context.Context, rk rankings.Ranking, win rankings.Window) (*cached, error) {
 	h.mu.Lock()
 	c := h.cache[string(rk)+"/"+win.Name]
@@ -190,7 +192,12 @@ func (h *Handler) top(ctx context.Context, rk rankings.Ranking, win rankings.Win
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := h.now().UTC()
-	if !c.at.IsZero() && now.Sub(c.at) < h.ttl {
+	fresh := !c.at.IsZero() && now.Sub(c.at) < h.ttl
+	if fresh || (!c.at.IsZero() && h.ttl > 0) {
+		if !fresh && !c.refreshing {
+			c.refreshing = true
+			go h.refresh(c, rk, win)
+		}
 		return &cached{at: c.at, items: c.items, from: c.from, to: c.to}, nil
 	}
 	items, err := h.r.Top(ctx, rk, win, now)
@@ -200,6 +207,23 @@ func (h *Handler) top(ctx context.Context, rk rankings.Ranking, win rankings.Win
 	from, to := win.Range(now)
 	c.at, c.items, c.from, c.to = now, items, from, to
 	return &cached{at: c.at, items: c.items, from: c.from, to: c.to}, nil
+}
+
+// refresh recomputes a cached ranking in the background; a failure keeps the old one (and the
+// next request past the ttl tries again).
+func (h *Handler) refresh(c *cached, rk rankings.Ranking, win rankings.Window) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	now := h.now().UTC()
+	items, err := h.r.Top(ctx, rk, win, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
+	if err != nil {
+		return
+	}
+	from, to := win.Range(now)
+	c.at, c.items, c.from, c.to = now, items, from, to
 }
 
 func (h *Handler) recentViews(r *http.Request) (any, error) {

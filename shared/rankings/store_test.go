@@ -18,6 +18,16 @@ func TestMain(m *testing.M) {
 	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
 }
 
+func newStoreB(b *testing.B) *Store {
+	c, err := firestore.NewClient(context.Background(), gcloudemu.NewProjectID(b))
+	if err != nil {
+		b.Fatalf("firestore.NewClient = %v", err)
+	}
+	s := NewStore(c, Options{})
+	b.Cleanup(func() { s.Close(); c.Close() })
+	return s
+}
+
 func newStore(t *testing.T, o Options) *Store {
 	t.Helper()
 	c, err := firestore.NewClient(t.Context(), gcloudemu.NewProjectID(t))
