@@ -258,6 +258,20 @@ func (s *Streamer) acquire(ctx context.Context, l Lease, holder string) (ok bool
 	waitUntil := time.Now().Add(s.set.LeaseWait)
 	p, _ := l.(planner)
 	for first := true; ; first = false {
+		if !first {
+			// Waiting polls with plain reads and tries the transaction only once the lease is
+			// free: transactions of waiting runs would contend with the holder's renewals and
+			// with each other, and slow the hand-over down.
+			if by, until, err := s.holder(ctx, l); err == nil && by != "" && time.Now().Before(until) {
+				if !time.Now().Add(s.set.LeasePoll).Before(waitUntil) {
+					return false, s.heldReason(ctx, l), nil
+				}
+				if !sleepCtx(ctx, s.set.LeasePoll) {
+					return false, s.heldReason(context.WithoutCancel(ctx), l), nil
+				}
+				continue
+			}
+		}
 		// Not bounded by the read budget: racing runs can take seconds to settle who won.
 		actx, cancel := context.WithTimeout(ctx, leaseCallTimeout)
 		ok, err := l.Acquire(actx)
@@ -278,11 +292,21 @@ func (s *Streamer) acquire(ctx context.Context, l Lease, holder string) (ok bool
 		if s.set.LeaseWait < 0 || !time.Now().Add(s.set.LeasePoll).Before(waitUntil) {
 			return false, s.heldReason(ctx, l), nil
 		}
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, s.set.LeasePoll) {
 			return false, s.heldReason(context.WithoutCancel(ctx), l), nil
-		case <-time.After(s.set.LeasePoll):
 		}
+	}
+}
+
+// sleepCtx waits d and reports true, or false as soon as ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

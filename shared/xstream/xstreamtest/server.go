@@ -20,6 +20,10 @@
 //     because the server learns of a client's close asynchronously.
 //   - No rate limiting and no x-rate-limit-* headers,
 //     no rule cap, no rules pagination.
+//   - WithNumberedStream's tweets match whatever the rules are, and
+//     backfill_minutes is honoured for every token (X allows it only for some
+//     access levels); a value other than 1 to 5 is answered 400 in X's
+//     invalid-request shape, with our wording.
 package xstreamtest
 
 import (
