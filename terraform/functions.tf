@@ -156,6 +156,7 @@ data "archive_file" "source" {
       "scripts",
       "shared/emulators",
       "shared/localstack",
+      "docs",
       "terraform/.terraform",
       "functions_test.go",
     ],
