@@ -369,7 +369,10 @@
       }
       loaded(col, !ids.length, `No tweets for ${q} yet.`);
       setMore();
-      if (first) markPainted(col);
+      if (first) {
+        markPainted(col);
+        if (nearBottom()) older();
+      }
     }
 
     async function older() {
@@ -385,9 +388,17 @@
         setMore();
       } catch (err) {
         more.textContent = errorText(err);
+        return;
       } finally {
         col.olderBusy = false;
       }
+      // The observer fires only when the sentinel enters the view: when a short page leaves it
+      // in view, ask for the next one here.
+      if (nearBottom()) older();
+    }
+    function nearBottom() {
+      const b = f.body;
+      return b.clientHeight > 0 && b.scrollTop + b.clientHeight >= b.scrollHeight - 200;
     }
     // Scrolling to the bottom brings the sentinel into view: load the next page through the cursor.
     new IntersectionObserver((entries) => {
