@@ -10,9 +10,9 @@
 # the function's timeout and the run agree: no run is ever cut off, and none is reported failed
 # for lasting long.
 locals {
-  # The longest a run lasts: waiting for the lease, the rules sync (30 s), the read window, the
-  # publish flush (8 s) and the lease release (10 s).
-  stream_run_max_seconds = (tonumber(trimsuffix(var.stream_lease_wait, "s")) + 30 +
+  # The longest a run lasts: waiting for the lease, taking it (30 s), the rules sync (30 s), the
+  # read window, the publish flush (8 s) and the lease release (10 s).
+  stream_run_max_seconds = (tonumber(trimsuffix(var.stream_lease_wait, "s")) + 30 + 30 +
   tonumber(trimsuffix(var.stream_duration, "s")) + 8 + 10)
 }
 
@@ -48,7 +48,7 @@ resource "google_cloud_scheduler_job" "stream_tweets" {
   lifecycle {
     precondition {
       condition     = local.stream_run_max_seconds <= min(local.functions.StreamTweets.timeout_seconds, 1800)
-      error_message = "stream_lease_wait + stream_duration + 48 s must fit in the 1800 s attempt deadline: shorten stream_duration."
+      error_message = "stream_lease_wait + stream_duration + 78 s must fit in the 1800 s attempt deadline: shorten stream_duration."
     }
   }
 }

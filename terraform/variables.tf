@@ -232,12 +232,12 @@ variable "scheduler_time_zone" {
 
 variable "stream_duration" {
   type        = string
-  description = "How long one StreamTweets run reads the stream once it holds the lease (STREAM_DURATION, whole seconds). With stream_lease_wait and 48 s for the rules sync, flush and release it must fit in Scheduler's 30-minute attempt deadline; the longer, the fewer hand-overs (each misses about one second of tweets without backfill)."
+  description = "How long one StreamTweets run reads the stream once it holds the lease (STREAM_DURATION, whole seconds). With stream_lease_wait and 78 s for taking the lease, the rules sync, flush and release it must fit in Scheduler's 30-minute attempt deadline; the longer, the fewer hand-overs (each misses about one second of tweets without backfill)."
   default     = "1620s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.stream_duration)) && try(tonumber(trimsuffix(var.stream_duration, "s")) >= 1 && tonumber(trimsuffix(var.stream_duration, "s")) <= 1740, false)
-    error_message = "stream_duration must be whole seconds from \"1s\" to \"1740s\" (a run must end within Cloud Scheduler's 1800 s attempt deadline)."
+    condition     = can(regex("^[0-9]+s$", var.stream_duration)) && try(tonumber(trimsuffix(var.stream_duration, "s")) >= 1 && tonumber(trimsuffix(var.stream_duration, "s")) <= 1722, false)
+    error_message = "stream_duration must be whole seconds from \"1s\" to \"1722s\" (a run must end within Cloud Scheduler's 1800 s attempt deadline)."
   }
 }
 

@@ -27,8 +27,9 @@ const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_t
 // attempt deadline is at most 30 minutes for HTTP targets, and when it passes Scheduler cancels
 // the request and records DEADLINE_EXCEEDED, while Cloud Run may keep running the function
 // until its own timeout (up to 60 minutes for 2nd gen HTTP functions). So a run is sized to end
-// before the attempt deadline: LeaseWait + SetupTimeout + Duration + FlushTimeout + the lease
-// release stay under 30 minutes (90 s + 30 s + 27 min + 8 s + 10 s = 29 min 18 s), and
+// before the attempt deadline: LeaseWait, taking the lease and the rules sync (SetupTimeout
+// each), Duration, FlushTimeout and the lease release stay under 30 minutes (90 s + 30 s + 30 s
+// + 27 min + 8 s + 10 s = 29 min 48 s), and
 // Terraform sets the function timeout and the attempt deadline both to 30 minutes. Runs start
 // every minute; the one that arrives in the last LeaseWait of the holder's window waits and
 // takes over the moment the lease is released, the others answer skipped at once.

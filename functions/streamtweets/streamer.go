@@ -96,8 +96,8 @@ type Settings struct {
 	// LeasePoll is how often a waiting run tries the lease (default 1 s): the hand-over gap
 	// is at most this plus one reconnect.
 	LeasePoll time.Duration
-	// SetupTimeout bounds the rules sync, which runs after the lease is taken and before the
-	// read window starts (default 30 s).
+	// SetupTimeout bounds each attempt to take the lease, and the rules sync, which runs after
+	// the lease is taken and before the read window starts (default 30 s each).
 	SetupTimeout time.Duration
 	// BackfillMinutes asks X to replay up to this many minutes on every connection (0 to 5;
 	// only some access levels allow it); messages the run already had are not published twice.
@@ -272,8 +272,9 @@ func (s *Streamer) acquire(ctx context.Context, l Lease, holder string) (ok bool
 				continue
 			}
 		}
-		// Not bounded by the read budget: racing runs can take seconds to settle who won.
-		actx, cancel := context.WithTimeout(ctx, leaseCallTimeout)
+		// Its own budget, not the read window's: racing runs can take seconds to settle who
+		// won, and a cold or busy Firestore more than the other lease calls' 10 s.
+		actx, cancel := context.WithTimeout(ctx, s.set.SetupTimeout)
 		ok, err := l.Acquire(actx)
 		cancel()
 		if err != nil || ok {

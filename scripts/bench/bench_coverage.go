@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
-	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/lease"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
@@ -63,22 +61,16 @@ type CoverageRun struct {
 }
 
 func benchCoverage(ctx context.Context, c CoverageConfig) (*CoverageResult, error) {
-	host := os.Getenv("FIRESTORE_EMULATOR_HOST")
-	if host == "" || gcloudemu.Ping(ctx, host) != nil {
-		c.Log.Info("coverage: starting the Firestore emulator")
-		em, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(c.Logs))
-		if err != nil {
-			return nil, err
-		}
-		defer em.Stop()
-		os.Setenv("FIRESTORE_EMULATOR_HOST", em.Host)
+	stop, err := firestoreEmulator(ctx, c.Log, c.Logs)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	res := &CoverageResult{Period: c.Period.Seconds(), Duration: c.Duration.Seconds(), Firestore: "emulator"}
 	// The design before: a run every period reads for 50/60 of it, and a run that finds the
 	// lease held skips at once.
 	base := c
 	base.Duration, base.LeaseWait = c.Period*50/60, -1
-	var err error
 	c.Log.Info("coverage: hand-over design", "period", c.Period, "read", c.Duration, "hand_overs", c.HandOvers)
 	if res.HandOver, err = coverageRun(ctx, c, 0); err != nil {
 		return nil, err

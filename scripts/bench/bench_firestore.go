@@ -39,19 +39,28 @@ type FirestoreResult struct {
 	WritesPerS float64 `json:"writes_per_s"`
 }
 
+// firestoreEmulator makes FIRESTORE_EMULATOR_HOST name a running emulator, starting one when it
+// does not; stop stops what it started.
+func firestoreEmulator(ctx context.Context, log *slog.Logger, logs io.Writer) (stop func(), err error) {
+	if host := os.Getenv("FIRESTORE_EMULATOR_HOST"); host != "" && gcloudemu.Ping(ctx, host) == nil {
+		return func() {}, nil
+	}
+	log.Info("starting the Firestore emulator")
+	em, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(logs))
+	if err != nil {
+		return nil, err
+	}
+	os.Setenv("FIRESTORE_EMULATOR_HOST", em.Host)
+	return func() { em.Stop() }, nil
+}
+
 // benchFirestore measures the Firestore emulator alone, from many goroutines of one client.
 func benchFirestore(ctx context.Context, c FirestoreConfig) (*FirestoreResult, error) {
-	host := os.Getenv("FIRESTORE_EMULATOR_HOST")
-	if host == "" || gcloudemu.Ping(ctx, host) != nil {
-		c.Log.Info("firestore: starting the emulator")
-		em, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(c.Logs))
-		if err != nil {
-			return nil, err
-		}
-		defer em.Stop()
-		host = em.Host
-		os.Setenv("FIRESTORE_EMULATOR_HOST", host)
+	stop, err := firestoreEmulator(ctx, c.Log, c.Logs)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	client, err := firestore.NewClient(ctx, fmt.Sprintf("bench-fs-%d", time.Now().UnixNano()))
 	if err != nil {
 		return nil, fmt.Errorf("creating the Firestore client: %w", err)

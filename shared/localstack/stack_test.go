@@ -78,7 +78,7 @@ func TestReplayAccountsForEveryLine(t *testing.T) {
 	}
 	wantReasons := map[string]int{
 		`data: unknown kind: a JSON object that is neither an X stream message nor an app event (top-level keys: "some")`: 1,
-		`data: unmodelled X message type "event:follow": an X stream message the event contract does not model`: 1,
+		`data: unmodelled X message type "event:follow": an X stream message the event contract does not model`:           1,
 	}
 	if diff := cmp.Diff(wantReasons, sum.DeadLetterReasons); diff != "" {
 		t.Errorf("dead letter reasons mismatch (-want +got):\n%s", diff)
