@@ -137,6 +137,16 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 		}
 	}()
 	_, emPort, _ := net.SplitHostPort(fsEm.Host)
+	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
+		// Started here too, for the same patience on a loaded machine; the stack reuses it.
+		psEm, err := gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(c.Logs), gcloudemu.WithStartTimeout(5*time.Minute))
+		if err != nil {
+			return nil, err
+		}
+		defer psEm.Stop()
+		os.Setenv("PUBSUB_EMULATOR_HOST", psEm.Host)
+		defer os.Unsetenv("PUBSUB_EMULATOR_HOST")
+	}
 
 	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
 	s, err := localstack.Start(ctx, localstack.Options{

@@ -78,20 +78,46 @@ func (s *Store) commitOutcome(ctx context.Context, job string, ref ShardRef, o o
 		switch status.Code(err) {
 		case codes.OK:
 			return true, nil
-		case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound, codes.Aborted:
+		case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound:
 			// Another report changed the shard since we read it; nothing of ours was written.
 		default:
 			return false, err
 		}
-		pause := wait/2 + rand.N(wait/2+1)
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(pause):
+		if err := pause(ctx, &wait); err != nil {
+			return false, err
 		}
-		wait = min(2*wait, casMaxBackoff)
 	}
 	return false, errContended
+}
+
+// pause waits a jittered *wait, then doubles *wait up to casMaxBackoff.
+func pause(ctx context.Context, wait *time.Duration) error {
+	d := *wait/2 + rand.N(*wait/2+1)
+	*wait = min(2**wait, casMaxBackoff)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// commitBatch commits the batch that build returns, building and committing it again while the
+// commit is aborted: Firestore (and its emulator, under load: "Transaction lock timeout") aborts a
+// commit that could not take its documents' locks in time, and an aborted commit wrote nothing,
+// so committing it again cannot count twice. Unlike RunTransaction, a batch commit is not retried
+// by the client.
+func (s *Store) commitBatch(ctx context.Context, build func() *firestore.WriteBatch) error {
+	wait := casBackoff
+	for attempt := 1; ; attempt++ {
+		_, err := build().Commit(ctx)
+		if status.Code(err) != codes.Aborted || attempt == casAttempts {
+			return err
+		}
+		if err := pause(ctx, &wait); err != nil {
+			return err
+		}
+	}
 }
 
 // commitShard writes cur to the shard and deltas to the task's counter in one commit. A zero
@@ -101,27 +127,28 @@ func (s *Store) commitShard(ctx context.Context, job string, index int, shard *f
 	deltas map[string]int, read time.Time) error {
 	now := s.now().UTC()
 	cur.UpdatedAt = now
-	b := s.client.Batch()
-	if read.IsZero() {
-		b.Create(shard, cur)
-	} else {
-		var reason any = cur.Reason
-		if cur.Reason == "" {
-			reason = firestore.Delete
-		}
-		b.Update(shard, []firestore.Update{
-			{Path: "index", Value: cur.Index}, {Path: "shard", Value: cur.Shard}, {Path: "state", Value: cur.State},
-			{Path: "attempts", Value: cur.Attempts}, {Path: "reason", Value: reason}, {Path: "rows", Value: cur.Rows},
-			{Path: "api_calls", Value: cur.APICalls}, {Path: "updated_at", Value: now},
-		}, firestore.LastUpdateTime(read))
-	}
 	counter := map[string]any{"updated_at": now}
 	for k, v := range deltas {
 		if v != 0 {
 			counter[k] = firestore.Increment(v)
 		}
 	}
-	b.Set(s.counterRef(job, index), counter, firestore.MergeAll)
-	_, err := b.Commit(ctx)
-	return err
+	return s.commitBatch(ctx, func() *firestore.WriteBatch {
+		b := s.client.Batch()
+		if read.IsZero() {
+			b.Create(shard, cur)
+		} else {
+			var reason any = cur.Reason
+			if cur.Reason == "" {
+				reason = firestore.Delete
+			}
+			b.Update(shard, []firestore.Update{
+				{Path: "index", Value: cur.Index}, {Path: "shard", Value: cur.Shard}, {Path: "state", Value: cur.State},
+				{Path: "attempts", Value: cur.Attempts}, {Path: "reason", Value: reason}, {Path: "rows", Value: cur.Rows},
+				{Path: "api_calls", Value: cur.APICalls}, {Path: "updated_at", Value: now},
+			}, firestore.LastUpdateTime(read))
+		}
+		b.Set(s.counterRef(job, index), counter, firestore.MergeAll)
+		return b
+	})
 }

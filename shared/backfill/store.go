@@ -178,11 +178,14 @@ func (s *Store) MarkRunning(ctx context.Context, id string) error {
 // failed) is made good when the queue retries the expansion. The count goes to a counter shard,
 // not the job document, which a thousand expansions would otherwise all write at once.
 func (s *Store) RecordEnqueued(ctx context.Context, id string, r Range) (first bool, err error) {
-	b := s.client.Batch()
-	b.Create(s.jobRef(id).Collection("enqueued").Doc(fmt.Sprintf("%d-%d", r.From, r.To)),
-		map[string]any{"from": r.From, "to": r.To, "at": s.now().UTC()})
-	b.Set(s.counterRef(id, r.From), map[string]any{"enqueued": firestore.Increment(r.To - r.From)}, firestore.MergeAll)
-	_, err = b.Commit(ctx)
+	at := s.now().UTC()
+	err = s.commitBatch(ctx, func() *firestore.WriteBatch {
+		b := s.client.Batch()
+		b.Create(s.jobRef(id).Collection("enqueued").Doc(fmt.Sprintf("%d-%d", r.From, r.To)),
+			map[string]any{"from": r.From, "to": r.To, "at": at})
+		b.Set(s.counterRef(id, r.From), map[string]any{"enqueued": firestore.Increment(r.To - r.From)}, firestore.MergeAll)
+		return b
+	})
 	switch {
 	case status.Code(err) == codes.AlreadyExists:
 		return false, nil
