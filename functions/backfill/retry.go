@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-		"strconv"
+	"strconv"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
