@@ -153,3 +153,40 @@ func TestRetryOfManyFailuresFansOut(t *testing.T) {
 		t.Errorf("failed after the retry ran = %d, want 0 (every shard reset)", st.Counts.Failed)
 	}
 }
+
+// GET /backfills lists jobs newest first, a page at a time.
+func TestListJobsNewestFirstPaged(t *testing.T) {
+	h := newHarness(t, harnessOptions{paused: true})
+	var want []string
+	for i := 1; i <= 3; i++ {
+		want = append([]string{h.create(t, httpSpec(i, "")).JobID}, want...)
+	}
+	var got []string
+	token := ""
+	for pages := 0; pages < 5; pages++ {
+		var page ListResponse
+		path := "/backfills?limit=2"
+		if token != "" {
+			path += "&page_token=" + token
+		}
+		if code := h.do(t, http.MethodGet, path, "", nil, nil, &page); code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, code)
+		}
+		for _, j := range page.Jobs {
+			got = append(got, j.JobID)
+			if j.State != backfill.JobRunning {
+				t.Errorf("job %s listed as %s, want running", j.JobID, j.State)
+			}
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed jobs mismatch (-want +got):\n%s", diff)
+	}
+	var e ErrorResponse
+	if code := h.do(t, http.MethodGet, "/backfills?limit=0", "", nil, nil, &e); code != http.StatusBadRequest || e.Field != "limit" {
+		t.Errorf("GET /backfills?limit=0 = %d %+v, want 400 naming limit", code, e)
+	}
+}
