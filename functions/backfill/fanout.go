@@ -15,6 +15,7 @@ const (
 	kindWorkers    = "workers"
 	kindExpansions = "expansions"
 	kindSkipped    = "skipped"
+	kindRetry      = "retry"
 )
 
 // enqueueRange creates the tasks of r. A range of at most EnqueueSlice tasks gets its worker

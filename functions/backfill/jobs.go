@@ -14,8 +14,9 @@ import (
 // the tasks' OIDC tokens are what keep others out.
 const queueHeader = "X-CloudTasks-QueueName"
 
-// maxExpandBytes bounds an expansion task's body, {"from":N,"to":M}.
-const maxExpandBytes = 4 << 10
+// maxExpandBytes bounds an expansion task's body, {"from":N,"to":M} or a retry set of up to
+// ENQUEUE_SLICE indexes.
+const maxExpandBytes = 1 << 20
 
 // status handles GET /backfills/{id}.
 func (s *Service) status(w http.ResponseWriter, r *http.Request, id string) {
@@ -43,11 +44,15 @@ func (s *Service) expand(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	var rg backfill.Range
-	if err := json.Unmarshal(body, &rg); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"from":N,"to":M}: `+err.Error())
+	var in struct {
+		backfill.Range
+		retrySet
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"from":N,"to":M} or {"generation":G,"indexes":[...]}: `+err.Error())
 		return
 	}
+	rg := in.Range
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {
 		s.storeError(w, r, id, err)
@@ -61,6 +66,10 @@ func (s *Service) expand(w http.ResponseWriter, r *http.Request, id string) {
 	if err != nil {
 		s.log.ErrorContext(ctx, "planning a stored backfill job", "job_id", id, "error", err)
 		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), JobID: id})
+		return
+	}
+	if in.Indexes != nil {
+		s.expandRetry(w, r, plan, in.retrySet)
 		return
 	}
 	if rg.From < 0 || rg.From >= rg.To || rg.To > plan.Tasks {
@@ -78,6 +87,26 @@ func (s *Service) expand(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, ExpandResponse{JobID: id, From: rg.From, To: rg.To, Kind: kind, Created: res.Created, AlreadyExisted: res.AlreadyExisted})
 }
 
+// expandRetry runs a retry expansion task: it resets its shards and creates their tasks.
+func (s *Service) expandRetry(w http.ResponseWriter, r *http.Request, plan *backfill.Plan, set retrySet) {
+	ctx := r.Context()
+	for _, i := range set.Indexes {
+		if i < 0 || i >= plan.Tasks || set.Generation < 1 {
+			writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: fmt.Sprintf("retry set (generation %d, index %d) is not within the job's %d tasks", set.Generation, i, plan.Tasks), JobID: plan.JobID})
+			return
+		}
+	}
+	res, err := s.retryShards(ctx, plan, set)
+	log := s.log.With("job_id", plan.JobID, "generation", set.Generation, "shards", len(set.Indexes), "created", res.Created, "already_existed", res.AlreadyExisted)
+	if err != nil {
+		log.ErrorContext(ctx, "expanding a backfill retry", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error(), JobID: plan.JobID})
+		return
+	}
+	log.InfoContext(ctx, "expanded a backfill retry")
+	writeJSON(w, http.StatusOK, ExpandResponse{JobID: plan.JobID, Kind: kindRetry, Created: res.Created, AlreadyExisted: res.AlreadyExisted})
+}
+
 // jobPlan plans a stored job again; the plan must match the one the job was created with.
 func (s *Service) jobPlan(job *backfill.Job) (*backfill.Plan, error) {
 	spec, err := job.LoadSpec()
@@ -92,56 +121,6 @@ func (s *Service) jobPlan(job *backfill.Job) (*backfill.Plan, error) {
 		return nil, fmt.Errorf("backfill job %s plans as %s with %d tasks, not the %d it was created with", job.ID, plan.JobID, plan.Tasks, job.Planned)
 	}
 	return plan, nil
-}
-
-// retry handles POST /backfills/{id}:retry: the failed tasks go back to pending and are
-// enqueued again under the names of a new generation (the job's retry count).
-func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
-	ctx := r.Context()
-	job, err := s.store.GetJob(ctx, id)
-	if err != nil {
-		s.storeError(w, r, id, err)
-		return
-	}
-	if job.Cancelled {
-		writeJSON(w, http.StatusConflict, ErrorResponse{JobID: id, Action: "new_run",
-			Error: `the job is cancelled and cannot be retried; to run it again, post its spec with "new_run": true`})
-		return
-	}
-	plan, err := s.jobPlan(job)
-	if err != nil {
-		s.log.ErrorContext(ctx, "planning a stored backfill job", "job_id", id, "error", err)
-		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), JobID: id})
-		return
-	}
-	failed, err := s.store.FailedShards(ctx, id)
-	if err != nil {
-		s.storeError(w, r, id, err)
-		return
-	}
-	if len(failed) == 0 {
-		writeJSON(w, http.StatusOK, RetryResponse{JobID: id, StatusURL: s.statusURL(id)})
-		return
-	}
-	n, err := s.store.ResetFailed(ctx, id, failed)
-	if err != nil {
-		s.storeError(w, r, id, err)
-		return
-	}
-	// ResetFailed counted this retry: the count names the new generation.
-	if job, err = s.store.GetJob(ctx, id); err != nil {
-		s.storeError(w, r, id, err)
-		return
-	}
-	res, err := s.createWorkers(ctx, plan, failed, job.Retries)
-	log := s.log.With("job_id", id, "generation", job.Retries, "reset", n, "created", res.Created, "already_existed", res.AlreadyExisted)
-	if err != nil {
-		log.ErrorContext(ctx, "enqueueing retried tasks", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error(), JobID: id})
-		return
-	}
-	log.InfoContext(ctx, "retrying failed backfill tasks")
-	writeJSON(w, http.StatusAccepted, RetryResponse{JobID: id, Retried: n, StatusURL: s.statusURL(id)})
 }
 
 // cancel handles POST /backfills/{id}:cancel. Workers check the job and record their tasks

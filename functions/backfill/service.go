@@ -59,6 +59,7 @@ func randomNonce() string {
 // "/Backfill/", so an optional "/Backfill" prefix is ignored.
 //
 //	POST /backfills              create a job (or plan it, with dry_run)
+//	GET  /backfills              list jobs, newest first (limit, page_token)
 //	GET  /backfills/{id}         its status
 //	POST /backfills/{id}:expand  create a range of its tasks (Cloud Tasks only)
 //	POST /backfills/{id}:retry   run its failed tasks again
@@ -70,6 +71,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path = strings.TrimSuffix(path, "/")
 	if path == "/backfills" {
+		if r.Method == http.MethodGet {
+			s.list(w, r)
+			return
+		}
 		if !allow(w, r, http.MethodPost) {
 			return
 		}

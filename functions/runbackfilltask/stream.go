@@ -59,4 +59,3 @@ func (w *Worker) stream(ctx context.Context, task backfill.TaskSpec) result {
 	}
 	return result{kind: succeeded, rows: rows, apiCalls: calls}
 }
-

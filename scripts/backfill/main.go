@@ -45,6 +45,7 @@ commands:
   watch JOB_ID           watch a job until it ends
   retry JOB_ID           re-enqueue the job's failed tasks, then watch (unless --no-wait)
   cancel JOB_ID          cancel the job and print its status
+  list                   list recent jobs, newest first (--limit, default 20)
 
 flags (before or after the command):
   --url URL              base URL of the Backfill function (env BACKFILL_URL),
@@ -130,6 +131,7 @@ type options struct {
 	url, spec, token, audience string
 	dryRun, noWait, json       bool
 	interval, every, timeout   time.Duration
+	limit                      int
 }
 
 // errUsage marks an error that is the caller's misuse of the command line.
@@ -149,6 +151,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "")
 	fs.DurationVar(&o.every, "progress-every", 10*time.Second, "")
 	fs.DurationVar(&o.timeout, "timeout", 0, "")
+	fs.IntVar(&o.limit, "limit", 20, "")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(a.stdout, usage)
@@ -168,7 +171,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.usageError("--interval must be positive")
 	case cmd == "start" && (len(pos) == 1) == (o.spec != ""):
 		return a.usageError("start needs SPEC.json, - or --spec, and only one of them")
-	case cmd != "start" && len(pos) != 1:
+	case cmd == "list" && len(pos) != 0:
+		return a.usageError("list takes no arguments")
+	case cmd != "start" && cmd != "list" && len(pos) != 1:
 		return a.usageError(cmd + " needs exactly one JOB_ID")
 	}
 
@@ -193,6 +198,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.retry(ctx, c, o, pos[0])
 	case "cancel":
 		code, err = a.cancel(ctx, c, o, pos[0])
+	case "list":
+		code, err = a.list(ctx, c, o)
 	default:
 		return a.usageError(fmt.Sprintf("unknown command %q", cmd))
 	}

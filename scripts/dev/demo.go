@@ -247,7 +247,11 @@ func summarize(ctx context.Context, s *localstack.Stack, sum *demoSummary) error
 	tables := append(append([]string{}, event.Tables...), warehouse.TableBackfillRows)
 	for _, t := range tables {
 		var r struct{ N int64 }
-		if err := readOne(ctx, s.BQ.Query(fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s.%s.%s`", s.Project, s.Dataset, t)), &r); err != nil {
+		where := ""
+		if t == warehouse.TableBackfillRows {
+			where = " WHERE row_index >= 0" // not the markers of complete fetches
+		}
+		if err := readOne(ctx, s.BQ.Query(fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s.%s.%s`%s", s.Project, s.Dataset, t, where)), &r); err != nil {
 			return fmt.Errorf("counting %s: %w", t, err)
 		}
 		sum.Rows[t] = int(r.N)
