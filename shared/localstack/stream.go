@@ -41,6 +41,9 @@ func (s *Stack) startStream(o Options) map[string]string {
 		"X_BEARER_TOKEN":  s.XStream.Token(),
 		"X_API_BASE_URL":  s.XStream.URL(),
 		"STREAM_DURATION": d.String(),
+		// Short, so that a lease stranded by a run that timed out while taking it (a busy
+		// machine) expires before the demo runs StreamTweets again.
+		"LEASE_TTL": "10s",
 	}
 	if len(o.Stream.Rules) > 0 {
 		env["X_STREAM_RULES"] = string(rules)
