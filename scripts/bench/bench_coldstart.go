@@ -50,6 +50,8 @@ type FunctionColdStart struct {
 	Ms       float64   `json:"ms"`
 	Runs     []float64 `json:"runs_ms"`
 	Status   int       `json:"status"`
+	// Errors are the starts that got no successful answer; they are left out of Runs.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // coldRequest is a real request to one function and how to build it afresh for each start.
@@ -90,7 +92,7 @@ func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, e
 	}
 	s, err := localstack.Start(ctx, localstack.Options{Project: fmt.Sprintf("bench-cold-%d", time.Now().UnixNano()), Log: c.Log,
 		FunctionsBinary: fnBin, Backfill: &localstack.BackfillOptions{},
-		Stream: &localstack.StreamOptions{Lines: lines, Duration: time.Second}})
+		Stream: &localstack.StreamOptions{Lines: lines, Duration: coldStreamDuration}})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)
 	}
@@ -104,7 +106,10 @@ func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, e
 		for i := range c.Starts {
 			d, mb, status, err := coldStart(ctx, fnBin, env, func(base string) (*http.Request, error) { return r.build(ctx, base, i) })
 			if err != nil {
-				return nil, fmt.Errorf("%s start %d: %w", r.function, i+1, err)
+				// Reported, not fatal: one function's failure must not hide the others' figures.
+				f.Errors = append(f.Errors, fmt.Sprintf("start %d: %v", i+1, err))
+				c.Log.Warn("cold start failed", "function", r.function, "start", i+1, "error", err)
+				continue
 			}
 			f.Runs, f.Status, rss = append(f.Runs, ms(d)), status, append(rss, mb)
 			// Alternate with the baseline so that a slow moment of the machine hits both.
@@ -142,6 +147,10 @@ func getRequest(ctx context.Context, path string) func(string) (*http.Request, e
 	}
 }
 
+// coldStreamDuration is StreamTweets' read window in the cold-start runs (STREAM_DURATION, as in
+// the demo): its first answer comes at the earliest once the window has passed.
+const coldStreamDuration = 3 * time.Second
+
 // coldRequests are the real requests each function answers 2xx once its clients work.
 func coldRequests(s *localstack.Stack) []coldRequest {
 	post := func(ctx context.Context, url, ctype string, body []byte) (*http.Request, error) {
@@ -171,7 +180,7 @@ func coldRequests(s *localstack.Stack) []coldRequest {
 			}
 			return post(ctx, base+"/Backfill/backfills", "application/json", spec)
 		}},
-		{"StreamTweets", "POST, a 1 s read (lease, rule sync, stream, publish)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+		{"StreamTweets", "POST, a 3 s read window (lease, rule sync, stream, publish)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			return post(ctx, base+"/StreamTweets", "application/json", nil)
 		}},
 	}
@@ -275,7 +284,10 @@ func printColdStart(w io.Writer, c *ColdStartResult) {
 	}
 	name := "cold start"
 	for _, f := range c.Functions {
-		fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f %7.1fx\n", name, fmt.Sprintf("%s: first 2xx, median of %d (ms)", f.Function, c.Starts), f.Ms, c.BaselineMs, f.Ms/c.BaselineMs)
+		fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f %7.1fx\n", name, fmt.Sprintf("%s: first 2xx, median of %d (ms)", f.Function, len(f.Runs)), f.Ms, c.BaselineMs, f.Ms/c.BaselineMs)
+		if len(f.Errors) > 0 {
+			fmt.Fprintf(w, "%-20s %-40s %s\n", name, fmt.Sprintf("%s: %d starts failed", f.Function, len(f.Errors)), f.Errors[0])
+		}
 	}
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "idle RSS after first answer (MB)", c.IdleRSSMB, c.BaselineIdleRSSMB)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "binary size (MB)", c.BinaryMB, c.BaselineBinaryMB)

@@ -9,13 +9,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestProcessWriter: the functions' JSON lines become records of the one logger (below WARNING
+// TestProcessWriter: the functions' JSON lines become records of the one logger (below ERROR
 // only when verbose), an emulator's text only when verbose, and lines split across writes are
 // joined.
 func TestProcessWriter(t *testing.T) {
 	in := []string{
 		`{"severity":"INFO","message":"loaded","rows":3,"time":"x","logging.googleapis.com/trace":"t"}` + "\n",
 		`{"severity":"WARNING","message":"stream not read",`, `"reason":"lease"}` + "\n",
+		`{"severity":"ERROR","message":"stream run failed","error":"deadline"}` + "\n",
 		"[pubsub] Exception in thread main\n",
 		"\tat com.google.Foo(Foo.java:1)\n",
 	}
@@ -23,10 +24,11 @@ func TestProcessWriter(t *testing.T) {
 		verbose bool
 		want    []string
 	}{
-		{false, []string{`level=WARN msg="stream not read" proc=functions reason=lease`}},
+		{false, []string{`level=ERROR msg="stream run failed" proc=functions error=deadline`}},
 		{true, []string{
 			`level=INFO msg=loaded proc=functions rows=3`,
 			`level=WARN msg="stream not read" proc=functions reason=lease`,
+			`level=ERROR msg="stream run failed" proc=functions error=deadline`,
 			`level=INFO msg="[pubsub] Exception in thread main" proc=emulator`,
 			`level=INFO msg="\tat com.google.Foo(Foo.java:1)" proc=emulator`,
 		}},

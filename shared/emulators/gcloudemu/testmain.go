@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Main runs the tests of a package that needs the given emulators and
@@ -44,7 +45,9 @@ func runMain(run func() int, stderr io.Writer, opts []Option, kinds ...Kind) int
 			}
 			fmt.Fprintf(stderr, "gcloudemu: %s=%s does not answer (%v); starting a %s emulator for this package\n", k.EnvVar(), host, err, k.displayName())
 		}
-		e, err := Start(ctx, k, opts...)
+		// A package's tests start the emulators while other packages' tests load the machine:
+		// a Java start has taken over a minute there.
+		e, err := Start(ctx, k, append([]Option{WithStartTimeout(3 * time.Minute)}, opts...)...)
 		if err != nil {
 			fmt.Fprintf(stderr, "gcloudemu: these tests need the %s emulator and it could not be started: %v\n", k.displayName(), err)
 			stopAll()
