@@ -9,32 +9,87 @@
 # with --dry-run and compares what it prints with terraform/*.tf.
 set -euo pipefail
 
+# Settings a caller may override through the environment, with Terraform's defaults
+# (terraform/variables.tf); the usage text lists them from here.
+DEFAULTS=(
+  "EVENTS_TOPIC=events"
+  "DEAD_LETTER_TOPIC=events-dead-letter"
+  "LOADER_SUBSCRIPTION=events-loader"
+  "LOADER_MAX_DELIVERY_ATTEMPTS=10"
+  "LOADER_MIN_BACKOFF=10s"
+  "LOADER_MAX_BACKOFF=600s"
+  "MESSAGE_RETENTION_DURATION=604800s"
+  "BIGQUERY_DATASET=events"
+  "BACKFILL_QUEUE_ID=backfill"
+  "QUEUE_MAX_ATTEMPTS=8"
+  "STREAM_SCHEDULE=* * * * *"
+  "SCHEDULER_TIME_ZONE=Etc/UTC"
+  "X_BEARER_TOKEN_SECRET_ID=x-bearer-token"
+  "X_STREAM_RULES="
+  "X_STREAM_PARAMS=tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username"
+  "LANG_FILTER="
+  "STREAM_DURATION=1620s"
+  "LEASE_TTL=30s"
+  "LEASE_DOC=leases/x-stream"
+  "LEASE_WAIT=90s"
+  "STREAM_BACKFILL_MINUTES=0"
+  "DEDUP_COLLECTION=collect_events_seen"
+  "DEDUP_TTL=24h"
+  "MAX_BODY_BYTES=5242880"
+  "MAX_EVENTS=1000"
+  "MAX_TASKS=1000000"
+  "HTTP_JSON_ALLOWED_HOSTS="
+  "ENQUEUE_SLICE=1000"
+  "ENQUEUE_PARALLELISM=32"
+  "COUNTER_SHARDS=500"
+  "API_TIMEOUT=30s"
+  "RANKINGS_SUBSCRIPTION=events-rankings"
+  "RANKINGS_SHARDS=16"
+  "RANKINGS_CACHE_TTL=5s"
+  "COLLECT_EVENTS_INVOKERS="
+  "BACKFILL_INVOKERS="
+)
+
 usage() {
   cat <<'EOF'
-Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N] [--dry-run]
+Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N]
+                         [--collect-events-invoker MEMBER]... [--backfill-invoker MEMBER]... [--dry-run]
 
 Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
 invoker bindings, the loader's and the rankings' Pub/Sub push subscriptions and the StreamTweets
 Scheduler job.
 
-  --project PROJECT     Google Cloud project id (required)
-  --region REGION       region of the functions and the Scheduler job (default us-central1)
-  --only NAME           deploy only this function (its name or entry point, e.g. load-events)
-  --project-number N    the project's number (default: asked of gcloud; a placeholder with --dry-run)
-  --dry-run             print the commands instead of running them
-  -h, --help            show this text
+  --project PROJECT                Google Cloud project id (required)
+  --region REGION                  region of the functions and the Scheduler job (default us-central1)
+  --only NAME                      deploy only this function (its name or entry point, e.g. load-events)
+  --project-number N               the project's number (default: asked of gcloud; a placeholder with --dry-run)
+  --collect-events-invoker MEMBER  may call CollectEvents, e.g. serviceAccount:app@P.iam.gserviceaccount.com
+                                   (repeatable; Terraform's collect_events_invokers)
+  --backfill-invoker MEMBER        may call Backfill, e.g. user:me@example.com (repeatable; backfill_invokers)
+  --dry-run                        print the commands, one argument a line, instead of running them
+  -h, --help                       show this text
 
-Environment variables with the names the functions read (STREAM_DURATION, MAX_EVENTS, ...)
-override the defaults below, as the Terraform variables do.
+Environment variables with these names override the defaults (Terraform's), as the Terraform
+variables do; the *_INVOKERS ones are comma-separated IAM members:
 EOF
+  local d
+  for d in "${DEFAULTS[@]}"; do
+    printf '  %-30s %s\n' "${d%%=*}" "${d#*=}"
+  done
 }
+
+for d in "${DEFAULTS[@]}"; do
+  name=${d%%=*}
+  # Unset takes the default; set (even empty) is the caller's.
+  if [[ -z ${!name+x} ]]; then printf -v "$name" '%s' "${d#*=}"; fi
+done
 
 RUNTIME=go126
 
 # One line per function: entry point, name, service account id, memory, CPU, timeout (s),
 # concurrency, max instances, ingress. terraform/functions.tf locals.functions has the same.
 FUNCTIONS=(
-  "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 120 1  3  internal-only"
+  "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 1800 1  3  internal-only"
   "CollectEvents   collect-events    fn-collect-events    512Mi 1 60  80 20 all"
   "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
   "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
@@ -43,20 +98,13 @@ FUNCTIONS=(
   "ServeRankings   serve-rankings    fn-serve-rankings    512Mi 1 30  250 10 all"
 )
 
-# Resource names: Terraform's variable defaults.
-EVENTS_TOPIC=${EVENTS_TOPIC:-events}
-DEAD_LETTER_TOPIC=${DEAD_LETTER_TOPIC:-events-dead-letter}
-LOADER_SUBSCRIPTION=${LOADER_SUBSCRIPTION:-events-loader}
-BIGQUERY_DATASET=${BIGQUERY_DATASET:-events}
-BACKFILL_QUEUE_ID=${BACKFILL_QUEUE_ID:-backfill}
-QUEUE_MAX_ATTEMPTS=${QUEUE_MAX_ATTEMPTS:-8}
-LOADER_MAX_DELIVERY_ATTEMPTS=${LOADER_MAX_DELIVERY_ATTEMPTS:-10}
-STREAM_SCHEDULE=${STREAM_SCHEDULE:-* * * * *}
-RANKINGS_SUBSCRIPTION=${RANKINGS_SUBSCRIPTION:-events-rankings}
 # terraform/rankings.tf local.rankings_filter: only the kinds the rankings use.
 RANKINGS_FILTER='attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"'
 
 project="" region=us-central1 only="" project_number="" dry_run=false
+collect_invokers=() backfill_invokers=()
+if [[ -n $COLLECT_EVENTS_INVOKERS ]]; then IFS=, read -r -a collect_invokers <<<"$COLLECT_EVENTS_INVOKERS"; fi
+if [[ -n $BACKFILL_INVOKERS ]]; then IFS=, read -r -a backfill_invokers <<<"$BACKFILL_INVOKERS"; fi
 while (($#)); do
   case $1 in
     --project) project=${2:?--project needs a value}; shift 2 ;;
@@ -67,6 +115,10 @@ while (($#)); do
     --only=*) only=${1#*=}; shift ;;
     --project-number) project_number=${2:?--project-number needs a value}; shift 2 ;;
     --project-number=*) project_number=${1#*=}; shift ;;
+    --collect-events-invoker) collect_invokers+=("${2:?--collect-events-invoker needs a member}"); shift 2 ;;
+    --collect-events-invoker=*) collect_invokers+=("${1#*=}"); shift ;;
+    --backfill-invoker) backfill_invokers+=("${2:?--backfill-invoker needs a member}"); shift 2 ;;
+    --backfill-invoker=*) backfill_invokers+=("${1#*=}"); shift ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -77,6 +129,13 @@ if [[ -z $project ]]; then
   usage >&2
   exit 2
 fi
+# Terraform's rule for the invoker lists: only kind:identity members, so never a public principal.
+for m in ${collect_invokers[@]+"${collect_invokers[@]}"} ${backfill_invokers[@]+"${backfill_invokers[@]}"}; do
+  if [[ ! $m =~ ^(user|serviceAccount|group|domain|principal|principalSet):.+ ]]; then
+    echo "deploy.sh: invoker $m is not an IAM member such as user:EMAIL or serviceAccount:EMAIL; public access is refused" >&2
+    exit 2
+  fi
+done
 
 # gcloud uploads --source=. from here; .gcloudignore decides what goes.
 cd "$(dirname "$0")/.."
@@ -101,21 +160,23 @@ env_of() {
     StreamTweets)
       echo "GOOGLE_CLOUD_PROJECT=$project"
       echo "EVENTS_TOPIC=$EVENTS_TOPIC"
-      echo "X_BEARER_TOKEN_SECRET=$(secret "${X_BEARER_TOKEN_SECRET_ID:-x-bearer-token}")"
-      echo "X_STREAM_RULES=${X_STREAM_RULES:-}"
-      echo "X_STREAM_PARAMS=${X_STREAM_PARAMS:-tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username}"
-      echo "LANG_FILTER=${LANG_FILTER:-}"
-      echo "STREAM_DURATION=${STREAM_DURATION:-50s}"
-      echo "LEASE_TTL=${LEASE_TTL:-30s}"
-      echo "LEASE_DOC=${LEASE_DOC:-leases/x-stream}"
+      echo "X_BEARER_TOKEN_SECRET=$(secret "$X_BEARER_TOKEN_SECRET_ID")"
+      echo "X_STREAM_RULES=$X_STREAM_RULES"
+      echo "X_STREAM_PARAMS=$X_STREAM_PARAMS"
+      echo "LANG_FILTER=$LANG_FILTER"
+      echo "STREAM_DURATION=$STREAM_DURATION"
+      echo "LEASE_TTL=$LEASE_TTL"
+      echo "LEASE_DOC=$LEASE_DOC"
+      echo "LEASE_WAIT=$LEASE_WAIT"
+      echo "STREAM_BACKFILL_MINUTES=$STREAM_BACKFILL_MINUTES"
       ;;
     CollectEvents)
       echo "GOOGLE_CLOUD_PROJECT=$project"
       echo "EVENTS_TOPIC=$EVENTS_TOPIC"
-      echo "DEDUP_COLLECTION=${DEDUP_COLLECTION:-collect_events_seen}"
-      echo "DEDUP_TTL=${DEDUP_TTL:-24h}"
-      echo "MAX_BODY_BYTES=${MAX_BODY_BYTES:-5242880}"
-      echo "MAX_EVENTS=${MAX_EVENTS:-1000}"
+      echo "DEDUP_COLLECTION=$DEDUP_COLLECTION"
+      echo "DEDUP_TTL=$DEDUP_TTL"
+      echo "MAX_BODY_BYTES=$MAX_BODY_BYTES"
+      echo "MAX_EVENTS=$MAX_EVENTS"
       ;;
     LoadEvents)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -127,11 +188,11 @@ env_of() {
       echo "WORKER_URL=$(url run-backfill-task)"
       echo "BACKFILL_URL=$(url backfill)"
       echo "TASKS_SERVICE_ACCOUNT=$(sa tasks-invoker)"
-      echo "MAX_TASKS=${MAX_TASKS:-1000000}"
-      echo "HTTP_JSON_ALLOWED_HOSTS=${HTTP_JSON_ALLOWED_HOSTS:-}"
-      echo "ENQUEUE_SLICE=${ENQUEUE_SLICE:-1000}"
-      echo "ENQUEUE_PARALLELISM=${ENQUEUE_PARALLELISM:-32}"
-      echo "COUNTER_SHARDS=${COUNTER_SHARDS:-500}"
+      echo "MAX_TASKS=$MAX_TASKS"
+      echo "HTTP_JSON_ALLOWED_HOSTS=$HTTP_JSON_ALLOWED_HOSTS"
+      echo "ENQUEUE_SLICE=$ENQUEUE_SLICE"
+      echo "ENQUEUE_PARALLELISM=$ENQUEUE_PARALLELISM"
+      echo "COUNTER_SHARDS=$COUNTER_SHARDS"
       ;;
     RunBackfillTask)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -140,42 +201,52 @@ env_of() {
       echo "YOUTUBE_CLIENT_ID_SECRET=$(secret youtube-client-id)"
       echo "YOUTUBE_CLIENT_SECRET_SECRET=$(secret youtube-client-secret)"
       echo "YOUTUBE_REFRESH_TOKEN_SECRET=$(secret youtube-refresh-token)"
-      echo "HTTP_JSON_ALLOWED_HOSTS=${HTTP_JSON_ALLOWED_HOSTS:-}"
-      echo "COUNTER_SHARDS=${COUNTER_SHARDS:-500}"
-      echo "API_TIMEOUT=${API_TIMEOUT:-30s}"
+      echo "HTTP_JSON_ALLOWED_HOSTS=$HTTP_JSON_ALLOWED_HOSTS"
+      echo "COUNTER_SHARDS=$COUNTER_SHARDS"
+      echo "API_TIMEOUT=$API_TIMEOUT"
       ;;
     UpdateRankings)
       echo "GOOGLE_CLOUD_PROJECT=$project"
-      echo "RANKINGS_SHARDS=${RANKINGS_SHARDS:-16}"
+      echo "RANKINGS_SHARDS=$RANKINGS_SHARDS"
       ;;
     ServeRankings)
       echo "GOOGLE_CLOUD_PROJECT=$project"
-      echo "RANKINGS_CACHE_TTL=${RANKINGS_CACHE_TTL:-5s}"
+      echo "RANKINGS_CACHE_TTL=$RANKINGS_CACHE_TTL"
       ;;
     *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
   esac
 }
 
+# run prints a command with --dry-run, its words up to the first flag on one line and then one
+# flag a line, and runs it otherwise.
 run() {
   if $dry_run; then
-    printf '%q ' "$@" | sed 's/ $//'
-    echo
+    local flags=false arg
+    printf '%q' "$1"
+    for arg in "${@:2}"; do
+      if [[ $arg == -* ]]; then flags=true; fi
+      if $flags; then printf ' \\\n  %q' "$arg"; else printf ' %q' "$arg"; fi
+    done
+    printf '\n'
   else
     "$@"
   fi
 }
 
-# env_flag ENTRY_POINT joins the environment with "|" (gcloud's alternate delimiter, see `gcloud
-# topic escaping`), because values such as X_STREAM_PARAMS contain commas.
-env_flag() {
-  local lines joined
+# env_file ENTRY_POINT writes the function's environment as the YAML file gcloud's
+# --env-vars-file reads (one double-quoted value a line, so commas, quotes and JSON pass as they
+# are) and prints its path.
+env_file() {
+  local lines file line key value
   lines=$(env_of "$1")
-  if grep -q '|' <<<"$lines"; then
-    echo "deploy.sh: an environment value of $1 contains |, which --set-env-vars cannot carry" >&2
-    exit 1
-  fi
-  joined=$(paste -sd '|' <<<"$lines")
-  echo "--set-env-vars=^|^$joined"
+  file=$(mktemp "${TMPDIR:-/tmp}/deploy-env.XXXXXX")
+  while IFS= read -r line; do
+    key=${line%%=*} value=${line#*=}
+    value=${value//\\/\\\\}
+    value=${value//\"/\\\"}
+    printf '%s: "%s"\n' "$key" "$value"
+  done <<<"$lines" >"$file"
+  echo "$file"
 }
 
 deployed=0
@@ -185,7 +256,7 @@ for line in "${FUNCTIONS[@]}"; do
     continue
   fi
   deployed=$((deployed + 1))
-  env_vars=$(env_flag "$entry") # an assignment, so that set -e stops on a refused value
+  envs=$(env_file "$entry")
   run gcloud functions deploy "$name" \
     --gen2 \
     --project="$project" \
@@ -203,19 +274,26 @@ for line in "${FUNCTIONS[@]}"; do
     --concurrency="$concurrency" \
     --max-instances="$max_instances" \
     --ingress-settings="$ingress" \
-    "$env_vars"
-
-  # Who may call it: Terraform's locals.invokers for the internal callers.
-  case $entry in
-    StreamTweets) invoker=scheduler-invoker ;;
-    LoadEvents | UpdateRankings) invoker=pubsub-push ;;
-    RunBackfillTask | Backfill) invoker=tasks-invoker ;; # Backfill: its expansion tasks
-    *) invoker="" ;;
-  esac
-  if [[ -n $invoker ]]; then
-    run gcloud functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
-      --member="serviceAccount:$(sa "$invoker")"
+    --env-vars-file="$envs"
+  if $dry_run; then
+    echo "# with $envs holding its environment:"
+    sed 's/^/#   /' "$envs"
   fi
+  rm -f "$envs"
+
+  # Who may call it: Terraform's locals.invokers, the internal callers and the listed principals.
+  members=()
+  case $entry in
+    StreamTweets) members=("serviceAccount:$(sa scheduler-invoker)") ;;
+    LoadEvents | UpdateRankings) members=("serviceAccount:$(sa pubsub-push)") ;;
+    RunBackfillTask) members=("serviceAccount:$(sa tasks-invoker)") ;;
+    Backfill) members=("serviceAccount:$(sa tasks-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;; # tasks: its expansion tasks
+    CollectEvents) members=(${collect_invokers[@]+"${collect_invokers[@]}"}) ;;
+  esac
+  for member in ${members[@]+"${members[@]}"}; do
+    run gcloud functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \
+      --member="$member"
+  done
 
   case $entry in
     LoadEvents)
@@ -223,13 +301,13 @@ for line in "${FUNCTIONS[@]}"; do
       flags=(
         --project="$project"
         --ack-deadline="$timeout"
-        --message-retention-duration=604800s
+        --message-retention-duration="$MESSAGE_RETENTION_DURATION"
         --expiration-period=never
-        --push-endpoint="$(url "$name")"
+        --push-endpoint="$(url "$name")/projects/$project/topics/$EVENTS_TOPIC" # LoadEvents reads the topic here
         --push-auth-service-account="$(sa pubsub-push)"
         --push-auth-token-audience="$(url "$name")"
-        --min-retry-delay=10s
-        --max-retry-delay=600s
+        --min-retry-delay="$LOADER_MIN_BACKOFF"
+        --max-retry-delay="$LOADER_MAX_BACKOFF"
         --dead-letter-topic="$DEAD_LETTER_TOPIC"
         --max-delivery-attempts="$LOADER_MAX_DELIVERY_ATTEMPTS"
       )
@@ -249,13 +327,13 @@ for line in "${FUNCTIONS[@]}"; do
       flags=(
         --project="$project"
         --ack-deadline="$timeout"
-        --message-retention-duration=604800s
+        --message-retention-duration="$MESSAGE_RETENTION_DURATION"
         --expiration-period=never
-        --push-endpoint="$(url "$name")"
+        --push-endpoint="$(url "$name")/projects/$project/topics/$EVENTS_TOPIC"
         --push-auth-service-account="$(sa pubsub-push)"
         --push-auth-token-audience="$(url "$name")"
-        --min-retry-delay=10s
-        --max-retry-delay=600s
+        --min-retry-delay="$LOADER_MIN_BACKOFF"
+        --max-retry-delay="$LOADER_MAX_BACKOFF"
         --dead-letter-topic="$DEAD_LETTER_TOPIC"
         --max-delivery-attempts="$LOADER_MAX_DELIVERY_ATTEMPTS"
       )
@@ -273,12 +351,12 @@ for line in "${FUNCTIONS[@]}"; do
         --project="$project"
         --location="$region"
         --schedule="$STREAM_SCHEDULE"
-        --time-zone=Etc/UTC
+        --time-zone="$SCHEDULER_TIME_ZONE"
         --uri="$(url "$name")"
         --http-method=post
         --oidc-service-account-email="$(sa scheduler-invoker)"
         --oidc-token-audience="$(url "$name")"
-        --attempt-deadline="$((timeout + 30))s"
+        --attempt-deadline="$((timeout < 1800 ? timeout : 1800))s"
         --max-retry-attempts=0
       )
       if ! $dry_run && gcloud scheduler jobs describe "$name" --project="$project" --location="$region" >/dev/null 2>&1; then

@@ -38,11 +38,18 @@ locals {
     stream_events_dedup = { reads = ["stream_events"] }
     app_events_dedup    = { reads = ["app_events"] }
     backfill_rows_dedup = { reads = ["backfill_rows"] }
+    # Dashboards (Looker Studio), see the README.
+    dead_letters_by_reason = { reads = ["dead_letters"] }
   }
 
   # Views that also read other views (created after them), with the views and tables each reads.
   stacked_views = {
-    tweets_current = { reads_views = ["tweets_dedup"], reads = ["stream_events"] }
+    tweets_current      = { reads_views = ["tweets_dedup"], reads = ["stream_events"] }
+    backfill_rows_typed = { reads_views = ["backfill_rows_dedup"], reads = [] }
+    # Dashboards (Looker Studio), see the README.
+    tweets_per_minute     = { reads_views = ["tweets_dedup"], reads = [] }
+    top_hashtags_by_hour  = { reads_views = ["tweets_dedup"], reads = ["stream_events"] }
+    backfill_rows_per_day = { reads_views = ["backfill_rows_dedup"], reads = [] }
   }
 }
 

@@ -3,45 +3,87 @@ package terraform_test
 import (
 	"fmt"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // deployCommand is one `gcloud functions deploy` line printed by scripts/deploy.sh --dry-run.
 type deployCommand struct {
-	name  string
-	flags map[string]string
-	env   []string // names only, sorted
+	name   string
+	flags  map[string]string
+	env    []string // names, in order
+	values []string // their values as printed (YAML double-quoted)
+}
+
+// dryCommand is one command printed by scripts/deploy.sh --dry-run: its words, and for a
+// function's deploy the environment printed after it.
+type dryCommand struct {
+	words []string
+	env   []string // KEY: "value" lines
 }
 
 // dryRun runs scripts/deploy.sh --dry-run with args and returns its printed commands, each split
-// into words.
+// into words: a command's first line holds its words up to the first flag, then one flag a line
+// (each line but the last ending in " \"), and "#   KEY: value" lines after a deploy are its
+// environment.
 func dryRun(t *testing.T, args ...string) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, c := range dryRunCommands(t, args...) {
+		out = append(out, c.words)
+	}
+	return out
+}
+
+func dryRunCommands(t *testing.T, args ...string) []dryCommand {
 	t.Helper()
 	cmd := exec.Command("bash", append([]string{"../scripts/deploy.sh", "--dry-run"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("scripts/deploy.sh --dry-run %v: %v\n%s", args, err, out)
 	}
-	var cmds [][]string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		words, err := shellWords(line)
-		if err != nil {
-			t.Fatalf("parsing %q: %v", line, err)
+	var cmds []dryCommand
+	var line strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "#   "):
+			if len(cmds) == 0 {
+				t.Fatalf("environment line %q before any command", l)
+			}
+			cmds[len(cmds)-1].env = append(cmds[len(cmds)-1].env, strings.TrimPrefix(l, "#   "))
+			continue
+		case strings.HasPrefix(l, "#"):
+			continue
+		case strings.HasPrefix(l, "  ") != (line.Len() > 0):
+			t.Fatalf("deploy.sh --dry-run line %q: a flag line must follow a line ending in \\, and only then", l)
 		}
-		cmds = append(cmds, words)
+		cont := strings.HasSuffix(l, " \\")
+		line.WriteString(strings.TrimSpace(strings.TrimSuffix(l, " \\")) + " ")
+		if cont {
+			continue
+		}
+		words, err := shellWords(strings.TrimSpace(line.String()))
+		if err != nil {
+			t.Fatalf("parsing %q: %v", line.String(), err)
+		}
+		cmds = append(cmds, dryCommand{words: words})
+		line.Reset()
 	}
 	return cmds
 }
 
 // deploys picks the `gcloud functions deploy` commands out of cmds.
-func deploys(t *testing.T, cmds [][]string) []deployCommand {
+func deploys(t *testing.T, cmds []dryCommand) []deployCommand {
 	t.Helper()
 	var out []deployCommand
-	for _, w := range cmds {
+	for _, c := range cmds {
+		w := c.words
 		if len(w) < 4 || w[0] != "gcloud" || w[1] != "functions" || w[2] != "deploy" {
 			continue
 		}
@@ -50,14 +92,16 @@ func deploys(t *testing.T, cmds [][]string) []deployCommand {
 			k, v, _ := strings.Cut(f, "=")
 			d.flags[k] = v
 		}
-		env := d.flags["--set-env-vars"]
-		if rest, ok := strings.CutPrefix(env, "^|^"); ok {
-			for _, kv := range strings.Split(rest, "|") {
-				k, _, _ := strings.Cut(kv, "=")
-				d.env = append(d.env, k)
+		if d.flags["--env-vars-file"] == "" {
+			t.Errorf("deploy %s: no --env-vars-file", d.name)
+		}
+		for _, kv := range c.env {
+			k, v, ok := strings.Cut(kv, ": ")
+			if !ok || !strings.HasPrefix(v, `"`) || !strings.HasSuffix(v, `"`) {
+				t.Errorf("deploy %s: environment line %q is not KEY: \"value\"", d.name, kv)
 			}
-		} else {
-			t.Errorf("deploy %s: --set-env-vars=%q does not use the ^|^ delimiter", d.name, env)
+			d.env = append(d.env, k)
+			d.values = append(d.values, v)
 		}
 		out = append(out, d)
 	}
@@ -116,7 +160,7 @@ func TestDeployScriptMatchesTerraform(t *testing.T) {
 	env := objectKeys(t, m.local(t, "function_env"))
 
 	const project = "my-project"
-	got := deploys(t, dryRun(t, "--project="+project, "--project-number=123"))
+	got := deploys(t, dryRunCommands(t, "--project="+project, "--project-number=123"))
 	if len(got) != len(valueKeys(settings)) {
 		t.Errorf("deploy.sh deploys %d functions, Terraform %d", len(got), len(valueKeys(settings)))
 	}
@@ -152,7 +196,7 @@ func TestDeployScriptMatchesTerraform(t *testing.T) {
 			"--concurrency":              fmt.Sprint(concurrency),
 			"--max-instances":            fmt.Sprint(maxInstances),
 			"--ingress-settings":         ingressFlag[s.GetAttr("ingress").AsString()],
-			"--set-env-vars":             d.flags["--set-env-vars"], // names compared below
+			"--env-vars-file":            d.flags["--env-vars-file"], // its lines are compared below
 		}
 		if d.name != s.GetAttr("name").AsString() {
 			t.Errorf("deploy.sh names %s %q, Terraform %q", ep, d.name, s.GetAttr("name").AsString())
@@ -177,7 +221,7 @@ func TestDeployScriptMatchesTerraform(t *testing.T) {
 
 func TestDeployScriptOnly(t *testing.T) {
 	for _, only := range []string{"load-events", "LoadEvents"} {
-		got := deploys(t, dryRun(t, "--project=p", "--only="+only))
+		got := deploys(t, dryRunCommands(t, "--project=p", "--only="+only))
 		if len(got) != 1 || got[0].name != "load-events" {
 			var names []string
 			for _, d := range got {
@@ -201,7 +245,7 @@ func TestDeployScriptOnly(t *testing.T) {
 }
 
 func TestDeployScriptRefusesBadArguments(t *testing.T) {
-	for _, args := range [][]string{{}, {"--project=p", "--only=nope"}, {"--project=p", "--bogus"}} {
+	for _, args := range [][]string{{}, {"--project=p", "--only=nope"}, {"--project=p", "--bogus"}, {"--project=p", "--collect-events-invoker=allUsers"}, {"--project=p", "--backfill-invoker", "allAuthenticatedUsers"}} {
 		cmd := exec.Command("bash", append([]string{"../scripts/deploy.sh", "--dry-run"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
@@ -217,4 +261,155 @@ func containsPrefix(words []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// invokerBindings returns "function-name member" for every add-invoker-policy-binding printed.
+func invokerBindings(cmds [][]string) []string {
+	var out []string
+	for _, w := range cmds {
+		if len(w) > 4 && w[1] == "functions" && w[2] == "add-invoker-policy-binding" {
+			for _, f := range w[4:] {
+				if m, ok := strings.CutPrefix(f, "--member="); ok {
+					out = append(out, w[3]+" "+m)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestDeployScriptInvokersMatchTerraform: deploy.sh grants run.invoker to exactly the members
+// Terraform's locals.invokers does: its callers' service accounts, and the principals of
+// collect_events_invokers and backfill_invokers (without which apps and people get 403).
+func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
+	m := loadModule(t)
+	const project = "p"
+	settings := literal(t, m.local(t, "functions"))
+	lists := map[string][]string{
+		"collect_events_invokers": {"serviceAccount:app@p.iam.gserviceaccount.com", "group:apps@example.com"},
+		"backfill_invokers":       {"user:me@example.com"},
+	}
+	call, ok := m.local(t, "invokers").(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "merge" {
+		t.Fatalf("locals.invokers = %s, want merge(...)", source(m.local(t, "invokers")))
+	}
+	var want []string
+	add := func(fn hclsyntax.Expression, member string) {
+		ep := literal(t, fn).AsString()
+		want = append(want, settings.GetAttr(ep).GetAttr("name").AsString()+" "+member)
+	}
+	for _, arg := range call.Args {
+		switch e := arg.(type) {
+		case *hclsyntax.ObjectConsExpr: // { "F/x" = { function = "F", member = google_service_account.X.member } }
+			for _, item := range e.Items {
+				v := objectKeys(t, item.ValueExpr)
+				ref := strings.TrimSuffix(source(v["member"]), ".member")
+				sa := m.resource(t, "google_service_account", strings.TrimPrefix(ref, "google_service_account."))
+				add(v["function"], "serviceAccount:"+literal(t, attr(t, sa, "account_id")).AsString()+"@"+project+".iam.gserviceaccount.com")
+			}
+		case *hclsyntax.ForExpr: // { for m in var.LIST : "F/${m}" => { function = "F", member = m } }
+			list := strings.TrimPrefix(source(e.CollExpr), "var.")
+			members, ok := lists[list]
+			if !ok {
+				t.Fatalf("locals.invokers iterates over %s, which this test does not know", source(e.CollExpr))
+			}
+			for _, mem := range members {
+				add(objectKeys(t, e.ValExpr)["function"], mem)
+			}
+		default:
+			t.Fatalf("locals.invokers argument %s is neither an object nor a for expression", source(arg))
+		}
+	}
+	sort.Strings(want)
+	args := []string{"--project=" + project, "--project-number=1"}
+	for _, mem := range lists["collect_events_invokers"] {
+		args = append(args, "--collect-events-invoker="+mem)
+	}
+	for _, mem := range lists["backfill_invokers"] {
+		args = append(args, "--backfill-invoker", mem)
+	}
+	if diff := cmp.Diff(want, invokerBindings(dryRun(t, args...))); diff != "" {
+		t.Errorf("invoker bindings (-terraform +deploy.sh):\n%s", diff)
+	}
+	// The same lists from the environment, comma-separated as the usage says.
+	cmd := exec.Command("bash", "../scripts/deploy.sh", "--dry-run", "--project="+project, "--project-number=1")
+	cmd.Env = append(cmd.Environ(), "COLLECT_EVENTS_INVOKERS="+strings.Join(lists["collect_events_invokers"], ","), "BACKFILL_INVOKERS="+strings.Join(lists["backfill_invokers"], ","))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("deploy.sh with *_INVOKERS: %v", err)
+	}
+	var fromEnv []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSuffix(strings.TrimSpace(l), " \\"), "--member="); ok && !strings.Contains(m, "gcp-sa-pubsub") {
+			fromEnv = append(fromEnv, m)
+		}
+	}
+	if len(fromEnv) != len(want) {
+		t.Errorf("deploy.sh with COLLECT_EVENTS_INVOKERS and BACKFILL_INVOKERS grants %d members, want %d: %v", len(fromEnv), len(want), fromEnv)
+	}
+}
+
+// TestDeployScriptHelpListsTerraformDefaults: every environment variable deploy.sh lets a caller
+// override is listed by --help with a default, and where the function's environment takes it
+// from a Terraform variable, the default is that variable's.
+func TestDeployScriptHelpListsTerraformDefaults(t *testing.T) {
+	out, err := exec.Command("bash", "../scripts/deploy.sh", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	inList := false
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Environment variables") {
+			inList = true
+			continue
+		}
+		if f := strings.Fields(l); inList && len(f) > 0 && strings.ToUpper(f[0]) == f[0] && strings.HasPrefix(l, "  ") {
+			listed[f[0]] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), f[0]))
+		}
+	}
+	m := loadModule(t)
+	defaults := map[string]hclsyntax.Expression{}
+	for _, b := range m.blocks("variable") {
+		if a, ok := b.Body.Attributes["default"]; ok {
+			defaults[b.Labels[0]] = a.Expr
+		}
+	}
+	fromVar := regexp.MustCompile(`^(?:tostring\(|join\(",", )?var\.([a-z_]+)\)?$`)
+	checked := 0
+	for ep, e := range objectKeys(t, m.local(t, "function_env")) {
+		for name, expr := range objectKeys(t, e) {
+			match := fromVar.FindStringSubmatch(source(expr))
+			if match == nil {
+				continue // a name or URL the script derives, not a setting
+			}
+			def, ok := defaults[match[1]]
+			if !ok {
+				continue
+			}
+			got, ok := listed[name]
+			if !ok {
+				t.Errorf("%s of %s (var.%s) is not listed by deploy.sh --help", name, ep, match[1])
+				continue
+			}
+			v := literal(t, def)
+			want := ""
+			switch {
+			case v.Type() == cty.String:
+				want = v.AsString()
+			case v.Type() == cty.Number:
+				want = v.AsBigFloat().Text('f', -1)
+			default:
+				want = strings.Join(stringList(v), ",")
+			}
+			if got != want {
+				t.Errorf("deploy.sh --help: %s default %q, Terraform's var.%s %q", name, got, match[1], want)
+			}
+			checked++
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d defaults compared; the function_env expressions changed shape?", checked)
+	}
 }

@@ -13,11 +13,13 @@ locals {
   functions = merge({
     StreamTweets = {
       name            = "stream-tweets"
-      description     = "Reads the X filtered stream for a minute and publishes each message to the events topic."
+      description     = "Reads the X filtered stream for stream_duration, hands over to the next scheduled run, and publishes each message to the events topic."
       service_account = "fn-stream-tweets"
       memory          = "512Mi"
       cpu             = "1"
-      timeout_seconds = 120
+      # Cloud Scheduler's attempt deadline is at most 30 minutes for HTTP targets; a run is sized
+      # to end before it (see scheduler.tf), and the function's timeout matches it.
+      timeout_seconds = 1800
       concurrency     = 1
       max_instances   = 3
       ingress         = "ALLOW_INTERNAL_ONLY"
@@ -71,6 +73,10 @@ locals {
   # The Go runtime of every function: go.mod's go directive must not be newer.
   runtime = "go126"
 
+  # How long a first apply waits for the build account's grant to propagate (IAM says "usually
+  # within 2 minutes").
+  iam_propagation_seconds = 120
+
   # Predicted URLs of the functions. Backfill needs its own URL (BACKFILL_URL) and the worker's
   # (WORKER_URL), but one for_each resource cannot read its own instances' attributes (a cycle),
   # and a function can never read its own. Cloud Run gives every service a deterministic URL,
@@ -83,22 +89,26 @@ locals {
     for ep, f in local.functions : ep => "https://${f.name}-${data.google_project.this.number}.${var.region}.run.app"
   }
 
-  secret_version = { for k, s in google_secret_manager_secret.secret : k => "${s.id}/versions/latest" }
+  # Environment values are built from names known at plan time (a map with one unknown value is
+  # unknown as a whole), still referring to the resources so the functions come after them.
+  secret_version = { for k, s in google_secret_manager_secret.secret : k => "projects/${var.project_id}/secrets/${s.secret_id}/versions/latest" }
 
   # Environment of each function: exactly the variables its LoadConfig reads (the tests check
   # both ways), except local-only ones (the secrets' plain values, API base URLs for fakes,
   # ALLOW_PRIVATE_HOSTS) and emulator hosts.
   function_env = merge({
     StreamTweets = {
-      GOOGLE_CLOUD_PROJECT  = var.project_id
-      EVENTS_TOPIC          = google_pubsub_topic.events.name
-      X_BEARER_TOKEN_SECRET = local.secret_version.x_bearer_token
-      X_STREAM_RULES        = length(var.stream_rules) == 0 ? "" : jsonencode(var.stream_rules)
-      X_STREAM_PARAMS       = var.stream_params
-      LANG_FILTER           = join(",", var.stream_lang_filter)
-      STREAM_DURATION       = var.stream_duration
-      LEASE_TTL             = var.stream_lease_ttl
-      LEASE_DOC             = var.stream_lease_doc
+      GOOGLE_CLOUD_PROJECT    = var.project_id
+      EVENTS_TOPIC            = google_pubsub_topic.events.name
+      X_BEARER_TOKEN_SECRET   = local.secret_version.x_bearer_token
+      X_STREAM_RULES          = length(var.stream_rules) == 0 ? "" : jsonencode(var.stream_rules)
+      X_STREAM_PARAMS         = var.stream_params
+      LANG_FILTER             = join(",", var.stream_lang_filter)
+      STREAM_DURATION         = var.stream_duration
+      LEASE_TTL               = var.stream_lease_ttl
+      LEASE_DOC               = var.stream_lease_doc
+      LEASE_WAIT              = var.stream_lease_wait
+      STREAM_BACKFILL_MINUTES = tostring(var.stream_backfill_minutes)
     }
     CollectEvents = {
       GOOGLE_CLOUD_PROJECT = var.project_id
@@ -114,7 +124,7 @@ locals {
     }
     Backfill = {
       GOOGLE_CLOUD_PROJECT    = var.project_id
-      BACKFILL_QUEUE          = google_cloud_tasks_queue.backfill.id
+      BACKFILL_QUEUE          = "projects/${var.project_id}/locations/${google_cloud_tasks_queue.backfill.location}/queues/${google_cloud_tasks_queue.backfill.name}"
       WORKER_URL              = local.function_urls.RunBackfillTask
       BACKFILL_URL            = local.function_urls.Backfill
       TASKS_SERVICE_ACCOUNT   = google_service_account.tasks_invoker.email
@@ -127,7 +137,7 @@ locals {
     RunBackfillTask = {
       GOOGLE_CLOUD_PROJECT         = var.project_id
       BIGQUERY_DATASET             = google_bigquery_dataset.events.dataset_id
-      QUEUE_MAX_ATTEMPTS           = tostring(google_cloud_tasks_queue.backfill.retry_config[0].max_attempts)
+      QUEUE_MAX_ATTEMPTS           = tostring(var.queue_max_attempts) # the queue's retry_config.max_attempts
       YOUTUBE_CLIENT_ID_SECRET     = local.secret_version.youtube_client_id
       YOUTUBE_CLIENT_SECRET_SECRET = local.secret_version.youtube_client_secret
       YOUTUBE_REFRESH_TOKEN_SECRET = local.secret_version.youtube_refresh_token
@@ -140,28 +150,27 @@ locals {
 
 # --- Source ------------------------------------------------------------------------------------
 
-# The repository root, as `gcloud functions deploy --source=.` uploads it (.gcloudignore keeps
-# the same files out). Excludes are exact paths relative to the root, which every archive
-# provider version matches the same way; a directory's path skips all of it. terraform/ is
-# excluded file by file because terraform/schemas/ is embedded by the code and must stay.
+locals {
+  # ../.gcloudignore is the one list of what the upload leaves out, for gcloud and for this zip.
+  # It keeps to patterns the archive provider matches as gcloud does ("/path" from the root,
+  # "**/name" at any depth). The archive provider has no re-include, so a "/dir/*" line becomes
+  # the entries of dir (each file or folder directly in it, found through the files under it)
+  # except those a "!/dir/sub/" line keeps.
+  upload_ignore = [for l in split("\n", file("${path.module}/../.gcloudignore")) : trimspace(l) if trimspace(l) != "" && !startswith(trimspace(l), "#")]
+  upload_keep   = [for l in local.upload_ignore : trimsuffix(trimprefix(l, "!/"), "/") if startswith(l, "!")]
+  upload_excludes = distinct(flatten([for l in local.upload_ignore : (
+    endswith(l, "/*")
+    ? [for f in fileset("${path.module}/..", "${trimprefix(l, "/")}*") : join("/", slice(split("/", f), 0, length(split("/", trimprefix(l, "/"))))) if !contains(local.upload_keep, join("/", slice(split("/", f), 0, length(split("/", trimprefix(l, "/"))))))]
+    : [trimsuffix(trimprefix(l, "/"), "/")]
+  ) if !startswith(l, "!")]))
+}
+
+# The repository root, as `gcloud functions deploy --source=.` uploads it.
 data "archive_file" "source" {
   type        = "zip"
   source_dir  = "${path.module}/.."
   output_path = "${path.module}/.terraform/pipelinekit-source.zip"
-  excludes = concat(
-    [
-      ".git",
-      ".ci",
-      ".gcloudignore",
-      ".gitignore",
-      "scripts",
-      "shared/emulators",
-      "shared/localstack",
-      "terraform/.terraform",
-      "functions_test.go",
-    ],
-    [for f in fileset(path.module, "*") : "terraform/${f}"],
-  )
+  excludes    = local.upload_excludes
 }
 
 resource "google_storage_bucket" "source" {
@@ -220,6 +229,20 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   # The build runs as the build service account, which needs its role before the first build;
-  # nothing in the block above refers to the binding.
-  depends_on = [google_project_iam_member.build]
+  # nothing in the block above refers to the binding, and the wait below lets it propagate.
+  depends_on = [google_project_iam_member.build, terraform_data.build_grant_propagation]
+}
+
+# A new IAM grant takes up to a few minutes to reach Cloud Build: a build started at once fails on
+# a permission error and leaves the function broken. This waits once, when the grant is made
+# (replaced with it), and never on later applies. It runs `sleep` on the machine running
+# Terraform: a POSIX shell (Linux, macOS, Cloud Shell, WSL).
+resource "terraform_data" "build_grant_propagation" {
+  count = var.deploy_functions ? 1 : 0
+
+  triggers_replace = [google_project_iam_member.build.id]
+
+  provisioner "local-exec" {
+    command = "sleep ${local.iam_propagation_seconds}"
+  }
 }

@@ -50,30 +50,45 @@ resource "google_service_account" "function" {
   account_id   = each.value.service_account
   display_name = "${each.key} function"
   description  = "Runtime identity of the ${each.key} Cloud Function."
+
+  # Creating a service account needs the IAM API enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "build" {
   account_id   = "functions-build"
   display_name = "Functions build"
   description  = "Builds the functions' images in Cloud Build (instead of the Compute Engine default account)."
+
+  # Creating a service account needs the IAM API enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "scheduler" {
   account_id   = "scheduler-invoker"
   display_name = "Scheduler invoker"
   description  = "Signs Cloud Scheduler's OIDC tokens for StreamTweets."
+
+  # Creating a service account needs the IAM API enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "pubsub_push" {
   account_id   = "pubsub-push"
   display_name = "Pub/Sub push"
   description  = "Signs the OIDC tokens of the loader's push subscription to LoadEvents."
+
+  # Creating a service account needs the IAM API enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_service_account" "tasks_invoker" {
   account_id   = "tasks-invoker"
   display_name = "Cloud Tasks invoker"
   description  = "Signs the OIDC tokens of backfill tasks sent to RunBackfillTask and Backfill."
+
+  # Creating a service account needs the IAM API enabled.
+  depends_on = [google_project_service.api]
 }
 
 # --- Build -------------------------------------------------------------------------------------
@@ -176,4 +191,8 @@ resource "google_service_account_iam_member" "pubsub_token_creator" {
   service_account_id = google_service_account.pubsub_push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_service_agent
+
+  # The agent exists once the Pub/Sub API is enabled and has served the project: after the topic
+  # is created (the dead-letter grants refer to topics and subscriptions already).
+  depends_on = [google_pubsub_topic.events]
 }

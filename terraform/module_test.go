@@ -1,7 +1,8 @@
 // Package terraform_test checks the Terraform configuration (and scripts/deploy.sh and
-// .gcloudignore) against the Go code, since nothing here can run `terraform plan` against Google
-// Cloud: the entry points, the environment each function reads, the table schemas, partitioning
-// and clustering, the views, IAM hygiene, and the gcloud path's settings.
+// .gcloudignore) against the Go code: the entry points, the environment each function reads, the
+// table schemas, partitioning and clustering, the views, IAM hygiene, the order of a first apply,
+// and the gcloud path's settings. What only Terraform can evaluate (the plan itself, variable
+// validation) is tested by tests/*.tftest.hcl with `terraform test`.
 package terraform_test
 
 import (

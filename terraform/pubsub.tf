@@ -43,11 +43,14 @@ resource "google_pubsub_subscription" "loader" {
   }
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.function["LoadEvents"].service_config[0].uri
+    # The path names the topic, which LoadEvents (as the Functions Framework) reads from it; the
+    # function is served at every path. The deterministic run.app URL (functions.tf) is known
+    # at plan time; Cloud Run accepts tokens whose audience is that URL.
+    push_endpoint = "${local.function_urls.LoadEvents}/projects/${var.project_id}/topics/${google_pubsub_topic.events.name}"
 
     oidc_token {
       service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.function["LoadEvents"].service_config[0].uri
+      audience              = local.function_urls.LoadEvents
     }
   }
 
@@ -61,9 +64,10 @@ resource "google_pubsub_subscription" "loader" {
     max_delivery_attempts = var.loader_max_delivery_attempts
   }
 
-  # Without these the first pushes fail (no token for the push account) and dead-lettering is
-  # refused; nothing above refers to them.
+  # Without these the first pushes fail (no function, no token for the push account) and
+  # dead-lettering is refused; nothing above refers to them.
   depends_on = [
+    google_cloudfunctions2_function.function,
     google_service_account_iam_member.pubsub_token_creator,
     google_pubsub_topic_iam_member.dead_letter_publisher,
     google_cloud_run_service_iam_member.invoker,

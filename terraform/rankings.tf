@@ -84,11 +84,12 @@ resource "google_pubsub_subscription" "rankings" {
   }
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].uri
+    # As the loader's (pubsub.tf): the path names the topic for the Functions Framework.
+    push_endpoint = "${local.function_urls.UpdateRankings}/projects/${var.project_id}/topics/${google_pubsub_topic.events.name}"
 
     oidc_token {
       service_account_email = google_service_account.pubsub_push.email
-      audience              = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].uri
+      audience              = local.function_urls.UpdateRankings
     }
   }
 

@@ -1,5 +1,21 @@
 # Runs StreamTweets on stream_schedule (every minute by default). Each run holds the stream for
-# stream_duration and answers 200 when the lease is held by an overlapping run.
+# stream_duration; the run that arrives in the last stream_lease_wait of the holder's window waits
+# for the lease and connects the moment it is released (a gap of about one reconnect), the others
+# answer 200 skipped at once.
+#
+# Scheduler's attempt deadline is at most 30 minutes for HTTP targets. When it passes, Scheduler
+# cancels the request and records DEADLINE_EXCEEDED, while Cloud Run does not stop the instance:
+# the function may go on until its own timeout (up to 60 minutes for 2nd gen HTTP functions). So
+# a run is sized to end inside the attempt deadline (the precondition below), and the deadline,
+# the function's timeout and the run agree: no run is ever cut off, and none is reported failed
+# for lasting long.
+locals {
+  # The longest a run lasts: waiting for the lease, the rules sync (30 s), the read window, the
+  # publish flush (8 s) and the lease release (10 s).
+  stream_run_max_seconds = (tonumber(trimsuffix(var.stream_lease_wait, "s")) + 30 +
+  tonumber(trimsuffix(var.stream_duration, "s")) + 8 + 10)
+}
+
 resource "google_cloud_scheduler_job" "stream_tweets" {
   count = var.deploy_functions ? 1 : 0
 
@@ -9,8 +25,8 @@ resource "google_cloud_scheduler_job" "stream_tweets" {
   schedule    = var.stream_schedule
   time_zone   = var.scheduler_time_zone
 
-  # Longer than the function's timeout, so Scheduler never cancels a run the function would finish.
-  attempt_deadline = "${local.functions.StreamTweets.timeout_seconds + 30}s"
+  # The most Scheduler allows for HTTP targets, and the function's timeout.
+  attempt_deadline = "${min(local.functions.StreamTweets.timeout_seconds, 1800)}s"
 
   # The next scheduled run is the retry.
   retry_config {
@@ -28,4 +44,11 @@ resource "google_cloud_scheduler_job" "stream_tweets" {
   }
 
   depends_on = [google_cloud_run_service_iam_member.invoker]
+
+  lifecycle {
+    precondition {
+      condition     = local.stream_run_max_seconds <= min(local.functions.StreamTweets.timeout_seconds, 1800)
+      error_message = "stream_lease_wait + stream_duration + 48 s must fit in the 1800 s attempt deadline: shorten stream_duration."
+    }
+  }
 }

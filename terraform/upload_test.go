@@ -1,16 +1,18 @@
 package terraform_test
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/google/go-cmp/cmp"
 )
 
 // devOnly are root-package files the deployed build does without, left out of the upload and the
@@ -63,10 +65,16 @@ func buildFiles(t *testing.T) []string {
 // .gcloudignore offline) or, without gcloud, by the simple reading of .gcloudignore below.
 func uploaded(t *testing.T) (files map[string]bool, how string) {
 	t.Helper()
+	return uploadedFrom(t, "..")
+}
+
+// uploadedFrom lists what gcloud uploads from the directory root.
+func uploadedFrom(t *testing.T, root string) (files map[string]bool, how string) {
+	t.Helper()
 	files = map[string]bool{}
 	if gcloud, err := exec.LookPath("gcloud"); err == nil {
 		cmd := exec.Command(gcloud, "meta", "list-files-for-upload", ".")
-		cmd.Dir = ".."
+		cmd.Dir = root
 		if out, err := cmd.Output(); err == nil {
 			for _, f := range strings.Fields(string(out)) {
 				files[filepath.ToSlash(f)] = true
@@ -74,12 +82,12 @@ func uploaded(t *testing.T) (files map[string]bool, how string) {
 			return files, "gcloud meta list-files-for-upload"
 		}
 	}
-	ig := readIgnore(t, "../.gcloudignore")
-	err := filepath.WalkDir("..", func(p string, d os.DirEntry, err error) error {
+	ig := readIgnore(t, filepath.Join(root, ".gcloudignore"))
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel("..", p)
+		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if rel == "." {
 			return nil
@@ -137,45 +145,130 @@ func TestRootPackageImportsEveryFunction(t *testing.T) {
 	}
 }
 
-func TestArchiveKeepsEveryBuildFile(t *testing.T) {
-	m := loadModule(t)
-	var archive *hclsyntax.Block
-	for _, b := range m.blocks("data") {
-		if b.Labels[0] == "archive_file" && b.Labels[1] == "source" {
-			archive = b
+// TestArchiveMatchesUpload builds the source zip with Terraform's real archive provider, in a copy
+// of the repository with the files a working tree gathers (Terraform state and workspaces, test
+// files, testdata), and compares its file list with what gcloud uploads from the same copy: one
+// .gcloudignore, read by both, must leave out the same files.
+func TestArchiveMatchesUpload(t *testing.T) {
+	tf := terraformWithProviders(t)
+	root := t.TempDir()
+	copyTree(t, "..", root, map[string]bool{".git": true, "terraform/.terraform": true, "bin": true})
+	const state = `{"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "test", "outputs": {}, "resources": []}`
+	for f, content := range map[string]string{
+		"terraform/terraform.tfstate":                             state,
+		"terraform/terraform.tfstate.d/staging/terraform.tfstate": state,
+		"terraform/tests/extra.tftest.hcl":                        "# left out\n",
+		"terraform/my.auto.tfvars":                                "# left out\n",
+		"functions/loadevents/extra_test.go":                      "package loadevents\n",
+		"shared/event/testdata/extra.json":                        "{}\n",
+	} {
+		writeFile(t, filepath.Join(root, f), content)
+	}
+
+	dir := filepath.Join(root, "terraform")
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(tf, args...)
+		cmd.Dir = dir
+		// Plan only the archive: no Google call is made, and the token is never sent.
+		cmd.Env = append(os.Environ(), "GOOGLE_OAUTH_ACCESS_TOKEN=offline-test-token", "TF_IN_AUTOMATION=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	if archive == nil {
-		t.Fatal("no data.archive_file.source")
-	}
-	call, ok := attr(t, archive, "excludes").(*hclsyntax.FunctionCallExpr)
-	if !ok || call.Name != "concat" || len(call.Args) != 2 {
-		t.Fatalf("archive_file excludes = %s, want concat([fixed paths], [terraform/ files])", source(attr(t, archive, "excludes")))
-	}
-	excludes := map[string]bool{}
-	for _, e := range stringList(literal(t, call.Args[0])) {
-		excludes[e] = true
-	}
-	// The second list is fileset(path.module, "*"): the files directly in terraform/.
-	if got := source(call.Args[1]); got != `[for f in fileset(path.module, "*") : "terraform/${f}"]` {
-		t.Fatalf("second excludes list = %s", got)
-	}
-	entries, err := os.ReadDir(".")
+	run("init", "-backend=false", "-input=false")
+	run("plan", "-target=data.archive_file.source", "-var=project_id=pk-test-project", "-input=false", "-lock=false")
+
+	zr, err := zip.OpenReader(filepath.Join(dir, ".terraform", "pipelinekit-source.zip"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			excludes["terraform/"+e.Name()] = true
+	defer zr.Close()
+	var zipped []string
+	for _, f := range zr.File {
+		zipped = append(zipped, f.Name)
+	}
+	sort.Strings(zipped)
+	files, how := uploadedFrom(t, root)
+	if diff := cmp.Diff(keys(files), zipped); diff != "" {
+		t.Errorf("the source zip differs from the upload (by %s) (-upload +zip):\n%s", how, diff)
+	}
+	in := map[string]bool{}
+	for _, f := range zipped {
+		in[f] = true
+	}
+	for _, f := range buildFiles(t) {
+		if !in[f] {
+			t.Errorf("%s is needed to build the functions but left out of the zip", f)
 		}
 	}
-	// The archive provider skips a file whose path, or whose directory's path, is excluded.
-	for _, f := range buildFiles(t) {
-		for p := f; p != "."; p = path.Dir(p) {
-			if excludes[p] {
-				t.Errorf("%s is needed to build the functions but archive_file excludes %s", f, p)
-			}
+}
+
+// terraformWithProviders returns the terraform binary, or skips the test when Terraform or its
+// providers cannot be had (no registry, no mirror: TF_CLI_CONFIG_FILE names the mirror's config).
+func terraformWithProviders(t *testing.T) string {
+	t.Helper()
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform is not on PATH: install Terraform >= 1.5 to build the source zip")
+	}
+	if testing.Short() {
+		t.Skip("-short: not running Terraform")
+	}
+	probe := t.TempDir()
+	writeFile(t, filepath.Join(probe, "main.tf"), `terraform {
+  required_providers {
+    archive = { source = "hashicorp/archive", version = ">= 2.5, < 3.0" }
+  }
+}
+`)
+	cmd := exec.Command(tf, "init", "-backend=false", "-input=false")
+	cmd.Dir = probe
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("terraform init cannot install hashicorp/archive (no registry, and TF_CLI_CONFIG_FILE names no mirror): %v\n%s", err, out)
+	}
+	return tf
+}
+
+// copyTree copies the regular files under src into dst, skipping the paths (relative to src) in skip.
+func copyTree(t *testing.T, src, dst string, skip map[string]bool) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if skip[filepath.ToSlash(rel)] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		writeFile(t, filepath.Join(dst, rel), string(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -208,6 +301,9 @@ func readIgnore(t *testing.T, name string) ignoreFile {
 		if r.dirOnly = strings.HasSuffix(line, "/"); r.dirOnly {
 			line = strings.TrimSuffix(line, "/")
 		}
+		if rest, ok := strings.CutPrefix(line, "**/"); ok && !strings.Contains(rest, "/") {
+			line = rest // at any depth: matched against the base name
+		}
 		r.anchored = strings.Contains(line, "/")
 		r.pattern = strings.TrimPrefix(line, "/")
 		rules = append(rules, r)
@@ -232,6 +328,28 @@ func (ig ignoreFile) ignored(rel string, isDir bool) bool {
 		}
 	}
 	return out
+}
+
+// TestIgnoreFileIsTheSharedSubset: terraform/functions.tf reads .gcloudignore too, and the archive
+// provider matches only patterns anchored at the root or "**/name" alike.
+func TestIgnoreFileIsTheSharedSubset(t *testing.T) {
+	b, err := os.ReadFile("../.gcloudignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rest, any := strings.CutPrefix(line, "**/")
+		switch {
+		case any && !strings.Contains(strings.TrimSuffix(rest, "/"), "/"):
+		case strings.HasPrefix(line, "/"), strings.HasPrefix(line, "!/") && strings.HasSuffix(line, "/"):
+		default:
+			t.Errorf(".gcloudignore:%d %q: use /path (from the root), **/name (any depth) or !/dir/ (a re-included folder)", i+1, line)
+		}
+	}
 }
 
 func TestDevOnlyFilesAreLeftOut(t *testing.T) {

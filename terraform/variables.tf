@@ -146,8 +146,9 @@ variable "dataset_id" {
   default     = "events"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.dataset_id))
-    error_message = "dataset_id must be letters, digits and underscores."
+    # Terraform's regex engine (RE2) allows at most 1000 repetitions: the length is checked apart.
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.dataset_id)) && length(var.dataset_id) <= 1024
+    error_message = "dataset_id must be 1-1024 letters, digits and underscores."
   }
 }
 
@@ -159,8 +160,9 @@ variable "dedup_collection" {
   default     = "collect_events_seen"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,1500}$", var.dedup_collection))
-    error_message = "dedup_collection must be a collection id without slashes."
+    # RE2 allows at most 1000 repetitions: the length is checked apart.
+    condition     = can(regex("^[A-Za-z0-9_-]+$", var.dedup_collection)) && length(var.dedup_collection) <= 1500
+    error_message = "dedup_collection must be a collection id of 1-1500 letters, digits, underscores and hyphens (no slashes)."
   }
 }
 
@@ -230,12 +232,34 @@ variable "scheduler_time_zone" {
 
 variable "stream_duration" {
   type        = string
-  description = "How long one StreamTweets run reads the stream (STREAM_DURATION, a Go duration); keep it under the schedule's period and the function timeout."
-  default     = "50s"
+  description = "How long one StreamTweets run reads the stream once it holds the lease (STREAM_DURATION, whole seconds). With stream_lease_wait and 48 s for the rules sync, flush and release it must fit in Scheduler's 30-minute attempt deadline; the longer, the fewer hand-overs (each misses about one second of tweets without backfill)."
+  default     = "1620s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.stream_duration)) && try(tonumber(trimsuffix(var.stream_duration, "s")) >= 1 && tonumber(trimsuffix(var.stream_duration, "s")) <= 90, false)
-    error_message = "stream_duration must be whole seconds from \"1s\" to \"90s\" (the function's timeout is 120 s, and runs start every minute)."
+    condition     = can(regex("^[0-9]+s$", var.stream_duration)) && try(tonumber(trimsuffix(var.stream_duration, "s")) >= 1 && tonumber(trimsuffix(var.stream_duration, "s")) <= 1740, false)
+    error_message = "stream_duration must be whole seconds from \"1s\" to \"1740s\" (a run must end within Cloud Scheduler's 1800 s attempt deadline)."
+  }
+}
+
+variable "stream_lease_wait" {
+  type        = string
+  description = "How long a scheduled StreamTweets run waits for the holder to hand over the lease before it answers skipped (LEASE_WAIT, whole seconds); longer than the schedule's period, so that a run is always waiting at the hand-over. \"0s\" never waits (a gap of up to a period per hand-over)."
+  default     = "90s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.stream_lease_wait)) && try(tonumber(trimsuffix(var.stream_lease_wait, "s")) <= 600, false)
+    error_message = "stream_lease_wait must be whole seconds from \"0s\" to \"600s\"."
+  }
+}
+
+variable "stream_backfill_minutes" {
+  type        = number
+  description = "Minutes X replays on every StreamTweets connection to cover the hand-over gap (STREAM_BACKFILL_MINUTES, X's backfill_minutes). Only some X access levels allow it; 0, the default, asks for none. Replayed tweets a run already had are published once; across runs the dedup views remove them."
+  default     = 0
+
+  validation {
+    condition     = var.stream_backfill_minutes >= 0 && var.stream_backfill_minutes <= 5 && floor(var.stream_backfill_minutes) == var.stream_backfill_minutes
+    error_message = "stream_backfill_minutes must be a whole number from 0 to 5 (X's limit)."
   }
 }
 
@@ -278,7 +302,7 @@ variable "stream_rules" {
 variable "stream_params" {
   type        = string
   description = "Query string of the filtered-stream connection (X_STREAM_PARAMS): the fields and expansions the rows need."
-  default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet&expansions=author_id&user.fields=username"
+  default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username"
 }
 
 variable "stream_lang_filter" {

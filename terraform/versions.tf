@@ -9,7 +9,7 @@ terraform {
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.4, < 3.0"
+      version = ">= 2.5, < 3.0" # glob patterns in excludes
     }
   }
 }

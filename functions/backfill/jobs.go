@@ -104,7 +104,8 @@ func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if job.Cancelled {
-		writeJSON(w, http.StatusConflict, ErrorResponse{Error: "the job is cancelled", JobID: id})
+		writeJSON(w, http.StatusConflict, ErrorResponse{JobID: id, Action: "new_run",
+			Error: `the job is cancelled and cannot be retried; to run it again, post its spec with "new_run": true`})
 		return
 	}
 	plan, err := s.jobPlan(job)
@@ -144,13 +145,19 @@ func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // cancel handles POST /backfills/{id}:cancel. Workers check the job and record their tasks
-// cancelled without calling the API; expansion tasks stop creating tasks.
+// cancelled without calling the API; expansion tasks stop creating tasks. A job that already
+// ended is left as it ended, and the answer says so.
 func (s *Service) cancel(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
-	if err := s.store.Cancel(ctx, id); err != nil {
+	changed, st, err := s.store.CancelUnlessEnded(ctx, id)
+	if err != nil {
 		s.storeError(w, r, id, err)
 		return
 	}
-	s.log.InfoContext(ctx, "cancelled backfill job", "job_id", id)
-	s.status(w, r, id)
+	msg := "cancelled: workers record the remaining tasks cancelled without calling the API"
+	if !changed {
+		msg = "the job already ended (" + st.State + "); nothing changed"
+	}
+	s.log.InfoContext(ctx, "cancel of backfill job", "job_id", id, "changed", changed, "state", st.State)
+	writeJSON(w, http.StatusOK, CancelResponse{Status: *st, Changed: changed, Message: msg})
 }

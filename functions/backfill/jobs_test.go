@@ -44,7 +44,7 @@ func TestStatusReportsOutcomes(t *testing.T) {
 	if diff := cmp.Diff(wantCounts, got.Counts); diff != "" {
 		t.Errorf("status counts mismatch (-want +got):\n%s", diff)
 	}
-	wantFailures := []backfill.FailureGroup{{Reason: "HTTP 404 Not Found", Count: 1, Shards: []string{plan.Task(2).Shard}}}
+	wantFailures := []backfill.FailureGroup{{Cause: "HTTP 404 Not Found", Reason: "HTTP 404 Not Found", Count: 1, Shards: []string{plan.Task(2).Shard}}}
 	if diff := cmp.Diff(wantFailures, got.Failures); diff != "" {
 		t.Errorf("status failures mismatch (-want +got):\n%s", diff)
 	}

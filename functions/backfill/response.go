@@ -14,6 +14,9 @@ type ErrorResponse struct {
 	Field string `json:"field,omitempty"`
 	// JobID names the job when the failure happened after it was created.
 	JobID string `json:"job_id,omitempty"`
+	// Action names what to do instead, when the request cannot be done as asked (new_run: post
+	// the job's spec again with "new_run": true).
+	Action string `json:"action,omitempty"`
 }
 
 // DryRunResponse is the plan of a spec posted with dry_run: nothing is written.
@@ -58,6 +61,14 @@ type RetryResponse struct {
 	JobID     string `json:"job_id"`
 	Retried   int    `json:"retried"`
 	StatusURL string `json:"status_url"`
+}
+
+// CancelResponse answers POST /backfills/{id}:cancel: the job's status, and whether this call
+// changed it (a job that already ended, or was already cancelled, is left as it is).
+type CancelResponse struct {
+	backfill.Status
+	Changed bool   `json:"changed"`
+	Message string `json:"message"`
 }
 
 // writeJSON answers status with v as JSON. An encoding error cannot happen for these types,

@@ -1,5 +1,5 @@
-// Package loadevents is the LoadEvents function: triggered by Pub/Sub (an Eventarc CloudEvent,
-// or a push body that the Functions Framework converts to one), it validates each event and
+// Package loadevents is the LoadEvents function: triggered by Pub/Sub (a push subscription's
+// request, or an Eventarc CloudEvent; see Handler), it validates each event and
 // writes it to its BigQuery table through the Storage Write API, or to the dead-letter table with
 // the reason when it can never load.
 package loadevents
@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
@@ -22,7 +21,8 @@ import (
 const EntryPoint = "LoadEvents"
 
 func init() {
-	functions.CloudEvent(EntryPoint, handle)
+	// An HTTP function, not a CloudEvent one: see Handler for why it reads push bodies itself.
+	functions.HTTP(EntryPoint, Handler(loader.Get, logging.Default()))
 }
 
 // Config is the loader's configuration, read from the environment.
@@ -54,11 +54,3 @@ var loader = lazy.NewValue(func(ctx context.Context) (*Loader, error) {
 	}
 	return NewLoader(w, nil, log), nil
 })
-
-func handle(ctx context.Context, e cloudevents.Event) error {
-	l, err := loader.Get(ctx)
-	if err != nil {
-		return err // Retried: configuration or client creation may succeed next time.
-	}
-	return l.Handle(ctx, e)
-}

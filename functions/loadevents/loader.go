@@ -104,6 +104,7 @@ func firstNonEmpty(vals ...string) string {
 func (l *Loader) Load(ctx context.Context, m event.Message) error {
 	rec, err := event.Decode(m, l.now())
 	if err != nil {
+		// Never decoded: the kind is the attribute's, or "unclassified" (event.NewDeadLetter).
 		return l.deadLetter(ctx, m, event.StageDecode, err.Error(), "")
 	}
 	err = l.w.Append(ctx, rec.Table, []map[string]any{event.Values(rec.Row)})
@@ -126,6 +127,6 @@ func (l *Loader) deadLetter(ctx context.Context, m event.Message, stage, reason 
 		// Not acknowledged: Pub/Sub redelivers, and its own dead-letter topic is the last resort.
 		return fmt.Errorf("dead-lettering message %s (%s): %w", m.ID, reason, err)
 	}
-	l.log.WarnContext(ctx, "message dead-lettered", "message_id", m.ID, "stage", stage, "reason", reason, "kind", string(kind))
+	l.log.WarnContext(ctx, "message dead-lettered", "message_id", m.ID, "stage", stage, "reason", reason, "kind", row.Kind)
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 // Defaults of the settings that have one.
 const (
 	// DefaultQueueMaxAttempts is the backfill queue's retry_config.max_attempts when
-	// QUEUE_MAX_ATTEMPTS is unset.
-	DefaultQueueMaxAttempts = 100
+	// QUEUE_MAX_ATTEMPTS is unset: Terraform's default of queue_max_attempts (a test in terraform/
+	// checks they are equal).
+	DefaultQueueMaxAttempts = 8
 	// DefaultCounterShards must match the Backfill function's COUNTER_SHARDS default.
 	DefaultCounterShards = 500
 	// DefaultAPITimeout bounds one API request.

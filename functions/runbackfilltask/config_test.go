@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		}
 		return m
 	}
-	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 100, CounterShards: 500, APITimeout: 30 * time.Second}
+	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 8, CounterShards: 500, APITimeout: 30 * time.Second}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults, no YouTube grant", Env: base, Want: defaults},
 		{

@@ -60,6 +60,7 @@ type envConfig struct {
 	maxAttempts int
 	ytOpts      []sourcestest.Option
 	now         func() time.Time // the YouTube client's clock
+	rowClock    func() time.Time // the worker's clock (fetched_at); nil means fetchedAt
 }
 
 type envOption func(*envConfig)
@@ -73,6 +74,9 @@ func withClock(now func() time.Time) envOption {
 		c.ytOpts = append(c.ytOpts, sourcestest.WithClock(now))
 	}
 }
+
+// withRowClock sets the worker's clock, which stamps each fetch's fetched_at.
+func withRowClock(now func() time.Time) envOption { return func(c *envConfig) { c.rowClock = now } }
 
 func withYouTube(opts ...sourcestest.Option) envOption {
 	return func(c *envConfig) { c.ytOpts = append(c.ytOpts, opts...) }
@@ -123,7 +127,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	cfg := localConfig(e.yt)
 	yt := NewLazyYouTube(cfg, nil, sources.YouTubeConfig{Logger: logger, Now: ec.now})
 	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Logger: logger})
-	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: func() time.Time { return fetchedAt }, Logger: logger})
+	if ec.rowClock == nil {
+		ec.rowClock = func() time.Time { return fetchedAt }
+	}
+	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger})
 	srv := httptest.NewServer(e.worker)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -247,11 +254,12 @@ func (e *env) failures(t *testing.T, job string) map[string]int {
 	return out
 }
 
-// rows returns the rows of a table or view, ordered by key.
+// rows returns the API rows of a table or view (not the markers of complete fetches), ordered
+// by key.
 func (e *env) rows(t *testing.T, table string) []map[string]any {
 	t.Helper()
 	rows, err := e.bq.Query(context.Background(),
-		"SELECT * FROM `"+bqProject+"."+dataset+"."+table+"` ORDER BY job_id, shard, row_index, fetched_at")
+		"SELECT * FROM `"+bqProject+"."+dataset+"."+table+"` WHERE row_index >= 0 ORDER BY job_id, shard, row_index, fetched_at")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
 	resolver := secrets.New(secretOpts...)
 	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
-	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger})
+	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger, Secrets: resolver})
 	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger})
 	shutdown = func() error {
 		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close())

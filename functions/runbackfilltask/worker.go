@@ -24,6 +24,7 @@ import (
 type Store interface {
 	GetJob(ctx context.Context, id string) (*backfill.Job, error)
 	StoreRaw(ctx context.Context, job, shard string, pages [][]byte) error
+	NewRawWriter(job, shard string) *backfill.RawWriter
 	RecordSuccess(ctx context.Context, job string, ref backfill.ShardRef, rows, apiCalls int) (bool, error)
 	RecordFailure(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) (bool, error)
 	RecordRetrying(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) error
@@ -127,7 +128,10 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 		return result{kind: permanent, reason: "malformed task: " + parseErr.Error()}
 	}
 
-	res, err := w.fetch(ctx, task)
+	if task.HTTPJSON != nil {
+		return w.stream(ctx, task)
+	}
+	res, err := w.youtube.Query(ctx, *task.YouTube)
 	if err != nil {
 		return sourceFailure(err)
 	}
@@ -135,30 +139,33 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if err := w.store.StoreRaw(ctx, task.JobID, task.Shard, res.Pages); err != nil {
 		return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
 	}
-	rows := backfill.Rows(task, res, w.now())
-	if len(rows) > 0 {
-		values := make([]map[string]any, len(rows))
-		for i, row := range rows {
-			values[i] = event.Values(row)
-		}
-		err := w.rows.Append(ctx, backfill.TableRows, values)
-		var rowErrs *warehouse.RowErrors
-		switch {
-		case errors.As(err, &rowErrs):
-			// BigQuery will refuse these bytes every time.
-			return result{kind: permanent, reason: rowErrs.Error(), apiCalls: res.APICalls}
-		case err != nil:
-			return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
-		}
+	fetchedAt := w.now()
+	rows := backfill.Rows(task, res, fetchedAt)
+	// The rows and the marker of a complete fetch go in one call.
+	rows = append(rows, backfill.CompleteRow(task, len(rows), len(res.Pages), fetchedAt))
+	if err := w.appendRows(ctx, rows); err != nil {
+		return appendFailure(err, res.APICalls)
 	}
-	return result{kind: succeeded, rows: len(rows), apiCalls: res.APICalls}
+	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: res.APICalls}
 }
 
-func (w *Worker) fetch(ctx context.Context, task backfill.TaskSpec) (*sources.Result, error) {
-	if task.YouTube != nil {
-		return w.youtube.Query(ctx, *task.YouTube)
+// appendRows appends rows to backfill_rows.
+func (w *Worker) appendRows(ctx context.Context, rows []backfill.Row) error {
+	values := make([]map[string]any, len(rows))
+	for i, row := range rows {
+		values[i] = event.Values(row)
 	}
-	return w.httpJSON.Fetch(ctx, *task.HTTPJSON)
+	return w.rows.Append(ctx, backfill.TableRows, values)
+}
+
+// appendFailure turns an append error into a result.
+func appendFailure(err error, apiCalls int) result {
+	var rowErrs *warehouse.RowErrors
+	if errors.As(err, &rowErrs) {
+		// BigQuery will refuse these bytes every time.
+		return result{kind: permanent, reason: rowErrs.Error(), apiCalls: apiCalls}
+	}
+	return result{kind: transient, reason: err.Error(), apiCalls: apiCalls}
 }
 
 // sourceFailure turns a sources error into a result.

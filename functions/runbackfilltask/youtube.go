@@ -15,9 +15,9 @@ type YouTubeSource interface {
 	Query(ctx context.Context, q sources.YouTubeQuery) (*sources.Result, error)
 }
 
-// HTTPJSONSource fetches one paginated JSON resource; *sources.HTTPJSON is one.
+// HTTPJSONSource streams one paginated JSON resource page by page; *sources.HTTPJSON is one.
 type HTTPJSONSource interface {
-	Fetch(ctx context.Context, req sources.HTTPJSONRequest) (*sources.Result, error)
+	Stream(ctx context.Context, req sources.HTTPJSONRequest, fn func(sources.Page) error) (calls int, err error)
 }
 
 // SecretResolver reads secret versions; *secrets.Resolver is one.

@@ -15,16 +15,30 @@ import (
 )
 
 // DefaultStreamParams are the stream's query parameters unless X_STREAM_PARAMS sets others: the
-// tweet fields the loader's rows need (created_at, author_id, lang, referenced_tweets, entities,
-// note_tweet for the untruncated text of long posts) and the author's username.
-const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_tweets,entities,note_tweet" +
+// tweet fields the loader's rows need (created_at, author_id, lang, referenced_tweets and
+// in_reply_to_user_id for the links, entities, note_tweet for the untruncated text of long
+// posts) and the author's username.
+const DefaultStreamParams = "tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet" +
 	"&expansions=author_id&user.fields=username"
 
 // Defaults of the optional settings.
+//
+// A run holds the connection for most of the time Cloud Scheduler waits for it: Scheduler's
+// attempt deadline is at most 30 minutes for HTTP targets, and when it passes Scheduler cancels
+// the request and records DEADLINE_EXCEEDED, while Cloud Run may keep running the function
+// until its own timeout (up to 60 minutes for 2nd gen HTTP functions). So a run is sized to end
+// before the attempt deadline: LeaseWait + SetupTimeout + Duration + FlushTimeout + the lease
+// release stay under 30 minutes (90 s + 30 s + 27 min + 8 s + 10 s = 29 min 18 s), and
+// Terraform sets the function timeout and the attempt deadline both to 30 minutes. Runs start
+// every minute; the one that arrives in the last LeaseWait of the holder's window waits and
+// takes over the moment the lease is released, the others answer skipped at once.
 const (
-	DefaultStreamDuration = 50 * time.Second
+	DefaultStreamDuration = 27 * time.Minute
 	DefaultLeaseTTL       = 30 * time.Second
+	DefaultLeaseWait      = 90 * time.Second
 	DefaultLeaseDoc       = "leases/x-stream"
+	// MaxBackfillMinutes is the most X's backfill_minutes takes.
+	MaxBackfillMinutes = 5
 )
 
 // Config is the function's configuration, read from the environment.
@@ -40,6 +54,8 @@ type Config struct {
 	Duration    time.Duration  // STREAM_DURATION
 	LeaseTTL    time.Duration  // LEASE_TTL
 	LeaseDoc    string         // LEASE_DOC
+	LeaseWait   time.Duration  // LEASE_WAIT; 0s never waits
+	Backfill    int            // STREAM_BACKFILL_MINUTES: 0 (off) to 5, where the access level allows it
 }
 
 // secretVersionName is the shape of a Secret Manager secret version's resource name.
@@ -60,6 +76,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		Duration: env.Duration("STREAM_DURATION", DefaultStreamDuration, time.Second, time.Hour),
 		LeaseTTL: env.Duration("LEASE_TTL", DefaultLeaseTTL, time.Second, time.Hour),
 		LeaseDoc: env.String("LEASE_DOC", DefaultLeaseDoc),
+		// Zero means do not wait at all (a run that finds the lease held skips).
+		LeaseWait: env.Duration("LEASE_WAIT", DefaultLeaseWait, 0, 10*time.Minute),
+		Backfill:  env.Int("STREAM_BACKFILL_MINUTES", 0, 0, MaxBackfillMinutes),
 	}
 	switch {
 	case c.TokenSecret == "" && c.Token == "":
@@ -81,6 +100,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		env.Fail("X_STREAM_PARAMS", "%v", err)
 	}
 	c.Params = params
+	if params.Has("backfill_minutes") {
+		env.Fail("X_STREAM_PARAMS", "backfill_minutes belongs in STREAM_BACKFILL_MINUTES, which also keeps a run from publishing a replayed message twice")
+	}
 	if segs := strings.Split(c.LeaseDoc, "/"); len(segs)%2 != 0 || strings.Contains(c.LeaseDoc, "//") || strings.HasPrefix(c.LeaseDoc, "/") {
 		env.Fail("LEASE_DOC", "%q is not a document path such as leases/x-stream", c.LeaseDoc)
 	}

@@ -25,11 +25,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Project: "p", Topic: "events", TokenSecret: "projects/p/secrets/x-bearer-token/versions/latest",
 		BaseURL: "https://api.x.com",
 		Params: url.Values{
-			"tweet.fields": {"created_at,author_id,lang,referenced_tweets,entities,note_tweet"},
+			"tweet.fields": {"created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet"},
 			"expansions":   {"author_id"},
 			"user.fields":  {"username"},
 		},
-		Duration: 50 * time.Second, LeaseTTL: 30 * time.Second, LeaseDoc: "leases/x-stream",
+		Duration: 27 * time.Minute, LeaseTTL: 30 * time.Second, LeaseDoc: "leases/x-stream", LeaseWait: 90 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
@@ -38,16 +38,18 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigSettings(t *testing.T) {
 	got, err := LoadConfig(config.Map(map[string]string{
-		"GOOGLE_CLOUD_PROJECT": "p",
-		"EVENTS_TOPIC":         "events",
-		"X_BEARER_TOKEN":       "tok",
-		"X_API_BASE_URL":       "http://127.0.0.1:8080",
-		"X_STREAM_RULES":       `[{"value":"cat has:images","tag":"cats"},{"value":"dog"}]`,
-		"X_STREAM_PARAMS":      "tweet.fields=lang",
-		"LANG_FILTER":          "en, de",
-		"STREAM_DURATION":      "2s",
-		"LEASE_TTL":            "5s",
-		"LEASE_DOC":            "locks/stream",
+		"GOOGLE_CLOUD_PROJECT":    "p",
+		"EVENTS_TOPIC":            "events",
+		"X_BEARER_TOKEN":          "tok",
+		"X_API_BASE_URL":          "http://127.0.0.1:8080",
+		"X_STREAM_RULES":          `[{"value":"cat has:images","tag":"cats"},{"value":"dog"}]`,
+		"X_STREAM_PARAMS":         "tweet.fields=lang",
+		"LANG_FILTER":             "en, de",
+		"STREAM_DURATION":         "2s",
+		"LEASE_TTL":               "5s",
+		"LEASE_DOC":               "locks/stream",
+		"LEASE_WAIT":              "0s",
+		"STREAM_BACKFILL_MINUTES": "2",
 	}))
 	if err != nil {
 		t.Fatalf("LoadConfig() error = %v", err)
@@ -56,7 +58,7 @@ func TestLoadConfigSettings(t *testing.T) {
 		Project: "p", Topic: "events", Token: "tok", BaseURL: "http://127.0.0.1:8080",
 		Rules:  []xstream.Rule{{Value: "cat has:images", Tag: "cats"}, {Value: "dog"}},
 		Params: url.Values{"tweet.fields": {"lang"}}, Langs: []string{"en", "de"},
-		Duration: 2 * time.Second, LeaseTTL: 5 * time.Second, LeaseDoc: "locks/stream",
+		Duration: 2 * time.Second, LeaseTTL: 5 * time.Second, LeaseDoc: "locks/stream", Backfill: 2,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadConfig() mismatch (-want +got):\n%s", diff)
@@ -87,6 +89,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "bad durations", set: map[string]string{"STREAM_DURATION": "soon", "LEASE_TTL": "0s"},
 			want: []string{"STREAM_DURATION:", "LEASE_TTL:"}},
 		{name: "bad base URL", set: map[string]string{"X_API_BASE_URL": "api.x.com"}, want: []string{"X_API_BASE_URL:"}},
+		{name: "backfill out of range", set: map[string]string{"STREAM_BACKFILL_MINUTES": "6"}, want: []string{"STREAM_BACKFILL_MINUTES:"}},
+		{name: "backfill in the stream parameters", set: map[string]string{"X_STREAM_PARAMS": "backfill_minutes=2"},
+			want: []string{"X_STREAM_PARAMS: backfill_minutes belongs in STREAM_BACKFILL_MINUTES"}},
+		{name: "lease wait too long", set: map[string]string{"LEASE_WAIT": "1h"}, want: []string{"LEASE_WAIT:"}},
 		{name: "lease doc is a collection", set: map[string]string{"LEASE_DOC": "leases"}, want: []string{"LEASE_DOC:"}},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,16 @@
 // Package streamtweets is the StreamTweets HTTP function: Cloud Scheduler calls it every minute,
 // and each run takes the Firestore stream lease (X allows one filtered-stream connection per app,
 // and runs overlap), syncs the stream's rules to the configured ones, reads the X API v2 filtered
-// stream until just before its deadline, publishes every message to the events topic with the
-// event contract's attributes, then releases the lease and answers a JSON summary.
+// stream for STREAM_DURATION (27 minutes by default), publishes every message to the events
+// topic with the event contract's attributes, then releases the lease and answers a JSON summary.
 //
-// A run that finds the lease held answers 200 skipped; a run that could not publish everything,
+// Runs overlap on purpose: the run that arrives in the last LEASE_WAIT of the holder's read
+// window waits for the lease and connects the moment it is released, so the stream is
+// disconnected for about one reconnect per hand-over; STREAM_BACKFILL_MINUTES, where X's access
+// level allows it, has each connection replay what the gap missed.
+//
+// A run that finds the lease held answers 200 skipped; a run that held the lease but read
+// nothing says why in not_read (and logs a warning); a run that could not publish everything,
 // was refused by X, or lost its lease answers 500, so that Scheduler shows the failure.
 package streamtweets
 
@@ -88,8 +94,14 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, o HandlerO
 		return NewFirestoreLease(fs, cfg.LeaseDoc, holder, cfg.LeaseTTL, leaseOpts...)
 	}
 	set.Rules, set.Params, set.Langs = cfg.Rules, cfg.Params, cfg.Langs
-	set.Duration, set.LeaseTTL = cfg.Duration, cfg.LeaseTTL
-	s := NewStreamer(newClient, pub, newLease, o.Now, logger, set)
+	set.Duration, set.LeaseTTL, set.BackfillMinutes = cfg.Duration, cfg.LeaseTTL, cfg.Backfill
+	if set.LeaseWait == 0 {
+		set.LeaseWait = cfg.LeaseWait
+		if set.LeaseWait == 0 {
+			set.LeaseWait = -1 // LEASE_WAIT=0s: never wait
+		}
+	}
+	s := NewStreamer(newClient, PubSub(pub), newLease, o.Now, logger, set)
 
 	shutdown = func() error {
 		pub.Stop()

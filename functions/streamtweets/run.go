@@ -33,11 +33,13 @@ type run struct {
 	cancelPub context.CancelFunc
 	pending   chan pending
 	collected chan struct{}
+	// seen are the tweet ids this run has handled, when reconnects backfill (nil otherwise).
+	seen *seenIDs
 }
 
 // pending is one published message awaiting Pub/Sub's confirmation.
 type pending struct {
-	res   *publish.Result
+	res   Confirmation
 	data  []byte
 	attrs map[string]string
 }
@@ -50,6 +52,10 @@ func newRun(s *Streamer, client *xstream.Client, readDeadline time.Time, log *sl
 		pubCtx: pubCtx, cancelPub: cancel,
 		pending:   make(chan pending, pendingCap),
 		collected: make(chan struct{}),
+	}
+	if s.set.BackfillMinutes > 0 {
+		// A reconnect replays up to BackfillMinutes; remember a minute more than that.
+		r.seen = newSeenIDs(time.Duration(s.set.BackfillMinutes+1) * time.Minute)
 	}
 	prev := client.OnReject
 	client.OnReject = func(rej xstream.Rejected) {
@@ -81,6 +87,12 @@ func (r *run) handle(m xstream.Message) error {
 		r.counts.add(func(c *counters) { c.droppedByLang[lang]++ })
 		return nil
 	}
+	if r.seen != nil && x != nil && x.Tweet != nil && !r.seen.add(x.Tweet.ID, time.Now()) {
+		// Sent again by a backfilled reconnect: published once per run. Across runs the
+		// dedup views absorb it.
+		r.counts.add(func(c *counters) { c.duplicates++ })
+		return nil
+	}
 	res := r.s.pub.Publish(r.pubCtx, publish.Message{Data: m.Data, Attributes: attrs})
 	r.pending <- pending{res: res, data: m.Data, attrs: attrs}
 	return nil
@@ -108,4 +120,37 @@ func (r *run) flush() {
 	close(r.pending)
 	<-r.collected
 	r.cancelPub()
+}
+
+// seenIDs remembers ids for a while: the ids handled in the last window.
+type seenIDs struct {
+	window time.Duration
+	at     map[string]time.Time
+	order  []seenID // in handling order, for expiry
+}
+
+type seenID struct {
+	id string
+	at time.Time
+}
+
+func newSeenIDs(window time.Duration) *seenIDs {
+	return &seenIDs{window: window, at: map[string]time.Time{}}
+}
+
+// add records id at now and reports whether it is new within the window. Called from the one
+// stream goroutine.
+func (s *seenIDs) add(id string, now time.Time) bool {
+	for len(s.order) > 0 && now.Sub(s.order[0].at) > s.window {
+		if s.at[s.order[0].id].Equal(s.order[0].at) {
+			delete(s.at, s.order[0].id)
+		}
+		s.order = s.order[1:]
+	}
+	if _, ok := s.at[id]; ok {
+		return false
+	}
+	s.at[id] = now
+	s.order = append(s.order, seenID{id, now})
+	return true
 }

@@ -47,7 +47,7 @@ func sortReceived(rs []received) []received {
 }
 
 // ignoreRunFacts leaves out what differs between runs.
-var ignoreRunFacts = cmpopts.IgnoreFields(Summary{}, "RanForS", "LeaseGeneration", "Rules")
+var ignoreRunFacts = cmpopts.IgnoreFields(Summary{}, "RanForS", "LeaseGeneration", "Rules", "WaitedS", "ReadS", "Connections")
 
 func TestRunPublishes(t *testing.T) {
 	stop := xstreamtest.OperationalDisconnectLine
@@ -434,5 +434,52 @@ func TestRunWithoutTimeToRead(t *testing.T) {
 	}
 	if n := e.x.Stats().StreamRequests; n != 0 {
 		t.Errorf("%d stream requests, want 0", n)
+	}
+}
+
+// TestRunWaitsForTheHandOver: against the Firestore emulator, a run that arrives while another
+// reads and whose wait outlasts the holder's announced window waits and takes over on release;
+// one whose wait ends before that window answers skipped at once, naming it.
+func TestRunWaitsForTheHandOver(t *testing.T) {
+	e := newTestEnv(t, true, xstreamtest.WithNumberedStream(50*time.Millisecond))
+	ctx := context.Background()
+	set := testSettings()
+	set.Duration = 3 * time.Second
+	set.LeaseWait = 30 * time.Second
+	set.LeasePoll = 50 * time.Millisecond
+	var (
+		sumA Summary
+		errA error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sumA, errA = e.streamer(set, e.x.Token()).Run(ctx)
+	}()
+	waitFor(t, "the first run's announced read window", func() bool {
+		by, _, err := e.lease("probe", set.LeaseTTL).Planned(ctx)
+		return err == nil && by != ""
+	})
+
+	short := set
+	short.LeaseWait = 100 * time.Millisecond
+	sumC, err := e.streamer(short, e.x.Token()).Run(ctx)
+	if err != nil || !sumC.Skipped || !strings.HasPrefix(sumC.Reason, "another run reads the stream until ") {
+		t.Errorf("run with a short wait = %+v, %v; want skipped, saying until when the holder reads", sumC, err)
+	}
+
+	sumB, errB := e.streamer(set, e.x.Token()).Run(ctx)
+	<-done
+	if errA != nil || errB != nil {
+		t.Fatalf("runs failed: %v; %v", errA, errB)
+	}
+	if sumB.Skipped || sumB.WaitedS <= 0 || sumB.Connections != 1 || sumB.Published == 0 {
+		t.Errorf("waiting run = %+v; want it to wait, connect once and publish", sumB)
+	}
+	if sumB.LeaseGeneration != sumA.LeaseGeneration+1 {
+		t.Errorf("lease generations %d then %d, want consecutive", sumA.LeaseGeneration, sumB.LeaseGeneration)
+	}
+	if st := e.x.Stats(); st.MaxConcurrent != 1 {
+		t.Errorf("X saw %d connections at once, want 1", st.MaxConcurrent)
 	}
 }

@@ -29,6 +29,17 @@ type Summary struct {
 	Reconnects map[string]int `json:"reconnects"`
 	// Rules is what the rules sync changed; nil when X_STREAM_RULES is unset.
 	Rules *RulesSummary `json:"rules,omitempty"`
+	// WaitedS is how long the run waited for the lease, in seconds.
+	WaitedS float64 `json:"waited_s"`
+	// ReadS is how long the read window stayed open, in seconds.
+	ReadS float64 `json:"read_s"`
+	// Connections counts the stream connections X accepted.
+	Connections int `json:"connections"`
+	// NotRead says why a run that held the lease read nothing (no connection was made); the
+	// run also logs it as a warning.
+	NotRead string `json:"not_read,omitempty"`
+	// DuplicatesSkipped counts messages a backfilled reconnect sent again within this run.
+	DuplicatesSkipped int `json:"duplicates_skipped,omitempty"`
 	// LeaseGeneration is the generation of the lease this run held.
 	LeaseGeneration int64 `json:"lease_generation"`
 	// RanForS is how long the run took, in seconds.
@@ -117,6 +128,7 @@ type counters struct {
 	unclassified  int
 	rejected      int
 	publishFailed int
+	duplicates    int
 }
 
 func newCounters() *counters {
@@ -134,6 +146,7 @@ func (c *counters) into(s *Summary) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s.Published, s.Unclassified, s.RejectedLines, s.PublishFailed = c.published, c.unclassified, c.rejected, c.publishFailed
+	s.DuplicatesSkipped = c.duplicates
 	for k, v := range c.byKind {
 		s.ByKind[k] = v
 	}

@@ -110,7 +110,7 @@ func TestEndStates(t *testing.T) {
 		{"done_with_failures", exitFailures, []string{
 			"job yt-0123abcd: done_with_failures",
 			"  tasks      62 planned, 59 succeeded, 3 failed, 0 cancelled",
-			"failures by reason (3 failed):",
+			"failures by cause (3 failed):",
 			"       2  quotaExceeded: video=a/2024-01-01..2024-01-31, video=b/2024-01-01..2024-01-31",
 			"       1  http 404: video=gone/2024-01-01..2024-01-31",
 		}},

@@ -78,7 +78,7 @@ func writeSummary(w io.Writer, s *backfill.Status, watched time.Duration) {
 	if s.FailuresSampled {
 		note = ", grouped from a sample"
 	}
-	fmt.Fprintf(w, "failures by reason (%s failed%s):\n", commas(c.Failed), note)
+	fmt.Fprintf(w, "failures by cause (%s failed%s):\n", commas(c.Failed), note)
 	for _, g := range s.Failures {
 		shards := g.Shards[:min(len(g.Shards), shardsShown)]
 		more := ""

@@ -54,7 +54,7 @@ func TestSummary(t *testing.T) {
   rows       1,234,567
   API calls  2,345
   elapsed    1h30m0s
-failures by reason (1,000 failed, grouped from a sample):
+failures by cause (1,000 failed, grouped from a sample):
      999  quotaExceeded: s1, s2, s3 (+996 more)
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {

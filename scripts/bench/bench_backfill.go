@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
@@ -65,6 +68,19 @@ type BackfillResult struct {
 	APICalls         int       `json:"api_calls"`
 	API503s          int       `json:"api_503s"`
 	TokenRefreshes   int       `json:"token_refreshes"`
+	// TenthRates is completions per second in each tenth of the day plan's job (see tenthRates),
+	// and LastFirst the last tenth's rate over the first's.
+	TenthRates []float64 `json:"tenth_rates"`
+	LastFirst  float64   `json:"last_first_ratio"`
+	// FirestoreOps is what the day plan's job asked of Firestore (the functions and the
+	// bench's status polls), counted by a proxy in front of the emulator.
+	FirestoreOps *FirestoreOps `json:"firestore_ops,omitempty"`
+	// EmulatorRSSMB is the Firestore emulator's resident memory when the day plan's job ended.
+	EmulatorRSSMB float64 `json:"emulator_rss_mb"`
+	// LoadStart and LoadEnd are the machine's 1-minute load average when the job was posted and
+	// when it ended: other work on the machine shares its CPUs.
+	LoadStart float64 `json:"load_avg_start"`
+	LoadEnd   float64 `json:"load_avg_end"`
 	// Baseline is the original way: one sources.YouTube.Query at a time, in a loop.
 	BaselineQueries   int          `json:"baseline_queries"`
 	BaselineTasksPerS float64      `json:"baseline_tasks_per_s"`
@@ -98,6 +114,30 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	res := &BackfillResult{Videos: c.Videos, Days: c.Days, LatencyMs: ms(c.Latency), FailRate: c.FailRate, TokenTTLS: c.TokenTTL.Seconds(),
 		Queue: QueueJSON{MaxDispatchesPerSecond: q.MaxDispatchesPerSecond, MaxConcurrentDispatches: q.MaxConcurrentDispatches,
 			MaxAttempts: q.MaxAttempts, MinBackoffS: q.MinBackoff.Seconds(), MaxBackoffS: q.MaxBackoff.Seconds()}}
+	// The bench starts the Firestore emulator itself, behind a proxy that counts operations, and
+	// the stack uses it through FIRESTORE_EMULATOR_HOST.
+	c.Log.Info("backfill benchmark: starting the Firestore emulator")
+	fsEm, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(c.Logs), gcloudemu.WithStartTimeout(5*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	defer fsEm.Stop()
+	proxy, err := startOpsProxy(fsEm.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer proxy.Close()
+	prevHost, hadHost := os.LookupEnv("FIRESTORE_EMULATOR_HOST")
+	os.Setenv("FIRESTORE_EMULATOR_HOST", proxy.Addr)
+	defer func() {
+		if hadHost {
+			os.Setenv("FIRESTORE_EMULATOR_HOST", prevHost)
+		} else {
+			os.Unsetenv("FIRESTORE_EMULATOR_HOST")
+		}
+	}()
+	_, emPort, _ := net.SplitHostPort(fsEm.Host)
+
 	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary, FunctionsEnv: c.FunctionsEnv,
@@ -110,10 +150,25 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	expected := c.Videos * c.Days
+	opsBefore := proxy.Snapshot()
+	res.LoadStart = loadAverage()
 	day, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
 	if err != nil {
 		return nil, fmt.Errorf("day plan: %w", err)
 	}
+	res.LoadEnd = loadAverage()
+	ops := proxy.Snapshot().Sub(opsBefore)
+	res.FirestoreOps = &ops
+	if res.EmulatorRSSMB, err = javaRSSMB(emPort); err != nil {
+		c.Log.Warn("reading the Firestore emulator's memory", "error", err)
+	}
+	res.TenthRates = tenthRates(day.samples, day.tasks)
+	if len(res.TenthRates) == 10 && res.TenthRates[0] > 0 {
+		res.LastFirst = res.TenthRates[9] / res.TenthRates[0]
+	}
+	c.Log.Info("day plan shape", "tenth_rates", fmt.Sprintf("%.0f", res.TenthRates), "last_first", fmt.Sprintf("%.2f", res.LastFirst),
+		"firestore", ops.String(), "writes", ops.Writes, "reads", ops.Reads, "emulator_rss_mb", int(res.EmulatorRSSMB),
+		"load_start", res.LoadStart, "load_end", res.LoadEnd)
 	res.Tasks, res.ElapsedS, res.State, res.Failed = day.tasks, day.elapsed.Seconds(), day.state, day.failed
 	res.TasksPerS = float64(day.tasks) / day.elapsed.Seconds()
 	res.EnqueueS = day.enqueue.Seconds()
@@ -141,6 +196,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 		"enqueue_2000_per_s":         res.EnqueueTasksPerS >= 2000,
 		"within_300_s":               res.ElapsedS <= 300,
 		"40x_sequential":             res.Ratio >= 40,
+		"last_tenth_80pct_of_first":  res.LastFirst >= 0.8,
 	}
 	return res, nil
 }
@@ -151,6 +207,7 @@ type jobRun struct {
 	state                   string
 	enqueue, elapsed        time.Duration
 	rows, lost, duplicated  int
+	samples                 []progressSample
 }
 
 // runJob posts a spec, times the fan-out (until every task is enqueued) and the whole job (until
@@ -189,6 +246,8 @@ func runJob(ctx context.Context, s *localstack.Stack, c BackfillConfig, spec []b
 
 	last := time.Now()
 	st, err := s.WaitBackfill(ctx, created.JobID, time.Until(deadline), func(st *backfill.Status) {
+		r.samples = append(r.samples, progressSample{at: time.Since(start),
+			finished: st.Counts.Succeeded + st.Counts.Failed + st.Counts.Cancelled})
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
 			c.Log.Info("backfill progress", "job", created.JobID, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
@@ -267,7 +326,21 @@ func printBackfill(w io.Writer, b *BackfillResult) {
 		fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "range plan: end to end (s)", r.ElapsedS)
 		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "range plan: lost / duplicated rows", fmt.Sprintf("%d / %d", r.Lost, r.Duplicated))
 	}
-	for _, k := range []string{"nothing_lost_or_duplicated", "enqueue_2000_per_s", "within_300_s", "40x_sequential"} {
+	if len(b.TenthRates) > 0 {
+		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "completions/s per tenth of the job", fmt.Sprintf("%.0f", b.TenthRates))
+		fmt.Fprintf(w, "%-20s %-40s %14.2f\n", name, "last tenth / first tenth", b.LastFirst)
+	}
+	if o := b.FirestoreOps; o != nil && b.Tasks > 0 {
+		n := float64(b.Tasks)
+		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "Firestore writes / reads / commits per task",
+			fmt.Sprintf("%.2f / %.2f / %.2f", float64(o.Writes)/n, float64(o.Reads)/n, float64(o.Calls["Commit"])/n))
+		fmt.Fprintf(w, "%-20s %-40s %s\n", name, "Firestore calls", o.String())
+	}
+	if b.EmulatorRSSMB > 0 {
+		fmt.Fprintf(w, "%-20s %-40s %14.0f\n", name, "Firestore emulator RSS at the end (MB)", b.EmulatorRSSMB)
+	}
+	fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "load average at start / end", fmt.Sprintf("%.1f / %.1f", b.LoadStart, b.LoadEnd))
+	for _, k := range []string{"nothing_lost_or_duplicated", "enqueue_2000_per_s", "within_300_s", "40x_sequential", "last_tenth_80pct_of_first"} {
 		if met, ok := b.Targets[k]; ok {
 			fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "target "+k, map[bool]string{true: "met", false: "MISSED"}[met])
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -26,28 +27,42 @@ type ColdStartConfig struct {
 	Log    *slog.Logger
 }
 
-// ColdStartResult is the functions binary's time to first answer and idle memory, and a
-// hello-world Functions Framework binary's.
+// ColdStartResult is, for each function, the time from starting an instance to the first
+// successful answer of a real request (its clients created against the local emulators
+// included), and a hello-world Functions Framework binary's time to its first answer.
 type ColdStartResult struct {
 	Starts int `json:"starts"`
-	// Ms is the median time from process start to the first HTTP answer; Runs are every start's.
-	Ms                float64   `json:"ms"`
-	Runs              []float64 `json:"runs_ms"`
-	IdleRSSMB         float64   `json:"idle_rss_mb"`
-	Status            int       `json:"status"`
-	BinaryMB          float64   `json:"binary_mb"`
-	BaselineMs        float64   `json:"baseline_ms"`
-	BaselineRuns      []float64 `json:"baseline_runs_ms"`
-	BaselineIdleRSSMB float64   `json:"baseline_idle_rss_mb"`
-	BaselineBinaryMB  float64   `json:"baseline_binary_mb"`
-	Ratio             float64   `json:"ratio"`
+	// Functions are the per-function figures, in a fixed order.
+	Functions         []FunctionColdStart `json:"functions"`
+	IdleRSSMB         float64             `json:"idle_rss_mb"`
+	BinaryMB          float64             `json:"binary_mb"`
+	BaselineMs        float64             `json:"baseline_ms"`
+	BaselineRuns      []float64           `json:"baseline_runs_ms"`
+	BaselineIdleRSSMB float64             `json:"baseline_idle_rss_mb"`
+	BaselineBinaryMB  float64             `json:"baseline_binary_mb"`
 }
 
-// benchColdStart builds scripts/functions and the hello-world baseline once, starts each
-// Starts times and measures from exec to the first HTTP answer, then the idle instance's RSS.
-// The functions binary is asked GET /CollectEvents with no configuration: every package's
-// init runs and the request goes through the framework and the lazy handler, which answers
-// 500 (configuration missing) without calling any cloud service.
+// FunctionColdStart is one function's cold start: the median over Runs, each from exec of a
+// fresh instance to the first 2xx answer of Request.
+type FunctionColdStart struct {
+	Function string    `json:"function"`
+	Request  string    `json:"request"`
+	Ms       float64   `json:"ms"`
+	Runs     []float64 `json:"runs_ms"`
+	Status   int       `json:"status"`
+}
+
+// coldRequest is a real request to one function and how to build it afresh for each start.
+type coldRequest struct {
+	function, what string
+	build          func(ctx context.Context, base string, n int) (*http.Request, error)
+}
+
+// benchColdStart starts the local stack (emulators and local servers), then, for each
+// function, starts fresh instances of the functions binary configured against it and times
+// each from exec to the first successful answer of a real request: the function's clients are
+// created on that request, as on a cold instance in production. The baseline is a hello-world
+// Functions Framework binary's time to its first answer.
 func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, error) {
 	root, err := localstack.ModuleRoot()
 	if err != nil {
@@ -69,42 +84,117 @@ func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, e
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the hello-world baseline: %w\n%s", err, out)
 	}
+	lines, err := readSample(root)
+	if err != nil {
+		return nil, err
+	}
+	s, err := localstack.Start(ctx, localstack.Options{Project: fmt.Sprintf("bench-cold-%d", time.Now().UnixNano()), Log: c.Log,
+		FunctionsBinary: fnBin, Backfill: &localstack.BackfillOptions{},
+		Stream: &localstack.StreamOptions{Lines: lines, Duration: time.Second}})
+	if err != nil {
+		return nil, fmt.Errorf("starting the local stack: %w", err)
+	}
+	defer s.Close()
+	env := s.FunctionsEnv()
 
 	res := &ColdStartResult{Starts: c.Starts}
 	var rss, brss []float64
-	for i := range c.Starts {
-		// Alternate the two binaries so that a slow moment of the machine hits both.
-		d, mb, status, err := coldStart(ctx, fnBin, "/CollectEvents")
-		if err != nil {
-			return nil, fmt.Errorf("functions start %d: %w", i+1, err)
+	for _, r := range coldRequests(s) {
+		f := FunctionColdStart{Function: r.function, Request: r.what}
+		for i := range c.Starts {
+			d, mb, status, err := coldStart(ctx, fnBin, env, func(base string) (*http.Request, error) { return r.build(ctx, base, i) })
+			if err != nil {
+				return nil, fmt.Errorf("%s start %d: %w", r.function, i+1, err)
+			}
+			f.Runs, f.Status, rss = append(f.Runs, ms(d)), status, append(rss, mb)
+			// Alternate with the baseline so that a slow moment of the machine hits both.
+			d, mb, _, err = coldStart(ctx, helloBin, nil, getRequest(ctx, "/HelloWorld"))
+			if err != nil {
+				return nil, fmt.Errorf("hello-world start: %w", err)
+			}
+			res.BaselineRuns, brss = append(res.BaselineRuns, ms(d)), append(brss, mb)
 		}
-		res.Runs, rss, res.Status = append(res.Runs, ms(d)), append(rss, mb), status
-		d, mb, _, err = coldStart(ctx, helloBin, "/HelloWorld")
-		if err != nil {
-			return nil, fmt.Errorf("hello-world start %d: %w", i+1, err)
-		}
-		res.BaselineRuns, brss = append(res.BaselineRuns, ms(d)), append(brss, mb)
+		f.Ms = median(f.Runs)
+		res.Functions = append(res.Functions, f)
 	}
-	res.Ms, res.IdleRSSMB = median(res.Runs), median(rss)
-	res.BaselineMs, res.BaselineIdleRSSMB = median(res.BaselineRuns), median(brss)
-	res.Ratio = res.Ms / res.BaselineMs
+	res.IdleRSSMB, res.BaselineMs, res.BaselineIdleRSSMB = median(rss), median(res.BaselineRuns), median(brss)
 	res.BinaryMB, res.BaselineBinaryMB = fileMB(fnBin), fileMB(helloBin)
 	return res, nil
 }
 
-// coldStart runs bin on a free port with a bare environment (no project, no emulators), polls
-// path until any HTTP answer, and reads the process's resident memory once it has answered.
-func coldStart(ctx context.Context, bin, path string) (time.Duration, float64, int, error) {
+func readSample(root string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "shared", "localstack", "testdata", "sample_stream.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the sample stream: %w", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func getRequest(ctx context.Context, path string) func(string) (*http.Request, error) {
+	return func(base string) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	}
+}
+
+// coldRequests are the real requests each function answers 2xx once its clients work.
+func coldRequests(s *localstack.Stack) []coldRequest {
+	post := func(ctx context.Context, url, ctype string, body []byte) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", ctype)
+		}
+		return req, err
+	}
+	stamp := time.Now().UnixNano()
+	return []coldRequest{
+		{"CollectEvents", "POST one app event (Firestore dedup, Pub/Sub publish)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			return post(ctx, base+"/CollectEvents", "application/json",
+				fmt.Appendf(nil, `{"id":"cold-%d-%d","kind":"search","user_id":"u","query":"q","results_count":1}`, stamp, n))
+		}},
+		{"LoadEvents", "a Pub/Sub CloudEvent (Storage Write append)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			data := fmt.Appendf(nil, `{"id":"cold-load-%d-%d","kind":"search","user_id":"u","query":"q","results_count":1}`, stamp, n)
+			return localstack.CloudEventRequest(ctx, base+"/LoadEvents", "projects/"+s.Project+"/topics/events",
+				localstack.PushBody{Message: localstack.PushMessage{Data: data, MessageID: fmt.Sprintf("cold-%d-%d", stamp, n),
+					PublishTime: time.Now().UTC().Format(time.RFC3339Nano), Attributes: map[string]string{"source": "app"}},
+					Subscription: "projects/" + s.Project + "/subscriptions/events-loader"}, time.Now())
+		}},
+		{"Backfill", "POST /backfills, a 1-task job (Firestore job, Cloud Tasks create)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			spec, err := localstack.NewRun(localstack.YouTubeSpec(1, 1, "day", time.Now().UTC().AddDate(0, 0, -3-n)))
+			if err != nil {
+				return nil, err
+			}
+			return post(ctx, base+"/Backfill/backfills", "application/json", spec)
+		}},
+		{"StreamTweets", "POST, a 1 s read (lease, rule sync, stream, publish)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			return post(ctx, base+"/StreamTweets", "application/json", nil)
+		}},
+	}
+}
+
+// coldStart runs bin on a free port with env (nil: a bare environment), sends the request
+// request builds until an answer that is not a connection error, and reads the process's
+// resident memory once it has answered. An answer other than 2xx is an error unless env is nil
+// (the baseline answers whatever it answers).
+func coldStart(ctx context.Context, bin string, env map[string]string, request func(base string) (*http.Request, error)) (time.Duration, float64, int, error) {
 	port, err := localstack.FreePort()
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, 0, 0, fmt.Errorf("starting %s: %w", bin, err)
@@ -113,18 +203,25 @@ func coldStart(ctx context.Context, bin, path string) (time.Duration, float64, i
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}()
-	deadline := start.Add(30 * time.Second)
+	deadline := start.Add(60 * time.Second)
 	for {
-		resp, err := client.Get(url)
+		req, err := request(base)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			elapsed := time.Since(start)
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
+			if env != nil && resp.StatusCode/100 != 2 {
+				return 0, 0, resp.StatusCode, fmt.Errorf("%s answered %s: %s", req.URL.Path, resp.Status, bytes.TrimSpace(body))
+			}
 			mb, err := rssMB(cmd.Process.Pid)
 			return elapsed, mb, resp.StatusCode, err
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, 0, 0, fmt.Errorf("%s did not answer %s within 30s: %w", bin, url, err)
+			return 0, 0, 0, fmt.Errorf("%s did not answer %s within 60s: %w", bin, req.URL, err)
 		}
 		// Connection refused comes back at once; a short pause keeps the poll from taking
 		// the CPU the starting process needs.
@@ -177,7 +274,9 @@ func printColdStart(w io.Writer, c *ColdStartResult) {
 		return
 	}
 	name := "cold start"
-	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f %7.1fx\n", name, fmt.Sprintf("start -> first answer, median of %d (ms)", c.Starts), c.Ms, c.BaselineMs, c.Ratio)
+	for _, f := range c.Functions {
+		fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f %7.1fx\n", name, fmt.Sprintf("%s: first 2xx, median of %d (ms)", f.Function, c.Starts), f.Ms, c.BaselineMs, f.Ms/c.BaselineMs)
+	}
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "idle RSS after first answer (MB)", c.IdleRSSMB, c.BaselineIdleRSSMB)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", name, "binary size (MB)", c.BinaryMB, c.BaselineBinaryMB)
 }

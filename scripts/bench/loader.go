@@ -31,17 +31,24 @@ type LoaderConfig struct {
 
 // LoaderResult is the loader's throughput and latency, and the baseline's, on the same data.
 type LoaderResult struct {
-	RTTMs            float64 `json:"rtt_ms"`
-	Messages         int     `json:"messages"`
-	InFlight         int     `json:"in_flight"`
-	MsgsPerS         float64 `json:"msgs_per_s"`
-	P50Ms            float64 `json:"p50_ms"`
-	P99Ms            float64 `json:"p99_ms"`
+	RTTMs    float64 `json:"rtt_ms"`
+	Messages int     `json:"messages"`
+	InFlight int     `json:"in_flight"`
+	MsgsPerS float64 `json:"msgs_per_s"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	// The baseline at equal concurrency: one insertAll per message, with InFlight calls in
+	// flight, as a per-message consumer with the same concurrency would.
 	BaselineMessages int     `json:"baseline_messages"`
 	BaselineMsgsPerS float64 `json:"baseline_msgs_per_s"`
 	BaselineP50Ms    float64 `json:"baseline_p50_ms"`
 	BaselineP99Ms    float64 `json:"baseline_p99_ms"`
 	Ratio            float64 `json:"ratio"`
+	// The seed's baseline: one insertAll per message, one message at a time.
+	SequentialMessages int     `json:"sequential_messages"`
+	SequentialMsgsPerS float64 `json:"sequential_msgs_per_s"`
+	SequentialP50Ms    float64 `json:"sequential_p50_ms"`
+	SequentialRatio    float64 `json:"sequential_ratio"`
 	// Loopback is the same measure with no modelled round trip.
 	Loopback *LoaderResult `json:"loopback,omitempty"`
 }
@@ -133,8 +140,8 @@ func runLoader(ctx context.Context, c LoaderConfig, rtt time.Duration) (*LoaderR
 		return nil, fmt.Errorf("loader wrote %d rows for %d messages", n, len(msgs))
 	}
 
-	c.Log.Info("baseline: one synchronous insertAll per message", "messages", c.BaselineMessages)
-	blat, belapsed, err := baseline(ctx, bq, msgs[:min(c.BaselineMessages, len(msgs))])
+	c.Log.Info("baseline: one insertAll per message, same concurrency", "messages", c.BaselineMessages*4, "in_flight", c.InFlight)
+	blat, belapsed, err := baseline(ctx, bq, msgs[:min(c.BaselineMessages*4, len(msgs))], c.InFlight, "b")
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +149,15 @@ func runLoader(ctx context.Context, c LoaderConfig, rtt time.Duration) (*LoaderR
 	res.BaselineMsgsPerS = float64(len(blat)) / belapsed.Seconds()
 	res.BaselineP50Ms, res.BaselineP99Ms = pct(blat, 50), pct(blat, 99)
 	res.Ratio = res.MsgsPerS / res.BaselineMsgsPerS
+	c.Log.Info("baseline: one synchronous insertAll per message, one at a time (the seed's loop)", "messages", c.BaselineMessages)
+	slat, selapsed, err := baseline(ctx, bq, msgs[:min(c.BaselineMessages, len(msgs))], 1, "s")
+	if err != nil {
+		return nil, err
+	}
+	res.SequentialMessages = len(slat)
+	res.SequentialMsgsPerS = float64(len(slat)) / selapsed.Seconds()
+	res.SequentialP50Ms = pct(slat, 50)
+	res.SequentialRatio = res.MsgsPerS / res.SequentialMsgsPerS
 	return res, nil
 }
 
@@ -216,19 +232,45 @@ func (r rowSaver) Save() (map[string]bigquery.Value, string, error) {
 	return out, "", nil
 }
 
-func baseline(ctx context.Context, bq *bigquery.Client, msgs [][]byte) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, 0, len(msgs))
+// baseline inserts each message with its own insertAll call, inFlight calls at a time, and
+// returns each call's latency.
+func baseline(ctx context.Context, bq *bigquery.Client, msgs [][]byte, inFlight int, prefix string) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, len(msgs))
+	next := make(chan int)
+	errs := make(chan error, inFlight)
 	start := time.Now()
-	for i, data := range msgs {
-		t0 := time.Now()
-		rec, err := event.Decode(event.Message{ID: fmt.Sprintf("b%d", i), PublishTime: time.Now(), Data: data, Attributes: map[string]string{"source": "bench"}}, time.Now())
-		if err != nil {
-			return nil, 0, err
+	for range inFlight {
+		go func() {
+			var first error
+			for i := range next {
+				if first != nil {
+					continue
+				}
+				t0 := time.Now()
+				rec, err := event.Decode(event.Message{ID: fmt.Sprintf("%s%d", prefix, i), PublishTime: time.Now(), Data: msgs[i], Attributes: map[string]string{"source": "bench"}}, time.Now())
+				if err == nil {
+					err = bq.Dataset("baseline").Table(rec.Table).Inserter().Put(ctx, rowSaver(event.Values(rec.Row)))
+				}
+				if err != nil {
+					first = fmt.Errorf("baseline insert %d: %w", i, err)
+				}
+				lat[i] = time.Since(t0)
+			}
+			errs <- first
+		}()
+	}
+	for i := range msgs {
+		next <- i
+	}
+	close(next)
+	var first error
+	for range inFlight {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
-		if err := bq.Dataset("baseline").Table(rec.Table).Inserter().Put(ctx, rowSaver(event.Values(rec.Row))); err != nil {
-			return nil, 0, fmt.Errorf("baseline insert %d: %w", i, err)
-		}
-		lat = append(lat, time.Since(t0))
+	}
+	if first != nil {
+		return nil, 0, first
 	}
 	return lat, time.Since(start), nil
 }

@@ -47,6 +47,8 @@ func runBackfill(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "queue max dispatches per second (0: Terraform's default)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backfill may take")
 	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
+	newRun := fs.Bool("new-run", false, `plan a new job even if the same spec ran before ("new_run": true)`)
+	data := fs.String("data", "", "keep the local BigQuery and Firestore data in this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func runBackfill(ctx context.Context, args []string) error {
 		bo.Queue.MaxDispatchesPerSecond = *rate
 		bo.Queue.MaxConcurrentDispatches = max(bo.Queue.MaxConcurrentDispatches, int(*rate))
 	}
-	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Backfill: bo})
+	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Backfill: bo, DataDir: *data})
 	if err != nil {
 		return err
 	}
@@ -81,7 +83,7 @@ func runBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	sum, err := backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout)
+	sum, err := backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout, *newRun)
 	if err != nil {
 		return err
 	}
@@ -108,8 +110,20 @@ func buildCLI(ctx context.Context) (string, error) {
 
 // backfillAndCheck runs one YouTube backfill through the CLI, as a user does, and checks what
 // BigQuery holds against what the job says.
-func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration) (*backfillSummary, error) {
+func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration, newRun bool) (*backfillSummary, error) {
 	spec := localstack.YouTubeSpec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
+	if _, external := s.External["CLOUD_TASKS_EMULATOR_HOST"]; external && !newRun {
+		// A long-lived Cloud Tasks server remembers the task names of an earlier run of the same
+		// spec and would refuse them: plan a new job.
+		fmt.Fprintln(os.Stderr, "   the Cloud Tasks server is reused: starting the backfill with new_run")
+		newRun = true
+	}
+	if newRun {
+		var err error
+		if spec, err = localstack.NewRun(spec); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	st, err := watchWithCLI(ctx, cli, s.Backfill.URL, spec, timeout)
 	if err != nil {

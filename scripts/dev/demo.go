@@ -62,6 +62,7 @@ func demo(ctx context.Context, args []string) error {
 	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
 	videos := fs.Int("videos", 10, "videos in the demo backfill")
 	days := fs.Int("days", 30, "days per video in the demo backfill")
+	data := fs.String("data", "", "keep the local BigQuery and Firestore data in this directory between runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	s, err := localstack.Start(ctx, localstack.Options{
-		Log: log, Logs: processLogs(*verbose), Rankings: true,
+		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true,
 		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
 		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
@@ -134,7 +135,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	if sum.Backfill, err = backfillAndCheck(ctx, s, cli, *videos, *days, "day", 5*time.Minute); err != nil {
+	if sum.Backfill, err = backfillAndCheck(ctx, s, cli, *videos, *days, "day", 5*time.Minute, false); err != nil {
 		return err
 	}
 	b := sum.Backfill
@@ -162,6 +163,11 @@ func demo(ctx context.Context, args []string) error {
 	line, _ := json.Marshal(sum)
 	fmt.Println(string(line))
 	if *serve {
+		remove, err := writeState(s)
+		if err != nil {
+			return err
+		}
+		defer remove()
 		printServe(s)
 		printRankingsServe(s)
 		<-ctx.Done()
@@ -217,11 +223,11 @@ func waitLoaded(ctx context.Context, s *localstack.Stack, want int, timeout time
 	}
 	q := "SELECT COUNT(DISTINCT message_id) AS n FROM (" + strings.Join(parts, " UNION ALL ") + ")"
 	for {
-		rows, err := s.BigQuery.Query(ctx, q)
+		r, err := s.Query(ctx, q)
 		if err != nil {
 			return err
 		}
-		got := int(rows[0]["n"].(int64))
+		got := int(r.Int(0, "n"))
 		if got >= want {
 			return nil
 		}
@@ -282,8 +288,17 @@ func summarize(ctx context.Context, s *localstack.Stack, sum *demoSummary) error
 	if b := sum.Backfill; b.State != "done" || b.LostRows != 0 || b.DuplicateRows != 0 {
 		sum.Problems = append(sum.Problems, fmt.Sprintf("backfill %s ended %s with %d lost and %d duplicated rows", b.Job, b.State, b.LostRows, b.DuplicateRows))
 	}
-	if sum.Rows[event.TableTweets] == 0 || sum.Rows[event.TableAppEvents] == 0 {
-		sum.Problems = append(sum.Problems, "no tweets or no app events were loaded")
+	if sum.Rows[event.TableTweets] == 0 {
+		p := fmt.Sprintf("no tweets were loaded: StreamTweets published %v messages", sum.Stream["published"])
+		for _, k := range []string{"warning", "warnings", "error", "read_error"} {
+			if v, ok := sum.Stream[k]; ok && v != nil && v != "" {
+				p += fmt.Sprintf(" (%s: %v)", k, v)
+			}
+		}
+		sum.Problems = append(sum.Problems, p)
+	}
+	if sum.Rows[event.TableAppEvents] == 0 {
+		sum.Problems = append(sum.Problems, fmt.Sprintf("no app events were loaded: CollectEvents accepted %d of %d", sum.AppEvents["accepted"], len(sampleAppEvents)))
 	}
 	return nil
 }
@@ -322,6 +337,7 @@ func printSummary(w io.Writer, sum *demoSummary) {
 }
 
 func printServe(s *localstack.Stack) {
+	tasks := s.Backfill.TasksHost
 	fmt.Fprintf(os.Stderr, `
 == Serving until Ctrl-C
    functions            %[1]s/{StreamTweets,CollectEvents,LoadEvents,Backfill,RunBackfillTask}
@@ -338,9 +354,13 @@ Try:
    curl -s -XPOST %[1]s/StreamTweets
    go run ./scripts/backfill --url %[2]s start - <<<'{"source":"youtube_analytics","youtube_analytics":{"video_ids":["a","b"],"metrics":["views"],"start":"2026-01-01","end":"2026-01-31","chunk":"week"}}'
    go run ./scripts/backfill --url %[2]s status JOB_ID
-   go run ./scripts/bqemulator   # or query this one: curl -s %[3]s/bigquery/v2/projects/%[9]s/datasets
-`, s.Functions.URL, s.Backfill.URL, s.BigQuery.Addr(), s.PubSubHost, s.FirestoreHost, s.Backfill.Tasks.Addr(),
-		s.Backfill.YouTube.URL(), s.XStream.URL(), s.Project)
+   go run ./scripts/dev query "SELECT kind, COUNT(*) AS n FROM tweets_dedup GROUP BY kind"   # this stack's BigQuery
+   go run ./scripts/dev query                                                         # a SQL prompt
+`, s.Functions.URL, s.Backfill.URL, s.BigQueryHost, s.PubSubHost, s.FirestoreHost, tasks,
+		s.Backfill.YouTube.URL(), s.XStream.URL())
+	for env, host := range s.External {
+		fmt.Fprintf(os.Stderr, "   (reused, not started: %s=%s)\n", env, host)
+	}
 }
 
 // counts renders a JSON object of counts as "a 1, b 2" in key order.

@@ -7,6 +7,7 @@
 //	go run ./scripts/dev --serve          the same stack, kept running for you to try
 //	go run ./scripts/dev replay FILE...   replay archived X stream captures through the pipeline
 //	go run ./scripts/dev backfill [flags] run one YouTube Analytics backfill to its end
+//	go run ./scripts/dev query ["SQL"]    query the local BigQuery (a prompt without SQL)
 //
 // Progress goes to stderr; the last line on stdout is one JSON object for scripts.
 package main
@@ -24,24 +25,37 @@ import (
 const usage = `usage: go run ./scripts/dev [command] [flags]
 
 commands:
-  (none) [--serve] [--json] [--verbose] [--videos N] [--days N]
+  (none) [--serve] [--json] [--verbose] [--videos N] [--days N] [--data DIR]
       Starts the whole pipeline locally and runs a demo: StreamTweets reads a sample stream,
       app events are posted to CollectEvents, a YouTube Analytics backfill is started over HTTP
       and watched with a progress bar; then a summary (rows per table, dead letters, the
       backfill, top hashtags by SQL). With --serve everything keeps running until Ctrl-C.
+      --data DIR keeps the local BigQuery and Firestore data in DIR between runs.
   replay [--timeout 2m] [--verbose] FILE...
       Replays archived X stream captures (a JSON array, NDJSON, or the stream's CRLF framing)
       through classification -> Pub/Sub emulator -> LoadEvents -> local BigQuery, waits until
       every published message is loaded or dead-lettered, and prints a JSON summary.
   backfill [--videos 20] [--days 30] [--chunk day|week|month|range] [--latency 50ms]
-           [--fail-rate 0.02] [--token-ttl 60s] [--rate N] [--timeout 10m] [--verbose]
+           [--fail-rate 0.02] [--token-ttl 60s] [--rate N] [--timeout 10m] [--new-run]
+           [--data DIR] [--verbose]
       Starts the stack with the fake YouTube Analytics API and runs one backfill over HTTP, as a
-      user would, until it ends; then checks BigQuery for lost and duplicated rows.
+      user would, until it ends; then checks BigQuery for lost and duplicated rows. --new-run
+      plans a new job even if the same spec ran before (needed against a long-lived Cloud Tasks
+      emulator that still remembers the task names; set for you when one is reused).
+  query [--host H] [--data DIR] [--project P] [--dataset D] ["SQL"]
+      Runs SQL against the local BigQuery of a running "dev --serve" (or BIGQUERY_EMULATOR_HOST,
+      or the data kept by --data DIR) and prints a table; without SQL, a prompt.
+
+Servers named by PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST or
+CLOUD_TASKS_EMULATOR_HOST are used instead of starting new ones.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The in-process servers (local BigQuery and Cloud Tasks) log through the default logger:
+	// give them the stack's format.
+	slog.SetDefault(logger())
 	args := os.Args[1:]
 	cmd := ""
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -55,6 +69,8 @@ func main() {
 		err = replay(ctx, args)
 	case "backfill":
 		err = runBackfill(ctx, args)
+	case "query":
+		err = runQuery(ctx, args, os.Stdin, os.Stdout)
 	case "help":
 		fmt.Print(usage)
 		return
@@ -81,10 +97,8 @@ func logger() *slog.Logger {
 	}))
 }
 
-// processLogs is where the emulators' and functions' own output goes.
+// processLogs is where the emulators' and functions' own output goes: through the same logger
+// as the stack's progress, one format for every process (see processWriter).
 func processLogs(verbose bool) io.Writer {
-	if verbose {
-		return os.Stderr
-	}
-	return io.Discard
+	return &processWriter{log: logger(), verbose: verbose}
 }

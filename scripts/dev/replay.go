@@ -44,6 +44,12 @@ func replay(ctx context.Context, args []string) error {
 	for _, k := range localstack.SortedKinds(sum.ByKind) {
 		fmt.Fprintf(os.Stderr, "  %-16s %d\n", k, sum.ByKind[k])
 	}
+	for _, k := range localstack.SortedKinds(sum.UnmodelledXTypes) {
+		fmt.Fprintf(os.Stderr, "    unmodelled X type %-20s %d (dead-lettered, named in the reason)\n", k, sum.UnmodelledXTypes[k])
+	}
+	for _, r := range localstack.SortedKinds(sum.DeadLetterReasons) {
+		fmt.Fprintf(os.Stderr, "  dead letter: %4d  %s\n", sum.DeadLetterReasons[r], r)
+	}
 	fmt.Fprintf(os.Stderr, "published %d, loaded %v, dead letters %d, rejected lines %d in %.1fs\n",
 		sum.Published, sum.Loaded, sum.DeadLetters, sum.RejectedLines, sum.ElapsedS)
 	b, err := json.Marshal(sum)

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Shard states, as stored in backfills/{job}/shards/{id}.
@@ -29,11 +27,6 @@ const (
 	cRows      = "rows"
 	cAPICalls  = "api_calls"
 )
-
-// txAttempts bounds the retries of one outcome transaction. Duplicate deliveries of one task
-// contend on its shard document; each retry re-reads it, so the loser sees the winner's
-// outcome and becomes a no-op.
-const txAttempts = 30
 
 // shardDoc is one task's outcome.
 type shardDoc struct {
@@ -113,44 +106,11 @@ func (s *Store) counterRef(job string, index int) *firestore.DocumentRef {
 	return s.jobRef(job).Collection("counters").Doc(strconv.Itoa(index % s.counters))
 }
 
-// record applies o to the task's shard document and its counter in one transaction, so a
-// task delivered twice, or twice at once, is counted once.
+// record applies o to the task's shard document and its counter in one commit whose
+// precondition makes it exactly once (see commitOutcome in record.go), so a task delivered
+// twice, or twice at once, is counted once.
 func (s *Store) record(ctx context.Context, job string, ref ShardRef, o outcome) (first bool, err error) {
-	shard := s.shardRef(job, ref.Index)
-	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		first = false
-		cur := shardDoc{Index: ref.Index, Shard: ref.Shard, State: ShardPending}
-		snap, err := tx.Get(shard)
-		switch {
-		case status.Code(err) == codes.NotFound:
-		case err != nil:
-			return err
-		default:
-			if err := snap.DataTo(&cur); err != nil {
-				return fmt.Errorf("decoding shard %s: %w", shard.ID, err)
-			}
-		}
-		deltas, ok := apply(&cur, o)
-		if !ok {
-			return nil
-		}
-		now := s.now().UTC()
-		cur.UpdatedAt = now
-		if err := tx.Set(shard, cur); err != nil {
-			return err
-		}
-		counter := map[string]any{"updated_at": now}
-		for k, v := range deltas {
-			if v != 0 {
-				counter[k] = firestore.Increment(v)
-			}
-		}
-		if err := tx.Set(s.counterRef(job, ref.Index), counter, firestore.MergeAll); err != nil {
-			return err
-		}
-		first = true
-		return nil
-	}, firestore.MaxAttempts(txAttempts))
+	first, err = s.commitOutcome(ctx, job, ref, o)
 	if err != nil {
 		return false, fmt.Errorf("recording %s of shard %q of backfill job %s: %w", o.state, ref.Shard, job, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,6 +181,7 @@ func (p *Plan) httpJSONTask(t *TaskSpec) {
 		URL:         fillURL(h.URL, chosen),
 		Headers:     maps.Clone(h.Headers),
 		RecordsPath: h.RecordsPath,
+		Secrets:     slices.Clone(h.Secrets),
 	}
 	if pg := h.Pagination; pg != nil {
 		req.Pagination = sources.Pagination{Type: pg.Type, NextPath: pg.NextPath, CursorPath: pg.CursorPath,

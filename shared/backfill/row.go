@@ -81,3 +81,32 @@ func videoOfFilter(filters string) string {
 	}
 	return ""
 }
+
+// CompleteIndex is the row_index of a fetch's completion marker: a task's rows are appended as
+// its pages arrive, so a fetch that died partway leaves some of its rows; the marker, appended
+// after the last of them, says the fetch with its fetched_at is whole. backfill_rows_dedup keeps
+// each shard's latest complete fetch and nothing of any other.
+const CompleteIndex = -1
+
+// RecordRows turns http_json records into rows numbered from first, for a task whose records
+// arrive page by page.
+func RecordRows(task TaskSpec, records []map[string]any, first int, fetchedAt time.Time) []Row {
+	out := make([]Row, 0, len(records))
+	for k, r := range records {
+		b, err := json.Marshal(r)
+		if err != nil {
+			b = []byte(`{}`) // sources decodes JSON, so its values always marshal
+		}
+		i := int64(first + k)
+		out = append(out, Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
+			FetchedAt: fetchedAt.UTC(), Record: string(b)})
+	}
+	return out
+}
+
+// CompleteRow is the marker of a whole fetch of rows rows over pages pages (see CompleteIndex).
+func CompleteRow(task TaskSpec, rows, pages int, fetchedAt time.Time) Row {
+	i := int64(CompleteIndex)
+	b, _ := json.Marshal(map[string]any{"complete": true, "rows": rows, "pages": pages})
+	return Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source, FetchedAt: fetchedAt.UTC(), Record: string(b)}
+}

@@ -120,7 +120,7 @@ func TestDedupView(t *testing.T) {
 	}
 	for _, v := range views {
 		if v.Name == "backfill_rows_dedup" {
-			for _, want := range []string{"`p.d.backfill_rows`", "PARTITION BY job_id, shard, row_index ORDER BY fetched_at DESC"} {
+			for _, want := range []string{"`p.d.backfill_rows`", "WHERE row_index = -1", "PARTITION BY r.job_id, r.shard, r.row_index"} {
 				if !strings.Contains(v.Query, want) {
 					t.Errorf("view backfill_rows_dedup = %s, want it to contain %s", v.Query, want)
 				}

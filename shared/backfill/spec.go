@@ -56,7 +56,15 @@ type HTTPJSONSpec struct {
 	RecordsPath string              `json:"records_path,omitempty"`
 	Pagination  *PaginationSpec     `json:"pagination,omitempty"`
 	Headers     map[string]string   `json:"headers,omitempty"`
+	// Secrets are the credentials the worker adds to every request, named by Secret Manager
+	// resource: a spec never holds a credential's value.
+	Secrets []SecretRef `json:"secrets,omitempty"`
 }
+
+// SecretRef names a credential by Secret Manager resource and says where requests carry it:
+// {"header": "Authorization", "prefix": "Bearer ", "secret": "projects/P/secrets/S"} or
+// {"query": "appid", "secret": "projects/P/secrets/S/versions/3"} (no version means latest).
+type SecretRef = sources.Credential
 
 // PaginationSpec says how an http_json fetch finds its next page.
 type PaginationSpec struct {

@@ -29,28 +29,6 @@ var (
 	headerNamePattern  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
-// credentialWords mark a header or query parameter name that carries a secret. Secrets never
-// travel in specs (they are stored with the job and shown in status): the worker adds them
-// from Secret Manager.
-var credentialWords = []string{"auth", "token", "secret", "password", "passwd", "apikey", "api_key", "api-key", "cookie", "signature", "session", "credential"}
-
-func looksLikeCredentialName(name string) bool {
-	n := strings.ToLower(name)
-	if n == "key" || n == "sig" {
-		return true
-	}
-	for _, w := range credentialWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// credentialValue matches values that are credentials whatever their header's name: an auth
-// scheme, a JWT, or a well-known key prefix.
-var credentialValue = regexp.MustCompile(`(?i)^(bearer|basic|digest|token)\s|^eyJ[A-Za-z0-9_-]+\.|^(sk|pk|rk)_(live|test)_|^AIza[0-9A-Za-z_-]{20,}|^gh[pousr]_[A-Za-z0-9]{20,}|^xox[abpr]-`)
-
 func (h *HTTPJSONSpec) validate(hosts sources.HostPolicy) *FieldError {
 	const p = SourceHTTPJSON + "."
 	if h.URL == "" {
@@ -65,13 +43,8 @@ func (h *HTTPJSONSpec) validate(hosts sources.HostPolicy) *FieldError {
 	if err != nil || u.Host == "" {
 		return fieldErr(p+"url", "%q is not an absolute URL", h.URL)
 	}
-	if u.User != nil {
-		return fieldErr(p+"url", "has credentials (user:password@); secrets never travel in specs")
-	}
-	for name := range u.Query() {
-		if looksLikeCredentialName(name) {
-			return fieldErr(p+"url", "query parameter %q looks like a credential; secrets never travel in specs", name)
-		}
+	if fe := checkURLCredentials(u, p+"url"); fe != nil {
+		return fe
 	}
 	// The URL with placeholders filled by a harmless value is what the allow-list judges.
 	probe := placeholderPattern.ReplaceAllString(h.URL, "x")
@@ -99,6 +72,9 @@ func (h *HTTPJSONSpec) validate(hosts sources.HostPolicy) *FieldError {
 		if len(values) == 0 {
 			return fieldErr(f, "is empty")
 		}
+		if fe := checkParamCredentials(name, values); fe != nil {
+			return fe
+		}
 		sorted, dup := sortedUnique(values)
 		if dup >= 0 {
 			return fieldErr(fmt.Sprintf("%s[%d]", f, dup), "%q is listed twice", values[dup])
@@ -125,9 +101,9 @@ func (h *HTTPJSONSpec) validate(hosts sources.HostPolicy) *FieldError {
 		}
 		canon := http.CanonicalHeaderKey(name)
 		if looksLikeCredentialName(canon) || canon == "Proxy-Authorization" {
-			return fieldErr(f, "header %s carries credentials; secrets never travel in specs", canon)
+			return fieldErr(f, "header %s carries credentials; secrets never travel in specs: name it in secrets as {\"header\": %q, \"secret\": \"projects/.../secrets/...\"}", canon, canon)
 		}
-		if credentialValue.MatchString(value) {
+		if looksLikeCredentialValue(value) {
 			return fieldErr(f, "the value looks like a credential; secrets never travel in specs")
 		}
 		if strings.ContainsAny(value, "\r\n") {
@@ -142,7 +118,7 @@ func (h *HTTPJSONSpec) validate(hosts sources.HostPolicy) *FieldError {
 		headers = nil
 	}
 	h.Headers = headers
-	return nil
+	return h.validateSecrets(u)
 }
 
 func (h *HTTPJSONSpec) validatePagination() *FieldError {

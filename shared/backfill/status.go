@@ -33,8 +33,12 @@ type Counts struct {
 	APICalls  int `json:"api_calls"`
 }
 
-// FailureGroup is the failed tasks that share a reason.
+// FailureGroup is the failed tasks that share a cause.
 type FailureGroup struct {
+	// Cause is the failures' reason with what varies between tasks (URLs, ids, dates) masked:
+	// the error's class and status.
+	Cause string `json:"cause"`
+	// Reason is one full example of the group's reasons.
 	Reason string `json:"reason"`
 	Count  int    `json:"count"`
 	// Shards names the first few of them (up to 10).
@@ -62,7 +66,7 @@ type Status struct {
 }
 
 // Status returns the job's progress: exact counts, the derived state, rate and ETA, and its
-// failures grouped by reason.
+// failures grouped by cause (causeOf).
 func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 	j, err := s.GetJob(ctx, job)
 	if err != nil {
@@ -146,10 +150,11 @@ func (s *Store) groupFailures(ctx context.Context, job string, st *Status) error
 		if err := d.DataTo(&sd); err != nil {
 			return fmt.Errorf("decoding shard %s of backfill job %s: %w", d.Ref.ID, job, err)
 		}
-		g, ok := groups[sd.Reason]
+		cause := causeOf(sd.Reason)
+		g, ok := groups[cause]
 		if !ok {
-			g = &FailureGroup{Reason: sd.Reason}
-			groups[sd.Reason] = g
+			g = &FailureGroup{Cause: cause, Reason: sd.Reason}
+			groups[cause] = g
 		}
 		g.Count++
 		if len(g.Shards) < shardsPerGroup {
@@ -164,7 +169,7 @@ func (s *Store) groupFailures(ctx context.Context, job string, st *Status) error
 		if fa.Count != fb.Count {
 			return fa.Count > fb.Count
 		}
-		return fa.Reason < fb.Reason
+		return fa.Cause < fb.Cause
 	})
 	return nil
 }

@@ -246,8 +246,8 @@ func TestStatus(t *testing.T) {
 		Counts:     Counts{Planned: 10, Enqueued: 10, Succeeded: 3, Failed: 3, Rows: 6, APICalls: 6},
 		RatePerSec: 0.3, ETA: 13 * time.Second, ETASeconds: 13, // 4 left at 6 per 20 s
 		Failures: []FailureGroup{
-			{Reason: "404 notFound", Count: 2, Shards: []string{"video=v/003", "video=v/005"}},
-			{Reason: "400 badRequest", Count: 1, Shards: []string{"video=v/004"}},
+			{Cause: "404 notFound", Reason: "404 notFound", Count: 2, Shards: []string{"video=v/003", "video=v/005"}},
+			{Cause: "400 badRequest", Reason: "400 badRequest", Count: 1, Shards: []string{"video=v/004"}},
 		},
 		CreatedAt: created, UpdatedAt: created.Add(10 * time.Second),
 	}

@@ -1,5 +1,7 @@
 package backfill
 
+import "sort"
+
 // The YouTube Analytics API (reports.query) vocabulary, from the API's "Metrics" and
 // "Dimensions" reference pages (developers.google.com/youtube/analytics/metrics and
 // /dimensions): the core ones and the common non-core ones. A name not listed here is refused
@@ -50,4 +52,15 @@ func setOf(names ...string) map[string]bool {
 		m[n] = true
 	}
 	return m
+}
+
+// YouTubeMetrics returns the metrics a spec may ask for, sorted; the backfill_rows_typed view
+// unpivots exactly these (a test keeps the two equal).
+func YouTubeMetrics() []string {
+	out := make([]string, 0, len(youTubeMetrics))
+	for m := range youTubeMetrics {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
 }

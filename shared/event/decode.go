@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -72,8 +74,12 @@ func Decode(m Message, now time.Time) (Record, error) {
 		return decodeApp(data, ing, now)
 	}
 	x, err := ParseX(data)
-	if errors.Is(err, ErrNotX) {
-		return Record{}, invalid("data", "unknown kind: neither an X stream message nor an app event")
+	var unmodelled *UnmodelledError
+	switch {
+	case errors.As(err, &unmodelled):
+		return Record{}, invalid("data", "%s: an X stream message the event contract does not model", unmodelled)
+	case errors.Is(err, ErrNotX):
+		return Record{}, invalid("data", "unknown kind: a JSON object that is neither an X stream message nor an app event (top-level keys: %s)", topKeys(data))
 	}
 	if err != nil {
 		if !json.Valid(data) {
@@ -82,6 +88,26 @@ func Decode(m Message, now time.Time) (Record, error) {
 		return Record{}, invalid("data", "%v", err)
 	}
 	return XRecord(x, string(data), ing), nil
+}
+
+// topKeys lists an object's top-level keys, sorted, at most 8, for a dead letter's reason.
+func topKeys(data []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return "?"
+	}
+	keys := make([]string, 0, len(top))
+	for k := range top {
+		keys = append(keys, strconv.Quote(k))
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return "none"
+	}
+	if len(keys) > 8 {
+		keys = append(keys[:8], "...")
+	}
+	return strings.Join(keys, ", ")
 }
 
 // isAppEvent reports whether a payload is an app event: a top-level "kind" string, which no X
@@ -101,6 +127,8 @@ func XRecord(x *XEvent, raw string, ing Ingestion) Record {
 			EventTime: t.CreatedAt, TweetID: t.ID, Kind: string(x.Kind), CreatedAt: t.CreatedAt,
 			AuthorID: t.AuthorID, AuthorHandle: t.AuthorHandle, Text: t.Text, Lang: t.Lang,
 			ReferencedTweetID: t.ReferencedTweetID, Hashtags: t.Hashtags, Mentions: t.Mentions,
+			RepliedToTweetID: t.RepliedToTweetID, RepliedToUserID: t.RepliedToUserID,
+			QuotedTweetID: t.QuotedTweetID, RetweetedTweetID: t.RetweetedTweetID,
 			URLs: t.URLs, MatchingRules: t.MatchingRules, APIVersion: x.APIVersion, Raw: raw, Ingestion: ing,
 		}
 		if row.EventTime.IsZero() {
@@ -151,8 +179,16 @@ const (
 	StageAppend = "append"
 )
 
-// NewDeadLetter builds the dead-letter row for a message that can never load.
+// NewDeadLetter builds the dead-letter row for a message that can never load. An empty kind
+// (the message never decoded) becomes the message's kind attribute, or Unclassified without
+// one, so the kind column is never NULL.
 func NewDeadLetter(m Message, stage, reason string, kind Kind, now time.Time) *DeadLetterRow {
+	if kind == "" {
+		kind = Kind(m.Attributes[AttrKind])
+	}
+	if kind == "" {
+		kind = Unclassified
+	}
 	row := &DeadLetterRow{
 		DeadLetteredAt: now.UTC(), MessageID: m.ID, PublishTime: m.PublishTime.UTC(),
 		Subscription: m.Subscription, Stage: stage, Reason: reason, Kind: string(kind),

@@ -28,8 +28,13 @@ func TestDecodeRows(t *testing.T) {
 	}{
 		{"v2 reply without created_at falls back to publish time", v2Note, TableTweets, with(map[string]any{
 			"event_time": pubUS, "tweet_id": "1600000000000000001", "kind": "reply", "text": "the whole long post", "lang": "de",
-			"referenced_tweet_id": "1600000000000000000", "api_version": "2", "raw": v2Note,
+			"referenced_tweet_id": "1600000000000000000", "replied_to_tweet_id": "1600000000000000000", "api_version": "2", "raw": v2Note,
 			"matching_rules": []any{map[string]any{"id": "1600", "tag": "german"}},
+		})},
+		{"reply that quotes keeps both links", v2ReplyQuote, TableTweets, with(map[string]any{
+			"event_time": pubUS, "tweet_id": "1600000000000000003", "kind": "quote", "author_id": "7", "text": "@x look", "lang": "en",
+			"referenced_tweet_id": "1600000000000000010", "quoted_tweet_id": "1600000000000000010",
+			"replied_to_tweet_id": "1600000000000000000", "replied_to_user_id": "6", "api_version": "2", "raw": v2ReplyQuote,
 		})},
 		{"limit keeps a zero-free count", `{"limit":{"track":121564,"timestamp_ms":"1482242573699"}}`, TableStreamEvents, with(map[string]any{
 			"event_time": time.UnixMilli(1482242573699).UTC(), "kind": "limit", "track_limit": int64(121564), "api_version": "1.1",
@@ -73,7 +78,11 @@ func TestDecodeBadInput(t *testing.T) {
 		{"not JSON", "hello", "not JSON"},
 		{"JSON array", `[1,2]`, "not a JSON object"},
 		{"cut off", `{"data":{"id":"1","text":"hal`, "not JSON"},
-		{"unknown kind", `{"foo":"bar"}`, "unknown kind"},
+		{"unknown kind", `{"foo":"bar"}`, `unknown kind: a JSON object that is neither an X stream message nor an app event (top-level keys: "foo")`},
+		{"empty object", `{}`, "unknown kind: a JSON object that is neither an X stream message nor an app event (top-level keys: none)"},
+		{"user-stream friends", `{"friends":[1497,169686021]}`, `unmodelled X message type "friends": an X stream message the event contract does not model`},
+		{"user-stream direct message", `{"direct_message":{"id_str":"1"}}`, `unmodelled X message type "direct_message"`},
+		{"user-stream follow", `{"event":"follow","source":{"id_str":"1"}}`, `unmodelled X message type "event:follow"`},
 		{"search without query", `{"kind":"search"}`, "query: required"},
 		{"detail view without item", `{"kind":"detail_view"}`, "item_id: required"},
 		{"bad app kind", `{"kind":"Bad Kind"}`, "kind: must match"},
@@ -119,6 +128,28 @@ func TestNewDeadLetterKeepsEverything(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("NewDeadLetter() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestNewDeadLetterKind: the kind column is never NULL.
+func TestNewDeadLetterKind(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name  string
+		attrs map[string]string
+		kind  Kind
+		want  string
+	}{
+		{"decoded kind wins", map[string]string{AttrKind: "tweet"}, KindReply, "reply"},
+		{"attribute's kind", map[string]string{AttrKind: "quote"}, "", "quote"},
+		{"unclassified attribute", map[string]string{AttrKind: Unclassified}, "", Unclassified},
+		{"no attribute", nil, "", Unclassified},
+	}
+	for _, tt := range tests {
+		row := NewDeadLetter(Message{ID: "m", Data: []byte("x"), Attributes: tt.attrs}, StageDecode, "r", tt.kind, now)
+		if row.Kind != tt.want {
+			t.Errorf("%s: NewDeadLetter().Kind = %q, want %q", tt.name, row.Kind, tt.want)
+		}
 	}
 }
 

@@ -29,6 +29,10 @@ type TweetRow struct {
 	Text              string         `bigquery:"text"`
 	Lang              string         `bigquery:"lang"`
 	ReferencedTweetID string         `bigquery:"referenced_tweet_id"`
+	RepliedToTweetID  string         `bigquery:"replied_to_tweet_id"`
+	RepliedToUserID   string         `bigquery:"replied_to_user_id"`
+	QuotedTweetID     string         `bigquery:"quoted_tweet_id"`
+	RetweetedTweetID  string         `bigquery:"retweeted_tweet_id"`
 	Hashtags          []string       `bigquery:"hashtags"`
 	Mentions          []string       `bigquery:"mentions"`
 	URLs              []string       `bigquery:"urls"`

@@ -27,11 +27,16 @@ type TweetFields struct {
 	AuthorHandle      string
 	Text              string
 	Lang              string
-	ReferencedTweetID string
-	Hashtags          []string
-	Mentions          []string
-	URLs              []string
-	MatchingRules     []MatchingRule
+	ReferencedTweetID string // the reference the kind is named for (retweeted, quoted, replied-to)
+	// Every reference the tweet has, whatever its kind: a reply that quotes keeps both.
+	RepliedToTweetID string
+	RepliedToUserID  string
+	QuotedTweetID    string
+	RetweetedTweetID string
+	Hashtags         []string
+	Mentions         []string
+	URLs             []string
+	MatchingRules    []MatchingRule
 }
 
 // MatchingRule is a v2 filtered-stream rule that matched a tweet.
@@ -56,6 +61,58 @@ type ControlFields struct {
 // ErrNotX reports a JSON payload that is none of the X stream's message shapes.
 var ErrNotX = errors.New("not an X stream message")
 
+// UnmodelledError reports an X stream message of a type the event contract does not model,
+// such as the user stream's friends list, direct messages and events (follow, favorite...).
+// It is not ErrNotX: the message is X's, and its type is named.
+type UnmodelledError struct {
+	// Type is the message's type: its top-level key ("friends", "direct_message"), with the
+	// event's name for user-stream events ("event:follow").
+	Type string
+}
+
+// Error implements error.
+func (e *UnmodelledError) Error() string {
+	return fmt.Sprintf("unmodelled X message type %q", e.Type)
+}
+
+// unmodelledKeys are the top-level keys of X stream messages that the contract does not model
+// (v1.1 user and site streams), as documented on X's "Streaming message types" page.
+var unmodelledKeys = []string{"friends", "friends_str", "direct_message", "event", "for_user", "control"}
+
+// unmodelledType returns the type of an X message the contract does not model, "" if top is
+// not one.
+func unmodelledType(top map[string]json.RawMessage) string {
+	for _, k := range unmodelledKeys {
+		raw, ok := top[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "friends_str":
+			return "friends"
+		case "event":
+			var name string
+			if json.Unmarshal(raw, &name) != nil || name == "" {
+				continue // not X's event shape
+			}
+			return "event:" + name
+		}
+		return k
+	}
+	if raw, ok := top["delete"]; ok {
+		// A deleted direct message: {"delete":{"direct_message":{...}}}.
+		var d map[string]json.RawMessage
+		if json.Unmarshal(raw, &d) == nil {
+			if _, ok := d["direct_message"]; ok {
+				if _, ok := d["status"]; !ok {
+					return "delete:direct_message"
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // ParseX classifies one X stream message, v1.1 or v2, tweet or control message. Ids are kept
 // as strings: they exceed 2^53 and must never pass through float64.
 func ParseX(data []byte) (*XEvent, error) {
@@ -68,6 +125,9 @@ func ParseX(data []byte) (*XEvent, error) {
 	}
 	if raw, ok := top["errors"]; ok {
 		return parseV2Error(raw)
+	}
+	if typ := unmodelledType(top); typ != "" {
+		return nil, &UnmodelledError{Type: typ}
 	}
 	if _, ok := top["id_str"]; ok {
 		return parseV1Tweet(data)
@@ -159,6 +219,8 @@ type v1Tweet struct {
 	Entities             *v1Entities `json:"entities"`
 	InReplyToStatusID    idString    `json:"in_reply_to_status_id"`
 	InReplyToStatusIDStr idString    `json:"in_reply_to_status_id_str"`
+	InReplyToUserID      idString    `json:"in_reply_to_user_id"`
+	InReplyToUserIDStr   idString    `json:"in_reply_to_user_id_str"`
 	IsQuoteStatus        bool        `json:"is_quote_status"`
 	QuotedStatusID       idString    `json:"quoted_status_id"`
 	QuotedStatusIDStr    idString    `json:"quoted_status_id_str"`
@@ -214,6 +276,21 @@ func parseV1Tweet(data []byte) (*XEvent, error) {
 		f.AuthorHandle = t.User.ScreenName
 	}
 	kind := KindTweet
+	// Every reference the payload has, whatever the kind; a retweet's own reply and quote
+	// fields are null unless X filled them.
+	if t.RetweetedStatus != nil {
+		f.RetweetedTweetID = t.RetweetedStatus.id()
+	}
+	f.RepliedToTweetID = first(t.InReplyToStatusIDStr, t.InReplyToStatusID)
+	if f.RepliedToTweetID != "" {
+		f.RepliedToUserID = first(t.InReplyToUserIDStr, t.InReplyToUserID)
+	}
+	if t.QuotedStatus != nil || t.IsQuoteStatus {
+		f.QuotedTweetID = first(t.QuotedStatusIDStr, t.QuotedStatusID)
+		if f.QuotedTweetID == "" && t.QuotedStatus != nil {
+			f.QuotedTweetID = t.QuotedStatus.id()
+		}
+	}
 	switch {
 	case t.RetweetedStatus != nil:
 		kind = KindRetweet
@@ -265,6 +342,7 @@ type v2Tweet struct {
 	AuthorID         idString `json:"author_id"`
 	CreatedAt        string   `json:"created_at"`
 	Lang             string   `json:"lang"`
+	InReplyToUserID  idString `json:"in_reply_to_user_id"`
 	ReferencedTweets []struct {
 		Type string   `json:"type"`
 		ID   idString `json:"id"`
@@ -308,6 +386,10 @@ func parseV2Tweet(raw json.RawMessage, top map[string]json.RawMessage) (*XEvent,
 	refs := map[string]string{}
 	for _, r := range t.ReferencedTweets {
 		refs[r.Type] = string(r.ID)
+	}
+	f.RepliedToTweetID, f.QuotedTweetID, f.RetweetedTweetID = refs["replied_to"], refs["quoted"], refs["retweeted"]
+	if f.RepliedToTweetID != "" {
+		f.RepliedToUserID = string(t.InReplyToUserID)
 	}
 	kind := KindTweet
 	// The same precedence as v1.1: a retweet, then a quote, then a reply.

@@ -3,8 +3,10 @@
 // StreamTweets runs (every minute from Cloud Scheduler, so runs overlap).
 //
 // A lease is one document (e.g. leases/x-stream) with the holder, the expiry,
-// when it was acquired and a generation. Every change happens in a Firestore
-// transaction, so two runs racing for it cannot both win. The generation only
+// when it was acquired and a generation. Every change is a compare-and-set: the
+// document is read, and the write is preconditioned on it being unchanged since
+// (its update time, or its absence), so two runs racing for it cannot both win,
+// and no document is locked across round trips as a transaction would. The generation only
 // grows (Release expires the document instead of deleting it), so it can fence
 // work: a holder that finds a higher generation has been replaced.
 //
@@ -122,12 +124,8 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	}
 	var got record
 	var won bool
-	err = l.run(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err = l.cas(ctx, doc, func(cur record, exists bool) (*record, error) {
 		won = false
-		cur, exists, err := read(tx, doc)
-		if err != nil {
-			return err
-		}
 		now := l.now()
 		live := exists && now.Before(cur.ExpiresAt)
 		switch {
@@ -136,13 +134,13 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 			got = cur
 		case live:
 			got = cur
-			return nil
+			return nil, nil
 		default:
 			got = record{Holder: l.holder, AcquiredAt: now, Generation: cur.Generation + 1}
 		}
 		got.ExpiresAt = now.Add(l.ttl)
 		won = true
-		return tx.Set(doc, got)
+		return &got, nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("acquiring lease %s for %s: %w", l.path, l.holder, err)
@@ -170,14 +168,13 @@ func (l *Lease) Renew(ctx context.Context) error {
 	}
 	gen := l.Generation()
 	var expires time.Time
-	err = l.run(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		cur, err := l.readOurs(tx, doc, gen)
-		if err != nil {
-			return err
+	err = l.cas(ctx, doc, func(cur record, exists bool) (*record, error) {
+		if err := l.checkOurs(cur, exists, gen); err != nil {
+			return nil, err
 		}
 		cur.ExpiresAt = l.now().Add(l.ttl)
 		expires = cur.ExpiresAt
-		return tx.Set(doc, cur)
+		return &cur, nil
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -200,14 +197,13 @@ func (l *Lease) Release(ctx context.Context) error {
 		return err
 	}
 	gen := l.Generation()
-	err = l.run(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		cur, err := l.readOurs(tx, doc, gen)
-		if err != nil {
-			return err
+	err = l.cas(ctx, doc, func(cur record, exists bool) (*record, error) {
+		if err := l.checkOurs(cur, exists, gen); err != nil {
+			return nil, err
 		}
 		cur.Holder = ""
 		cur.ExpiresAt = l.now()
-		return tx.Set(doc, cur)
+		return &cur, nil
 	})
 	l.mu.Lock()
 	l.expiresAt = time.Time{}
@@ -219,50 +215,63 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
-// readOurs reads the lease and checks it is our live hold of generation gen.
-func (l *Lease) readOurs(tx *firestore.Transaction, doc *firestore.DocumentRef, gen int64) (record, error) {
-	cur, exists, err := read(tx, doc)
-	if err != nil {
-		return record{}, err
-	}
+// checkOurs checks that cur is our live hold of generation gen.
+func (l *Lease) checkOurs(cur record, exists bool, gen int64) error {
 	switch {
 	case gen == 0:
-		return record{}, fmt.Errorf("never acquired: %w", ErrLost)
+		return fmt.Errorf("never acquired: %w", ErrLost)
 	case !exists:
-		return record{}, fmt.Errorf("document gone: %w", ErrLost)
+		return fmt.Errorf("document gone: %w", ErrLost)
 	case cur.Holder != l.holder || cur.Generation != gen:
-		return record{}, fmt.Errorf("now held by %q at generation %d, ours was %d: %w", cur.Holder, cur.Generation, gen, ErrLost)
+		return fmt.Errorf("now held by %q at generation %d, ours was %d: %w", cur.Holder, cur.Generation, gen, ErrLost)
 	case !l.now().Before(cur.ExpiresAt):
-		return record{}, fmt.Errorf("expired at %s: %w", cur.ExpiresAt.Format(time.RFC3339Nano), ErrLost)
+		return fmt.Errorf("expired at %s: %w", cur.ExpiresAt.Format(time.RFC3339Nano), ErrLost)
 	}
-	return cur, nil
+	return nil
 }
 
-// read returns the lease document, exists=false if there is none.
-func read(tx *firestore.Transaction, doc *firestore.DocumentRef) (rec record, exists bool, err error) {
-	snap, err := tx.Get(doc)
-	if status.Code(err) == codes.NotFound {
-		return record{}, false, nil
-	}
-	if err != nil {
-		return record{}, false, fmt.Errorf("reading %s: %w", doc.Path, err)
-	}
-	if err := snap.DataTo(&rec); err != nil {
-		return record{}, false, fmt.Errorf("decoding %s: %w", doc.Path, err)
-	}
-	return rec, true, nil
-}
-
-// run runs f in a transaction. Racing holders abort each other's
-// transactions; the client retries a few times, and run keeps retrying
-// Aborted until ctx ends, because every retry makes progress: one of the
-// racers commits, and the others then read a live lease and stop.
-func (l *Lease) run(ctx context.Context, f func(context.Context, *firestore.Transaction) error) error {
+// cas reads the lease document and asks decide what to write (nil: nothing); the write is
+// preconditioned on the document being as read (absent, or at the update time read). When
+// another holder wrote in between, the precondition fails and nothing is written; cas then
+// reads again, until ctx ends: every lost round means a racer's write landed, after which the
+// others read a live lease held by someone else and stop.
+func (l *Lease) cas(ctx context.Context, doc *firestore.DocumentRef, decide func(cur record, exists bool) (*record, error)) error {
 	for {
-		err := l.client.RunTransaction(ctx, f, firestore.MaxAttempts(10))
-		if status.Code(err) != codes.Aborted || ctx.Err() != nil {
+		snap, err := doc.Get(ctx)
+		exists := true
+		var cur record
+		switch {
+		case status.Code(err) == codes.NotFound:
+			exists = false
+		case err != nil:
+			return fmt.Errorf("reading %s: %w", doc.Path, err)
+		default:
+			if err := snap.DataTo(&cur); err != nil {
+				return fmt.Errorf("decoding %s: %w", doc.Path, err)
+			}
+		}
+		next, err := decide(cur, exists)
+		if err != nil || next == nil {
 			return err
 		}
-		l.logger.Debug("lease transaction contended, retrying", "lease", l.path, "error", err)
+		if exists {
+			_, err = doc.Update(ctx, []firestore.Update{
+				{Path: "holder", Value: next.Holder}, {Path: "expires_at", Value: next.ExpiresAt},
+				{Path: "acquired_at", Value: next.AcquiredAt}, {Path: "generation", Value: next.Generation},
+			}, firestore.LastUpdateTime(snap.UpdateTime))
+		} else {
+			_, err = doc.Create(ctx, next)
+		}
+		switch status.Code(err) {
+		case codes.OK:
+			return nil
+		case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound, codes.Aborted:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			l.logger.Debug("lease changed under us, reading it again", "lease", l.path, "error", err)
+		default:
+			return fmt.Errorf("writing %s: %w", doc.Path, err)
+		}
 	}
 }

@@ -3,12 +3,18 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
@@ -45,11 +51,14 @@ type BackfillOptions struct {
 // BackfillParts are what the backfill half of the stack started.
 type BackfillParts struct {
 	FirestoreHost string // the stack's
-	Tasks         *tasksemulator.Server
-	TasksClient   *cloudtasks.Client
-	YouTube       *sourcestest.YouTubeServer
-	JSONAPI       *sourcestest.JSONAPIServer
-	Queue         string // projects/P/locations/L/queues/Q
+	// Tasks is the stack's own Cloud Tasks server; nil when CLOUD_TASKS_EMULATOR_HOST named one.
+	Tasks *tasksemulator.Server
+	// TasksHost is the Cloud Tasks server's host:port, the stack's or the one reused.
+	TasksHost   string
+	TasksClient *cloudtasks.Client
+	YouTube     *sourcestest.YouTubeServer
+	JSONAPI     *sourcestest.JSONAPIServer
+	Queue       string // projects/P/locations/L/queues/Q
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
 	URL string
 }
@@ -59,39 +68,25 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	b := &BackfillParts{FirestoreHost: s.FirestoreHost}
 	s.Backfill = b
 
-	o.Log.Info("starting the local Cloud Tasks")
-	var topts []tasksemulator.Option
-	if bo := o.Backfill; bo.TombstoneTTL > 0 {
-		topts = append(topts, tasksemulator.WithTombstoneTTL(bo.TombstoneTTL))
-	}
 	var err error
-	if b.Tasks, err = tasksemulator.NewServer(topts...); err != nil {
-		return nil, fmt.Errorf("starting the local Cloud Tasks: %w", err)
+	var ok bool
+	if b.TasksHost, ok = s.reuse(ctx, tasksemulator.EnvHost, "Cloud Tasks server", s.pingTasks); !ok {
+		o.Log.Info("starting the local Cloud Tasks")
+		var topts []tasksemulator.Option
+		if bo := o.Backfill; bo.TombstoneTTL > 0 {
+			topts = append(topts, tasksemulator.WithTombstoneTTL(bo.TombstoneTTL))
+		}
+		if b.Tasks, err = tasksemulator.NewServer(topts...); err != nil {
+			return nil, fmt.Errorf("starting the local Cloud Tasks: %w", err)
+		}
+		b.TasksHost = b.Tasks.Addr()
 	}
-	if b.TasksClient, err = cloudtasks.NewClient(ctx, tasksemulator.ClientOptions(b.Tasks.Addr())...); err != nil {
+	if b.TasksClient, err = cloudtasks.NewClient(ctx, tasksemulator.ClientOptions(b.TasksHost)...); err != nil {
 		return nil, fmt.Errorf("creating the Cloud Tasks client: %w", err)
 	}
 	b.Queue = fmt.Sprintf("projects/%s/locations/%s/queues/%s", s.Project, Location, BackfillQueue)
-	q := o.Backfill.Queue
-	_, err = b.TasksClient.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{
-		Parent: fmt.Sprintf("projects/%s/locations/%s", s.Project, Location),
-		Queue: &cloudtaskspb.Queue{
-			Name: b.Queue,
-			RateLimits: &cloudtaskspb.RateLimits{
-				MaxDispatchesPerSecond:  q.MaxDispatchesPerSecond,
-				MaxConcurrentDispatches: int32(q.MaxConcurrentDispatches),
-			},
-			RetryConfig: &cloudtaskspb.RetryConfig{
-				MaxAttempts:      int32(q.MaxAttempts),
-				MaxRetryDuration: durationpb.New(q.MaxRetryDuration),
-				MinBackoff:       durationpb.New(q.MinBackoff),
-				MaxBackoff:       durationpb.New(q.MaxBackoff),
-				MaxDoublings:     int32(q.MaxDoublings),
-			},
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating queue %s: %w", b.Queue, err)
+	if err := ensureQueue(ctx, b.TasksClient, b.Queue, o.Backfill.Queue, o.Log); err != nil {
+		return nil, err
 	}
 
 	b.YouTube = sourcestest.NewYouTubeServer(o.Backfill.YouTube...)
@@ -103,11 +98,11 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	}
 	return map[string]string{
 		"FIRESTORE_EMULATOR_HOST": b.FirestoreHost,
-		tasksemulator.EnvHost:     b.Tasks.Addr(),
+		tasksemulator.EnvHost:     b.TasksHost,
 		"BACKFILL_QUEUE":          b.Queue,
 		"BACKFILL_URL":            b.URL,
 		"WORKER_URL":              functionsURL + "/RunBackfillTask",
-		"QUEUE_MAX_ATTEMPTS":      strconv.Itoa(q.MaxAttempts),
+		"QUEUE_MAX_ATTEMPTS":      strconv.Itoa(o.Backfill.Queue.MaxAttempts),
 		"COUNTER_SHARDS":          strconv.Itoa(shards),
 		"ALLOW_PRIVATE_HOSTS":     "true",
 		"HTTP_JSON_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -134,4 +129,59 @@ func (b *BackfillParts) close() []error {
 		b.JSONAPI.Close()
 	}
 	return errs
+}
+
+// ensureQueue creates the backfill queue, or, when a long-lived server already has it, sets its
+// rates and retries to ours and resumes it.
+func ensureQueue(ctx context.Context, c *cloudtasks.Client, name string, q QueueConfig, log *slog.Logger) error {
+	queue := &cloudtaskspb.Queue{
+		Name: name,
+		RateLimits: &cloudtaskspb.RateLimits{
+			MaxDispatchesPerSecond:  q.MaxDispatchesPerSecond,
+			MaxConcurrentDispatches: int32(q.MaxConcurrentDispatches),
+		},
+		RetryConfig: &cloudtaskspb.RetryConfig{
+			MaxAttempts:      int32(q.MaxAttempts),
+			MaxRetryDuration: durationpb.New(q.MaxRetryDuration),
+			MinBackoff:       durationpb.New(q.MinBackoff),
+			MaxBackoff:       durationpb.New(q.MaxBackoff),
+			MaxDoublings:     int32(q.MaxDoublings),
+		},
+	}
+	parent := name[:strings.Index(name, "/queues/")]
+	_, err := c.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: parent, Queue: queue})
+	if status.Code(err) == codes.AlreadyExists {
+		log.Info("queue " + name + " exists: updating its rates and retries")
+		_, err = c.UpdateQueue(ctx, &cloudtaskspb.UpdateQueueRequest{Queue: queue, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"rate_limits", "retry_config"}}})
+		if status.Code(err) == codes.Unimplemented {
+			log.Warn("the Cloud Tasks server cannot update queues: keeping the existing queue's settings")
+			err = nil
+		}
+		if err == nil {
+			_, err = c.ResumeQueue(ctx, &cloudtaskspb.ResumeQueueRequest{Name: name})
+			if status.Code(err) == codes.Unimplemented {
+				err = nil
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("creating queue %s: %w", name, err)
+	}
+	return nil
+}
+
+// pingTasks checks that a Cloud Tasks server answers at host.
+func (s *Stack) pingTasks(ctx context.Context, host string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := cloudtasks.NewClient(ctx, tasksemulator.ClientOptions(host)...)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	it := c.ListQueues(ctx, &cloudtaskspb.ListQueuesRequest{Parent: fmt.Sprintf("projects/%s/locations/%s", s.Project, Location)})
+	if _, err := it.Next(); err != nil && err != iterator.Done {
+		return err
+	}
+	return nil
 }

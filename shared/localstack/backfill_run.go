@@ -136,14 +136,24 @@ type RowTruth struct {
 
 // BackfillRows counts a job's rows in BigQuery.
 func (s *Stack) BackfillRows(ctx context.Context, job string) (RowTruth, error) {
-	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s') AS n, "+
-		"(SELECT COUNT(*) FROM (SELECT DISTINCT shard, row_index FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s')) AS k, "+
+	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s' AND row_index >= 0) AS n, "+
+		"(SELECT COUNT(*) FROM (SELECT DISTINCT shard, row_index FROM `%[1]s.%[2]s.%[3]s` WHERE job_id = '%[4]s' AND row_index >= 0)) AS k, "+
 		"(SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s_dedup` WHERE job_id = '%[4]s') AS d",
 		s.Project, s.Dataset, warehouse.TableBackfillRows, job)
-	rows, err := s.BigQuery.Query(ctx, q)
+	r, err := s.Query(ctx, q)
 	if err != nil {
 		return RowTruth{}, fmt.Errorf("counting rows of backfill %s: %w", job, err)
 	}
-	r := rows[0]
-	return RowTruth{Rows: int(r["n"].(int64)), Keys: int(r["k"].(int64)), DedupRows: int(r["d"].(int64))}, nil
+	return RowTruth{Rows: int(r.Int(0, "n")), Keys: int(r.Int(0, "k")), DedupRows: int(r.Int(0, "d"))}, nil
+}
+
+// NewRun returns spec with "new_run": true, which makes the Backfill function plan a new job
+// (new task names) even when the same spec ran before.
+func NewRun(spec []byte) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(spec, &m); err != nil {
+		return nil, fmt.Errorf("reading the backfill spec: %w", err)
+	}
+	m["new_run"] = true
+	return json.Marshal(m)
 }

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,11 +24,14 @@ const Unclassified = event.Unclassified
 
 // ReplaySummary accounts for every line of the replayed captures.
 type ReplaySummary struct {
-	Published         int            `json:"published"`
-	Loaded            map[string]int `json:"loaded"`
-	DeadLetters       int            `json:"dead_letters"`
-	RejectedLines     int            `json:"rejected_lines"`
-	ByKind            map[string]int `json:"by_kind"`
+	Published     int            `json:"published"`
+	Loaded        map[string]int `json:"loaded"`
+	DeadLetters   int            `json:"dead_letters"`
+	RejectedLines int            `json:"rejected_lines"`
+	ByKind        map[string]int `json:"by_kind"`
+	// UnmodelledXTypes counts, by type ("friends", "event:follow"), the X messages the event
+	// contract does not model; they are among ByKind's unclassified and are dead-lettered.
+	UnmodelledXTypes  map[string]int `json:"unmodelled_x_types,omitempty"`
 	DeadLetterReasons map[string]int `json:"dead_letter_reasons,omitempty"`
 	Files             []FileSummary  `json:"files"`
 	ElapsedS          float64        `json:"elapsed_s"`
@@ -54,10 +58,10 @@ type RejectedLine struct {
 // message is loaded or dead-lettered, and counts where each went.
 func (s *Stack) Replay(ctx context.Context, files []string, timeout time.Duration) (ReplaySummary, error) {
 	start := time.Now()
-	sum := ReplaySummary{ByKind: map[string]int{}, Loaded: map[string]int{}}
+	sum := ReplaySummary{ByKind: map[string]int{}, Loaded: map[string]int{}, UnmodelledXTypes: map[string]int{}}
 	var ids []string
 	for _, name := range files {
-		fs, fileIDs, err := s.replayFile(ctx, name, sum.ByKind)
+		fs, fileIDs, err := s.replayFile(ctx, name, sum.ByKind, sum.UnmodelledXTypes)
 		if err != nil {
 			return sum, err
 		}
@@ -73,7 +77,7 @@ func (s *Stack) Replay(ctx context.Context, files []string, timeout time.Duratio
 	return sum, nil
 }
 
-func (s *Stack) replayFile(ctx context.Context, name string, byKind map[string]int) (FileSummary, []string, error) {
+func (s *Stack) replayFile(ctx context.Context, name string, byKind, unmodelled map[string]int) (FileSummary, []string, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return FileSummary{}, nil, fmt.Errorf("opening capture: %w", err)
@@ -87,6 +91,9 @@ func (s *Stack) replayFile(ctx context.Context, name string, byKind map[string]i
 			kind = string(x.Kind)
 		} else {
 			attrs = event.Attributes(event.Unclassified, event.SourceReplay, "", "")
+			if u, ok := errors.AsType[*event.UnmodelledError](err); ok {
+				unmodelled[u.Type]++
+			}
 		}
 		byKind[kind]++
 		results = append(results, s.Publisher.Publish(ctx, publish.Message{Data: r.Data, Attributes: attrs}))

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
@@ -31,6 +32,10 @@ const (
 	LoaderSub       = "events-loader"
 )
 
+// emulatorStartTimeout bounds a Java emulator's start: on a busy 2-core machine it has taken
+// over a minute.
+const emulatorStartTimeout = 3 * time.Minute
+
 // Options configure a Stack.
 type Options struct {
 	Project string
@@ -49,6 +54,9 @@ type Options struct {
 	Backfill *BackfillOptions
 	// Stream, when set, starts a local X API that streams these raw lines to StreamTweets.
 	Stream *StreamOptions
+	// DataDir, when set, keeps the local BigQuery's tables (a DuckDB file) and the Firestore
+	// emulator's documents (its export, imported at the next start) in this directory.
+	DataDir string
 	// Rankings delivers the rankings' filtered subscription to UpdateRankings (and starts
 	// Firestore), so that ServeRankings serves them.
 	Rankings bool
@@ -68,7 +76,12 @@ type Stack struct {
 	Forwarder        *Forwarder
 	Publisher        *publish.Publisher
 	Backfill         *BackfillParts
-	Rankings         *RankingsParts
+	// BigQueryHost is the local BigQuery's host:port: ours (BigQuery is then set) or the one
+	// BIGQUERY_EMULATOR_HOST named.
+	BigQueryHost string
+	// External names the servers the stack reused instead of starting, by their variable.
+	External map[string]string
+	Rankings *RankingsParts
 
 	log         *slog.Logger
 	logs        io.Writer
@@ -79,12 +92,15 @@ type Stack struct {
 	pubsubEm    *gcloudemu.Emulator
 	firestoreEm *gcloudemu.Emulator
 	tmp         string
+	restoreEnv  map[string]*string
+	dataDir     string
 	stopFwd     context.CancelFunc
 	fwdDone     chan error
 }
 
-// Start brings the stack up. The Pub/Sub emulator already named by PUBSUB_EMULATOR_HOST is
-// reused when it answers; otherwise one is started and stopped with the stack.
+// Start brings the stack up. A server already named by PUBSUB_EMULATOR_HOST,
+// FIRESTORE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST or CLOUD_TASKS_EMULATOR_HOST is reused when it
+// answers (and the log says so); otherwise one is started and stopped with the stack.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Project == "" {
 		o.Project = DefaultProject
@@ -101,43 +117,49 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.LoaderInFlight == 0 {
 		o.LoaderInFlight = 64
 	}
-	s := &Stack{Project: o.Project, Dataset: o.Dataset, log: o.Log}
+	s := &Stack{Project: o.Project, Dataset: o.Dataset, log: o.Log, dataDir: o.DataDir}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the data directory: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
 
-	s.PubSubHost = os.Getenv("PUBSUB_EMULATOR_HOST")
-	if s.PubSubHost == "" || gcloudemu.Ping(ctx, s.PubSubHost) != nil {
+	var ok bool
+	if s.PubSubHost, ok = s.reuse(ctx, "PUBSUB_EMULATOR_HOST", "Pub/Sub emulator", gcloudemu.Ping); !ok {
 		o.Log.Info("starting the Pub/Sub emulator")
-		s.pubsubEm, err = gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(o.Logs))
+		s.pubsubEm, err = gcloudemu.Start(ctx, gcloudemu.PubSub, gcloudemu.WithOutput(o.Logs), gcloudemu.WithStartTimeout(emulatorStartTimeout))
 		if err != nil {
 			return nil, err
 		}
 		s.PubSubHost = s.pubsubEm.Host
 	}
 	// The official clients find the emulators through the environment, as in the functions.
-	os.Setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
+	s.setenv("PUBSUB_EMULATOR_HOST", s.PubSubHost)
 
 	if o.Backfill != nil || o.Stream != nil || o.Rankings {
-		s.FirestoreHost = os.Getenv("FIRESTORE_EMULATOR_HOST")
-		if s.FirestoreHost == "" || gcloudemu.Ping(ctx, s.FirestoreHost) != nil {
+		if s.FirestoreHost, ok = s.reuse(ctx, "FIRESTORE_EMULATOR_HOST", "Firestore emulator", gcloudemu.Ping); !ok {
 			o.Log.Info("starting the Firestore emulator")
-			if s.firestoreEm, err = gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(o.Logs)); err != nil {
+			if s.firestoreEm, err = gcloudemu.Start(ctx, gcloudemu.Firestore, o.firestoreOptions()...); err != nil {
 				return nil, err
 			}
 			s.FirestoreHost = s.firestoreEm.Host
 		}
-		os.Setenv("FIRESTORE_EMULATOR_HOST", s.FirestoreHost)
+		s.setenv("FIRESTORE_EMULATOR_HOST", s.FirestoreHost)
 	}
 
-	o.Log.Info("starting the local BigQuery")
-	s.BigQuery, err = bqemulator.NewServer(bqemulator.WithProject(o.Project))
-	if err != nil {
-		return nil, fmt.Errorf("starting the local BigQuery: %w", err)
+	if s.BigQueryHost, ok = s.reuse(ctx, warehouse.EmulatorHostEnv, "BigQuery server", pingHTTP); !ok {
+		o.Log.Info("starting the local BigQuery")
+		if s.BigQuery, err = bqemulator.NewServer(o.bigQueryOptions()...); err != nil {
+			return nil, fmt.Errorf("starting the local BigQuery: %w", err)
+		}
+		s.BigQueryHost = s.BigQuery.Addr()
 	}
-	os.Setenv(warehouse.EmulatorHostEnv, s.BigQuery.Addr())
+	s.setenv(warehouse.EmulatorHostEnv, s.BigQueryHost)
 
 	root, err := ModuleRoot()
 	if err != nil {
@@ -181,7 +203,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"BIGQUERY_DATASET":        o.Dataset,
 		"EVENTS_TOPIC":            EventsTopic,
 		"PUBSUB_EMULATOR_HOST":    s.PubSubHost,
-		warehouse.EmulatorHostEnv: s.BigQuery.Addr(),
+		warehouse.EmulatorHostEnv: s.BigQueryHost,
 	}
 	if s.FirestoreHost != "" {
 		env["FIRESTORE_EMULATOR_HOST"] = s.FirestoreHost
@@ -293,10 +315,30 @@ func (s *Stack) Close() error {
 		errs = append(errs, s.pubsubEm.Stop())
 	}
 	if s.firestoreEm != nil {
+		if s.dataDir != "" {
+			errs = append(errs, exportFirestore(context.Background(), s.FirestoreHost, s.Project, filepath.Join(s.dataDir, firestoreExportDir)))
+		}
 		errs = append(errs, s.firestoreEm.Stop())
 	}
 	if s.tmp != "" {
 		errs = append(errs, os.RemoveAll(s.tmp))
 	}
+	for k, v := range s.restoreEnv {
+		if v == nil {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, *v)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// FunctionsEnv returns a copy of what Start added to the functions process's environment: the
+// configuration of a function instance against this stack's servers.
+func (s *Stack) FunctionsEnv() map[string]string {
+	out := make(map[string]string, len(s.env))
+	for k, v := range s.env {
+		out[k] = v
+	}
+	return out
 }

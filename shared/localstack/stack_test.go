@@ -47,6 +47,7 @@ var capture = strings.Join([]string{
 	`{"delete":{"status":{"id":658224858933927940,"id_str":"658224858933927940","user_id":1,"user_id_str":"1"},"timestamp_ms":"1482242573699"}}`,
 	``,
 	`{"some":"other json"}`,
+	`{"event":"follow","source":{"id_str":"5"},"target":{"id_str":"1"}}`,
 	`{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect","detail":"gone"}]}`,
 	`{"data":{"id":"13776500909789921`,
 }, "\r\n")
@@ -61,21 +62,26 @@ func TestReplayAccountsForEveryLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantKinds := map[string]int{"tweet": 1, "quote": 1, "delete": 1, "stream_error": 1, Unclassified: 1}
+	wantKinds := map[string]int{"tweet": 1, "quote": 1, "delete": 1, "stream_error": 1, Unclassified: 2}
 	if diff := cmp.Diff(wantKinds, sum.ByKind); diff != "" {
 		t.Errorf("by_kind mismatch (-want +got):\n%s", diff)
 	}
-	if sum.Published != 5 || sum.RejectedLines != 2 || sum.DeadLetters != 1 {
-		t.Errorf("published %d, rejected %d, dead letters %d; want 5, 2, 1", sum.Published, sum.RejectedLines, sum.DeadLetters)
+	if diff := cmp.Diff(map[string]int{"event:follow": 1}, sum.UnmodelledXTypes); diff != "" {
+		t.Errorf("unmodelled X types mismatch (-want +got):\n%s", diff)
+	}
+	if sum.Published != 6 || sum.RejectedLines != 2 || sum.DeadLetters != 2 {
+		t.Errorf("published %d, rejected %d, dead letters %d; want 6, 2, 2", sum.Published, sum.RejectedLines, sum.DeadLetters)
 	}
 	want := map[string]int{event.TableTweets: 2, event.TableStreamEvents: 2, event.TableAppEvents: 0}
 	if diff := cmp.Diff(want, sum.Loaded); diff != "" {
 		t.Errorf("loaded mismatch (-want +got):\n%s", diff)
 	}
-	for reason := range sum.DeadLetterReasons {
-		if !strings.Contains(reason, "unknown kind") {
-			t.Errorf("dead letter reason %q, want the unknown kind", reason)
-		}
+	wantReasons := map[string]int{
+		`data: unknown kind: a JSON object that is neither an X stream message nor an app event (top-level keys: "some")`: 1,
+		`data: unmodelled X message type "event:follow": an X stream message the event contract does not model`: 1,
+	}
+	if diff := cmp.Diff(wantReasons, sum.DeadLetterReasons); diff != "" {
+		t.Errorf("dead letter reasons mismatch (-want +got):\n%s", diff)
 	}
 	// The delete notice hides the replayed tweet from the current view.
 	rows, err := s.BigQuery.Query(context.Background(), "SELECT tweet_id FROM `"+s.Project+".events.tweets_current`")

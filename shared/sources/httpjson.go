@@ -13,6 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // HTTPJSON limits used when the config or request leaves them zero.
@@ -47,6 +50,9 @@ type HTTPJSONConfig struct {
 	Now func() time.Time
 	// Logger receives a debug line per page; nil means slog.Default().
 	Logger *slog.Logger
+	// Secrets reads the credentials a request names (HTTPJSONRequest.Secrets); nil refuses
+	// every request that names one.
+	Secrets SecretResolver
 }
 
 // HTTPJSONRequest is one backfill task against a plain JSON API.
@@ -60,6 +66,25 @@ type HTTPJSONRequest struct {
 	RecordsPath string
 	// Pagination says how to find the next page.
 	Pagination Pagination
+	// Secrets are credentials named by Secret Manager resource, which Fetch reads through
+	// HTTPJSONConfig.Secrets and adds to every page's request: the request itself (a task
+	// body, a stored spec) never holds a credential.
+	Secrets []Credential `json:"Secrets,omitempty"`
+}
+
+// Credential names a secret and where a request carries it: a header (its value Prefix plus
+// the secret, e.g. "Bearer " + token) or a query parameter.
+type Credential struct {
+	Header string `json:"header,omitempty"`
+	Query  string `json:"query,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	// Secret is the secret version's resource name, projects/P/secrets/S/versions/V.
+	Secret string `json:"secret"`
+}
+
+// SecretResolver reads a secret version's value; *secrets.Resolver is one.
+type SecretResolver interface {
+	Resolve(ctx context.Context, name string) (string, error)
 }
 
 // Pagination describes how an API links its pages.
@@ -91,12 +116,14 @@ type HTTPJSON struct {
 	ua       string
 	now      func() time.Time
 	log      *slog.Logger
+	secrets  SecretResolver
 }
 
 // NewHTTPJSON builds a fetcher whose connections are all checked by
 // cfg.Policy at dial time.
 func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
-	h := &HTTPJSON{policy: cfg.Policy, timeout: cfg.Timeout, maxBytes: cfg.MaxBytes, ua: cfg.UserAgent, now: cfg.Now, log: cfg.Logger}
+	h := &HTTPJSON{policy: cfg.Policy, timeout: cfg.Timeout, maxBytes: cfg.MaxBytes, ua: cfg.UserAgent, now: cfg.Now, log: cfg.Logger,
+		secrets: cfg.Secrets}
 	if h.timeout <= 0 {
 		h.timeout = DefaultHTTPTimeout
 	}
@@ -137,11 +164,38 @@ func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
 	return h
 }
 
+// Page is one fetched page: its number (from 1), its body as received and its records.
+type Page struct {
+	N       int
+	Body    []byte
+	Records []map[string]any
+}
+
 // Fetch follows req's pagination to the end and returns every record and
 // every page body. Errors are *Error; host-policy refusals also match
-// ErrHostNotAllowed.
-func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (res *Result, err error) {
-	calls := 0
+// ErrHostNotAllowed. It holds the whole result in memory: a task of any size
+// should use Stream.
+func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, error) {
+	res := &Result{}
+	calls, err := h.Stream(ctx, req, func(p Page) error {
+		res.Pages = append(res.Pages, p.Body)
+		res.Raw = p.Body
+		res.Records = append(res.Records, p.Records...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.APICalls = calls
+	return res, nil
+}
+
+// Stream follows req's pagination to the end and hands each page to fn as it
+// arrives, so memory holds a page at a time whatever the number of pages; an
+// error from fn stops the fetch and is returned as it is. calls is the API
+// calls made. Other errors are *Error (with APICalls set); host-policy
+// refusals also match ErrHostNotAllowed.
+func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page) error) (calls int, err error) {
 	defer func() {
 		var se *Error
 		if errors.As(err, &se) {
@@ -149,53 +203,87 @@ func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (res *Result,
 		}
 	}()
 	if err := h.policy.CheckURL(req.URL); err != nil {
-		return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("checking %s: %w", req.URL, err)}
+		return 0, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("checking %s: %w", req.URL, err)}
 	}
 	pager, err := newPager(req)
 	if err != nil {
-		return nil, &Error{Kind: Permanent, Reason: "invalidRequest", Err: err}
+		return 0, &Error{Kind: Permanent, Reason: "invalidRequest", Err: err}
+	}
+	creds, err := h.credentials(ctx, req.Secrets)
+	if err != nil {
+		return 0, err
 	}
 	maxPages := req.Pagination.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
 	}
-	res = &Result{}
 	next := pager.first()
 	for n := 1; next != ""; n++ {
 		if n > maxPages {
-			return nil, &Error{Kind: Permanent, Reason: "tooManyPages", Err: fmt.Errorf("fetching %s: more than %d pages", req.URL, maxPages)}
+			return calls, &Error{Kind: Permanent, Reason: "tooManyPages", Err: fmt.Errorf("fetching %s: more than %d pages", req.URL, maxPages)}
 		}
 		if err := h.policy.CheckURL(next); err != nil {
-			return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("following page %d: %w", n, err)}
+			return calls, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("following page %d: %w", n, err)}
 		}
-		body, err := h.get(ctx, next, req.Headers)
-		res.APICalls++
-		calls = res.APICalls
+		body, err := h.get(ctx, next, req.Headers, creds)
+		calls++
 		if err != nil {
-			return nil, err
+			return calls, err
 		}
-		res.Pages = append(res.Pages, body)
-		res.Raw = body
 		doc, err := decodeJSON(body)
 		if err != nil {
-			return nil, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "notJSON", Err: fmt.Errorf("decoding page %d of %s: %w", n, req.URL, err)}
+			return calls, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "notJSON", Err: fmt.Errorf("decoding page %d of %s: %w", n, req.URL, err)}
 		}
 		records, err := extractRecords(doc, req.RecordsPath)
 		if err != nil {
-			return nil, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badRecords", Err: fmt.Errorf("reading records of page %d of %s: %w", n, req.URL, err)}
+			return calls, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badRecords", Err: fmt.Errorf("reading records of page %d of %s: %w", n, req.URL, err)}
 		}
-		res.Records = append(res.Records, records...)
 		h.log.DebugContext(ctx, "fetched json page", "url", next, "page", n, "records", len(records), "bytes", len(body))
-		next, err = pager.next(next, doc, len(records))
-		if err != nil {
-			return nil, &Error{Kind: Permanent, Reason: "badPagination", Err: fmt.Errorf("paging %s after page %d: %w", req.URL, n, err)}
+		if next, err = pager.next(next, doc, len(records)); err != nil {
+			return calls, &Error{Kind: Permanent, Reason: "badPagination", Err: fmt.Errorf("paging %s after page %d: %w", req.URL, n, err)}
+		}
+		doc = nil
+		if err := fn(Page{N: n, Body: body, Records: records}); err != nil {
+			return calls, err
 		}
 	}
-	return res, nil
+	return calls, nil
+}
+
+// resolved is a credential with its value, added to each request by get.
+type resolved struct {
+	Credential
+	value string
+}
+
+// credentials reads the secrets a request names. A secret that does not exist or may not be
+// read is a Permanent failure (the spec names the wrong one); anything else may pass later.
+func (h *HTTPJSON) credentials(ctx context.Context, refs []Credential) ([]resolved, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	if h.secrets == nil {
+		return nil, &Error{Kind: Permanent, Reason: "noSecretResolver", Err: errors.New("the request names secrets and this fetcher has no Secret Manager access")}
+	}
+	out := make([]resolved, 0, len(refs))
+	for _, c := range refs {
+		v, err := h.secrets.Resolve(ctx, c.Secret)
+		if err != nil {
+			kind := Transient
+			switch status.Code(err) {
+			case codes.NotFound, codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition:
+				kind = Permanent
+			}
+			return nil, &Error{Kind: kind, Reason: "secretUnavailable", Err: fmt.Errorf("reading credential %s: %w", c.Secret, err)}
+		}
+		out = append(out, resolved{Credential: c, value: v})
+	}
+	return out, nil
 }
 
 // get performs one GET and returns the body of a 2xx response.
-func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string) ([]byte, error) {
+// Credentials are added to the request only: u, which error messages quote, never holds one.
+func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string, creds []resolved) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -207,8 +295,23 @@ func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string)
 	for k, v := range headers {
 		r.Header.Set(k, v)
 	}
+	if len(creds) > 0 {
+		q := r.URL.Query()
+		for _, c := range creds {
+			if c.Header != "" {
+				r.Header.Set(c.Header, c.Prefix+c.value)
+			} else {
+				q.Set(c.Query, c.value)
+			}
+		}
+		r.URL.RawQuery = q.Encode()
+	}
 	resp, err := h.client.Do(r)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = u // the request's URL may hold a credential
+		}
 		if errors.Is(err, ErrHostNotAllowed) {
 			return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("requesting %s: %w", u, err)}
 		}

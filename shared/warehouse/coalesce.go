@@ -38,9 +38,38 @@ func newCoalescer(send func(ctx context.Context, data [][]byte) error) *coalesce
 	return &coalescer{send: send, slots: make(chan struct{}, maxAppendsActive)}
 }
 
-// do appends data as part of a shared request and returns its own outcome: nil, *RowErrors
-// with indexes into data, or the request's transient error.
+// do appends data and returns its outcome: nil, *RowErrors with indexes into data, or a
+// request's transient error. Data over one request's caps is sent in parts, one after the
+// other, each under the caps (a part that fails stops the rest: the caller sends them all
+// again, and the dedup views absorb the parts that landed twice).
 func (c *coalescer) do(ctx context.Context, data [][]byte) error {
+	for from := 0; from < len(data); {
+		to, size := from, 0
+		for to < len(data) && to-from < maxBatchRows && (to == from || size+len(data[to]) <= maxBatchBytes) {
+			size += len(data[to])
+			to++
+		}
+		if from == 0 && to == len(data) {
+			return c.doOne(ctx, data)
+		}
+		if err := c.doOne(ctx, data[from:to]); err != nil {
+			var re *RowErrors
+			if errors.As(err, &re) {
+				shifted := &RowErrors{Table: re.Table}
+				for _, e := range re.Errors {
+					shifted.Errors = append(shifted.Errors, RowError{Index: e.Index + from, Reason: e.Reason})
+				}
+				return shifted
+			}
+			return err
+		}
+		from = to
+	}
+	return nil
+}
+
+// doOne appends data, which fits in one request, as part of a shared request.
+func (c *coalescer) doOne(ctx context.Context, data [][]byte) error {
 	w := &waiter{data: data, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, w)

@@ -12,6 +12,12 @@ import "time"
 //   - HTTP errors: back off exponentially, from 5 s doubling up to 320 s;
 //   - HTTP 429: back off exponentially, from 1 minute doubling.
 //
+// One exception, ours: a 429 whose connection_issue is TooManyConnections backs off from 1 s
+// doubling up to 1 minute. It comes at a hand-over between scheduled runs, when X has not yet
+// noticed that the previous run's connection closed; waiting a whole minute would lose a
+// minute of tweets, while the doubling still stops hammering X if another client holds the
+// connection for good.
+//
 // The counters reset after a connection that received data.
 type Backoff struct {
 	// NetworkStep is the linear step for network errors (default 250 ms).
@@ -27,6 +33,10 @@ type Backoff struct {
 	// RateLimitMax caps 429 waits. X documents no cap; the default, 16 min,
 	// is the fifth doubling and outlasts X's 15-minute rate-limit window.
 	RateLimitMax time.Duration
+	// BusyInitial is the first wait after a 429 TooManyConnections (default 1 s).
+	BusyInitial time.Duration
+	// BusyMax caps TooManyConnections waits (default 1 min).
+	BusyMax time.Duration
 }
 
 func (b Backoff) withDefaults() Backoff {
@@ -41,18 +51,26 @@ func (b Backoff) withDefaults() Backoff {
 	def(&b.HTTPMax, 320*time.Second)
 	def(&b.RateLimitInitial, time.Minute)
 	def(&b.RateLimitMax, 16*time.Minute)
+	def(&b.BusyInitial, time.Second)
+	def(&b.BusyMax, time.Minute)
 	return b
 }
 
 // backoffState counts consecutive failures per class of error.
 type backoffState struct {
-	policy              Backoff
-	network, http, rate int
+	policy                     Backoff
+	network, http, rate, conns int
 }
 
 func newBackoffState(b Backoff) *backoffState { return &backoffState{policy: b.withDefaults()} }
 
-func (s *backoffState) reset() { s.network, s.http, s.rate = 0, 0, 0 }
+func (s *backoffState) reset() { s.network, s.http, s.rate, s.conns = 0, 0, 0, 0 }
+
+func (s *backoffState) busy() time.Duration {
+	d := doubled(s.policy.BusyInitial, s.conns, s.policy.BusyMax)
+	s.conns++
+	return d
+}
 
 func (s *backoffState) networkError() time.Duration {
 	s.network++

@@ -20,6 +20,8 @@ func TestBackoffSequences(t *testing.T) {
 			[]time.Duration{5 * s, 10 * s, 20 * s, 40 * s, 80 * s, 160 * s, 320 * s, 320 * s}},
 		{"429: 1min doubling, capped at 16min", (*backoffState).rateLimited,
 			[]time.Duration{60 * s, 120 * s, 240 * s, 480 * s, 960 * s, 960 * s}},
+		{"429 TooManyConnections: 1s doubling, capped at 1min", (*backoffState).busy,
+			[]time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s, 60 * s, 60 * s}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

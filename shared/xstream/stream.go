@@ -33,8 +33,11 @@ const (
 	ReasonNetwork ReconnectReason = "network_error"
 	// ReasonHTTP: X answered with a retryable HTTP error (5xx and others).
 	ReasonHTTP ReconnectReason = "http_error"
-	// ReasonRateLimited: X answered 429 (e.g. TooManyConnections).
+	// ReasonRateLimited: X answered 429 for a rate limit.
 	ReasonRateLimited ReconnectReason = "rate_limited"
+	// ReasonTooManyConnections: X answered 429 TooManyConnections: another connection of the
+	// app is open, or X has not yet noticed that the last one closed (a hand-over).
+	ReasonTooManyConnections ReconnectReason = "too_many_connections"
 	// ReasonStall: nothing, not even a keep-alive, arrived within StallTimeout.
 	ReasonStall ReconnectReason = "stall"
 	// ReasonStreamError: X sent an error object (e.g. operational-disconnect).
@@ -117,6 +120,8 @@ func (c *Client) Stream(ctx context.Context, params url.Values, fn func(Message)
 			wait = bs.httpError()
 		case res.reason == ReasonRateLimited:
 			wait = bs.rateLimited()
+		case res.reason == ReasonTooManyConnections:
+			wait = bs.busy()
 		case res.productive:
 			// X: "Once an established connection drops, attempt to
 			// reconnect immediately."
@@ -191,6 +196,8 @@ func (c *Client) connectOnce(ctx context.Context, params url.Values, fn func(Mes
 		switch {
 		case apiErr.Permanent():
 			return connResult{status: resp.StatusCode, fatal: fmt.Errorf("connecting to %s: %w", StreamPath, apiErr)}
+		case resp.StatusCode == http.StatusTooManyRequests && apiErr.ConnectionIssue == "TooManyConnections":
+			return connResult{reason: ReasonTooManyConnections, status: resp.StatusCode, cause: apiErr}
 		case resp.StatusCode == http.StatusTooManyRequests:
 			return connResult{reason: ReasonRateLimited, status: resp.StatusCode, cause: apiErr}
 		default:

@@ -109,12 +109,21 @@ func TestStreamScripts(t *testing.T) {
 		{
 			name: "429 then 503: X's backoff per class",
 			script: []xstreamtest.Step{
-				xstreamtest.Status(429), xstreamtest.Status(429), xstreamtest.Status(429),
+				xstreamtest.RateLimited(), xstreamtest.RateLimited(), xstreamtest.RateLimited(),
 				xstreamtest.Status(503), xstreamtest.Status(503), xstreamtest.Message(tweet("1")),
 			},
 			want:       []string{tweet("1")},
 			sleeps:     []time.Duration{60 * s, 120 * s, 240 * s, 5 * s, 10 * s},
 			reconnects: map[xstream.ReconnectReason]int{xstream.ReasonRateLimited: 3, xstream.ReasonHTTP: 2},
+		},
+		{
+			name: "429 TooManyConnections: a short backoff, for a hand-over X has not noticed yet",
+			script: []xstreamtest.Step{
+				xstreamtest.Status(429), xstreamtest.Status(429), xstreamtest.Status(429), xstreamtest.Message(tweet("1")),
+			},
+			want:       []string{tweet("1")},
+			sleeps:     []time.Duration{1 * s, 2 * s, 4 * s},
+			reconnects: map[xstream.ReconnectReason]int{xstream.ReasonTooManyConnections: 3},
 		},
 		{
 			name: "backoff resets after a connection that received data",
@@ -253,7 +262,7 @@ func TestStreamSecondConnectionGets429(t *testing.T) {
 	if err := second.Stream(ctx2, nil, fn2); err != nil {
 		t.Errorf("second Stream() error = %v, want nil", err)
 	}
-	if diff := cmp.Diff([]time.Duration{time.Minute}, rec.sleeps); diff != "" {
+	if diff := cmp.Diff([]time.Duration{time.Second}, rec.sleeps); diff != "" {
 		t.Errorf("second stream sleeps mismatch (-want +got):\n%s", diff)
 	}
 	if got := srv.Stats(); got.TooManyConnections != 1 || got.MaxConcurrent != 1 {

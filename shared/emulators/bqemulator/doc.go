@@ -63,12 +63,22 @@
 //     GENERATE_ARRAY, LOGICAL_OR/AND, named (@x) and positional (?) parameters
 //     (scalars, arrays, structs; inlined as typed literals). Other functions
 //     are passed to DuckDB by name and work where DuckDB has the same function.
+//   - INFORMATION_SCHEMA.TABLES and .COLUMNS of a dataset (dataset.INFORMATION_SCHEMA.X,
+//     `project.dataset`.INFORMATION_SCHEMA.X, INFORMATION_SCHEMA.X under a default
+//     dataset) or of the whole project (`region-us`.INFORMATION_SCHEMA.X), read from
+//     the catalog when the query is translated. TABLES has table_catalog, table_schema,
+//     table_name, table_type, is_insertable_into, is_typed, creation_time and ddl;
+//     COLUMNS has table_catalog, table_schema, table_name, column_name,
+//     ordinal_position, is_nullable, data_type (GoogleSQL names: INT64, ARRAY<STRING>,
+//     STRUCT<...>), is_hidden, is_system_defined, is_partitioning_column and
+//     clustering_ordinal_position. Other views and columns are not there, and a view
+//     cannot select from INFORMATION_SCHEMA.
 //   - Not supported (400 invalidQuery naming the construct): legacy SQL, DML and
 //     DDL statements, scripts, wildcard tables and partition decorators,
-//     INFORMATION_SCHEMA, UNNEST ... WITH OFFSET, SELECT AS STRUCT/VALUE,
+//     UNNEST ... WITH OFFSET, SELECT AS STRUCT/VALUE,
 //     PIVOT/UNPIVOT, TABLESAMPLE, time travel, SAFE./NET./ML. prefixed
 //     functions, typed STRUCT<...>(...) constructors, time zones other than UTC
-//     (the bundled DuckDB has no ICU), APPROX_QUANTILES and other sketches.
+//     (every connection runs in UTC), APPROX_QUANTILES and other sketches.
 //     Errors DuckDB raises for translated SQL come back as 400 invalidQuery
 //     with DuckDB's message.
 //   - Query result types come from DuckDB: DATETIME results are reported as

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 	bq "google.golang.org/api/bigquery/v2"
 )
 

@@ -236,3 +236,19 @@ func TestQueryErrors(t *testing.T) {
 		t.Errorf("Loader.Run() error = %v, want 400 not supported", err)
 	}
 }
+
+// TestQueriesRunInUTC: DuckDB's bundled ICU would take the host's time zone for TIMESTAMPTZ
+// values (which functions passed through by name can return); every connection is pinned to UTC.
+func TestQueriesRunInUTC(t *testing.T) {
+	t.Setenv("TZ", "Asia/Kolkata")
+	_, client, _ := newTestServer(t)
+	it, err := client.Query("SELECT current_setting('TimeZone') AS tz, " +
+		"CAST(strptime('2024-05-01 23:30:00 +0000', '%Y-%m-%d %H:%M:%S %z') AS DATE) AS d").Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]bigquery.Value{{"tz": "UTC", "d": civil.Date{Year: 2024, Month: 5, Day: 1}}}
+	if diff := cmp.Diff(want, readAll(t, it)); diff != "" {
+		t.Errorf("time zone of a query (-want +got):\n%s", diff)
+	}
+}

@@ -3,6 +3,7 @@ package bqemulator
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 	"google.golang.org/grpc"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/internal/portmux"
@@ -101,7 +102,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	connector, err := duckdb.NewConnector(cfg.database, nil)
+	connector, err := duckdb.NewConnector(cfg.database, initConn)
 	if err != nil {
 		return nil, fmt.Errorf("opening duckdb %q: %w", cfg.database, err)
 	}
@@ -149,6 +150,15 @@ func NewServer(opts ...Option) (*Server, error) {
 	}()
 	logger.Info("bigquery emulator listening", "addr", lis.Addr().String(), "project", cfg.project)
 	return s, nil
+}
+
+// initConn pins every DuckDB connection to UTC: the library bundles ICU, which would otherwise
+// take the host's time zone for TIMESTAMPTZ arithmetic, casts and formatting.
+func initConn(execer driver.ExecerContext) error {
+	if _, err := execer.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil); err != nil {
+		return fmt.Errorf("setting the DuckDB time zone to UTC: %w", err)
+	}
+	return nil
 }
 
 // Addr returns the host:port the server listens on.

@@ -299,7 +299,7 @@ func (tr *translator) call(name string, argToks []token) (string, error) {
 	return name + "(" + strings.Join(a, ", ") + ")", nil
 }
 
-// requireUTC rejects time zone arguments other than UTC (the bundled DuckDB has no ICU).
+// requireUTC rejects time zone arguments other than UTC (the translation keeps every timestamp in UTC).
 func requireUTC(arg []token) error {
 	if len(arg) == 1 && arg[0].kind == tkString {
 		switch strings.ToUpper(arg[0].text) {

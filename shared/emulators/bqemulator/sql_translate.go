@@ -632,6 +632,10 @@ func (tr *translator) tableExpr(toks []token, i int, afterFrom bool) (int, strin
 		if j < len(toks) && toks[j].punct("(") {
 			return 0, "", errUnsupported("Table-valued function " + strings.Join(parts, "."))
 		}
+		if qualifier, view, ok := infoSchemaPath(parts); ok {
+			s, err := tr.informationSchema(parts, qualifier, view)
+			return next, s, err
+		}
 		if len(parts) == 1 && tr.ctes[strings.ToLower(parts[0])] {
 			return next, quoteIdentIfNeeded(parts[0]), nil
 		}
@@ -675,8 +679,8 @@ func (tr *translator) resolveTable(parts []string) (string, error) {
 	default:
 		return "", errInvalidQuery("Invalid table name %s", strings.Join(parts, "."))
 	}
-	if strings.EqualFold(dataset, "INFORMATION_SCHEMA") || strings.EqualFold(table, "INFORMATION_SCHEMA") {
-		return "", errUnsupported("INFORMATION_SCHEMA")
+	if _, _, ok := infoSchemaPath(parts); ok {
+		return "", errUnsupported("INFORMATION_SCHEMA outside a FROM clause")
 	}
 	if strings.Contains(table, "*") {
 		return "", errUnsupported("Wildcard table " + strings.Join(parts, "."))

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/civil"
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 	bq "google.golang.org/api/bigquery/v2"
 )
 

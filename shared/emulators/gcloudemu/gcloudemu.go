@@ -156,7 +156,7 @@ func start(ctx context.Context, kind Kind, cfg config) (*Emulator, error) {
 		return nil, gcloudMissing(kind)
 	}
 	out := newTailBuffer()
-	cmd := exec.Command(gcloud, kind.args(host)...)
+	cmd := exec.Command(gcloud, append(kind.args(host), cfg.args...)...)
 	cmd.Env = append(os.Environ(),
 		// No prompts, no update checks and no usage reporting: all of them
 		// would either block or reach for the network.

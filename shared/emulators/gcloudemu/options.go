@@ -18,6 +18,7 @@ type config struct {
 	lookPath     func(string) (string, error)
 	logger       *slog.Logger
 	extraEnv     []string // for tests: added to the emulator's environment
+	args         []string
 }
 
 func newConfig(opts []Option) config {
@@ -31,6 +32,12 @@ func newConfig(opts []Option) config {
 		o(&cfg)
 	}
 	return cfg
+}
+
+// WithArgs adds flags to the emulator's start command, such as the Firestore emulator's
+// --import-data=FILE.
+func WithArgs(args ...string) Option {
+	return func(c *config) { c.args = append(c.args, args...) }
 }
 
 // WithPort runs the emulator on this loopback port instead of a free one the kernel picks.

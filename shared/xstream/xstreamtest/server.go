@@ -20,12 +20,17 @@
 //     because the server learns of a client's close asynchronously.
 //   - No rate limiting and no x-rate-limit-* headers,
 //     no rule cap, no rules pagination.
+//   - WithNumberedStream's tweets match whatever the rules are, and
+//     backfill_minutes is honoured for every token (X allows it only for some
+//     access levels); a value other than 1 to 5 is answered 400 in X's
+//     invalid-request shape, with our wording.
 package xstreamtest
 
 import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,6 +70,10 @@ type Server struct {
 	stats       Stats
 	forbidden   bool
 	streamQuery []url.Values
+
+	numberEvery time.Duration // WithNumberedStream
+	start       time.Time     // when numbered tweet 0 would have been posted
+	listener    net.Listener  // WithListener
 }
 
 // Stats records what the server saw, for assertions.
@@ -162,7 +171,8 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("GET "+xstream.StreamPath, s.handleStream)
 	mux.HandleFunc("GET "+xstream.RulesPath, s.handleGetRules)
 	mux.HandleFunc("POST "+xstream.RulesPath, s.handlePostRules)
-	s.srv = httptest.NewServer(mux)
+	s.start = time.Now()
+	s.startServer(mux)
 	return s
 }
 

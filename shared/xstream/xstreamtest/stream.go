@@ -65,6 +65,16 @@ func OperationalDisconnect() []Step {
 // first ends that stream.
 func Status(code int) Step { return Step{kind: stepStatus, status: code} }
 
+// RateLimitedLine is the body of X's 429 for a rate limit (not a connection limit), in the
+// about:blank shape X uses for status problems.
+const RateLimitedLine = `{"title":"Too Many Requests","type":"about:blank","status":429,"detail":"Too Many Requests"}`
+
+// RateLimited answers the next connection 429 with a rate-limit body, which, unlike
+// Status(429)'s TooManyConnections, has no connection_issue.
+func RateLimited() Step {
+	return Step{kind: stepStatus, status: http.StatusTooManyRequests, line: []byte(RateLimitedLine)}
+}
+
 // Stall makes the stream go silent, keep-alives included, until the client
 // gives up on the connection. The next connection goes on with the script.
 func Stall() Step { return Step{kind: stepStall} }
@@ -138,14 +148,27 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
+	if badBackfill(r) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"errors": []map[string]any{{"parameters": map[string][]string{"backfill_minutes": r.URL.Query()["backfill_minutes"]},
+				"message": "The `backfill_minutes` query parameter value [" + r.URL.Query().Get("backfill_minutes") + "] is not one of [1,2,3,4,5]"}},
+			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+			"type": "https://api.twitter.com/2/problems/invalid-request",
+		})
+		return
+	}
 	// A scripted status answers before the connection counts as open.
 	s.mu.Lock()
 	if s.cursor < len(s.script) && s.script[s.cursor].kind == stepStatus {
-		code := s.script[s.cursor].status
+		step := s.script[s.cursor]
 		s.cursor++
 		s.notifyLocked()
 		s.mu.Unlock()
-		writeProblem(w, code)
+		if step.line != nil {
+			writeJSONRaw(w, step.status, string(step.line))
+			return
+		}
+		writeProblem(w, step.status)
 		return
 	}
 	s.mu.Unlock()
@@ -176,6 +199,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		return flush()
+	}
+	if s.numberEvery > 0 {
+		s.serveNumbered(w, r, write, keepAlive)
+		return
 	}
 	for {
 		s.mu.Lock()

@@ -1,0 +1,102 @@
+package backfill
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// RawWriter stores a task's raw pages as they arrive, in the documents StoreRaw writes (LoadRaw
+// reads either), holding at most two parts in memory whatever the task's size: part 0, which
+// names the write and is written last, and the part being filled.
+type RawWriter struct {
+	s          *Store
+	job, shard string
+	write      string
+	now        time.Time
+	head, cur  []byte
+	parts      int // parts written or held: part 0 and parts 1..parts-1
+	pages      int
+}
+
+// NewRawWriter starts a streamed write of a shard's raw pages; Close ends it.
+func (s *Store) NewRawWriter(job, shard string) *RawWriter {
+	return &RawWriter{s: s, job: job, shard: shard, write: newWriteID(), now: s.now().UTC(), parts: 1}
+}
+
+// Add appends one page, writing every part that fills up.
+func (r *RawWriter) Add(ctx context.Context, page []byte) error {
+	r.pages++
+	framed := binary.AppendUvarint(nil, uint64(len(page)))
+	for _, b := range [][]byte{framed, page} {
+		for len(b) > 0 {
+			if len(r.head) < rawPartSize && r.parts == 1 {
+				n := min(rawPartSize-len(r.head), len(b))
+				r.head = append(r.head, b[:n]...)
+				b = b[n:]
+				continue
+			}
+			if r.cur == nil {
+				r.cur = make([]byte, 0, rawPartSize)
+			}
+			n := min(rawPartSize-len(r.cur), len(b))
+			r.cur = append(r.cur, b[:n]...)
+			b = b[n:]
+			if len(r.cur) == rawPartSize {
+				if err := r.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes the part being filled as part r.parts.
+func (r *RawWriter) flush(ctx context.Context) error {
+	if len(r.cur) == 0 {
+		return nil
+	}
+	k := r.parts
+	if _, err := r.s.rawRef(r.job, r.shard, k).Set(ctx, rawDoc{Job: r.job, Shard: r.shard, Part: k, Write: r.write,
+		Data: r.cur, StoredAt: r.now}); err != nil {
+		return fmt.Errorf("storing raw part %d of shard %q of backfill job %s: %w", k, r.shard, r.job, err)
+	}
+	r.parts++
+	r.cur = r.cur[:0]
+	return nil
+}
+
+// Close writes the last parts, then part 0, which makes the write the one LoadRaw reads, and
+// deletes the parts an earlier, bigger write left.
+func (r *RawWriter) Close(ctx context.Context) error {
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
+	oldParts := 0
+	snap, err := r.s.rawRef(r.job, r.shard, 0).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return fmt.Errorf("reading raw results of shard %q of backfill job %s: %w", r.shard, r.job, err)
+	default:
+		var old rawDoc
+		if err := snap.DataTo(&old); err == nil {
+			oldParts = old.Parts
+		}
+	}
+	b := r.s.client.Batch()
+	b.Set(r.s.rawRef(r.job, r.shard, 0), rawDoc{Job: r.job, Shard: r.shard, Part: 0, Parts: r.parts, Pages: r.pages,
+		Write: r.write, Data: r.head, StoredAt: r.now})
+	for k := r.parts; k < oldParts; k++ {
+		b.Delete(r.s.rawRef(r.job, r.shard, k))
+	}
+	if _, err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("storing raw results of shard %q of backfill job %s: %w", r.shard, r.job, err)
+	}
+	return nil
+}

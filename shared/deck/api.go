@@ -1,0 +1,98 @@
+package deck
+
+import "time"
+
+// This file is the JSON the page reads, written down in one place: the shapes of the serving
+// function ServeRankings (issue 11, functions/serverankings), which decktest serves too for the
+// browser test. The page (web/deck.js, the `api` object at its top) calls these endpoints
+// relative to Config.APIBase (by default, relative to the page's own URL):
+//
+//	GET {api}/rankings/{ranking}?window={window}&n={n}  -> Ranking
+//	    ranking: hashtags | retweets | search_terms | popularity; window: 15m | 1h | 1d
+//	GET {api}/tweets?q={word or #hashtag}&n={n}[&cursor={next_cursor}] -> TweetPage
+//	    newest first; next_cursor pages to older tweets; deleted tweets are left out
+//	GET {api}/recent_views?user_id={user} -> RecentViews
+//	any 4xx/5xx -> APIError
+//
+// The deck itself serves (so the browser needs no token for another function, nor CORS):
+//
+//	GET deck/backfills       -> the Backfill function's GET /backfills (BackfillList)
+//	GET deck/backfills/{id}  -> the Backfill function's GET /backfills/{id} (backfill.Status)
+
+// Ranking is one ranking in one window, highest first.
+type Ranking struct {
+	Ranking string    `json:"ranking"`
+	Window  string    `json:"window"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	AsOf    time.Time `json:"as_of"`
+	Items   []Item    `json:"items"`
+}
+
+// Item is one ranked key and its count: a hashtag without its # (case-folded), a tweet id
+// (retweets, with the original tweet's text and author), a normalised search query, or an
+// item id.
+type Item struct {
+	Key          string `json:"key"`
+	Count        int64  `json:"count"`
+	Text         string `json:"text,omitempty"`
+	AuthorHandle string `json:"author_handle,omitempty"`
+	AuthorID     string `json:"author_id,omitempty"`
+}
+
+// Tweet is one tweet as the page shows it.
+type Tweet struct {
+	TweetID      string `json:"tweet_id"`
+	Kind         string `json:"kind"`
+	AuthorID     string `json:"author_id,omitempty"`
+	AuthorHandle string `json:"author_handle,omitempty"`
+	// Text is the full text (extended_tweet / note_tweet where X truncated the short text).
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"created_at"`
+	// ReferencedTweetID is the retweeted, quoted or replied-to tweet.
+	ReferencedTweetID string   `json:"referenced_tweet_id,omitempty"`
+	Hashtags          []string `json:"hashtags,omitempty"`
+	// Counts are what the pipeline counted for this tweet (e.g. "retweets"); the page shows
+	// whichever are present. ServeRankings does not send them yet.
+	Counts map[string]int64 `json:"counts,omitempty"`
+}
+
+// TweetPage is one page of the tweets matching a column's query, newest first.
+type TweetPage struct {
+	Query  string  `json:"q"`
+	Term   string  `json:"term"`
+	Tweets []Tweet `json:"tweets"`
+	// NextCursor fetches the next page of older tweets; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// RecentViews is a user's last viewed items, newest first.
+type RecentViews struct {
+	UserID string       `json:"user_id"`
+	Items  []RecentView `json:"items"`
+}
+
+// RecentView is one viewed item.
+type RecentView struct {
+	ItemID   string    `json:"item_id"`
+	ViewedAt time.Time `json:"viewed_at"`
+}
+
+// APIError is the body of an error answer; Param names the bad query parameter.
+type APIError struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"`
+}
+
+// BackfillList is the Backfill function's list of recent jobs (newest first); the page reads
+// each job with the fields of backfill.Status (job_id, state, counts, rate_per_sec, eta_s,
+// created_at). A bare JSON array of jobs is read too.
+type BackfillList struct {
+	Jobs          []map[string]any `json:"jobs"`
+	NextPageToken string           `json:"next_page_token,omitempty"`
+}
+
+// MaxQueryLen is the longest column query the page accepts, in bytes of UTF-8 (# included),
+// ServeRankings' limit for q; the page says so in a message instead of opening a column. A
+// query is one word or one #hashtag.
+const MaxQueryLen = 100

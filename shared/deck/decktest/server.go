@@ -1,0 +1,397 @@
+// Package decktest serves the deck with the JSON endpoints of deck/api.go computed from real
+// event shapes: X stream messages and app events decoded by shared/event, as the loader decodes
+// them. It stands in for the serving function (issue 11) in the deck's browser test until that
+// function is merged; its rankings follow issue 11's written definitions, computed in memory.
+//
+// Differences from the serving function: everything is in memory and exact at every request
+// (no refresh lag); windows are counted back from the server's clock; only one instance.
+package decktest
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/pipelinekit/pipelinekit/shared/deck"
+	"github.com/pipelinekit/pipelinekit/shared/event"
+)
+
+// Server is an httptest server answering the deck's page and API, and a Backfill function's
+// GET /backfills and GET /backfills/{id} under /backfill-api.
+type Server struct {
+	*httptest.Server
+
+	mu      sync.Mutex
+	now     func() time.Time
+	seq     int
+	tweets  map[string]*event.TweetRow
+	deleted map[string]bool
+	apps    []*event.AppEventRow
+	jobs    []map[string]any
+}
+
+// Options configure a Server.
+type Options struct {
+	// Deck is the deck's configuration; BackfillURL is filled in to point at this server.
+	Deck deck.Config
+	// Now is the clock windows are counted back from; nil is time.Now.
+	Now func() time.Time
+}
+
+// NewServer starts a Server; Close stops it.
+func NewServer(opts Options) (*Server, error) {
+	s := &Server{now: opts.Now, tweets: map[string]*event.TweetRow{}, deleted: map[string]bool{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	mux := http.NewServeMux()
+	s.Server = httptest.NewUnstartedServer(mux)
+	s.Start()
+	cfg := opts.Deck
+	cfg.BackfillURL = s.URL + "/backfill-api"
+	d, err := deck.New(cfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	mux.Handle("/", d)
+	mux.HandleFunc("GET /rankings/{ranking}", s.ranking)
+	mux.HandleFunc("GET /tweets", s.tweetsPage)
+	mux.HandleFunc("GET /recent_views", s.recentViews)
+	mux.HandleFunc("GET /backfill-api/backfills", s.backfillList)
+	mux.HandleFunc("GET /backfill-api/backfills/{id}", s.backfillStatus)
+	return s, nil
+}
+
+// Publish decodes one Pub/Sub message's data as the loader does (an X stream message or an app
+// event) and adds its row; a delete notice hides its tweet. It returns the decoded kind.
+func (s *Server) Publish(data []byte) (event.Kind, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	now := s.now()
+	rec, err := event.Decode(event.Message{ID: "m" + strconv.Itoa(s.seq), PublishTime: now, Data: data}, now)
+	if err != nil {
+		return "", err
+	}
+	switch row := rec.Row.(type) {
+	case *event.TweetRow:
+		if _, dup := s.tweets[row.TweetID]; !dup {
+			s.tweets[row.TweetID] = row
+		}
+	case *event.StreamEventRow:
+		if rec.Kind == event.KindDelete {
+			s.deleted[row.TweetID] = true
+		}
+	case *event.AppEventRow:
+		s.apps = append(s.apps, row)
+	}
+	return rec.Kind, nil
+}
+
+// SetJobs sets what the Backfill function's list answers: statuses as GET /backfills/{id}
+// reports them (backfill.Status's JSON).
+func (s *Server) SetJobs(jobs []map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs = jobs
+}
+
+var windows = map[string]time.Duration{"15m": 15 * time.Minute, "1h": time.Hour, "1d": 24 * time.Hour}
+
+func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("ranking")
+	q := r.URL.Query()
+	win := q.Get("window")
+	if win == "" {
+		win = "1h"
+	}
+	d, ok := windows[win]
+	if !ok {
+		writeErr(w, "window", "window must be 15m, 1h or 1d")
+		return
+	}
+	n, err := intParam(q.Get("n"), 10, 100)
+	if err != nil {
+		writeErr(w, "n", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	from := now.Add(-d)
+	counts := map[string]int64{}
+	in := func(t time.Time) bool { return !t.Before(from) && !t.After(now) }
+	switch name {
+	case "hashtags":
+		for id, t := range s.tweets {
+			if s.deleted[id] || !in(t.EventTime) {
+				continue
+			}
+			seen := map[string]bool{}
+			for _, h := range t.Hashtags {
+				h = strings.ToLower(h)
+				if !seen[h] {
+					seen[h] = true
+					counts[h]++
+				}
+			}
+		}
+	case "retweets":
+		for id, t := range s.tweets {
+			if t.Kind == string(event.KindRetweet) && t.ReferencedTweetID != "" && !s.deleted[id] &&
+				!s.deleted[t.ReferencedTweetID] && in(t.EventTime) {
+				counts[t.ReferencedTweetID]++
+			}
+		}
+	case "search_terms", "popularity":
+		seen := map[string]bool{}
+		for _, a := range s.apps {
+			if seen[a.EventID] || !in(a.EventTime) {
+				continue
+			}
+			seen[a.EventID] = true
+			switch {
+			case name == "search_terms" && a.Kind == string(event.KindSearch):
+				if k := strings.Join(strings.Fields(strings.ToLower(a.Query)), " "); k != "" {
+					counts[k]++
+				}
+			case name == "popularity" && a.Kind == string(event.KindDetailView) && a.ItemID != "":
+				counts[a.ItemID]++
+			}
+		}
+	default:
+		writeErr(w, "ranking", "ranking must be hashtags, retweets, search_terms or popularity")
+		return
+	}
+	out := deck.Ranking{Ranking: name, Window: win, From: from.UTC(), To: now.UTC(), AsOf: now.UTC(), Items: []deck.Item{}}
+	for k, c := range counts {
+		out.Items = append(out.Items, deck.Item{Key: k, Count: c})
+	}
+	sort.Slice(out.Items, func(i, j int) bool {
+		a, b := out.Items[i], out.Items[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Key < b.Key
+	})
+	if len(out.Items) > n {
+		out.Items = out.Items[:n]
+	}
+	if name == "retweets" {
+		for i := range out.Items {
+			if t, ok := s.tweets[out.Items[i].Key]; ok {
+				out.Items[i].Text, out.Items[i].AuthorHandle, out.Items[i].AuthorID = t.Text, t.AuthorHandle, t.AuthorID
+			}
+		}
+	}
+	writeJSON(w, r, out)
+}
+
+// tweet is a row as the page shows it, with its retweet count; s.mu is held.
+func (s *Server) tweet(t *event.TweetRow) deck.Tweet {
+	out := deck.Tweet{TweetID: t.TweetID, Kind: t.Kind, AuthorID: t.AuthorID, AuthorHandle: t.AuthorHandle,
+		Text: t.Text, CreatedAt: t.EventTime.UTC(), Hashtags: t.Hashtags, ReferencedTweetID: t.ReferencedTweetID}
+	var rts int64
+	for id, o := range s.tweets {
+		if o.Kind == string(event.KindRetweet) && o.ReferencedTweetID == t.TweetID && !s.deleted[id] {
+			rts++
+		}
+	}
+	if rts > 0 {
+		out.Counts = map[string]int64{"retweets": rts}
+	}
+	return out
+}
+
+// Newest first: by event time, then by id (ids as decimal strings, longer is larger).
+func newer(a, b *event.TweetRow) bool {
+	if !a.EventTime.Equal(b.EventTime) {
+		return a.EventTime.After(b.EventTime)
+	}
+	if len(a.TweetID) != len(b.TweetID) {
+		return len(a.TweetID) > len(b.TweetID)
+	}
+	return a.TweetID > b.TweetID
+}
+
+func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	raw := q.Get("q")
+	switch {
+	case strings.TrimSpace(raw) == "":
+		writeErr(w, "q", "required: a word or a #hashtag")
+		return
+	case len(raw) > deck.MaxQueryLen:
+		writeErr(w, "q", fmt.Sprintf("longer than %d bytes", deck.MaxQueryLen))
+		return
+	}
+	term := termOf(raw)
+	if term == "" {
+		writeErr(w, "q", fmt.Sprintf("%q is neither one word nor one #hashtag", raw))
+		return
+	}
+	n, err := intParam(q.Get("n"), 20, 100)
+	if err != nil {
+		writeErr(w, "n", err.Error())
+		return
+	}
+	var after *event.TweetRow
+	if c := q.Get("cursor"); c != "" {
+		if after, err = decodeCursor(c); err != nil {
+			writeErr(w, "cursor", "cursor: "+err.Error())
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var match []*event.TweetRow
+	for id, t := range s.tweets {
+		if !s.deleted[id] && (after == nil || newer(after, t)) && slices.Contains(terms(t), term) {
+			match = append(match, t)
+		}
+	}
+	sort.Slice(match, func(i, j int) bool { return newer(match[i], match[j]) })
+	page := deck.TweetPage{Query: raw, Term: term, Tweets: []deck.Tweet{}}
+	if len(match) > n {
+		match = match[:n]
+		last := match[n-1]
+		page.NextCursor = encodeCursor(last)
+	}
+	for _, t := range match {
+		page.Tweets = append(page.Tweets, s.tweet(t))
+	}
+	writeJSON(w, r, page)
+}
+
+// terms are what a tweet is found by, as ServeRankings finds it: "#tag" for each hashtag
+// (case-folded) and each lower-cased word of its text (letters, digits and _).
+func terms(t *event.TweetRow) []string {
+	var out []string
+	for _, h := range t.Hashtags {
+		out = append(out, "#"+strings.ToLower(h))
+	}
+	return append(out, strings.FieldsFunc(strings.ToLower(t.Text), notWord)...)
+}
+
+func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }
+
+// termOf is a query as one term: "#tag" or one word; "" when it is neither.
+func termOf(q string) string {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if tag, ok := strings.CutPrefix(q, "#"); ok {
+		if tag == "" || strings.ContainsFunc(tag, unicode.IsSpace) {
+			return ""
+		}
+		return q
+	}
+	if w := strings.FieldsFunc(q, notWord); len(w) != 1 || w[0] != q {
+		return ""
+	}
+	return q
+}
+
+func encodeCursor(t *event.TweetRow) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.EventTime.UnixNano(), 10) + ":" + t.TweetID))
+}
+
+func decodeCursor(c string) (*event.TweetRow, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, errors.New("not a cursor this server gave")
+	}
+	ns, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, errors.New("not a cursor this server gave")
+	}
+	return &event.TweetRow{EventTime: time.Unix(0, n), TweetID: id}, nil
+}
+
+func (s *Server) recentViews(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("user_id")
+	if user == "" || len(user) > 128 {
+		writeErr(w, "user_id", "1 to 128 bytes")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := deck.RecentViews{UserID: user, Items: []deck.RecentView{}}
+	seen := map[string]bool{}
+	for i := len(s.apps) - 1; i >= 0 && len(out.Items) < 10; i-- {
+		a := s.apps[i]
+		if a.Kind == string(event.KindDetailView) && a.UserID == user && a.ItemID != "" && !seen[a.ItemID] {
+			seen[a.ItemID] = true
+			out.Items = append(out.Items, deck.RecentView{ItemID: a.ItemID, ViewedAt: a.EventTime.UTC()})
+		}
+	}
+	writeJSON(w, r, out)
+}
+
+func (s *Server) backfillList(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, r, deck.BackfillList{Jobs: append([]map[string]any{}, s.jobs...)})
+}
+
+func (s *Server) backfillStatus(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		if j["job_id"] == r.PathValue("id") {
+			writeJSON(w, r, j)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprintln(w, `{"error":"no such backfill job"}`)
+}
+
+func intParam(v string, def, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("must be a whole number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// writeJSON answers v with an ETag, and 304 when the page already has it.
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	sum := sha256.Sum256(b)
+	tag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Header.Get("If-None-Match") == tag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func writeErr(w http.ResponseWriter, param, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(deck.APIError{Error: msg, Param: param})
+}

@@ -1,0 +1,237 @@
+# Plans of the whole configuration with the real Google provider, offline: plan only, with a
+# token that is never sent, and the project's number supplied in place of the Cloud Resource
+# Manager call. Each run is a configuration a user will try; its asserts are what must hold in
+# the plan. Checks over functions iterate over every function, so a new one is checked too.
+
+provider "google" {
+  project      = "pk-test-project"
+  region       = "us-central1"
+  access_token = "offline-test-token" # plan only: nothing calls Google
+}
+
+override_data {
+  target = data.google_project.this
+  values = { number = "123456789012" }
+}
+
+variables {
+  project_id = "pk-test-project"
+}
+
+run "defaults" {
+  command = plan
+
+  # Every function: its entry point is its key, the Go runtime, its own service account, and an
+  # ingress that lets only internal callers in unless people or apps call it.
+  assert {
+    condition     = alltrue([for ep, f in google_cloudfunctions2_function.function : f.build_config[0].entry_point == ep && f.build_config[0].runtime == "go126"])
+    error_message = "Every function must deploy its own entry point on the go126 runtime."
+  }
+  assert {
+    condition     = alltrue([for ep, f in google_cloudfunctions2_function.function : f.service_config[0].service_account_email == google_service_account.function[ep].email && startswith(google_service_account.function[ep].account_id, "fn-")])
+    error_message = "Every function must run as its own fn-* service account."
+  }
+  assert {
+    condition     = length(distinct([for f in google_cloudfunctions2_function.function : f.service_config[0].service_account_email])) == length(google_cloudfunctions2_function.function)
+    error_message = "No two functions may share a runtime service account."
+  }
+  assert {
+    condition     = alltrue([for f in google_cloudfunctions2_function.function : contains(["ALLOW_INTERNAL_ONLY", "ALLOW_ALL"], f.service_config[0].ingress_settings)])
+    error_message = "Every function's ingress must be ALLOW_INTERNAL_ONLY or ALLOW_ALL."
+  }
+  assert {
+    condition = alltrue([for ep, want in {
+      StreamTweets    = "ALLOW_INTERNAL_ONLY"
+      CollectEvents   = "ALLOW_ALL"
+      LoadEvents      = "ALLOW_INTERNAL_ONLY"
+      Backfill        = "ALLOW_ALL"
+      RunBackfillTask = "ALLOW_INTERNAL_ONLY"
+    } : google_cloudfunctions2_function.function[ep].service_config[0].ingress_settings == want])
+    error_message = "Only CollectEvents and Backfill, which apps and people call, accept external traffic."
+  }
+  assert {
+    condition     = alltrue([for f in google_cloudfunctions2_function.function : f.service_config[0].environment_variables.GOOGLE_CLOUD_PROJECT == "pk-test-project" && f.location == "us-central1"])
+    error_message = "Every function runs in the region and knows its project."
+  }
+  assert {
+    condition     = alltrue([for f in google_cloudfunctions2_function.function : f.build_config[0].source[0].storage_source[0].object == google_storage_bucket_object.source[0].name])
+    error_message = "Every function builds from the one source zip."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.WORKER_URL == "https://run-backfill-task-123456789012.us-central1.run.app" && google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.BACKFILL_URL == "https://backfill-123456789012.us-central1.run.app"
+    error_message = "Backfill must know its own and the worker's deterministic run.app URLs."
+  }
+
+  # Nobody public, and only the configuration's callers, may invoke a function.
+  assert {
+    condition = alltrue([for m in concat(
+      [for b in google_cloud_run_service_iam_member.invoker : b.member],
+      [for b in google_project_iam_member.firestore_user : b.member],
+      [for b in google_bigquery_table_iam_member.writer : b.member],
+      [for b in google_pubsub_topic_iam_member.events_publisher : b.member],
+      [for b in google_secret_manager_secret_iam_member.reader : b.member],
+      [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer.member],
+    ) : !contains(["allUsers", "allAuthenticatedUsers"], m)])
+    error_message = "No binding may grant anything to allUsers or allAuthenticatedUsers."
+  }
+  assert {
+    condition = { for k, b in google_cloud_run_service_iam_member.invoker : k => "${b.service} ${b.member}" } == {
+      "StreamTweets/scheduler" = "stream-tweets serviceAccount:scheduler-invoker@pk-test-project.iam.gserviceaccount.com"
+      "LoadEvents/pubsub-push" = "load-events serviceAccount:pubsub-push@pk-test-project.iam.gserviceaccount.com"
+      "RunBackfillTask/tasks"  = "run-backfill-task serviceAccount:tasks-invoker@pk-test-project.iam.gserviceaccount.com"
+      "Backfill/tasks"         = "backfill serviceAccount:tasks-invoker@pk-test-project.iam.gserviceaccount.com"
+    }
+    error_message = "With no invoker lists, only Scheduler, Pub/Sub push and Cloud Tasks may call functions."
+  }
+
+  # The loader's push subscription: the topic in the path, OIDC, retries and the dead-letter policy.
+  assert {
+    condition     = google_pubsub_subscription.loader[0].push_config[0].push_endpoint == "https://load-events-123456789012.us-central1.run.app/projects/pk-test-project/topics/events"
+    error_message = "The push endpoint must end in /projects/PROJECT/topics/TOPIC: the loader reads the topic from the path."
+  }
+  assert {
+    condition     = google_pubsub_subscription.loader[0].push_config[0].oidc_token[0].service_account_email == google_service_account.pubsub_push.email && google_pubsub_subscription.loader[0].push_config[0].oidc_token[0].audience == "https://load-events-123456789012.us-central1.run.app"
+    error_message = "Pushes must carry an ID token of pubsub-push for LoadEvents' URL."
+  }
+  assert {
+    condition     = google_pubsub_subscription.loader[0].dead_letter_policy[0].max_delivery_attempts == 10 && google_pubsub_subscription.loader[0].retry_policy[0].minimum_backoff == "10s" && google_pubsub_subscription.loader[0].retry_policy[0].maximum_backoff == "600s"
+    error_message = "The loader's subscription must dead-letter after 10 deliveries with 10s-600s backoff."
+  }
+  assert {
+    condition     = google_pubsub_subscription.loader[0].ack_deadline_seconds == google_cloudfunctions2_function.function["LoadEvents"].service_config[0].timeout_seconds
+    error_message = "A push's ack deadline must be the loader's timeout."
+  }
+
+  # The backfill queue's rate and retries, and the worker told the last attempt.
+  assert {
+    condition     = google_cloud_tasks_queue.backfill.rate_limits[0].max_dispatches_per_second == 50 && google_cloud_tasks_queue.backfill.rate_limits[0].max_concurrent_dispatches == 50
+    error_message = "The queue dispatches at most 50 tasks a second, 50 at once."
+  }
+  assert {
+    condition = (google_cloud_tasks_queue.backfill.retry_config[0].max_attempts == 8
+      && google_cloud_tasks_queue.backfill.retry_config[0].min_backoff == "10s"
+      && google_cloud_tasks_queue.backfill.retry_config[0].max_backoff == "600s"
+      && google_cloud_tasks_queue.backfill.retry_config[0].max_doublings == 5
+    && google_cloud_tasks_queue.backfill.retry_config[0].max_retry_duration == "86400s")
+    error_message = "The queue retries a task 8 times, 10s to 600s apart, for at most a day."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["RunBackfillTask"].service_config[0].environment_variables.QUEUE_MAX_ATTEMPTS == "8"
+    error_message = "The worker must know the queue's last attempt."
+  }
+
+  # Secrets are declared only: their values never pass through Terraform.
+  assert {
+    condition     = toset([for s in google_secret_manager_secret.secret : s.secret_id]) == toset(["x-bearer-token", "youtube-client-id", "youtube-client-secret", "youtube-refresh-token"])
+    error_message = "The four secrets must be declared."
+  }
+
+  # The source zip and the first build's wait.
+  assert {
+    condition     = can(regex("^source-[0-9a-f]{32}\\.zip$", google_storage_bucket_object.source[0].name))
+    error_message = "The source object is named by the zip's MD5."
+  }
+  assert {
+    condition     = length(terraform_data.build_grant_propagation) == 1
+    error_message = "The first build must wait for the build account's grant."
+  }
+}
+
+run "functions_deployed_by_gcloud" {
+  command = plan
+
+  variables {
+    deploy_functions        = false
+    collect_events_invokers = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com"]
+  }
+
+  assert {
+    condition = (length(google_cloudfunctions2_function.function) == 0
+      && length(google_storage_bucket.source) == 0
+      && length(google_pubsub_subscription.loader) == 0
+      && length(google_cloud_scheduler_job.stream_tweets) == 0
+      && length(google_cloud_run_service_iam_member.invoker) == 0
+    && length(terraform_data.build_grant_propagation) == 0)
+    error_message = "With deploy_functions = false, scripts/deploy.sh deploys the functions, their invokers, the push subscription and the job."
+  }
+  assert {
+    condition     = length(google_service_account.function) >= 5 && google_pubsub_topic.events.name == "events" && google_cloud_tasks_queue.backfill.name == "backfill"
+    error_message = "The accounts, topics and queue deploy.sh relies on must still be created."
+  }
+}
+
+run "second_region" {
+  command = plan
+
+  variables {
+    region             = "europe-west1"
+    bigquery_location  = "EU"
+    firestore_location = "eur3"
+  }
+
+  assert {
+    condition     = alltrue([for f in google_cloudfunctions2_function.function : f.location == "europe-west1"])
+    error_message = "Every function must run in the chosen region."
+  }
+  assert {
+    condition     = google_cloud_tasks_queue.backfill.location == "europe-west1" && google_cloud_scheduler_job.stream_tweets[0].region == "europe-west1" && google_storage_bucket.source[0].location == "EUROPE-WEST1"
+    error_message = "The queue, the Scheduler job and the source bucket must be in the chosen region."
+  }
+  assert {
+    condition     = google_bigquery_dataset.events.location == "EU" && google_firestore_database.main.location_id == "eur3"
+    error_message = "The dataset and Firestore must be where asked."
+  }
+  assert {
+    condition     = google_pubsub_subscription.loader[0].push_config[0].push_endpoint == "https://load-events-123456789012.europe-west1.run.app/projects/pk-test-project/topics/events" && google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.WORKER_URL == "https://run-backfill-task-123456789012.europe-west1.run.app"
+    error_message = "The run.app URLs must name the chosen region."
+  }
+}
+
+run "existing_dataset_name" {
+  command = plan
+
+  variables {
+    dataset_id       = "analytics_prod"
+    events_topic     = "app-events"
+    dedup_collection = "seen_events"
+  }
+
+  assert {
+    condition     = google_bigquery_dataset.events.dataset_id == "analytics_prod" && alltrue([for t in merge(google_bigquery_table.table, google_bigquery_table.view, google_bigquery_table.stacked_view) : t.dataset_id == "analytics_prod"])
+    error_message = "Every table and view must be in the named dataset."
+  }
+  assert {
+    condition     = alltrue([for v in merge(google_bigquery_table.view, google_bigquery_table.stacked_view) : strcontains(v.view[0].query, "`pk-test-project.analytics_prod.") && !strcontains(v.view[0].query, ".events.")])
+    error_message = "Every view must read the named dataset."
+  }
+  assert {
+    condition     = alltrue([for ep, env in { for ep, f in google_cloudfunctions2_function.function : ep => f.service_config[0].environment_variables } : lookup(env, "BIGQUERY_DATASET", "analytics_prod") == "analytics_prod" && lookup(env, "EVENTS_TOPIC", "app-events") == "app-events" && lookup(env, "DEDUP_COLLECTION", "seen_events") == "seen_events"])
+    error_message = "Every function must be told the names chosen."
+  }
+  assert {
+    condition     = endswith(google_pubsub_subscription.loader[0].push_config[0].push_endpoint, "/projects/pk-test-project/topics/app-events")
+    error_message = "The push endpoint must name the chosen topic."
+  }
+}
+
+run "invokers_set" {
+  command = plan
+
+  variables {
+    collect_events_invokers = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com"]
+    backfill_invokers       = ["user:me@example.com", "group:data@example.com"]
+  }
+
+  assert {
+    condition = toset([for b in google_cloud_run_service_iam_member.invoker : "${b.service} ${b.member}" if !endswith(b.member, "@pk-test-project.iam.gserviceaccount.com") || startswith(b.member, "serviceAccount:app@")]) == toset([
+      "collect-events serviceAccount:app@pk-test-project.iam.gserviceaccount.com",
+      "backfill user:me@example.com",
+      "backfill group:data@example.com",
+    ])
+    error_message = "The listed principals, and only they, may call CollectEvents and Backfill."
+  }
+  assert {
+    condition     = length(google_cloud_run_service_iam_member.invoker) == 7
+    error_message = "Four callers' bindings plus one per listed principal."
+  }
+}

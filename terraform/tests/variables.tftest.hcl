@@ -1,0 +1,179 @@
+# Every validation rule of variables.tf: one run refuses a bad value of each variable at once
+# (expect_failures names every variable whose rule must fail, so a rule that lets its bad value
+# through is reported by name), and one run plans with good values that are not the defaults,
+# including the longest ids each rule allows. The Go test TestEveryValidationIsTested checks that
+# every validated variable has its run here.
+
+# The rules run before any resource is planned, so a mocked provider and a mocked archive keep
+# these plans fast; plan.tftest.hcl plans with the real provider.
+mock_provider "google" {
+  override_data {
+    target = data.google_project.this
+    values = { number = "123456789012" }
+  }
+}
+
+override_data {
+  target = data.archive_file.source
+  values = { output_md5 = "0123456789abcdef0123456789abcdef", output_path = "source.zip" }
+}
+
+variables {
+  project_id = "pk-test-project"
+}
+
+run "good_values_are_accepted" {
+  command = plan
+
+  variables {
+    project_id                      = "a-project-id-of-30-characters"
+    region                          = "europe-west1"
+    events_topic                    = "app.events~v2+x%20"
+    dead_letter_topic               = "dlq"
+    loader_subscription             = "Loader_1"
+    dead_letter_subscription        = "dead-letters-inspect"
+    loader_max_delivery_attempts    = 100
+    loader_min_backoff              = "0s"
+    loader_max_backoff              = "600s"
+    message_retention_duration      = "600s"
+    dataset_id                      = replace(format("%1024s", ""), " ", "d")
+    dedup_collection                = replace(format("%1500s", ""), " ", "c")
+    dedup_ttl                       = "1h30m"
+    collect_max_body_bytes          = 33554432
+    collect_max_events              = 1
+    collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
+    stream_schedule                 = "*/2 * * * *"
+    stream_duration                 = "90s"
+    stream_lease_ttl                = "2m"
+    stream_lease_doc                = "leases/x-stream/holders/one"
+    stream_rules                    = [{ value = "#golang lang:en", tag = "go" }, { value = "bigquery" }]
+    backfill_queue                  = "backfill-2"
+    queue_max_dispatches_per_second = 500
+    queue_max_concurrent_dispatches = 5000
+    queue_max_attempts              = 100
+    queue_max_retry_duration        = "0s"
+    queue_min_backoff               = "0.5s"
+    queue_max_backoff               = "3600s"
+    queue_max_doublings             = 0
+    backfill_invokers               = ["user:me@example.com", "domain:example.com"]
+    backfill_max_tasks              = 100000000
+    backfill_enqueue_slice          = 2
+    backfill_enqueue_parallelism    = 1000
+    backfill_counter_shards         = 10000
+    backfill_api_timeout            = "2m"
+  }
+
+  assert {
+    condition     = google_bigquery_dataset.events.dataset_id == var.dataset_id && length(google_bigquery_dataset.events.dataset_id) == 1024
+    error_message = "A 1024-character dataset id (BigQuery's limit) must be accepted and used."
+  }
+  assert {
+    condition     = google_firestore_field.dedup_expires_at.collection == var.dedup_collection
+    error_message = "A 1500-character collection id (Firestore's limit) must be accepted and used."
+  }
+}
+
+run "bad_values_are_refused" {
+  command = plan
+
+  variables {
+    project_id                      = "My_Project"
+    region                          = "us-central1-a"
+    events_topic                    = "goog-events"
+    dead_letter_topic               = "dl"
+    loader_subscription             = "1-loader"
+    dead_letter_subscription        = "goog-inspect"
+    loader_max_delivery_attempts    = 4
+    loader_min_backoff              = "601s"
+    loader_max_backoff              = "10m"
+    message_retention_duration      = "599s"
+    dataset_id                      = "my-events"
+    dedup_collection                = "seen/ids"
+    dedup_ttl                       = "1d"
+    collect_max_body_bytes          = 33554433
+    collect_max_events              = 0
+    collect_events_invokers         = ["allUsers"]
+    stream_schedule                 = "* * * *"
+    stream_duration                 = "91s"
+    stream_lease_ttl                = "1h"
+    stream_lease_doc                = "leases"
+    stream_rules                    = [{ value = " " }]
+    backfill_queue                  = "back_fill"
+    queue_max_dispatches_per_second = 0
+    queue_max_concurrent_dispatches = 1.5
+    queue_max_attempts              = -1
+    queue_max_retry_duration        = "1d"
+    queue_min_backoff               = "10"
+    queue_max_backoff               = "10m"
+    queue_max_doublings             = 17
+    backfill_invokers               = ["allAuthenticatedUsers"]
+    backfill_max_tasks              = 0
+    backfill_enqueue_slice          = 1
+    backfill_enqueue_parallelism    = 1001
+    backfill_counter_shards         = 10001
+    backfill_api_timeout            = "30"
+  }
+
+  expect_failures = [
+    var.project_id,
+    var.region,
+    var.events_topic,
+    var.dead_letter_topic,
+    var.loader_subscription,
+    var.dead_letter_subscription,
+    var.loader_max_delivery_attempts,
+    var.loader_min_backoff,
+    var.loader_max_backoff,
+    var.message_retention_duration,
+    var.dataset_id,
+    var.dedup_collection,
+    var.dedup_ttl,
+    var.collect_max_body_bytes,
+    var.collect_max_events,
+    var.collect_events_invokers,
+    var.stream_schedule,
+    var.stream_duration,
+    var.stream_lease_ttl,
+    var.stream_lease_doc,
+    var.stream_rules,
+    var.backfill_queue,
+    var.queue_max_dispatches_per_second,
+    var.queue_max_concurrent_dispatches,
+    var.queue_max_attempts,
+    var.queue_max_retry_duration,
+    var.queue_min_backoff,
+    var.queue_max_backoff,
+    var.queue_max_doublings,
+    var.backfill_invokers,
+    var.backfill_max_tasks,
+    var.backfill_enqueue_slice,
+    var.backfill_enqueue_parallelism,
+    var.backfill_counter_shards,
+    var.backfill_api_timeout,
+  ]
+}
+
+# One past the longest ids the services allow.
+run "too_long_ids_are_refused" {
+  command = plan
+
+  variables {
+    dataset_id       = replace(format("%1025s", ""), " ", "d")
+    dedup_collection = replace(format("%1501s", ""), " ", "c")
+  }
+
+  expect_failures = [
+    var.dataset_id,
+    var.dedup_collection,
+  ]
+}
+
+# Not a variable rule but the queue's precondition: fewer counter shards than dispatches a second.
+run "counter_shards_below_dispatch_rate_refused" {
+  command = plan
+  variables {
+    queue_max_dispatches_per_second = 100
+    backfill_counter_shards         = 50
+  }
+  expect_failures = [google_cloud_tasks_queue.backfill]
+}
