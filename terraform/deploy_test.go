@@ -289,17 +289,22 @@ func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 	lists := map[string][]string{
 		"collect_events_invokers": {"serviceAccount:app@p.iam.gserviceaccount.com", "group:apps@example.com"},
 		"backfill_invokers":       {"user:me@example.com"},
+		"rankings_invokers":       nil,
 	}
-	call, ok := m.local(t, "invokers").(*hclsyntax.FunctionCallExpr)
-	if !ok || call.Name != "merge" {
-		t.Fatalf("locals.invokers = %s, want merge(...)", source(m.local(t, "invokers")))
+	var mergeArgs []hclsyntax.Expression
+	for _, local := range []string{"invokers", "ranking_invokers"} { // rankings.tf binds its own
+		call, ok := m.local(t, local).(*hclsyntax.FunctionCallExpr)
+		if !ok || call.Name != "merge" {
+			t.Fatalf("locals.%s = %s, want merge(...)", local, source(m.local(t, local)))
+		}
+		mergeArgs = append(mergeArgs, call.Args...)
 	}
 	var want []string
 	add := func(fn hclsyntax.Expression, member string) {
 		ep := literal(t, fn).AsString()
 		want = append(want, settings.GetAttr(ep).GetAttr("name").AsString()+" "+member)
 	}
-	for _, arg := range call.Args {
+	for _, arg := range mergeArgs {
 		switch e := arg.(type) {
 		case *hclsyntax.ObjectConsExpr: // { "F/x" = { function = "F", member = google_service_account.X.member } }
 			for _, item := range e.Items {

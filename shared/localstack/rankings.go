@@ -52,7 +52,22 @@ func (s *Stack) startRankings(ctx context.Context, o Options) error {
 	r.stop, r.fwdDone = cancel, make(chan error, 1)
 	go func() { r.fwdDone <- r.Forwarder.Run(fctx) }()
 	s.Rankings = r
-	return nil
+	// Wait until ServeRankings answers from Firestore: a fresh emulator's first queries take
+	// seconds on a busy machine, which would otherwise land on the first caller's deadline.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		var out ServedRanking
+		err := s.getJSON(wctx, "/rankings/hashtags?window=15m&n=1", &out)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("ServeRankings did not answer: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (r *RankingsParts) close() error {

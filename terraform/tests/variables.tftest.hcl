@@ -61,6 +61,10 @@ run "good_values_are_accepted" {
     backfill_enqueue_parallelism    = 1000
     backfill_counter_shards         = 10000
     backfill_api_timeout            = "2m"
+    rankings_subscription           = "Rankings_1"
+    rankings_shards                 = 500
+    rankings_cache_ttl              = "60s"
+    rankings_invokers               = ["group:deck@example.com"]
   }
 
   assert {
@@ -112,6 +116,10 @@ run "bad_values_are_refused" {
     backfill_enqueue_parallelism    = 1001
     backfill_counter_shards         = 10001
     backfill_api_timeout            = "30"
+    rankings_subscription           = "goog-rankings"
+    rankings_shards                 = 1.5
+    rankings_cache_ttl              = "2m"
+    rankings_invokers               = ["allUsers"]
   }
 
   expect_failures = [
@@ -150,6 +158,10 @@ run "bad_values_are_refused" {
     var.backfill_enqueue_parallelism,
     var.backfill_counter_shards,
     var.backfill_api_timeout,
+    var.rankings_subscription,
+    var.rankings_shards,
+    var.rankings_cache_ttl,
+    var.rankings_invokers,
   ]
 }
 
