@@ -40,7 +40,7 @@ func TestCreateRefusesBadRequests(t *testing.T) {
 		{"not JSON content", "POST", "text/plain", ytSpec, 415, "", "application/json"},
 		{"no content type", "POST", "", ytSpec, 415, "", "application/json"},
 		{"over 1 MiB", "POST", "application/json", `{"source":"` + strings.Repeat("x", 1<<20) + `"}`, 413, "", "over 1 MiB"},
-		{"wrong method", "GET", "", "", 405, "", "use POST"},
+		{"wrong method", "PUT", "", "", 405, "", "use POST"},
 		{"unknown route", "POST", "application/json", ytSpec, 404, "", "no such route"},
 	}
 	for _, tt := range tests {
