@@ -43,7 +43,9 @@ run "good_values_are_accepted" {
     collect_max_events              = 1
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
-    stream_duration                 = "90s"
+    stream_duration                 = "1722s"
+    stream_lease_wait               = "0s"
+    stream_backfill_minutes         = 5
     stream_lease_ttl                = "2m"
     stream_lease_doc                = "leases/x-stream/holders/one"
     stream_rules                    = [{ value = "#golang lang:en", tag = "go" }, { value = "bigquery" }]
@@ -98,7 +100,9 @@ run "bad_values_are_refused" {
     collect_max_events              = 0
     collect_events_invokers         = ["allUsers"]
     stream_schedule                 = "* * * *"
-    stream_duration                 = "91s"
+    stream_duration                 = "1723s"
+    stream_lease_wait               = "601s"
+    stream_backfill_minutes         = 6
     stream_lease_ttl                = "1h"
     stream_lease_doc                = "leases"
     stream_rules                    = [{ value = " " }]
@@ -141,6 +145,8 @@ run "bad_values_are_refused" {
     var.collect_events_invokers,
     var.stream_schedule,
     var.stream_duration,
+    var.stream_lease_wait,
+    var.stream_backfill_minutes,
     var.stream_lease_ttl,
     var.stream_lease_doc,
     var.stream_rules,
