@@ -15,7 +15,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/functions/collectevents"
 	"github.com/pipelinekit/pipelinekit/functions/loadevents"
 	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
+	"github.com/pipelinekit/pipelinekit/functions/serverankings"
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
+	"github.com/pipelinekit/pipelinekit/functions/updaterankings"
 )
 
 // loaded is one LoadConfig call of a function, through a map: the config it returned (as an
@@ -33,6 +35,8 @@ var loaders = map[string]func(env map[string]string) loaded{
 	loadevents.EntryPoint:      loader(loadevents.LoadConfig),
 	backfill.EntryPoint:        loader(backfill.LoadConfig),
 	runbackfilltask.EntryPoint: loader(runbackfilltask.LoadConfig),
+	updaterankings.EntryPoint:  loader(updaterankings.LoadConfig),
+	serverankings.EntryPoint:   loader(serverankings.LoadConfig),
 }
 
 func loader[C any](load func(func(string) (string, bool)) (C, error)) func(map[string]string) loaded {

@@ -36,7 +36,8 @@ func TestRankingsMatchTheCode(t *testing.T) {
 	}{
 		{[]string{"filter"}, "local.rankings_filter"},
 		{[]string{"topic"}, "google_pubsub_topic.events.id"},
-		{[]string{"push_config", "push_endpoint"}, `google_cloudfunctions2_function.function["` + updaterankings.EntryPoint + `"].service_config[0].uri`},
+		// As the loader's (pubsub.tf): the function's URL, then a path naming the topic.
+		{[]string{"push_config", "push_endpoint"}, `"${local.function_urls.` + updaterankings.EntryPoint + `}/projects/${var.project_id}/topics/${google_pubsub_topic.events.name}"`},
 		{[]string{"dead_letter_policy", "dead_letter_topic"}, "google_pubsub_topic.dead_letter.id"},
 	} {
 		if got := source(attr(t, sub, c.path...)); got != c.want {
