@@ -28,12 +28,15 @@ func (s *Stack) PublishX(ctx context.Context, data []byte) (string, error) {
 	return id, nil
 }
 
+// xEpochMillis is the epoch of X's snowflake ids (2010-11-04T01:42:54.657Z).
+const xEpochMillis = 1288834974657
+
 // lastFreshID keeps fresh tweet ids rising within a process even when the clock does not move.
 var lastFreshID atomic.Int64
 
 // FreshTweet returns the tweet of an X stream line (its "data" object) as a new tweet: a fresh
-// id (rising, from the clock) and created_at now. Lines without a tweet (delete notices) give
-// false.
+// id (rising, a snowflake of the clock) and created_at now. Lines without a tweet (delete
+// notices) give false.
 func FreshTweet(line []byte, now time.Time) ([]byte, bool) {
 	var m map[string]any
 	if json.Unmarshal(line, &m) != nil {
@@ -43,7 +46,9 @@ func FreshTweet(line []byte, now time.Time) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	id := now.UnixNano()
+	// A snowflake id as X makes them (milliseconds since X's epoch, shifted 22 bits), so fresh
+	// tweets sort after the captured ones as real new tweets would.
+	id := (now.UnixMilli() - xEpochMillis) << 22
 	for {
 		last := lastFreshID.Load()
 		if id <= last {

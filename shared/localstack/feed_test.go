@@ -32,8 +32,9 @@ func TestFreshTweet(t *testing.T) {
 		}
 		ids = append(ids, m.Data.ID)
 	}
-	if ids[0] == "1860000000000000000" || !(len(ids[0]) == len(ids[2]) && ids[0] < ids[1] && ids[1] < ids[2]) {
-		t.Errorf("fresh ids %v, want new, rising ids", ids)
+	// Rising, and after the captured tweet's id (X's ids are snowflakes of their time).
+	if !("1860000000000000000" < ids[0] && len(ids[0]) == len(ids[2]) && ids[0] < ids[1] && ids[1] < ids[2]) {
+		t.Errorf("fresh ids %v, want new ids rising after the captured one", ids)
 	}
 	for _, l := range []string{`{"delete":{"status":{"id_str":"1"}}}`, `not json`, `[]`} {
 		if _, ok := FreshTweet([]byte(l), now); ok {
