@@ -46,6 +46,9 @@ DEFAULTS=(
   "RANKINGS_SUBSCRIPTION=events-rankings"
   "RANKINGS_SHARDS=16"
   "RANKINGS_CACHE_TTL=5s"
+  "DECK_DEFAULT_KEYWORD=pipeline"
+  "DECK_WINDOW=1h"
+  "DECK_POLL_INTERVAL=5s"
   "COLLECT_EVENTS_INVOKERS="
   "BACKFILL_INVOKERS="
 )
@@ -212,6 +215,10 @@ env_of() {
     ServeRankings)
       echo "GOOGLE_CLOUD_PROJECT=$project"
       echo "RANKINGS_CACHE_TTL=$RANKINGS_CACHE_TTL"
+      echo "DECK_DEFAULT_KEYWORD=$DECK_DEFAULT_KEYWORD"
+      echo "DECK_WINDOW=$DECK_WINDOW"
+      echo "DECK_POLL_INTERVAL=$DECK_POLL_INTERVAL"
+      echo "BACKFILL_URL=$(url backfill)"
       ;;
     *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
   esac
@@ -287,7 +294,8 @@ for line in "${FUNCTIONS[@]}"; do
     StreamTweets) members=("serviceAccount:$(sa scheduler-invoker)") ;;
     LoadEvents | UpdateRankings) members=("serviceAccount:$(sa pubsub-push)") ;;
     RunBackfillTask) members=("serviceAccount:$(sa tasks-invoker)") ;;
-    Backfill) members=("serviceAccount:$(sa tasks-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;; # tasks: its expansion tasks
+    # tasks: its expansion tasks; serve-rankings: the deck's backfills panel.
+    Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
     CollectEvents) members=(${collect_invokers[@]+"${collect_invokers[@]}"}) ;;
   esac
   for member in ${members[@]+"${members[@]}"}; do

@@ -41,6 +41,12 @@ locals {
     ServeRankings = {
       GOOGLE_CLOUD_PROJECT = var.project_id
       RANKINGS_CACHE_TTL   = var.rankings_cache_ttl
+      # The deck (shared/deck) served at "/": its first column, window and poll interval, and
+      # the Backfill function its backfills panel reads (with an ID token: see below).
+      DECK_DEFAULT_KEYWORD = var.deck_default_keyword
+      DECK_WINDOW          = var.deck_window
+      DECK_POLL_INTERVAL   = var.deck_poll_interval
+      BACKFILL_URL         = local.function_urls.Backfill
     }
   }
 
@@ -63,6 +69,8 @@ locals {
 
   ranking_invokers = merge(
     { "UpdateRankings/pubsub-push" = { function = "UpdateRankings", member = google_service_account.pubsub_push.member } },
+    # The deck's backfills panel: ServeRankings reads the Backfill function's job status.
+    { "Backfill/serve-rankings" = { function = "Backfill", member = google_service_account.function["ServeRankings"].member } },
     { for m in var.rankings_invokers : "ServeRankings/${m}" => { function = "ServeRankings", member = m } },
   )
 }

@@ -535,3 +535,36 @@ variable "rankings_invokers" {
     error_message = "rankings_invokers must be IAM members such as serviceAccount:EMAIL or group:EMAIL; public access is refused."
   }
 }
+
+variable "deck_default_keyword" {
+  type        = string
+  description = "The deck's first column for a new visitor (DECK_DEFAULT_KEYWORD): one word or one #hashtag, at most 100 bytes."
+  default     = "pipeline"
+
+  validation {
+    condition     = can(regex("^#?[^\\s#]+$", var.deck_default_keyword)) && length(var.deck_default_keyword) <= 100
+    error_message = "deck_default_keyword must be one word or one #hashtag (no spaces) of at most 100 bytes."
+  }
+}
+
+variable "deck_window" {
+  type        = string
+  description = "The rankings' window the deck shows (DECK_WINDOW): 15m, 1h or 1d."
+  default     = "1h"
+
+  validation {
+    condition     = contains(["15m", "1h", "1d"], var.deck_window)
+    error_message = "deck_window must be 15m, 1h or 1d."
+  }
+}
+
+variable "deck_poll_interval" {
+  type        = string
+  description = "How often an open deck asks ServeRankings for new tweets and rankings (DECK_POLL_INTERVAL, a Go duration from 1s to 10m; each poll is a short, cacheable request)."
+  default     = "5s"
+
+  validation {
+    condition     = can(regex("^(([1-9]|[1-9][0-9]|[1-5][0-9][0-9]|600)s|([1-9]|10)m)$", var.deck_poll_interval))
+    error_message = "deck_poll_interval must be a duration from 1s to 600s (or 1m to 10m), such as \"5s\"."
+  }
+}

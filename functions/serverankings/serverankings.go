@@ -30,7 +30,11 @@ func init() {
 			return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
 		}
 		store := rankings.NewStore(fs, rankings.Options{Log: logger})
-		return logging.Middleware(cfg.Project, NewHandler(store, cfg, nil)), nil
+		d, err := newDeck(ctx, cfg.Deck)
+		if err != nil {
+			return nil, err
+		}
+		return logging.Middleware(cfg.Project, WithDeck(NewHandler(store, cfg, nil), d)), nil
 	})
 	functions.HTTP(EntryPoint, entry.ServeHTTP)
 }
@@ -48,6 +52,8 @@ type Config struct {
 	// CacheTTL is how long an instance reuses a computed ranking (RANKINGS_CACHE_TTL), and the
 	// max-age of its answers.
 	CacheTTL time.Duration
+	// Deck configures the page served at "/" (deck.go).
+	Deck DeckConfig
 }
 
 // LoadConfig reads the Config through lookup.
@@ -56,6 +62,12 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c := Config{
 		Project:  env.Required("GOOGLE_CLOUD_PROJECT"),
 		CacheTTL: env.Duration("RANKINGS_CACHE_TTL", 5*time.Second, 0, time.Minute),
+		Deck: DeckConfig{
+			DefaultKeyword: env.String("DECK_DEFAULT_KEYWORD", "pipeline"),
+			Window:         env.OneOf("DECK_WINDOW", "1h", "15m", "1h", "1d"),
+			PollInterval:   env.Duration("DECK_POLL_INTERVAL", 5*time.Second, 100*time.Millisecond, 10*time.Minute),
+			BackfillURL:    env.URL("BACKFILL_URL", ""),
+		},
 	}
 	return c, env.Err()
 }

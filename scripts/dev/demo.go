@@ -24,6 +24,10 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
+// feedEvery is how often --serve publishes a tweet of the sample stream, so a person watching
+// the deck sees tweets arrive.
+const feedEvery = 1500 * time.Millisecond
+
 // demoSummary is the demo's last line.
 type demoSummary struct {
 	OK          bool                      `json:"ok"`
@@ -35,6 +39,7 @@ type demoSummary struct {
 	Backfill    *backfillSummary          `json:"backfill"`
 	TopHashtags []hashtagCount            `json:"top_hashtags"`
 	Rankings    []localstack.RankingCheck `json:"rankings"`
+	Deck        *deckCheck                `json:"deck"`
 	ElapsedS    float64                   `json:"elapsed_s"`
 	Problems    []string                  `json:"problems,omitempty"`
 }
@@ -94,6 +99,9 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if *serve {
+		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (open it in a browser; the demo runs first, then the sample stream replays in a loop)\n", deckURL(s))
+	}
 	sum := &demoSummary{Rows: map[string]int{}, AppEvents: map[string]int{}}
 
 	fmt.Fprintln(out, "\n== 1. StreamTweets reads the local X stream (a lease in Firestore, rules synced, then the stream)")
@@ -158,6 +166,10 @@ func demo(ctx context.Context, args []string) error {
 	if err := checkRankings(ctx, s, out, sum); err != nil {
 		return err
 	}
+	fmt.Fprintln(out, "\n== 6. The deck: ServeRankings' page")
+	if err := checkDeck(ctx, s, out, sum); err != nil {
+		return err
+	}
 	sum.OK = len(sum.Problems) == 0
 	printSummary(out, sum)
 	line, _ := json.Marshal(sum)
@@ -168,8 +180,10 @@ func demo(ctx context.Context, args []string) error {
 			return err
 		}
 		defer remove()
+		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (new tweets arrive every %s: the sample stream, replayed with fresh ids)\n", deckURL(s), feedEvery)
 		printServe(s)
 		printRankingsServe(s)
+		go s.Feed(ctx, lines, feedEvery, log)
 		<-ctx.Done()
 		fmt.Fprintln(os.Stderr, "\nstopping: functions, emulators, local servers")
 	}
@@ -377,6 +391,9 @@ func printSummary(w io.Writer, sum *demoSummary) {
 	fmt.Fprintln(w, "   top hashtags (tweets_current, by SQL through the local BigQuery):")
 	for _, h := range sum.TopHashtags {
 		fmt.Fprintf(w, "     #%-16s %d\n", h.Hashtag, h.Tweets)
+	}
+	if d := sum.Deck; d != nil {
+		fmt.Fprintf(w, "   the deck: GET %s = %d with its HTML page: %v\n", d.URL, d.Status, d.Page)
 	}
 	fmt.Fprintf(w, "   ok: %v in %.1fs\n\n", sum.OK, sum.ElapsedS)
 }

@@ -29,7 +29,9 @@ commands:
       Starts the whole pipeline locally and runs a demo: StreamTweets reads a sample stream,
       app events are posted to CollectEvents, a YouTube Analytics backfill is started over HTTP
       and watched with a progress bar; then a summary (rows per table, dead letters, the
-      backfill, top hashtags by SQL). With --serve everything keeps running until Ctrl-C.
+      backfill, top hashtags by SQL, the deck's page). With --serve the deck's URL is printed
+      first, everything keeps running until Ctrl-C, and the sample stream replays in a loop (a
+      new tweet every 1.5s) so the deck shows tweets arriving.
       --data DIR keeps the local BigQuery and Firestore data in DIR between runs.
   replay [--timeout 2m] [--verbose] FILE...
       Replays archived X stream captures (a JSON array, NDJSON, or the stream's CRLF framing)

@@ -43,9 +43,7 @@ run "good_values_are_accepted" {
     collect_max_events              = 1
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
-    stream_duration                 = "1722s"
-    stream_lease_wait               = "0s"
-    stream_backfill_minutes         = 5
+    stream_duration                 = "90s"
     stream_lease_ttl                = "2m"
     stream_lease_doc                = "leases/x-stream/holders/one"
     stream_rules                    = [{ value = "#golang lang:en", tag = "go" }, { value = "bigquery" }]
@@ -63,10 +61,15 @@ run "good_values_are_accepted" {
     backfill_enqueue_parallelism    = 1000
     backfill_counter_shards         = 10000
     backfill_api_timeout            = "2m"
-    rankings_subscription           = "Rankings_1"
+    stream_lease_wait               = "600s"
+    stream_backfill_minutes         = 5
+    rankings_subscription           = "Rankings.v2"
     rankings_shards                 = 500
     rankings_cache_ttl              = "60s"
-    rankings_invokers               = ["group:deck@example.com"]
+    rankings_invokers               = ["group:team@example.com"]
+    deck_default_keyword            = "#gcp"
+    deck_window                     = "15m"
+    deck_poll_interval              = "10m"
   }
 
   assert {
@@ -101,8 +104,6 @@ run "bad_values_are_refused" {
     collect_events_invokers         = ["allUsers"]
     stream_schedule                 = "* * * *"
     stream_duration                 = "1723s"
-    stream_lease_wait               = "601s"
-    stream_backfill_minutes         = 6
     stream_lease_ttl                = "1h"
     stream_lease_doc                = "leases"
     stream_rules                    = [{ value = " " }]
@@ -120,10 +121,15 @@ run "bad_values_are_refused" {
     backfill_enqueue_parallelism    = 1001
     backfill_counter_shards         = 10001
     backfill_api_timeout            = "30"
+    stream_lease_wait               = "601s"
+    stream_backfill_minutes         = 6
     rankings_subscription           = "goog-rankings"
-    rankings_shards                 = 1.5
+    rankings_shards                 = 0
     rankings_cache_ttl              = "2m"
     rankings_invokers               = ["allUsers"]
+    deck_default_keyword            = "two words"
+    deck_window                     = "2h"
+    deck_poll_interval              = "500ms"
   }
 
   expect_failures = [
@@ -145,8 +151,6 @@ run "bad_values_are_refused" {
     var.collect_events_invokers,
     var.stream_schedule,
     var.stream_duration,
-    var.stream_lease_wait,
-    var.stream_backfill_minutes,
     var.stream_lease_ttl,
     var.stream_lease_doc,
     var.stream_rules,
@@ -164,10 +168,15 @@ run "bad_values_are_refused" {
     var.backfill_enqueue_parallelism,
     var.backfill_counter_shards,
     var.backfill_api_timeout,
+    var.stream_lease_wait,
+    var.stream_backfill_minutes,
     var.rankings_subscription,
     var.rankings_shards,
     var.rankings_cache_ttl,
     var.rankings_invokers,
+    var.deck_default_keyword,
+    var.deck_window,
+    var.deck_poll_interval,
   ]
 }
 

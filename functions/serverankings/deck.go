@@ -1,0 +1,102 @@
+package serverankings
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"google.golang.org/api/idtoken"
+
+	"github.com/pipelinekit/pipelinekit/shared/deck"
+)
+
+// DeckConfig is the deck's part of Config.
+type DeckConfig struct {
+	DefaultKeyword string // DECK_DEFAULT_KEYWORD: the first column's word or #hashtag
+	Window         string // DECK_WINDOW: the rankings' window the page shows (15m, 1h, 1d)
+	// PollInterval is how often the page asks for new tweets (DECK_POLL_INTERVAL).
+	PollInterval time.Duration
+	// BackfillURL is the Backfill function's URL for the backfills panel (BACKFILL_URL);
+	// empty hides the panel.
+	BackfillURL string
+}
+
+// backfillClient is the client the deck calls the Backfill function with: one adding an ID
+// token for it when it is a deployed (https) function, plain HTTP for a local one.
+func backfillClient(ctx context.Context, backfillURL string) (*http.Client, error) {
+	u, err := url.Parse(backfillURL)
+	if err != nil {
+		return nil, fmt.Errorf("BACKFILL_URL %q: %w", backfillURL, err)
+	}
+	if u.Scheme == "http" || isLoopback(u.Hostname()) {
+		return http.DefaultClient, nil
+	}
+	// Audience: the service's base URL, as Cloud Run checks it.
+	c, err := idtoken.NewClient(ctx, u.Scheme+"://"+u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("creating an ID-token client for %s: %w", u.Host, err)
+	}
+	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newDeck builds the deck from its configuration.
+func newDeck(ctx context.Context, cfg DeckConfig) (*deck.Handler, error) {
+	dc := deck.Config{DefaultKeyword: cfg.DefaultKeyword, Window: cfg.Window, BackfillURL: cfg.BackfillURL,
+		PollInterval: cfg.PollInterval}
+	if cfg.BackfillURL != "" {
+		c, err := backfillClient(ctx, cfg.BackfillURL)
+		if err != nil {
+			return nil, err
+		}
+		dc.BackfillClient = c
+	}
+	d, err := deck.New(dc)
+	if err != nil {
+		return nil, fmt.Errorf("building the deck: %w", err)
+	}
+	return d, nil
+}
+
+// WithDeck serves the deck's page at "/" and "/index.html" and its assets and backfills panel
+// under /deck/, and everything else (the JSON endpoints, /rankings among them) with api. Locally
+// the function is served under /ServeRankings/: that prefix is stripped for the deck, and
+// /ServeRankings without its slash is redirected so the page's relative URLs resolve under it.
+func WithDeck(api, d http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/"+EntryPoint {
+			target := EntryPoint + "/"
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, target, http.StatusMovedPermanently)
+			return
+		}
+		rest := strings.TrimPrefix(p, "/"+EntryPoint)
+		if rest == "" {
+			rest = "/"
+		}
+		if rest == "/" || rest == "/index.html" || rest == "/deck" || strings.HasPrefix(rest, "/deck/") {
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path, u.RawPath = rest, ""
+			r2.URL = &u
+			d.ServeHTTP(w, r2)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
