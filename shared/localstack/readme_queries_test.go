@@ -156,6 +156,9 @@ func TestBackfillRowsTypedView(t *testing.T) {
 		row("video=v1/2026-01-01", 0, "youtube_analytics", "v1", yt), // delivered twice
 		row("page=1", 0, "http_json", "", rec(map[string]any{"id": 1, "name": "a"})),
 		row("page=1", 1, "http_json", "", rec(map[string]any{"id": 2, "name": "b"})),
+		// Each fetch's completion marker: backfill_rows_dedup keeps only complete fetches.
+		row("video=v1/2026-01-01", backfill.CompleteIndex, "youtube_analytics", "", rec(map[string]any{"complete": true})),
+		row("page=1", backfill.CompleteIndex, "http_json", "", rec(map[string]any{"complete": true})),
 	}
 	ins := s.BQ.Dataset(s.Dataset).Table(warehouse.TableBackfillRows).Inserter()
 	var items []bigquery.ValueSaver

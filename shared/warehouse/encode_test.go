@@ -28,7 +28,7 @@ func TestEncodeEveryTable(t *testing.T) {
 		event.TableTweets:       `{"event_time":"1795338000000000","tweet_id":"9007199254740993","kind":"tweet","hashtags":["a","b"],"matching_rules":[{"id":"1","tag":"t"}],"message_id":"m","publish_time":"1795338000000000","source":"s","ingested_at":"1795338000000000","schema_version":"1"}`,
 		event.TableStreamEvents: `{"event_time":"1795338000000000","kind":"limit","track_limit":"7","message_id":"m","publish_time":"1795338000000000","source":"s","ingested_at":"1795338000000000","schema_version":"1"}`,
 		event.TableAppEvents:    `{"event_time":"1795338000000000","event_id":"e","kind":"search","message_id":"m","publish_time":"1795338000000000","source":"s","ingested_at":"1795338000000000","schema_version":"1"}`,
-		event.TableDeadLetters:  `{"dead_lettered_at":"1795338000000000","message_id":"m","stage":"decode","reason":"bad","attributes":[{"key":"k","value":"v"}],"data":"/w==","data_bytes":"1"}`,
+		event.TableDeadLetters:  `{"dead_lettered_at":"1795338000000000","message_id":"m","stage":"decode","reason":"bad","kind":"unclassified","attributes":[{"key":"k","value":"v"}],"data":"/w==","data_bytes":"1"}`,
 	}
 	for _, table := range event.Tables {
 		js, err := schemas.Table(table)

@@ -83,6 +83,11 @@ func TestDashboardViews(t *testing.T) {
 		bf("v1", 0, h.Add(time.Minute), &day, `{"day":"2024-01-01","views":12,"likes":3}`), // a retried task: the latest fetch wins
 		bf("v2", 0, h, &day, `{"day":"2024-01-01","views":5,"likes":-1,"title":"x"}`),
 		bf("v3", 0, h, nil, `{"views":1.5}`), // no day column: the day it was fetched
+		// Completion markers (row_index -1): backfill_rows_dedup keeps each shard's latest complete fetch.
+		bf("v1", -1, h, nil, `{"complete":true}`),
+		bf("v1", -1, h.Add(time.Minute), nil, `{"complete":true}`),
+		bf("v2", -1, h, nil, `{"complete":true}`),
+		bf("v3", -1, h, nil, `{"complete":true}`),
 	)
 
 	msg := func(id string, data string) event.Message {
