@@ -156,7 +156,9 @@ locals {
   # "**/name" at any depth). The archive provider has no re-include, so a "/dir/*" line becomes
   # the entries of dir (each file or folder directly in it, found through the files under it)
   # except those a "!/dir/sub/" line keeps.
-  upload_ignore = [for l in split("\n", file("${path.module}/../.gcloudignore")) : trimspace(l) if trimspace(l) != "" && !startswith(trimspace(l), "#")]
+  # A copy of terraform/ alone (no repository around it) still validates; the source zip's
+  # precondition below then says what is missing.
+  upload_ignore = [for l in split("\n", fileexists("${path.module}/../.gcloudignore") ? file("${path.module}/../.gcloudignore") : "") : trimspace(l) if trimspace(l) != "" && !startswith(trimspace(l), "#")]
   upload_keep   = [for l in local.upload_ignore : trimsuffix(trimprefix(l, "!/"), "/") if startswith(l, "!")]
   upload_excludes = distinct(flatten([for l in local.upload_ignore : (
     endswith(l, "/*")
@@ -171,6 +173,13 @@ data "archive_file" "source" {
   source_dir  = "${path.module}/.."
   output_path = "${path.module}/.terraform/pipelinekit-source.zip"
   excludes    = local.upload_excludes
+
+  lifecycle {
+    precondition {
+      condition     = fileexists("${path.module}/../.gcloudignore") && fileexists("${path.module}/../functions.go")
+      error_message = "terraform/ must sit in the pipelinekit repository: the functions' source is its parent folder, and ../.gcloudignore says what the upload leaves out."
+    }
+  }
 }
 
 resource "google_storage_bucket" "source" {
