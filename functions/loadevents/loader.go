@@ -1,13 +1,10 @@
 package loadevents
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -38,21 +35,6 @@ func NewLoader(w Appender, now func() time.Time, log *slog.Logger) *Loader {
 	return &Loader{w: w, now: now, log: log}
 }
 
-// messagePublishedData is the data of a google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
-// Push deliveries carry both camelCase and snake_case spellings of some fields.
-type messagePublishedData struct {
-	Message struct {
-		Data          []byte            `json:"data"`
-		Attributes    map[string]string `json:"attributes"`
-		MessageID     string            `json:"messageId"`
-		MessageIDAlt  string            `json:"message_id"`
-		PublishTime   string            `json:"publishTime"`
-		PublishTimeAl string            `json:"publish_time"`
-	} `json:"message"`
-	Subscription    string          `json:"subscription"`
-	DeliveryAttempt json.RawMessage `json:"deliveryAttempt"`
-}
-
 // Handle is the CloudEvent entry point. A nil return acknowledges the message; an error makes
 // Pub/Sub redeliver it. Only transient failures return an error: a message that can never load
 // is dead-lettered and acknowledged, so it cannot block the subscription.
@@ -66,38 +48,9 @@ func (l *Loader) Handle(ctx context.Context, e cloudevents.Event) error {
 	return l.Load(ctx, m)
 }
 
+// messageOf is the Pub/Sub message a messagePublished CloudEvent carries.
 func messageOf(e cloudevents.Event) (event.Message, error) {
-	var d messagePublishedData
-	if err := json.Unmarshal(e.Data(), &d); err != nil {
-		return event.Message{}, fmt.Errorf("CloudEvent data is not a Pub/Sub messagePublished JSON object: %v", err)
-	}
-	m := event.Message{
-		ID:           firstNonEmpty(d.Message.MessageID, d.Message.MessageIDAlt, e.ID()),
-		Data:         d.Message.Data,
-		Attributes:   d.Message.Attributes,
-		Subscription: d.Subscription,
-	}
-	if n, err := strconv.Atoi(string(bytes.Trim(d.DeliveryAttempt, `"`))); err == nil {
-		m.DeliveryAttempt = n
-	}
-	m.PublishTime = e.Time()
-	if pt := firstNonEmpty(d.Message.PublishTime, d.Message.PublishTimeAl); pt != "" {
-		t, err := time.Parse(time.RFC3339Nano, pt)
-		if err != nil {
-			return m, fmt.Errorf("message publishTime %q is not an RFC 3339 time", pt)
-		}
-		m.PublishTime = t
-	}
-	return m, nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return event.MessageOfPush(e.Data(), e.ID(), e.Time())
 }
 
 // Load writes one message's row, or its dead letter.

@@ -5,13 +5,10 @@
 package updaterankings
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -96,44 +93,16 @@ func NewUpdater(store Applier, now func() time.Time, log *slog.Logger) *Updater 
 	return &Updater{store: store, now: now, log: log}
 }
 
-// pushData is the data of a google.cloud.pubsub.topic.v1.messagePublished CloudEvent.
-type pushData struct {
-	Message struct {
-		Data        []byte            `json:"data"`
-		Attributes  map[string]string `json:"attributes"`
-		MessageID   string            `json:"messageId"`
-		PublishTime string            `json:"publishTime"`
-	} `json:"message"`
-	Subscription    string          `json:"subscription"`
-	DeliveryAttempt json.RawMessage `json:"deliveryAttempt"`
-}
-
 // Handle is the CloudEvent entry point. nil acknowledges the message, an error makes Pub/Sub
 // deliver it again. Only a failed store write is retried: a message that does not decode can
 // never count (the loader dead-letters it with its reason), and an event no ranking uses (no
 // hashtag, a view without an item, an empty search) counts nowhere; both are acknowledged, so
 // nothing is redelivered forever.
 func (u *Updater) Handle(ctx context.Context, ce cloudevents.Event) error {
-	var d pushData
-	if err := json.Unmarshal(ce.Data(), &d); err != nil {
+	m, err := event.MessageOfPush(ce.Data(), ce.ID(), ce.Time())
+	if err != nil {
 		u.log.WarnContext(ctx, "not a Pub/Sub message; ignored", "event_id", ce.ID(), "error", err)
 		return nil
-	}
-	m := event.Message{ID: d.Message.MessageID, Data: d.Message.Data, Attributes: d.Message.Attributes,
-		Subscription: d.Subscription, PublishTime: ce.Time()}
-	if m.ID == "" {
-		m.ID = ce.ID()
-	}
-	if n, err := strconv.Atoi(string(bytes.Trim(d.DeliveryAttempt, `"`))); err == nil {
-		m.DeliveryAttempt = n
-	}
-	if d.Message.PublishTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, d.Message.PublishTime)
-		if err != nil {
-			u.log.WarnContext(ctx, "message publishTime is not an RFC 3339 time; ignored", "message_id", m.ID, "publish_time", d.Message.PublishTime)
-			return nil
-		}
-		m.PublishTime = t
 	}
 	rec, err := event.Decode(m, u.now())
 	if err != nil {
