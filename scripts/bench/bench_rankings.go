@@ -139,6 +139,14 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	res.BaselineCommitsPerEvent = float64(res.BaselineOps.Calls["Commit"]) / float64(len(base))
 	res.BaselineWritesPerEvent = float64(res.BaselineOps.Writes) / float64(len(base))
 	res.LoadAfter = loadAverage()
+	// Said at once, so that a later phase failing on a loaded machine does not lose it.
+	c.Log.Info("rankings: throughput", "events_per_s", res.EventsPS, "baseline_events_per_s", res.BaselineEventsPS,
+		"commits_per_event", res.CommitsPerEvent, "writes_per_event", res.WritesPerEvent, "ops", res.Ops.String(),
+		"baseline_commits_per_event", res.BaselineCommitsPerEvent, "baseline_ops", res.BaselineOps.String(),
+		"hot_tag", res.HotTagCount, "hot_tag_want", res.HotTagWant, "load_before", res.LoadBefore, "load_after", res.LoadAfter)
+	if c.ReadFor <= 0 {
+		return res, nil // throughput only
+	}
 
 	// 2. Serving with many readers: the functions process (5 s instance cache), then the same
 	// handler in this process without the cache, at the same concurrency.
