@@ -36,8 +36,9 @@ var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "ranking
 type Options struct {
 	Collections Collections
 	// Shards is how many documents each bucket's counts are spread over (default 16). Each
-	// commit writes to one shard chosen at random, so one bucket document sees about
-	// commits-per-second/Shards writes per second, however hot one key is.
+	// commit writes to one shard chosen at random among those no other commit of the instance
+	// holds, so one bucket document sees about commits-per-second/Shards writes per second,
+	// however hot one key is.
 	Shards int
 	// MaxBatch is the most events one commit carries (default 100; each is at most three
 	// writes, under Firestore's 500 per commit).
@@ -156,7 +157,22 @@ func (s *Store) Apply(ctx context.Context, e Entry) error {
 // an instance keep up with thousands of events a second.
 func (s *Store) loop() {
 	defer close(s.done)
+	// Each commit takes a random counter shard that no other commit of the instance holds, so
+	// its concurrent commits never write one counter document (Firestore would serialise
+	// them), and over time every shard takes its share.
 	sem := make(chan struct{}, s.o.InFlight)
+	var mu sync.Mutex
+	busy := map[int]bool{}
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		shard := rand.IntN(s.o.Shards)
+		for i := 0; busy[shard] && i < s.o.Shards; i++ {
+			shard = (shard + 1) % s.o.Shards
+		}
+		busy[shard] = true
+		return shard
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -179,11 +195,17 @@ func (s *Store) loop() {
 		}
 		timer.Stop()
 		sem <- struct{}{}
+		shard := take()
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer func() {
+				mu.Lock()
+				delete(busy, shard)
+				mu.Unlock()
+				<-sem
+			}()
 			s.stats.groups.Add(1)
 			s.stats.events.Add(int64(len(batch)))
-			s.commit(batch)
+			s.commit(batch, shard)
 		})
 	}
 }
@@ -201,16 +223,16 @@ var errTooManyWrites = errors.New("more writes than one commit takes")
 // is then read and committed with what each marker says (tryCommit with read), starting again
 // while a concurrent commit changes one of its markers. Either way each event counts once and
 // each delivery is answered only after its event is durable (or known to be counted already).
-func (s *Store) commit(batch []*pending) {
+func (s *Store) commit(batch []*pending, shard int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	err := s.commitGroup(ctx, batch)
+	err := s.commitGroup(ctx, batch, shard)
 	if errors.Is(err, errTooManyWrites) && len(batch) > 1 {
 		// Events far apart in time touch many buckets: commit the halves on their own.
 		s.stats.split.Add(1)
 		h := len(batch) / 2
-		s.commit(batch[:h])
-		s.commit(batch[h:])
+		s.commit(batch[:h], shard)
+		s.commit(batch[h:], shard)
 		return
 	}
 	if err != nil {
@@ -221,7 +243,7 @@ func (s *Store) commit(batch []*pending) {
 	}
 }
 
-func (s *Store) commitGroup(ctx context.Context, batch []*pending) error {
+func (s *Store) commitGroup(ctx context.Context, batch []*pending, shard int) error {
 	read := s.readFirst.Load() > 0
 	if read {
 		s.readFirst.Add(-1)
@@ -231,7 +253,7 @@ func (s *Store) commitGroup(ctx context.Context, batch []*pending) error {
 		if attempt > 0 {
 			time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
 		}
-		if err = s.tryCommit(ctx, batch, read); err == nil || errors.Is(err, errTooManyWrites) {
+		if err = s.tryCommit(ctx, batch, shard, read); err == nil || errors.Is(err, errTooManyWrites) {
 			return err
 		}
 		switch {
@@ -322,7 +344,7 @@ type countDelta struct {
 // tryCommit makes one commit of batch. With read it first reads every marker and writes
 // with preconditions on what it read; without, it takes every marker to be absent and creates
 // them (must not exist), so any marker that does exist fails the whole commit.
-func (s *Store) tryCommit(ctx context.Context, batch []*pending, read bool) error {
+func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read bool) error {
 	now := s.o.Now()
 	markers := map[string]*marker{}
 	var refs []*firestore.DocumentRef
@@ -352,7 +374,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, read bool) erro
 		}
 	}
 
-	shard := rand.IntN(s.o.Shards)
 	counts := map[string]*countDelta{}
 	add := func(cs []Count, at time.Time, d int64) {
 		for _, c := range cs {
