@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pipelinekit/pipelinekit/functions/serverankings"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
@@ -46,6 +48,17 @@ type RankingsResult struct {
 	BaselineEvents   int     `json:"baseline_events"`
 	BaselineEventsPS float64 `json:"baseline_events_per_s"`
 	Ratio            float64 `json:"ratio"`
+	// Ops and BaselineOps are the Firestore calls of each, counted by a pass-through proxy in
+	// front of the emulator; CommitsPerEvent and WritesPerEvent divide them by the events.
+	Ops                     FirestoreOps `json:"ops"`
+	CommitsPerEvent         float64      `json:"commits_per_event"`
+	WritesPerEvent          float64      `json:"writes_per_event"`
+	BaselineOps             FirestoreOps `json:"baseline_ops"`
+	BaselineCommitsPerEvent float64      `json:"baseline_commits_per_event"`
+	BaselineWritesPerEvent  float64      `json:"baseline_writes_per_event"`
+	// LoadAverage is the machine's 1-minute load average before and after the throughput runs.
+	LoadBefore float64 `json:"load_before"`
+	LoadAfter  float64 `json:"load_after"`
 	// HotTagCount is the hot hashtag's count in the 1d window, which must equal the tweets sent.
 	HotTagCount int64 `json:"hot_tag_count"`
 	HotTagWant  int64 `json:"hot_tag_want"`
@@ -70,23 +83,33 @@ type RankingsResult struct {
 // baseline; ServeRankings' latency with many readers against the same handler without its
 // instance cache; and how fresh rankings and recent views are.
 func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, error) {
+	// The bench starts the Firestore emulator behind a proxy that counts its calls, and the stack
+	// uses it through FIRESTORE_EMULATOR_HOST.
+	proxy, stop, err := countedFirestore(ctx, c.Log, c.Logs)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	s, err := localstack.Start(ctx, localstack.Options{Project: fmt.Sprintf("bench-rk-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs,
 		Rankings: true, LoaderInFlight: c.InFlight, FunctionsEnv: map[string]string{"RANKINGS_CACHE_TTL": "5s"}})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	res := &RankingsResult{Events: c.Events, InFlight: c.InFlight, BaselineEvents: c.BaselineEvents, Readers: c.Readers}
+	res := &RankingsResult{Events: c.Events, InFlight: c.InFlight, BaselineEvents: c.BaselineEvents, Readers: c.Readers, LoadBefore: loadAverage()}
 
 	// 1. Throughput: every message straight to UpdateRankings, InFlight at a time.
 	c.Log.Info("rankings: delivering events to UpdateRankings", "events", c.Events)
 	msgs, hot := rankingMessages(c.Events, "bench")
 	res.HotTagWant = int64(hot)
+	ops0 := proxy.Snapshot()
 	start := time.Now()
 	if err := deliverEach(ctx, c.InFlight, msgs, s.DeliverRankingMessage); err != nil {
 		return nil, err
 	}
 	res.EventsPS = float64(len(msgs)) / time.Since(start).Seconds()
+	res.Ops = proxy.Snapshot().Sub(ops0)
+	res.CommitsPerEvent, res.WritesPerEvent = float64(res.Ops.Calls["Commit"])/float64(len(msgs)), float64(res.Ops.Writes)/float64(len(msgs))
 	top, err := s.ServedRanking(ctx, rankings.Hashtags, "1d", 1)
 	if err != nil {
 		return nil, err
@@ -103,6 +126,7 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	}
 	defer fs.Close()
 	base, _ := rankingMessages(c.BaselineEvents, "base")
+	ops0 = proxy.Snapshot()
 	start = time.Now()
 	if err := deliverEach(ctx, c.InFlight, base, func(ctx context.Context, m localstack.PushMessage) (int, error) {
 		return 200, baselineApply(ctx, fs, m)
@@ -111,6 +135,18 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	}
 	res.BaselineEventsPS = float64(len(base)) / time.Since(start).Seconds()
 	res.Ratio = res.EventsPS / res.BaselineEventsPS
+	res.BaselineOps = proxy.Snapshot().Sub(ops0)
+	res.BaselineCommitsPerEvent = float64(res.BaselineOps.Calls["Commit"]) / float64(len(base))
+	res.BaselineWritesPerEvent = float64(res.BaselineOps.Writes) / float64(len(base))
+	res.LoadAfter = loadAverage()
+	// Said at once, so that a later phase failing on a loaded machine does not lose it.
+	c.Log.Info("rankings: throughput", "events_per_s", res.EventsPS, "baseline_events_per_s", res.BaselineEventsPS,
+		"commits_per_event", res.CommitsPerEvent, "writes_per_event", res.WritesPerEvent, "ops", res.Ops.String(),
+		"baseline_commits_per_event", res.BaselineCommitsPerEvent, "baseline_ops", res.BaselineOps.String(),
+		"hot_tag", res.HotTagCount, "hot_tag_want", res.HotTagWant, "load_before", res.LoadBefore, "load_after", res.LoadAfter)
+	if c.ReadFor <= 0 {
+		return res, nil // throughput only
+	}
 
 	// 2. Serving with many readers: the functions process (5 s instance cache), then the same
 	// handler in this process without the cache, at the same concurrency.
@@ -148,6 +184,32 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	res.RankingFreshP50Ms, res.RankingFreshMaxMs = pct(rk, 50), pct(rk, 100)
 	res.ViewFreshP50Ms, res.ViewFreshMaxMs = pct(vw, 50), pct(vw, 100)
 	return res, nil
+}
+
+// countedFirestore starts the Firestore emulator behind a counting proxy and points
+// FIRESTORE_EMULATOR_HOST at the proxy until stop.
+func countedFirestore(ctx context.Context, log *slog.Logger, logs io.Writer) (*opsProxy, func(), error) {
+	em, err := gcloudemu.Start(ctx, gcloudemu.Firestore, gcloudemu.WithOutput(logs), gcloudemu.WithStartTimeout(5*time.Minute))
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy, err := startOpsProxy(em.Host)
+	if err != nil {
+		em.Stop()
+		return nil, nil, err
+	}
+	prev, had := os.LookupEnv("FIRESTORE_EMULATOR_HOST")
+	os.Setenv("FIRESTORE_EMULATOR_HOST", proxy.Addr)
+	log.Info("rankings: Firestore emulator behind a counting proxy", "emulator", em.Host, "proxy", proxy.Addr)
+	return proxy, func() {
+		if had {
+			os.Setenv("FIRESTORE_EMULATOR_HOST", prev)
+		} else {
+			os.Unsetenv("FIRESTORE_EMULATOR_HOST")
+		}
+		proxy.Close()
+		em.Stop()
+	}, nil
 }
 
 // rankingMessages makes n events: 70% tweets each with the hot hashtag and one of 500 others,
@@ -371,6 +433,10 @@ func printRankings(w io.Writer, r *RankingsResult) {
 		return
 	}
 	fmt.Fprintf(w, "%-20s %-40s %14.0f %14.0f %7.1fx\n", "rankings", "events/s kept up with (UpdateRankings)", r.EventsPS, r.BaselineEventsPS, r.Ratio)
+	fmt.Fprintf(w, "%-20s %-40s %14.3f %14.3f\n", "rankings", "Firestore commits per event", r.CommitsPerEvent, r.BaselineCommitsPerEvent)
+	fmt.Fprintf(w, "%-20s %-40s %14.3f %14.3f\n", "rankings", "Firestore documents written per event", r.WritesPerEvent, r.BaselineWritesPerEvent)
+	fmt.Fprintf(w, "%-20s %-40s %s | %s\n", "rankings", "Firestore calls", r.Ops, r.BaselineOps)
+	fmt.Fprintf(w, "%-20s %-40s %14.2f %14.2f\n", "rankings", "load average (1 min) before / after", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "%-20s %-40s %14d %14d\n", "rankings", "hot hashtag count / tweets sent", r.HotTagCount, r.HotTagWant)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", "rankings", fmt.Sprintf("serve p50 (ms), %d readers", r.Readers), r.ServeP50Ms, r.NoCacheP50Ms)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", "rankings", fmt.Sprintf("serve p99 (ms), %d readers", r.Readers), r.ServeP99Ms, r.NoCacheP99Ms)

@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&rc.Events, "rankings-events", 20000, "events delivered to UpdateRankings")
 	flag.IntVar(&rc.InFlight, "rankings-inflight", 250, "deliveries in flight, as Eventarc with UpdateRankings' concurrency")
 	flag.IntVar(&rc.BaselineEvents, "rankings-baseline-events", 2000, "events of the one-transaction-per-event baseline")
-	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings")
+	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings (0: measure the throughput only, no serving or freshness)")
 	covc := CoverageConfig{LeasePoll: time.Second / 30, Every: 10 * time.Millisecond}
 	flag.DurationVar(&covc.Period, "coverage-period", 2*time.Second, "Cloud Scheduler's period in the coverage soak (production: 1 min)")
 	flag.DurationVar(&covc.Duration, "coverage-read", 20*time.Second, "a run's read window in the coverage soak (production: 27 min)")

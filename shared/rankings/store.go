@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -35,8 +36,9 @@ var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "ranking
 type Options struct {
 	Collections Collections
 	// Shards is how many documents each bucket's counts are spread over (default 16). Each
-	// commit writes to one shard chosen at random, so one bucket document sees about
-	// commits-per-second/Shards writes per second, however hot one key is.
+	// commit writes to one shard chosen at random among those no other commit of the instance
+	// holds, so one bucket document sees about commits-per-second/Shards writes per second,
+	// however hot one key is.
 	Shards int
 	// MaxBatch is the most events one commit carries (default 100; each is at most three
 	// writes, under Firestore's 500 per commit).
@@ -60,6 +62,31 @@ type Store struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	// readFirst counts down the groups that read their markers before committing: set after
+	// a blind commit met a marker, since duplicates come in bursts (a redelivered backlog).
+	readFirst atomic.Int32
+	stats     struct{ groups, commits, blindCommits, blindMisses, reads, events, split atomic.Int64 }
+}
+
+// Stats counts what a Store did since it started.
+type Stats struct {
+	// Groups is how many groups of deliveries were committed together; Events how many
+	// deliveries they held.
+	Groups, Events int64
+	// Commits is Firestore commits attempted, BlindCommits those made without reading the
+	// markers first, BlindMisses the blind commits that met an existing marker (the group was
+	// then read and committed again), Reads the marker reads (one BatchGetDocuments each).
+	Commits, BlindCommits, BlindMisses, Reads int64
+	// Splits is how many groups were halved to fit Firestore's writes per commit.
+	Splits int64
+}
+
+// Stats returns the counts so far.
+func (s *Store) Stats() Stats {
+	st := &s.stats
+	return Stats{Groups: st.groups.Load(), Events: st.events.Load(), Commits: st.commits.Load(), BlindCommits: st.blindCommits.Load(),
+		BlindMisses: st.blindMisses.Load(), Reads: st.reads.Load(), Splits: st.split.Load()}
 }
 
 type pending struct {
@@ -130,7 +157,22 @@ func (s *Store) Apply(ctx context.Context, e Entry) error {
 // an instance keep up with thousands of events a second.
 func (s *Store) loop() {
 	defer close(s.done)
+	// Each commit takes a random counter shard that no other commit of the instance holds, so
+	// its concurrent commits never write one counter document (Firestore would serialise
+	// them), and over time every shard takes its share.
 	sem := make(chan struct{}, s.o.InFlight)
+	var mu sync.Mutex
+	busy := map[int]bool{}
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		shard := rand.IntN(s.o.Shards)
+		for i := 0; busy[shard] && i < s.o.Shards; i++ {
+			shard = (shard + 1) % s.o.Shards
+		}
+		busy[shard] = true
+		return shard
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -153,38 +195,97 @@ func (s *Store) loop() {
 		}
 		timer.Stop()
 		sem <- struct{}{}
+		shard := take()
 		wg.Go(func() {
-			defer func() { <-sem }()
-			err := s.commit(batch)
-			for _, p := range batch {
-				p.done <- err
-			}
+			defer func() {
+				mu.Lock()
+				delete(busy, shard)
+				mu.Unlock()
+				<-sem
+			}()
+			s.stats.groups.Add(1)
+			s.stats.events.Add(int64(len(batch)))
+			s.commit(batch, shard)
 		})
 	}
 }
 
-// commit writes a batch, starting again when a concurrent commit changed one of its markers
-// (two deliveries of one event racing): the second pass sees the first's outcome.
-func (s *Store) commit(batch []*pending) error {
+// maxWrites is Firestore's limit of writes per commit.
+const maxWrites = 500
+
+// errTooManyWrites says a group needs more writes than one commit takes.
+var errTooManyWrites = errors.New("more writes than one commit takes")
+
+// commit writes a group and answers each of its deliveries. The common case is one blind
+// commit: every marker created with a must-not-exist precondition, in the same atomic commit
+// as the group's merged counter increments, with no read. If a marker exists (a redelivery, or
+// two deliveries of one event racing) the whole commit fails and changes nothing; the group
+// is then read and committed with what each marker says (tryCommit with read), starting again
+// while a concurrent commit changes one of its markers. Either way each event counts once and
+// each delivery is answered only after its event is durable (or known to be counted already).
+func (s *Store) commit(batch []*pending, shard int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	var err error
-	for attempt := range 30 {
-		if err = s.tryCommit(ctx, batch); err == nil || !conflict(err) {
-			break
-		}
-		s.o.Log.Debug("rankings commit conflicted; retrying", "attempt", attempt, "error", err)
-		time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
+	err := s.commitGroup(ctx, batch, shard)
+	if errors.Is(err, errTooManyWrites) && len(batch) > 1 {
+		// Events far apart in time touch many buckets: commit the halves on their own.
+		s.stats.split.Add(1)
+		h := len(batch) / 2
+		s.commit(batch[:h], shard)
+		s.commit(batch[h:], shard)
+		return
 	}
 	if err != nil {
-		return fmt.Errorf("committing %d ranking events: %w", len(batch), err)
+		err = fmt.Errorf("committing %d ranking events: %w", len(batch), err)
 	}
-	return nil
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+func (s *Store) commitGroup(ctx context.Context, batch []*pending, shard int) error {
+	read := s.readFirst.Load() > 0
+	if read {
+		s.readFirst.Add(-1)
+	}
+	var err error
+	for attempt := 0; attempt < 30; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
+		}
+		if err = s.tryCommit(ctx, batch, shard, read); err == nil || errors.Is(err, errTooManyWrites) {
+			return err
+		}
+		switch {
+		case conflict(err):
+			if !read {
+				s.stats.blindMisses.Add(1)
+				s.readFirst.Store(16)
+			}
+			read = true
+			s.o.Log.Debug("rankings commit met a changed marker; reading and retrying", "attempt", attempt, "error", err)
+		case transient(err) && ctx.Err() == nil:
+			// The commit may have landed before the error: the next attempt's markers say so.
+			s.o.Log.Warn("rankings commit failed; retrying", "attempt", attempt, "error", err)
+		default:
+			return err
+		}
+	}
+	return err
 }
 
 func conflict(err error) bool {
 	switch status.Code(err) {
 	case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// transient errors may succeed when tried again.
+func transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Internal, codes.DeadlineExceeded, codes.Unknown:
 		return true
 	}
 	return false
@@ -240,7 +341,10 @@ type countDelta struct {
 	labels  map[string]string
 }
 
-func (s *Store) tryCommit(ctx context.Context, batch []*pending) error {
+// tryCommit makes one commit of batch. With read it first reads every marker and writes
+// with preconditions on what it read; without, it takes every marker to be absent and creates
+// them (must not exist), so any marker that does exist fails the whole commit.
+func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read bool) error {
 	now := s.o.Now()
 	markers := map[string]*marker{}
 	var refs []*firestore.DocumentRef
@@ -252,22 +356,24 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending) error {
 			refs, order = append(refs, m.ref), append(order, m)
 		}
 	}
-	snaps, err := s.c.GetAll(ctx, refs)
-	if err != nil {
-		return fmt.Errorf("reading event markers: %w", err)
-	}
-	for i, snap := range snaps { // GetAll answers in the order of refs
-		m := order[i]
-		if !snap.Exists() {
-			continue
+	if read {
+		s.stats.reads.Add(1)
+		snaps, err := s.c.GetAll(ctx, refs)
+		if err != nil {
+			return fmt.Errorf("reading event markers: %w", err)
 		}
-		if err := snap.DataTo(m); err != nil {
-			return fmt.Errorf("decoding marker %s: %w", snap.Ref.Path, err)
+		for i, snap := range snaps { // GetAll answers in the order of refs
+			m := order[i]
+			if !snap.Exists() {
+				continue
+			}
+			if err := snap.DataTo(m); err != nil {
+				return fmt.Errorf("decoding marker %s: %w", snap.Ref.Path, err)
+			}
+			m.exists, m.updateTime = true, snap.UpdateTime
 		}
-		m.exists, m.updateTime = true, snap.UpdateTime
 	}
 
-	shard := rand.IntN(s.o.Shards)
 	counts := map[string]*countDelta{}
 	add := func(cs []Count, at time.Time, d int64) {
 		for _, c := range cs {
@@ -366,6 +472,13 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending) error {
 	}
 	if writes == 0 {
 		return nil // every event was a redelivery: nothing to write
+	}
+	if writes > maxWrites {
+		return errTooManyWrites
+	}
+	s.stats.commits.Add(1)
+	if !read {
+		s.stats.blindCommits.Add(1)
 	}
 	if _, err := wb.Commit(ctx); err != nil {
 		return err
