@@ -61,6 +61,7 @@ var localOnly = map[string]string{
 	"ALLOW_PRIVATE_HOSTS":   "lets sources reach private addresses, which only the local stack's fakes need",
 	"YOUTUBE_TOKEN_URL":     "points the YouTube client at a local fake; production uses Google's",
 	"YOUTUBE_API_BASE_URL":  "points the YouTube client at a local fake; production uses Google's",
+	"GA4_API_BASE_URL":      "points the GA4 Data API client at a local fake; production uses Google's",
 	"X_API_BASE_URL":        "points the X client at a local fake; production uses X's",
 	"LOG_LEVEL":             "a debugging knob, unset in production",
 	"K_SERVICE":             "set by Cloud Run itself on every deployed function",

@@ -53,6 +53,8 @@ type Config struct {
 	TokenURL string
 	// APIBaseURL overrides https://youtubeanalytics.googleapis.com/ (YOUTUBE_API_BASE_URL).
 	APIBaseURL string
+	// GA4APIBaseURL overrides https://analyticsdata.googleapis.com/ (GA4_API_BASE_URL).
+	GA4APIBaseURL string
 	// AllowedHosts is the http_json allow-list (HTTP_JSON_ALLOWED_HOSTS, comma-separated).
 	AllowedHosts []string
 	// AllowPrivateHosts lets http_json reach private addresses (ALLOW_PRIVATE_HOSTS); local only.
@@ -84,6 +86,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		QueueMaxAttempts:  env.Int("QUEUE_MAX_ATTEMPTS", DefaultQueueMaxAttempts, UnlimitedAttempts, 1_000_000),
 		TokenURL:          env.URL("YOUTUBE_TOKEN_URL", ""),
 		APIBaseURL:        env.URL("YOUTUBE_API_BASE_URL", ""),
+		GA4APIBaseURL:     env.URL("GA4_API_BASE_URL", ""),
 		AllowedHosts:      env.List("HTTP_JSON_ALLOWED_HOSTS", nil),
 		AllowPrivateHosts: env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		CounterShards:     env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),

@@ -103,17 +103,8 @@ func parseTask(body []byte) (task backfill.TaskSpec, named bool, err error) {
 	if err := json.Unmarshal(body, &task); err != nil {
 		return task, true, fmt.Errorf("decoding the task: %w", err)
 	}
-	switch task.Source {
-	case backfill.SourceYouTube:
-		if task.YouTube == nil || task.HTTPJSON != nil {
-			return task, true, fmt.Errorf("a %s task needs a youtube query and nothing else", task.Source)
-		}
-	case backfill.SourceHTTPJSON:
-		if task.HTTPJSON == nil || task.YouTube != nil {
-			return task, true, fmt.Errorf("a %s task needs an http_json request and nothing else", task.Source)
-		}
-	default:
-		return task, true, fmt.Errorf("unknown source %q: want %s or %s", task.Source, backfill.SourceYouTube, backfill.SourceHTTPJSON)
+	if err := backfill.CheckTask(task); err != nil {
+		return task, true, err
 	}
 	return task, true, nil
 }

@@ -46,6 +46,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per task; nil means slog.Default().
 	Logger *slog.Logger
+	// Fetchers run the tasks of the sources registered after youtube_analytics and http_json
+	// (ga4), by source name.
+	Fetchers map[string]backfill.Fetcher
+}
+
+// QuotaRecorder keeps the quota figures an API reported for a task; *backfill.Store is one.
+// A Store without it records none.
+type QuotaRecorder interface {
+	RecordQuota(ctx context.Context, job string, ref backfill.ShardRef, q *sources.GA4Quota) error
 }
 
 // Worker runs backfill tasks delivered by Cloud Tasks: it fetches the task's data, keeps the
@@ -56,6 +65,7 @@ type Worker struct {
 	rows        Appender
 	youtube     YouTubeSource
 	httpJSON    HTTPJSONSource
+	fetchers    map[string]backfill.Fetcher
 	maxAttempts int
 	now         func() time.Time
 	log         *slog.Logger
@@ -66,6 +76,14 @@ type Worker struct {
 func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
 	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
 		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger)}
+	w.fetchers = map[string]backfill.Fetcher{
+		backfill.SourceYouTube: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
+			return youtube.Query(ctx, *t.YouTube)
+		}),
+	}
+	for name, f := range opts.Fetchers {
+		w.fetchers[name] = f
+	}
 	if w.maxAttempts == 0 {
 		w.maxAttempts = DefaultQueueMaxAttempts
 	}
@@ -131,7 +149,11 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if task.HTTPJSON != nil {
 		return w.stream(ctx, task)
 	}
-	res, err := w.youtube.Query(ctx, *task.YouTube)
+	fetcher, ok := w.fetchers[task.Source]
+	if !ok {
+		return result{kind: permanent, reason: fmt.Sprintf("this worker has no fetcher for source %s", task.Source)}
+	}
+	res, err := fetcher.Fetch(ctx, task)
 	if err != nil {
 		return sourceFailure(err)
 	}
@@ -140,11 +162,17 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 		return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
 	}
 	fetchedAt := w.now()
-	rows := backfill.Rows(task, res, fetchedAt)
+	rows := backfill.RowsOf(task, res, fetchedAt)
 	// The rows and the marker of a complete fetch go in one call.
 	rows = append(rows, backfill.CompleteRow(task, len(rows), len(res.Pages), fetchedAt))
 	if err := w.appendRows(ctx, rows); err != nil {
 		return appendFailure(err, res.APICalls)
+	}
+	if qr, ok := w.store.(QuotaRecorder); ok && res.Quota != nil {
+		// The figures inform people; failing to keep them does not fail the task.
+		if err := qr.RecordQuota(ctx, task.JobID, task.Ref(), res.Quota); err != nil {
+			w.log.WarnContext(ctx, "recording the API's quota figures failed", "job_id", task.JobID, "shard", task.Shard, "error", err)
+		}
 	}
 	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: res.APICalls}
 }

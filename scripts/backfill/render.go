@@ -66,6 +66,12 @@ func writeSummary(w io.Writer, s *backfill.Status, watched time.Duration) {
 		fmt.Fprintf(w, ", %s retrying", commas(c.Retrying))
 	}
 	fmt.Fprintf(w, "\n  rows       %s\n  API calls  %s\n", commas(c.Rows), commas(c.APICalls))
+	if q := s.Quota; q != nil {
+		// The API's own quota figures after the latest task (GA4's propertyQuota).
+		fmt.Fprintf(w, "  quota      tokens/hour %s left (task used %s), tokens/day %s left, as of %s\n",
+			commas(int(q.Quota.TokensPerHour.Remaining)), commas(int(q.Quota.TokensPerHour.Consumed)),
+			commas(int(q.Quota.TokensPerDay.Remaining)), q.Shard)
+	}
 	elapsed := watched
 	if !s.CreatedAt.IsZero() && s.UpdatedAt.After(s.CreatedAt) {
 		elapsed = s.UpdatedAt.Sub(s.CreatedAt)

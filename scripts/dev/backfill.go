@@ -34,10 +34,13 @@ type backfillSummary struct {
 	TasksPerS     float64                 `json:"tasks_per_s"`
 	Failures      []backfill.FailureGroup `json:"failures,omitempty"`
 	Blocked       string                  `json:"blocked,omitempty"`
+	// Quota is the API's last quota report (ga4), when it gives one.
+	Quota *backfill.QuotaReport `json:"quota,omitempty"`
 }
 
 func runBackfill(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	source := fs.String("source", backfill.SourceYouTube, "the source to backfill, from the registry: youtube_analytics, http_json or ga4")
 	videos := fs.Int("videos", 20, "videos to backfill")
 	days := fs.Int("days", 30, "days per video, ending three days ago")
 	chunk := fs.String("chunk", "day", "day, week, month or range")
@@ -58,10 +61,12 @@ func runBackfill(ctx context.Context, args []string) error {
 	case *failRate < 0 || *failRate >= 1:
 		return errors.New("--fail-rate must be in [0, 1)")
 	}
+	if _, ok := backfill.Lookup(*source); !ok {
+		return fmt.Errorf("--source %q is not a registered source", *source)
+	}
 	log := logger()
-	bo := &localstack.BackfillOptions{YouTube: []sourcestest.Option{
-		sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL),
-	}}
+	faults := []sourcestest.Option{sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL)}
+	bo := &localstack.BackfillOptions{YouTube: faults, GA4: faults}
 	if *rate > 0 {
 		root, err := localstack.ModuleRoot()
 		if err != nil {
@@ -83,7 +88,13 @@ func runBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	sum, err := backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout, *newRun)
+	var sum *backfillSummary
+	if *source == backfill.SourceYouTube {
+		sum, err = backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout, *newRun)
+	} else {
+		spec, expected := sourceSpec(s, *source, *days, *chunk)
+		sum, err = backfillSpecAndCheck(ctx, s, cli, spec, expected, *timeout, *newRun)
+	}
 	if err != nil {
 		return err
 	}
@@ -112,6 +123,22 @@ func buildCLI(ctx context.Context) (string, error) {
 // BigQuery holds against what the job says.
 func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration, newRun bool) (*backfillSummary, error) {
 	spec := localstack.YouTubeSpec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
+	return backfillSpecAndCheck(ctx, s, cli, spec, videos*days, timeout, newRun)
+}
+
+// sourceSpec is the spec of `dev backfill --source` for a source other than YouTube, from its
+// SourceKit (ga4: --days days by --chunk), and the rows it yields.
+func sourceSpec(s *localstack.Stack, source string, days int, chunk string) ([]byte, int) {
+	end := time.Now().UTC().AddDate(0, 0, -3)
+	if source == backfill.SourceGA4 {
+		return localstack.GA4Spec(days, chunk, 0, end), days * 3
+	}
+	kit := localstack.SourceKits[source]
+	return kit.Spec(s.Backfill, end), kit.Rows
+}
+
+// backfillSpecAndCheck runs spec through the CLI and checks BigQuery's keys against expected.
+func backfillSpecAndCheck(ctx context.Context, s *localstack.Stack, cli string, spec []byte, expected int, timeout time.Duration, newRun bool) (*backfillSummary, error) {
 	if _, external := s.External["CLOUD_TASKS_EMULATOR_HOST"]; external && !newRun {
 		// A long-lived Cloud Tasks server remembers the task names of an earlier run of the same
 		// spec and would refuse them: plan a new job.
@@ -136,8 +163,9 @@ func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, vide
 	}
 	sum := &backfillSummary{
 		Job: st.JobID, State: st.State, Planned: st.Counts.Planned, Succeeded: st.Counts.Succeeded,
-		Failed: st.Counts.Failed, Rows: truth.Keys, ExpectedRows: videos * days, DuplicateRows: truth.DedupRows - truth.Keys,
+		Failed: st.Counts.Failed, Rows: truth.Keys, ExpectedRows: expected, DuplicateRows: truth.DedupRows - truth.Keys,
 		APICalls: st.Counts.APICalls, ElapsedS: elapsed.Seconds(), Failures: st.Failures, Blocked: st.Blocked,
+		Quota: st.Quota,
 	}
 	if st.State == backfill.JobDone {
 		sum.LostRows = sum.ExpectedRows - truth.Keys

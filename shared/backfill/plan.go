@@ -37,6 +37,7 @@ type TaskSpec struct {
 	Source   string                   `json:"source"`
 	YouTube  *sources.YouTubeQuery    `json:"youtube,omitempty"`
 	HTTPJSON *sources.HTTPJSONRequest `json:"http_json,omitempty"`
+	GA4      *sources.GA4Query        `json:"ga4,omitempty"`
 }
 
 // Ref returns the task's name in the job store.
@@ -64,6 +65,8 @@ type Plan struct {
 
 	spec   *Spec
 	params []param
+	// state is what a source's Plan keeps for its Task.
+	state any
 }
 
 type param struct {
@@ -76,30 +79,16 @@ type param struct {
 // params (always the product), names in sorted order, the last name varying fastest.
 func (s *Spec) Plan() (*Plan, error) {
 	p := &Plan{JobID: s.ID(), Source: s.Source, spec: s}
-	switch {
-	case s.Source == SourceYouTube && s.YouTube != nil:
-		chunks, err := s.YouTube.chunks()
-		if err != nil {
-			return nil, err
-		}
-		p.Chunks = chunks
-		p.Units = max(len(s.YouTube.VideoIDs), 1)
-		p.Tasks = p.Units * len(chunks)
-	case s.Source == SourceHTTPJSON && s.HTTPJSON != nil:
-		p.Units = 1
-		for _, name := range sortedKeys(s.HTTPJSON.Params) {
-			values := s.HTTPJSON.Params[name]
-			p.params = append(p.params, param{name: name, values: values})
-			if p.Units > 1<<40/max(len(values), 1) {
-				return nil, fmt.Errorf("the job would create more than %d tasks", 1<<40)
-			}
-			p.Units *= len(values)
-		}
-		p.Tasks = p.Units
-	default:
+	src, ok := Lookup(s.Source)
+	if !ok || !src.HasSection(s) {
 		return nil, fmt.Errorf("spec has no %s section", s.Source)
 	}
-	p.APICalls = p.Tasks
+	if err := src.Plan(s, p); err != nil {
+		return nil, err
+	}
+	if p.APICalls == 0 {
+		p.APICalls = p.Tasks
+	}
 	return p, nil
 }
 
@@ -109,11 +98,8 @@ func (p *Plan) Task(i int) TaskSpec {
 		panic(fmt.Sprintf("backfill: task index %d out of range [0, %d)", i, p.Tasks))
 	}
 	t := TaskSpec{JobID: p.JobID, Index: i, Source: p.Source}
-	if p.Source == SourceYouTube {
-		p.youTubeTask(&t)
-	} else {
-		p.httpJSONTask(&t)
-	}
+	src, _ := Lookup(p.Source) // Plan checked it
+	src.Task(p, &t)
 	return t
 }
 

@@ -18,6 +18,7 @@ import (
 const (
 	SourceYouTube  = "youtube_analytics"
 	SourceHTTPJSON = "http_json"
+	SourceGA4      = "ga4"
 )
 
 // DefaultMaxTasks is the task limit when Limits.MaxTasks is zero.
@@ -28,6 +29,7 @@ type Spec struct {
 	Source   string        `json:"source"`
 	YouTube  *YouTubeSpec  `json:"youtube_analytics,omitempty"`
 	HTTPJSON *HTTPJSONSpec `json:"http_json,omitempty"`
+	GA4      *GA4Spec      `json:"ga4,omitempty"`
 	// DryRun asks for the plan and a sample of tasks without creating the job.
 	DryRun bool `json:"dry_run,omitempty"`
 	// NewRun asks for a new job even when the same spec ran before (see RunNonce).
@@ -169,28 +171,22 @@ func jsonKind(goType string) string {
 }
 
 func (s *Spec) validate(lim Limits) *FieldError {
-	switch s.Source {
-	case SourceYouTube:
-		if s.HTTPJSON != nil {
-			return fieldErr(SourceHTTPJSON, "not used by source %s", s.Source)
-		}
-		if s.YouTube == nil {
-			return fieldErr(SourceYouTube, "missing: source %s needs it", s.Source)
-		}
-		return s.YouTube.validate(lim.now())
-	case SourceHTTPJSON:
-		if s.YouTube != nil {
-			return fieldErr(SourceYouTube, "not used by source %s", s.Source)
-		}
-		if s.HTTPJSON == nil {
-			return fieldErr(SourceHTTPJSON, "missing: source %s needs it", s.Source)
-		}
-		return s.HTTPJSON.validate(lim.Hosts)
-	case "":
-		return fieldErr("source", "missing: want %s or %s", SourceYouTube, SourceHTTPJSON)
-	default:
-		return fieldErr("source", "unknown source %q: want %s or %s", s.Source, SourceYouTube, SourceHTTPJSON)
+	if s.Source == "" {
+		return fieldErr("source", "missing: want %s", sourceNames())
 	}
+	src, ok := Lookup(s.Source)
+	if !ok {
+		return fieldErr("source", "unknown source %q: want %s", s.Source, sourceNames())
+	}
+	for _, other := range registered {
+		if other.Name() != s.Source && other.HasSection(s) {
+			return fieldErr(other.Name(), "not used by source %s", s.Source)
+		}
+	}
+	if !src.HasSection(s) {
+		return fieldErr(s.Source, "missing: source %s needs it", s.Source)
+	}
+	return src.Validate(s, lim)
 }
 
 // ID is the job id: "bf-" and 16 hex digits of the SHA-256 of the canonical spec (normalized,

@@ -59,10 +59,12 @@ type Status struct {
 	ETASeconds float64        `json:"eta_s"`
 	Failures   []FailureGroup `json:"failures,omitempty"`
 	// FailuresSampled is true when more failed tasks exist than Failures was built from.
-	FailuresSampled bool      `json:"failures_sampled,omitempty"`
-	Blocked         string    `json:"blocked,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	FailuresSampled bool   `json:"failures_sampled,omitempty"`
+	Blocked         string `json:"blocked,omitempty"`
+	// Quota is the API's latest quota report (GA4's propertyQuota), nil for sources without.
+	Quota     *QuotaReport `json:"quota,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
 }
 
 // Status returns the job's progress: exact counts, the derived state, rate and ETA, and its
@@ -133,6 +135,9 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 		if err := s.groupFailures(ctx, job, st); err != nil {
 			return nil, err
 		}
+	}
+	if st.Quota, err = s.LatestQuota(ctx, job); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

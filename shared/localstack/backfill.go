@@ -42,6 +42,8 @@ type BackfillOptions struct {
 	Queue QueueConfig
 	// YouTube configures the fake YouTube Analytics API (latency, failure rates, token TTL).
 	YouTube []sourcestest.Option
+	// GA4 configures the fake GA4 Data API (latency, failure rates, quota, sampling).
+	GA4 []sourcestest.Option
 	// TombstoneTTL is how long the local Cloud Tasks remembers a task name (default 1h).
 	TombstoneTTL time.Duration
 	// CounterShards is the job store's counter shards (default 64 locally).
@@ -58,6 +60,7 @@ type BackfillParts struct {
 	TasksClient *cloudtasks.Client
 	YouTube     *sourcestest.YouTubeServer
 	JSONAPI     *sourcestest.JSONAPIServer
+	GA4         *sourcestest.GA4Server
 	Queue       string // projects/P/locations/L/queues/Q
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
 	URL string
@@ -91,6 +94,8 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 
 	b.YouTube = sourcestest.NewYouTubeServer(o.Backfill.YouTube...)
 	b.JSONAPI = sourcestest.NewJSONAPIServer()
+	// The GA4 fake honours the YouTube fake's tokens: the worker uses one grant for both.
+	b.GA4 = sourcestest.NewGA4Server(append([]sourcestest.Option{sourcestest.WithGA4TokenCheck(b.YouTube.ValidToken)}, o.Backfill.GA4...)...)
 	b.URL = functionsURL + "/Backfill"
 	shards := o.Backfill.CounterShards
 	if shards == 0 {
@@ -111,6 +116,7 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		"YOUTUBE_REFRESH_TOKEN":   sourcestest.DefaultRefreshToken,
 		"YOUTUBE_TOKEN_URL":       b.YouTube.TokenURL(),
 		"YOUTUBE_API_BASE_URL":    b.YouTube.URL(),
+		"GA4_API_BASE_URL":        b.GA4.URL(),
 	}, nil
 }
 
@@ -127,6 +133,9 @@ func (b *BackfillParts) close() []error {
 	}
 	if b.JSONAPI != nil {
 		b.JSONAPI.Close()
+	}
+	if b.GA4 != nil {
+		b.GA4.Close()
 	}
 	return errs
 }

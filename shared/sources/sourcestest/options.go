@@ -43,6 +43,12 @@ type options struct {
 	channelID  string
 	items      int
 	pageSize   int
+	// GA4Server's settings (ga4_options.go).
+	ga4Property      string
+	ga4Token         func(string) bool
+	ga4TokensPerHour int64
+	ga4OtherRow      bool
+	ga4SampleOver    int
 }
 
 func defaultOptions() options {
@@ -54,6 +60,9 @@ func defaultOptions() options {
 		channelID: DefaultChannelID,
 		items:     95,
 		pageSize:  10,
+
+		ga4Property:      GA4DefaultPropertyID,
+		ga4TokensPerHour: GA4TokensPerHour,
 	}
 }
 

@@ -1,0 +1,82 @@
+package runbackfilltask
+
+import (
+	"context"
+	"sync"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// LazyGA4 is the instance's one GA4 Data API client, the ga4 source's Fetcher. Its credentials
+// take the same path as YouTube's: the OAuth grant of YOUTUBE_*_SECRET when one is configured
+// (a Google account with access to the property), else the function's own service account,
+// which the property must list as a viewer. Built on the first task, rebuilt when the grant is
+// refused.
+type LazyGA4 struct {
+	cfg     Config
+	secrets SecretResolver
+	base    sources.GA4Config
+
+	mu sync.Mutex
+	g  *sources.GA4
+}
+
+// NewLazyGA4 returns the lazy client; base supplies GA4Config's optional fields (Now, Logger,
+// Transport, TokenSource), the rest comes from cfg.
+func NewLazyGA4(cfg Config, resolver SecretResolver, base sources.GA4Config) *LazyGA4 {
+	base.Logger = newLogger(base.Logger)
+	return &LazyGA4{cfg: cfg, secrets: resolver, base: base}
+}
+
+// Fetch runs the task's report, every page of it. A client that cannot be built is Transient.
+func (l *LazyGA4) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
+	g, err := l.client(ctx)
+	if err != nil {
+		return nil, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
+	}
+	res, err := g.Report(ctx, *t.GA4)
+	if sources.KindOf(err) == sources.AuthRevoked {
+		l.mu.Lock()
+		if l.g == g {
+			l.g = nil
+		}
+		l.mu.Unlock()
+		if l.secrets != nil {
+			l.secrets.Forget(l.cfg.ClientID.Secret, l.cfg.ClientSecret.Secret, l.cfg.RefreshToken.Secret)
+		}
+		l.base.Logger.Warn("the GA4 grant was refused; its secrets will be read again on the next task")
+	}
+	return res, err
+}
+
+func (l *LazyGA4) client(ctx context.Context) (*sources.GA4, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.g != nil {
+		return l.g, nil
+	}
+	gc := l.base
+	if l.cfg.YouTubeConfigured() {
+		// The grant's secrets are read as LazyYouTube reads them.
+		yt := &LazyYouTube{cfg: l.cfg, secrets: l.secrets}
+		var err error
+		if gc.ClientID, err = yt.resolve(ctx, l.cfg.ClientID); err != nil {
+			return nil, err
+		}
+		if gc.ClientSecret, err = yt.resolve(ctx, l.cfg.ClientSecret); err != nil {
+			return nil, err
+		}
+		if gc.RefreshToken, err = yt.resolve(ctx, l.cfg.RefreshToken); err != nil {
+			return nil, err
+		}
+		gc.TokenURL = l.cfg.TokenURL
+	}
+	gc.BaseURL, gc.HTTPTimeout = l.cfg.GA4APIBaseURL, l.cfg.APITimeout
+	g, err := sources.NewGA4(context.WithoutCancel(ctx), gc)
+	if err != nil {
+		return nil, err
+	}
+	l.g = g
+	return g, nil
+}

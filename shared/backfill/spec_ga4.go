@@ -1,0 +1,197 @@
+package backfill
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// GA4Spec selects a Google Analytics 4 report (Data API runReport) of one property: its
+// dimensions (date is always one) and metrics over [Start, End], one task per chunk.
+// Credentials are the worker's (a refresh token or its service account), never the spec's.
+type GA4Spec struct {
+	// Property is the GA4 property id, "123456" or "properties/123456"; stored as the latter.
+	Property   string   `json:"property"`
+	Dimensions []string `json:"dimensions,omitempty"`
+	Metrics    []string `json:"metrics"`
+	Start      string   `json:"start"`
+	End        string   `json:"end"`
+	// Chunk is day (default), week, month or range (the whole range in one task).
+	Chunk string `json:"chunk,omitempty"`
+	// Limit is the rows one request asks for (offset paging reads the rest), 1..250,000;
+	// 0 means the API's default of 10,000.
+	Limit int `json:"limit,omitempty"`
+}
+
+// GA4 request limits (runReport reference): at most 9 dimensions and 10 metrics a request.
+const (
+	ga4MaxDimensions = 9
+	ga4MaxMetrics    = 10
+	// ga4RowsPerDimension stands in for a non-date dimension's cardinality in the API-call
+	// estimate, where the real one is unknown at plan time.
+	ga4RowsPerDimension = 10
+)
+
+// ga4Earliest is the earliest date the Data API accepts in a date range.
+var ga4Earliest = time.Date(2015, 8, 14, 0, 0, 0, 0, time.UTC)
+
+var (
+	ga4PropertyPattern = regexp.MustCompile(`^(properties/)?([0-9]{1,20})$`)
+	// API names, custom ones included (customEvent:level, customUser:tier).
+	ga4NamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$`)
+)
+
+type ga4Source struct{}
+
+func (ga4Source) Name() string               { return SourceGA4 }
+func (ga4Source) HasSection(s *Spec) bool    { return s.GA4 != nil }
+func (ga4Source) HasTask(t TaskSpec) bool    { return t.GA4 != nil }
+func (ga4Source) CheckTask(t TaskSpec) error { return onlyTask(t, SourceGA4, "a ga4 query") }
+
+func (ga4Source) Validate(s *Spec, lim Limits) *FieldError {
+	g := s.GA4
+	const p = SourceGA4 + "."
+	m := ga4PropertyPattern.FindStringSubmatch(g.Property)
+	if g.Property == "" {
+		return fieldErr(p+"property", "missing: give the GA4 property id, e.g. 123456789")
+	}
+	if m == nil {
+		return fieldErr(p+"property", "%q is not a GA4 property id (digits, or properties/ and digits)", g.Property)
+	}
+	g.Property = "properties/" + m[2]
+
+	names := func(field string, list []string, most int) ([]string, *FieldError) {
+		for i, n := range list {
+			if !ga4NamePattern.MatchString(n) {
+				return nil, fieldErr(fmt.Sprintf("%s%s[%d]", p, field, i), "%q is not a GA4 API name", n)
+			}
+		}
+		out, dup := sortedUnique(list)
+		if dup >= 0 {
+			return nil, fieldErr(fmt.Sprintf("%s%s[%d]", p, field, dup), "%q is listed twice", list[dup])
+		}
+		if len(out) > most {
+			return nil, fieldErr(p+field, "%d names, over the API's %d a request", len(out), most)
+		}
+		return out, nil
+	}
+	if len(g.Metrics) == 0 {
+		return fieldErr(p+"metrics", "is empty")
+	}
+	var fe *FieldError
+	if g.Metrics, fe = names("metrics", g.Metrics, ga4MaxMetrics); fe != nil {
+		return fe
+	}
+	dims := g.Dimensions
+	if !slices.Contains(dims, "date") {
+		// Every row is a day's: the date dimension keys rows to days whatever the chunk.
+		dims = append(slices.Clone(dims), "date")
+	}
+	if g.Dimensions, fe = names("dimensions", dims, ga4MaxDimensions); fe != nil {
+		return fe
+	}
+
+	today := time.Date(lim.now().UTC().Year(), lim.now().UTC().Month(), lim.now().UTC().Day(), 0, 0, 0, 0, time.UTC)
+	start, err := parseDate(g.Start)
+	if err != nil {
+		return fieldErr(p+"start", "%v", err)
+	}
+	end, err := parseDate(g.End)
+	if err != nil {
+		return fieldErr(p+"end", "%v", err)
+	}
+	switch {
+	case start.Before(ga4Earliest):
+		return fieldErr(p+"start", "%s is before %s, the earliest date the GA4 Data API accepts", g.Start, ga4Earliest.Format(dateLayout))
+	case start.After(today):
+		return fieldErr(p+"start", "%s is in the future (today is %s)", g.Start, today.Format(dateLayout))
+	case end.After(today):
+		return fieldErr(p+"end", "%s is in the future (today is %s)", g.End, today.Format(dateLayout))
+	case end.Before(start):
+		return fieldErr(p+"end", "%s is before start %s", g.End, g.Start)
+	}
+	switch g.Chunk {
+	case "":
+		g.Chunk = ChunkDay
+	case ChunkDay, ChunkWeek, ChunkMonth, ChunkRange:
+	default:
+		return fieldErr(p+"chunk", "unknown chunk %q: want day, week, month or range", g.Chunk)
+	}
+	if g.Limit < 0 || g.Limit > sources.GA4MaxLimit {
+		return fieldErr(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, sources.GA4MaxLimit, sources.GA4DefaultLimit)
+	}
+	return nil
+}
+
+func (ga4Source) Plan(s *Spec, p *Plan) error {
+	g := s.GA4
+	if g.Chunk == ChunkRange {
+		p.Chunks = []Period{{Start: g.Start, End: g.End}}
+	} else {
+		chunks, err := (&YouTubeSpec{Start: g.Start, End: g.End, Chunk: g.Chunk}).chunks()
+		if err != nil {
+			return err
+		}
+		p.Chunks = chunks
+	}
+	p.Units = 1
+	p.Tasks = len(p.Chunks)
+	// Estimate: each chunk's rows (days x ga4RowsPerDimension per other dimension) over the
+	// page size, at least one request.
+	perDay := 1
+	for _, d := range g.Dimensions {
+		if d != "date" && perDay < sources.GA4MaxLimit {
+			perDay *= ga4RowsPerDimension
+		}
+	}
+	limit := g.Limit
+	if limit == 0 {
+		limit = sources.GA4DefaultLimit
+	}
+	for _, c := range p.Chunks {
+		from, _ := parseDate(c.Start)
+		to, _ := parseDate(c.End)
+		rows := (int(to.Sub(from).Hours()/24) + 1) * perDay
+		p.APICalls += max((rows+limit-1)/limit, 1)
+	}
+	return nil
+}
+
+func (ga4Source) Task(p *Plan, t *TaskSpec) {
+	g := p.spec.GA4
+	c := p.Chunks[t.Index]
+	t.GA4 = &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
+		Dimensions: slices.Clone(g.Dimensions), Metrics: slices.Clone(g.Metrics), Limit: g.Limit}
+	t.Shard = "property=" + strings.TrimPrefix(g.Property, "properties/") + "/" + c.Start + ".." + c.End
+}
+
+// Rows keys each GA4 row by its dimension and metric names, with its "sampled" and
+// "other_row" flags, and day from the date dimension (YYYYMMDD).
+func (ga4Source) Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
+	out := make([]Row, 0, len(res.Records))
+	for k, r := range res.Records {
+		b, err := json.Marshal(r)
+		if err != nil {
+			b = []byte(`{}`) // the pager's values always marshal
+		}
+		var day time.Time
+		if d, ok := r["date"].(string); ok {
+			day, _ = time.Parse("20060102", d)
+		}
+		i := int64(k)
+		out = append(out, Row{JobID: t.JobID, Shard: t.Shard, RowIndex: &i, Source: t.Source,
+			FetchedAt: fetchedAt.UTC(), Day: day, Record: string(b)})
+	}
+	return out
+}
+
+func (ga4Source) Example() []byte {
+	end := time.Now().UTC().AddDate(0, 0, -2)
+	return fmt.Appendf(nil, `{"source":"ga4","ga4":{"property":"123456789","dimensions":["date","country"],"metrics":["activeUsers","sessions"],"start":%q,"end":%q,"chunk":"week"}}`,
+		end.AddDate(0, 0, -13).Format(dateLayout), end.Format(dateLayout))
+}

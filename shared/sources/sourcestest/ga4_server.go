@@ -1,0 +1,343 @@
+package sourcestest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	analyticsdata "google.golang.org/api/analyticsdata/v1beta"
+)
+
+// GA4 Data API figures the fake reproduces (developers.google.com/analytics/devguides/
+// reporting/data/v1: runReport reference and "Data API limits and quotas", standard property).
+const (
+	// GA4MaxLimit is the most rows one runReport returns; a larger limit is cut to it.
+	GA4MaxLimit = 250_000
+	// GA4DefaultLimit is the rows a request without a limit gets.
+	GA4DefaultLimit = 10_000
+	// GA4TokensPerDay, GA4TokensPerHour and GA4TokensPerProjectPerHour are a standard
+	// property's core token quotas; GA4ConcurrentRequests its concurrent requests;
+	// GA4ServerErrorsPerHour its server errors per project per hour.
+	GA4TokensPerDay            = 200_000
+	GA4TokensPerHour           = 40_000
+	GA4TokensPerProjectPerHour = 14_000
+	GA4ConcurrentRequests      = 10
+	GA4ServerErrorsPerHour     = 10
+	// GA4DefaultPropertyID is the property the fake serves.
+	GA4DefaultPropertyID = "123456789"
+)
+
+// GA4 metrics the fake knows, with their MetricType.
+var ga4Metrics = map[string]string{
+	"activeUsers": "TYPE_INTEGER", "newUsers": "TYPE_INTEGER", "totalUsers": "TYPE_INTEGER",
+	"sessions": "TYPE_INTEGER", "screenPageViews": "TYPE_INTEGER", "eventCount": "TYPE_INTEGER",
+	"conversions": "TYPE_INTEGER", "engagedSessions": "TYPE_INTEGER",
+	"averageSessionDuration": "TYPE_SECONDS", "engagementRate": "TYPE_FLOAT", "bounceRate": "TYPE_FLOAT",
+	"totalRevenue": "TYPE_CURRENCY",
+}
+
+// GA4 dimensions the fake knows, with their values (date's come from the date range).
+var ga4Dimensions = map[string][]string{
+	"date":                       nil,
+	"country":                    {"Brazil", "France", "India", "Japan", "United States"},
+	"deviceCategory":             {"desktop", "mobile", "tablet"},
+	"sessionDefaultChannelGroup": {"Direct", "Organic Search", "Referral"},
+	"pagePath":                   {"/", "/about", "/blog", "/pricing"},
+}
+
+// GA4Stats is a snapshot of what a GA4Server served.
+type GA4Stats struct {
+	// Calls counts runReport requests, whatever their outcome.
+	Calls int
+	// ByStatus counts responses per HTTP status.
+	ByStatus map[int]int
+	// RowsServed counts rows sent with 200.
+	RowsServed int
+	// TokensThisHour is the tokens charged in the current hour.
+	TokensThisHour int64
+}
+
+// GA4Server is a local GA4 Data API: POST /v1beta/properties/{id}:runReport, the path
+// google.golang.org/api/analyticsdata/v1beta calls.
+//
+// Where the fake differs from Google: the dimensions and metrics are the few above; dates are
+// YYYY-MM-DD only (no "7daysAgo"), one date range per request; rows come sorted by the
+// requested dimensions in order whatever orderBys says; the token cost of a request is
+// 1 + rows/100 (Google's is not published); a report is sampled when it spans more days than
+// WithGA4SamplingOver allows; with WithGA4OtherRow the last value of each non-date dimension
+// is "(other)", as in a high-cardinality report.
+type GA4Server struct {
+	srv  *httptest.Server
+	opts options
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	faults    []fault
+	calls     int
+	byStatus  map[int]int
+	rows      int
+	hour      time.Time
+	tokensHr  int64
+	tokensDay int64
+	errorsHr  int64
+}
+
+// NewGA4Server starts a fake GA4 Data API on loopback; Close it when done. It accepts the
+// options of the YouTube fake (latency, 503 and 429 rates, seed, clock) and the WithGA4 ones.
+func NewGA4Server(opts ...Option) *GA4Server {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &GA4Server{opts: o, rng: rand.New(rand.NewPCG(o.seed, o.seed^0x51a4)), byStatus: map[int]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1beta/properties/{call}", s.handleRunReport)
+	s.srv = httptest.NewServer(mux)
+	return s
+}
+
+// URL is the API base URL (GA4Config.BaseURL).
+func (s *GA4Server) URL() string { return s.srv.URL }
+
+// Close shuts the server down.
+func (s *GA4Server) Close() { s.srv.Close() }
+
+// FailNext makes the next n authorized requests fail with status (429 names tokens per hour).
+func (s *GA4Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, fault{status: status})
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *GA4Server) Stats() GA4Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := GA4Stats{Calls: s.calls, ByStatus: map[int]int{}, RowsServed: s.rows, TokensThisHour: s.tokensHr}
+	for k, v := range s.byStatus {
+		st.ByStatus[k] = v
+	}
+	return st
+}
+
+func (s *GA4Server) handleRunReport(w http.ResponseWriter, r *http.Request) {
+	sleepCtx(r.Context(), s.opts.latency)
+	status, body, hdr, rows := s.runReport(r)
+	s.mu.Lock()
+	s.calls++
+	s.byStatus[status]++
+	s.rows += rows
+	if status >= 500 {
+		s.errorsHr++
+	}
+	s.mu.Unlock()
+	for k, v := range hdr {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// ga4Error renders the API's error body: {"error":{"code","message","status"}}.
+func ga4Error(status int, message string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": status, "message": message, "status": statusNames[status]}})
+	return b
+}
+
+// exhaustedHour is the API's message when a property's hourly tokens are spent.
+const exhaustedHour = "Exhausted property tokens per hour. The property's quota refreshes in under an hour. To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas"
+
+func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map[string]string, rows int) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" || (s.opts.ga4Token != nil && !s.opts.ga4Token(tok)) {
+		return http.StatusUnauthorized, ga4Error(http.StatusUnauthorized, "Request had invalid authentication credentials."),
+			map[string]string{"WWW-Authenticate": `Bearer realm="https://accounts.google.com/", error="invalid_token"`}, 0
+	}
+	id, ok := strings.CutSuffix(r.PathValue("call"), ":runReport")
+	if !ok {
+		return http.StatusNotFound, ga4Error(http.StatusNotFound, "Method not found."), nil, 0
+	}
+	if id != s.opts.ga4Property {
+		return http.StatusForbidden, ga4Error(http.StatusForbidden, "User does not have sufficient permissions for this property."), nil, 0
+	}
+	s.mu.Lock()
+	f := s.drawFaultLocked()
+	s.mu.Unlock()
+	if f != nil {
+		hdr = map[string]string{}
+		msg := "The service is currently unavailable."
+		if f.status == http.StatusTooManyRequests {
+			msg = exhaustedHour
+			if s.opts.retryAfter > 0 {
+				hdr["Retry-After"] = fmt.Sprint(int(s.opts.retryAfter / time.Second))
+			}
+		}
+		return f.status, ga4Error(f.status, msg), hdr, 0
+	}
+	var req analyticsdata.RunReportRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, "Invalid JSON payload received. "+err.Error()), nil, 0
+	}
+	rep, msg := s.buildReport(&req)
+	if msg != "" {
+		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, msg), nil, 0
+	}
+	cost := int64(1 + len(rep.Rows)/100)
+	s.mu.Lock()
+	now := s.opts.now()
+	if h := now.Truncate(time.Hour); !h.Equal(s.hour) {
+		s.hour, s.tokensHr, s.errorsHr = h, 0, 0
+	}
+	limitHr := s.opts.ga4TokensPerHour
+	if s.tokensHr+cost > limitHr {
+		s.mu.Unlock()
+		return http.StatusTooManyRequests, ga4Error(http.StatusTooManyRequests, exhaustedHour), nil, 0
+	}
+	s.tokensHr += cost
+	s.tokensDay += cost
+	if req.ReturnPropertyQuota {
+		rep.PropertyQuota = &analyticsdata.PropertyQuota{
+			TokensPerDay:                          &analyticsdata.QuotaStatus{Consumed: cost, Remaining: max(GA4TokensPerDay-s.tokensDay, 0)},
+			TokensPerHour:                         &analyticsdata.QuotaStatus{Consumed: cost, Remaining: limitHr - s.tokensHr},
+			TokensPerProjectPerHour:               &analyticsdata.QuotaStatus{Consumed: cost, Remaining: max(GA4TokensPerProjectPerHour-s.tokensHr, 0)},
+			ConcurrentRequests:                    &analyticsdata.QuotaStatus{Consumed: 0, Remaining: GA4ConcurrentRequests},
+			ServerErrorsPerProjectPerHour:         &analyticsdata.QuotaStatus{Consumed: 0, Remaining: max(GA4ServerErrorsPerHour-s.errorsHr, 0)},
+			PotentiallyThresholdedRequestsPerHour: &analyticsdata.QuotaStatus{Consumed: 0, Remaining: 120},
+		}
+		// The API sends zeros (consumed of a request that used none) explicitly.
+		for _, q := range []*analyticsdata.QuotaStatus{rep.PropertyQuota.ConcurrentRequests, rep.PropertyQuota.ServerErrorsPerProjectPerHour,
+			rep.PropertyQuota.PotentiallyThresholdedRequestsPerHour, rep.PropertyQuota.TokensPerHour, rep.PropertyQuota.TokensPerDay} {
+			q.ForceSendFields = []string{"Consumed", "Remaining"}
+		}
+	}
+	s.mu.Unlock()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return http.StatusInternalServerError, ga4Error(http.StatusInternalServerError, err.Error()), nil, 0
+	}
+	return http.StatusOK, b, nil, len(rep.Rows)
+}
+
+func (s *GA4Server) drawFaultLocked() *fault {
+	if len(s.faults) > 0 {
+		f := s.faults[0]
+		s.faults = s.faults[1:]
+		return &f
+	}
+	if s.opts.failRate <= 0 && s.opts.rate429 <= 0 {
+		return nil
+	}
+	x := s.rng.Float64()
+	switch {
+	case x < s.opts.failRate:
+		return &fault{status: http.StatusServiceUnavailable}
+	case x < s.opts.failRate+s.opts.rate429:
+		return &fault{status: http.StatusTooManyRequests}
+	}
+	return nil
+}
+
+// buildReport answers a valid request, or says why it is not one.
+func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*analyticsdata.RunReportResponse, string) {
+	if len(req.DateRanges) != 1 {
+		return nil, "the fake GA4 API takes exactly one dateRange"
+	}
+	start, err1 := time.Parse("2006-01-02", req.DateRanges[0].StartDate)
+	end, err2 := time.Parse("2006-01-02", req.DateRanges[0].EndDate)
+	if err1 != nil || err2 != nil || end.Before(start) {
+		return nil, fmt.Sprintf("Invalid date range %s..%s.", req.DateRanges[0].StartDate, req.DateRanges[0].EndDate)
+	}
+	if len(req.Metrics) == 0 {
+		return nil, "At least one metric is required."
+	}
+	if req.Limit < 0 || req.Offset < 0 {
+		return nil, "limit and offset must be non-negative."
+	}
+	limit := req.Limit
+	if limit == 0 {
+		limit = GA4DefaultLimit
+	}
+	limit = min(limit, GA4MaxLimit)
+
+	rep := &analyticsdata.RunReportResponse{Kind: "analyticsData#runReport",
+		Metadata: &analyticsdata.ResponseMetaData{CurrencyCode: "USD", TimeZone: "America/Los_Angeles"}}
+	values := make([][]string, len(req.Dimensions))
+	for i, d := range req.Dimensions {
+		vs, ok := ga4Dimensions[d.Name]
+		if !ok {
+			return nil, fmt.Sprintf("Field %s is not a valid dimension. For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema", d.Name)
+		}
+		if d.Name == "date" {
+			vs = nil
+			for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
+				vs = append(vs, t.Format("20060102"))
+			}
+		} else if s.opts.ga4OtherRow {
+			vs = append(slices.Clone(vs[:len(vs)-1]), "(other)")
+			rep.Metadata.DataLossFromOtherRow = true
+		}
+		values[i] = slices.Sorted(slices.Values(vs))
+		rep.DimensionHeaders = append(rep.DimensionHeaders, &analyticsdata.DimensionHeader{Name: d.Name})
+	}
+	for _, m := range req.Metrics {
+		typ, ok := ga4Metrics[m.Name]
+		if !ok {
+			return nil, fmt.Sprintf("Field %s is not a valid metric. For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema", m.Name)
+		}
+		rep.MetricHeaders = append(rep.MetricHeaders, &analyticsdata.MetricHeader{Name: m.Name, Type: typ})
+	}
+	total := int64(1)
+	for _, vs := range values {
+		total *= int64(len(vs))
+	}
+	if total > 0 && len(values) > 0 {
+		rep.RowCount = total
+	} else if len(values) == 0 {
+		rep.RowCount = 1
+		total = 1
+	}
+	days := int64(end.Sub(start).Hours()/24) + 1
+	if s.opts.ga4SampleOver > 0 && days > int64(s.opts.ga4SampleOver) {
+		rep.Metadata.SamplingMetadatas = []*analyticsdata.SamplingMetadata{{SamplesReadCount: 500_000, SamplingSpaceSize: 500_000 * days / int64(s.opts.ga4SampleOver)}}
+	}
+	for i := req.Offset; i < total && i < req.Offset+limit; i++ {
+		row := &analyticsdata.Row{}
+		key := make([]string, len(values))
+		rest := i
+		for d := len(values) - 1; d >= 0; d-- {
+			key[d] = values[d][rest%int64(len(values[d]))]
+			rest /= int64(len(values[d]))
+		}
+		for _, v := range key {
+			row.DimensionValues = append(row.DimensionValues, &analyticsdata.DimensionValue{Value: v})
+		}
+		for _, h := range rep.MetricHeaders {
+			row.MetricValues = append(row.MetricValues, &analyticsdata.MetricValue{Value: GA4Value(h.Name, h.Type, key)})
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	return rep, ""
+}
+
+// GA4Value is the fake's deterministic value of metric (of type typ) for the row whose
+// dimension values are key, as the API sends it (a string).
+func GA4Value(metric, typ string, key []string) string {
+	h := hash64(append([]string{"ga4", metric}, key...)...)
+	switch typ {
+	case "TYPE_INTEGER":
+		return fmt.Sprint(h % 10_000)
+	case "TYPE_FLOAT":
+		return fmt.Sprintf("%.4f", float64(h%10_000)/10_000)
+	default:
+		return fmt.Sprintf("%.2f", float64(h%1_000_000)/100)
+	}
+}
