@@ -173,6 +173,9 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	expected := c.Videos * c.Days
+	// The queue alone needs expected/500 s: a job of 500,000 tasks outlasts the default bound, so
+	// the bound grows with the job (10 ms a task), never below the flag.
+	c.Timeout = max(c.Timeout, time.Duration(expected)*10*time.Millisecond)
 	opsBefore := proxy.Snapshot()
 	res.LoadStart = loadAverage()
 	day, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
