@@ -153,3 +153,31 @@ func TestJobCacheHonoursCancelWithinItsTTL(t *testing.T) {
 		t.Errorf("job reads = %d, want 6 (a missing job is read every time)", store.reads)
 	}
 }
+
+// commitSlots lets n acquirers through and makes the next wait until one releases or its
+// context ends; a zero bound lets everyone through.
+func TestCommitSlots(t *testing.T) {
+	ctx := context.Background()
+	s := newCommitSlots(2)
+	for i := range 2 {
+		if err := s.acquire(ctx); err != nil {
+			t.Fatalf("acquire %d = %v", i, err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := s.acquire(short); err == nil {
+		t.Errorf("third acquire with both slots taken = nil, want the context's error")
+	}
+	s.release()
+	if err := s.acquire(ctx); err != nil {
+		t.Errorf("acquire after a release = %v", err)
+	}
+	var none commitSlots = newCommitSlots(0)
+	for range 100 {
+		if err := none.acquire(ctx); err != nil {
+			t.Fatalf("unbounded acquire = %v", err)
+		}
+	}
+	none.release()
+}

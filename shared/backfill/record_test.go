@@ -2,12 +2,15 @@ package backfill
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // concurrently runs do n times at once and returns how many reported first, and any errors.
@@ -210,5 +213,34 @@ func TestShardState(t *testing.T) {
 	want := []string{"pending final=false", "retrying final=false", "succeeded final=true"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+// TestAmbiguousCommit: only a final outcome whose commit the client gave up on (its deadline,
+// an unavailable server) while the caller's context lives is settled by reading the shard again.
+func TestAmbiguousCommit(t *testing.T) {
+	live := context.Background()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	deadline := status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		err   error
+		state string
+		want  bool
+	}{
+		{"success, client deadline", live, deadline, ShardSucceeded, true},
+		{"failure, unavailable", live, status.Error(codes.Unavailable, "x"), ShardFailed, true},
+		{"cancelled, client deadline", live, deadline, ShardCancelled, true},
+		{"retrying: its repeat would count its calls twice", live, deadline, ShardRetrying, false},
+		{"reset", live, deadline, ShardPending, false},
+		{"the caller's context ended", done, deadline, ShardSucceeded, false},
+		{"a refused write", live, status.Error(codes.InvalidArgument, "x"), ShardSucceeded, false},
+	}
+	for _, tt := range tests {
+		if got := ambiguous(tt.ctx, tt.err, outcome{state: tt.state}); got != tt.want {
+			t.Errorf("%s: ambiguous() = %t, want %t", tt.name, got, tt.want)
+		}
 	}
 }
