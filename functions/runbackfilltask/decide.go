@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 )
 
 // kind is what became of one attempt of a task, before the job store is told.
@@ -25,6 +27,8 @@ const (
 	jobBlocked
 	// unrecordable: the body names no task of an existing job, so there is nowhere to record it.
 	unrecordable
+	// alreadyFinal: a redelivery of a task with a final outcome (reason is its state); nothing ran.
+	alreadyFinal
 )
 
 // result is one attempt's outcome as the worker saw it.
@@ -37,6 +41,8 @@ type result struct {
 	retryAfter time.Duration
 	// rateLimited is true when the API answered 429.
 	rateLimited bool
+	// raw holds a succeeded task's raw pages, committed with its outcome.
+	raw *backfill.RawWriter
 }
 
 // storeCall is the one job-store call an outcome makes for its shard.
@@ -49,6 +55,7 @@ const (
 	callFailure
 	callBlock // Block the job, then RecordFailure the shard
 	callCancelled
+	callAlreadyFinal // no store call: the shard's outcome is final
 )
 
 // decision is what the worker does with a result: the store call, the answer to Cloud Tasks and
@@ -98,6 +105,9 @@ func decide(r result, a attempt) decision {
 		// Answered 200, not retried: a blocked job waits for a person, and a queue of retrying
 		// tasks would only burn attempts. A retry of the job's failed shards re-runs them.
 		return decision{call: callFailure, reason: "job blocked: " + r.reason, status: http.StatusOK, level: slog.LevelWarn}
+	case alreadyFinal:
+		// A redelivery after a final outcome (the queue's or one whose 2xx was lost): 200 again.
+		return decision{call: callAlreadyFinal, status: http.StatusOK, level: slog.LevelInfo}
 	default: // unrecordable
 		// Nothing to record it on, and a redelivery would not parse either: the log is the
 		// dead letter.

@@ -58,9 +58,11 @@ type env struct {
 
 type envConfig struct {
 	maxAttempts int
-	ytOpts      []sourcestest.Option
-	now         func() time.Time // the YouTube client's clock
-	rowClock    func() time.Time // the worker's clock (fetched_at); nil means fetchedAt
+	// worker sets the Worker's JobCacheTTL and APIRetries (0: none, as in most tests).
+	worker   Options
+	ytOpts   []sourcestest.Option
+	now      func() time.Time // the YouTube client's clock
+	rowClock func() time.Time // the worker's clock (fetched_at); nil means fetchedAt
 }
 
 type envOption func(*envConfig)
@@ -77,6 +79,9 @@ func withClock(now func() time.Time) envOption {
 
 // withRowClock sets the worker's clock, which stamps each fetch's fetched_at.
 func withRowClock(now func() time.Time) envOption { return func(c *envConfig) { c.rowClock = now } }
+
+// withWorker sets the Worker's job cache and in-process API retries.
+func withWorker(o Options) envOption { return func(c *envConfig) { c.worker = o } }
 
 func withYouTube(opts ...sourcestest.Option) envOption {
 	return func(c *envConfig) { c.ytOpts = append(c.ytOpts, opts...) }
@@ -130,7 +135,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.rowClock == nil {
 		ec.rowClock = func() time.Time { return fetchedAt }
 	}
-	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger})
+	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
+		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries})
 	srv := httptest.NewServer(e.worker)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -20,8 +20,8 @@ func (e *stepError) Unwrap() error { return e.err }
 
 // stream runs an http_json task page by page: each page's raw body goes to Firestore and its
 // rows to BigQuery as it arrives, so the instance holds a page or two whatever the task's size,
-// and no append is bigger than a page's rows. When the last page is in, the raw write is closed
-// and the fetch's completion marker appended: until then backfill_rows_dedup shows none of
+// and no append is bigger than a page's rows. When the last page is in, the fetch's completion
+// marker is appended (the raw write ends in the outcome's commit): until then backfill_rows_dedup shows none of
 // this fetch's rows (a fetch cut short by a failure, a deadline or a crash is never mixed with
 // another).
 func (w *Worker) stream(ctx context.Context, task backfill.TaskSpec) result {
@@ -51,11 +51,9 @@ func (w *Worker) stream(ctx context.Context, task backfill.TaskSpec) result {
 	case err != nil:
 		return sourceFailure(err)
 	}
-	if err := raw.Close(ctx); err != nil {
-		return result{kind: transient, reason: err.Error(), apiCalls: calls}
-	}
 	if err := w.appendRows(ctx, []backfill.Row{backfill.CompleteRow(task, rows, pages, fetchedAt)}); err != nil {
 		return appendFailure(err, calls)
 	}
-	return result{kind: succeeded, rows: rows, apiCalls: calls}
+	// The raw write's part 0 is committed with the outcome (RecordSuccessWithRaw).
+	return result{kind: succeeded, rows: rows, apiCalls: calls, raw: raw}
 }

@@ -23,9 +23,9 @@ import (
 // *backfill.Store is one.
 type Store interface {
 	GetJob(ctx context.Context, id string) (*backfill.Job, error)
-	StoreRaw(ctx context.Context, job, shard string, pages [][]byte) error
+	ShardState(ctx context.Context, job string, index int) (string, error)
 	NewRawWriter(job, shard string) *backfill.RawWriter
-	RecordSuccess(ctx context.Context, job string, ref backfill.ShardRef, rows, apiCalls int) (bool, error)
+	RecordSuccessWithRaw(ctx context.Context, job string, ref backfill.ShardRef, rows, apiCalls int, raw *backfill.RawWriter) (bool, error)
 	RecordFailure(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) (bool, error)
 	RecordRetrying(ctx context.Context, job string, ref backfill.ShardRef, reason string, apiCalls int) error
 	RecordCancelled(ctx context.Context, job string, ref backfill.ShardRef) (bool, error)
@@ -49,6 +49,15 @@ type Options struct {
 	// Fetchers run the tasks of the sources registered after youtube_analytics and http_json
 	// (ga4), by source name.
 	Fetchers map[string]backfill.Fetcher
+	// JobCacheTTL is how long the worker keeps a job's state (see jobCache); 0 reads the job on
+	// every delivery. NewHandler sets DefaultJobCacheTTL.
+	JobCacheTTL time.Duration
+	// APIRetries is how many times one delivery retries a transient API failure in-process
+	// before answering the queue (see fetch); 0: none. NewHandler sets DefaultAPIRetries.
+	APIRetries int
+	// MaxCommits bounds this instance's outcome commits in flight (see commitSlots); 0: no bound.
+	// NewHandler sets DefaultMaxCommits.
+	MaxCommits int
 }
 
 // QuotaRecorder keeps the quota figures an API reported for a task; *backfill.Store is one.
@@ -69,13 +78,18 @@ type Worker struct {
 	maxAttempts int
 	now         func() time.Time
 	log         *slog.Logger
+	jobs        *jobCache
+	apiRetries  int
+	commits     commitSlots
 }
 
 // NewWorker returns a Worker recording in store, appending to rows, and fetching through
 // youtube and httpJSON.
 func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
 	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
-		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger)}
+		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger),
+		jobs: newJobCache(store, opts.JobCacheTTL, time.Now), apiRetries: opts.APIRetries,
+		commits: newCommitSlots(opts.MaxCommits)}
 	w.fetchers = map[string]backfill.Fetcher{
 		backfill.SourceYouTube: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
 			return youtube.Query(ctx, *t.YouTube)
@@ -119,19 +133,20 @@ func (w *Worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	log := w.log.With(append([]any{"job_id", task.JobID, "shard", task.Shard, "index", task.Index}, d.attrs()...)...)
 	log.DebugContext(ctx, "backfill task received", "source", task.Source)
 
-	res := w.run(ctx, task, named, parseErr)
+	res := w.run(ctx, task, named, parseErr, d.RetryCount > 0)
 	a := attempt{retryCount: d.RetryCount, maxAttempts: w.maxAttempts}
 	dec := decide(res, a)
 	w.apply(ctx, rw, task, res, dec, a, body, log)
 }
 
 // run does the task's work and says how it went; it records nothing.
-func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, parseErr error) result {
+// A redelivery (redelivered) of a task that already has a final outcome does nothing but say so.
+func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, parseErr error, redelivered bool) result {
 	if !named {
 		return result{kind: unrecordable, reason: "malformed task: " + parseErr.Error()}
 	}
 	// The job's state comes first, so a cancelled or blocked job's tasks make no API call.
-	job, err := w.store.GetJob(ctx, task.JobID)
+	job, err := w.jobs.get(ctx, task.JobID)
 	switch {
 	case errors.Is(err, backfill.ErrNotFound):
 		return result{kind: unrecordable, reason: fmt.Sprintf("backfill job %s does not exist", task.JobID)}
@@ -145,6 +160,11 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if parseErr != nil {
 		return result{kind: permanent, reason: "malformed task: " + parseErr.Error()}
 	}
+	if redelivered {
+		if res, done := w.alreadyFinal(ctx, task); done {
+			return res
+		}
+	}
 
 	if task.HTTPJSON != nil {
 		return w.stream(ctx, task)
@@ -153,20 +173,27 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if !ok {
 		return result{kind: permanent, reason: fmt.Sprintf("this worker has no fetcher for source %s", task.Source)}
 	}
-	res, err := fetcher.Fetch(ctx, task)
+	res, spent, err := w.fetch(ctx, fetcher, task)
 	if err != nil {
-		return sourceFailure(err)
+		r := sourceFailure(err)
+		r.apiCalls += spent
+		return r
 	}
-	// Raw first: its ids come from the shard, so a retry overwrites rather than adds.
-	if err := w.store.StoreRaw(ctx, task.JobID, task.Shard, res.Pages); err != nil {
-		return result{kind: transient, reason: err.Error(), apiCalls: res.APICalls}
+	calls := res.APICalls + spent
+	// The raw pages are committed with the outcome (RecordSuccessWithRaw); only parts beyond the
+	// first are written now. Their ids come from the shard, so a retry overwrites rather than adds.
+	raw := w.store.NewRawWriter(task.JobID, task.Shard)
+	for _, p := range res.Pages {
+		if err := raw.Add(ctx, p); err != nil {
+			return result{kind: transient, reason: err.Error(), apiCalls: calls}
+		}
 	}
 	fetchedAt := w.now()
 	rows := backfill.RowsOf(task, res, fetchedAt)
 	// The rows and the marker of a complete fetch go in one call.
 	rows = append(rows, backfill.CompleteRow(task, len(rows), len(res.Pages), fetchedAt))
 	if err := w.appendRows(ctx, rows); err != nil {
-		return appendFailure(err, res.APICalls)
+		return appendFailure(err, calls)
 	}
 	if qr, ok := w.store.(QuotaRecorder); ok && res.Quota != nil {
 		// The figures inform people; failing to keep them does not fail the task.
@@ -174,7 +201,7 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 			w.log.WarnContext(ctx, "recording the API's quota figures failed", "job_id", task.JobID, "shard", task.Shard, "error", err)
 		}
 	}
-	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: res.APICalls}
+	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: calls, raw: raw}
 }
 
 // appendRows appends rows to backfill_rows.
@@ -237,25 +264,33 @@ func (w *Worker) apply(ctx context.Context, rw http.ResponseWriter, task backfil
 	ref := task.Ref()
 	first := true
 	var outcome string
-	var err error
-	switch dec.call {
-	case callSuccess:
+	err := w.commits.acquire(ctx)
+	if err == nil {
+		defer w.commits.release()
+	}
+	switch {
+	case err != nil:
+		outcome = "unrecorded"
+	case dec.call == callSuccess:
 		outcome = backfill.ShardSucceeded
-		first, err = w.store.RecordSuccess(ctx, task.JobID, ref, res.rows, res.apiCalls)
-	case callRetrying:
+		first, err = w.store.RecordSuccessWithRaw(ctx, task.JobID, ref, res.rows, res.apiCalls, res.raw)
+	case dec.call == callRetrying:
 		outcome = backfill.ShardRetrying
 		err = w.store.RecordRetrying(ctx, task.JobID, ref, dec.reason, res.apiCalls)
-	case callFailure:
+	case dec.call == callFailure:
 		outcome = backfill.ShardFailed
 		first, err = w.store.RecordFailure(ctx, task.JobID, ref, dec.reason, res.apiCalls)
-	case callBlock:
+	case dec.call == callBlock:
 		outcome = backfill.JobBlocked
 		if err = w.store.Block(ctx, task.JobID, dec.reason); err == nil {
+			w.jobs.blocked(task.JobID, dec.reason)
 			first, err = w.store.RecordFailure(ctx, task.JobID, ref, "job blocked: "+dec.reason, res.apiCalls)
 		}
-	case callCancelled:
+	case dec.call == callCancelled:
 		outcome = backfill.ShardCancelled
 		first, err = w.store.RecordCancelled(ctx, task.JobID, ref)
+	case dec.call == callAlreadyFinal:
+		outcome, first = res.reason, false
 	default:
 		outcome = "dropped"
 	}

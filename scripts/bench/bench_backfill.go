@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
@@ -14,6 +15,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
 // BackfillConfig sizes the backfill benchmark and the fake API it runs against.
@@ -63,11 +65,20 @@ type BackfillResult struct {
 	State            string    `json:"state"`
 	Failed           int       `json:"failed"`
 	Rows             int       `json:"rows"`
-	Lost             int       `json:"lost"`
-	Duplicated       int       `json:"duplicated"`
-	APICalls         int       `json:"api_calls"`
-	API503s          int       `json:"api_503s"`
-	TokenRefreshes   int       `json:"token_refreshes"`
+	// Lost and Duplicated are the planned rows missing from backfill_rows_dedup, and its rows
+	// beyond one per key: what a reader of the job's rows sees.
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	// RawReappends is rows appended to backfill_rows more than once (a task run again after its
+	// rows were appended: its outcome commit failed or its answer was lost); the dedup view
+	// hides them.
+	RawReappends int `json:"raw_reappends"`
+	// Dispatches is the queue's attempts of the day plan's job by answer ("200", "503"...; worker
+	// tasks and expansion tasks), counted from the local Cloud Tasks' records.
+	Dispatches     map[string]int `json:"dispatches,omitempty"`
+	APICalls       int            `json:"api_calls"`
+	API503s        int            `json:"api_503s"`
+	TokenRefreshes int            `json:"token_refreshes"`
 	// TenthRates is completions per second in each tenth of the day plan's job (see tenthRates),
 	// and LastFirst the last tenth's rate over the first's.
 	TenthRates []float64 `json:"tenth_rates"`
@@ -98,6 +109,8 @@ type RangeResult struct {
 	Rows       int     `json:"rows"`
 	Lost       int     `json:"lost"`
 	Duplicated int     `json:"duplicated"`
+	// RawReappends: see BackfillResult.
+	RawReappends int `json:"raw_reappends"`
 }
 
 // youTubeOptions are the fake API's faults for a config.
@@ -160,6 +173,9 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	expected := c.Videos * c.Days
+	// The queue alone needs expected/500 s: a job of 500,000 tasks outlasts the default bound, so
+	// the bound grows with the job (10 ms a task), never below the flag.
+	c.Timeout = max(c.Timeout, time.Duration(expected)*10*time.Millisecond)
 	opsBefore := proxy.Snapshot()
 	res.LoadStart = loadAverage()
 	day, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
@@ -183,7 +199,8 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	res.TasksPerS = float64(day.tasks) / day.elapsed.Seconds()
 	res.EnqueueS = day.enqueue.Seconds()
 	res.EnqueueTasksPerS = float64(day.tasks) / day.enqueue.Seconds()
-	res.Rows, res.Lost, res.Duplicated, res.APICalls = day.rows, day.lost, day.duplicated, day.apiCalls
+	res.Rows, res.Lost, res.Duplicated, res.RawReappends, res.APICalls = day.rows, day.lost, day.duplicated, day.reappends, day.apiCalls
+	res.Dispatches = day.dispatches
 	st := s.Backfill.YouTube.Stats()
 	res.API503s, res.TokenRefreshes = st.ByStatus[503], st.TokenRefreshes
 
@@ -191,7 +208,8 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	if err != nil {
 		return nil, fmt.Errorf("range plan: %w", err)
 	}
-	res.Range = &RangeResult{Tasks: rng.tasks, APICalls: rng.apiCalls, ElapsedS: rng.elapsed.Seconds(), Rows: rng.rows, Lost: rng.lost, Duplicated: rng.duplicated}
+	res.Range = &RangeResult{Tasks: rng.tasks, APICalls: rng.apiCalls, ElapsedS: rng.elapsed.Seconds(), Rows: rng.rows, Lost: rng.lost, Duplicated: rng.duplicated,
+		RawReappends: rng.reappends}
 
 	c.Log.Info("backfill baseline: one query at a time", "queries", c.BaselineQueries)
 	n, elapsed, err := sequentialQueries(ctx, s.Backfill.YouTube, c, end)
@@ -217,6 +235,8 @@ type jobRun struct {
 	state                   string
 	enqueue, elapsed        time.Duration
 	rows, lost, duplicated  int
+	reappends               int
+	dispatches              map[string]int
 	samples                 []progressSample
 }
 
@@ -273,10 +293,50 @@ func runJob(ctx context.Context, s *localstack.Stack, c BackfillConfig, spec []b
 	if err != nil {
 		return nil, err
 	}
-	r.rows, r.lost, r.duplicated = truth.Rows, expectedRows-truth.Keys, truth.Rows-truth.Keys
+	dedup, err := dedupKeys(ctx, s, created.JobID)
+	if err != nil {
+		return nil, err
+	}
+	r.rows, r.reappends = truth.Rows, truth.Rows-truth.Keys
+	r.lost, r.duplicated = expectedRows-dedup, truth.DedupRows-dedup
+	r.dispatches = dispatches(s, start)
 	c.Log.Info("backfill job ended", "job", created.JobID, "state", st.State, "elapsed", r.elapsed.Round(time.Millisecond),
-		"rows", truth.Rows, "keys", truth.Keys, "api_calls", st.Counts.APICalls)
+		"rows", truth.Rows, "keys", truth.Keys, "dedup_rows", truth.DedupRows, "dedup_keys", dedup, "api_calls", st.Counts.APICalls,
+		"dispatches", fmt.Sprint(r.dispatches))
 	return r, nil
+}
+
+// dedupKeys counts the distinct keys of a job's rows in backfill_rows_dedup.
+func dedupKeys(ctx context.Context, s *localstack.Stack, job string) (int, error) {
+	q := fmt.Sprintf("SELECT COUNT(*) AS k FROM (SELECT DISTINCT shard, row_index FROM `%s.%s.%s_dedup` WHERE job_id = '%s')",
+		s.Project, s.Dataset, warehouse.TableBackfillRows, job)
+	r, err := s.Query(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("counting the dedup view's keys of backfill %s: %w", job, err)
+	}
+	return int(r.Int(0, "k")), nil
+}
+
+// dispatches counts the queue's attempts since start by answer, worker and expansion tasks
+// apart ("expansion 200"). The local Cloud Tasks keeps its last 100,000 records (halving when
+// full), so a bigger job's counts are of its last attempts only: "kept" says how many.
+func dispatches(s *localstack.Stack, start time.Time) map[string]int {
+	if s.Backfill == nil || s.Backfill.Tasks == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, r := range s.Backfill.Tasks.Dispatched() {
+		if r.DispatchTime.Before(start) {
+			continue
+		}
+		out["kept"]++
+		key := fmt.Sprint(r.StatusCode)
+		if !strings.HasSuffix(r.URL, "/RunBackfillTask") {
+			key = "expansion " + key
+		}
+		out[key]++
+	}
+	return out
 }
 
 // sequentialQueries is the original way: the day plan's first queries, one at a time, each
@@ -328,13 +388,17 @@ func printBackfill(w io.Writer, b *BackfillResult) {
 	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "tasks", b.Tasks)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "end to end (s)", b.ElapsedS)
 	fmt.Fprintf(w, "%-20s %-40s %14.0f\n", name, "enqueue rate (tasks/s)", b.EnqueueTasksPerS)
-	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "lost rows", b.Lost)
-	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "duplicated rows", b.Duplicated)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "lost rows (dedup view)", b.Lost)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "duplicated rows (dedup view)", b.Duplicated)
+	fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "raw re-appends (hidden by the dedup view)", b.RawReappends)
+	if len(b.Dispatches) > 0 {
+		fmt.Fprintf(w, "%-20s %-40s %s\n", name, "queue dispatches by answer", fmt.Sprint(b.Dispatches))
+	}
 	fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "API calls (503s among them)", fmt.Sprintf("%d (%d)", b.APICalls, b.API503s))
 	if r := b.Range; r != nil {
 		fmt.Fprintf(w, "%-20s %-40s %14d\n", name, "range plan: API calls", r.APICalls)
 		fmt.Fprintf(w, "%-20s %-40s %14.1f\n", name, "range plan: end to end (s)", r.ElapsedS)
-		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "range plan: lost / duplicated rows", fmt.Sprintf("%d / %d", r.Lost, r.Duplicated))
+		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "range plan: lost / duplicated / re-appended", fmt.Sprintf("%d / %d / %d", r.Lost, r.Duplicated, r.RawReappends))
 	}
 	if len(b.TenthRates) > 0 {
 		fmt.Fprintf(w, "%-20s %-40s %14s\n", name, "completions/s per tenth of the job", fmt.Sprintf("%.0f", b.TenthRates))

@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&bc.Videos, "backfill-videos", 200, "videos of the backfill job")
 	flag.IntVar(&bc.Days, "backfill-days", 720, "days of the backfill job (one task per video and day)")
 	flag.IntVar(&bc.BaselineQueries, "backfill-baseline-queries", 100, "queries of the one-at-a-time baseline")
-	flag.DurationVar(&bc.Timeout, "backfill-timeout", 15*time.Minute, "longest a backfill job may run")
+	flag.DurationVar(&bc.Timeout, "backfill-timeout", 15*time.Minute, "longest a backfill job may run (raised to 10 ms a task for bigger jobs)")
 	var fc FanoutConfig
 	flag.IntVar(&fc.BaselineTasks, "fanout-baseline-tasks", 2000, "tasks created one at a time by the fan-out baseline")
 	var cc ColdStartConfig

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Shard states, as stored in backfills/{job}/shards/{id}.
@@ -110,7 +112,12 @@ func (s *Store) counterRef(job string, index int) *firestore.DocumentRef {
 // precondition makes it exactly once (see commitOutcome in record.go), so a task delivered
 // twice, or twice at once, is counted once.
 func (s *Store) record(ctx context.Context, job string, ref ShardRef, o outcome) (first bool, err error) {
-	first, err = s.commitOutcome(ctx, job, ref, o)
+	return s.recordWith(ctx, job, ref, o, nil)
+}
+
+// recordWith is record with the caller's writes in the outcome's commit.
+func (s *Store) recordWith(ctx context.Context, job string, ref ShardRef, o outcome, with func(*firestore.WriteBatch)) (first bool, err error) {
+	first, err = s.commitOutcome(ctx, job, ref, o, with)
 	if err != nil {
 		return false, fmt.Errorf("recording %s of shard %q of backfill job %s: %w", o.state, ref.Shard, job, err)
 	}
@@ -121,6 +128,45 @@ func (s *Store) record(ctx context.Context, job string, ref ShardRef, o outcome)
 // is false when the task already had a final outcome (a duplicate delivery): nothing changes.
 func (s *Store) RecordSuccess(ctx context.Context, job string, ref ShardRef, rows, apiCalls int) (first bool, err error) {
 	return s.record(ctx, job, ref, outcome{state: ShardSucceeded, rows: rows, apiCalls: apiCalls})
+}
+
+// RecordSuccessWithRaw records that the task succeeded, as RecordSuccess, and makes its raw
+// pages (written so far by raw) the shard's raw results in the same commit: part 0, which names
+// the write LoadRaw reads, goes in the outcome's commit, so a task costs one commit, and a
+// duplicate delivery, whose outcome commit fails its precondition, writes no raw either. Parts
+// beyond the first (pages over 900 KB) are written before, each in its own commit; they are read
+// only through a part 0 that names their write.
+func (s *Store) RecordSuccessWithRaw(ctx context.Context, job string, ref ShardRef, rows, apiCalls int, raw *RawWriter) (first bool, err error) {
+	if raw == nil {
+		return s.RecordSuccess(ctx, job, ref, rows, apiCalls)
+	}
+	if err := raw.flush(ctx); err != nil {
+		return false, err
+	}
+	return s.recordWith(ctx, job, ref, outcome{state: ShardSucceeded, rows: rows, apiCalls: apiCalls}, raw.addHead)
+}
+
+// ShardState returns the task's recorded state: ShardPending when nothing was recorded yet.
+// The worker reads it only on a redelivery, to skip a task that already has a final outcome.
+func (s *Store) ShardState(ctx context.Context, job string, index int) (string, error) {
+	snap, err := s.shardRef(job, index).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return ShardPending, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading shard %d of backfill job %s: %w", index, job, err)
+	}
+	st, err := snap.DataAt("state")
+	if err != nil {
+		return "", fmt.Errorf("reading the state of shard %d of backfill job %s: %w", index, job, err)
+	}
+	state, _ := st.(string)
+	return state, nil
+}
+
+// Final says whether a shard state is an outcome no report changes (only a reset does).
+func Final(state string) bool {
+	return state == ShardSucceeded || state == ShardFailed || state == ShardCancelled
 }
 
 // RecordFailure records that the task failed for good (the failure is permanent or the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -69,6 +70,15 @@ func (r *RawWriter) flush(ctx context.Context) error {
 	r.parts++
 	r.cur = r.cur[:0]
 	return nil
+}
+
+// addHead adds part 0 to b: the outcome's commit of RecordSuccessWithRaw. It deletes no stale
+// part: in that commit a part 0 can only exist if the shard already succeeded, and then the
+// commit's precondition fails; parts an uncommitted attempt left beyond this write's count are
+// never read (LoadRaw reads Parts parts, each of the write part 0 names).
+func (r *RawWriter) addHead(b *firestore.WriteBatch) {
+	b.Set(r.s.rawRef(r.job, r.shard, 0), rawDoc{Job: r.job, Shard: r.shard, Part: 0, Parts: r.parts, Pages: r.pages,
+		Write: r.write, Data: r.head, StoredAt: r.now})
 }
 
 // Close writes the last parts, then part 0, which makes the write the one LoadRaw reads, and

@@ -41,16 +41,20 @@ var errContended = errors.New("shard document changed by other reports on every 
 // No document is locked across round trips (a transaction's reads lock the shard and counter
 // until its commit), and a commit retried after an ambiguous error cannot count twice: its
 // precondition fails the second time.
-func (s *Store) commitOutcome(ctx context.Context, job string, ref ShardRef, o outcome) (first bool, err error) {
+//
+// with, when not nil, adds writes that must land with the outcome and only with it (a
+// successful task's raw pages, see RecordSuccessWithRaw): they share the commit, so they are
+// written once, by the report that counts.
+func (s *Store) commitOutcome(ctx context.Context, job string, ref ShardRef, o outcome, with func(*firestore.WriteBatch)) (first bool, err error) {
 	shard := s.shardRef(job, ref.Index)
 	if o.state != ShardPending { // a reset applies only to an existing failed shard
 		cur := shardDoc{Index: ref.Index, Shard: ref.Shard, State: ShardPending}
 		if deltas, ok := apply(&cur, o); ok {
-			err := s.commitShard(ctx, job, ref.Index, shard, &cur, deltas, time.Time{})
+			err := s.commitShard(ctx, job, ref.Index, shard, &cur, deltas, time.Time{}, with)
 			if err == nil {
 				return true, nil
 			}
-			if status.Code(err) != codes.AlreadyExists {
+			if status.Code(err) != codes.AlreadyExists && !ambiguous(ctx, err, o) {
 				return false, err
 			}
 		}
@@ -74,20 +78,34 @@ func (s *Store) commitOutcome(ctx context.Context, job string, ref ShardRef, o o
 		if !ok {
 			return false, nil
 		}
-		err = s.commitShard(ctx, job, ref.Index, shard, &cur, deltas, read)
+		err = s.commitShard(ctx, job, ref.Index, shard, &cur, deltas, read, with)
 		switch status.Code(err) {
 		case codes.OK:
 			return true, nil
 		case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound:
 			// Another report changed the shard since we read it; nothing of ours was written.
 		default:
-			return false, err
+			if !ambiguous(ctx, err, o) {
+				return false, err
+			}
 		}
 		if err := pause(ctx, &wait); err != nil {
 			return false, err
 		}
 	}
 	return false, errContended
+}
+
+// ambiguous says whether a failed commit of o may have been applied anyway and is safe to
+// settle by reading the shard again: the client gave up (its 60 s Commit deadline, seen when
+// the emulator queues commits on its lock manager) while our own context is alive. Such a commit
+// may still land, but the next one carries a precondition that fails if it did, and a final
+// outcome that landed makes the re-read a no-op (first false): counted once, and the delivery is
+// answered 2xx instead of being run, and its rows appended, again. A retrying report is not
+// settled so: its repeat would count its API calls twice.
+func ambiguous(ctx context.Context, err error, o outcome) bool {
+	final := o.state == ShardSucceeded || o.state == ShardFailed || o.state == ShardCancelled
+	return final && ctx.Err() == nil && (status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Unavailable)
 }
 
 // pause waits a jittered *wait, then doubles *wait up to casMaxBackoff.
@@ -122,9 +140,9 @@ func (s *Store) commitBatch(ctx context.Context, build func() *firestore.WriteBa
 
 // commitShard writes cur to the shard and deltas to the task's counter in one commit. A zero
 // read creates the shard (it must not exist); otherwise the shard must still be at update time
-// read.
+// read. with adds the caller's writes to the same commit.
 func (s *Store) commitShard(ctx context.Context, job string, index int, shard *firestore.DocumentRef, cur *shardDoc,
-	deltas map[string]int, read time.Time) error {
+	deltas map[string]int, read time.Time, with func(*firestore.WriteBatch)) error {
 	now := s.now().UTC()
 	cur.UpdatedAt = now
 	counter := map[string]any{"updated_at": now}
@@ -149,6 +167,9 @@ func (s *Store) commitShard(ctx context.Context, job string, index int, shard *f
 			}, firestore.LastUpdateTime(read))
 		}
 		b.Set(s.counterRef(job, index), counter, firestore.MergeAll)
+		if with != nil {
+			with(b)
+		}
 		return b
 	})
 }
