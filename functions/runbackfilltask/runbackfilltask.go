@@ -69,7 +69,7 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	resolver := secrets.New(secretOpts...)
 	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
 	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger, Secrets: resolver})
-	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger})
+	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger, Budget: cfg.WorkTimeout})
 	shutdown = func() error {
 		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close())
 	}

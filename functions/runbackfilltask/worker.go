@@ -46,6 +46,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per task; nil means slog.Default().
 	Logger *slog.Logger
+	// Budget bounds a task's work (WORK_TIMEOUT; 0: no bound): see runWithin.
+	Budget time.Duration
 }
 
 // Worker runs backfill tasks delivered by Cloud Tasks: it fetches the task's data, keeps the
@@ -57,6 +59,7 @@ type Worker struct {
 	youtube     YouTubeSource
 	httpJSON    HTTPJSONSource
 	maxAttempts int
+	budget      time.Duration
 	now         func() time.Time
 	log         *slog.Logger
 }
@@ -65,7 +68,7 @@ type Worker struct {
 // youtube and httpJSON.
 func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
 	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
-		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger)}
+		maxAttempts: opts.MaxAttempts, budget: opts.Budget, now: opts.Now, log: newLogger(opts.Logger)}
 	if w.maxAttempts == 0 {
 		w.maxAttempts = DefaultQueueMaxAttempts
 	}
@@ -101,7 +104,7 @@ func (w *Worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	log := w.log.With(append([]any{"job_id", task.JobID, "shard", task.Shard, "index", task.Index}, d.attrs()...)...)
 	log.DebugContext(ctx, "backfill task received", "source", task.Source)
 
-	res := w.run(ctx, task, named, parseErr)
+	res := w.runWithin(ctx, task, named, parseErr)
 	a := attempt{retryCount: d.RetryCount, maxAttempts: w.maxAttempts}
 	dec := decide(res, a)
 	w.apply(ctx, rw, task, res, dec, a, body, log)
