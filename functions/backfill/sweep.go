@@ -61,10 +61,12 @@ type SweepResponse struct {
 	Unfinished int `json:"unfinished"`
 	Checked    int `json:"checked"`
 	// Live had a task still in the queue; Reenqueued got a new one; Failed were recorded
-	// failed after SWEEP_MAX_ATTEMPTS sweeps.
+	// failed after SWEEP_MAX_ATTEMPTS sweeps; Cancelled, of a cancelled job, were recorded
+	// cancelled (their task was lost before it could record that).
 	Live       int `json:"live"`
 	Reenqueued int `json:"reenqueued"`
 	Failed     int `json:"failed"`
+	Cancelled  int `json:"cancelled,omitempty"`
 }
 
 // SweepAllResponse is the answer of POST /backfills:sweep.
@@ -93,7 +95,8 @@ func (s *Service) sweepOne(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // sweepAll handles POST /backfills:sweep, which Cloud Scheduler calls: every job stored as
-// planning or running (up to sweepJobsLimit) is swept if quiet, and marked ended if it ended.
+// planning, running or cancelled (up to sweepJobsLimit) is swept if quiet, and marked ended if
+// it ended.
 func (s *Service) sweepAll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ids, err := s.store.ActiveJobs(ctx, sweepJobsLimit)
@@ -141,9 +144,12 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 	case st.State == backfill.JobDone || st.State == backfill.JobDoneWithFailures:
 		res.Skipped = "ended"
 		return res, s.store.MarkEnded(ctx, id, st.State)
-	case st.State != backfill.JobRunning && st.State != backfill.JobPlanning:
-		res.Skipped = st.State // cancelled: final; blocked: waits for a person
+	case st.State == backfill.JobBlocked:
+		res.Skipped = st.State // waits for a person
 		return res, nil
+	case st.State == backfill.JobCancelled && st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned:
+		res.Skipped = "ended"
+		return res, s.store.MarkEnded(ctx, id, backfill.JobCancelledSwept)
 	case !force && !s.quiet(st):
 		res.Skipped = "not quiet: an outcome was recorded within SWEEP_AFTER"
 		return res, nil
@@ -188,6 +194,8 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 				res.Reenqueued++
 			case what == "failed":
 				res.Failed++
+			case what == "cancelled":
+				res.Cancelled++
 			}
 		})
 	}
@@ -196,7 +204,7 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 		res.State = st.State
 	}
 	s.log.InfoContext(ctx, "swept backfill job", "job_id", id, "unfinished", res.Unfinished, "checked", res.Checked,
-		"live", res.Live, "reenqueued", res.Reenqueued, "failed", res.Failed, "state", res.State)
+		"live", res.Live, "reenqueued", res.Reenqueued, "failed", res.Failed, "cancelled", res.Cancelled, "state", res.State)
 	return res, errors.Join(errs...)
 }
 
@@ -231,6 +239,14 @@ func (s *Service) sweepShard(ctx context.Context, plan *backfill.Plan, job *back
 	final, err := s.store.Final(ctx, plan.JobID, i)
 	if err != nil || final {
 		return "", err
+	}
+	if job.Cancelled {
+		// Its task would only have recorded it cancelled: do that.
+		first, err := s.store.RecordCancelled(ctx, plan.JobID, plan.Task(i).Ref())
+		if err != nil || !first {
+			return "", err
+		}
+		return "cancelled", nil
 	}
 	if mark.Attempts >= s.cfg.SweepMaxAttempts {
 		first, err := s.store.RecordFailure(ctx, plan.JobID, plan.Task(i).Ref(), lostReason(mark.Attempts+1), 0)
@@ -268,7 +284,8 @@ func (s *Service) createNamedWorker(ctx context.Context, plan *backfill.Plan, i 
 // to statusSweepBudget shards and, if that changed anything, returns the status read again. A
 // sweep failure is logged, not answered: the status itself was read.
 func (s *Service) statusSweep(ctx context.Context, st *backfill.Status) (*backfill.Status, error) {
-	if (st.State != backfill.JobRunning && st.State != backfill.JobPlanning) || st.Counts.Planned > statusSweepMaxTasks ||
+	if (st.State != backfill.JobRunning && st.State != backfill.JobPlanning && st.State != backfill.JobCancelled) ||
+		st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned || st.Counts.Planned > statusSweepMaxTasks ||
 		!s.quiet(st) {
 		return st, nil
 	}
@@ -277,7 +294,7 @@ func (s *Service) statusSweep(ctx context.Context, st *backfill.Status) (*backfi
 		s.log.WarnContext(ctx, "sweep from a status call failed", "job_id", st.JobID, "error", err)
 		return st, nil
 	}
-	if res.Reenqueued == 0 && res.Failed == 0 {
+	if res.Reenqueued == 0 && res.Failed == 0 && res.Cancelled == 0 {
 		return st, nil
 	}
 	return s.store.Status(ctx, st.JobID)

@@ -211,3 +211,37 @@ func TestSweepAllEndsJobs(t *testing.T) {
 		t.Errorf("GET /backfills:sweep = %d, want 405", code)
 	}
 }
+
+// A cancelled job whose tasks were lost before they could record themselves cancelled is
+// accounted for by the sweep: it records them cancelled (found by TestKillDrill: a cancelled job
+// ended with 38 of 40 tasks accounted for).
+func TestSweepAccountsLostTasksOfCancelledJob(t *testing.T) {
+	h := newHarness(t, harnessOptions{paused: true})
+	spec := httpSpec(3, "")
+	plan := h.plan(t, spec)
+	h.create(t, spec)
+	h.record(t, plan, map[int]string{0: ""})
+	if code := h.do(t, http.MethodPost, "/backfills/"+plan.JobID+":cancel", "", nil, nil, nil); code != http.StatusOK {
+		t.Fatalf(":cancel = %d, want 200", code)
+	}
+	h.lose(t, 1)
+	got := h.sweep(t, plan.JobID)
+	if got.Cancelled != 1 || got.Live != 1 || got.Reenqueued != 0 || got.State != backfill.JobCancelled {
+		t.Errorf("sweep of the cancelled job = %+v, want 1 recorded cancelled, 1 live, nothing re-enqueued", got)
+	}
+	h.lose(t, 2)
+	h.sweep(t, plan.JobID)
+	st := h.status(t, plan.JobID)
+	if c := st.Counts; st.State != backfill.JobCancelled || c.Succeeded+c.Failed+c.Cancelled != c.Planned {
+		t.Errorf("status = %s %+v, want cancelled with every task accounted for", st.State, c)
+	}
+	if got := h.sweep(t, plan.JobID); got.Skipped != "ended" {
+		t.Errorf("sweep of the accounted cancelled job = %+v, want skipped: ended", got)
+	}
+	if ids, err := h.store.ActiveJobs(t.Context(), 10); err != nil || len(ids) != 0 {
+		t.Errorf("ActiveJobs() = %v, %v; want none once the cancelled job is accounted for", ids, err)
+	}
+	if st := h.status(t, plan.JobID); st.State != backfill.JobCancelled {
+		t.Errorf("status after the end was stored = %s, want cancelled", st.State)
+	}
+}

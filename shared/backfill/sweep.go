@@ -114,10 +114,15 @@ func (s *Store) ClaimSweep(ctx context.Context, job string, index int, m SweepMa
 	}
 }
 
-// ActiveJobs returns the ids of up to limit jobs whose stored state is planning or running:
-// those a scheduled sweep looks at (their derived state may already be done).
+// JobCancelledSwept is the stored state of a cancelled job whose every task a sweep found
+// accounted for; it is still reported cancelled (its cancelled flag stays set).
+const JobCancelledSwept = "cancelled_swept"
+
+// ActiveJobs returns the ids of up to limit jobs whose stored state is planning, running or
+// cancelled: those a scheduled sweep looks at (their derived state may already be done, and a
+// cancelled job may still have tasks lost without an outcome).
 func (s *Store) ActiveJobs(ctx context.Context, limit int) ([]string, error) {
-	docs, err := s.client.Collection(Collection).Where("state", "in", []string{JobPlanning, JobRunning}).
+	docs, err := s.client.Collection(Collection).Where("state", "in", []string{JobPlanning, JobRunning, JobCancelled}).
 		Select().Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("listing active backfill jobs: %w", err)
@@ -129,16 +134,17 @@ func (s *Store) ActiveJobs(ctx context.Context, limit int) ([]string, error) {
 	return ids, nil
 }
 
-// MarkEnded stores an ended job's derived state (done or done_with_failures) so that
-// ActiveJobs stops listing it. Status still derives the state from the counts, so this changes
+// MarkEnded stores an ended job's derived state (done or done_with_failures, or
+// JobCancelledSwept for a cancelled job with every task accounted for) so that ActiveJobs stops
+// listing it. Status still derives the state from the counts, so this changes
 // nothing it reports; the write is preconditioned on the job document being unchanged since read
-// as planning or running, so a :retry that moves the job back to running at the same time wins.
+// as planning, running or cancelled, so a :retry that moves the job back to running at the same time wins.
 func (s *Store) MarkEnded(ctx context.Context, id, state string) error {
 	snap, err := s.jobRef(id).Get(ctx)
 	if err != nil {
 		return fmt.Errorf("reading backfill job %s to mark it %s: %w", id, state, err)
 	}
-	if v, _ := snap.DataAt("state"); v != JobPlanning && v != JobRunning {
+	if v, _ := snap.DataAt("state"); v != JobPlanning && v != JobRunning && v != JobCancelled {
 		return nil
 	}
 	_, err = s.jobRef(id).Update(ctx, []firestore.Update{{Path: "state", Value: state}, {Path: "updated_at", Value: s.now().UTC()}},
