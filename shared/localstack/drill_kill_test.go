@@ -65,15 +65,15 @@ func TestKillDrill(t *testing.T) {
 	}
 	job, planned := plan.JobID, plan.Tasks
 
-	// killed sends a request and closes its connection after a random 0-40 ms.
-	killed := func(what string, call func(context.Context) error) {
-		after := time.Duration(rng.IntN(40_000)) * time.Microsecond
+	// killed sends a request and closes its connection after a random 0 to within ms.
+	killed := func(what string, within int, call func(context.Context) error) {
+		after := time.Duration(rng.IntN(within*1000)) * time.Microsecond
 		kctx, cancel := context.WithTimeout(ctx, after)
 		defer cancel()
 		err := call(kctx)
 		t.Logf("%s killed after %s: %v", what, after, err)
 	}
-	killed("create", func(c context.Context) error { _, err := s.StartBackfill(c, spec); return err })
+	killed("create", 40, func(c context.Context) error { _, err := s.StartBackfill(c, spec); return err })
 	// The user saw the create fail; if not even the job was written, they post it again.
 	if _, err := s.BackfillStatus(ctx, job); err != nil && strings.Contains(err.Error(), "404") {
 		if _, err := s.StartBackfill(ctx, spec); err != nil {
@@ -99,7 +99,7 @@ func TestKillDrill(t *testing.T) {
 	}
 	t.Logf("functions killed; %d queued tasks lost of %d", lost, len(queued))
 	if cancelToo {
-		killed(":cancel", func(c context.Context) error { return s.BackfillAction(c, job, "cancel") })
+		killed(":cancel", 100, func(c context.Context) error { return s.BackfillAction(c, job, "cancel") })
 	}
 
 	// Only the queue and sweeps from here, plus :retry for a job that ended with failures (the
@@ -125,7 +125,7 @@ func TestKillDrill(t *testing.T) {
 		if st.State == backfill.JobDoneWithFailures && retries < 5 {
 			retries++
 			if retries == 1 {
-				killed(":retry", func(c context.Context) error { return s.BackfillAction(c, job, "retry") })
+				killed(":retry", 40, func(c context.Context) error { return s.BackfillAction(c, job, "retry") })
 			} else if err := s.BackfillAction(ctx, job, "retry"); err != nil {
 				t.Errorf(":retry: %v", err)
 			}
