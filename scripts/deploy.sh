@@ -57,12 +57,14 @@ DEFAULTS=(
   "DECK_POLL_INTERVAL=5s"
   "COLLECT_EVENTS_INVOKERS="
   "BACKFILL_INVOKERS="
+  "RANKINGS_INVOKERS="
 )
 
 usage() {
   cat <<'EOF'
 Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N]
-                         [--collect-events-invoker MEMBER]... [--backfill-invoker MEMBER]... [--dry-run]
+                         [--collect-events-invoker MEMBER]... [--backfill-invoker MEMBER]...
+                         [--rankings-invoker MEMBER]... [--dry-run]
 
 Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
 invoker bindings, the loader's and the rankings' Pub/Sub push subscriptions and the StreamTweets
@@ -75,6 +77,8 @@ and backfill sweep Scheduler jobs.
   --collect-events-invoker MEMBER  may call CollectEvents, e.g. serviceAccount:app@P.iam.gserviceaccount.com
                                    (repeatable; Terraform's collect_events_invokers)
   --backfill-invoker MEMBER        may call Backfill, e.g. user:me@example.com (repeatable; backfill_invokers)
+  --rankings-invoker MEMBER        may call ServeRankings (the rankings API and the deck), e.g.
+                                   group:analysts@example.com (repeatable; rankings_invokers)
   --dry-run                        print the commands, one argument a line, instead of running them
   -h, --help                       show this text
 
@@ -111,9 +115,10 @@ FUNCTIONS=(
 RANKINGS_FILTER='attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"'
 
 project="" region=us-central1 only="" project_number="" dry_run=false
-collect_invokers=() backfill_invokers=()
+collect_invokers=() backfill_invokers=() rankings_invokers=()
 if [[ -n $COLLECT_EVENTS_INVOKERS ]]; then IFS=, read -r -a collect_invokers <<<"$COLLECT_EVENTS_INVOKERS"; fi
 if [[ -n $BACKFILL_INVOKERS ]]; then IFS=, read -r -a backfill_invokers <<<"$BACKFILL_INVOKERS"; fi
+if [[ -n $RANKINGS_INVOKERS ]]; then IFS=, read -r -a rankings_invokers <<<"$RANKINGS_INVOKERS"; fi
 while (($#)); do
   case $1 in
     --project) project=${2:?--project needs a value}; shift 2 ;;
@@ -128,6 +133,8 @@ while (($#)); do
     --collect-events-invoker=*) collect_invokers+=("${1#*=}"); shift ;;
     --backfill-invoker) backfill_invokers+=("${2:?--backfill-invoker needs a member}"); shift 2 ;;
     --backfill-invoker=*) backfill_invokers+=("${1#*=}"); shift ;;
+    --rankings-invoker) rankings_invokers+=("${2:?--rankings-invoker needs a member}"); shift 2 ;;
+    --rankings-invoker=*) rankings_invokers+=("${1#*=}"); shift ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -139,7 +146,7 @@ if [[ -z $project ]]; then
   exit 2
 fi
 # Terraform's rule for the invoker lists: only kind:identity members, so never a public principal.
-for m in ${collect_invokers[@]+"${collect_invokers[@]}"} ${backfill_invokers[@]+"${backfill_invokers[@]}"}; do
+for m in ${collect_invokers[@]+"${collect_invokers[@]}"} ${backfill_invokers[@]+"${backfill_invokers[@]}"} ${rankings_invokers[@]+"${rankings_invokers[@]}"}; do
   if [[ ! $m =~ ^(user|serviceAccount|group|domain|principal|principalSet):.+ ]]; then
     echo "deploy.sh: invoker $m is not an IAM member such as user:EMAIL or serviceAccount:EMAIL; public access is refused" >&2
     exit 2
@@ -308,6 +315,7 @@ for line in "${FUNCTIONS[@]}"; do
     # tasks: its expansion tasks; serve-rankings: the deck's backfills panel; scheduler: the sweep.
     Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" "serviceAccount:$(sa scheduler-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
     CollectEvents) members=(${collect_invokers[@]+"${collect_invokers[@]}"}) ;;
+    ServeRankings) members=(${rankings_invokers[@]+"${rankings_invokers[@]}"}) ;;
   esac
   for member in ${members[@]+"${members[@]}"}; do
     run gcloud functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \

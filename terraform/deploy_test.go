@@ -245,7 +245,7 @@ func TestDeployScriptOnly(t *testing.T) {
 }
 
 func TestDeployScriptRefusesBadArguments(t *testing.T) {
-	for _, args := range [][]string{{}, {"--project=p", "--only=nope"}, {"--project=p", "--bogus"}, {"--project=p", "--collect-events-invoker=allUsers"}, {"--project=p", "--backfill-invoker", "allAuthenticatedUsers"}} {
+	for _, args := range [][]string{{}, {"--project=p", "--only=nope"}, {"--project=p", "--bogus"}, {"--project=p", "--collect-events-invoker=allUsers"}, {"--project=p", "--backfill-invoker", "allAuthenticatedUsers"}, {"--project=p", "--rankings-invoker=allUsers"}} {
 		cmd := exec.Command("bash", append([]string{"../scripts/deploy.sh", "--dry-run"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
@@ -281,7 +281,8 @@ func invokerBindings(cmds [][]string) []string {
 
 // TestDeployScriptInvokersMatchTerraform: deploy.sh grants run.invoker to exactly the members
 // Terraform's locals.invokers does: its callers' service accounts, and the principals of
-// collect_events_invokers and backfill_invokers (without which apps and people get 403).
+// collect_events_invokers, backfill_invokers and rankings_invokers (without which apps and
+// people get 403).
 func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 	m := loadModule(t)
 	const project = "p"
@@ -289,7 +290,7 @@ func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 	lists := map[string][]string{
 		"collect_events_invokers": {"serviceAccount:app@p.iam.gserviceaccount.com", "group:apps@example.com"},
 		"backfill_invokers":       {"user:me@example.com"},
-		"rankings_invokers":       nil, // deploy.sh has no flag for it yet
+		"rankings_invokers":       {"group:analysts@example.com", "user:me@example.com"},
 	}
 	call, ok := m.local(t, "invokers").(*hclsyntax.FunctionCallExpr)
 	if !ok || call.Name != "merge" {
@@ -342,12 +343,15 @@ func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 	for _, mem := range lists["backfill_invokers"] {
 		args = append(args, "--backfill-invoker", mem)
 	}
+	for _, mem := range lists["rankings_invokers"] {
+		args = append(args, "--rankings-invoker="+mem)
+	}
 	if diff := cmp.Diff(want, invokerBindings(dryRun(t, args...))); diff != "" {
 		t.Errorf("invoker bindings (-terraform +deploy.sh):\n%s", diff)
 	}
 	// The same lists from the environment, comma-separated as the usage says.
 	cmd := exec.Command("bash", "../scripts/deploy.sh", "--dry-run", "--project="+project, "--project-number=1")
-	cmd.Env = append(cmd.Environ(), "COLLECT_EVENTS_INVOKERS="+strings.Join(lists["collect_events_invokers"], ","), "BACKFILL_INVOKERS="+strings.Join(lists["backfill_invokers"], ","))
+	cmd.Env = append(cmd.Environ(), "COLLECT_EVENTS_INVOKERS="+strings.Join(lists["collect_events_invokers"], ","), "BACKFILL_INVOKERS="+strings.Join(lists["backfill_invokers"], ","), "RANKINGS_INVOKERS="+strings.Join(lists["rankings_invokers"], ","))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("deploy.sh with *_INVOKERS: %v", err)
@@ -359,7 +363,7 @@ func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 		}
 	}
 	if len(fromEnv) != len(want) {
-		t.Errorf("deploy.sh with COLLECT_EVENTS_INVOKERS and BACKFILL_INVOKERS grants %d members, want %d: %v", len(fromEnv), len(want), fromEnv)
+		t.Errorf("deploy.sh with the *_INVOKERS variables grants %d members, want %d: %v", len(fromEnv), len(want), fromEnv)
 	}
 }
 

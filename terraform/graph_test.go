@@ -149,8 +149,9 @@ func TestSecretsHaveNoValues(t *testing.T) {
 	}
 }
 
-// TestEveryValidationIsTested: each variable with a validation rule is refused with a bad value in
-// tests/variables.tftest.hcl (expect_failures names it) and given a good one there.
+// TestEveryValidationIsTested: every variable but a bool has a validation rule, and each rule is
+// refused with a bad value in tests/variables.tftest.hcl (expect_failures names it) and given a
+// good one there.
 func TestEveryValidationIsTested(t *testing.T) {
 	m := loadModule(t)
 	b, err := os.ReadFile("tests/variables.tftest.hcl")
@@ -185,11 +186,17 @@ func TestEveryValidationIsTested(t *testing.T) {
 	}
 	var validated []string
 	for _, v := range m.blocks("variable") {
+		has := false
 		for _, nb := range v.Body.Blocks {
 			if nb.Type == "validation" {
 				validated = append(validated, v.Labels[0])
+				has = true
 				break
 			}
+		}
+		// Every variable is validated, but a bool: its type is its whole rule.
+		if a, ok := v.Body.Attributes["type"]; !has && (!ok || source(a.Expr) != "bool") {
+			t.Errorf("variable %s has no validation rule", v.Labels[0])
 		}
 	}
 	sort.Strings(validated)

@@ -28,12 +28,23 @@ variable "bigquery_location" {
   type        = string
   description = "Location of the BigQuery dataset: a multi-region (US, EU) or a region."
   default     = "US"
+
+  validation {
+    # A multi-region (US, EU) or a region such as europe-west1; BigQuery names them so.
+    condition     = can(regex("^(US|EU|[a-z]+-[a-z]+[0-9]+)$", var.bigquery_location))
+    error_message = "bigquery_location must be US, EU or a region such as europe-west1."
+  }
 }
 
 variable "firestore_location" {
   type        = string
   description = "Location of the Firestore (default) database: a multi-region (nam5, eur3) or a region. It cannot be changed after creation."
   default     = "nam5"
+
+  validation {
+    condition     = can(regex("^(nam5|nam7|eur3|[a-z]+-[a-z]+[0-9]+)$", var.firestore_location))
+    error_message = "firestore_location must be a Firestore multi-region (nam5, nam7, eur3) or a region such as europe-west1."
+  }
 }
 
 variable "deploy_functions" {
@@ -228,6 +239,12 @@ variable "scheduler_time_zone" {
   type        = string
   description = "Time zone the stream schedule is read in (a tz database name)."
   default     = "Etc/UTC"
+
+  validation {
+    # A tz database name: Area/Location (Etc/UTC, America/Argentina/Buenos_Aires, Etc/GMT+5) or UTC.
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z]*(/[A-Za-z0-9_+-]+)+)$", var.scheduler_time_zone))
+    error_message = "scheduler_time_zone must be a tz database name such as Etc/UTC or Europe/Paris."
+  }
 }
 
 variable "stream_duration" {
@@ -303,18 +320,35 @@ variable "stream_params" {
   type        = string
   description = "Query string of the filtered-stream connection (X_STREAM_PARAMS): the fields and expansions the rows need."
   default     = "tweet.fields=created_at,author_id,lang,referenced_tweets,in_reply_to_user_id,entities,note_tweet&expansions=author_id&user.fields=username"
+
+  validation {
+    # name=value pairs joined by &, with no leading ? and no spaces (the function adds the ?).
+    condition     = var.stream_params == "" || can(regex("^[A-Za-z_.]+=[^\\s&?]*(&[A-Za-z_.]+=[^\\s&?]*)*$", var.stream_params))
+    error_message = "stream_params must be a query string without the leading ?, such as tweet.fields=created_at&expansions=author_id."
+  }
 }
 
 variable "stream_lang_filter" {
   type        = list(string)
   description = "Languages StreamTweets keeps (LANG_FILTER); empty keeps every language."
   default     = []
+
+  validation {
+    # X's lang values are BCP 47 codes such as en, ja, und or zh-cn.
+    condition     = alltrue([for l in var.stream_lang_filter : can(regex("^[a-z]{2,3}(-[a-z0-9]+)?$", l))])
+    error_message = "stream_lang_filter must list lower-case language codes such as en, ja or und."
+  }
 }
 
 variable "x_bearer_token_secret_id" {
   type        = string
   description = "Secret Manager secret holding the X API bearer token (its value is added out of band)."
   default     = "x-bearer-token"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.x_bearer_token_secret_id))
+    error_message = "x_bearer_token_secret_id must be a Secret Manager secret id: 1 to 255 letters, digits, - or _."
+  }
 }
 
 # --- Backfills and Cloud Tasks -----------------------------------------------------------------
@@ -467,6 +501,12 @@ variable "backfill_http_allowed_hosts" {
   type        = list(string)
   description = "Hosts the HTTP-JSON backfill source may fetch from (HTTP_JSON_ALLOWED_HOSTS); empty allows none."
   default     = []
+
+  validation {
+    # Exact hosts, *.domain (its subdomains) or * (any public host); no scheme, port or path.
+    condition     = alltrue([for h in var.backfill_http_allowed_hosts : can(regex("^(\\*|(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$", h))])
+    error_message = "backfill_http_allowed_hosts must list host names (api.example.com), *.example.com or *, with no scheme, port or path."
+  }
 }
 
 variable "backfill_api_timeout" {
@@ -488,6 +528,11 @@ variable "youtube_secret_ids" {
   })
   description = "Secret Manager secrets holding the YouTube OAuth client id, client secret and refresh token (values added out of band)."
   default     = {}
+
+  validation {
+    condition     = alltrue([for id in values(var.youtube_secret_ids) : can(regex("^[A-Za-z0-9_-]{1,255}$", id))])
+    error_message = "youtube_secret_ids must name Secret Manager secret ids: 1 to 255 letters, digits, - or _."
+  }
 }
 
 # --- Rankings ----------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ const (
 
 // emulatorStartTimeout bounds a Java emulator's start: on a busy 2-core machine it has taken
 // over a minute.
-const emulatorStartTimeout = 3 * time.Minute
+const emulatorStartTimeout = gcloudemu.DefaultStartTimeout
 
 // Options configure a Stack.
 type Options struct {

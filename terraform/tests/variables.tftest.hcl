@@ -77,6 +77,14 @@ run "good_values_are_accepted" {
     deck_default_keyword            = "#gcp"
     deck_window                     = "15m"
     deck_poll_interval              = "10m"
+    bigquery_location               = "europe-west1"
+    firestore_location              = "eur3"
+    scheduler_time_zone             = "America/Argentina/Buenos_Aires"
+    stream_params                   = "tweet.fields=created_at,lang&expansions=author_id"
+    stream_lang_filter              = ["en", "und", "zh-cn"]
+    x_bearer_token_secret_id        = "x_bearer-2"
+    backfill_http_allowed_hosts     = ["api.example.com", "*.example.org", "*", "127.0.0.1"]
+    youtube_secret_ids              = { client_id = "yt-id", refresh_token = "yt_refresh" }
   }
 
   assert {
@@ -144,6 +152,14 @@ run "bad_values_are_refused" {
     backfill_sweep_max_attempts     = 1.5
     backfill_sweep_budget           = 0
     backfill_spec_secret_ids        = ["projects/p/secrets/x"]
+    bigquery_location               = "us"
+    firestore_location              = "nam"
+    scheduler_time_zone             = "CET+1"
+    stream_params                   = "?tweet.fields=lang"
+    stream_lang_filter              = ["English"]
+    x_bearer_token_secret_id        = "projects/p/secrets/x"
+    backfill_http_allowed_hosts     = ["https://api.example.com"]
+    youtube_secret_ids              = { client_secret = "a secret" }
   }
 
   expect_failures = [
@@ -198,6 +214,14 @@ run "bad_values_are_refused" {
     var.backfill_sweep_max_attempts,
     var.backfill_sweep_budget,
     var.backfill_spec_secret_ids,
+    var.bigquery_location,
+    var.firestore_location,
+    var.scheduler_time_zone,
+    var.stream_params,
+    var.stream_lang_filter,
+    var.x_bearer_token_secret_id,
+    var.backfill_http_allowed_hosts,
+    var.youtube_secret_ids,
   ]
 }
 

@@ -23,7 +23,7 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	cfg := config{
-		startTimeout: 60 * time.Second,
+		startTimeout: DefaultStartTimeout,
 		stopGrace:    5 * time.Second,
 		lookPath:     exec.LookPath,
 		logger:       slog.Default(),
@@ -45,7 +45,13 @@ func WithPort(port int) Option {
 	return func(c *config) { c.port = port }
 }
 
-// WithStartTimeout bounds how long Start waits for the emulator to answer (default 60 s).
+// DefaultStartTimeout is how long Start waits by default. A quiet machine starts either emulator
+// in 3 to 10 s, but the JVM's start-up is CPU-bound: on a 2-core machine at a load average of 50
+// it has taken more than 60 s, so the bound is set for a busy machine, not a quiet one.
+const DefaultStartTimeout = 3 * time.Minute
+
+// WithStartTimeout bounds how long Start waits for the emulator to answer (default
+// DefaultStartTimeout).
 func WithStartTimeout(d time.Duration) Option {
 	return func(c *config) { c.startTimeout = d }
 }

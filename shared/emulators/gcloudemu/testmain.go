@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Main runs the tests of a package that needs the given emulators and
@@ -47,7 +46,7 @@ func runMain(run func() int, stderr io.Writer, opts []Option, kinds ...Kind) int
 		}
 		// A package's tests start the emulators while other packages' tests load the machine:
 		// a Java start has taken over a minute there.
-		e, err := Start(ctx, k, append([]Option{WithStartTimeout(3 * time.Minute)}, opts...)...)
+		e, err := Start(ctx, k, append([]Option{WithStartTimeout(DefaultStartTimeout)}, opts...)...)
 		if err != nil {
 			fmt.Fprintf(stderr, "gcloudemu: these tests need the %s emulator and it could not be started: %v\n", k.displayName(), err)
 			stopAll()
