@@ -28,8 +28,8 @@ import (
 // recorded nothing for a dispatch deadline and a margin), never whether a shard is lost.
 //
 // A lost shard gets a new task under a new name (sweepTaskName, so Cloud Tasks' name dedup does
-// not swallow it), claimed by compare-and-set on its sweep mark so that concurrent sweeps
-// create it once; after SweepMaxAttempts such tasks it is recorded failed, exactly once, through
+// not swallow it), created before its sweep mark is moved by compare-and-set, so that
+// concurrent sweeps create it once (same name) and count it once (one CAS wins); after SweepMaxAttempts such tasks it is recorded failed, exactly once, through
 // the same RecordFailure the worker uses. A task that a sweep re-created while its earlier one
 // was in fact finishing runs twice, which the store (first final outcome wins) and the dedup
 // view absorb.
@@ -255,12 +255,14 @@ func (s *Service) sweepShard(ctx context.Context, plan *backfill.Plan, job *back
 		}
 		return "failed", nil
 	}
+	// The task first, then the mark: sweeps that saw the same mark create the same name, which
+	// Cloud Tasks creates once, and a sweep that reads the moved mark always finds the task
+	// (claiming first would let it see the new mark before the task exists, and fail the shard).
+	if _, err := s.createNamedWorker(ctx, plan, i, sweepTaskName(plan.JobID, mark.Attempts+1, i)); err != nil {
+		return "", err // Nothing moved: the next sweep tries the same name again.
+	}
 	claimed, err := s.store.ClaimSweep(ctx, plan.JobID, i, mark)
 	if err != nil || !claimed {
-		return "", err
-	}
-	if _, err := s.createNamedWorker(ctx, plan, i, sweepTaskName(plan.JobID, mark.Attempts+1, i)); err != nil {
-		// The claim is spent: the next sweep finds this name absent and moves on to the next.
 		return "", err
 	}
 	return "reenqueued", nil

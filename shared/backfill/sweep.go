@@ -17,8 +17,8 @@ import (
 // per-shard sweep mark, backfills/{job}/sweeps/{t<index>}, counting how often a sweep
 // re-enqueued the shard. The mark is moved by compare-and-set (create-if-absent, or update
 // preconditioned on the update time read), so of two sweeps that saw the same mark exactly one
-// wins and enqueues the shard's next task; the loser leaves it. The mark lives in its own
-// document, not the shard's, so that outcomes (record.go) never contend with sweeps.
+// wins (the caller creates the shard's next task, named by the count, before it claims).
+// The mark lives in its own document, not the shard's, so that outcomes (record.go) never contend with sweeps.
 
 // SweepMark is how often sweeps re-enqueued a shard, as read by ReadSweepMark.
 type SweepMark struct {
@@ -92,8 +92,8 @@ func (s *Store) ReadSweepMark(ctx context.Context, job string, index int) (Sweep
 }
 
 // ClaimSweep moves the shard's mark from m (as read) to m.Attempts+1, only if no one moved it
-// since: claimed false means another sweep did, and the caller leaves the shard to it. The
-// winner enqueues the shard's task number m.Attempts+1.
+// since: claimed false means another sweep did. Callers create the shard's task number
+// m.Attempts+1 first, so that a mark read always names tasks that were created.
 func (s *Store) ClaimSweep(ctx context.Context, job string, index int, m SweepMark) (claimed bool, err error) {
 	ref := s.sweepRef(job, index)
 	doc := map[string]any{"index": index, "attempts": m.Attempts + 1, "at": s.now().UTC()}
