@@ -43,6 +43,12 @@ DEFAULTS=(
   "ENQUEUE_PARALLELISM=32"
   "COUNTER_SHARDS=500"
   "API_TIMEOUT=30s"
+  "DISPATCH_DEADLINE=600s"
+  "WORK_TIMEOUT=540s"
+  "SWEEP_AFTER=900s"
+  "SWEEP_MAX_ATTEMPTS=3"
+  "SWEEP_BUDGET=500"
+  "BACKFILL_SWEEP_SCHEDULE=*/10 * * * *"
   "RANKINGS_SUBSCRIPTION=events-rankings"
   "RANKINGS_SHARDS=16"
   "RANKINGS_CACHE_TTL=5s"
@@ -62,7 +68,7 @@ Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--pr
 
 Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
 invoker bindings, the loader's and the rankings' Pub/Sub push subscriptions and the StreamTweets
-Scheduler job.
+and backfill sweep Scheduler jobs.
 
   --project PROJECT                Google Cloud project id (required)
   --region REGION                  region of the functions and the Scheduler job (default us-central1)
@@ -203,6 +209,10 @@ env_of() {
       echo "ENQUEUE_SLICE=$ENQUEUE_SLICE"
       echo "ENQUEUE_PARALLELISM=$ENQUEUE_PARALLELISM"
       echo "COUNTER_SHARDS=$COUNTER_SHARDS"
+      echo "DISPATCH_DEADLINE=$DISPATCH_DEADLINE"
+      echo "SWEEP_AFTER=$SWEEP_AFTER"
+      echo "SWEEP_MAX_ATTEMPTS=$SWEEP_MAX_ATTEMPTS"
+      echo "SWEEP_BUDGET=$SWEEP_BUDGET"
       ;;
     RunBackfillTask)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -214,6 +224,7 @@ env_of() {
       echo "HTTP_JSON_ALLOWED_HOSTS=$HTTP_JSON_ALLOWED_HOSTS"
       echo "COUNTER_SHARDS=$COUNTER_SHARDS"
       echo "API_TIMEOUT=$API_TIMEOUT"
+      echo "WORK_TIMEOUT=$WORK_TIMEOUT"
       ;;
     UpdateRankings)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -301,8 +312,8 @@ for line in "${FUNCTIONS[@]}"; do
     StreamTweets) members=("serviceAccount:$(sa scheduler-invoker)") ;;
     LoadEvents | UpdateRankings) members=("serviceAccount:$(sa pubsub-push)") ;;
     RunBackfillTask) members=("serviceAccount:$(sa tasks-invoker)") ;;
-    # tasks: its expansion tasks; serve-rankings: the deck's backfills panel.
-    Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
+    # tasks: its expansion tasks; serve-rankings: the deck's backfills panel; scheduler: the sweep.
+    Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" "serviceAccount:$(sa scheduler-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
     CollectEvents) members=(${collect_invokers[@]+"${collect_invokers[@]}"}) ;;
     ServeRankings) members=(${rankings_invokers[@]+"${rankings_invokers[@]}"}) ;;
   esac
@@ -379,6 +390,26 @@ for line in "${FUNCTIONS[@]}"; do
         run gcloud scheduler jobs update http "$name" "${flags[@]}"
       else
         run gcloud scheduler jobs create http "$name" "${flags[@]}"
+      fi
+      ;;
+    Backfill)
+      # The sweep of backfill jobs (Terraform's google_cloud_scheduler_job.backfill_sweep).
+      flags=(
+        --project="$project"
+        --location="$region"
+        --schedule="$BACKFILL_SWEEP_SCHEDULE"
+        --time-zone="$SCHEDULER_TIME_ZONE"
+        --uri="$(url "$name")/backfills:sweep"
+        --http-method=post
+        --oidc-service-account-email="$(sa scheduler-invoker)"
+        --oidc-token-audience="$(url "$name")"
+        --attempt-deadline="$((timeout < 1800 ? timeout : 1800))s"
+        --max-retry-attempts=0
+      )
+      if ! $dry_run && gcloud scheduler jobs describe "$name-sweep" --project="$project" --location="$region" >/dev/null 2>&1; then
+        run gcloud scheduler jobs update http "$name-sweep" "${flags[@]}"
+      else
+        run gcloud scheduler jobs create http "$name-sweep" "${flags[@]}"
       fi
       ;;
   esac

@@ -133,6 +133,10 @@ locals {
       ENQUEUE_SLICE           = tostring(var.backfill_enqueue_slice)
       ENQUEUE_PARALLELISM     = tostring(var.backfill_enqueue_parallelism)
       COUNTER_SHARDS          = tostring(var.backfill_counter_shards)
+      DISPATCH_DEADLINE       = var.backfill_dispatch_deadline
+      SWEEP_AFTER             = var.backfill_sweep_after
+      SWEEP_MAX_ATTEMPTS      = tostring(var.backfill_sweep_max_attempts)
+      SWEEP_BUDGET            = tostring(var.backfill_sweep_budget)
     }
     RunBackfillTask = {
       GOOGLE_CLOUD_PROJECT         = var.project_id
@@ -144,6 +148,7 @@ locals {
       HTTP_JSON_ALLOWED_HOSTS      = join(",", var.backfill_http_allowed_hosts)
       COUNTER_SHARDS               = tostring(var.backfill_counter_shards)
       API_TIMEOUT                  = var.backfill_api_timeout
+      WORK_TIMEOUT                 = var.backfill_work_timeout # under DISPATCH_DEADLINE (tasks.tf)
     }
   }, local.ranking_function_env)
 }

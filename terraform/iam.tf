@@ -30,6 +30,8 @@ locals {
   # Who may call each function (roles/run.invoker on its Cloud Run service).
   invokers = merge(
     { "StreamTweets/scheduler" = { function = "StreamTweets", member = google_service_account.scheduler.member } },
+    # The scheduled sweep of backfill jobs (scheduler.tf).
+    { "Backfill/scheduler" = { function = "Backfill", member = google_service_account.scheduler.member } },
     { "LoadEvents/pubsub-push" = { function = "LoadEvents", member = google_service_account.pubsub_push.member } },
     { "RunBackfillTask/tasks" = { function = "RunBackfillTask", member = google_service_account.tasks_invoker.member } },
     # Backfill fans large jobs out through expansion tasks sent to itself (BACKFILL_URL).
@@ -195,4 +197,15 @@ resource "google_service_account_iam_member" "pubsub_token_creator" {
   # The agent exists once the Pub/Sub API is enabled and has served the project: after the topic
   # is created (the dead-letter grants refer to topics and subscriptions already).
   depends_on = [google_pubsub_topic.events]
+}
+
+# Secrets that http_json backfill specs name by resource: the worker reads each listed secret, on
+# that secret alone (no project-wide grant), so a spec can only name a secret listed here.
+resource "google_secret_manager_secret_iam_member" "spec_secret_reader" {
+  for_each = toset(var.backfill_spec_secret_ids)
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function["RunBackfillTask"].member
 }

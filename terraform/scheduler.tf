@@ -52,3 +52,37 @@ resource "google_cloud_scheduler_job" "stream_tweets" {
     }
   }
 }
+
+# Sweeps backfill jobs on backfill_sweep_schedule: POST /backfills:sweep re-enqueues, or after
+# backfill_sweep_max_attempts fails with the cause, every task of a quiet planning or running job
+# that has no outcome and no task left in the queue, so every job ends even when the request or
+# worker driving it died (functions/backfill/sweep.go). Safe to overlap with itself and workers.
+resource "google_cloud_scheduler_job" "backfill_sweep" {
+  count = var.deploy_functions ? 1 : 0
+
+  name        = "${local.functions.Backfill.name}-sweep"
+  description = "Sweeps backfill jobs: re-enqueues or fails tasks lost without an outcome."
+  region      = var.region
+  schedule    = var.backfill_sweep_schedule
+  time_zone   = var.scheduler_time_zone
+
+  attempt_deadline = "${min(local.functions.Backfill.timeout_seconds, 1800)}s"
+
+  # The next scheduled run is the retry.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    # The deterministic run.app URL, as BACKFILL_URL: the audience Backfill's own tasks use.
+    uri = "${local.function_urls.Backfill}/backfills:sweep"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.function_urls.Backfill
+    }
+  }
+
+  depends_on = [google_cloudfunctions2_function.function, google_cloud_run_service_iam_member.invoker]
+}

@@ -29,6 +29,14 @@ resource "google_cloud_tasks_queue" "backfill" {
       condition     = var.backfill_counter_shards >= var.queue_max_dispatches_per_second
       error_message = "backfill_counter_shards must be at least queue_max_dispatches_per_second."
     }
+    # A task's work stops WORK_TIMEOUT into the request, leaving at least 30 s to record its
+    # outcome before Cloud Tasks stops waiting (the dispatch deadline), which in turn must not
+    # outlast the worker function's own timeout.
+    precondition {
+      condition = (tonumber(trimsuffix(var.backfill_work_timeout, "s")) + 30 <= tonumber(trimsuffix(var.backfill_dispatch_deadline, "s")) &&
+      tonumber(trimsuffix(var.backfill_dispatch_deadline, "s")) <= local.functions.RunBackfillTask.timeout_seconds)
+      error_message = "backfill_work_timeout + 30s must be at most backfill_dispatch_deadline, itself at most RunBackfillTask's timeout."
+    }
   }
 
   depends_on = [google_project_service.api]

@@ -613,3 +613,82 @@ variable "deck_poll_interval" {
     error_message = "deck_poll_interval must be a duration from 1s to 600s (or 1m to 10m), such as \"5s\"."
   }
 }
+
+# --- Backfill: deadlines, the sweep, spec-named secrets ------------------------------------------
+
+variable "backfill_dispatch_deadline" {
+  type        = string
+  description = "How long Cloud Tasks waits for RunBackfillTask's answer to one task (DISPATCH_DEADLINE, seconds): at most the worker function's timeout."
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.backfill_dispatch_deadline)) && try(tonumber(trimsuffix(var.backfill_dispatch_deadline, "s")) >= 15 && tonumber(trimsuffix(var.backfill_dispatch_deadline, "s")) <= 1800, false)
+    error_message = "backfill_dispatch_deadline must be whole seconds from \"15s\" to \"1800s\" (Cloud Tasks' limits)."
+  }
+}
+
+variable "backfill_work_timeout" {
+  type        = string
+  description = "How long RunBackfillTask works on one task before it stops and records the outcome (WORK_TIMEOUT, seconds): at least 30 s under backfill_dispatch_deadline."
+  default     = "540s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.backfill_work_timeout)) && try(tonumber(trimsuffix(var.backfill_work_timeout, "s")) >= 1, false)
+    error_message = "backfill_work_timeout must be whole seconds, at least \"1s\", such as \"540s\"."
+  }
+}
+
+variable "backfill_sweep_schedule" {
+  type        = string
+  description = "Cron schedule (in scheduler_time_zone) of the sweep that re-enqueues or fails backfill tasks lost without an outcome (POST /backfills:sweep)."
+  default     = "*/10 * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.backfill_sweep_schedule))) == 5
+    error_message = "backfill_sweep_schedule must be a five-field cron expression such as \"*/10 * * * *\"."
+  }
+}
+
+variable "backfill_sweep_after" {
+  type        = string
+  description = "How long a backfill job must have recorded no outcome before a sweep looks for its lost tasks (SWEEP_AFTER, seconds)."
+  default     = "900s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.backfill_sweep_after)) && try(tonumber(trimsuffix(var.backfill_sweep_after, "s")) <= 86400, false)
+    error_message = "backfill_sweep_after must be whole seconds up to \"86400s\", such as \"900s\"."
+  }
+}
+
+variable "backfill_sweep_max_attempts" {
+  type        = number
+  description = "How many new tasks sweeps create for a backfill task lost without an outcome before recording it failed (SWEEP_MAX_ATTEMPTS)."
+  default     = 3
+
+  validation {
+    condition     = var.backfill_sweep_max_attempts >= 0 && var.backfill_sweep_max_attempts <= 100 && floor(var.backfill_sweep_max_attempts) == var.backfill_sweep_max_attempts
+    error_message = "backfill_sweep_max_attempts must be a whole number from 0 to 100."
+  }
+}
+
+variable "backfill_sweep_budget" {
+  type        = number
+  description = "How many unfinished tasks of one backfill job one sweep checks (SWEEP_BUDGET)."
+  default     = 500
+
+  validation {
+    condition     = var.backfill_sweep_budget >= 1 && var.backfill_sweep_budget <= 100000 && floor(var.backfill_sweep_budget) == var.backfill_sweep_budget
+    error_message = "backfill_sweep_budget must be a whole number from 1 to 100000."
+  }
+}
+
+variable "backfill_spec_secret_ids" {
+  type        = list(string)
+  description = "Ids of the Secret Manager secrets (in this project) that http_json backfill specs may name; RunBackfillTask may read these and no others. The secrets are created and filled out of band."
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.backfill_spec_secret_ids : can(regex("^[A-Za-z0-9_-]{1,255}$", s))]) && length(distinct(var.backfill_spec_secret_ids)) == length(var.backfill_spec_secret_ids)
+    error_message = "backfill_spec_secret_ids must be distinct secret ids of letters, digits, - and _ (at most 255 characters each)."
+  }
+}

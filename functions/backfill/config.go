@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/config"
@@ -19,6 +20,17 @@ const (
 	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
 	// DefaultCounterShards matches the queue's maximum of 500 dispatches per second.
 	DefaultCounterShards = 500
+	// DefaultDispatchDeadline is how long Cloud Tasks waits for RunBackfillTask's answer: the
+	// service's own default, and Terraform's default of backfill_dispatch_deadline.
+	DefaultDispatchDeadline = 10 * time.Minute
+	// DefaultSweepAfter is how long a job must have recorded no outcome before a status call
+	// or a scheduled sweep looks for its lost tasks (a dispatch deadline and a margin).
+	DefaultSweepAfter = 15 * time.Minute
+	// DefaultSweepMaxAttempts is how many tasks sweeps create for one shard before they record
+	// it failed.
+	DefaultSweepMaxAttempts = 3
+	// DefaultSweepBudget is how many shards one sweep of one job checks.
+	DefaultSweepBudget = 500
 )
 
 var queuePattern = regexp.MustCompile(`^projects/[A-Za-z0-9\-:.]+/locations/[A-Za-z0-9-]+/queues/[A-Za-z0-9-]{1,100}$`)
@@ -52,6 +64,17 @@ type Config struct {
 	// CounterShards is how many counter documents a job's counts are spread over
 	// (COUNTER_SHARDS): at least the queue's max dispatches per second.
 	CounterShards int
+	// DispatchDeadline is the dispatch deadline of worker tasks (DISPATCH_DEADLINE); the
+	// worker's WORK_TIMEOUT must be shorter, so that a slow task records its outcome first.
+	DispatchDeadline time.Duration
+	// SweepAfter is how long a job must be quiet (no outcome recorded) before a sweep that is
+	// not forced looks at it (SWEEP_AFTER).
+	SweepAfter time.Duration
+	// SweepMaxAttempts is how many tasks sweeps create for a shard before failing it
+	// (SWEEP_MAX_ATTEMPTS).
+	SweepMaxAttempts int
+	// SweepBudget bounds the shards one sweep of one job checks (SWEEP_BUDGET).
+	SweepBudget int
 }
 
 // LoadConfig reads the settings through lookup (os.LookupEnv in production) and reports every
@@ -70,6 +93,10 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		EnqueueSlice:        env.Int("ENQUEUE_SLICE", DefaultEnqueueSlice, 2, 100_000),
 		EnqueueParallelism:  env.Int("ENQUEUE_PARALLELISM", DefaultEnqueueParallelism, 1, 1000),
 		CounterShards:       env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),
+		DispatchDeadline:    env.Duration("DISPATCH_DEADLINE", DefaultDispatchDeadline, 15*time.Second, 30*time.Minute),
+		SweepAfter:          env.Duration("SWEEP_AFTER", DefaultSweepAfter, 0, 24*time.Hour),
+		SweepMaxAttempts:    env.Int("SWEEP_MAX_ATTEMPTS", DefaultSweepMaxAttempts, 0, 100),
+		SweepBudget:         env.Int("SWEEP_BUDGET", DefaultSweepBudget, 1, 100_000),
 	}
 	var errs []error
 	if err := env.Err(); err != nil {

@@ -69,23 +69,33 @@ func (s *Service) enqueueWorkers(ctx context.Context, plan *backfill.Plan, r bac
 
 // createWorkers creates the worker tasks of the given indexes, named for their generation.
 func (s *Service) createWorkers(ctx context.Context, plan *backfill.Plan, indexes []int, generation int) (taskqueue.Result, error) {
-	tasks := make([]taskqueue.Task, 0, len(indexes))
-	for _, i := range indexes {
-		body, err := json.Marshal(plan.Task(i))
-		if err != nil {
-			return taskqueue.Result{}, fmt.Errorf("encoding task %d of %s: %w", i, plan.JobID, err)
-		}
-		tasks = append(tasks, taskqueue.Task{
-			Name: workerTaskName(plan.JobID, generation, i), URL: s.cfg.WorkerURL, Body: body,
-			Headers:            map[string]string{"Content-Type": "application/json"},
-			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.WorkerURL,
-		})
+	tasks, err := s.workerTasks(plan, indexes, func(i int) string { return workerTaskName(plan.JobID, generation, i) })
+	if err != nil {
+		return taskqueue.Result{}, err
 	}
 	res, err := s.enq.Enqueue(ctx, tasks)
 	if err != nil {
 		return res, fmt.Errorf("creating worker tasks of %s: %w", plan.JobID, err)
 	}
 	return res, nil
+}
+
+// workerTasks returns the worker tasks of the given indexes, each named by name.
+func (s *Service) workerTasks(plan *backfill.Plan, indexes []int, name func(int) string) ([]taskqueue.Task, error) {
+	tasks := make([]taskqueue.Task, 0, len(indexes))
+	for _, i := range indexes {
+		body, err := json.Marshal(plan.Task(i))
+		if err != nil {
+			return nil, fmt.Errorf("encoding task %d of %s: %w", i, plan.JobID, err)
+		}
+		tasks = append(tasks, taskqueue.Task{
+			Name: name(i), URL: s.cfg.WorkerURL, Body: body,
+			Headers:            map[string]string{"Content-Type": "application/json"},
+			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.WorkerURL,
+			DispatchDeadline: s.cfg.DispatchDeadline,
+		})
+	}
+	return tasks, nil
 }
 
 // childRanges splits r into at most slice consecutive ranges whose size is a power of slice,

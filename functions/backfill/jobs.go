@@ -25,6 +25,10 @@ func (s *Service) status(w http.ResponseWriter, r *http.Request, id string) {
 		s.storeError(w, r, id, err)
 		return
 	}
+	if st, err = s.statusSweep(r.Context(), st); err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -58,6 +58,7 @@ type harness struct {
 	store   *backfill.Store
 	enq     *taskqueue.Enqueuer
 	fn      *httptest.Server
+	svc     *Service
 	worker  *worker
 	logs    *functest.Buffer
 	limits  backfill.Limits
@@ -69,6 +70,10 @@ type harnessOptions struct {
 	slice    int
 	maxTasks int
 	paused   bool // the queue does not dispatch: tasks stay to be inspected
+	// sweepAfter and sweepMaxAttempts are the sweep's settings (0 and 2 when unset: a sweep
+	// always looks, and fails a shard after 2 sweep tasks).
+	sweepAfter       time.Duration
+	sweepMaxAttempts int
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -125,14 +130,18 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Project: "test-project", Queue: testQueue, WorkerURL: workerSrv.URL + "/run", BackfillURL: h.fn.URL + "/" + EntryPoint,
 		TasksServiceAccount: testAccount, MaxTasks: o.maxTasks, AllowedHosts: []string{"api.example.com"},
 		EnqueueSlice: o.slice, EnqueueParallelism: 8, CounterShards: 10,
+		SweepAfter: o.sweepAfter, SweepMaxAttempts: o.sweepMaxAttempts, SweepBudget: 100,
+	}
+	if h.cfg.SweepMaxAttempts == 0 {
+		h.cfg.SweepMaxAttempts = 2
 	}
 	h.limits = h.cfg.Limits()
 	h.limits.Now = func() time.Time { return today }
 	h.store = backfill.NewStore(fs, backfill.WithCounterShards(h.cfg.CounterShards), backfill.WithLogger(logger))
 	h.enq = taskqueue.New(h.client, testQueue, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
 		taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))
-	svc := NewService(h.cfg, h.store, h.enq, logger, WithClock(func() time.Time { return today }), WithNonce(h.nonce))
-	handler = logging.Middleware(h.cfg.Project, svc)
+	h.svc = NewService(h.cfg, h.store, h.enq, logger, WithClock(func() time.Time { return today }), WithNonce(h.nonce))
+	handler = logging.Middleware(h.cfg.Project, h.svc)
 	return h
 }
 

@@ -25,6 +25,8 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	nonce func() string
+	// sweepNow is compared with the store's update times to tell a quiet job (SweepAfter).
+	sweepNow func() time.Time
 }
 
 // Option configures a Service.
@@ -33,13 +35,17 @@ type Option func(*Service)
 // WithClock sets the clock that decides which dates are in the future (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
+// WithSweepClock sets the clock a sweep compares with the job's last update (default time.Now:
+// the store stamps updates with its own clock, time.Now in production).
+func WithSweepClock(now func() time.Time) Option { return func(s *Service) { s.sweepNow = now } }
+
 // WithNonce sets the source of new_run nonces (default 16 random hex digits).
 func WithNonce(f func() string) Option { return func(s *Service) { s.nonce = f } }
 
 // NewService returns the service over a job store and an enqueuer on the backfill queue; a nil
 // logger means slog.Default().
 func NewService(cfg Config, store *backfill.Store, enq *taskqueue.Enqueuer, logger *slog.Logger, opts ...Option) *Service {
-	s := &Service{cfg: cfg, store: store, enq: enq, log: logger, now: time.Now, nonce: randomNonce}
+	s := &Service{cfg: cfg, store: store, enq: enq, log: logger, now: time.Now, nonce: randomNonce, sweepNow: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -64,12 +70,20 @@ func randomNonce() string {
 //	POST /backfills/{id}:expand  create a range of its tasks (Cloud Tasks only)
 //	POST /backfills/{id}:retry   run its failed tasks again
 //	POST /backfills/{id}:cancel  cancel it
+//	POST /backfills/{id}:sweep   re-enqueue or fail its shards whose task was lost (sweep.go)
+//	POST /backfills:sweep        sweep every quiet planning or running job (Cloud Scheduler)
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if rest, ok := strings.CutPrefix(path, "/"+EntryPoint); ok && (rest == "" || rest[0] == '/') {
 		path = rest
 	}
 	path = strings.TrimSuffix(path, "/")
+	if path == "/backfills:sweep" {
+		if allow(w, r, http.MethodPost) {
+			s.sweepAll(w, r)
+		}
+		return
+	}
 	if path == "/backfills" {
 		if r.Method == http.MethodGet {
 			s.list(w, r)
@@ -108,8 +122,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodPost) {
 			s.cancel(w, r, id)
 		}
+	case "sweep":
+		if allow(w, r, http.MethodPost) {
+			s.sweepOne(w, r, id)
+		}
 	default:
-		writeError(w, http.StatusNotFound, "unknown action :"+action+": want :expand, :retry or :cancel")
+		writeError(w, http.StatusNotFound, "unknown action :"+action+": want :expand, :retry, :cancel or :sweep")
 	}
 }
 

@@ -19,6 +19,10 @@ const (
 	DefaultCounterShards = 500
 	// DefaultAPITimeout bounds one API request.
 	DefaultAPITimeout = 30 * time.Second
+	// DefaultWorkTimeout bounds one task's work (WORK_TIMEOUT): a minute under the dispatch
+	// deadline of 10 minutes (the Backfill function's DefaultDispatchDeadline), which leaves the
+	// worker time to record the outcome before Cloud Tasks stops waiting for its answer.
+	DefaultWorkTimeout = 9 * time.Minute
 )
 
 // UnlimitedAttempts is QUEUE_MAX_ATTEMPTS for a queue that retries forever
@@ -64,6 +68,9 @@ type Config struct {
 	CounterShards int
 	// APITimeout bounds one API request (API_TIMEOUT).
 	APITimeout time.Duration
+	// WorkTimeout bounds one task's fetch and appends (WORK_TIMEOUT); it must be below the
+	// tasks' dispatch deadline (Terraform checks it), so the outcome is recorded in time.
+	WorkTimeout time.Duration
 }
 
 // credentialVars names the two variables of each credential.
@@ -91,6 +98,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		AllowPrivateHosts: env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		CounterShards:     env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),
 		APITimeout:        env.Duration("API_TIMEOUT", DefaultAPITimeout, time.Second, 10*time.Minute),
+		WorkTimeout:       env.Duration("WORK_TIMEOUT", DefaultWorkTimeout, time.Second, 30*time.Minute),
 	}
 	if c.QueueMaxAttempts == 0 {
 		env.Fail("QUEUE_MAX_ATTEMPTS", "0 is not a number of attempts: give the queue's max_attempts, or -1 for unlimited")

@@ -24,15 +24,15 @@ func TestLoadConfig(t *testing.T) {
 		}
 		return m
 	}
-	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 8, CounterShards: 500, APITimeout: 30 * time.Second}
+	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 8, CounterShards: 500, APITimeout: 30 * time.Second, WorkTimeout: 9 * time.Minute}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults, no YouTube grant", Env: base, Want: defaults},
 		{
 			Name: "production",
 			Env: with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_SECRET_SECRET", secretSecret,
 				"YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret, "QUEUE_MAX_ATTEMPTS", "20", "COUNTER_SHARDS", "100",
-				"API_TIMEOUT", "45s", "HTTP_JSON_ALLOWED_HOSTS", "api.example.com, *.example.org", "K_SERVICE", "runbackfilltask"),
-			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: 20, CounterShards: 100, APITimeout: 45 * time.Second,
+				"API_TIMEOUT", "45s", "WORK_TIMEOUT", "4m", "HTTP_JSON_ALLOWED_HOSTS", "api.example.com, *.example.org", "K_SERVICE", "runbackfilltask"),
+			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: 20, CounterShards: 100, APITimeout: 45 * time.Second, WorkTimeout: 4 * time.Minute,
 				ClientID: Credential{Secret: idSecret}, ClientSecret: Credential{Secret: secretSecret}, RefreshToken: Credential{Secret: tokenSecret},
 				AllowedHosts: []string{"api.example.com", "*.example.org"}},
 		},
@@ -41,14 +41,14 @@ func TestLoadConfig(t *testing.T) {
 			Env: with("YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "secret", "YOUTUBE_REFRESH_TOKEN", "1//t",
 				"YOUTUBE_TOKEN_URL", "http://127.0.0.1:9000/token", "YOUTUBE_API_BASE_URL", "http://127.0.0.1:9000/",
 				"ALLOW_PRIVATE_HOSTS", "true", "HTTP_JSON_ALLOWED_HOSTS", "127.0.0.1", "QUEUE_MAX_ATTEMPTS", "-1"),
-			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: UnlimitedAttempts, CounterShards: 500, APITimeout: 30 * time.Second,
+			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: UnlimitedAttempts, CounterShards: 500, APITimeout: 30 * time.Second, WorkTimeout: 9 * time.Minute,
 				ClientID: Credential{Value: "id"}, ClientSecret: Credential{Value: "secret"}, RefreshToken: Credential{Value: "1//t"},
 				TokenURL: "http://127.0.0.1:9000/token", APIBaseURL: "http://127.0.0.1:9000/", AllowPrivateHosts: true, AllowedHosts: []string{"127.0.0.1"}},
 		},
 		{
 			Name:    "every problem reported",
-			Env:     map[string]string{"QUEUE_MAX_ATTEMPTS": "0", "COUNTER_SHARDS": "none", "API_TIMEOUT": "1h", "YOUTUBE_TOKEN_URL": "token"},
-			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BIGQUERY_DATASET: required", "QUEUE_MAX_ATTEMPTS", "COUNTER_SHARDS", "API_TIMEOUT", "YOUTUBE_TOKEN_URL"},
+			Env:     map[string]string{"QUEUE_MAX_ATTEMPTS": "0", "COUNTER_SHARDS": "none", "API_TIMEOUT": "1h", "YOUTUBE_TOKEN_URL": "token", "WORK_TIMEOUT": "2h"},
+			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BIGQUERY_DATASET: required", "QUEUE_MAX_ATTEMPTS", "COUNTER_SHARDS", "API_TIMEOUT", "YOUTUBE_TOKEN_URL", "WORK_TIMEOUT"},
 		},
 		{
 			Name:    "secret and value both set",

@@ -63,9 +63,13 @@ type envConfig struct {
 	ytOpts   []sourcestest.Option
 	now      func() time.Time // the YouTube client's clock
 	rowClock func() time.Time // the worker's clock (fetched_at); nil means fetchedAt
+	budget   time.Duration    // the worker's WORK_TIMEOUT; 0: none
 }
 
 type envOption func(*envConfig)
+
+// withBudget sets the worker's work budget (WORK_TIMEOUT).
+func withBudget(d time.Duration) envOption { return func(c *envConfig) { c.budget = d } }
 
 func withMaxAttempts(n int) envOption { return func(c *envConfig) { c.maxAttempts = n } }
 
@@ -136,7 +140,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		ec.rowClock = func() time.Time { return fetchedAt }
 	}
 	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
-		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries})
+		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries, Budget: ec.budget})
 	srv := httptest.NewServer(e.worker)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

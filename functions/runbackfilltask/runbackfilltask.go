@@ -70,7 +70,7 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
 	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger, Secrets: resolver})
 	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger,
-		JobCacheTTL: DefaultJobCacheTTL, APIRetries: DefaultAPIRetries, MaxCommits: DefaultMaxCommits,
+		JobCacheTTL: DefaultJobCacheTTL, APIRetries: DefaultAPIRetries, MaxCommits: DefaultMaxCommits, Budget: cfg.WorkTimeout,
 		Fetchers: map[string]backfill.Fetcher{backfill.SourceGA4: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger})}})
 	shutdown = func() error {
 		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close())

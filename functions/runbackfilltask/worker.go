@@ -58,6 +58,8 @@ type Options struct {
 	// MaxCommits bounds this instance's outcome commits in flight (see commitSlots); 0: no bound.
 	// NewHandler sets DefaultMaxCommits.
 	MaxCommits int
+	// Budget bounds a task's work (WORK_TIMEOUT; 0: no bound): see runWithin.
+	Budget time.Duration
 }
 
 // QuotaRecorder keeps the quota figures an API reported for a task; *backfill.Store is one.
@@ -76,6 +78,7 @@ type Worker struct {
 	httpJSON    HTTPJSONSource
 	fetchers    map[string]backfill.Fetcher
 	maxAttempts int
+	budget      time.Duration
 	now         func() time.Time
 	log         *slog.Logger
 	jobs        *jobCache
@@ -87,7 +90,7 @@ type Worker struct {
 // youtube and httpJSON.
 func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
 	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
-		maxAttempts: opts.MaxAttempts, now: opts.Now, log: newLogger(opts.Logger),
+		maxAttempts: opts.MaxAttempts, budget: opts.Budget, now: opts.Now, log: newLogger(opts.Logger),
 		jobs: newJobCache(store, opts.JobCacheTTL, time.Now), apiRetries: opts.APIRetries,
 		commits: newCommitSlots(opts.MaxCommits)}
 	w.fetchers = map[string]backfill.Fetcher{
@@ -133,7 +136,7 @@ func (w *Worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	log := w.log.With(append([]any{"job_id", task.JobID, "shard", task.Shard, "index", task.Index}, d.attrs()...)...)
 	log.DebugContext(ctx, "backfill task received", "source", task.Source)
 
-	res := w.run(ctx, task, named, parseErr, d.RetryCount > 0)
+	res := w.runWithin(ctx, task, named, parseErr, d.RetryCount > 0)
 	a := attempt{retryCount: d.RetryCount, maxAttempts: w.maxAttempts}
 	dec := decide(res, a)
 	w.apply(ctx, rw, task, res, dec, a, body, log)

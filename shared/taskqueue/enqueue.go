@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -46,6 +47,9 @@ type Task struct {
 	// account, for OIDCAudience (empty: the URL).
 	OIDCServiceAccount string
 	OIDCAudience       string
+	// DispatchDeadline is how long Cloud Tasks waits for the target's answer before it counts
+	// the attempt failed; zero leaves the service's default (10 minutes).
+	DispatchDeadline time.Duration
 }
 
 // TaskError is the failure of one task.
@@ -240,6 +244,9 @@ func (e *Enqueuer) request(t Task) *cloudtaskspb.CreateTaskRequest {
 	pb := &cloudtaskspb.Task{Name: e.TaskName(t.Name), MessageType: &cloudtaskspb.Task_HttpRequest{HttpRequest: hr}}
 	if !t.ScheduleTime.IsZero() {
 		pb.ScheduleTime = timestamppb.New(t.ScheduleTime)
+	}
+	if t.DispatchDeadline > 0 {
+		pb.DispatchDeadline = durationpb.New(t.DispatchDeadline)
 	}
 	return &cloudtaskspb.CreateTaskRequest{Parent: e.queue, Task: pb}
 }

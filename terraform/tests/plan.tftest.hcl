@@ -80,6 +80,7 @@ run "defaults" {
       "LoadEvents/pubsub-push" = "load-events serviceAccount:pubsub-push@pk-test-project.iam.gserviceaccount.com"
       "RunBackfillTask/tasks"  = "run-backfill-task serviceAccount:tasks-invoker@pk-test-project.iam.gserviceaccount.com"
       "Backfill/tasks"         = "backfill serviceAccount:tasks-invoker@pk-test-project.iam.gserviceaccount.com"
+      "Backfill/scheduler"     = "backfill serviceAccount:scheduler-invoker@pk-test-project.iam.gserviceaccount.com"
     }
     error_message = "With no invoker lists, only Scheduler, Pub/Sub push and Cloud Tasks may call functions."
   }
@@ -118,6 +119,27 @@ run "defaults" {
   assert {
     condition     = google_cloudfunctions2_function.function["RunBackfillTask"].service_config[0].environment_variables.QUEUE_MAX_ATTEMPTS == "8"
     error_message = "The worker must know the queue's last attempt."
+  }
+
+  # Every backfill job ends: the worker stops its work before the dispatch deadline, and a
+  # scheduled sweep, signed by the Scheduler account, re-enqueues or fails lost tasks.
+  assert {
+    condition = (google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.DISPATCH_DEADLINE == "600s"
+      && google_cloudfunctions2_function.function["RunBackfillTask"].service_config[0].environment_variables.WORK_TIMEOUT == "540s"
+    && google_cloudfunctions2_function.function["RunBackfillTask"].service_config[0].timeout_seconds >= 600)
+    error_message = "Worker tasks wait 600 s for an answer; the worker stops its work at 540 s and runs for up to 600 s."
+  }
+  assert {
+    condition = (google_cloud_scheduler_job.backfill_sweep[0].schedule == "*/10 * * * *"
+      && google_cloud_scheduler_job.backfill_sweep[0].http_target[0].http_method == "POST"
+      && google_cloud_scheduler_job.backfill_sweep[0].http_target[0].uri == "https://backfill-123456789012.us-central1.run.app/backfills:sweep"
+      && google_cloud_scheduler_job.backfill_sweep[0].http_target[0].oidc_token[0].service_account_email == google_service_account.scheduler.email
+    && google_cloud_scheduler_job.backfill_sweep[0].http_target[0].oidc_token[0].audience == "https://backfill-123456789012.us-central1.run.app")
+    error_message = "Every 10 minutes Scheduler must POST /backfills:sweep to Backfill with an ID token of the scheduler account."
+  }
+  assert {
+    condition     = length(google_secret_manager_secret_iam_member.spec_secret_reader) == 0
+    error_message = "With no spec secrets listed, the worker may read no secret beyond its own."
   }
 
   # Secrets are declared only: their values never pass through Terraform.
@@ -231,7 +253,29 @@ run "invokers_set" {
     error_message = "The listed principals, and only they, may call CollectEvents and Backfill."
   }
   assert {
-    condition     = length(google_cloud_run_service_iam_member.invoker) == 7
-    error_message = "Four callers' bindings plus one per listed principal."
+    condition     = length(google_cloud_run_service_iam_member.invoker) == 8
+    error_message = "Five callers' bindings plus one per listed principal."
+  }
+}
+
+# Secrets that http_json specs name: the worker reads exactly the listed ones, each granted on the
+# secret itself, and no project-wide Secret Manager role exists.
+run "spec_secrets_granted" {
+  command = plan
+
+  variables {
+    backfill_spec_secret_ids = ["partner-api-key", "weather_token"]
+  }
+
+  assert {
+    condition = { for k, b in google_secret_manager_secret_iam_member.spec_secret_reader : k => "${b.project} ${b.secret_id} ${b.role} ${b.member}" } == {
+      "partner-api-key" = "pk-test-project partner-api-key roles/secretmanager.secretAccessor serviceAccount:fn-run-backfill-task@pk-test-project.iam.gserviceaccount.com"
+      "weather_token"   = "pk-test-project weather_token roles/secretmanager.secretAccessor serviceAccount:fn-run-backfill-task@pk-test-project.iam.gserviceaccount.com"
+    }
+    error_message = "Each listed secret, and only it, must be readable by RunBackfillTask's account."
+  }
+  assert {
+    condition     = alltrue([for b in google_project_iam_member.firestore_user : !startswith(b.role, "roles/secretmanager.")]) && google_project_iam_member.build.role != "roles/secretmanager.secretAccessor"
+    error_message = "No Secret Manager role may be granted on the whole project."
   }
 }

@@ -61,6 +61,13 @@ run "good_values_are_accepted" {
     backfill_enqueue_parallelism    = 1000
     backfill_counter_shards         = 10000
     backfill_api_timeout            = "2m"
+    backfill_dispatch_deadline      = "570s"
+    backfill_work_timeout           = "1s"
+    backfill_sweep_schedule         = "0 * * * *"
+    backfill_sweep_after            = "0s"
+    backfill_sweep_max_attempts     = 0
+    backfill_sweep_budget           = 100000
+    backfill_spec_secret_ids        = [replace(format("%255s", ""), " ", "s"), "b_2"]
     stream_lease_wait               = "600s"
     stream_backfill_minutes         = 5
     rankings_subscription           = "Rankings.v2"
@@ -138,6 +145,13 @@ run "bad_values_are_refused" {
     deck_default_keyword            = "two words"
     deck_window                     = "2h"
     deck_poll_interval              = "500ms"
+    backfill_dispatch_deadline      = "14s"
+    backfill_work_timeout           = "9m"
+    backfill_sweep_schedule         = "every 10 minutes"
+    backfill_sweep_after            = "86401s"
+    backfill_sweep_max_attempts     = 1.5
+    backfill_sweep_budget           = 0
+    backfill_spec_secret_ids        = ["projects/p/secrets/x"]
     bigquery_location               = "us"
     firestore_location              = "nam"
     scheduler_time_zone             = "CET+1"
@@ -193,6 +207,13 @@ run "bad_values_are_refused" {
     var.deck_default_keyword,
     var.deck_window,
     var.deck_poll_interval,
+    var.backfill_dispatch_deadline,
+    var.backfill_work_timeout,
+    var.backfill_sweep_schedule,
+    var.backfill_sweep_after,
+    var.backfill_sweep_max_attempts,
+    var.backfill_sweep_budget,
+    var.backfill_spec_secret_ids,
     var.bigquery_location,
     var.firestore_location,
     var.scheduler_time_zone,
@@ -225,6 +246,26 @@ run "counter_shards_below_dispatch_rate_refused" {
   variables {
     queue_max_dispatches_per_second = 100
     backfill_counter_shards         = 50
+  }
+  expect_failures = [google_cloud_tasks_queue.backfill]
+}
+
+# Not a variable rule but the queue's precondition: the worker's work budget must end 30 s before
+# the dispatch deadline, which must not outlast the worker function's timeout.
+run "work_timeout_not_under_dispatch_deadline_refused" {
+  command = plan
+  variables {
+    backfill_dispatch_deadline = "600s"
+    backfill_work_timeout      = "590s"
+  }
+  expect_failures = [google_cloud_tasks_queue.backfill]
+}
+
+run "dispatch_deadline_over_worker_timeout_refused" {
+  command = plan
+  variables {
+    backfill_dispatch_deadline = "900s"
+    backfill_work_timeout      = "540s"
   }
   expect_failures = [google_cloud_tasks_queue.backfill]
 }
