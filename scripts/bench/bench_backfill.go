@@ -257,7 +257,15 @@ func runJob(ctx context.Context, s *localstack.Stack, c BackfillConfig, spec []b
 	defer tick.Stop()
 	deadline := time.Now().Add(c.Timeout)
 	for r.enqueue == 0 {
+		asked := time.Since(start)
 		st, err := s.BackfillStatus(ctx, created.JobID)
+		if err == nil {
+			// Tasks finish while the fan-out runs: sample them too, or the first tenth would start
+			// only once every task is enqueued. A count is read between asking and answering, so
+			// it is stamped at the middle (a slow answer would otherwise shorten the interval).
+			r.samples = append(r.samples, progressSample{at: (asked + time.Since(start)) / 2,
+				finished: st.Counts.Succeeded + st.Counts.Failed + st.Counts.Cancelled})
+		}
 		if err == nil && st.Counts.Enqueued >= st.Counts.Planned {
 			r.enqueue = time.Since(start)
 			break
