@@ -1,11 +1,9 @@
 package sources
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -133,7 +131,7 @@ func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 		}
 		g.tokens = ts
 	}
-	client := &http.Client{Transport: &ga4Transport{tokens: g.tokens, base: base}}
+	client := &http.Client{Transport: &capturingTransport{tokens: g.tokens, base: base, api: "ga4"}}
 	opts := []option.ClientOption{option.WithHTTPClient(client)}
 	if cfg.BaseURL != "" {
 		u := cfg.BaseURL
@@ -289,47 +287,4 @@ func GA4QuotaWait(message string, now time.Time) time.Duration {
 		return midnight.Sub(now).Round(time.Second) + time.Second
 	}
 	return 0
-}
-
-// ga4Transport authorizes requests and captures the response body for the exchange in the
-// request's context, as ytTransport does for YouTube.
-type ga4Transport struct {
-	tokens oauth2.TokenSource
-	base   http.RoundTripper
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *ga4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := t.tokens.Token()
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
-	ex, _ := req.Context().Value(exchangeKey{}).(*exchange)
-	if ex != nil {
-		ex.sent, ex.token = true, tok
-	}
-	resp, err := t.base.RoundTrip(r)
-	if err != nil || ex == nil {
-		return resp, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading ga4 response: %w", err)
-	}
-	if len(body) > maxReportBytes {
-		return nil, &Error{Kind: Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
-			Err: fmt.Errorf("ga4 response over %d bytes", maxReportBytes)}
-	}
-	if resp.StatusCode/100 == 2 {
-		ex.body = body
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	return resp, nil
 }

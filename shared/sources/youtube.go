@@ -124,7 +124,7 @@ func NewYouTube(ctx context.Context, cfg YouTubeConfig) (*YouTube, error) {
 		&http.Client{Transport: base, Timeout: cfg.HTTPTimeout})
 	tokens := &tokenCache{conf: conf, ctx: tokenCtx, now: cfg.Now, margin: TokenRefreshMargin, refreshToken: cfg.RefreshToken}
 
-	client := &http.Client{Transport: &ytTransport{tokens: tokens, base: base}}
+	client := &http.Client{Transport: &capturingTransport{tokens: tokens, base: base, api: "youtube analytics"}}
 	opts := []option.ClientOption{option.WithHTTPClient(client)}
 	if cfg.BaseURL != "" {
 		u := cfg.BaseURL

@@ -31,20 +31,21 @@ type exchange struct {
 
 type exchangeKey struct{}
 
-// withExchange attaches ex to ctx so ytTransport can fill it in.
+// withExchange attaches ex to ctx so capturingTransport can fill it in.
 func withExchange(ctx context.Context, ex *exchange) context.Context {
 	return context.WithValue(ctx, exchangeKey{}, ex)
 }
 
-// ytTransport authorizes requests from the shared token cache and captures
-// the response body for the exchange found in the request's context.
-type ytTransport struct {
-	tokens *tokenCache
+// capturingTransport authorizes requests from tokens and captures the response body for the
+// exchange found in the request's context (YouTube Analytics and GA4 both go through it).
+type capturingTransport struct {
+	tokens oauth2.TokenSource
 	base   http.RoundTripper
+	api    string // names the API in errors, e.g. "youtube analytics"
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *ytTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *capturingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, err := t.tokens.Token()
 	if err != nil {
 		if req.Body != nil {
@@ -65,11 +66,11 @@ func (t *ytTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))
 	resp.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("reading youtube analytics response: %w", err)
+		return nil, fmt.Errorf("reading %s response: %w", t.api, err)
 	}
 	if len(body) > maxReportBytes {
 		return nil, &Error{Kind: Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
-			Err: fmt.Errorf("youtube analytics response over %d bytes", maxReportBytes)}
+			Err: fmt.Errorf("%s response over %d bytes", t.api, maxReportBytes)}
 	}
 	if resp.StatusCode/100 == 2 {
 		ex.body = body
