@@ -132,6 +132,7 @@ locals {
       HTTP_JSON_ALLOWED_HOSTS = join(",", var.backfill_http_allowed_hosts)
       ENQUEUE_SLICE           = tostring(var.backfill_enqueue_slice)
       ENQUEUE_PARALLELISM     = tostring(var.backfill_enqueue_parallelism)
+      ENQUEUE_RATE            = tostring(var.backfill_enqueue_rate)
       COUNTER_SHARDS          = tostring(var.backfill_counter_shards)
       DISPATCH_DEADLINE       = var.backfill_dispatch_deadline
       SWEEP_AFTER             = var.backfill_sweep_after

@@ -486,6 +486,17 @@ variable "backfill_enqueue_parallelism" {
   }
 }
 
+variable "backfill_enqueue_rate" {
+  type        = number
+  description = "CreateTask calls per second an instance of Backfill makes while enqueueing (ENQUEUE_RATE; 0: no limit). A queue dispatches at most 500 tasks/s, so creating much faster only grows its backlog."
+  default     = 2000
+
+  validation {
+    condition     = var.backfill_enqueue_rate >= 0 && var.backfill_enqueue_rate <= 100000 && floor(var.backfill_enqueue_rate) == var.backfill_enqueue_rate
+    error_message = "backfill_enqueue_rate must be a whole number from 0 (no limit) to 100000."
+  }
+}
+
 variable "backfill_counter_shards" {
   type        = number
   description = "Firestore counter documents per backfill job (COUNTER_SHARDS); at least queue_max_dispatches_per_second."

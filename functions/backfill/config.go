@@ -18,6 +18,9 @@ const (
 	DefaultMaxTasks           = backfill.DefaultMaxTasks
 	DefaultEnqueueSlice       = 1000
 	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
+	// DefaultEnqueueRate is 4 times a queue's highest dispatch rate (500/s): enough to keep the
+	// queue's backlog growing, without the creates taking the CPU and quota the tasks need.
+	DefaultEnqueueRate = 2000
 	// DefaultCounterShards matches the queue's maximum of 500 dispatches per second.
 	DefaultCounterShards = 500
 	// DefaultDispatchDeadline is how long Cloud Tasks waits for RunBackfillTask's answer: the
@@ -61,6 +64,9 @@ type Config struct {
 	EnqueueSlice int
 	// EnqueueParallelism bounds the CreateTask calls in flight (ENQUEUE_PARALLELISM).
 	EnqueueParallelism int
+	// EnqueueRate paces an instance's CreateTask calls, in tasks per second (ENQUEUE_RATE; 0:
+	// no limit).
+	EnqueueRate int
 	// CounterShards is how many counter documents a job's counts are spread over
 	// (COUNTER_SHARDS): at least the queue's max dispatches per second.
 	CounterShards int
@@ -92,6 +98,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		AllowPrivateHosts:   env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		EnqueueSlice:        env.Int("ENQUEUE_SLICE", DefaultEnqueueSlice, 2, 100_000),
 		EnqueueParallelism:  env.Int("ENQUEUE_PARALLELISM", DefaultEnqueueParallelism, 1, 1000),
+		EnqueueRate:         env.Int("ENQUEUE_RATE", DefaultEnqueueRate, 0, 100_000),
 		CounterShards:       env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),
 		DispatchDeadline:    env.Duration("DISPATCH_DEADLINE", DefaultDispatchDeadline, 15*time.Second, 30*time.Minute),
 		SweepAfter:          env.Duration("SWEEP_AFTER", DefaultSweepAfter, 0, 24*time.Hour),

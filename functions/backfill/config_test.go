@@ -27,7 +27,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
 		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
-		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, CounterShards: 500,
+		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2000, CounterShards: 500,
 		DispatchDeadline: 10 * time.Minute, SweepAfter: 15 * time.Minute, SweepMaxAttempts: 3, SweepBudget: 500}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults", Env: required, Want: base},
@@ -35,12 +35,12 @@ func TestLoadConfig(t *testing.T) {
 			Name: "everything set",
 			Env: with(map[string]string{"TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com", "MAX_TASKS": "5000",
 				"HTTP_JSON_ALLOWED_HOSTS": "api.example.com, *.example.org", "ALLOW_PRIVATE_HOSTS": "true",
-				"ENQUEUE_SLICE": "50", "ENQUEUE_PARALLELISM": "4", "COUNTER_SHARDS": "100",
+				"ENQUEUE_SLICE": "50", "ENQUEUE_PARALLELISM": "4", "ENQUEUE_RATE": "0", "COUNTER_SHARDS": "100",
 				"DISPATCH_DEADLINE": "20m", "SWEEP_AFTER": "0s", "SWEEP_MAX_ATTEMPTS": "5", "SWEEP_BUDGET": "10"}),
 			Want: func() Config {
 				c := base
 				c.TasksServiceAccount, c.MaxTasks, c.AllowedHosts, c.AllowPrivateHosts = "tasks@p.iam.gserviceaccount.com", 5000, []string{"api.example.com", "*.example.org"}, true
-				c.EnqueueSlice, c.EnqueueParallelism, c.CounterShards = 50, 4, 100
+				c.EnqueueSlice, c.EnqueueParallelism, c.EnqueueRate, c.CounterShards = 50, 4, 0, 100
 				c.DispatchDeadline, c.SweepAfter, c.SweepMaxAttempts, c.SweepBudget = 20*time.Minute, 0, 5, 10
 				return c
 			}(),
@@ -48,10 +48,10 @@ func TestLoadConfig(t *testing.T) {
 		{
 			Name: "every problem reported",
 			Env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
-				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe",
+				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "ENQUEUE_RATE": "-5", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe",
 				"DISPATCH_DEADLINE": "1h", "SWEEP_MAX_ATTEMPTS": "-1"},
 			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", `WORKER_URL: "not a url"`,
-				`BACKFILL_QUEUE: "backfill" is not a full queue name`, "MAX_TASKS", "ENQUEUE_SLICE", "ENQUEUE_PARALLELISM",
+				`BACKFILL_QUEUE: "backfill" is not a full queue name`, "MAX_TASKS", "ENQUEUE_SLICE", "ENQUEUE_PARALLELISM", "ENQUEUE_RATE",
 				"COUNTER_SHARDS", "ALLOW_PRIVATE_HOSTS", "DISPATCH_DEADLINE", "SWEEP_MAX_ATTEMPTS"},
 		},
 	})

@@ -68,7 +68,7 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		return nil, nil, fmt.Errorf("creating Cloud Tasks client: %w", err)
 	}
 	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
-	enq := taskqueue.New(tasks, cfg.Queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithLogger(logger))
+	enq := taskqueue.New(tasks, cfg.Queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithRate(float64(cfg.EnqueueRate)), taskqueue.WithLogger(logger))
 	shutdown = func() error {
 		tErr := tasks.Close()
 		if err := fs.Close(); err != nil {

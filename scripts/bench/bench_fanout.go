@@ -71,7 +71,9 @@ func benchFanout(ctx context.Context, c FanoutConfig) (*FanoutResult, error) {
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary,
 		Backfill:     &localstack.BackfillOptions{Queue: c.Queue},
-		FunctionsEnv: withEnv(c.FunctionsEnv, "WORKER_URL", sink.URL+"/RunBackfillTask"),
+		// Unpaced (ENQUEUE_RATE 0): this measures how fast the method can create, against the
+		// baselines' unpaced loops; a real job paces its creates (DefaultEnqueueRate).
+		FunctionsEnv: withEnv(withEnv(c.FunctionsEnv, "WORKER_URL", sink.URL+"/RunBackfillTask"), "ENQUEUE_RATE", "0"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)

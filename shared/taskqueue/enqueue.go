@@ -12,6 +12,7 @@ import (
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -88,6 +89,8 @@ type Enqueuer struct {
 	maxBackoff  time.Duration
 	logger      *slog.Logger
 	jitter      func(time.Duration) time.Duration
+	// limiter paces CreateTask calls across every Enqueue call of the Enqueuer; nil: no limit.
+	limiter *rate.Limiter
 }
 
 // Option configures an Enqueuer.
@@ -99,6 +102,20 @@ func WithParallelism(n int) Option {
 		if n > 0 {
 			e.parallelism = n
 		}
+	}
+}
+
+// WithRate paces the CreateTask calls of the Enqueuer, across all its concurrent Enqueue
+// calls, to at most perSecond (with a burst of one second's worth); 0 or less means no limit.
+// A queue dispatches at most its max_dispatches_per_second, so creating many times faster than
+// that only grows its backlog, and the creates take CPU and API quota from the work running.
+func WithRate(perSecond float64) Option {
+	return func(e *Enqueuer) {
+		if perSecond <= 0 {
+			e.limiter = nil
+			return
+		}
+		e.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
 	}
 }
 
@@ -209,6 +226,11 @@ func (e *Enqueuer) create(ctx context.Context, t Task) (outcome, error) {
 	// created tasks exact.
 	ambiguous := false
 	for attempt := 1; ; attempt++ {
+		if e.limiter != nil {
+			if err := e.limiter.Wait(ctx); err != nil {
+				return failed, fmt.Errorf("waiting for the enqueue rate: %w", err)
+			}
+		}
 		_, err := e.client.CreateTask(ctx, req)
 		code := status.Code(err)
 		switch {

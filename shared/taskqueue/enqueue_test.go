@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,4 +305,64 @@ func BenchmarkEnqueue(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// TestEnqueueRate paces the creates of two concurrent Enqueue calls together. Bounds that hold
+// on a loaded machine: by any time t after the start, at most burst + rate*t calls began (a slow
+// machine only makes fewer), and the whole took at least (n - burst) / rate.
+func TestEnqueueRate(t *testing.T) {
+	const perSecond, each = 200, 300 // burst: one second's worth, 200
+	e := newEnv(t)
+	var mu sync.Mutex
+	var began []time.Time
+	e.calls.around = func(_ context.Context, _ int, invoke func() error) error {
+		mu.Lock()
+		began = append(began, time.Now())
+		mu.Unlock()
+		return invoke()
+	}
+	enq := e.enqueuer(WithParallelism(64), WithRate(perSecond))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, prefix := range []string{"a", "b"} {
+		wg.Go(func() {
+			if res, err := enq.Enqueue(t.Context(), tasksN(prefix, each)); err != nil || res.Created != each {
+				t.Errorf("Enqueue(%s) = %+v, %v; want %d created", prefix, res, err, each)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if want := time.Duration(float64(2*each-perSecond) / perSecond * float64(time.Second)); elapsed < want {
+		t.Errorf("%d creates at %d/s took %v, want at least %v", 2*each, perSecond, elapsed, want)
+	}
+	slices.SortFunc(began, func(a, b time.Time) int { return a.Compare(b) })
+	for i, at := range began {
+		if allowed := perSecond + 1 + int(perSecond*at.Sub(start).Seconds()); i+1 > allowed {
+			t.Fatalf("%d CreateTask calls had begun %v after the start, want at most %d at %d/s", i+1, at.Sub(start), allowed, perSecond)
+		}
+	}
+}
+
+// WithRate(0) is no limit, and a later option overrides an earlier one.
+func TestWithRate(t *testing.T) {
+	for _, tc := range []struct {
+		opts  []Option
+		limit float64 // 0: no limiter
+	}{
+		{nil, 0},
+		{[]Option{WithRate(0)}, 0},
+		{[]Option{WithRate(-1)}, 0},
+		{[]Option{WithRate(2000)}, 2000},
+		{[]Option{WithRate(10), WithRate(0)}, 0},
+	} {
+		e := New(nil, testQueue, tc.opts...)
+		got := 0.0
+		if e.limiter != nil {
+			got = float64(e.limiter.Limit())
+		}
+		if got != tc.limit {
+			t.Errorf("New(%d options) paces at %v/s, want %v (0: unlimited)", len(tc.opts), got, tc.limit)
+		}
+	}
 }

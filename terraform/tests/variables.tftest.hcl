@@ -59,6 +59,7 @@ run "good_values_are_accepted" {
     backfill_max_tasks              = 100000000
     backfill_enqueue_slice          = 2
     backfill_enqueue_parallelism    = 1000
+    backfill_enqueue_rate           = 0
     backfill_counter_shards         = 10000
     backfill_api_timeout            = "2m"
     backfill_dispatch_deadline      = "570s"
@@ -134,6 +135,7 @@ run "bad_values_are_refused" {
     backfill_max_tasks              = 0
     backfill_enqueue_slice          = 1
     backfill_enqueue_parallelism    = 1001
+    backfill_enqueue_rate           = 2.5
     backfill_counter_shards         = 10001
     backfill_api_timeout            = "30"
     stream_lease_wait               = "601s"
@@ -196,6 +198,7 @@ run "bad_values_are_refused" {
     var.backfill_max_tasks,
     var.backfill_enqueue_slice,
     var.backfill_enqueue_parallelism,
+    var.backfill_enqueue_rate,
     var.backfill_counter_shards,
     var.backfill_api_timeout,
     var.stream_lease_wait,
