@@ -70,7 +70,7 @@ func benchFanout(ctx context.Context, c FanoutConfig) (*FanoutResult, error) {
 	c.Log.Info("fan-out benchmark: starting the local stack with a sink for worker tasks")
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary,
-		Backfill:     &localstack.BackfillOptions{Queue: c.Queue},
+		Backfill: &localstack.BackfillOptions{Queue: c.Queue},
 		// Unpaced (ENQUEUE_RATE 0): this measures how fast the method can create, against the
 		// baselines' unpaced loops; a real job paces its creates (DefaultEnqueueRate).
 		FunctionsEnv: withEnv(withEnv(c.FunctionsEnv, "WORKER_URL", sink.URL+"/RunBackfillTask"), "ENQUEUE_RATE", "0"),
