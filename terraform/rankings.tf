@@ -251,8 +251,9 @@ resource "google_firestore_field" "rankings_expires_at" {
   ttl_config {}
 }
 
-# A bucket's count and label maps hold one field per key: indexing them would spend Firestore's
-# index entries per document and slow every write, and nothing queries them.
+# A bucket's count map holds one field per key (and its label map one per key too long to be its
+# own field name): indexing them would spend Firestore's index entries per document and slow
+# every write, and nothing queries them.
 resource "google_firestore_field" "rankings_count_maps" {
   for_each = toset(["c", "k"])
 

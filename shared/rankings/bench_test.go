@@ -34,6 +34,8 @@ func BenchmarkApply(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	st := s.Stats()
+	b.ReportMetric(float64(st.Events)/float64(max(st.Groups, 1)), "events/group")
 }
 
 // BenchmarkApplyMarkersOnly is the floor: events that count nowhere but still write their

@@ -23,7 +23,7 @@ func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]
 		Where("ranking", "==", string(r)).Where("size", "==", sizeName(w.Bucket)).
 		Where("bucket", ">=", from).Where("bucket", "<", to).Documents(ctx)
 	defer it.Stop()
-	sums, labels := map[string]int64{}, map[string]string{}
+	sums := map[string]int64{}
 	for {
 		snap, err := it.Next()
 		if err == iterator.Done {
@@ -39,17 +39,21 @@ func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]
 		if err := snap.DataTo(&doc); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
 		}
-		for h, n := range doc.C {
-			sums[h] += n
-		}
-		for h, k := range doc.K {
-			labels[h] = k
+		for f, n := range doc.C {
+			// A hashed field has its label in the same document (every increment writes both).
+			key, ok := doc.K[f]
+			if !ok {
+				key, ok = strings.CutPrefix(f, "=")
+			}
+			if ok {
+				sums[key] += n
+			}
 		}
 	}
 	items := make([]Item, 0, len(sums))
-	for h, n := range sums {
+	for k, n := range sums {
 		if n > 0 {
-			items = append(items, Item{Key: labels[h], Count: n})
+			items = append(items, Item{Key: k, Count: n})
 		}
 	}
 	sort.Slice(items, func(i, j int) bool { return Less(items[i], items[j]) })

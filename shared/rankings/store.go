@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -385,9 +386,11 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 					cd = &countDelta{ranking: c.Ranking, size: size, bucket: b, deltas: map[string]int64{}, labels: map[string]string{}}
 					counts[id] = cd
 				}
-				h := hashKey(c.Key)
-				cd.deltas[h] += d
-				cd.labels[h] = c.Key
+				f, labelled := countField(c.Key)
+				cd.deltas[f] += d
+				if labelled {
+					cd.labels[f] = c.Key
+				}
 			}
 		}
 	}
@@ -454,20 +457,26 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 	}
 	for id, cd := range counts {
 		c, k := map[string]any{}, map[string]any{}
-		for h, d := range cd.deltas {
+		for f, d := range cd.deltas {
 			if d != 0 {
-				c[h] = firestore.Increment(d)
-				k[h] = cd.labels[h]
+				c[f] = firestore.Increment(d)
+				if l, ok := cd.labels[f]; ok {
+					k[f] = l
+				}
 			}
 		}
 		if len(c) == 0 {
 			continue
 		}
-		wb.Set(s.c.Collection(s.o.Collections.Counts).Doc(id), map[string]any{
-			"ranking": string(cd.ranking), "size": sizeName(cd.size), "bucket": cd.bucket, "c": c, "k": k,
+		doc := map[string]any{
+			"ranking": string(cd.ranking), "size": sizeName(cd.size), "bucket": cd.bucket, "c": c,
 			// Counts outlive the longest window by a day, then Firestore's TTL deletes them.
 			"expires_at": cd.bucket.Add(48 * time.Hour),
-		}, firestore.MergeAll)
+		}
+		if len(k) > 0 {
+			doc["k"] = k
+		}
+		wb.Set(s.c.Collection(s.o.Collections.Counts).Doc(id), doc, firestore.MergeAll)
 		writes++
 	}
 	if writes == 0 {
@@ -484,6 +493,22 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		return err
 	}
 	return nil
+}
+
+// maxKeyField is the longest key stored as its own field name: the emulator rewrites and
+// indexes a counter document whole on every increment, so a second map of labels beside the
+// counts doubled what each commit rewrote; longer keys (rare: long search queries) keep a
+// hashed name and a label.
+const maxKeyField = 100
+
+// countField is the field of the c map that counts key: "=" and the key itself when it is
+// short valid UTF-8 (the "=" keeps it apart from hashed names, which are hex, and from
+// Firestore's reserved __names__), else its hash, which then needs a label (labelled).
+func countField(key string) (field string, labelled bool) {
+	if len(key) <= maxKeyField && utf8.ValidString(key) {
+		return "=" + key, false
+	}
+	return hashKey(key), true
 }
 
 // tweetFields are the content fields of a tweet document; a deleted tweet's are emptied.

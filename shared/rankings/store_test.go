@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,5 +213,35 @@ func TestLatestPagesWithACursor(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"1006", "1004", "1003", "1002", "1001", "1000"}, got); diff != "" {
 		t.Errorf("latest #gcp pages (-want +got):\n%s", diff)
+	}
+}
+
+// TestAnyKeyIsCountedUnderItsOwnName covers the counter field names: short keys are their own
+// field (whatever characters they hold), long ones a hash with a label, and documents written
+// before (every field hashed and labelled) still read.
+func TestAnyKeyIsCountedUnderItsOwnName(t *testing.T) {
+	s := newStore(t, Options{Shards: 2})
+	long := strings.Repeat("very long query ", 10)
+	keys := []string{"a.b", "`tick`", "__name__", "with space", "ünï", "=eq", long[:maxKeyField], long}
+	var es []Entry
+	for i, k := range keys {
+		for j := 0; j <= i; j++ {
+			es = append(es, Entry{Key: fmt.Sprint("e:", i, ".", j), PublishTime: t0, MessageID: fmt.Sprint(i, ".", j), Counts: []Count{{SearchTerms, k}}})
+		}
+	}
+	applyAll(t, s, es...)
+	// A document in the earlier form: hashed names, labels in k.
+	old := s.c.Collection(s.o.Collections.Counts).Doc("old")
+	if _, err := old.Set(context.Background(), map[string]any{
+		"ranking": string(SearchTerms), "size": "1m", "bucket": t0, "expires_at": t0.Add(48 * time.Hour),
+		"c": map[string]any{hashKey("a.b"): 5, hashKey("old only"): 1},
+		"k": map[string]any{hashKey("a.b"): "a.b", hashKey("old only"): "old only"},
+	}); err != nil {
+		t.Fatalf("writing an earlier-form counter: %v", err)
+	}
+	want := []Item{{Key: long, Count: 8}, {Key: long[:maxKeyField], Count: 7}, {Key: "=eq", Count: 6}, {Key: "a.b", Count: 6},
+		{Key: "ünï", Count: 5}, {Key: "with space", Count: 4}, {Key: "__name__", Count: 3}, {Key: "`tick`", Count: 2}, {Key: "old only", Count: 1}}
+	if diff := cmp.Diff(want, top(t, s, SearchTerms, "15m", t0.Add(time.Minute))); diff != "" {
+		t.Errorf("search terms (-want +got):\n%s", diff)
 	}
 }
