@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,6 +105,20 @@ func TestQueryFindsItsBigQuery(t *testing.T) {
 		t.Errorf("runQuery() against the serving stack (-want +got):\n%s", diff)
 	}
 	remove()
+
+	// A --serve that was killed leaves its state: its pid is gone, so the state is not used.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(servingState{BigQueryHost: srv.Addr(), Project: "served-project", Dataset: "served_ds", PID: dead.Process.Pid})
+	if err := os.WriteFile(statePath(), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runQuery(ctx, []string{sql}, nil, &out); err == nil || !strings.Contains(err.Error(), "go run ./scripts/dev --serve") {
+		t.Errorf("runQuery() with a killed --serve's state = %v, want the error naming `go run ./scripts/dev --serve`", err)
+	}
+	os.Remove(statePath())
 
 	dir := t.TempDir()
 	kept := newDataset(t, localstack.DefaultProject, localstack.DefaultDataset, filepath.Join(dir, "bigquery.duckdb"))
