@@ -442,3 +442,69 @@ type memAddr struct{}
 
 func (memAddr) Network() string { return "memory" }
 func (memAddr) String() string  { return "x.test:80" }
+
+// slowLease takes delay to acquire, as the Firestore emulator does when it starts cold.
+type slowLease struct {
+	*memLease
+	delay time.Duration
+}
+
+func (l slowLease) Acquire(ctx context.Context) (bool, error) {
+	time.Sleep(l.delay)
+	return l.memLease.Acquire(ctx)
+}
+
+// slowRules delays X's rules endpoint by delay and passes everything else on.
+type slowRules struct {
+	next  http.RoundTripper
+	delay time.Duration
+}
+
+func (s slowRules) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == xstream.RulesPath {
+		time.Sleep(s.delay)
+	}
+	return s.next.RoundTrip(r)
+}
+
+// TestReadWindowStartsAfterSetup: the read window opens once the lease is taken and the rules
+// are synced, so a lease and a sync each slower than the whole window (the demo's 3 s read on a
+// cold emulator) still leave the run its full window to read.
+func TestReadWindowStartsAfterSetup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := functest.Logger()
+		ln := newMemListener()
+		x := xstreamtest.NewServer(xstreamtest.WithListener(ln), xstreamtest.WithNumberedStream(100*time.Millisecond), xstreamtest.WithLogger(log))
+		defer x.Close()
+		tr := &http.Transport{DialContext: ln.DialContext}
+		defer tr.CloseIdleConnections()
+		set := coverageSettings()
+		set.Duration, set.Margin = 3*time.Second, 2*time.Second
+		set.Rules = []xstream.Rule{{Value: "cat", Tag: "cats"}}
+		const slow = 4 * time.Second
+		pub := &recordingPublisher{}
+		s := NewStreamer(func(context.Context) (*xstream.Client, error) {
+			return &xstream.Client{BaseURL: x.URL(), Token: x.Token(), HTTP: &http.Client{Transport: slowRules{tr, slow}}, Logger: log}, nil
+		}, pub, func(h string) Lease { return slowLease{&memLease{store: &memLeaseStore{}, holder: h}, slow} }, nil, log, set)
+		// A request deadline as Cloud Run gives one: room for the setup and the window.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sum, err := s.Run(ctx)
+		if err != nil {
+			t.Errorf("Run() error = %v", err)
+		}
+		if sum.Connections != 1 || sum.NotRead != "" || sum.Rules == nil || sum.Rules.Error != "" {
+			t.Errorf("Run() = %+v; want one connection, rules synced and no not_read", sum)
+		}
+		// The window is Duration from the end of the setup: 3 s of messages every 100 ms.
+		if sum.ReadS != set.Duration.Seconds() || sum.Published < 25 {
+			t.Errorf("Run() read for %.1f s and published %d; want the whole %v window, about 30 messages", sum.ReadS, sum.Published, set.Duration)
+		}
+		if sum.WaitedS < slow.Seconds() {
+			t.Errorf("Run() waited %.1f s for the lease, want the slow lease's %v", sum.WaitedS, slow)
+		}
+		if lines := logLines(t, logs.String(), "stream run read nothing"); len(lines) != 0 {
+			t.Errorf("warnings %v for a run that read", lines)
+		}
+	})
+}

@@ -215,7 +215,7 @@ func runStreamTweets(ctx context.Context, base string, out io.Writer) (map[strin
 		}
 		why := fmt.Sprint(err)
 		if err == nil {
-			why = fmt.Sprintf("published nothing (%v)", stream["error"])
+			why = "published nothing" + streamWhy(stream)
 		}
 		if attempt < streamAttempts {
 			// A run that timed out taking the lease may still hold it: give it time to expire
@@ -348,18 +348,34 @@ func summarize(ctx context.Context, s *localstack.Stack, sum *demoSummary) error
 		sum.Problems = append(sum.Problems, fmt.Sprintf("backfill %s ended %s with %d lost and %d duplicated rows", b.Job, b.State, b.LostRows, b.DuplicateRows))
 	}
 	if sum.Rows[event.TableTweets] == 0 {
-		p := fmt.Sprintf("no tweets were loaded: StreamTweets published %v messages", sum.Stream["published"])
-		for _, k := range []string{"warning", "warnings", "error", "read_error"} {
-			if v, ok := sum.Stream[k]; ok && v != nil && v != "" {
-				p += fmt.Sprintf(" (%s: %v)", k, v)
-			}
-		}
-		sum.Problems = append(sum.Problems, p)
+		sum.Problems = append(sum.Problems, fmt.Sprintf("no tweets were loaded: StreamTweets published %v messages", sum.Stream["published"])+streamWhy(sum.Stream))
 	}
 	if sum.Rows[event.TableAppEvents] == 0 {
 		sum.Problems = append(sum.Problems, fmt.Sprintf("no app events were loaded: CollectEvents accepted %d of %d", sum.AppEvents["accepted"], len(sampleAppEvents)))
 	}
 	return nil
+}
+
+// streamWhy names, from StreamTweets' JSON answer, why a run published nothing: the fields
+// its Summary sets on each such path (skipped with a reason, not_read, a lost lease, X's
+// refusal, an error), as " (field: value; ...)", or "" when the answer says nothing.
+func streamWhy(stream map[string]any) string {
+	var why []string
+	for _, k := range []string{"reason", "not_read", "lease_lost", "x_error", "error"} {
+		if v, ok := stream[k]; ok && v != nil && v != "" {
+			if m, ok := v.(map[string]any); ok {
+				v = fmt.Sprintf("%v %v %v", m["status"], m["title"], m["detail"])
+			}
+			why = append(why, fmt.Sprintf("%s: %v", k, v))
+		}
+	}
+	if rules, ok := stream["rules"].(map[string]any); ok && rules["error"] != nil && rules["error"] != "" {
+		why = append(why, fmt.Sprintf("rules error: %v", rules["error"]))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(why, "; ") + ")"
 }
 
 func readOne(ctx context.Context, q *bigquery.Query, dst any) error {

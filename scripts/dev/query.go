@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/option"
@@ -49,6 +50,11 @@ func readState() (*servingState, error) {
 	var st servingState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", statePath(), err)
+	}
+	// A --serve that was killed (not stopped with Ctrl-C) leaves its state behind: its servers
+	// are gone, so the state names nothing to query.
+	if st.PID <= 0 || syscall.Kill(st.PID, 0) == syscall.ESRCH {
+		return nil, fmt.Errorf("%s is left from a stopped `dev --serve` (pid %d)", statePath(), st.PID)
 	}
 	return &st, nil
 }

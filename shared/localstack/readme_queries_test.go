@@ -116,7 +116,7 @@ func waitRows(t *testing.T, ctx context.Context, s *Stack, q string, want int64)
 }
 
 // TestBackfillRowsTypedView: the view gives one typed row per video, day and metric of a
-// youtube_analytics row (a duplicate delivery counted once) and one row per http_json record,
+// youtube_analytics row (a duplicate delivery counted once) and one row per http_json or ga4 record,
 // and unpivots exactly the metrics a spec may ask for.
 func TestBackfillRowsTypedView(t *testing.T) {
 	sql, err := os.ReadFile(filepath.Join("..", "..", "terraform", "schemas", "views", "backfill_rows_typed.sql"))
@@ -156,9 +156,11 @@ func TestBackfillRowsTypedView(t *testing.T) {
 		row("video=v1/2026-01-01", 0, "youtube_analytics", "v1", yt), // delivered twice
 		row("page=1", 0, "http_json", "", rec(map[string]any{"id": 1, "name": "a"})),
 		row("page=1", 1, "http_json", "", rec(map[string]any{"id": 2, "name": "b"})),
+		row("2026-01-01", 0, "ga4", "", rec(map[string]any{"date": "20260101", "name": "c", "activeUsers": 3, "sampled": false, "other_row": false})),
 		// Each fetch's completion marker: backfill_rows_dedup keeps only complete fetches.
 		row("video=v1/2026-01-01", backfill.CompleteIndex, "youtube_analytics", "", rec(map[string]any{"complete": true})),
 		row("page=1", backfill.CompleteIndex, "http_json", "", rec(map[string]any{"complete": true})),
+		row("2026-01-01", backfill.CompleteIndex, "ga4", "", rec(map[string]any{"complete": true})),
 	}
 	ins := s.BQ.Dataset(s.Dataset).Table(warehouse.TableBackfillRows).Inserter()
 	var items []bigquery.ValueSaver
@@ -174,6 +176,7 @@ func TestBackfillRowsTypedView(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]bigquery.Value{
+		{"ga4", "2026-01-01", nil, nil, nil, nil, "c"},
 		{"http_json", "page=1", nil, nil, nil, nil, "a"},
 		{"http_json", "page=1", nil, nil, nil, nil, "b"},
 		{"youtube_analytics", "video=v1/2026-01-01", "v1", "2026-01-01", "averageViewPercentage", 41.5, nil},

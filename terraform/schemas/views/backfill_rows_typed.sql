@@ -1,7 +1,8 @@
 -- Backfill rows as typed columns, over the deduplicated rows: one row per video, day and metric
 -- of a youtube_analytics backfill (each metric column of the API row, as FLOAT64), and one row
--- per record of an http_json backfill (metric and value NULL; its fields stay in record, read
--- them with JSON_VALUE). The list is every metric a spec may ask for (shared/backfill's
+-- per record of an http_json or ga4 backfill (metric and value NULL; its fields stay in record,
+-- read them with JSON_VALUE: a ga4 spec names its own metrics, so there is no list to unpivot).
+-- The list is every metric a spec may ask for (shared/backfill's
 -- vocabulary; a test keeps the two equal); a row only has the ones its spec asked for.
 SELECT job_id, shard, row_index, source, fetched_at, video_id, day, metric,
   SAFE_CAST(JSON_VALUE(record, CONCAT('$.', metric)) AS FLOAT64) AS value, record
@@ -25,4 +26,4 @@ UNION ALL
 SELECT job_id, shard, row_index, source, fetched_at, video_id, day, CAST(NULL AS STRING) AS metric,
   CAST(NULL AS FLOAT64) AS value, record
 FROM `${project}.${dataset}.backfill_rows_dedup`
-WHERE source = 'http_json'
+WHERE source IN ('http_json', 'ga4')
