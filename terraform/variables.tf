@@ -489,7 +489,7 @@ variable "backfill_enqueue_parallelism" {
 variable "backfill_enqueue_rate" {
   type        = number
   description = "CreateTask calls per second an instance of Backfill makes while enqueueing (ENQUEUE_RATE; 0: no limit). A queue dispatches at most 500 tasks/s, so creating much faster only grows its backlog."
-  default     = 2000
+  default     = 2500
 
   validation {
     condition     = var.backfill_enqueue_rate >= 0 && var.backfill_enqueue_rate <= 100000 && floor(var.backfill_enqueue_rate) == var.backfill_enqueue_rate

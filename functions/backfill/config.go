@@ -18,9 +18,9 @@ const (
 	DefaultMaxTasks           = backfill.DefaultMaxTasks
 	DefaultEnqueueSlice       = 1000
 	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
-	// DefaultEnqueueRate is 4 times a queue's highest dispatch rate (500/s): enough to keep the
+	// DefaultEnqueueRate is 5 times a queue's highest dispatch rate (500/s): enough to keep the
 	// queue's backlog growing, without the creates taking the CPU and quota the tasks need.
-	DefaultEnqueueRate = 2000
+	DefaultEnqueueRate = 2500
 	// DefaultCounterShards matches the queue's maximum of 500 dispatches per second.
 	DefaultCounterShards = 500
 	// DefaultDispatchDeadline is how long Cloud Tasks waits for RunBackfillTask's answer: the

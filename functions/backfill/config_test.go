@@ -27,7 +27,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
 		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
-		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2000, CounterShards: 500,
+		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2500, CounterShards: 500,
 		DispatchDeadline: 10 * time.Minute, SweepAfter: 15 * time.Minute, SweepMaxAttempts: 3, SweepBudget: 500}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults", Env: required, Want: base},
