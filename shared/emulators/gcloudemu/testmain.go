@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Main runs the tests of a package that needs the given emulators and
@@ -19,11 +23,35 @@ import (
 // started for this package, the variable set, and the emulator stopped after
 // m.Run. It never skips: if an emulator cannot be started it prints why and
 // returns 1, because a test suite that silently does nothing passes nothing.
+//
+// The emulators run in their own process groups, so nothing ends them when the test binary
+// dies without returning from m.Run: on `go test`'s -timeout panic (a busy machine) or an
+// interrupt they would stay behind, each holding hundreds of MB. Main stops them shortly
+// before the timeout fires, and on SIGINT or SIGTERM before the signal takes its course.
 func Main(m *testing.M, kinds ...Kind) int {
-	return runMain(m.Run, os.Stderr, nil, kinds...)
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	var timeout time.Duration
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if g, ok := f.Value.(flag.Getter); ok {
+			timeout, _ = g.Get().(time.Duration)
+		}
+	}
+	return runMain(m.Run, os.Stderr, nil, stopBefore(timeout), kinds...)
 }
 
-func runMain(run func() int, stderr io.Writer, opts []Option, kinds ...Kind) int {
+// stopBefore is how long after the tests start Main stops the emulators of a binary whose
+// tests have not returned: ahead of the timeout by a tenth of it, at most 30 s (a stop takes
+// seconds). 0: never (no timeout).
+func stopBefore(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return 0
+	}
+	return timeout - min(timeout/10, 30*time.Second)
+}
+
+func runMain(run func() int, stderr io.Writer, opts []Option, stopAfter time.Duration, kinds ...Kind) int {
 	ctx := context.Background()
 	var started []*Emulator
 	stopAll := func() int {
@@ -58,6 +86,32 @@ func runMain(run func() int, stderr io.Writer, opts []Option, kinds ...Kind) int
 			stopAll()
 			return 1
 		}
+	}
+	if len(started) > 0 {
+		if stopAfter > 0 {
+			guard := time.AfterFunc(stopAfter, func() {
+				fmt.Fprintf(stderr, "gcloudemu: the tests are still running %v after they started, close to the test timeout: stopping the emulators now so that they do not outlive the test binary\n", stopAfter)
+				stopAll()
+			})
+			defer guard.Stop()
+		}
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case sig := <-sigs:
+				stopAll()
+				// Then as if not caught: the default action ends the process.
+				signal.Reset(sig)
+				if p, err := os.FindProcess(os.Getpid()); err == nil {
+					p.Signal(sig)
+				}
+			case <-done:
+				signal.Stop(sigs)
+			}
+		}()
 	}
 	code := run()
 	if stopCode := stopAll(); code == 0 {

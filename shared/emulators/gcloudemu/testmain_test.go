@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestRunMain(t *testing.T) {
@@ -13,7 +15,7 @@ func TestRunMain(t *testing.T) {
 		t.Setenv(PubSub.EnvVar(), "")
 		var stderr strings.Builder
 		ran := false
-		code := runMain(func() int { ran = true; return 0 }, &stderr, []Option{WithLookPath(pathWith(nil))}, PubSub)
+		code := runMain(func() int { ran = true; return 0 }, &stderr, []Option{WithLookPath(pathWith(nil))}, 0, PubSub)
 		if code != 1 || ran {
 			t.Errorf("runMain = %d (tests ran: %v), want 1 without running the tests", code, ran)
 		}
@@ -32,7 +34,7 @@ func TestRunMain(t *testing.T) {
 		var stderr strings.Builder
 		var seen string
 		// A lookPath without gcloud proves no new emulator is started.
-		code := runMain(func() int { seen = os.Getenv(PubSub.EnvVar()); return 0 }, &stderr, []Option{WithLookPath(pathWith(nil))}, PubSub)
+		code := runMain(func() int { seen = os.Getenv(PubSub.EnvVar()); return 0 }, &stderr, []Option{WithLookPath(pathWith(nil))}, 0, PubSub)
 		if code != 0 || seen != e.Host {
 			t.Errorf("runMain = %d with %s=%q, want 0 with %q; stderr: %s", code, PubSub.EnvVar(), seen, e.Host, stderr.String())
 		}
@@ -47,7 +49,7 @@ func TestRunMain(t *testing.T) {
 		t.Setenv(PubSub.EnvVar(), dead)
 		var stderr strings.Builder
 		var seen string
-		code := runMain(func() int { seen = os.Getenv(PubSub.EnvVar()); return 7 }, &stderr, []Option{withFake(fakeServe)}, PubSub)
+		code := runMain(func() int { seen = os.Getenv(PubSub.EnvVar()); return 7 }, &stderr, []Option{withFake(fakeServe)}, 0, PubSub)
 		if code != 7 {
 			t.Errorf("runMain = %d, want the tests' code 7", code)
 		}
@@ -61,6 +63,66 @@ func TestRunMain(t *testing.T) {
 			t.Errorf("Ping(%s) after runMain = nil, want the emulator stopped", seen)
 		}
 	})
+}
+
+// Tests that outlive the guard (a binary about to hit go test's -timeout and panic, which
+// runs no cleanup) find their emulator stopped while they still run.
+func TestMainStopsEmulatorsBeforeTheTimeout(t *testing.T) {
+	t.Setenv(PubSub.EnvVar(), "")
+	var stderr syncBuilder
+	var seen string
+	stoppedWhileRunning := false
+	code := runMain(func() int {
+		seen = os.Getenv(PubSub.EnvVar())
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			if Ping(t.Context(), seen) != nil {
+				stoppedWhileRunning = true
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return 0
+	}, &stderr, []Option{withFake(fakeServe)}, 500*time.Millisecond, PubSub)
+	if code != 0 {
+		t.Errorf("runMain = %d, want 0", code)
+	}
+	if !stoppedWhileRunning {
+		t.Errorf("the emulator at %q still answered a minute into the tests, want it stopped after 500ms", seen)
+	}
+	if !strings.Contains(stderr.String(), "close to the test timeout") {
+		t.Errorf("stderr = %q, want it to say why the emulators were stopped", stderr.String())
+	}
+}
+
+func TestStopBefore(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{0, 0},
+		{10 * time.Minute, 10*time.Minute - 30*time.Second},
+		{20 * time.Second, 18 * time.Second},
+	} {
+		if got := stopBefore(tc.timeout); got != tc.want {
+			t.Errorf("stopBefore(%v) = %v, want %v", tc.timeout, got, tc.want)
+		}
+	}
+}
+
+// syncBuilder is a strings.Builder safe for the guard's goroutine and the test.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestNewProjectID(t *testing.T) {
