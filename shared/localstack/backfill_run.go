@@ -64,6 +64,12 @@ func (s *Stack) BackfillAction(ctx context.Context, job, action string) error {
 	return s.backfillCall(ctx, http.MethodPost, "/backfills/"+job+":"+action, nil, nil)
 }
 
+// SweepBackfills posts /backfills:sweep, the call Cloud Scheduler makes: every running job's lost
+// tasks are found and re-enqueued or accounted for.
+func (s *Stack) SweepBackfills(ctx context.Context) error {
+	return s.backfillCall(ctx, http.MethodPost, "/backfills:sweep", nil, nil)
+}
+
 func (s *Stack) backfillCall(ctx context.Context, method, path string, body []byte, out any) error {
 	if s.Backfill == nil {
 		return fmt.Errorf("the stack was started without the backfill services")

@@ -70,7 +70,7 @@ func (s *Stack) Replay(ctx context.Context, files []string, timeout time.Duratio
 		ids = append(ids, fileIDs...)
 	}
 	sum.Published = len(ids)
-	if err := s.waitAccounted(ctx, ids, timeout, &sum); err != nil {
+	if err := s.WaitAccounted(ctx, ids, timeout, &sum); err != nil {
 		return sum, err
 	}
 	sum.ElapsedS = time.Since(start).Seconds()
@@ -121,8 +121,9 @@ func (s *Stack) replayFile(ctx context.Context, name string, byKind, unmodelled 
 	return fs, ids, nil
 }
 
-// waitAccounted polls the tables until every message id is in a table or the dead letters.
-func (s *Stack) waitAccounted(ctx context.Context, ids []string, timeout time.Duration, sum *ReplaySummary) error {
+// WaitAccounted polls the tables until every message id is in a table or the dead letters,
+// and counts them into sum.
+func (s *Stack) WaitAccounted(ctx context.Context, ids []string, timeout time.Duration, sum *ReplaySummary) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		counts, reasons, err := s.CountMessages(ctx, ids)

@@ -1,10 +1,9 @@
-package localstack
+package drills
 
 import (
 	"context"
 	"flag"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -43,9 +43,9 @@ func TestKillDrill(t *testing.T) {
 	cancelToo := rng.IntN(4) == 0
 	t.Logf("seed %d: sweep attempts %d, cancel %v (replay with -drills.kill.seed=%d)", seed, sweepAttempts, cancelToo, seed)
 
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(4),
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(4),
 		YouTube: []sourcestest.Option{sourcestest.WithLatency(60 * time.Millisecond)}},
-		func(o *Options) {
+		func(o *localstack.Options) {
 			o.FunctionsEnv = map[string]string{
 				"ENQUEUE_SLICE":      "8", // 40 tasks: the create request hands ranges to expansion tasks
 				"SWEEP_AFTER":        "0s",
@@ -54,7 +54,7 @@ func TestKillDrill(t *testing.T) {
 		})
 	ctx := context.Background()
 	videos, days := drillVideos**drillSize, drillDays
-	spec := YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3))
+	spec := localstack.YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3))
 	parsed, err := backfill.ParseSpec(spec, backfill.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestKillDrill(t *testing.T) {
 		if !killedSweep {
 			sctx, cancel = context.WithTimeout(ctx, drillTimeout())
 		}
-		_ = s.backfillCall(sctx, http.MethodPost, "/backfills:sweep", nil, nil)
+		_ = s.SweepBackfills(sctx)
 		cancel()
 		st, err = s.BackfillStatus(ctx, job)
 		if err != nil {
@@ -131,7 +131,7 @@ func TestKillDrill(t *testing.T) {
 			}
 			continue
 		}
-		if Ended(st.State) && len(s.Backfill.Tasks.Tasks(s.Backfill.Queue)) == 0 {
+		if localstack.Ended(st.State) && len(s.Backfill.Tasks.Tasks(s.Backfill.Queue)) == 0 {
 			break
 		}
 		<-time.After(100 * time.Millisecond)

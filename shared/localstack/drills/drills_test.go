@@ -1,4 +1,4 @@
-package localstack
+package drills
 
 // Fault drills: each runs a backfill and/or a stream replay through the whole local stack while
 // something real goes wrong (the worker process dies, the API fails or rate limits, tokens
@@ -24,6 +24,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -37,7 +38,7 @@ import (
 //
 // job "" skips the backfill half, a nil sum the stream half. Raw duplicates (rows beyond one per
 // key) are allowed, at-least-once delivery makes them, and logged.
-func checkInvariants(t *testing.T, s *Stack, job string, expectedRows int, sum *ReplaySummary) {
+func checkInvariants(t *testing.T, s *localstack.Stack, job string, expectedRows int, sum *localstack.ReplaySummary) {
 	t.Helper()
 	ctx := context.Background()
 	if job != "" {
@@ -46,7 +47,7 @@ func checkInvariants(t *testing.T, s *Stack, job string, expectedRows int, sum *
 			t.Fatalf("BackfillStatus(%s): %v", job, err)
 		}
 		c := st.Counts
-		if !Ended(st.State) || c.Succeeded+c.Failed+c.Cancelled != c.Planned {
+		if !localstack.Ended(st.State) || c.Succeeded+c.Failed+c.Cancelled != c.Planned {
 			t.Errorf("job %s is %s with %d succeeded + %d failed + %d cancelled of %d planned, want an ended job with every task accounted for",
 				job, st.State, c.Succeeded, c.Failed, c.Cancelled, c.Planned)
 		}
@@ -120,7 +121,7 @@ func checkInvariants(t *testing.T, s *Stack, job string, expectedRows int, sum *
 func TestDrillWorkerKilledMidBackfill(t *testing.T) {
 	// Few tasks at a time, each slow enough that the job is still running when it is killed.
 	const concurrency = 4
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(concurrency),
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
 		YouTube: []sourcestest.Option{sourcestest.WithLatency(150 * time.Millisecond)}})
 	job, planned := startDrillBackfill(t, s)
 	before := waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {
@@ -152,7 +153,7 @@ func TestDrillWorkerKilledMidBackfill(t *testing.T) {
 // TestDrillAPIFailuresAndRateLimits: 30% of report calls answer 503 and 10% 429 with a
 // Retry-After of one second.
 func TestDrillAPIFailuresAndRateLimits(t *testing.T) {
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{
 		sourcestest.WithLatency(5 * time.Millisecond), sourcestest.WithFailRate(0.3), sourcestest.With429Rate(0.1, time.Second)}})
 	job, planned := startDrillBackfill(t, s)
 	st := waitBackfill(t, s, job)
@@ -196,7 +197,7 @@ func TestDrillAPIFailuresAndRateLimits(t *testing.T) {
 func TestDrillShortLivedTokens(t *testing.T) {
 	// Three slow tasks at a time: 40 tasks take at least 40/3 x 400ms, over two token lifetimes.
 	const concurrency = 3
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(concurrency), YouTube: []sourcestest.Option{
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency), YouTube: []sourcestest.Option{
 		sourcestest.WithTokenTTL(2 * time.Second), sourcestest.WithLatency(400 * time.Millisecond)}})
 	job, planned := startDrillBackfill(t, s)
 	stop := make(chan struct{})
@@ -243,7 +244,7 @@ func TestDrillShortLivedTokens(t *testing.T) {
 // succeeded, and every stream message is delivered to LoadEvents twice, both at once.
 func TestDrillDuplicateDeliveries(t *testing.T) {
 	// Slow enough that the tasks are still in flight when they are forced a second time.
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}}, withRankings)
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}}, withRankings)
 	ctx := context.Background()
 	job, planned := startDrillBackfill(t, s)
 	forced := forceWorkerTasks(t, s)
@@ -307,7 +308,7 @@ func TestDrillDuplicateDeliveries(t *testing.T) {
 		if err != nil {
 			t.Fatalf("XAttributes(line %d): %v", i, err)
 		}
-		m := PushMessage{Data: []byte(line), Attributes: attrs, MessageID: fmt.Sprintf("drill-dup-%04d", i), PublishTime: now}
+		m := localstack.PushMessage{Data: []byte(line), Attributes: attrs, MessageID: fmt.Sprintf("drill-dup-%04d", i), PublishTime: now}
 		ids = append(ids, m.MessageID)
 		for range 2 {
 			wg.Go(func() {
@@ -322,8 +323,8 @@ func TestDrillDuplicateDeliveries(t *testing.T) {
 		t.Error(err)
 	}
 
-	sum := ReplaySummary{Published: len(ids), ByKind: map[string]int{}}
-	if err := s.waitAccounted(ctx, ids, drillTimeout(), &sum); err != nil {
+	sum := localstack.ReplaySummary{Published: len(ids), ByKind: map[string]int{}}
+	if err := s.WaitAccounted(ctx, ids, drillTimeout(), &sum); err != nil {
 		t.Fatal(err)
 	}
 	truth, err := s.BackfillRows(ctx, job)
@@ -354,10 +355,10 @@ func TestDrillDuplicateDeliveries(t *testing.T) {
 
 	// The rankings: the same stream messages and app events, each delivered twice at once to
 	// UpdateRankings (and the app events twice to LoadEvents), equal their SQL truth.
-	var msgs []PushMessage
+	var msgs []localstack.PushMessage
 	for i, line := range lines {
 		_, attrs, _ := event.XAttributes([]byte(line), event.SourceReplay)
-		msgs = append(msgs, PushMessage{Data: []byte(line), Attributes: attrs, MessageID: ids[i], PublishTime: now})
+		msgs = append(msgs, localstack.PushMessage{Data: []byte(line), Attributes: attrs, MessageID: ids[i], PublishTime: now})
 	}
 	apps := appMessages(t, rankingAppEvents("dup"), "drill-dup-app")
 	deliverRankingsTwice(t, s, append(msgs, apps...))
@@ -370,7 +371,7 @@ func TestDrillDuplicateDeliveries(t *testing.T) {
 			}
 		}
 	}
-	if err := s.waitAccounted(ctx, appIDs, drillTimeout(), &ReplaySummary{}); err != nil {
+	if err := s.WaitAccounted(ctx, appIDs, drillTimeout(), &localstack.ReplaySummary{}); err != nil {
 		t.Fatal(err)
 	}
 	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.SearchTerms, rankings.Popularity)
@@ -387,7 +388,7 @@ func TestDrillLoaderUnavailable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the replay if the drill fails before it does
 	type replayed struct {
-		sum ReplaySummary
+		sum localstack.ReplaySummary
 		err error
 	}
 	done := make(chan replayed, 1)
@@ -466,7 +467,7 @@ func TestDrillPoisonMessages(t *testing.T) {
 // flight at that moment, and the token endpoint only a handful of requests.
 func TestDrillRefreshTokenRevoked(t *testing.T) {
 	const concurrency = 4
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(concurrency),
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
 		YouTube: []sourcestest.Option{sourcestest.WithLatency(100 * time.Millisecond)}})
 	job, planned := startDrillBackfill(t, s)
 	progress := waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {

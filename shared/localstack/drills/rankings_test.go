@@ -1,11 +1,10 @@
-package localstack
+package drills
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,11 +12,12 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 )
 
 // withRankings turns the rankings on in a drill's stack.
-func withRankings(o *Options) { o.Rankings = true }
+func withRankings(o *localstack.Options) { o.Rankings = true }
 
 // rankingUsers are the users of rankingAppEvents.
 var rankingUsers = []string{"u1", "u2"}
@@ -44,7 +44,7 @@ func rankingAppEvents(prefix string) []string {
 // checkRankingsTruth waits until every served ranking and the users' recent views equal their
 // SQL truth, fails with the differences otherwise, and checks that the rankings are not empty
 // (an empty ranking equals an empty truth and proves nothing).
-func checkRankingsTruth(t *testing.T, s *Stack, users []string, nonEmpty ...rankings.Ranking) {
+func checkRankingsTruth(t *testing.T, s *localstack.Stack, users []string, nonEmpty ...rankings.Ranking) {
 	t.Helper()
 	checks, err := s.WaitRankings(context.Background(), users, drillTimeout())
 	if err != nil {
@@ -89,9 +89,9 @@ func checkRankingsTruth(t *testing.T, s *Stack, users []string, nonEmpty ...rank
 func TestRankingsEqualSQLTruth(t *testing.T) {
 	s := startDrillStack(t, nil, withRankings)
 	ctx := context.Background()
-	captures := []string{filepath.Join("testdata", "sample_stream.jsonl")}
+	captures := []string{filepath.Join("..", "testdata", "sample_stream.jsonl")}
 	for _, f := range []string{"v1_crlf.txt", "v1_array.json", "v2_stream_crlf.txt", "v1_ndjson.jsonl"} {
-		captures = append(captures, filepath.Join("..", "xstream", "testdata", f))
+		captures = append(captures, filepath.Join("..", "..", "xstream", "testdata", f))
 	}
 	if _, err := s.Replay(ctx, captures, drillTimeout()); err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestRankingsEqualSQLTruth(t *testing.T) {
 }
 
 // postAppEvents posts events to CollectEvents and waits until they are all in app_events.
-func postAppEvents(t *testing.T, s *Stack, lines []string) {
+func postAppEvents(t *testing.T, s *localstack.Stack, lines []string) {
 	t.Helper()
 	res, err := http.Post(s.Functions.URL+"/CollectEvents", "application/x-ndjson", bytes.NewReader([]byte(strings.Join(lines, "\n"))))
 	if err != nil {
@@ -133,7 +133,7 @@ func postAppEvents(t *testing.T, s *Stack, lines []string) {
 
 // deliverRankingsTwice delivers each message to UpdateRankings twice at once, as a redelivering
 // subscription may.
-func deliverRankingsTwice(t *testing.T, s *Stack, msgs []PushMessage) {
+func deliverRankingsTwice(t *testing.T, s *localstack.Stack, msgs []localstack.PushMessage) {
 	t.Helper()
 	var wg sync.WaitGroup
 	for _, m := range msgs {
@@ -149,43 +149,17 @@ func deliverRankingsTwice(t *testing.T, s *Stack, msgs []PushMessage) {
 }
 
 // appMessages are app events as the events topic carries them (CollectEvents' attributes).
-func appMessages(t *testing.T, lines []string, idPrefix string) []PushMessage {
+func appMessages(t *testing.T, lines []string, idPrefix string) []localstack.PushMessage {
 	t.Helper()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	var out []PushMessage
+	var out []localstack.PushMessage
 	for i, l := range lines {
 		e, err := event.ParseAppEvent([]byte(l), time.Now())
 		if err != nil {
 			t.Fatalf("ParseAppEvent(%s): %v", l, err)
 		}
-		out = append(out, PushMessage{Data: []byte(l), Attributes: event.Attributes(e.ContractKind(), event.SourceApp, "", e.ID),
+		out = append(out, localstack.PushMessage{Data: []byte(l), Attributes: event.Attributes(e.ContractKind(), event.SourceApp, "", e.ID),
 			MessageID: fmt.Sprintf("%s-%04d", idPrefix, i), PublishTime: now})
 	}
 	return out
-}
-
-func TestRankingsFilterIsTheFunctions(t *testing.T) {
-	// functions/updaterankings.Filter, which this package may not import; the Terraform tests
-	// compare that one with Terraform's, and this source with it.
-	b, err := readModuleFile("functions/updaterankings/updaterankings.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, kind := range []string{"tweet", "retweet", "reply", "quote", "delete", "search", "detail_view"} {
-		clause := `attributes.kind = "` + kind + `"`
-		if !strings.Contains(string(b), clause) || !strings.Contains(rankingsFilter, clause) {
-			t.Errorf("%s is not in both filters", clause)
-		}
-	}
-	if n, m := strings.Count(rankingsFilter, " OR "), strings.Count(string(b), " OR "); n != m {
-		t.Errorf("the local filter has %d ORs, the function's %d", n, m)
-	}
-}
-
-func readModuleFile(rel string) ([]byte, error) {
-	root, err := ModuleRoot()
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(filepath.Join(root, rel))
 }

@@ -1,4 +1,4 @@
-package localstack
+package drills
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -17,7 +18,7 @@ import (
 func TestEverySourceHasAKit(t *testing.T) {
 	lim := backfill.Limits{Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}}}
 	for _, src := range backfill.Sources() {
-		if _, ok := SourceKits[src.Name()]; !ok {
+		if _, ok := localstack.SourceKits[src.Name()]; !ok {
 			t.Errorf("source %s is registered without a SourceKit (a fake API spec for the drills)", src.Name())
 		}
 		spec, err := backfill.ParseSpec(src.Example(), lim)
@@ -29,7 +30,7 @@ func TestEverySourceHasAKit(t *testing.T) {
 			t.Errorf("source %s: its Example plans %+v, %v; want tasks with shards", src.Name(), p, err)
 		}
 	}
-	for name := range SourceKits {
+	for name := range localstack.SourceKits {
 		if _, ok := backfill.Lookup(name); !ok {
 			t.Errorf("SourceKits has %s, which is not a registered source", name)
 		}
@@ -41,10 +42,10 @@ func TestEverySourceHasAKit(t *testing.T) {
 // key once in the dedup view, and ga4's quota figures in the job's status.
 func TestDrillSources(t *testing.T) {
 	faults := []sourcestest.Option{sourcestest.WithLatency(2 * time.Millisecond), sourcestest.WithFailRate(0.15), sourcestest.With429Rate(0.1, time.Second)}
-	s := startDrillStack(t, &BackfillOptions{Queue: drillQueue(20), YouTube: faults, GA4: faults})
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(20), YouTube: faults, GA4: faults})
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	for _, src := range backfill.Sources() {
-		kit, ok := SourceKits[src.Name()]
+		kit, ok := localstack.SourceKits[src.Name()]
 		if !ok {
 			continue // TestEverySourceHasAKit says so
 		}

@@ -1,4 +1,4 @@
-package localstack
+package drills
 
 import (
 	"bytes"
@@ -22,10 +22,11 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 )
 
 // drillSize multiplies every drill's backfill and stream, for longer runs than the default one:
-// go test ./shared/localstack -run Drill -drills.size=10.
+// go test ./shared/localstack/drills -run Drill -drills.size=10.
 var drillSize = flag.Int("drills.size", 1, "multiplies the size of the fault drills' backfills and streams")
 
 // Each drill's backfill: drillVideos*size videos over drillDays days, one task and one row per
@@ -41,8 +42,8 @@ const (
 // pipeline does when attempts fail and come back, not how long the production queue waits
 // between them. So the backoffs are short and the rate high; the attempts are enough that a
 // task failing 40% of the time still ends (0.4^20 is about 1e-8).
-func drillQueue(concurrency int) QueueConfig {
-	return QueueConfig{
+func drillQueue(concurrency int) localstack.QueueConfig {
+	return localstack.QueueConfig{
 		MaxDispatchesPerSecond:  200,
 		MaxConcurrentDispatches: concurrency,
 		MaxAttempts:             20,
@@ -79,16 +80,16 @@ func (b *syncBuffer) tail(n int) string {
 // the backfill half when b is not nil. When the drill fails, the end of the functions' log is
 // printed, since it says what each task and message went through. opts adjust the stack's
 // options (such as turning the rankings on).
-func startDrillStack(t *testing.T, b *BackfillOptions, opts ...func(*Options)) *Stack {
+func startDrillStack(t *testing.T, b *localstack.BackfillOptions, opts ...func(*localstack.Options)) *localstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logs := &syncBuffer{}
-	o := Options{Project: gcloudemu.NewProjectID(t), Logs: logs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backfill: b}
+	o := localstack.Options{Project: gcloudemu.NewProjectID(t), Logs: logs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backfill: b}
 	for _, f := range opts {
 		f(&o)
 	}
-	s, err := Start(ctx, o)
+	s, err := localstack.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -107,10 +108,10 @@ func startDrillStack(t *testing.T, b *BackfillOptions, opts ...func(*Options)) *
 }
 
 // startDrillBackfill starts the drill-sized YouTube backfill and checks its plan.
-func startDrillBackfill(t *testing.T, s *Stack) (job string, planned int) {
+func startDrillBackfill(t *testing.T, s *localstack.Stack) (job string, planned int) {
 	t.Helper()
 	videos, days := drillVideos**drillSize, drillDays
-	c, err := s.StartBackfill(context.Background(), YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3)))
+	c, err := s.StartBackfill(context.Background(), localstack.YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3)))
 	if err != nil {
 		t.Fatalf("StartBackfill: %v", err)
 	}
@@ -124,7 +125,7 @@ func startDrillBackfill(t *testing.T, s *Stack) (job string, planned int) {
 func drillTimeout() time.Duration { return time.Duration(*drillSize) * 90 * time.Second }
 
 // waitStatus polls a job's status until cond holds, and fails the test after timeout.
-func waitStatus(t *testing.T, s *Stack, job string, what string, cond func(*backfill.Status) bool) *backfill.Status {
+func waitStatus(t *testing.T, s *localstack.Stack, job string, what string, cond func(*backfill.Status) bool) *backfill.Status {
 	t.Helper()
 	deadline := time.Now().Add(drillTimeout())
 	for {
@@ -142,7 +143,7 @@ func waitStatus(t *testing.T, s *Stack, job string, what string, cond func(*back
 // waitBackfill waits until a job ends and the queue holds none of its tasks any more (a task
 // whose answer was lost is delivered again after the job looks finished), and returns the
 // job's status then.
-func waitBackfill(t *testing.T, s *Stack, job string) *backfill.Status {
+func waitBackfill(t *testing.T, s *localstack.Stack, job string) *backfill.Status {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.WaitBackfill(ctx, job, drillTimeout(), nil); err != nil {
@@ -194,20 +195,20 @@ var streamKeys = []struct{ table, key, view string }{
 
 // streamTruth counts, for a table with a dedup view, its rows, its distinct keys and the view's
 // rows. Every drill has a stack and so a dataset of its own: whole tables are the drill's.
-func streamTruth(ctx context.Context, s *Stack, table, key, view string) (RowTruth, error) {
+func streamTruth(ctx context.Context, s *localstack.Stack, table, key, view string) (localstack.RowTruth, error) {
 	q := fmt.Sprintf("SELECT (SELECT COUNT(*) FROM `%[1]s.%[2]s.%[3]s`) AS n, "+
 		"(SELECT COUNT(*) FROM (SELECT DISTINCT %[4]s FROM `%[1]s.%[2]s.%[3]s`)) AS k, "+
 		"(SELECT COUNT(*) FROM `%[1]s.%[2]s.%[5]s`) AS d", s.Project, s.Dataset, table, key, view)
 	rows, err := s.BigQuery.Query(ctx, q)
 	if err != nil {
-		return RowTruth{}, fmt.Errorf("counting rows of %s: %w", table, err)
+		return localstack.RowTruth{}, fmt.Errorf("counting rows of %s: %w", table, err)
 	}
 	r := rows[0]
-	return RowTruth{Rows: int(r["n"].(int64)), Keys: int(r["k"].(int64)), DedupRows: int(r["d"].(int64))}, nil
+	return localstack.RowTruth{Rows: int(r["n"].(int64)), Keys: int(r["k"].(int64)), DedupRows: int(r["d"].(int64))}, nil
 }
 
 // workerRecords returns the queue's attempts that went to the worker (not expansion tasks).
-func workerRecords(s *Stack) []tasksemulator.DispatchRecord {
+func workerRecords(s *localstack.Stack) []tasksemulator.DispatchRecord {
 	var out []tasksemulator.DispatchRecord
 	for _, r := range s.Backfill.Tasks.Dispatched() {
 		if strings.HasSuffix(r.URL, "/RunBackfillTask") {
@@ -220,7 +221,7 @@ func workerRecords(s *Stack) []tasksemulator.DispatchRecord {
 // forceWorkerTasks runs every worker task of the queue once more at once, with Cloud Tasks'
 // RunTask, as soon as they are in the queue (so mostly while their first attempt is in flight),
 // and returns how many it forced.
-func forceWorkerTasks(t *testing.T, s *Stack) int {
+func forceWorkerTasks(t *testing.T, s *localstack.Stack) int {
 	t.Helper()
 	ctx := context.Background()
 	var tasks []*cloudtaskspb.Task
