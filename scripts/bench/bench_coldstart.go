@@ -4,18 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 )
@@ -91,17 +95,21 @@ func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, e
 		return nil, err
 	}
 	s, err := localstack.Start(ctx, localstack.Options{Project: fmt.Sprintf("bench-cold-%d", time.Now().UnixNano()), Log: c.Log,
-		FunctionsBinary: fnBin, Backfill: &localstack.BackfillOptions{},
+		FunctionsBinary: fnBin, Backfill: &localstack.BackfillOptions{}, Rankings: true,
 		Stream: &localstack.StreamOptions{Lines: lines, Duration: coldStreamDuration}})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)
 	}
 	defer s.Close()
 	env := s.FunctionsEnv()
+	tasks, err := heldWorkerTasks(ctx, s, c.Starts)
+	if err != nil {
+		return nil, err
+	}
 
 	res := &ColdStartResult{Starts: c.Starts}
 	var rss, brss []float64
-	for _, r := range coldRequests(s) {
+	for _, r := range coldRequests(s, tasks) {
 		f := FunctionColdStart{Function: r.function, Request: r.what}
 		for i := range c.Starts {
 			d, mb, status, err := coldStart(ctx, fnBin, env, func(base string) (*http.Request, error) { return r.build(ctx, base, i) })
@@ -151,8 +159,69 @@ func getRequest(ctx context.Context, path string) func(string) (*http.Request, e
 // the demo): its first answer comes at the earliest once the window has passed.
 const coldStreamDuration = 3 * time.Second
 
-// coldRequests are the real requests each function answers 2xx once its clients work.
-func coldRequests(s *localstack.Stack) []coldRequest {
+// heldWorkerTasks pauses the stack's queue, starts a backfill of n tasks and returns them as
+// the queue holds them, for the cold RunBackfillTask instances to run: each runs one task of a
+// real job (the job read from Firestore, a token refresh and a fetch from the fake API, the rows
+// appended to BigQuery, the outcome committed).
+func heldWorkerTasks(ctx context.Context, s *localstack.Stack, n int) ([]*cloudtaskspb.Task, error) {
+	if s.Backfill.Tasks == nil {
+		return nil, errors.New("cold start: the stack reused a Cloud Tasks server, so the bench cannot hold its tasks")
+	}
+	if _, err := s.Backfill.TasksClient.PauseQueue(ctx, &cloudtaskspb.PauseQueueRequest{Name: s.Backfill.Queue}); err != nil {
+		return nil, fmt.Errorf("pausing the queue: %w", err)
+	}
+	spec, err := localstack.NewRun(localstack.YouTubeSpec(1, n, "day", time.Now().UTC().AddDate(0, 0, -30)))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.StartBackfill(ctx, spec); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var tasks []*cloudtaskspb.Task
+		for _, t := range s.Backfill.Tasks.Tasks(s.Backfill.Queue) {
+			if strings.HasSuffix(t.GetHttpRequest().GetUrl(), "/RunBackfillTask") {
+				tasks = append(tasks, t)
+			}
+		}
+		if len(tasks) >= n {
+			return tasks[:n], nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cold start: %d of %d worker tasks in the queue after a minute", len(tasks), n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// taskRequest is the request Cloud Tasks would send for task: its body and headers, and the
+// X-CloudTasks headers of a first attempt.
+func taskRequest(ctx context.Context, url string, task *cloudtaskspb.Task) (*http.Request, error) {
+	hr := task.GetHttpRequest()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(hr.GetBody()))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hr.GetHeaders() {
+		req.Header.Set(k, v)
+	}
+	queue, name := path.Base(path.Dir(path.Dir(task.GetName()))), path.Base(task.GetName())
+	req.Header.Set("X-CloudTasks-QueueName", queue)
+	req.Header.Set("X-CloudTasks-TaskName", name)
+	req.Header.Set("X-CloudTasks-TaskRetryCount", "0")
+	req.Header.Set("X-CloudTasks-TaskExecutionCount", "0")
+	req.Header.Set("X-CloudTasks-TaskETA", strconv.FormatInt(time.Now().Unix(), 10))
+	return req, nil
+}
+
+// coldRequests are the real requests each function answers 2xx once its clients work; tasks
+// are worker tasks held in the paused queue, one per start of RunBackfillTask.
+func coldRequests(s *localstack.Stack, tasks []*cloudtaskspb.Task) []coldRequest {
 	post := func(ctx context.Context, url, ctype string, body []byte) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err == nil {
@@ -182,6 +251,19 @@ func coldRequests(s *localstack.Stack) []coldRequest {
 		}},
 		{"StreamTweets", "POST, a 3 s read window (lease, rule sync, stream, publish)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			return post(ctx, base+"/StreamTweets", "application/json", nil)
+		}},
+		{"RunBackfillTask", "a held task of a real job (Firestore job, token refresh, API fetch, Storage Write append, outcome commit)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			return taskRequest(ctx, base+"/RunBackfillTask", tasks[n])
+		}},
+		{"UpdateRankings", "a Pub/Sub CloudEvent of a search (Firestore group commit)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			data := fmt.Appendf(nil, `{"id":"cold-rank-%d-%d","kind":"search","user_id":"u","query":"cold start","results_count":1}`, stamp, n)
+			return localstack.CloudEventRequest(ctx, base+"/UpdateRankings", "projects/"+s.Project+"/topics/events",
+				localstack.PushBody{Message: localstack.PushMessage{Data: data, MessageID: fmt.Sprintf("cold-rank-%d-%d", stamp, n),
+					PublishTime: time.Now().UTC().Format(time.RFC3339Nano), Attributes: map[string]string{"source": "app", "kind": "search"}},
+					Subscription: "projects/" + s.Project + "/subscriptions/events-rankings"}, time.Now())
+		}},
+		{"ServeRankings", "GET /rankings/search_terms?window=1h (Firestore reads)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodGet, base+"/ServeRankings/rankings/search_terms?window=1h", nil)
 		}},
 	}
 }
