@@ -5,9 +5,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 func TestRunMain(t *testing.T) {
@@ -69,7 +70,7 @@ func TestRunMain(t *testing.T) {
 // runs no cleanup) find their emulator stopped while they still run.
 func TestMainStopsEmulatorsBeforeTheTimeout(t *testing.T) {
 	t.Setenv(PubSub.EnvVar(), "")
-	var stderr syncBuilder
+	var stderr functest.Buffer
 	var seen string
 	stoppedWhileRunning := false
 	code := runMain(func() int {
@@ -105,24 +106,6 @@ func TestStopBefore(t *testing.T) {
 			t.Errorf("stopBefore(%v) = %v, want %v", tc.timeout, got, tc.want)
 		}
 	}
-}
-
-// syncBuilder is a strings.Builder safe for the guard's goroutine and the test.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestNewProjectID(t *testing.T) {
