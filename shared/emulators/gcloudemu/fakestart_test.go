@@ -2,6 +2,7 @@ package gcloudemu
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
@@ -84,6 +85,8 @@ func TestStartFailures(t *testing.T) {
 		want    []string // substrings of the error
 		notWant []string
 		child   bool // the server child was started and must be gone
+		// hangBounds are start bounds to try in turn until one outlasts the server child's start.
+		hangBounds []time.Duration
 	}{
 		{
 			name:    "exits before answering",
@@ -92,20 +95,42 @@ func TestStartFailures(t *testing.T) {
 			notWant: []string{"fake line 5\n"}, // only the tail is quoted
 		},
 		{
-			name:  "never answers",
-			mode:  fakeHang,
-			opts:  []Option{WithStartTimeout(time.Second), WithStopGrace(200 * time.Millisecond)},
-			want:  []string{"waiting for Pub/Sub emulator on 127.0.0.1:", "to answer after 1s: context deadline exceeded", "Executing: fake server"},
-			child: true,
+			name: "never answers",
+			mode: fakeHang,
+			opts: []Option{WithStopGrace(200 * time.Millisecond)},
+			want: []string{"waiting for Pub/Sub emulator on 127.0.0.1:", "context deadline exceeded", "Executing: fake server"},
+			// The start bound must outlast the fake's start of its server child, or there is no
+			// child whose end to check: on a loaded machine 1 s was not always enough, so the
+			// bound grows until the child was started within it.
+			hangBounds: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
+			child:      true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out syncBuffer
-			e, err := Start(t.Context(), PubSub, append(tt.opts, withFake(tt.mode), WithOutput(&out))...)
-			if err == nil {
-				e.Stop()
-				t.Fatalf("Start = nil error, want one")
+			var out *syncBuffer
+			var err error
+			bounds := tt.hangBounds
+			if len(bounds) == 0 {
+				bounds = []time.Duration{0} // the default bound
+			}
+			for _, bound := range bounds {
+				out = &syncBuffer{}
+				opts := append(tt.opts, withFake(tt.mode), WithOutput(out))
+				if bound > 0 {
+					opts = append(opts, WithStartTimeout(bound))
+				}
+				var e *Emulator
+				if e, err = Start(t.Context(), PubSub, opts...); err == nil {
+					e.Stop()
+					t.Fatalf("Start = nil error, want one")
+				}
+				if bound > 0 && !strings.Contains(err.Error(), fmt.Sprintf("to answer after %v:", bound)) {
+					t.Errorf("Start error = %q, want it to name the bound %v", err, bound)
+				}
+				if !tt.child || strings.Contains(out.String(), "server pid ") {
+					break
+				}
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
