@@ -264,3 +264,19 @@ resource "google_firestore_field" "rankings_count_maps" {
 
   index_config {}
 }
+
+# A marker's body (a tweet's content, where it counted, which message) is one bytes field that
+# only the store reads back by document id: nothing queries it, so it spends no index entries.
+# The fields beside it in rankings_tweets (terms, deleted, created_us, id_key, kind,
+# referenced_tweet_id) are what the latest tweets and the retweets' quoted text filter and
+# order on, and keep their indexes.
+resource "google_firestore_field" "rankings_marker_bodies" {
+  for_each = { tweets = local.ranking_collections.tweets, events = local.ranking_collections.events }
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.value
+  field      = "body"
+
+  index_config {}
+}

@@ -31,8 +31,8 @@ type Entry struct {
 
 // Count is one ranking key an event counts for.
 type Count struct {
-	Ranking Ranking `firestore:"r"`
-	Key     string  `firestore:"k"`
+	Ranking Ranking `firestore:"r" json:"r"`
+	Key     string  `firestore:"k" json:"k"`
 }
 
 // Tweet is what the store keeps of a tweet.

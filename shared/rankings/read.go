@@ -84,21 +84,15 @@ func (s *Store) originals(ctx context.Context, items []Item) ([]Item, error) {
 		for i, snap := range snaps {
 			it := chunk[i]
 			if snap.Exists() {
-				var d struct {
-					Deleted    bool   `firestore:"deleted"`
-					HasContent bool   `firestore:"has_content"`
-					Text       string `firestore:"text"`
-					Handle     string `firestore:"author_handle"`
-					AuthorID   string `firestore:"author_id"`
-				}
-				if err := snap.DataTo(&d); err != nil {
-					return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+				d, err := decodeMarker(snap)
+				if err != nil {
+					return nil, err
 				}
 				if d.Deleted {
 					continue
 				}
-				if d.HasContent {
-					it.Text, it.AuthorHandle, it.AuthorID = d.Text, d.Handle, d.AuthorID
+				if t := d.Tweet; t != nil {
+					it.Text, it.AuthorHandle, it.AuthorID = t.Text, t.AuthorHandle, t.AuthorID
 					kept = append(kept, it)
 					continue
 				}
@@ -136,9 +130,13 @@ func (s *Store) quote(ctx context.Context, it *Item) error {
 		return fmt.Errorf("reading a retweet of %s: %w", it.Key, err)
 	}
 	if len(snaps) == 1 {
-		text, _ := snaps[0].DataAt("text")
-		t, _ := text.(string)
-		it.AuthorHandle, it.Text = QuotedOriginal(t)
+		d, err := decodeMarker(snaps[0])
+		if err != nil {
+			return err
+		}
+		if d.Tweet != nil {
+			it.AuthorHandle, it.Text = QuotedOriginal(d.Tweet.Text)
+		}
 	}
 	return nil
 }
@@ -215,12 +213,15 @@ func (s *Store) Latest(ctx context.Context, term string, cur *Cursor, n int) ([]
 			next = Cursor{CreatedUS: last.CreatedAt.UnixMicro(), IDKey: IDKey(last.ID)}.Encode()
 			break
 		}
-		var t Tweet
-		if err := snap.DataTo(&t); err != nil {
-			return nil, "", fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
+		d, err := decodeMarker(snap)
+		if err != nil {
+			return nil, "", err
 		}
-		t.CreatedAt = t.CreatedAt.UTC()
-		out = append(out, t)
+		if d.Tweet == nil {
+			// Only tweets with content have terms; a document without is not served.
+			return nil, "", fmt.Errorf("tweet %s has terms but no content", snap.Ref.Path)
+		}
+		out = append(out, *d.Tweet)
 	}
 	return out, next, nil
 }

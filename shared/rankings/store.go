@@ -299,10 +299,10 @@ type marker struct {
 	updateTime time.Time
 	dirty      bool
 
-	Counted     []Count   `firestore:"counted"`
-	PublishTime time.Time `firestore:"publish_time"`
-	MessageID   string    `firestore:"message_id"`
-	Deleted     bool      `firestore:"deleted"`
+	Counted     []Count
+	PublishTime time.Time
+	MessageID   string
+	Deleted     bool
 	tweet       *Tweet
 }
 
@@ -368,9 +368,11 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 			if !snap.Exists() {
 				continue
 			}
-			if err := snap.DataTo(m); err != nil {
-				return fmt.Errorf("decoding marker %s: %w", snap.Ref.Path, err)
+			d, err := decodeMarker(snap)
+			if err != nil {
+				return err
 			}
+			m.Counted, m.PublishTime, m.MessageID, m.Deleted, m.tweet = d.Counted, d.PublishTime, d.MessageID, d.Deleted, d.Tweet
 			m.exists, m.updateTime = true, snap.UpdateTime
 		}
 	}
@@ -435,19 +437,21 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		if !m.dirty {
 			continue
 		}
-		data := map[string]any{
-			"counted": m.Counted, "publish_time": m.PublishTime, "message_id": m.MessageID, "deleted": m.Deleted,
-			"expires_at": now.Add(s.o.Retention),
-		}
-		if m.ref.Parent.ID == s.o.Collections.Tweets {
-			for k, v := range tweetFields(m.tweet) {
-				data[k] = v
-			}
+		data, err := s.markerFields(m, now)
+		if err != nil {
+			return err
 		}
 		if m.exists {
-			ups := make([]firestore.Update, 0, len(data))
+			// The update replaces the whole document, as a create would: every field the
+			// marker does not set now (an emptied tweet's, an older shape's) is deleted.
+			ups := make([]firestore.Update, 0, len(data)+len(legacyFields))
 			for k, v := range data {
 				ups = append(ups, firestore.Update{Path: k, Value: v})
+			}
+			for _, k := range markerFieldNames {
+				if _, ok := data[k]; !ok {
+					ups = append(ups, firestore.Update{Path: k, Value: firestore.Delete})
+				}
 			}
 			wb.Update(m.ref, ups, firestore.LastUpdateTime(m.updateTime))
 		} else {
@@ -509,25 +513,6 @@ func countField(key string) (field string, labelled bool) {
 		return "=" + key, false
 	}
 	return hashKey(key), true
-}
-
-// tweetFields are the content fields of a tweet document; a deleted tweet's are emptied.
-func tweetFields(t *Tweet) map[string]any {
-	if t == nil {
-		return map[string]any{"has_content": false, "text": "", "terms": []string{}, "author_handle": "", "author_id": ""}
-	}
-	return map[string]any{
-		"has_content": true, "tweet_id": t.ID, "id_key": IDKey(t.ID), "kind": t.Kind, "text": t.Text,
-		"author_id": t.AuthorID, "author_handle": t.AuthorHandle, "created_at": t.CreatedAt, "created_us": t.CreatedAt.UnixMicro(),
-		"referenced_tweet_id": t.ReferencedTweetID, "hashtags": nonNil(t.Hashtags), "terms": nonNil(Terms(t)),
-	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func sizeName(d time.Duration) string {
