@@ -8,12 +8,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/event"
@@ -31,7 +33,13 @@ const Filter = `attributes.kind = "tweet" OR attributes.kind = "retweet" OR attr
 	`attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"`
 
 func init() {
-	functions.CloudEvent(EntryPoint, handle)
+	// Registered as HTTP and decoded here, not with functions.CloudEvent: the framework's
+	// CloudEvent handler (the CloudEvents SDK's NewHTTPReceiveHandler) passes each request
+	// through one shared channel to a goroutine per request, so concurrent deliveries are
+	// handled by each other's goroutines, under each other's contexts; a goroutine whose own
+	// request was already answered gives up without taking a message, and one delivery is then
+	// never answered. Deliveries here are concurrent by design (the store commits them in groups).
+	functions.HTTP(EntryPoint, serve)
 }
 
 // Config is the function's configuration, read from the environment.
@@ -62,12 +70,14 @@ var updater = lazy.NewValue(func(ctx context.Context) (*Updater, error) {
 	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Log: log}), nil, log), nil
 })
 
-func handle(ctx context.Context, e cloudevents.Event) error {
-	u, err := updater.Get(ctx)
+func serve(w http.ResponseWriter, r *http.Request) {
+	u, err := updater.Get(r.Context())
 	if err != nil {
-		return err // Retried: configuration or client creation may succeed next time.
+		// Retried: configuration or client creation may succeed next time.
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	return u.Handle(ctx, e)
+	u.ServeHTTP(w, r)
 }
 
 // Applier records an event; *rankings.Store in production.
@@ -91,6 +101,25 @@ func NewUpdater(store Applier, now func() time.Time, log *slog.Logger) *Updater 
 		log = slog.Default()
 	}
 	return &Updater{store: store, now: now, log: log}
+}
+
+// ServeHTTP answers one CloudEvent delivery (binary or structured) as the Functions Framework
+// answers a CloudEvent function: 200 when Handle returns nil, 500 (redelivered) when it fails,
+// 400 for a request that is no CloudEvent. Each delivery is handled on its own request's
+// goroutine and context.
+func (u *Updater) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ce, err := cehttp.NewEventFromHTTPRequest(r)
+	if err != nil {
+		u.log.WarnContext(r.Context(), "not a CloudEvent; rejected", "error", err)
+		http.Error(w, fmt.Sprintf("reading CloudEvent: %v", err), http.StatusBadRequest)
+		return
+	}
+	if err := u.Handle(r.Context(), *ce); err != nil {
+		u.log.ErrorContext(r.Context(), "UpdateRankings failed; the message is redelivered", "event_id", ce.ID(), "error", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // Handle is the CloudEvent entry point. nil acknowledges the message, an error makes Pub/Sub

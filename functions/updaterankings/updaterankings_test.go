@@ -1,9 +1,18 @@
 package updaterankings
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +122,66 @@ func TestLoadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("LoadConfig(nothing, RANKINGS_SHARDS=0) = %v, want an error naming %s", err, name)
 		}
+	}
+}
+
+// countingApplier applies nothing: it counts the entries and takes a little while, as a
+// group commit does.
+type countingApplier struct{ n atomic.Int64 }
+
+func (a *countingApplier) Apply(ctx context.Context, e rankings.Entry) error {
+	a.n.Add(1)
+	time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+	return nil
+}
+
+// Every one of many concurrent deliveries is answered: the framework's CloudEvent handler
+// left one unanswered forever now and then (its goroutines took each other's requests).
+func TestServeHTTPAnswersEveryConcurrentDelivery(t *testing.T) {
+	store := &countingApplier{}
+	u := NewUpdater(store, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// http.Server, not httptest: its Close does not wait for a handler that never returns.
+	srv := &http.Server{Handler: u}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+
+	const n = 1000
+	body, err := json.Marshal(delivery(t, "m1", `{"kind":"search","id":"s1","query":"go"}`, event.KindSearch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A generous bound: a regression fails here instead of hanging.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var answered atomic.Int64
+	for range n {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+l.Addr().String()+"/", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/cloudevents+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				answered.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := answered.Load(); got != n {
+		t.Errorf("%d of %d concurrent deliveries answered 200 within a minute, want all", got, n)
+	}
+	if got := store.n.Load(); got != n {
+		t.Errorf("store.Apply called %d times for %d deliveries, want %d", got, n, n)
 	}
 }

@@ -135,11 +135,15 @@ func postAppEvents(t *testing.T, s *localstack.Stack, lines []string) {
 // subscription may.
 func deliverRankingsTwice(t *testing.T, s *localstack.Stack, msgs []localstack.PushMessage) {
 	t.Helper()
+	// A bound on the deliveries, so that a delivery UpdateRankings never answers fails the
+	// drill naming the message, not go test's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, m := range msgs {
 		for range 2 {
 			wg.Go(func() {
-				if code, err := s.DeliverRankingMessage(context.Background(), m); err != nil || code/100 != 2 {
+				if code, err := s.DeliverRankingMessage(ctx, m); err != nil || code/100 != 2 {
 					t.Errorf("delivering message %s to UpdateRankings: status %d, error %v; want 2xx", m.MessageID, code, err)
 				}
 			})
