@@ -73,6 +73,7 @@ func StartFunctions(ctx context.Context, bin string, port int, env map[string]st
 	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the functions process: %w", err)
 	}

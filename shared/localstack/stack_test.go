@@ -18,7 +18,12 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
 
-func TestMain(m *testing.M) { os.Exit(gcloudemu.Main(m, gcloudemu.PubSub, gcloudemu.Firestore)) }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(orphanRoleEnv); role != "" {
+		playOrphanRole(role)
+	}
+	os.Exit(gcloudemu.Main(m, gcloudemu.PubSub, gcloudemu.Firestore))
+}
 
 // One stack for the package: starting one builds the functions binary.
 func startStack(t *testing.T) *Stack {
