@@ -182,7 +182,6 @@ func demo(ctx context.Context, args []string) error {
 		defer remove()
 		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (new tweets arrive every %s: the sample stream, replayed with fresh ids)\n", deckURL(s), feedEvery)
 		printServe(s)
-		printRankingsServe(s)
 		go s.Feed(ctx, lines, feedEvery, log)
 		<-ctx.Done()
 		fmt.Fprintln(os.Stderr, "\nstopping: functions, emulators, local servers")
@@ -415,18 +414,47 @@ func printSummary(w io.Writer, sum *demoSummary) {
 }
 
 func printServe(s *localstack.Stack) {
-	tasks := s.Backfill.TasksHost
-	fmt.Fprintf(os.Stderr, `
-== Serving until Ctrl-C
-   functions            %[1]s/{StreamTweets,CollectEvents,LoadEvents,Backfill,RunBackfillTask}
-   Backfill API         %[2]s/backfills
-   local BigQuery       %[3]s   (BIGQUERY_EMULATOR_HOST=%[3]s)
-   Pub/Sub emulator     %[4]s   (PUBSUB_EMULATOR_HOST=%[4]s)
-   Firestore emulator   %[5]s   (FIRESTORE_EMULATOR_HOST=%[5]s)
-   local Cloud Tasks    %[6]s   (CLOUD_TASKS_EMULATOR_HOST=%[6]s)
-   fake YouTube API     %[7]s
-   local X API          %[8]s
+	b := serveBanner{
+		Functions: s.Functions.URL, Backfill: s.Backfill.URL,
+		BigQuery: s.BigQueryHost, PubSub: s.PubSubHost, Firestore: s.FirestoreHost, Tasks: s.Backfill.TasksHost,
+		YouTube: s.Backfill.YouTube.URL(), X: s.XStream.URL(), External: s.External,
+	}
+	if s.Rankings != nil {
+		b.Rankings = s.Rankings.URL
+	}
+	b.write(os.Stderr)
+}
 
+// serveBanner is what --serve prints once the demo is done: every server with its address (the
+// ones the stack reused, not started, marked so), then commands to try.
+type serveBanner struct {
+	Functions, Backfill, Rankings      string            // URLs; Rankings is empty without ServeRankings
+	BigQuery, PubSub, Firestore, Tasks string            // host:port
+	YouTube, X                         string            // URLs of the fake APIs
+	External                           map[string]string // variable -> host:port, for reused servers
+}
+
+func (b serveBanner) write(w io.Writer) {
+	server := func(name, host, env string) {
+		line := fmt.Sprintf("   %-20s %s   (%s=%s)", name, host, env, host)
+		if _, reused := b.External[env]; reused {
+			line += "   reused, not started by dev"
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "\n== Serving until Ctrl-C\n")
+	fmt.Fprintf(w, "   %-20s %s/{StreamTweets,CollectEvents,LoadEvents,Backfill,RunBackfillTask}\n", "functions", b.Functions)
+	fmt.Fprintf(w, "   %-20s %s/backfills\n", "Backfill API", b.Backfill)
+	if b.Rankings != "" {
+		fmt.Fprintf(w, "   %-20s %s/rankings   (read-only JSON, Cache-Control and ETag)\n", "ServeRankings", b.Rankings)
+	}
+	server("BigQuery", b.BigQuery, "BIGQUERY_EMULATOR_HOST")
+	server("Pub/Sub emulator", b.PubSub, "PUBSUB_EMULATOR_HOST")
+	server("Firestore emulator", b.Firestore, "FIRESTORE_EMULATOR_HOST")
+	server("Cloud Tasks", b.Tasks, "CLOUD_TASKS_EMULATOR_HOST")
+	fmt.Fprintf(w, "   %-20s %s\n", "fake YouTube API", b.YouTube)
+	fmt.Fprintf(w, "   %-20s %s\n", "local X API", b.X)
+	fmt.Fprintf(w, `
 Try:
    curl -s -XPOST -H 'Content-Type: application/json' %[1]s/CollectEvents -d '{"kind":"search","query":"hello"}'
    curl -s -XPOST %[1]s/StreamTweets
@@ -434,10 +462,18 @@ Try:
    go run ./scripts/backfill --url %[2]s status JOB_ID
    go run ./scripts/dev query "SELECT kind, COUNT(*) AS n FROM tweets_dedup GROUP BY kind"   # this stack's BigQuery
    go run ./scripts/dev query                                                         # a SQL prompt
-`, s.Functions.URL, s.Backfill.URL, s.BigQueryHost, s.PubSubHost, s.FirestoreHost, tasks,
-		s.Backfill.YouTube.URL(), s.XStream.URL())
-	for env, host := range s.External {
-		fmt.Fprintf(os.Stderr, "   (reused, not started: %s=%s)\n", env, host)
+`, b.Functions, b.Backfill)
+	if b.Rankings != "" {
+		fmt.Fprintf(w, `
+Rankings (windows 15m, 1h, 1d; n up to 100):
+   curl -s '%[1]s/rankings/hashtags?window=15m&n=10'
+   curl -s '%[1]s/rankings/retweets?window=1h'
+   curl -s '%[1]s/rankings/search_terms?window=1d'
+   curl -s '%[1]s/rankings/popularity?window=1h'
+   curl -s '%[1]s/recent_views?user_id=u1'
+   curl -s '%[1]s/tweets?q=%%23gcp&n=5'          # then &cursor=NEXT_CURSOR for older ones
+   curl -si '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
+`, b.Rankings)
 	}
 }
 

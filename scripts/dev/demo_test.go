@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
@@ -40,6 +41,82 @@ func TestStreamWhy(t *testing.T) {
 			}
 			if got := streamWhy(answer); got != tt.want {
 				t.Errorf("streamWhy(%s) = %q, want %q", b, got, tt.want)
+			}
+		})
+	}
+}
+
+// The --serve banner lists every server before the commands, and marks the ones the stack
+// reused: a user who set CLOUD_TASKS_EMULATOR_HOST sees that line say so.
+func TestServeBanner(t *testing.T) {
+	base := serveBanner{
+		Functions: "http://127.0.0.1:1", Backfill: "http://127.0.0.1:1/Backfill",
+		BigQuery: "127.0.0.1:2", PubSub: "127.0.0.1:3", Firestore: "127.0.0.1:4", Tasks: "127.0.0.1:5",
+		YouTube: "http://127.0.0.1:6", X: "http://127.0.0.1:7",
+	}
+	withRankings := base
+	withRankings.Rankings = "http://127.0.0.1:1/ServeRankings"
+	reused := withRankings
+	reused.External = map[string]string{"CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:5"}
+
+	tests := []struct {
+		name string
+		b    serveBanner
+		// Each want line is the start of a line the banner must print, in this order.
+		want []string
+		// No line may contain any of these.
+		never []string
+	}{
+		{
+			name: "every server started by dev",
+			b:    withRankings,
+			want: []string{
+				"== Serving until Ctrl-C",
+				"   functions            http://127.0.0.1:1/{StreamTweets",
+				"   Backfill API         http://127.0.0.1:1/Backfill/backfills",
+				"   ServeRankings        http://127.0.0.1:1/ServeRankings/rankings",
+				"   BigQuery             127.0.0.1:2   (BIGQUERY_EMULATOR_HOST=127.0.0.1:2)",
+				"   Cloud Tasks          127.0.0.1:5   (CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:5)",
+				"Try:",
+				`   go run ./scripts/dev query "SELECT`,
+				"Rankings (windows 15m, 1h, 1d; n up to 100):",
+				"   curl -s 'http://127.0.0.1:1/ServeRankings/tweets?q=%23gcp&n=5'",
+			},
+			never: []string{"reused"},
+		},
+		{
+			name: "Cloud Tasks reused",
+			b:    reused,
+			want: []string{
+				"   BigQuery             127.0.0.1:2   (BIGQUERY_EMULATOR_HOST=127.0.0.1:2)\n",
+				"   Cloud Tasks          127.0.0.1:5   (CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:5)   reused, not started by dev\n",
+				"Try:",
+			},
+		},
+		{
+			name:  "without ServeRankings",
+			b:     base,
+			want:  []string{"   Backfill API", "   BigQuery", "Try:"},
+			never: []string{"ServeRankings", "Rankings ("},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			tt.b.write(&buf)
+			out := buf.String()
+			rest := out
+			for _, w := range tt.want {
+				i := strings.Index(rest, "\n"+w)
+				if i < 0 {
+					t.Fatalf("no line %q after the ones before it in:\n%s", w, out)
+				}
+				rest = rest[i+1:]
+			}
+			for _, n := range tt.never {
+				if strings.Contains(out, n) {
+					t.Errorf("the banner says %q:\n%s", n, out)
+				}
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -57,19 +56,4 @@ func itemText(items []rankings.Item, i int) string {
 		s += " @" + it.AuthorHandle
 	}
 	return s
-}
-
-// printRankingsServe prints ServeRankings' endpoints with a curl for each.
-func printRankingsServe(s *localstack.Stack) {
-	fmt.Fprintf(os.Stderr, `   ServeRankings        %[1]s/rankings   (read-only JSON, Cache-Control and ETag)
-
-Rankings (windows 15m, 1h, 1d; n up to 100):
-   curl -s '%[1]s/rankings/hashtags?window=15m&n=10'
-   curl -s '%[1]s/rankings/retweets?window=1h'
-   curl -s '%[1]s/rankings/search_terms?window=1d'
-   curl -s '%[1]s/rankings/popularity?window=1h'
-   curl -s '%[1]s/recent_views?user_id=u1'
-   curl -s '%[1]s/tweets?q=%%23gcp&n=5'          # then &cursor=NEXT_CURSOR for older ones
-   curl -si '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
-`, s.Rankings.URL)
 }
