@@ -32,6 +32,15 @@ func (b *Buffer) String() string {
 	return b.buf.String()
 }
 
+// Tail returns the last n bytes written, after "…" when there was more.
+func (b *Buffer) Tail(n int) string {
+	s := b.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
+
 // Logger returns a logger writing Cloud Logging JSON, from debug up, into the returned buffer.
 func Logger() (*slog.Logger, *Buffer) {
 	var buf Buffer

@@ -8,9 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 // withFake makes Start run this test binary as gcloud in the given mode.
@@ -19,24 +20,6 @@ func withFake(mode string) Option {
 		c.lookPath = fakeLookPath
 		c.extraEnv = append(c.extraEnv, fakeModeEnv+"="+mode)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's output goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestStopKillsTheWholeGroup(t *testing.T) {
@@ -54,7 +37,7 @@ func TestStopKillsTheWholeGroup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs functest.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			e, err := Start(t.Context(), PubSub, withFake(tt.mode), WithPort(port), WithStopGrace(200*time.Millisecond), WithLogger(logger))
 			if err != nil {
@@ -108,14 +91,14 @@ func TestStartFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out *syncBuffer
+			var out *functest.Buffer
 			var err error
 			bounds := tt.hangBounds
 			if len(bounds) == 0 {
 				bounds = []time.Duration{0} // the default bound
 			}
 			for _, bound := range bounds {
-				out = &syncBuffer{}
+				out = &functest.Buffer{}
 				opts := append(tt.opts, withFake(tt.mode), WithOutput(out))
 				if bound > 0 {
 					opts = append(opts, WithStartTimeout(bound))

@@ -1,7 +1,6 @@
 package drills
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +20,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // drillSize multiplies every drill's backfill and stream, for longer runs than the default one:
@@ -53,27 +53,18 @@ func drillQueue(concurrency int) localstack.QueueConfig {
 	}
 }
 
-// syncBuffer collects the functions process's output, written by exec's copying goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last n bytes written.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
+// startQuarterDone starts a stack whose queue runs concurrency tasks at a time against an API
+// answering after latency, starts the drill's backfill, and returns once a quarter of its tasks
+// succeeded: the point where the drills that break something mid-job break it.
+func startQuarterDone(t *testing.T, concurrency int, latency time.Duration) (s *localstack.Stack, job string, planned int, st *backfill.Status) {
+	t.Helper()
+	s = startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
+		YouTube: []sourcestest.Option{sourcestest.WithLatency(latency)}})
+	job, planned = startDrillBackfill(t, s)
+	st = waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {
+		return st.Counts.Succeeded >= planned/4
+	})
+	return s, job, planned, st
 }
 
 // startDrillStack starts a stack of its own for one drill (its faults are the stack's), with
@@ -84,7 +75,7 @@ func startDrillStack(t *testing.T, b *localstack.BackfillOptions, opts ...func(*
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &functest.Buffer{}
 	o := localstack.Options{Project: gcloudemu.NewProjectID(t), Logs: logs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backfill: b}
 	for _, f := range opts {
 		f(&o)
@@ -101,7 +92,7 @@ func startDrillStack(t *testing.T, b *localstack.BackfillOptions, opts ...func(*
 	// Registered after Close, so it runs before it.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("end of the functions' log:\n%s", logs.tail(6000))
+			t.Logf("end of the functions' log:\n%s", logs.Tail(6000))
 		}
 	})
 	return s

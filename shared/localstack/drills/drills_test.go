@@ -121,12 +121,7 @@ func checkInvariants(t *testing.T, s *localstack.Stack, job string, expectedRows
 func TestDrillWorkerKilledMidBackfill(t *testing.T) {
 	// Few tasks at a time, each slow enough that the job is still running when it is killed.
 	const concurrency = 4
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
-		YouTube: []sourcestest.Option{sourcestest.WithLatency(150 * time.Millisecond)}})
-	job, planned := startDrillBackfill(t, s)
-	before := waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {
-		return st.Counts.Succeeded >= planned/4
-	})
+	s, job, planned, before := startQuarterDone(t, concurrency, 150*time.Millisecond)
 	if before.Counts.Succeeded >= planned {
 		t.Fatalf("every task succeeded before the restart: the drill tested nothing")
 	}
@@ -467,12 +462,7 @@ func TestDrillPoisonMessages(t *testing.T) {
 // flight at that moment, and the token endpoint only a handful of requests.
 func TestDrillRefreshTokenRevoked(t *testing.T) {
 	const concurrency = 4
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
-		YouTube: []sourcestest.Option{sourcestest.WithLatency(100 * time.Millisecond)}})
-	job, planned := startDrillBackfill(t, s)
-	progress := waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {
-		return st.Counts.Succeeded >= planned/4
-	})
+	s, job, planned, progress := startQuarterDone(t, concurrency, 100*time.Millisecond)
 	yt := s.Backfill.YouTube
 	before, revoked := yt.Stats(), time.Now()
 	// Google revokes the access tokens of a grant with it; the fake keeps them unless told.
