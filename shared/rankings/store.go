@@ -444,7 +444,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		if m.exists {
 			// The update replaces the whole document, as a create would: every field the
 			// marker does not set now (an emptied tweet's, an older shape's) is deleted.
-			ups := make([]firestore.Update, 0, len(data)+len(legacyFields))
+			ups := make([]firestore.Update, 0, len(markerFieldNames)) // data's fields are among them
 			for k, v := range data {
 				ups = append(ups, firestore.Update{Path: k, Value: v})
 			}
