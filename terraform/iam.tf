@@ -148,6 +148,20 @@ resource "google_cloud_tasks_queue_iam_member" "backfill_enqueuer" {
   member   = google_service_account.function["Backfill"].member
 }
 
+# The sweep asks the queue whether a job's unfinished task is still there (GetTask), which needs
+# cloudtasks.tasks.get; the enqueuer role holds only tasks.create and tasks.fullView
+# (https://cloud.google.com/iam/docs/roles-permissions/cloudtasks, read 2026-12-06). Viewer on
+# this one queue is the narrowest predefined role with it; a custom role would be narrower by
+# tasks.list and queues.get, but a deleted custom role's ID stays taken for weeks, which breaks
+# destroy-then-apply.
+resource "google_cloud_tasks_queue_iam_member" "backfill_sweeper" {
+  project  = google_cloud_tasks_queue.backfill.project
+  location = google_cloud_tasks_queue.backfill.location
+  name     = google_cloud_tasks_queue.backfill.name
+  role     = "roles/cloudtasks.viewer"
+  member   = google_service_account.function["Backfill"].member
+}
+
 # Backfill creates tasks whose OIDC token is signed as tasks-invoker: Cloud Tasks requires the
 # caller to be allowed to act as that account.
 resource "google_service_account_iam_member" "backfill_acts_as_tasks_invoker" {

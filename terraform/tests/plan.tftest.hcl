@@ -70,7 +70,7 @@ run "defaults" {
       [for b in google_bigquery_table_iam_member.writer : b.member],
       [for b in google_pubsub_topic_iam_member.events_publisher : b.member],
       [for b in google_secret_manager_secret_iam_member.reader : b.member],
-      [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer.member],
+      [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer.member, google_cloud_tasks_queue_iam_member.backfill_sweeper.member],
     ) : !contains(["allUsers", "allAuthenticatedUsers"], m)])
     error_message = "No binding may grant anything to allUsers or allAuthenticatedUsers."
   }
@@ -83,6 +83,17 @@ run "defaults" {
       "Backfill/scheduler"     = "backfill serviceAccount:scheduler-invoker@pk-test-project.iam.gserviceaccount.com"
     }
     error_message = "With no invoker lists, only Scheduler, Pub/Sub push and Cloud Tasks may call functions."
+  }
+
+  # Backfill creates tasks and its sweep reads them (GetTask: cloudtasks.tasks.get), on its queue only.
+  assert {
+    condition = (
+      google_cloud_tasks_queue_iam_member.backfill_enqueuer.role == "roles/cloudtasks.enqueuer" &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper.role == "roles/cloudtasks.viewer" &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper.name == google_cloud_tasks_queue.backfill.name &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper.member == google_service_account.function["Backfill"].member
+    )
+    error_message = "Backfill needs cloudtasks.tasks.create and cloudtasks.tasks.get on its queue (enqueuer and viewer), nothing wider."
   }
 
   # The loader's push subscription: the topic in the path, OIDC, retries and the dead-letter policy.
