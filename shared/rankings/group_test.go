@@ -23,6 +23,14 @@ import (
 // The group commit's tests. Groups are made deterministic without timing: Linger is a minute
 // and MaxBatch the number of deliveries, so a group closes when the last one arrives.
 
+// alone returns a Store on s's client with the default batching, for deliveries that s, with
+// its minute of Linger, would hold that long.
+func alone(t *testing.T, s *Store) *Store {
+	a := NewStore(s.c, Options{Collections: s.o.Collections})
+	t.Cleanup(a.Close)
+	return a
+}
+
 // countOf is key's count in ranking r over the day around t0.
 func countOf(t *testing.T, s *Store, r Ranking, key string) int64 {
 	t.Helper()
@@ -49,7 +57,7 @@ func TestSameEventFiftyTimesAtOnceCountsOnce(t *testing.T) {
 				es = append(es, tweet("42", 0, "m42", "fifty", "Once"))
 			}
 			applyAll(t, s, es...)
-			applyAll(t, s, tweet("42", 0, "m42", "fifty", "Once")) // and once more, later
+			applyAll(t, alone(t, s), tweet("42", 0, "m42", "fifty", "Once")) // and once more, later
 			want := []Item{{Key: "fifty", Count: 1}, {Key: "once", Count: 1}}
 			if diff := cmp.Diff(want, top(t, s, Hashtags, "1d", t0.Add(time.Hour))); diff != "" {
 				t.Errorf("hashtags (-want +got):\n%s\nstats %+v", diff, s.Stats())
@@ -60,7 +68,7 @@ func TestSameEventFiftyTimesAtOnceCountsOnce(t *testing.T) {
 
 func TestGroupWithADuplicateCountsTheOthersOnce(t *testing.T) {
 	s := newStore(t, Options{MaxBatch: 21, Linger: time.Minute})
-	applyAll(t, s, tweet("1", 0, "m1", "dup")) // alone: a group of one would wait a minute
+	applyAll(t, alone(t, s), tweet("1", 0, "m1", "dup")) // s would hold a group of one for a minute
 	before := s.Stats()
 	es := []Entry{tweet("1", 0, "m1", "dup")} // counted already
 	for i := range 20 {
@@ -122,6 +130,7 @@ func faultyStore(t *testing.T, o Options, fault grpc.UnaryClientInterceptor) *St
 	}
 	s := NewStore(c, o)
 	t.Cleanup(func() { s.Close(); c.Close(); conn.Close() })
+	t.Cleanup(func() { checkStored(t, c, s.o.Collections.Counts) }) // before the close
 	return s
 }
 

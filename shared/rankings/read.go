@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +17,8 @@ import (
 
 // Top computes ranking r over window w at now from the counters: every key with a positive
 // count, in the ranking order, cut at MaxN (retweets of deleted originals left out). It reads
-// the window's bucket documents (at most 24 buckets x Shards), never BigQuery.
+// the window's bucket documents (at most 24 buckets, each a few documents per writing
+// instance), never BigQuery.
 func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]Item, error) {
 	from, to := w.Range(now)
 	it := s.c.Collection(s.o.Collections.Counts).
@@ -24,6 +26,8 @@ func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]
 		Where("bucket", ">=", from).Where("bucket", "<", to).Documents(ctx)
 	defer it.Stop()
 	sums := map[string]int64{}
+	labels := map[string]string{}    // every label of the window
+	unlabelled := map[string]int64{} // counts of digests labelled in another document, by field
 	for {
 		snap, err := it.Next()
 		if err == iterator.Done {
@@ -39,15 +43,18 @@ func (s *Store) Top(ctx context.Context, r Ranking, w Window, now time.Time) ([]
 		if err := snap.DataTo(&doc); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", snap.Ref.Path, err)
 		}
+		maps.Copy(labels, doc.K)
 		for f, n := range doc.C {
-			// A hashed field has its label in the same document (every increment writes both).
-			key, ok := doc.K[f]
-			if !ok {
-				key, ok = strings.CutPrefix(f, "=")
-			}
-			if ok {
+			if key, ok := keyOf(f, doc.K); ok {
 				sums[key] += n
+			} else {
+				unlabelled[f] += n
 			}
+		}
+	}
+	for f, n := range unlabelled {
+		if key, ok := labels[f]; ok {
+			sums[key] += n
 		}
 	}
 	items := make([]Item, 0, len(sums))

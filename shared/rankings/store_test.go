@@ -37,6 +37,7 @@ func newStore(t *testing.T, o Options) *Store {
 	}
 	s := NewStore(c, o)
 	t.Cleanup(func() { s.Close(); c.Close() })
+	t.Cleanup(func() { checkStored(t, c, s.o.Collections.Counts) }) // before the close
 	return s
 }
 
@@ -217,8 +218,9 @@ func TestLatestPagesWithACursor(t *testing.T) {
 }
 
 // TestAnyKeyIsCountedUnderItsOwnName covers the counter field names: short keys are their own
-// field (whatever characters they hold), long ones a hash with a label, and documents written
-// before (every field hashed and labelled) still read.
+// field (whatever characters they hold), long ones a digest with a label, and documents written
+// before (one per bucket shard, every field hashed and labelled) still read, as does a digest
+// labelled in another document of the window.
 func TestAnyKeyIsCountedUnderItsOwnName(t *testing.T) {
 	s := newStore(t, Options{Shards: 2})
 	long := strings.Repeat("very long query ", 10)
@@ -239,7 +241,14 @@ func TestAnyKeyIsCountedUnderItsOwnName(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("writing an earlier-form counter: %v", err)
 	}
-	want := []Item{{Key: long, Count: 8}, {Key: long[:maxKeyField], Count: 7}, {Key: "=eq", Count: 6}, {Key: "a.b", Count: 6},
+	f, _ := countField(long)
+	if _, err := s.c.Collection(s.o.Collections.Counts).Doc("unlabelled").Set(context.Background(), map[string]any{
+		"ranking": string(SearchTerms), "size": "1m", "bucket": t0, "expires_at": t0.Add(48 * time.Hour),
+		"c": map[string]any{f: 10},
+	}); err != nil {
+		t.Fatalf("writing a counter without its label: %v", err)
+	}
+	want := []Item{{Key: long, Count: 18}, {Key: long[:maxKeyField], Count: 7}, {Key: "=eq", Count: 6}, {Key: "a.b", Count: 6},
 		{Key: "ünï", Count: 5}, {Key: "with space", Count: 4}, {Key: "__name__", Count: 3}, {Key: "`tick`", Count: 2}, {Key: "old only", Count: 1}}
 	if diff := cmp.Diff(want, top(t, s, SearchTerms, "15m", t0.Add(time.Minute))); diff != "" {
 		t.Errorf("search terms (-want +got):\n%s", diff)
