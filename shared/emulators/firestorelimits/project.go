@@ -1,0 +1,45 @@
+package firestorelimits
+
+// ProjectConfig returns this project's indexes as terraform/firestore.tf and
+// terraform/rankings.tf declare them (with the variables' defaults), for New:
+//
+//	c, err := firestorelimits.New(firestorelimits.ProjectConfig())
+//
+// TestProjectConfigIsTerraforms reads the .tf files and fails when the two differ.
+func ProjectConfig() Config {
+	var exs []Exemption
+	// Firestore deletes documents after expires_at; nothing queries it, and an index on a
+	// rising timestamp would cap the write rate (firestore.tf, rankings.tf).
+	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views"} {
+		exs = append(exs, Exemption{CollectionGroup: group, FieldPath: "expires_at"})
+	}
+	// A bucket's count map and label map: one field per key (rankings.tf).
+	exs = append(exs,
+		Exemption{CollectionGroup: "rankings_counts", FieldPath: "c"},
+		Exemption{CollectionGroup: "rankings_counts", FieldPath: "k"},
+	)
+	// Markers' bodies, read back by document ID only (rankings.tf).
+	exs = append(exs,
+		Exemption{CollectionGroup: "rankings_tweets", FieldPath: "body"},
+		Exemption{CollectionGroup: "rankings_events", FieldPath: "body"},
+	)
+	return Config{
+		Exemptions: exs,
+		CompositeIndexes: []CompositeIndex{
+			{CollectionGroup: "rankings_counts", Fields: []IndexField{
+				{FieldPath: "ranking", Mode: Ascending}, {FieldPath: "size", Mode: Ascending}, {FieldPath: "bucket", Mode: Ascending},
+			}},
+			{CollectionGroup: "rankings_views", Fields: []IndexField{
+				{FieldPath: "user_id", Mode: Ascending}, {FieldPath: "viewed_us", Mode: Descending}, {FieldPath: "item_id", Mode: Ascending},
+			}},
+			{CollectionGroup: "rankings_tweets", Fields: []IndexField{
+				{FieldPath: "terms", Mode: ArrayContains}, {FieldPath: "deleted", Mode: Ascending},
+				{FieldPath: "created_us", Mode: Descending}, {FieldPath: "id_key", Mode: Descending},
+			}},
+			{CollectionGroup: "rankings_tweets", Fields: []IndexField{
+				{FieldPath: "referenced_tweet_id", Mode: Ascending}, {FieldPath: "kind", Mode: Ascending},
+				{FieldPath: "deleted", Mode: Ascending}, {FieldPath: "id_key", Mode: Ascending},
+			}},
+		},
+	}
+}
