@@ -44,10 +44,10 @@ func TestProductionPushThroughFunctionsFramework(t *testing.T) {
 	t.Cleanup(fn.Stop)
 
 	url := fn.URL + "/projects/" + project + "/topics/events"
-	if code := post(t, url, "application/json", pushBody(t, "fw-bad", []byte(`{"kind":"search"}`), 4)); code/100 != 2 {
+	if code := push(t, url, pushBody("fw-bad", []byte(`{"kind":"search"}`), 4)); code/100 != 2 {
 		t.Errorf("push of an invalid event = %d, want 2xx (dead-lettered)", code)
 	}
-	if code := post(t, url, "application/json", pushBody(t, "fw-good", []byte(`{"kind":"search","query":"q"}`), 1)); code/100 != 2 {
+	if code := push(t, url, pushBody("fw-good", []byte(`{"kind":"search","query":"q"}`), 1)); code/100 != 2 {
 		t.Errorf("push of a good event = %d, want 2xx", code)
 	}
 	got := e.query(t, "SELECT message_id, subscription, delivery_attempt FROM `DS.dead_letters`")

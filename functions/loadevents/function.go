@@ -1,5 +1,5 @@
 // Package loadevents is the LoadEvents function: triggered by Pub/Sub (a push subscription's
-// request, or an Eventarc CloudEvent; see Handler), it validates each event and
+// request, or an Eventarc CloudEvent; see shared/pushdelivery), it validates each event and
 // writes it to its BigQuery table through the Storage Write API, or to the dead-letter table with
 // the reason when it can never load.
 package loadevents
@@ -13,6 +13,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -21,8 +22,10 @@ import (
 const EntryPoint = "LoadEvents"
 
 func init() {
-	// An HTTP function, not a CloudEvent one: see Handler for why it reads push bodies itself.
-	functions.HTTP(EntryPoint, Handler(loader.Get, logging.Default()))
+	// An HTTP function, not a CloudEvent one: Terraform deploys a plain push subscription, whose
+	// body the framework's conversion would strip of its subscription and deliveryAttempt, and
+	// those fill the dead-letter columns (see pushdelivery.EventFromRequest).
+	functions.HTTP(EntryPoint, pushdelivery.Handler(EntryPoint, loader.Get, logging.Default()))
 }
 
 // Config is the loader's configuration, read from the environment.

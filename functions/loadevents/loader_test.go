@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
-	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -88,11 +88,11 @@ func newEnv(t *testing.T, schema warehouse.SchemaSource) *env {
 // deliver posts a message as Eventarc does (a binary-mode CloudEvent) and returns the status.
 func (e *env) deliver(t *testing.T, id string, data []byte, attrs map[string]string) int {
 	t.Helper()
-	body := localstack.PushBody{
-		Message:      localstack.PushMessage{Data: data, Attributes: attrs, MessageID: id, PublishTime: now.Add(-time.Second).Format(time.RFC3339Nano)},
+	body := pushdelivery.PushBody{
+		Message:      pushdelivery.PushMessage{Data: data, Attributes: attrs, MessageID: id, PublishTime: now.Add(-time.Second).Format(time.RFC3339Nano)},
 		Subscription: "projects/" + project + "/subscriptions/events-loader",
 	}
-	req, err := localstack.CloudEventRequest(context.Background(), e.url, "projects/"+project+"/topics/events", body, now.Add(-time.Second))
+	req, err := pushdelivery.BinaryCloudEventRequest(context.Background(), e.url, "projects/"+project+"/topics/events", body, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 // TestCloudEventModes: structured mode, binary mode, and a CloudEvent whose data is not JSON.
 func TestCloudEventModes(t *testing.T) {
 	e := newEnv(t, nil)
-	data, _ := json.Marshal(localstack.PushBody{Message: localstack.PushMessage{
+	data, _ := json.Marshal(pushdelivery.PushBody{Message: pushdelivery.PushMessage{
 		Data: []byte(`{"kind":"search","query":"q"}`), MessageID: "structured-1", PublishTime: now.Format(time.RFC3339Nano),
 	}, Subscription: "projects/p/subscriptions/s"})
 	structured := fmt.Sprintf(`{"specversion":"1.0","type":"google.cloud.pubsub.topic.v1.messagePublished","source":"//pubsub.googleapis.com/projects/p/topics/t","id":"structured-1","time":%q,"datacontenttype":"application/json","data":%s}`, now.Format(time.RFC3339), data)

@@ -3,7 +3,6 @@ package loadevents
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,29 +13,35 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 )
 
-// pushServer serves e's loader through Handler, as the deployed function does.
+// pushServer serves e's loader through the handler the deployed function registers.
 func (e *env) pushServer(t *testing.T) string {
 	t.Helper()
-	hs := httptest.NewServer(Handler(func(context.Context) (*Loader, error) { return e.loader, nil }, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h := pushdelivery.Handler(EntryPoint, func(context.Context) (*Loader, error) { return e.loader, nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return hs.URL
 }
 
 // pushBody is the body a Pub/Sub push subscription posts (the "wrapped" format).
-func pushBody(t *testing.T, id string, data []byte, attempt int) []byte {
-	t.Helper()
-	b, err := json.Marshal(localstack.PushBody{
-		Message:         localstack.PushMessage{Data: data, Attributes: map[string]string{"source": "app"}, MessageID: id, PublishTime: now.Add(-time.Second).Format(time.RFC3339Nano)},
+func pushBody(id string, data []byte, attempt int) pushdelivery.PushBody {
+	return pushdelivery.PushBody{
+		Message:         pushdelivery.PushMessage{Data: data, Attributes: map[string]string{"source": "app"}, MessageID: id, PublishTime: now.Add(-time.Second).Format(time.RFC3339Nano)},
 		Subscription:    "projects/" + project + "/subscriptions/events-loader",
 		DeliveryAttempt: &attempt,
-	})
+	}
+}
+
+// push posts body as a push subscription does and returns the status.
+func push(t *testing.T, url string, body pushdelivery.PushBody) int {
+	t.Helper()
+	req, err := pushdelivery.PushRequest(context.Background(), url, body, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return do(t, req)
 }
 
 func post(t *testing.T, url, contentType string, body []byte) int {
@@ -54,10 +59,10 @@ func post(t *testing.T, url, contentType string, body []byte) int {
 func TestPushBodyFillsDeadLetterColumns(t *testing.T) {
 	e := newEnv(t, nil)
 	url := e.pushServer(t) + "/projects/" + project + "/topics/events"
-	if code := post(t, url, "application/json", pushBody(t, "push-bad", []byte(`{"kind":"detail_view"}`), 3)); code/100 != 2 {
+	if code := push(t, url, pushBody("push-bad", []byte(`{"kind":"detail_view"}`), 3)); code/100 != 2 {
 		t.Errorf("push of an invalid event = %d, want 2xx (dead-lettered)", code)
 	}
-	if code := post(t, url, "application/json", pushBody(t, "push-good", []byte(`{"kind":"search","query":"pushed"}`), 1)); code/100 != 2 {
+	if code := push(t, url, pushBody("push-good", []byte(`{"kind":"search","query":"pushed"}`), 1)); code/100 != 2 {
 		t.Errorf("push of a good event = %d, want 2xx", code)
 	}
 	if code := post(t, url, "application/json", []byte("<html>not a push body</html>")); code/100 != 2 {
@@ -85,9 +90,9 @@ func TestPushBodyFillsDeadLetterColumns(t *testing.T) {
 func TestHandlerTakesCloudEventsAndRefusesOthers(t *testing.T) {
 	e := newEnv(t, nil)
 	url := e.pushServer(t)
-	req, err := localstack.CloudEventRequest(context.Background(), url, "projects/"+project+"/topics/events", localstack.PushBody{
-		Message: localstack.PushMessage{Data: []byte(`{"kind":"search","query":"q"}`), MessageID: "ce-1", PublishTime: now.Format(time.RFC3339Nano)},
-	}, now)
+	req, err := pushdelivery.BinaryCloudEventRequest(context.Background(), url, "projects/"+project+"/topics/events", pushdelivery.PushBody{
+		Message: pushdelivery.PushMessage{Data: []byte(`{"kind":"search","query":"q"}`), MessageID: "ce-1", PublishTime: now.Format(time.RFC3339Nano)},
+	}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,31 +114,4 @@ func TestHandlerTakesCloudEventsAndRefusesOthers(t *testing.T) {
 	if got := e.query(t, "SELECT message_id FROM `DS.dead_letters`"); len(got) != 0 {
 		t.Errorf("dead_letters = %v, want none", got)
 	}
-}
-
-// FuzzEventFromRequest: any push body becomes the event's data unchanged (so nothing is lost on the
-// way to a dead letter), and the topic comes from the path alone.
-func FuzzEventFromRequest(f *testing.F) {
-	f.Add([]byte(`{"message":{"data":"e30=","messageId":"1"},"subscription":"projects/p/subscriptions/s","deliveryAttempt":2}`), "/projects/p/topics/t")
-	f.Add([]byte(""), "/")
-	f.Add([]byte("\xff\xfe not json"), "/projects/p/topics/t/extra?x=1")
-	f.Add([]byte(`{"message":null}`), "/projects//topics/")
-	f.Fuzz(func(t *testing.T, body []byte, path string) {
-		req := httptest.NewRequest(http.MethodPost, "http://fn.example/", bytes.NewReader(body))
-		req.URL.Path = path
-		req.Header.Set("Content-Type", "application/json")
-		e, err := EventFromRequest(req, now)
-		if err != nil {
-			t.Fatalf("EventFromRequest(%q): %v", body, err)
-		}
-		if !bytes.Equal(e.Data(), body) && !(len(body) == 0 && len(e.Data()) == 0) {
-			t.Errorf("event data = %q, want the body %q", e.Data(), body)
-		}
-		if want := "//pubsub.googleapis.com/" + topicInPath.FindString(path); e.Source() != want {
-			t.Errorf("source = %q, want %q", e.Source(), want)
-		}
-		if e.Type() != MessagePublishedType || !e.Time().Equal(now) {
-			t.Errorf("event %s at %s, want %s at %s", e.Type(), e.Time(), MessagePublishedType, now)
-		}
-	})
 }

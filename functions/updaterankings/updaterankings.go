@@ -15,12 +15,12 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 )
 
@@ -33,13 +33,14 @@ const Filter = `attributes.kind = "tweet" OR attributes.kind = "retweet" OR attr
 	`attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"`
 
 func init() {
-	// Registered as HTTP and decoded here, not with functions.CloudEvent: the framework's
-	// CloudEvent handler (the CloudEvents SDK's NewHTTPReceiveHandler) passes each request
-	// through one shared channel to a goroutine per request, so concurrent deliveries are
-	// handled by each other's goroutines, under each other's contexts; a goroutine whose own
-	// request was already answered gives up without taking a message, and one delivery is then
-	// never answered. Deliveries here are concurrent by design (the store commits them in groups).
-	functions.HTTP(EntryPoint, serve)
+	// An HTTP function reading every delivery shape (pushdelivery.Handler): Terraform's
+	// subscription is a plain push subscription, whose body is no CloudEvent, and Eventarc sends
+	// binary CloudEvents. Not functions.CloudEvent either: the framework's CloudEvent handler
+	// (the CloudEvents SDK's NewHTTPReceiveHandler) passes each request through one shared
+	// channel to a goroutine per request, so concurrent deliveries are handled by each other's
+	// goroutines, under each other's contexts, and now and then one is never answered.
+	// Deliveries here are concurrent by design (the store commits them in groups).
+	functions.HTTP(EntryPoint, pushdelivery.Handler(EntryPoint, updater.Get, logging.Default()))
 }
 
 // Config is the function's configuration, read from the environment.
@@ -70,16 +71,6 @@ var updater = lazy.NewValue(func(ctx context.Context) (*Updater, error) {
 	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Log: log}), nil, log), nil
 })
 
-func serve(w http.ResponseWriter, r *http.Request) {
-	u, err := updater.Get(r.Context())
-	if err != nil {
-		// Retried: configuration or client creation may succeed next time.
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	u.ServeHTTP(w, r)
-}
-
 // Applier records an event; *rankings.Store in production.
 type Applier interface {
 	Apply(ctx context.Context, e rankings.Entry) error
@@ -90,6 +81,7 @@ type Updater struct {
 	store Applier
 	now   func() time.Time
 	log   *slog.Logger
+	serve http.HandlerFunc
 }
 
 // NewUpdater returns an Updater writing to store; now and log default to time.Now and slog.Default.
@@ -100,26 +92,16 @@ func NewUpdater(store Applier, now func() time.Time, log *slog.Logger) *Updater 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Updater{store: store, now: now, log: log}
+	u := &Updater{store: store, now: now, log: log}
+	u.serve = pushdelivery.Handler(EntryPoint, func(context.Context) (*Updater, error) { return u, nil }, log)
+	return u
 }
 
-// ServeHTTP answers one CloudEvent delivery (binary or structured) as the Functions Framework
-// answers a CloudEvent function: 200 when Handle returns nil, 500 (redelivered) when it fails,
-// 400 for a request that is no CloudEvent. Each delivery is handled on its own request's
-// goroutine and context.
+// ServeHTTP answers one delivery in any shape Pub/Sub or Eventarc sends, with the contract
+// pushdelivery.Handler keeps: 2xx acknowledges, 500 (a failed store write) is redelivered, 400 or
+// 405 refuse what is no delivery. Each is handled on its own request's goroutine and context.
 func (u *Updater) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ce, err := cehttp.NewEventFromHTTPRequest(r)
-	if err != nil {
-		u.log.WarnContext(r.Context(), "not a CloudEvent; rejected", "error", err)
-		http.Error(w, fmt.Sprintf("reading CloudEvent: %v", err), http.StatusBadRequest)
-		return
-	}
-	if err := u.Handle(r.Context(), *ce); err != nil {
-		u.log.ErrorContext(r.Context(), "UpdateRankings failed; the message is redelivered", "event_id", ce.ID(), "error", err)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	u.serve(w, r)
 }
 
 // Handle is the CloudEvent entry point. nil acknowledges the message, an error makes Pub/Sub

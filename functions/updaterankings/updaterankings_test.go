@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -172,16 +174,61 @@ func TestServeHTTPAnswersEveryConcurrentDelivery(t *testing.T) {
 				return
 			}
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode/100 == 2 {
 				answered.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if got := answered.Load(); got != n {
-		t.Errorf("%d of %d concurrent deliveries answered 200 within a minute, want all", got, n)
+		t.Errorf("%d of %d concurrent deliveries answered 2xx within a minute, want all", got, n)
 	}
 	if got := store.n.Load(); got != n {
 		t.Errorf("store.Apply called %d times for %d deliveries, want %d", got, n, n)
+	}
+}
+
+// failingApplier fails every write, as an unavailable Firestore does.
+type failingApplier struct{}
+
+func (failingApplier) Apply(context.Context, rankings.Entry) error {
+	return errors.New("firestore unavailable")
+}
+
+// TestServeHTTPContract: the answers Pub/Sub and Eventarc act on. A failed store write is 500
+// (redelivered), a write that passes or an event no ranking uses is acknowledged, and what is no
+// delivery is refused before anything is written.
+func TestServeHTTPContract(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	search := delivery(t, "m1", `{"kind":"search","id":"s1","query":"go"}`, event.KindSearch)
+	limit := delivery(t, "m2", `{"limit":{"track":5}}`, event.KindLimit)
+	structured := func(e cloudevents.Event) *http.Request {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(b))
+		r.Header.Set("Content-Type", "application/cloudevents+json")
+		return r
+	}
+	for _, tc := range []struct {
+		name  string
+		store Applier
+		req   *http.Request
+		want  int
+	}{
+		{"written", &countingApplier{}, structured(search), http.StatusNoContent},
+		{"store write fails", failingApplier{}, structured(search), http.StatusInternalServerError},
+		{"counts nowhere", failingApplier{}, structured(limit), http.StatusNoContent},
+		{"GET", failingApplier{}, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusMethodNotAllowed},
+		{"no CloudEvent attributes", failingApplier{}, structured(cloudevents.NewEvent()), http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			NewUpdater(tc.store, func() time.Time { return now }, quiet).ServeHTTP(w, tc.req)
+			if w.Code != tc.want {
+				t.Errorf("ServeHTTP = %d %q, want %d", w.Code, w.Body, tc.want)
+			}
+		})
 	}
 }
