@@ -22,6 +22,7 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 )
 
 // ColdStartConfig sizes the cold-start benchmark.
@@ -235,12 +236,12 @@ func coldRequests(s *localstack.Stack, tasks []*cloudtaskspb.Task) []coldRequest
 			return post(ctx, base+"/CollectEvents", "application/json",
 				fmt.Appendf(nil, `{"id":"cold-%d-%d","kind":"search","user_id":"u","query":"q","results_count":1}`, stamp, n))
 		}},
-		{"LoadEvents", "a Pub/Sub CloudEvent (Storage Write append)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+		{"LoadEvents", "a Pub/Sub push (Storage Write append)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			data := fmt.Appendf(nil, `{"id":"cold-load-%d-%d","kind":"search","user_id":"u","query":"q","results_count":1}`, stamp, n)
-			return localstack.CloudEventRequest(ctx, base+"/LoadEvents", "projects/"+s.Project+"/topics/events",
+			return pushdelivery.PushRequest(ctx, base+"/LoadEvents",
 				localstack.PushBody{Message: localstack.PushMessage{Data: data, MessageID: fmt.Sprintf("cold-%d-%d", stamp, n),
 					PublishTime: time.Now().UTC().Format(time.RFC3339Nano), Attributes: map[string]string{"source": "app"}},
-					Subscription: "projects/" + s.Project + "/subscriptions/events-loader"}, time.Now())
+					Subscription: "projects/" + s.Project + "/subscriptions/events-loader"}, "")
 		}},
 		{"Backfill", "POST /backfills, a 1-task job (Firestore job, Cloud Tasks create)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			spec, err := localstack.NewRun(localstack.YouTubeSpec(1, 1, "day", time.Now().UTC().AddDate(0, 0, -3-n)))
@@ -255,12 +256,12 @@ func coldRequests(s *localstack.Stack, tasks []*cloudtaskspb.Task) []coldRequest
 		{"RunBackfillTask", "a held task of a real job (Firestore job, token refresh, API fetch, Storage Write append, outcome commit)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			return taskRequest(ctx, base+"/RunBackfillTask", tasks[n])
 		}},
-		{"UpdateRankings", "a Pub/Sub CloudEvent of a search (Firestore group commit)", func(ctx context.Context, base string, n int) (*http.Request, error) {
+		{"UpdateRankings", "a Pub/Sub push of a search (Firestore group commit)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			data := fmt.Appendf(nil, `{"id":"cold-rank-%d-%d","kind":"search","user_id":"u","query":"cold start","results_count":1}`, stamp, n)
-			return localstack.CloudEventRequest(ctx, base+"/UpdateRankings", "projects/"+s.Project+"/topics/events",
+			return pushdelivery.PushRequest(ctx, base+"/UpdateRankings",
 				localstack.PushBody{Message: localstack.PushMessage{Data: data, MessageID: fmt.Sprintf("cold-rank-%d-%d", stamp, n),
 					PublishTime: time.Now().UTC().Format(time.RFC3339Nano), Attributes: map[string]string{"source": "app", "kind": "search"}},
-					Subscription: "projects/" + s.Project + "/subscriptions/events-rankings"}, time.Now())
+					Subscription: "projects/" + s.Project + "/subscriptions/events-rankings"}, "")
 		}},
 		{"ServeRankings", "GET /rankings/search_terms?window=1h (Firestore reads)", func(ctx context.Context, base string, n int) (*http.Request, error) {
 			return http.NewRequestWithContext(ctx, http.MethodGet, base+"/ServeRankings/rankings/search_terms?window=1h", nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -189,7 +190,7 @@ func deliverAll(ctx context.Context, client *http.Client, target string, msgs []
 				body := localstack.PushBody{Message: localstack.PushMessage{Data: msgs[i], MessageID: fmt.Sprintf("%s%d", prefix, i),
 					PublishTime: time.Now().UTC().Format(time.RFC3339Nano), Attributes: map[string]string{"source": "bench"}},
 					Subscription: "projects/bench/subscriptions/events-loader"}
-				req, err := localstack.CloudEventRequest(ctx, target, "projects/bench/topics/events", body, time.Now())
+				req, err := pushdelivery.PushRequest(ctx, target, body, "")
 				if err == nil {
 					t0 := time.Now()
 					var resp *http.Response

@@ -50,6 +50,7 @@ func runBackfill(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "queue max dispatches per second (0: Terraform's default)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backfill may take")
 	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
+	noChecks := fs.Bool("no-checks", false, "skip the production checks (IAM roles from Terraform, Firestore's limits) for speed; also "+localstack.ChecksEnv+"=off")
 	newRun := fs.Bool("new-run", false, `plan a new job even if the same spec ran before ("new_run": true)`)
 	data := fs.String("data", "", "keep the local BigQuery and Firestore data in this directory")
 	if err := fs.Parse(args); err != nil {
@@ -68,17 +69,14 @@ func runBackfill(ctx context.Context, args []string) error {
 	faults := []sourcestest.Option{sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL)}
 	bo := &localstack.BackfillOptions{YouTube: faults, GA4: faults}
 	if *rate > 0 {
-		root, err := localstack.ModuleRoot()
-		if err != nil {
-			return err
-		}
-		if bo.Queue, err = localstack.DefaultQueueConfig(root); err != nil {
+		var err error
+		if bo.Queue, err = localstack.DefaultQueueConfig(); err != nil {
 			return err
 		}
 		bo.Queue.MaxDispatchesPerSecond = *rate
 		bo.Queue.MaxConcurrentDispatches = max(bo.Queue.MaxConcurrentDispatches, int(*rate))
 	}
-	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Backfill: bo, DataDir: *data})
+	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Backfill: bo, DataDir: *data, Unchecked: *noChecks})
 	if err != nil {
 		return err
 	}

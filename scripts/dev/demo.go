@@ -40,6 +40,7 @@ type demoSummary struct {
 	TopHashtags []hashtagCount            `json:"top_hashtags"`
 	Rankings    []localstack.RankingCheck `json:"rankings"`
 	Deck        *deckCheck                `json:"deck"`
+	Checks      *checksSummary            `json:"checks"`
 	ElapsedS    float64                   `json:"elapsed_s"`
 	Problems    []string                  `json:"problems,omitempty"`
 }
@@ -68,6 +69,7 @@ func demo(ctx context.Context, args []string) error {
 	videos := fs.Int("videos", 10, "videos in the demo backfill")
 	days := fs.Int("days", 30, "days per video in the demo backfill")
 	data := fs.String("data", "", "keep the local BigQuery and Firestore data in this directory between runs")
+	noChecks := fs.Bool("no-checks", false, "skip the production checks (IAM roles from Terraform, Firestore's limits) for speed; also "+localstack.ChecksEnv+"=off")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	s, err := localstack.Start(ctx, localstack.Options{
-		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true,
+		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, Unchecked: *noChecks,
 		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
 		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
@@ -170,6 +172,7 @@ func demo(ctx context.Context, args []string) error {
 	if err := checkDeck(ctx, s, out, sum); err != nil {
 		return err
 	}
+	sum.Checks = summarizeChecks(s, sum)
 	sum.OK = len(sum.Problems) == 0
 	printSummary(out, sum)
 	line, _ := json.Marshal(sum)
@@ -410,7 +413,33 @@ func printSummary(w io.Writer, sum *demoSummary) {
 	if d := sum.Deck; d != nil {
 		fmt.Fprintf(w, "   the deck: GET %s = %d with its HTML page: %v\n", d.URL, d.Status, d.Page)
 	}
+	if c := sum.Checks; c == nil {
+		fmt.Fprintln(w, "   production checks: off")
+	} else {
+		fmt.Fprintf(w, "   production checks: %d Google API calls checked against Terraform's roles, %d refused\n", c.Calls, c.Refused)
+	}
 	fmt.Fprintf(w, "   ok: %v in %.1fs\n\n", sum.OK, sum.ElapsedS)
+}
+
+// checksSummary counts the functions' calls the stack checked against Terraform's roles.
+type checksSummary struct {
+	Calls   int `json:"calls"`
+	Refused int `json:"refused"`
+}
+
+// summarizeChecks counts the checked calls; a refused one is a problem, as it fails deployed.
+func summarizeChecks(s *localstack.Stack, sum *demoSummary) *checksSummary {
+	if s.Identities == nil {
+		return nil
+	}
+	c := &checksSummary{Calls: len(s.Identities.Decisions())}
+	for _, d := range s.Identities.Refused() {
+		c.Refused++
+		if c.Refused <= 3 {
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s was refused %s on %s (%s)", d.Member, d.Permission, d.Resource, d.Method))
+		}
+	}
+	return c
 }
 
 func printServe(s *localstack.Stack) {

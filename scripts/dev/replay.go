@@ -16,6 +16,7 @@ func replay(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for every message to be loaded or dead-lettered")
 	verbose := fs.Bool("verbose", false, "show the emulators' and functions' output")
+	noChecks := fs.Bool("no-checks", false, "skip the production checks (IAM roles from Terraform, Firestore's limits) for speed; also "+localstack.ChecksEnv+"=off")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func replay(ctx context.Context, args []string) error {
 		}
 	}
 	log := logger()
-	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose)})
+	s, err := localstack.Start(ctx, localstack.Options{Log: log, Logs: processLogs(*verbose), Unchecked: *noChecks})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -64,10 +65,48 @@ func (s *Stack) BackfillAction(ctx context.Context, job, action string) error {
 	return s.backfillCall(ctx, http.MethodPost, "/backfills/"+job+":"+action, nil, nil)
 }
 
-// SweepBackfills posts /backfills:sweep, the call Cloud Scheduler makes: every running job's lost
-// tasks are found and re-enqueued or accounted for.
+// SweepBackfills runs the sweep's Cloud Scheduler job once: every running job's lost tasks are
+// found and re-enqueued or accounted for.
 func (s *Stack) SweepBackfills(ctx context.Context) error {
-	return s.backfillCall(ctx, http.MethodPost, "/backfills:sweep", nil, nil)
+	if s.Backfill == nil {
+		return fmt.Errorf("the stack was started without the backfill services")
+	}
+	return s.RunSchedulerJob(ctx, SweepJob)
+}
+
+// SweepJob is the Cloud Scheduler job that sweeps backfills, as Terraform names it.
+const SweepJob = "backfill-sweep"
+
+// RunSchedulerJob sends the request Cloud Scheduler sends when job (Terraform's name) fires: its
+// method, path and body, with Scheduler's headers, to the function it targets.
+func (s *Stack) RunSchedulerJob(ctx context.Context, job string) error {
+	t, err := Topology()
+	if err != nil {
+		return err
+	}
+	j, ok := t.SchedulerJob(job)
+	if !ok {
+		return fmt.Errorf("terraform declares no scheduler job %q", job)
+	}
+	url := s.Functions.URL + "/" + j.HTTP.Target.Function + j.HTTP.Target.Path
+	req, err := pushdelivery.SchedulerRequest(ctx, url, j.HTTP.Method, []byte(j.HTTP.Body), pushdelivery.SchedulerJob{
+		Name:         fmt.Sprintf("projects/%s/locations/%s/jobs/%s", s.Project, j.Region, j.Name),
+		ScheduleTime: time.Now().Truncate(time.Minute),
+		Headers:      j.HTTP.Headers,
+	}, "")
+	if err != nil {
+		return fmt.Errorf("scheduler job %s: %w", job, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("scheduler job %s: %w", job, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("scheduler job %s: %s %s: %s: %s", job, j.HTTP.Method, j.HTTP.Target.Path, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
 }
 
 func (s *Stack) backfillCall(ctx context.Context, method, path string, body []byte, out any) error {

@@ -6,7 +6,6 @@ package localstack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,13 +15,16 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 )
 
-// Forwarder delivers a subscription's messages to an HTTP CloudEvent function the way Eventarc
-// does in production: each message as a binary-mode google.cloud.pubsub.topic.v1.messagePublished
-// CloudEvent, many in flight at once, acked on a 2xx answer and nacked otherwise (Pub/Sub then
-// redelivers). The Pub/Sub emulator's own push delivery is nearly serial, too slow to show the
-// loader's speed, which is why this exists.
+// Forwarder delivers a subscription's messages to a function the way the push subscription
+// Terraform declares does in production: each message as the wrapped JSON body, POSTed to the
+// push endpoint's path, many in flight at once, acked on a 2xx answer and nacked otherwise
+// (Pub/Sub then redelivers, and dead-letters after the subscription's attempts). The Pub/Sub
+// emulator's own push delivery is nearly serial, too slow to show the loader's speed, which is
+// why this exists.
 type Forwarder struct {
 	sub          *pubsub.Subscriber
 	subscription string // projects/P/subscriptions/S
@@ -75,42 +77,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return nil
 }
 
-// PushMessage is the message object of a Pub/Sub push body and of a messagePublished
-// CloudEvent's data.
-type PushMessage struct {
-	Data        []byte            `json:"data"`
-	Attributes  map[string]string `json:"attributes,omitempty"`
-	MessageID   string            `json:"messageId"`
-	PublishTime string            `json:"publishTime"`
-	OrderingKey string            `json:"orderingKey,omitempty"`
-}
-
-// PushBody is the data of a messagePublished CloudEvent (and a push subscription's body).
-type PushBody struct {
-	Message         PushMessage `json:"message"`
-	Subscription    string      `json:"subscription"`
-	DeliveryAttempt *int        `json:"deliveryAttempt,omitempty"`
-}
-
-// CloudEventRequest builds the binary-mode CloudEvent request Eventarc sends for a message.
-func CloudEventRequest(ctx context.Context, target, topic string, body PushBody, publishTime time.Time) (*http.Request, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("encoding CloudEvent data: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("ce-specversion", "1.0")
-	h.Set("ce-type", "google.cloud.pubsub.topic.v1.messagePublished")
-	h.Set("ce-source", "//pubsub.googleapis.com/"+topic)
-	h.Set("ce-id", body.Message.MessageID)
-	h.Set("ce-time", publishTime.UTC().Format(time.RFC3339Nano))
-	return req, nil
-}
+// PushMessage and PushBody are what a push subscription sends (shared/pushdelivery).
+type (
+	PushMessage = pushdelivery.PushMessage
+	PushBody    = pushdelivery.PushBody
+)
 
 func (f *Forwarder) deliver(ctx context.Context, m *pubsub.Message) error {
 	body := PushBody{
@@ -121,7 +92,7 @@ func (f *Forwarder) deliver(ctx context.Context, m *pubsub.Message) error {
 		Subscription:    f.subscription,
 		DeliveryAttempt: m.DeliveryAttempt,
 	}
-	req, err := CloudEventRequest(ctx, f.target, f.topic, body, m.PublishTime)
+	req, err := pushdelivery.PushRequest(ctx, f.target, body, "")
 	if err != nil {
 		return err
 	}

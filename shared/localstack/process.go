@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,9 +91,11 @@ func (f *Functions) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := http.Get(f.URL + "/")
-		if err == nil {
-			resp.Body.Close()
+		// A connection, not a request: a process serving one function (FUNCTION_TARGET) hands
+		// every path to it, and a probe must not run a function. The framework listens only
+		// once its handlers are registered.
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(f.URL, "http://"), time.Second); err == nil {
+			c.Close()
 			return nil
 		}
 		select {

@@ -22,11 +22,6 @@ import (
 // Terraform's rankings_subscription default names it.
 const RankingsSub = "events-rankings"
 
-// rankingsFilter is updaterankings.Filter (the local stack may not import function packages;
-// TestRankingsFilterIsTheFunctions keeps the two the same).
-const rankingsFilter = `attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR ` +
-	`attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"`
-
 // RankingsParts are what the rankings half of the stack started.
 type RankingsParts struct {
 	// Forwarder delivers the rankings subscription to UpdateRankings.
@@ -39,15 +34,20 @@ type RankingsParts struct {
 
 // startRankings creates the rankings' filtered subscription and delivers it to UpdateRankings.
 func (s *Stack) startRankings(ctx context.Context, o Options) error {
-	err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, RankingsSub, EventsTopic, publish.SubscriptionOptions{
-		AckDeadline: time.Minute, Filter: rankingsFilter,
-	})
+	topic, opts, err := subscriptionOptions(RankingsSub)
 	if err != nil {
 		return err
 	}
+	if err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, RankingsSub, topic, opts); err != nil {
+		return err
+	}
 	r := &RankingsParts{URL: s.Functions.URL + "/ServeRankings"}
-	r.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(s.Project, RankingsSub), publish.TopicName(s.Project, EventsTopic),
-		s.Functions.URL+"/UpdateRankings", o.LoaderInFlight, o.Log)
+	target, err := s.pushURL(RankingsSub)
+	if err != nil {
+		return err
+	}
+	r.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(s.Project, RankingsSub), publish.TopicName(s.Project, topic),
+		target, o.LoaderInFlight, o.Log)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop, r.fwdDone = cancel, make(chan error, 1)
 	go func() { r.fwdDone <- r.Forwarder.Run(fctx) }()
@@ -75,25 +75,11 @@ func (r *RankingsParts) close() error {
 	return <-r.fwdDone
 }
 
-// DeliverRankingMessage posts one message of the events topic to UpdateRankings as Eventarc
-// does, bypassing the subscription, so that a drill can deliver it any number of times.
+// DeliverRankingMessage posts one message of the events topic to UpdateRankings as the rankings
+// push subscription does, bypassing the subscription, so that a drill can deliver it any number
+// of times.
 func (s *Stack) DeliverRankingMessage(ctx context.Context, m PushMessage) (int, error) {
-	publishTime, err := time.Parse(time.RFC3339Nano, m.PublishTime)
-	if err != nil {
-		return 0, fmt.Errorf("delivering message %s: publishTime: %w", m.MessageID, err)
-	}
-	body := PushBody{Message: m, Subscription: publish.SubscriptionName(s.Project, RankingsSub)}
-	req, err := CloudEventRequest(ctx, s.Functions.URL+"/UpdateRankings", publish.TopicName(s.Project, EventsTopic), body, publishTime)
-	if err != nil {
-		return 0, fmt.Errorf("delivering message %s: %w", m.MessageID, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("delivering message %s: %w", m.MessageID, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
+	return s.deliverPush(ctx, RankingsSub, m)
 }
 
 // ServedRanking is a ranking as ServeRankings answers it.

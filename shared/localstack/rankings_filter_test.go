@@ -7,13 +7,19 @@ import (
 	"testing"
 )
 
+// TestRankingsFilterIsTheFunctions: the filter the stack's rankings subscription gets from the
+// topology is the function's (functions/updaterankings.Filter, which this package may not import,
+// so its source is read).
 func TestRankingsFilterIsTheFunctions(t *testing.T) {
-	// functions/updaterankings.Filter, which this package may not import; the Terraform tests
-	// compare that one with Terraform's, and this source with it.
 	b, err := readModuleFile("functions/updaterankings/updaterankings.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, opts, err := subscriptionOptions(RankingsSub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rankingsFilter := opts.Filter
 	for _, kind := range []string{"tweet", "retweet", "reply", "quote", "delete", "search", "detail_view"} {
 		clause := `attributes.kind = "` + kind + `"`
 		if !strings.Contains(string(b), clause) || !strings.Contains(rankingsFilter, clause) {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
+	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
 )
 
 // Both helpers below deliver something a second time on purpose: Cloud Tasks and Pub/Sub deliver
@@ -36,16 +36,31 @@ func (s *Stack) RedeliverTask(ctx context.Context, rec tasksemulator.DispatchRec
 	return resp.StatusCode, body, nil
 }
 
-// DeliverMessage posts one Pub/Sub message of the events topic to LoadEvents as Eventarc does,
-// bypassing the subscription, so that a test can deliver the same message any number of times.
-// It returns the function's status.
+// DeliverMessage posts one Pub/Sub message of the events topic to LoadEvents as the loader's push
+// subscription does, bypassing the subscription, so that a test can deliver the same message any
+// number of times. It returns the function's status.
 func (s *Stack) DeliverMessage(ctx context.Context, m PushMessage) (int, error) {
-	publishTime, err := time.Parse(time.RFC3339Nano, m.PublishTime)
+	return s.deliverPush(ctx, LoaderSub, m)
+}
+
+// pushURL is where subscription sub pushes on this stack: the function's local URL and the path
+// Terraform's push endpoint adds to it.
+func (s *Stack) pushURL(sub string) (string, error) {
+	ep, err := pushTarget(sub)
 	if err != nil {
-		return 0, fmt.Errorf("delivering message %s: publishTime: %w", m.MessageID, err)
+		return "", err
 	}
-	body := PushBody{Message: m, Subscription: publish.SubscriptionName(s.Project, LoaderSub)}
-	req, err := CloudEventRequest(ctx, s.Functions.URL+"/LoadEvents", publish.TopicName(s.Project, EventsTopic), body, publishTime)
+	return s.Functions.URL + "/" + ep.Function + localPath(ep.Path, s.Project), nil
+}
+
+// deliverPush posts m as subscription sub's push request.
+func (s *Stack) deliverPush(ctx context.Context, sub string, m PushMessage) (int, error) {
+	url, err := s.pushURL(sub)
+	if err != nil {
+		return 0, err
+	}
+	body := PushBody{Message: m, Subscription: publish.SubscriptionName(s.Project, sub)}
+	req, err := pushdelivery.PushRequest(ctx, url, body, "")
 	if err != nil {
 		return 0, fmt.Errorf("delivering message %s: %w", m.MessageID, err)
 	}

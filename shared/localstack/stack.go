@@ -2,12 +2,9 @@ package localstack
 
 import (
 	"context"
-	"time"
 
 	"errors"
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/gocty"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/shared/xstream/xstreamtest"
@@ -60,6 +58,12 @@ type Options struct {
 	// Rankings delivers the rankings' filtered subscription to UpdateRankings (and starts
 	// Firestore), so that ServeRankings serves them.
 	Rankings bool
+	// Unchecked turns off the production checks (as PIPELINEKIT_CHECKS=off does): the functions
+	// then reach the servers directly, unrefused by IAM and Firestore's limits.
+	Unchecked bool
+	// EditBindings, when set, changes Terraform's IAM bindings before the checks use them: a
+	// test removes a role to see the call that needs it refused.
+	EditBindings func([]iamcheck.Binding) []iamcheck.Binding
 }
 
 // Stack is the streaming pipeline on this machine: the Pub/Sub emulator, the local BigQuery,
@@ -70,7 +74,7 @@ type Stack struct {
 	FirestoreHost    string
 	XStream          *xstreamtest.Server
 	BigQuery         *bqemulator.Server
-	Functions        *Functions
+	Functions        *FunctionSet
 	PubSub           *pubsub.Client
 	BQ               *bigquery.Client
 	Forwarder        *Forwarder
@@ -82,20 +86,23 @@ type Stack struct {
 	// External names the servers the stack reused instead of starting, by their variable.
 	External map[string]string
 	Rankings *RankingsParts
+	// Identities are the functions' checking proxies; nil when the checks are off.
+	Identities *Identities
 
 	log         *slog.Logger
 	logs        io.Writer
 	bin         string
 	port        int
 	env         map[string]string
-	tf          map[string]cty.Value
 	pubsubEm    *gcloudemu.Emulator
 	firestoreEm *gcloudemu.Emulator
 	tmp         string
 	restoreEnv  map[string]*string
 	dataDir     string
-	stopFwd     context.CancelFunc
-	fwdDone     chan error
+	// editedBindings: the test removed roles on purpose, so refusals are expected.
+	editedBindings bool
+	stopFwd        context.CancelFunc
+	fwdDone        chan error
 }
 
 // Start brings the stack up. A server already named by PUBSUB_EMULATOR_HOST,
@@ -117,7 +124,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.LoaderInFlight == 0 {
 		o.LoaderInFlight = 64
 	}
-	s := &Stack{Project: o.Project, Dataset: o.Dataset, log: o.Log, dataDir: o.DataDir}
+	s := &Stack{Project: o.Project, Dataset: o.Dataset, log: o.Log, dataDir: o.DataDir, editedBindings: o.EditBindings != nil}
 	if o.DataDir != "" {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the data directory: %w", err)
@@ -165,11 +172,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.tf, err = TerraformDefaults(root); err != nil {
-		return nil, err
-	}
 	if o.Backfill != nil && o.Backfill.Queue == (QueueConfig{}) {
-		if o.Backfill.Queue, err = DefaultQueueConfig(root); err != nil {
+		if o.Backfill.Queue, err = DefaultQueueConfig(); err != nil {
 			return nil, err
 		}
 	}
@@ -228,15 +232,26 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
 	}
+	if !o.checksOff() {
+		if err := s.startIdentities(ctx, o); err != nil {
+			return nil, err
+		}
+	} else {
+		o.Log.Warn("production checks are off: the functions' calls are not checked against Terraform's roles or Firestore's limits")
+	}
 	o.Log.Info("starting the functions")
 	s.bin, s.port, s.env, s.logs = bin, port, env, o.Logs
-	if s.Functions, err = StartFunctions(ctx, bin, port, env, o.Logs); err != nil {
+	if s.Functions, err = StartFunctionSet(ctx, bin, port, EntryPoints, env, s.functionEnv, o.Logs); err != nil {
 		return nil, err
 	}
 
 	s.Publisher = publish.New(s.PubSub, EventsTopic, publish.DefaultSettings())
+	target, err := s.pushURL(LoaderSub)
+	if err != nil {
+		return nil, err
+	}
 	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), publish.TopicName(o.Project, EventsTopic),
-		s.Functions.URL+"/LoadEvents", o.LoaderInFlight, o.Log)
+		target, o.LoaderInFlight, o.Log)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
@@ -248,15 +263,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// RestartFunctions kills the functions process at once, as a crashed instance dies, and starts
-// it again on the same port with the same environment.
+// RestartFunctions kills the functions' processes at once, as crashed instances die, and starts
+// them again behind the same address with the same environment.
 func (s *Stack) RestartFunctions(ctx context.Context) error {
-	s.Functions.Kill()
-	f, err := StartFunctions(ctx, s.bin, s.port, s.env, s.logs)
-	if err != nil {
+	if err := s.Functions.Restart(ctx); err != nil {
 		return fmt.Errorf("restarting the functions: %w", err)
 	}
-	s.Functions = f
 	return nil
 }
 
@@ -266,15 +278,12 @@ func (s *Stack) createResources(ctx context.Context) error {
 			return err
 		}
 	}
-	// The subscription Terraform declares, but for push: the forwarder pulls it as Eventarc would.
-	var attempts int
-	if err := gocty.FromCtyValue(s.tf["loader_max_delivery_attempts"], &attempts); err != nil {
-		return fmt.Errorf("Terraform variable loader_max_delivery_attempts: %w", err)
-	}
-	err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, LoaderSub, EventsTopic, publish.SubscriptionOptions{
-		AckDeadline: time.Minute, DeadLetterTopic: DeadLetterTopic, MaxDeliveryAttempts: attempts,
-	})
+	// The subscription Terraform declares, but for pull: the forwarder delivers it as push does.
+	topic, opts, err := subscriptionOptions(LoaderSub)
 	if err != nil {
+		return err
+	}
+	if err := publish.EnsureSubscription(ctx, s.PubSub, s.Project, LoaderSub, topic, opts); err != nil {
 		return err
 	}
 	return warehouse.EnsureDataset(ctx, s.BQ, s.Dataset)
@@ -295,6 +304,14 @@ func (s *Stack) Close() error {
 	}
 	if s.Functions != nil {
 		s.Functions.Stop()
+	}
+	if s.Identities != nil {
+		errs = append(errs, s.Identities.close())
+		// Any refusal is a call that fails deployed: every test on a stack fails with it,
+		// unless the test changed the bindings to see one.
+		if refused := s.Identities.Refused(); len(refused) > 0 && !s.editedBindings {
+			errs = append(errs, refusedError(refused))
+		}
 	}
 	if s.PubSub != nil {
 		errs = append(errs, s.PubSub.Close())

@@ -27,7 +27,7 @@ func TestNamesAreTerraformDefaults(t *testing.T) {
 			t.Errorf("Terraform default of %s = %#v, local stack uses %q", variable, got, want)
 		}
 	}
-	q, err := DefaultQueueConfig(root)
+	q, err := DefaultQueueConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
