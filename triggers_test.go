@@ -9,22 +9,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
+	"github.com/pipelinekit/pipelinekit/shared/topology"
 )
 
 // noCloud is what every Google API call answers in this test: a function that passes it on got
@@ -83,8 +80,8 @@ func TestEveryTriggerShapeThroughFunctionsFramework(t *testing.T) {
 	fns := startEach(t, bin, env, "LoadEvents", "UpdateRankings", "RunBackfillTask", "Backfill", "StreamTweets", "CollectEvents", "ServeRankings")
 	t.Logf("built and started %d functions in %s", len(fns), time.Since(start).Round(time.Millisecond))
 
-	sweepMethod, sweepPath := schedulerTarget(t, "backfill_sweep", "Backfill")
-	streamMethod, streamPath := schedulerTarget(t, "stream_tweets", "StreamTweets")
+	sweepMethod, sweepPath := schedulerTarget(t, "backfill-sweep", "Backfill")
+	streamMethod, streamPath := schedulerTarget(t, "stream-tweets", "StreamTweets")
 	now := time.Now().UTC()
 	var cases []trigger
 	for _, fn := range []string{"LoadEvents", "UpdateRankings"} {
@@ -338,76 +335,23 @@ func startOne(t *testing.T, bin, name string, env map[string]string) (*function,
 	}
 }
 
-// schedulerTarget reads the http_target of the Cloud Scheduler job resource in
-// terraform/scheduler.tf: its method and the path its uri adds to the URL of the function
-// entryPoint ("" for the URL itself). A job with a body or headers fails the test, which would
-// then have to send them too.
-func schedulerTarget(t *testing.T, resource, entryPoint string) (method, path string) {
+// schedulerTarget is the Cloud Scheduler job's http_target as Terraform's plan has it
+// (shared/topology): its method and the path it adds to the URL of the function entryPoint. A job
+// with a body or headers fails the test, which would then have to send them too.
+func schedulerTarget(t *testing.T, job, entryPoint string) (method, path string) {
 	t.Helper()
-	src, err := os.ReadFile("terraform/scheduler.tf")
+	topo, err := topology.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, diags := hclsyntax.ParseConfig(src, "scheduler.tf", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
+	j, ok := topo.SchedulerJob(job)
+	switch {
+	case !ok:
+		t.Fatalf("terraform declares no scheduler job %q", job)
+	case j.HTTP.Target.Function != entryPoint:
+		t.Fatalf("scheduler job %s calls %q, not %s", job, j.HTTP.Target.Function, entryPoint)
+	case j.HTTP.Body != "" || len(j.HTTP.Headers) > 0:
+		t.Fatalf("scheduler job %s has a body or headers: send them too", job)
 	}
-	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
-		if b.Type != "resource" || !slices.Equal(b.Labels, []string{"google_cloud_scheduler_job", resource}) {
-			continue
-		}
-		for _, target := range b.Body.Blocks {
-			if target.Type != "http_target" {
-				continue
-			}
-			attrs := target.Body.Attributes
-			for _, unsent := range []string{"body", "headers"} {
-				if attrs[unsent] != nil {
-					t.Fatalf("scheduler.tf gives %s a %s: send it too", resource, unsent)
-				}
-			}
-			m, diags := attrs["http_method"].Expr.Value(nil)
-			if diags.HasErrors() || m.Type() != cty.String {
-				t.Fatalf("scheduler.tf: %s's http_method is not a literal string: %v", resource, diags)
-			}
-			uri := attrs["uri"].Expr
-			names := false
-			for _, v := range uri.Variables() {
-				names = names || strings.Contains(traversalString(v), entryPoint)
-			}
-			if !names {
-				t.Fatalf("scheduler.tf: %s's uri does not name the function %s", resource, entryPoint)
-			}
-			if tpl, ok := uri.(*hclsyntax.TemplateExpr); ok {
-				for _, part := range tpl.Parts[1:] {
-					lit, ok := part.(*hclsyntax.LiteralValueExpr)
-					if !ok {
-						t.Fatalf("scheduler.tf: %s's uri path is not literal", resource)
-					}
-					path += lit.Val.AsString()
-				}
-			}
-			return m.AsString(), path
-		}
-	}
-	t.Fatalf("scheduler.tf has no google_cloud_scheduler_job %q with an http_target", resource)
-	return "", ""
-}
-
-// traversalString spells a traversal with its attribute names and index keys.
-func traversalString(tr hcl.Traversal) string {
-	var b strings.Builder
-	for _, step := range tr {
-		switch s := step.(type) {
-		case hcl.TraverseRoot:
-			b.WriteString(s.Name)
-		case hcl.TraverseAttr:
-			b.WriteString("." + s.Name)
-		case hcl.TraverseIndex:
-			if s.Key.Type() == cty.String {
-				b.WriteString("[" + s.Key.AsString() + "]")
-			}
-		}
-	}
-	return b.String()
+	return j.HTTP.Method, j.HTTP.Target.Path
 }
