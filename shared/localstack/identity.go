@@ -43,6 +43,15 @@ func (id *Identities) Decisions() []iamcheck.Decision {
 	return out
 }
 
+// Addr returns the address of the checking proxy function entryPoint's process reaches Google's
+// APIs through ("" for none).
+func (id *Identities) Addr(entryPoint string) string {
+	if id == nil || id.proxies[id.byFn[entryPoint]] == nil {
+		return ""
+	}
+	return id.proxies[id.byFn[entryPoint]].Addr()
+}
+
 // Refused returns the calls the proxies refused.
 func (id *Identities) Refused() []iamcheck.Decision {
 	var out []iamcheck.Decision
@@ -145,16 +154,16 @@ func (s *Stack) functionEnv(name string) map[string]string {
 	if s.Identities == nil {
 		return nil
 	}
-	p := s.Identities.proxies[s.Identities.byFn[name]]
-	if p == nil {
+	addr := s.Identities.Addr(name)
+	if addr == "" {
 		return nil
 	}
-	env := map[string]string{"PUBSUB_EMULATOR_HOST": p.Addr(), "BIGQUERY_EMULATOR_HOST": p.Addr()}
+	env := map[string]string{"PUBSUB_EMULATOR_HOST": addr, "BIGQUERY_EMULATOR_HOST": addr}
 	if s.FirestoreHost != "" {
-		env["FIRESTORE_EMULATOR_HOST"] = p.Addr()
+		env["FIRESTORE_EMULATOR_HOST"] = addr
 	}
 	if s.Backfill != nil {
-		env["CLOUD_TASKS_EMULATOR_HOST"] = p.Addr()
+		env["CLOUD_TASKS_EMULATOR_HOST"] = addr
 	}
 	return env
 }

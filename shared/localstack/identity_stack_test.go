@@ -2,10 +2,16 @@ package localstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
@@ -85,5 +91,50 @@ func TestSweepUnderTerraformRoles(t *testing.T) {
 				t.Errorf("the sweep under Terraform's roles: error %v, GetTask allowed %d, refused %d; want it to succeed after at least one allowed GetTask", sweepErr, allowed, refused)
 			}
 		})
+	}
+}
+
+// TestFirestoreLimitsOnTheFunctionsPath: a write past one of Firestore's documented limits that
+// the emulator alone accepts (501 field transforms on one document in one commit) is refused on
+// the path the functions' Firestore calls take, with production's INVALID_ARGUMENT, and the same
+// commit within the limit passes.
+func TestFirestoreLimitsOnTheFunctionsPath(t *testing.T) {
+	if o := (Options{}); o.checksOff() {
+		t.Skip(ChecksEnv + "=off: the checks this test is about are off")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	project := gcloudemu.NewProjectID(t)
+	s, err := Start(ctx, Options{Project: project, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Rankings: true})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	// UpdateRankings' own identity: its account holds datastore.user, so only the limit refuses.
+	// The client reads FIRESTORE_EMULATOR_HOST when it is made, as the function's does.
+	stackHost := os.Getenv("FIRESTORE_EMULATOR_HOST")
+	os.Setenv("FIRESTORE_EMULATOR_HOST", s.Identities.Addr("UpdateRankings"))
+	fs, err := firestore.NewClient(ctx, project)
+	os.Setenv("FIRESTORE_EMULATOR_HOST", stackHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	for _, tc := range []struct {
+		transforms int
+		want       codes.Code
+	}{{500, codes.OK}, {501, codes.InvalidArgument}} {
+		fields := map[string]any{}
+		for i := range tc.transforms {
+			fields[fmt.Sprintf("f%d", i)] = firestore.Increment(1)
+		}
+		_, err := fs.Collection("limits").Doc(fmt.Sprintf("d%d", tc.transforms)).Set(ctx, fields)
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("a commit of %d transforms on one document: %v (%v), want %v", tc.transforms, got, err, tc.want)
+		}
 	}
 }
