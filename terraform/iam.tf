@@ -69,7 +69,7 @@ resource "google_service_account" "build" {
 resource "google_service_account" "scheduler" {
   account_id   = "scheduler-invoker"
   display_name = "Scheduler invoker"
-  description  = "Signs Cloud Scheduler's OIDC tokens for StreamTweets."
+  description  = "Signs Cloud Scheduler's OIDC tokens for StreamTweets and the backfill sweep."
 
   # Creating a service account needs the IAM API enabled.
   depends_on = [google_project_service.api]
@@ -78,7 +78,7 @@ resource "google_service_account" "scheduler" {
 resource "google_service_account" "pubsub_push" {
   account_id   = "pubsub-push"
   display_name = "Pub/Sub push"
-  description  = "Signs the OIDC tokens of the loader's push subscription to LoadEvents."
+  description  = "Signs the OIDC tokens of the push subscriptions to LoadEvents and UpdateRankings."
 
   # Creating a service account needs the IAM API enabled.
   depends_on = [google_project_service.api]
