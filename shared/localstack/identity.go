@@ -137,7 +137,8 @@ func (s *Stack) startIdentities(ctx context.Context, o Options) error {
 		if id.proxies[member] != nil {
 			continue
 		}
-		p, err := iamcheck.Start(ctx, iamcheck.Config{
+		// The proxies live until Close, not until the context that bounds the start.
+		p, err := iamcheck.Start(context.WithoutCancel(ctx), iamcheck.Config{
 			Member: member, Policy: policy, Upstreams: upstreams, Check: limits.Check, Log: s.log,
 		})
 		if err != nil {
