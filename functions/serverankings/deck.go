@@ -3,6 +3,7 @@ package serverankings
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,10 +52,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newDeck builds the deck from its configuration.
-func newDeck(ctx context.Context, cfg DeckConfig) (*deck.Handler, error) {
+// newDeck builds the deck from its configuration; log receives the backfills proxy's failures.
+func newDeck(ctx context.Context, cfg DeckConfig, log *slog.Logger) (*deck.Handler, error) {
 	dc := deck.Config{DefaultKeyword: cfg.DefaultKeyword, Window: cfg.Window, BackfillURL: cfg.BackfillURL,
-		PollInterval: cfg.PollInterval}
+		PollInterval: cfg.PollInterval, Log: log}
 	if cfg.BackfillURL != "" {
 		c, err := backfillClient(ctx, cfg.BackfillURL)
 		if err != nil {
@@ -75,6 +76,8 @@ func newDeck(ctx context.Context, cfg DeckConfig) (*deck.Handler, error) {
 // /ServeRankings without its slash is redirected so the page's relative URLs resolve under it.
 func WithDeck(api, d http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Here rather than in each handler, so the redirect and any answer added later carry it.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		p := r.URL.Path
 		if p == "/"+EntryPoint {
 			target := EntryPoint + "/"

@@ -21,7 +21,7 @@ func TestWithDeckRoutes(t *testing.T) {
 		io.WriteString(w, `{"jobs":[{"job_id":"bf-1","path":"`+r.URL.Path+`"}]}`)
 	}))
 	defer backfill.Close()
-	d, err := newDeck(t.Context(), DeckConfig{DefaultKeyword: "pipeline", Window: "1h", PollInterval: time.Second, BackfillURL: backfill.URL})
+	d, err := newDeck(t.Context(), DeckConfig{DefaultKeyword: "pipeline", Window: "1h", PollInterval: time.Second, BackfillURL: backfill.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestLoadConfigDeck(t *testing.T) {
 			t.Errorf("LoadConfig(%v).Deck (-want +got):\n%s", tt.env, diff)
 		}
 	}
-	if _, err := newDeck(t.Context(), DeckConfig{DefaultKeyword: "two words"}); err == nil {
+	if _, err := newDeck(t.Context(), DeckConfig{DefaultKeyword: "two words"}, nil); err == nil {
 		t.Error("newDeck with a two-word keyword: no error")
 	}
 }

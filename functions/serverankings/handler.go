@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type Handler struct {
 	r   Reader
 	ttl time.Duration
 	now func() time.Time
+	log *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]*cached
@@ -60,8 +62,16 @@ func NewHandler(r Reader, cfg Config, now func() time.Time) *Handler {
 	if now == nil {
 		now = time.Now
 	}
-	return &Handler{r: r, ttl: cfg.CacheTTL, now: now, cache: map[string]*cached{}}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{r: r, ttl: cfg.CacheTTL, now: now, log: log, cache: map[string]*cached{}}
 }
+
+// unavailable is the whole answer to a failed read: the store's error names addresses,
+// projects and databases that are for the log, not for whoever asked.
+const unavailable = "rankings are unavailable; try again"
 
 // RankingResponse is the answer of /rankings/{ranking}.
 type RankingResponse struct {
@@ -130,7 +140,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, http.StatusBadRequest, ErrorResponse{Error: bad.Error(), Param: bad.Param}, "")
 		return
 	case err != nil:
-		writeJSON(w, r, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error()}, "")
+		h.log.ErrorContext(r.Context(), "reading the rankings store", "path", path, "error", err)
+		writeJSON(w, r, http.StatusServiceUnavailable, ErrorResponse{Error: unavailable}, "")
 		return
 	}
 	writeJSON(w, r, http.StatusOK, body, fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
@@ -284,6 +295,9 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any, cac
 	b = append(b, '\n')
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json; charset=utf-8")
+	// A body echoing a caller's input must never be sniffed as HTML; 304s carry it too, as a
+	// cache may merge their headers into the stored answer.
+	hd.Set("X-Content-Type-Options", "nosniff")
 	if cacheControl != "" && status == http.StatusOK {
 		sum := sha256.Sum256(b)
 		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`

@@ -7,6 +7,7 @@ package serverankings
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -30,10 +31,11 @@ func init() {
 			return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
 		}
 		store := rankings.NewStore(fs, rankings.Options{Log: logger})
-		d, err := newDeck(ctx, cfg.Deck)
+		d, err := newDeck(ctx, cfg.Deck, logger)
 		if err != nil {
 			return nil, err
 		}
+		cfg.Log = logger
 		return logging.Middleware(cfg.Project, WithDeck(NewHandler(store, cfg, nil), d)), nil
 	})
 	functions.HTTP(EntryPoint, entry.ServeHTTP)
@@ -54,6 +56,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// Deck configures the page served at "/" (deck.go).
 	Deck DeckConfig
+	// Log receives the internal errors that answers leave out; it is not read from the
+	// environment, and nil is slog.Default().
+	Log *slog.Logger
 }
 
 // LoadConfig reads the Config through lookup.

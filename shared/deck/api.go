@@ -18,6 +18,8 @@ import "time"
 //
 //	GET deck/backfills       -> the Backfill function's GET /backfills (BackfillList)
 //	GET deck/backfills/{id}  -> the Backfill function's GET /backfills/{id} (backfill.Status)
+//	    a 400 or 404 of it -> APIError with its error and param; any other failure -> 502
+//	    APIError {"error":"backfills are unavailable; try again"} (the cause is logged)
 
 // Ranking is one ranking in one window, highest first.
 type Ranking struct {

@@ -24,6 +24,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -53,6 +54,9 @@ type Config struct {
 	Window string
 	// PollInterval is how often the page asks for new tweets and rankings; zero is 5s.
 	PollInterval time.Duration
+	// Log receives the backfills proxy's failures, which the page is not shown; nil is
+	// slog.Default().
+	Log *slog.Logger
 }
 
 // pageConfig is Config as the page reads it (embedded in the HTML as JSON).
@@ -124,6 +128,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.cfg.BackfillClient == nil {
 		h.cfg.BackfillClient = http.DefaultClient
+	}
+	if h.cfg.Log == nil {
+		h.cfg.Log = slog.Default()
 	}
 	// Everything the page loads is its own; data can never become script or style.
 	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src " +
@@ -238,25 +245,50 @@ func (h *Handler) backfills(w http.ResponseWriter, r *http.Request, id string) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "building the backfill status request: "+err.Error(), "")
+		h.backfillFailed(w, r, fmt.Errorf("building the backfill status request: %w", err))
 		return
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := h.cfg.BackfillClient.Do(req)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "asking the Backfill function: "+err.Error(), "")
+		h.backfillFailed(w, r, fmt.Errorf("asking the Backfill function: %w", err))
 		return
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "reading the Backfill function's answer: "+err.Error(), "")
+		h.backfillFailed(w, r, fmt.Errorf("reading the Backfill function's answer to %s: %w", target.Path, err))
+		return
+	}
+	switch {
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound:
+		// The page shows these ("no such job"): pass on only the fields it reads.
+		var e APIError
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e = APIError{Error: http.StatusText(resp.StatusCode)}
+		}
+		writeError(w, resp.StatusCode, e.Error, e.Param)
+		return
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		// Its 5xx bodies are its internal errors, and a 401 or 403 comes from Cloud Run
+		// refusing the deck's token: both are the deck's trouble, not the page's.
+		h.backfillFailed(w, r, fmt.Errorf("the Backfill function answered %s to %s: %.500s", resp.Status, target.Path, body))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.StatusCode)
 	w.Write(body) // a write error means the page went away: nothing to do
+}
+
+// backfillUnavailable is the page's whole answer when the Backfill function cannot be read.
+const backfillUnavailable = "backfills are unavailable; try again"
+
+// backfillFailed logs err and answers 502 without it: its text names the Backfill function's
+// URL and internal errors.
+func (h *Handler) backfillFailed(w http.ResponseWriter, r *http.Request, err error) {
+	h.cfg.Log.ErrorContext(r.Context(), "proxying the backfills panel", "error", err)
+	writeError(w, http.StatusBadGateway, backfillUnavailable, "")
 }
 
 func writeError(w http.ResponseWriter, status int, msg, param string) {
