@@ -61,6 +61,8 @@ type Error struct {
 	// API's own message, e.g. "Unknown identifier (foo) given in field
 	// parameters.metrics.".
 	Err error
+	// redact, when set, removes credentials from the message (see redactor.sourceError).
+	redact *redactor
 }
 
 // Error implements error.
@@ -79,7 +81,7 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
-	return b.String()
+	return e.redact.String(b.String())
 }
 
 // Unwrap returns the underlying error.

@@ -194,12 +194,20 @@ func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, err
 // arrives, so memory holds a page at a time whatever the number of pages; an
 // error from fn stops the fetch and is returned as it is. calls is the API
 // calls made. Other errors are *Error (with APICalls set); host-policy
-// refusals also match ErrHostNotAllowed.
+// refusals also match ErrHostNotAllowed. No error of its own and no log line quotes the value
+// of a credential req names, in any encoding, wherever it came from (the API echoes them in
+// next links, redirects and error pages).
 func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page) error) (calls int, err error) {
+	var red *redactor
+	var fnErr error
 	defer func() {
 		var se *Error
 		if errors.As(err, &se) {
 			se.APICalls = calls
+		}
+		// The one place Stream's failures leave the source. fn's errors are the caller's own.
+		if err != fnErr {
+			err = red.sourceError(err)
 		}
 	}()
 	if err := h.policy.CheckURL(req.URL); err != nil {
@@ -213,6 +221,11 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 	if err != nil {
 		return 0, err
 	}
+	values := make([]string, len(creds))
+	for i, c := range creds {
+		values[i] = c.value
+	}
+	red = newRedactor(values...)
 	maxPages := req.Pagination.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
@@ -225,7 +238,7 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 		if err := h.policy.CheckURL(next); err != nil {
 			return calls, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("following page %d: %w", n, err)}
 		}
-		body, err := h.get(ctx, next, req.Headers, creds)
+		body, err := h.get(ctx, next, req.Headers, creds, red)
 		calls++
 		if err != nil {
 			return calls, err
@@ -238,12 +251,13 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 		if err != nil {
 			return calls, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badRecords", Err: fmt.Errorf("reading records of page %d of %s: %w", n, req.URL, err)}
 		}
-		h.log.DebugContext(ctx, "fetched json page", "url", next, "page", n, "records", len(records), "bytes", len(body))
+		h.log.DebugContext(ctx, "fetched json page", "url", red.String(next), "page", n, "records", len(records), "bytes", len(body))
 		if next, err = pager.next(next, doc, len(records)); err != nil {
 			return calls, &Error{Kind: Permanent, Reason: "badPagination", Err: fmt.Errorf("paging %s after page %d: %w", req.URL, n, err)}
 		}
 		doc = nil
 		if err := fn(Page{N: n, Body: body, Records: records}); err != nil {
+			fnErr = err
 			return calls, err
 		}
 	}
@@ -281,9 +295,10 @@ func (h *HTTPJSON) credentials(ctx context.Context, refs []Credential) ([]resolv
 	return out, nil
 }
 
-// get performs one GET and returns the body of a 2xx response.
-// Credentials are added to the request only: u, which error messages quote, never holds one.
-func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string, creds []resolved) ([]byte, error) {
+// get performs one GET and returns the body of a 2xx response. Credentials are added to the
+// request only, but u (a next link) may hold one the API echoed: Stream redacts the errors, and
+// red redacts an error body here, before it is cut short (which could leave part of one).
+func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string, creds []resolved, red *redactor) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -330,7 +345,7 @@ func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string,
 	if resp.StatusCode/100 != 2 {
 		reason, msg := googleReason(body)
 		if msg == "" {
-			msg = snippet(body)
+			msg = snippet([]byte(red.String(string(body[:min(len(body), maxRedactBody)]))))
 		}
 		return nil, &Error{
 			Kind:       kindForStatus(resp.StatusCode, reason),
