@@ -14,12 +14,18 @@ import (
 	"time"
 )
 
-// EntryPoints are the functions the stack runs, each in its own process.
-var EntryPoints = []string{"StreamTweets", "CollectEvents", "LoadEvents", "Backfill", "RunBackfillTask", "UpdateRankings", "ServeRankings"}
+// maxRequestBytes is the largest request a 2nd gen function takes: 32 MB of uncompressed HTTP
+// request (https://cloud.google.com/functions/quotas, "Max uncompressed HTTP request size").
+const maxRequestBytes = 32 << 20
 
-// FunctionSet is every function in a process of its own, as Cloud Functions runs each: alone at
-// "/" (FUNCTION_TARGET), with its own environment, so each can act as its own service account.
-// One local address fronts them all and routes /<EntryPoint>/rest to that function as /rest.
+// timeoutMessage is what Cloud Run answers, with 504, a request its service did not answer within
+// the service's timeout (https://cloud.google.com/run/docs/configuring/request-timeout).
+const timeoutMessage = "The request has been terminated because it has reached the maximum request timeout."
+
+// FunctionSet is every function Terraform deploys in a process of its own, as Cloud Functions
+// runs each: alone at "/" (FUNCTION_TARGET), with its own environment, so each can act as its own
+// service account. One local address fronts them all and routes /<EntryPoint>/rest to that
+// function as /rest, with Cloud Run's request size and each function's timeout.
 type FunctionSet struct {
 	URL string // http://127.0.0.1:PORT; a function is at URL+"/"+EntryPoint
 
@@ -29,27 +35,35 @@ type FunctionSet struct {
 	logs  io.Writer
 	srv   *http.Server
 
-	mu    sync.RWMutex
-	procs map[string]*Functions
-	proxy map[string]*httputil.ReverseProxy
+	mu      sync.RWMutex
+	procs   map[string]*Functions
+	proxy   map[string]*httputil.ReverseProxy
+	timeout map[string]time.Duration // Terraform's timeout_seconds, by entry point
 	// up is closed while the processes serve; Kill replaces it, and a request that arrives
 	// meanwhile waits for the restart, as a request to Cloud Run waits for a new instance.
 	up chan struct{}
 }
 
-// StartFunctionSet starts one process of bin per name, each with env, FUNCTION_TARGET and what
-// perFn (if not nil) adds for it, and serves them all on port (0: a free port).
-func StartFunctionSet(ctx context.Context, bin string, port int, names []string, env map[string]string, perFn func(string) map[string]string, logs io.Writer) (*FunctionSet, error) {
+// StartFunctionSet starts one process of bin per function of the topology, each with env,
+// FUNCTION_TARGET and what perFn (if not nil) adds for it, and serves them all on port (0: a
+// free port).
+func StartFunctionSet(ctx context.Context, bin string, port int, env map[string]string, perFn func(string) map[string]string, logs io.Writer) (*FunctionSet, error) {
+	t, err := Topology()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return nil, fmt.Errorf("listening for the functions: %w", err)
 	}
 	fs := &FunctionSet{
 		URL: "http://" + ln.Addr().String(), bin: bin, env: env, perFn: perFn, logs: logs,
-		procs: map[string]*Functions{}, proxy: map[string]*httputil.ReverseProxy{}, up: make(chan struct{}),
+		procs: map[string]*Functions{}, proxy: map[string]*httputil.ReverseProxy{}, timeout: map[string]time.Duration{},
+		up: make(chan struct{}),
 	}
-	for _, n := range names {
-		fs.procs[n] = nil
+	for _, f := range t.Functions {
+		fs.procs[f.EntryPoint] = nil
+		fs.timeout[f.EntryPoint] = secondsDuration(f.TimeoutSeconds)
 	}
 	fs.srv = &http.Server{Handler: fs, ReadHeaderTimeout: time.Minute}
 	go fs.srv.Serve(ln)
@@ -101,6 +115,14 @@ func (fs *FunctionSet) startAll(ctx context.Context) error {
 		p := httputil.NewSingleHostReverseProxy(u)
 		p.FlushInterval = -1
 		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+				http.Error(w, timeoutMessage, http.StatusGatewayTimeout)
+				return
+			}
+			if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+				http.Error(w, fmt.Sprintf("the request is over the %d bytes a function takes", maxRequestBytes), http.StatusRequestEntityTooLarge)
+				return
+			}
 			// The instance died under the request: its caller gets no answer, as from a crash.
 			panic(http.ErrAbortHandler)
 		}
@@ -139,7 +161,11 @@ func (fs *FunctionSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent) // the readiness probe of the set itself
 			return
 		}
-		http.Error(w, fmt.Sprintf("no function %q here (have %s)", name, strings.Join(EntryPoints, ", ")), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("no function %q here", name), http.StatusNotFound)
+		return
+	}
+	if r.ContentLength > maxRequestBytes {
+		http.Error(w, fmt.Sprintf("the request is over the %d bytes a function takes", maxRequestBytes), http.StatusRequestEntityTooLarge)
 		return
 	}
 	if rest == "" && !strings.HasSuffix(r.URL.Path, "/") && name == "ServeRankings" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -151,8 +177,16 @@ func (fs *FunctionSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusMovedPermanently)
 		return
 	}
-	r2 := r.Clone(r.Context())
+	ctx := r.Context()
+	if d := fs.timeout[name]; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	r2 := r.Clone(ctx)
 	r2.URL.Path, r2.URL.RawPath = "/"+rest, ""
+	// A body without a length (chunked) is cut at the bound; the function then sees a read error.
+	r2.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
 	p.ServeHTTP(w, r2)
 }
 

@@ -28,7 +28,6 @@ import (
 type Forwarder struct {
 	sub          *pubsub.Subscriber
 	subscription string // projects/P/subscriptions/S
-	topic        string // projects/P/topics/T
 	target       string
 	http         *http.Client
 	log          *slog.Logger
@@ -36,9 +35,11 @@ type Forwarder struct {
 	acked, nacked atomic.Int64
 }
 
-// NewForwarder returns a Forwarder from subscription (full name) of topic (full name) to the
-// function at target, with at most maxInFlight deliveries outstanding.
-func NewForwarder(client *pubsub.Client, subscription, topic, target string, maxInFlight int, log *slog.Logger) *Forwarder {
+// NewForwarder returns a Forwarder from subscription (full name) to the function at target, with
+// at most maxInFlight deliveries outstanding, each waited for at most ackDeadline: for push
+// delivery the subscription's ack deadline is the request's timeout
+// (https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions, ackDeadlineSeconds).
+func NewForwarder(client *pubsub.Client, subscription, target string, maxInFlight int, ackDeadline time.Duration, log *slog.Logger) *Forwarder {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -48,8 +49,8 @@ func NewForwarder(client *pubsub.Client, subscription, topic, target string, max
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = maxInFlight
 	return &Forwarder{
-		sub: sub, subscription: subscription, topic: topic, target: target, log: log,
-		http: &http.Client{Transport: tr, Timeout: 60 * time.Second},
+		sub: sub, subscription: subscription, target: target, log: log,
+		http: &http.Client{Transport: tr, Timeout: ackDeadline},
 	}
 }
 

@@ -127,9 +127,9 @@ func (s *Stack) startIdentities(ctx context.Context, o Options) error {
 	}
 	id := &Identities{Policy: policy, proxies: map[string]*iamcheck.Proxy{}, byFn: map[string]string{}}
 	s.Identities = id
-	for _, ep := range EntryPoints {
-		sa, ok := t.ServiceAccountOf(ep)
-		if !ok {
+	for _, f := range t.Functions {
+		ep, sa := f.EntryPoint, f.ServiceAccount
+		if sa == "" {
 			return fmt.Errorf("terraform gives function %s no service account", ep)
 		}
 		member := topology.ServiceAccountMember(sa)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +33,26 @@ func playOrphanRole(role string) {
 		}
 		fmt.Println(f.cmd.Process.Pid)
 		os.Exit(3)
+	case "frontdoor":
+		// A function for TestFrontDoor: /slow answers after 3 s; anything else reads the whole
+		// body and answers its length and the path it was served at.
+		err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				select {
+				case <-time.After(3 * time.Second):
+				case <-r.Context().Done():
+				}
+				return
+			}
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintf(w, "%s %s %d", os.Getenv("FUNCTION_TARGET"), r.URL.Path, n)
+		}))
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	case "functions":
 		err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		fmt.Fprintln(os.Stderr, err)

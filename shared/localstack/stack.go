@@ -90,9 +90,6 @@ type Stack struct {
 	Identities *Identities
 
 	log         *slog.Logger
-	logs        io.Writer
-	bin         string
-	port        int
 	env         map[string]string
 	pubsubEm    *gcloudemu.Emulator
 	firestoreEm *gcloudemu.Emulator
@@ -240,8 +237,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		o.Log.Warn("production checks are off: the functions' calls are not checked against Terraform's roles or Firestore's limits")
 	}
 	o.Log.Info("starting the functions")
-	s.bin, s.port, s.env, s.logs = bin, port, env, o.Logs
-	if s.Functions, err = StartFunctionSet(ctx, bin, port, EntryPoints, env, s.functionEnv, o.Logs); err != nil {
+	s.env = env
+	if s.Functions, err = StartFunctionSet(ctx, bin, port, env, s.functionEnv, o.Logs); err != nil {
 		return nil, err
 	}
 
@@ -250,8 +247,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), publish.TopicName(o.Project, EventsTopic),
-		target, o.LoaderInFlight, o.Log)
+	_, loader, err := subscriptionOptions(LoaderSub)
+	if err != nil {
+		return nil, err
+	}
+	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), target, o.LoaderInFlight, loader.AckDeadline, o.Log)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
