@@ -21,7 +21,8 @@ import (
 
 // Forwarder delivers a subscription's messages to a function the way the push subscription
 // Terraform declares does in production: each message as the wrapped JSON body, POSTed to the
-// push endpoint's path, many in flight at once, acked on a 2xx answer and nacked otherwise
+// push endpoint's path, many in flight at once, acked on an answer Pub/Sub takes as an ack
+// (pushdelivery.Acked) and nacked otherwise
 // (Pub/Sub then redelivers, and dead-letters after the subscription's attempts). The Pub/Sub
 // emulator's own push delivery is nearly serial, too slow to show the loader's speed, which is
 // why this exists.
@@ -103,7 +104,7 @@ func (f *Forwarder) deliver(ctx context.Context, m *pubsub.Message) error {
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
+	if !pushdelivery.Acked(resp.StatusCode) {
 		return fmt.Errorf("message %s: function answered %s: %s", m.ID, strconv.Itoa(resp.StatusCode), bytes.TrimSpace(msg))
 	}
 	return nil

@@ -35,6 +35,17 @@ type PushBody struct {
 	DeliveryAttempt *int `json:"deliveryAttempt,omitempty"`
 }
 
+// Acked reports whether a push endpoint's answer acknowledges the message: only 102, 200, 201, 202
+// and 204 do; any other status, 2xx included, makes Pub/Sub deliver it again
+// (https://cloud.google.com/pubsub/docs/push).
+func Acked(status int) bool {
+	switch status {
+	case http.StatusProcessing, http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent:
+		return true
+	}
+	return false
+}
+
 // PushUserAgent is the User-Agent of Google APIs' push notifications, Pub/Sub's push among them
 // (https://developers.google.com/search/docs/crawling-indexing/apis-user-agent).
 const PushUserAgent = "APIs-Google (+https://developers.google.com/webmasters/APIs-Google.html)"
@@ -54,7 +65,18 @@ const TasksUserAgent = "Google-Cloud-Tasks"
 // "Authorization: Bearer" (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions).
 // No ce-* header: a push subscription knows nothing of CloudEvents.
 func PushRequest(ctx context.Context, url string, body PushBody, token string) (*http.Request, error) {
-	b, err := json.Marshal(body)
+	// The wrapped body carries the message id and publish time twice, also in snake case
+	// ("message_id", "publish_time"), as the push guide's example shows.
+	type pushMessage struct {
+		PushMessage
+		MessageIDSnake   string `json:"message_id"`
+		PublishTimeSnake string `json:"publish_time"`
+	}
+	b, err := json.Marshal(struct {
+		Message         pushMessage `json:"message"`
+		Subscription    string      `json:"subscription"`
+		DeliveryAttempt *int        `json:"deliveryAttempt,omitempty"`
+	}{pushMessage{body.Message, body.Message.MessageID, body.Message.PublishTime}, body.Subscription, body.DeliveryAttempt})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the push body: %w", err)
 	}

@@ -39,6 +39,12 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
+// wantPushBody is testBody() as a push subscription sends it: the message id and publish time
+// also in snake case, as in https://cloud.google.com/pubsub/docs/push's example.
+const wantPushBody = `{"message":{"data":"eyJraW5kIjoic2VhcmNoIiwicXVlcnkiOiJxIn0=","attributes":{"kind":"search"},` +
+	`"messageId":"m-1","publishTime":"2026-11-22T09:59:59.5Z","message_id":"m-1","publish_time":"2026-11-22T09:59:59.5Z"},` +
+	`"subscription":"projects/p/subscriptions/events-rankings","deliveryAttempt":2}`
+
 // TestBuildersSendTheServicesHeaders pins each request shape to its source (see each builder's
 // doc comment): exactly these headers, no more, so a shape cannot drift unnoticed.
 func TestBuildersSendTheServicesHeaders(t *testing.T) {
@@ -57,13 +63,13 @@ func TestBuildersSendTheServicesHeaders(t *testing.T) {
 			"Content-Type":  {"application/json"},
 			"User-Agent":    {PushUserAgent},
 			"Authorization": {"Bearer oidc"},
-		}, mustJSON(t, body)}},
+		}, wantPushBody}},
 		{"Pub/Sub push without authentication", func() (*http.Request, error) {
 			return PushRequest(ctx, "https://fn.run.app/"+topic, body, "")
 		}, request{"POST", "https://fn.run.app/" + topic, http.Header{
 			"Content-Type": {"application/json"},
 			"User-Agent":   {PushUserAgent},
-		}, mustJSON(t, body)}},
+		}, wantPushBody}},
 		{"Eventarc binary CloudEvent", func() (*http.Request, error) {
 			return BinaryCloudEventRequest(ctx, "https://fn.run.app/", topic, body, "oidc")
 		}, request{"POST", "https://fn.run.app/", http.Header{
@@ -140,5 +146,18 @@ func TestBuildersSendTheServicesHeaders(t *testing.T) {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestAcked: the statuses a push endpoint acknowledges with, and some that look like success but
+// make Pub/Sub deliver again (https://cloud.google.com/pubsub/docs/push).
+func TestAcked(t *testing.T) {
+	got := map[int]bool{}
+	for _, s := range []int{102, 200, 201, 202, 203, 204, 206, 301, 400, 429, 500, 503} {
+		got[s] = Acked(s)
+	}
+	want := map[int]bool{102: true, 200: true, 201: true, 202: true, 203: false, 204: true, 206: false, 301: false, 400: false, 429: false, 500: false, 503: false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Acked (-want +got):\n%s", diff)
 	}
 }
