@@ -152,6 +152,11 @@ func ParseSpec(body []byte, lim Limits) (*Spec, error) {
 	if max := lim.maxTasks(); p.Tasks > max {
 		return nil, fieldErr(s.Source, "the job would create %d tasks, over the limit of %d", p.Tasks, max)
 	}
+	if n, err := p.largestTaskBytes(); err != nil {
+		return nil, fieldErr(s.Source, "encoding its tasks: %v", err)
+	} else if n > MaxTaskBodyBytes {
+		return nil, fieldErr(s.Source, "its largest task would be %d bytes, over the limit of %d (Cloud Tasks refuses a task over 100 KB): shorten the URL, headers or parameter values", n, MaxTaskBodyBytes)
+	}
 	return &s, nil
 }
 

@@ -1,0 +1,61 @@
+package backfill
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestLargestTaskBytesIsTheLargest compares the planner's largest task with every task of a job
+// whose values differ in length and in how they escape, in the path, the query and the shard.
+func TestLargestTaskBytesIsTheLargest(t *testing.T) {
+	spec := `{"source":"http_json","http_json":{"url":"https://api.example.com/{a}/items?b={b}&again={a}",
+		"params":{"a":["x","a b/c","<&>","plain-long-value-without-escapes"],"b":["1","%%%","é&é","22"]}}}`
+	s, err := ParseSpec([]byte(spec), Limits{MaxTasks: 100, Hosts: testLimits.Hosts})
+	if err != nil {
+		t.Fatalf("ParseSpec() = %v", err)
+	}
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for i := range p.Tasks {
+		b, err := json.Marshal(p.Task(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(b))
+	}
+	got, err := p.largestTaskBytes()
+	if err != nil || got != most {
+		t.Errorf("largestTaskBytes() = %d, %v; want %d, the largest of the %d tasks", got, err, most, p.Tasks)
+	}
+}
+
+// TestTaskBodyBound: a spec whose largest task is exactly MaxTaskBodyBytes is accepted, one
+// byte more is refused with a 400 naming the source section (before the job could be created
+// with tasks Cloud Tasks refuses).
+func TestTaskBodyBound(t *testing.T) {
+	specWith := func(pad int) string {
+		return fmt.Sprintf(`{"source":"http_json","http_json":{"url":"https://api.example.com/items/{id}","headers":{"X-Note":%q},"params":{"id":["1","%s"]}}}`,
+			strings.Repeat("a", pad), strings.Repeat("b", 500))
+	}
+	lim := Limits{MaxTasks: 100, Hosts: testLimits.Hosts}
+	s, err := ParseSpec([]byte(specWith(0)), lim)
+	if err != nil {
+		t.Fatalf("ParseSpec(no padding) = %v", err)
+	}
+	p, _ := s.Plan()
+	base, _ := p.largestTaskBytes()
+	atBound := MaxTaskBodyBytes - base
+	if _, err := ParseSpec([]byte(specWith(atBound)), lim); err != nil {
+		t.Errorf("ParseSpec(largest task exactly %d bytes) = %v, want accepted", MaxTaskBodyBytes, err)
+	}
+	_, err = ParseSpec([]byte(specWith(atBound+1)), lim)
+	fe, ok := err.(*FieldError)
+	if !ok || fe.Field != "http_json" || !strings.Contains(fe.Reason, fmt.Sprintf("largest task would be %d bytes, over the limit of %d", MaxTaskBodyBytes+1, MaxTaskBodyBytes)) {
+		t.Errorf("ParseSpec(largest task %d bytes) = %v, want a field error on http_json naming the size and limit", MaxTaskBodyBytes+1, err)
+	}
+}
