@@ -68,6 +68,10 @@ func (lr *lineReader) next() (rawLine, error) {
 			data := bytes.TrimSuffix(buf, []byte("\n"))
 			if !tooLong {
 				data = bytes.TrimSuffix(data, []byte("\r"))
+				// The +2 above let a terminator in; the line itself must fit max.
+				if len(data) > lr.max {
+					tooLong, data = true, bytes.Clone(data[:min(len(data), rejectedPrefixBytes)])
+				}
 			}
 			return rawLine{num: lr.line, data: data, terminated: true, tooLong: tooLong, size: size}, nil
 		}
@@ -78,6 +82,9 @@ func (lr *lineReader) next() (rawLine, error) {
 		// Input ended in the middle of a line: hand the partial line out
 		// first; the caller sees err on the next call.
 		lr.line++
+		if !tooLong && len(buf) > lr.max {
+			tooLong, buf = true, bytes.Clone(buf[:min(len(buf), rejectedPrefixBytes)])
+		}
 		return rawLine{num: lr.line, data: buf, terminated: false, tooLong: tooLong, size: size}, nil
 	}
 }
