@@ -130,6 +130,16 @@ func TestQueries(t *testing.T) {
 			want:   []map[string]bigquery.Value{{"good": int64(42), "bad": nil, "s": "it's", "n": int64(5)}},
 		},
 		{
+			name: "BYTE_LENGTH of STRING and BYTES",
+			sql:  `SELECT BYTE_LENGTH('é\\xZZ') AS s, BYTE_LENGTH(b'\xAA\xBB') AS b, BYTE_LENGTH(LOWER(text)) AS col FROM ds.tweets WHERE text = 'three-old'`,
+			want: []map[string]bigquery.Value{{"s": int64(6), "b": int64(2), "col": int64(9)}},
+		},
+		{
+			name: "escape sequences",
+			sql:  `SELECT '\u00e9\101\x42\U0001F600' AS s, BYTE_LENGTH(b'\101\x00') AS n`,
+			want: []map[string]bigquery.Value{{"s": "éAB😀", "n": int64(2)}},
+		},
+		{
 			name: "array_agg and unnamed columns",
 			sql:  "SELECT ARRAY_AGG(DISTINCT id ORDER BY id), MAX(t) FROM ds.tweets",
 			want: []map[string]bigquery.Value{{"f0_": []bigquery.Value{"1", "2", "3"}, "f1_": time.Date(2024, 5, 1, 10, 5, 0, 0, time.UTC)}},

@@ -286,7 +286,9 @@ func (tr *translator) call(name string, argToks []token) (string, error) {
 	case "PARSE_JSON":
 		return "CAST(" + a[0] + " AS JSON)", nil
 	case "BYTE_LENGTH":
-		return "octet_length(" + a[0] + ")", nil
+		// GoogleSQL takes STRING (its UTF-8 bytes) or BYTES; DuckDB's octet_length takes only
+		// BLOB, and a VARCHAR cast to BLOB reads "\\x.." escapes, so strings go through strlen.
+		return "(CASE WHEN typeof(" + a[0] + ") = 'BLOB' THEN octet_length((" + a[0] + ")::BLOB) ELSE strlen((" + a[0] + ")::VARCHAR) END)", nil
 	case "CHAR_LENGTH", "CHARACTER_LENGTH":
 		return "length(" + a[0] + ")", nil
 	case "TO_HEX":

@@ -1,6 +1,7 @@
 package bqemulator
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -197,8 +198,35 @@ func lexString(src string, i int) (token, int, error) {
 				b.WriteByte('\f')
 			case 'v':
 				b.WriteByte('\v')
-			case '0':
-				b.WriteByte(0)
+			case 'x', 'X', 'u', 'U', '0', '1', '2', '3', '4', '5', '6', '7':
+				// \xhh, \ooo (a byte), \uhhhh and \Uhhhhhhhh (a code point in UTF-8): the
+				// escapes of https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#escape_sequences
+				digits, base := 2, 16
+				switch {
+				case e == 'u':
+					digits = 4
+				case e == 'U':
+					digits = 8
+				case e >= '0' && e <= '7':
+					digits, base = 3, 8
+					i-- // the first digit is part of the value
+				}
+				if i+1+digits > len(src) {
+					return token{}, 0, errInvalidQuery("Syntax error: Illegal escape sequence")
+				}
+				v, err := strconv.ParseUint(src[i+1:i+1+digits], base, 32)
+				if err != nil {
+					return token{}, 0, errInvalidQuery("Syntax error: Illegal escape sequence: \\%s", src[i:i+1+digits])
+				}
+				if e == 'u' || e == 'U' {
+					b.WriteRune(rune(v))
+				} else if v > 0xFF {
+					return token{}, 0, errInvalidQuery("Syntax error: Illegal escape sequence")
+				} else {
+					b.WriteByte(byte(v))
+				}
+				i += 1 + digits
+				continue
 			default:
 				b.WriteByte(e)
 			}
