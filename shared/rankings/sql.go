@@ -25,17 +25,27 @@ func sqlString(s string) string {
 func TruthSQL(project, dataset string, r Ranking, from, to time.Time, n int) (string, error) {
 	table := func(name string) string { return fmt.Sprintf("`%s.%s.%s`", project, dataset, name) }
 	window := fmt.Sprintf("t.publish_time >= %s AND t.publish_time < %s", sqlTS(from), sqlTS(to))
+	// A tweet the store refuses counts nowhere (Store.check): one with a key over maxKeyBytes,
+	// or more than maxCountsPerEvent keys (its distinct folded hashtags and the retweeted id).
+	// App events need no such clause: CollectEvents and the loader refuse app events whose
+	// keys are over their (smaller) bounds, so none is in app_events.
+	countable := fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM UNNEST(t.hashtags) AS b WHERE BYTE_LENGTH(LOWER(b)) > %[1]d)
+  AND BYTE_LENGTH(IFNULL(t.referenced_tweet_id, '')) <= %[1]d
+  AND (SELECT COUNT(DISTINCT LOWER(c)) FROM UNNEST(t.hashtags) AS c WHERE LOWER(c) != '')
+    + IF(t.kind = 'retweet' AND IFNULL(t.referenced_tweet_id, '') != '', 1, 0) <= %[2]d`, maxKeyBytes, maxCountsPerEvent)
 	var q string
 	switch r {
 	case Hashtags:
 		q = `SELECT LOWER(h) AS key, COUNT(DISTINCT t.tweet_id) AS count
 FROM ` + table("tweets_current") + ` AS t, UNNEST(t.hashtags) AS h
 WHERE ` + window + ` AND LOWER(h) != ''
+  AND ` + countable + `
 GROUP BY key`
 	case Retweets:
 		q = `SELECT t.referenced_tweet_id AS key, COUNT(DISTINCT t.tweet_id) AS count
 FROM ` + table("tweets_current") + ` AS t
 WHERE ` + window + ` AND t.kind = 'retweet' AND t.referenced_tweet_id IS NOT NULL AND t.referenced_tweet_id != ''
+  AND ` + countable + `
   AND NOT EXISTS (SELECT 1 FROM ` + table("stream_events") + ` AS d WHERE d.kind = 'delete' AND d.tweet_id = t.referenced_tweet_id)
 GROUP BY key`
 	case SearchTerms:

@@ -101,8 +101,42 @@ func TestRankingsEqualSQLTruth(t *testing.T) {
 	if _, err := s.Replay(ctx, []string{del}, drillTimeout()); err != nil {
 		t.Fatal(err)
 	}
+	// Tweets at and past the store's per-event bounds: the SQL truth must refuse exactly what
+	// the counters refuse.
+	if _, err := s.Replay(ctx, []string{writeCapture(t, boundTweets())}, drillTimeout()); err != nil {
+		t.Fatal(err)
+	}
 	postAppEvents(t, s, rankingAppEvents("truth"))
 	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.Retweets, rankings.SearchTerms, rankings.Popularity)
+}
+
+// boundTweets are tweets at and one past the rankings' per-event bounds: a hashtag of exactly
+// 64 KiB (counted) and one byte longer (the tweet counts nowhere), 1,000 distinct hashtags
+// (counted) and 1,001 (counts nowhere), each with a hashtag of its own that sorts first among
+// the keys counted once, so the top 100 shows it.
+func boundTweets() []string {
+	tweet := func(id string, tags []string) string {
+		entities := make([]string, len(tags))
+		for i, tag := range tags {
+			entities[i] = fmt.Sprintf(`{"start":0,"end":1,"tag":%q}`, tag)
+		}
+		return fmt.Sprintf(`{"data":{"id":%q,"text":"bounds","author_id":"1009","created_at":"2026-11-21T09:00:00.000Z","entities":{"hashtags":[%s]}},"includes":{"users":[{"id":"1009","username":"bounds"}]}}`,
+			id, strings.Join(entities, ","))
+	}
+	many := func(n int, own string) []string {
+		tags := []string{own}
+		for i := range n - 1 {
+			tags = append(tags, fmt.Sprintf("many%04d", i))
+		}
+		return tags
+	}
+	const keyBound = 64 << 10 // rankings' maxKeyBytes
+	return []string{
+		tweet("1869000000000000001", []string{strings.Repeat("k", keyBound), "aaatkeybound"}),
+		tweet("1869000000000000002", []string{strings.Repeat("k", keyBound+1), "aaoverkeybound"}),
+		tweet("1869000000000000003", many(1000, "aaatcountbound")),
+		tweet("1869000000000000004", many(1001, "aaovercountbound")),
+	}
 }
 
 // postAppEvents posts events to CollectEvents and waits until they are all in app_events.
