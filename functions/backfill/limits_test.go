@@ -59,3 +59,30 @@ func largestBody(t *testing.T, h *harness, spec string) int {
 	}
 	return most
 }
+
+// TestRequestBounds: a spec body of exactly 1 MiB is read (and judged on its content), one
+// byte more is 413; a job of exactly MAX_TASKS tasks is planned, one more is a 400.
+func TestRequestBounds(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxTasks: 100, paused: true})
+	padded := func(size int) []byte {
+		// Valid JSON of exactly size bytes whose source is unknown: a 400, not a 413, shows
+		// the body was read whole.
+		head, tail := `{"source":"`, `"}`
+		return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+	}
+	var got ErrorResponse
+	if code := h.do(t, "POST", "/backfills", "application/json", padded(maxSpecBytes), nil, &got); code != 400 || got.Field != "source" {
+		t.Errorf("POST of exactly %d bytes = %d %+v, want 400 on source", maxSpecBytes, code, got)
+	}
+	if code := h.do(t, "POST", "/backfills", "application/json", padded(maxSpecBytes+1), nil, &got); code != 413 {
+		t.Errorf("POST of %d bytes = %d %+v, want 413", maxSpecBytes+1, code, got)
+	}
+
+	var dry DryRunResponse
+	if code := h.post(t, strings.TrimSuffix(httpSpec(100, ""), "}")+`,"dry_run":true}`, &dry); code != 200 || dry.Tasks != 100 {
+		t.Errorf("dry run of exactly MAX_TASKS (100) tasks = %d %+v, want 200 with 100 tasks", code, dry)
+	}
+	if code := h.post(t, httpSpec(101, ""), &got); code != 400 || got.Field != "http_json" {
+		t.Errorf("101 tasks = %d %+v, want 400 on http_json", code, got)
+	}
+}

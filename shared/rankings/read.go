@@ -182,13 +182,17 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// MaxCursorLen bounds a cursor parameter: Encode's cursors are well under it (a tweet id key
+// and a time).
+const MaxCursorLen = 200
+
 // ParseCursor decodes a cursor from Encode; "" is the first page (nil).
 func ParseCursor(s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(s) > 200 {
+	if err != nil || len(s) > MaxCursorLen {
 		return nil, &BadParam{"cursor", "malformed: pass back the next_cursor of a previous page"}
 	}
 	var c Cursor
