@@ -78,7 +78,7 @@ func serveWith(t *testing.T, r Reader, log *slog.Logger) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(r, Config{CacheTTL: 5 * time.Second, Log: log}, func() time.Time { return now })
+	h := NewHandler(r, Config{CacheTTL: 5 * time.Second, Log: log, Views: testViews}, func() time.Time { return now })
 	srv := httptest.NewServer(WithDeck(h, d))
 	t.Cleanup(srv.Close)
 	return srv
@@ -182,7 +182,7 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		logs.Reset()
-		res, body := do(t, http.MethodGet, srv.URL+tt.path, nil)
+		res, body := do(t, http.MethodGet, srv.URL+tt.path, http.Header{ViewsTokenHeader: {viewToken(t, "u1")}})
 		if diff := cmp.Diff(answer{tt.want, tt.wantBody}, answer{res.StatusCode, strings.TrimSpace(body)}); diff != "" {
 			t.Errorf("GET %s (-want +got):\n%s", tt.path, diff)
 		}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // Reader is what the handler reads; *rankings.Store in production.
@@ -26,7 +27,7 @@ type Reader interface {
 
 // Limits of the parameters.
 const (
-	MaxUserIDLen = 128
+	MaxUserIDLen = viewtoken.MaxUserIDLen // the token's bound too
 	MaxQueryLen  = 100
 	DefaultPage  = 20
 	MaxPage      = 100
@@ -36,13 +37,15 @@ const (
 //
 //	GET /rankings                              the rankings and windows
 //	GET /rankings/{ranking}?window=1h&n=10     one ranking (window default 1h)
-//	GET /recent_views?user_id=U                a user's recent views
+//	GET /recent_views?user_id=U                a user's recent views, with a token for U
+//	                                           (ViewsTokenHeader; views_auth.go)
 //	GET /tweets?q=%23gcp&n=20&cursor=C         latest tweets for a word or #hashtag, older pages by cursor
 type Handler struct {
-	r   Reader
-	ttl time.Duration
-	now func() time.Time
-	log *slog.Logger
+	r     Reader
+	ttl   time.Duration
+	now   func() time.Time
+	log   *slog.Logger
+	views ViewsAuthorizer
 
 	mu    sync.Mutex
 	cache map[string]*cached
@@ -66,7 +69,11 @@ func NewHandler(r Reader, cfg Config, now func() time.Time) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{r: r, ttl: cfg.CacheTTL, now: now, log: log, cache: map[string]*cached{}}
+	views := cfg.Views
+	if views == nil {
+		views = viewsOff{}
+	}
+	return &Handler{r: r, ttl: cfg.CacheTTL, now: now, log: log, views: views, cache: map[string]*cached{}}
 }
 
 // unavailable is the whole answer to a failed read: the store's error names addresses,
@@ -124,6 +131,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err = h.ranking(r, strings.TrimPrefix(path, "/rankings/"))
 		maxAge = h.ttl
 	case path == "/recent_views":
+		// The answer depends on the token too: no cache may give it to another token's holder.
+		w.Header().Set("Vary", ViewsTokenHeader)
 		body, err = h.recentViews(r)
 		maxAge = min(h.ttl, 2*time.Second)
 	case path == "/tweets":
@@ -134,8 +143,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			" (try /rankings, /rankings/{ranking}, /recent_views, /tweets)"}, "")
 		return
 	}
-	var bad *rankings.BadParam
+	var (
+		bad    *rankings.BadParam
+		denied *AuthError
+	)
 	switch {
+	case errors.As(err, &denied):
+		if denied.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `RecentViewsToken header="`+ViewsTokenHeader+`"`)
+		}
+		writeJSON(w, r, denied.Status, ErrorResponse{Error: denied.Reason}, "")
+		return
 	case errors.As(err, &bad):
 		writeJSON(w, r, http.StatusBadRequest, ErrorResponse{Error: bad.Error(), Param: bad.Param}, "")
 		return
@@ -246,6 +264,9 @@ func (h *Handler) recentViews(r *http.Request) (any, error) {
 		return nil, &rankings.BadParam{Param: "user_id", Reason: fmt.Sprintf("longer than %d bytes", MaxUserIDLen)}
 	case !utf8.ValidString(user):
 		return nil, &rankings.BadParam{Param: "user_id", Reason: "not valid UTF-8"}
+	}
+	if err := h.views.AuthorizeViews(r, user); err != nil {
+		return nil, err
 	}
 	views, err := h.r.RecentViews(r.Context(), user)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 func TestMain(m *testing.M) {
@@ -51,9 +52,25 @@ func serve(t *testing.T) (*httptest.Server, *rankings.Store) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(NewHandler(store, Config{CacheTTL: 5 * time.Second}, func() time.Time { return now }))
+	srv := httptest.NewServer(NewHandler(store, Config{CacheTTL: 5 * time.Second, Views: testViews}, func() time.Time { return now }))
 	t.Cleanup(srv.Close)
 	return srv, store
+}
+
+// testKey signs the tests' recent-views tokens; testViews checks them at now.
+var (
+	testKey   = []byte("test-key-test-key-test-key-test-key")
+	testViews = TokenAuthorizer{Key: StaticKey(testKey), Now: func() time.Time { return now }}
+)
+
+// viewToken returns a token for user, valid for a minute from now.
+func viewToken(t *testing.T, user string) string {
+	t.Helper()
+	tok, err := viewtoken.Mint(testKey, user, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func get(t *testing.T, u string, header map[string]string) (*http.Response, []byte) {
@@ -97,7 +114,7 @@ func TestRankingIsCacheableJSON(t *testing.T) {
 
 func TestRecentViewsAndLatestTweets(t *testing.T) {
 	srv, _ := serve(t)
-	_, body := get(t, srv.URL+"/recent_views?user_id=u1", nil)
+	_, body := get(t, srv.URL+"/recent_views?user_id=u1", map[string]string{ViewsTokenHeader: viewToken(t, "u1")})
 	var views RecentViewsResponse
 	if err := json.Unmarshal(body, &views); err != nil || len(views.Items) != 1 || views.Items[0].ItemID != "film-9" {
 		t.Errorf("GET /recent_views = %s (%v), want film-9", body, err)

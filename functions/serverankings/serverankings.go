@@ -18,6 +18,8 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
+	"github.com/pipelinekit/pipelinekit/shared/secrets"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // EntryPoint is the name the function is registered and deployed under.
@@ -36,6 +38,7 @@ func init() {
 			return nil, err
 		}
 		cfg.Log = logger
+		cfg.Views = viewsAuthorizer(cfg)
 		return logging.Middleware(cfg.Project, WithDeck(NewHandler(store, cfg, nil), d)), nil
 	})
 	functions.HTTP(EntryPoint, entry.ServeHTTP)
@@ -56,9 +59,17 @@ type Config struct {
 	CacheTTL time.Duration
 	// Deck configures the page served at "/" (deck.go).
 	Deck DeckConfig
+	// ViewsKeySecret is the Secret Manager version of the key recent-views tokens are signed
+	// with (RECENT_VIEWS_KEY_SECRET, deployed); ViewsKey is the key itself (RECENT_VIEWS_KEY,
+	// the local stack's). With neither, nobody reads recent views.
+	ViewsKeySecret string
+	ViewsKey       string
 	// Log receives the internal errors that answers leave out; it is not read from the
 	// environment, and nil is slog.Default().
 	Log *slog.Logger
+	// Views decides who reads recent views; not read from the environment (init builds it from
+	// the keys above), and nil refuses everyone.
+	Views ViewsAuthorizer
 }
 
 // LoadConfig reads the Config through lookup.
@@ -73,6 +84,20 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			PollInterval:   env.Duration("DECK_POLL_INTERVAL", 5*time.Second, 100*time.Millisecond, 10*time.Minute),
 			BackfillURL:    env.URL("BACKFILL_URL", ""),
 		},
+		ViewsKeySecret: env.String("RECENT_VIEWS_KEY_SECRET", ""),
+		ViewsKey:       env.String("RECENT_VIEWS_KEY", ""),
+	}
+	switch {
+	case c.ViewsKeySecret != "" && c.ViewsKey != "":
+		env.Fail("RECENT_VIEWS_KEY", "set either RECENT_VIEWS_KEY_SECRET (deployed) or RECENT_VIEWS_KEY (local), not both")
+	case c.ViewsKeySecret != "":
+		if err := secrets.CheckName(c.ViewsKeySecret); err != nil {
+			env.Fail("RECENT_VIEWS_KEY_SECRET", "%v", err)
+		}
+	case c.ViewsKey != "":
+		if err := viewtoken.CheckKey([]byte(c.ViewsKey)); err != nil {
+			env.Fail("RECENT_VIEWS_KEY", "%v", err)
+		}
 	}
 	return c, env.Err()
 }

@@ -22,6 +22,17 @@ type deckCheck struct {
 // deckURL is where a browser opens the deck: ServeRankings' root, with its slash.
 func deckURL(s *localstack.Stack) string { return s.Rankings.URL + "/" }
 
+// deckLink is deckURL with a recent-views token for the demo's first user in its fragment, as
+// an app would link a signed-in user to the deck: the page keeps the token for the tab and
+// opens that user's column. The token lasts viewtoken.MaxLifetime.
+func deckLink(s *localstack.Stack) string {
+	tok, err := s.ViewToken(rankingUsers[0], time.Now())
+	if err != nil {
+		return deckURL(s)
+	}
+	return deckURL(s) + "#view_token=" + tok
+}
+
 // checkDeck GETs the deck's page and records a problem unless it is the HTML page with 200.
 func checkDeck(ctx context.Context, s *localstack.Stack, out io.Writer, sum *demoSummary) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

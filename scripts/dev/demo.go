@@ -102,7 +102,7 @@ func demo(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	if *serve {
-		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (open it in a browser; the demo runs first, then the sample stream replays in a loop)\n", deckURL(s))
+		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (open it in a browser; the demo runs first, then the sample stream replays in a loop)\n", deckLink(s))
 	}
 	sum := &demoSummary{Rows: map[string]int{}, AppEvents: map[string]int{}}
 
@@ -183,7 +183,7 @@ func demo(ctx context.Context, args []string) error {
 			return err
 		}
 		defer remove()
-		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (new tweets arrive every %s: the sample stream, replayed with fresh ids)\n", deckURL(s), feedEvery)
+		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (new tweets arrive every %s: the sample stream, replayed with fresh ids)\n", deckLink(s), feedEvery)
 		printServe(s)
 		go s.Feed(ctx, lines, feedEvery, log)
 		<-ctx.Done()
@@ -450,6 +450,8 @@ func printServe(s *localstack.Stack) {
 	}
 	if s.Rankings != nil {
 		b.Rankings = s.Rankings.URL
+		b.ViewsUser = rankingUsers[0]
+		b.ViewsToken, _ = s.ViewToken(b.ViewsUser, time.Now()) // a stack with rankings has a key
 	}
 	b.write(os.Stderr)
 }
@@ -458,6 +460,7 @@ func printServe(s *localstack.Stack) {
 // ones the stack reused, not started, marked so), then commands to try.
 type serveBanner struct {
 	Functions, Backfill, Rankings      string            // URLs; Rankings is empty without ServeRankings
+	ViewsUser, ViewsToken              string            // a demo user and a token for its recent views
 	BigQuery, PubSub, Firestore, Tasks string            // host:port
 	YouTube, X                         string            // URLs of the fake APIs
 	External                           map[string]string // variable -> host:port, for reused servers
@@ -499,10 +502,10 @@ Rankings (windows 15m, 1h, 1d; n up to 100):
    curl -s '%[1]s/rankings/retweets?window=1h'
    curl -s '%[1]s/rankings/search_terms?window=1d'
    curl -s '%[1]s/rankings/popularity?window=1h'
-   curl -s '%[1]s/recent_views?user_id=u1'
+   curl -s -H 'X-Recent-Views-Token: %[2]s' '%[1]s/recent_views?user_id=%[3]s'   # the token lasts an hour
    curl -s '%[1]s/tweets?q=%%23gcp&n=5'          # then &cursor=NEXT_CURSOR for older ones
    curl -si '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
-`, b.Rankings)
+`, b.Rankings, b.ViewsToken, b.ViewsUser)
 	}
 }
 

@@ -2,7 +2,10 @@ package localstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // RankingsSub is the filtered subscription that delivers ranking events to UpdateRankings, as
@@ -91,10 +95,13 @@ type ServedRanking struct {
 }
 
 // getJSON GETs a ServeRankings path and decodes the answer.
-func (s *Stack) getJSON(ctx context.Context, path string, out any) error {
+func (s *Stack) getJSON(ctx context.Context, path string, out any, header ...string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Rankings.URL+path, nil)
 	if err != nil {
 		return err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -184,8 +191,35 @@ func (s *Stack) ServedRecentViews(ctx context.Context, user string) ([]rankings.
 	var out struct {
 		Items []rankings.View `json:"items"`
 	}
-	err := s.getJSON(ctx, "/recent_views?user_id="+url.QueryEscape(user), &out)
+	tok, err := s.ViewToken(user, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	err = s.getJSON(ctx, "/recent_views?user_id="+url.QueryEscape(user), &out, viewsHeader, tok)
 	return out.Items, err
+}
+
+// viewsHeader is serverankings.ViewsTokenHeader (the function's package is not imported here).
+const viewsHeader = "X-Recent-Views-Token"
+
+// newViewsKey returns a random key for recent-views tokens, printable so it passes through
+// the environment.
+func newViewsKey() ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("making the recent-views token key: %w", err)
+	}
+	return []byte(base64.RawURLEncoding.EncodeToString(b)), nil
+}
+
+// ViewToken mints a token that lets its holder read user's recent views from this stack's
+// ServeRankings for viewtoken.MaxLifetime from now, as an app's backend would for its
+// signed-in user.
+func (s *Stack) ViewToken(user string, now time.Time) (string, error) {
+	if s.viewsKey == nil {
+		return "", errors.New("the stack serves no rankings: no recent-views key")
+	}
+	return viewtoken.Mint(s.viewsKey, user, now.Add(viewtoken.MaxLifetime))
 }
 
 // RankingCheck is one ranking and window served, and its SQL truth over the same window.

@@ -91,6 +91,7 @@ type Stack struct {
 
 	log         *slog.Logger
 	env         map[string]string
+	viewsKey    []byte // ServeRankings' recent-views token key (RECENT_VIEWS_KEY)
 	pubsubEm    *gcloudemu.Emulator
 	firestoreEm *gcloudemu.Emulator
 	tmp         string
@@ -225,6 +226,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	if o.Rankings {
 		env["RANKINGS_CACHE_TTL"] = "0s" // every answer fresh, for the checks against SQL
+		// ServeRankings' recent-views key: fresh per stack, so no key is ever in the repository;
+		// the stack mints its users' tokens with it (ViewToken).
+		if s.viewsKey, err = newViewsKey(); err != nil {
+			return nil, err
+		}
+		env["RECENT_VIEWS_KEY"] = string(s.viewsKey)
 	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v

@@ -47,12 +47,13 @@
     $notice.classList.toggle('error', !!isError);
   }
 
-  async function getJSON(url) {
+  async function getJSON(url, extra) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), 15000);
     try {
       // no-cache revalidates with the ETag: an unchanged answer is a 304 with no body.
-      const resp = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-cache', signal: ctl.signal });
+      const headers = Object.assign({ Accept: 'application/json' }, extra || {});
+      const resp = await fetch(url, { headers, cache: 'no-cache', signal: ctl.signal });
       let body = null;
       try { body = await resp.json(); } catch (e) { body = null; }
       if (!resp.ok) {
@@ -125,6 +126,52 @@
     a.href = '#';
     a.dataset.tag = tag.replace(/^#/, '');
     return a;
+  }
+
+  // ---- recent-views tokens ----
+  // A user's recent views are served only with a token for that user (X-Recent-Views-Token),
+  // minted by the app's backend or the local stack. It arrives in the URL's fragment
+  // (#view_token=…), which no server sees or logs, is kept for this tab only and removed from
+  // the address bar.
+
+  const TOKEN_HEADER = 'X-Recent-Views-Token';
+
+  function readTokens() {
+    try { const v = JSON.parse(sessionStorage.getItem('deck.viewTokens') || '{}'); return v && typeof v === 'object' ? v : {}; } catch (e) { return {}; }
+  }
+
+  // tokenUser returns the user id a token is for (its claims are readable; only ServeRankings
+  // can check them), or null.
+  function tokenUser(tok) {
+    const parts = String(tok).split('.');
+    if (parts.length !== 3 || parts[0] !== 'rv1') return null;
+    try {
+      const b = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'));
+      const text = new TextDecoder().decode(Uint8Array.from(b, (c) => c.charCodeAt(0)));
+      const i = text.indexOf(':');
+      return i > 0 && i < text.length - 1 ? text.slice(i + 1) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // takeToken moves a token from the fragment into the tab's storage; returns its user or null.
+  function takeToken() {
+    const m = /(?:^#|&)view_token=([^&]+)/.exec(location.hash);
+    if (!m) return null;
+    const tok = decodeURIComponent(m[1]);
+    history.replaceState(null, '', location.pathname + location.search);
+    const user = tokenUser(tok);
+    if (!user) { notice('The link\'s recent-views token is not one this page can read.', true); return null; }
+    const tokens = readTokens();
+    tokens[user] = tok;
+    try { sessionStorage.setItem('deck.viewTokens', JSON.stringify(tokens)); } catch (e) { /* private mode */ }
+    return user;
+  }
+
+  function tokenHeader(user) {
+    const tok = readTokens()[user];
+    return tok ? { [TOKEN_HEADER]: tok } : {};
   }
 
   // ---- column set: URL (?col=) first, then localStorage, then the defaults ----
@@ -460,7 +507,8 @@
     f.body.appendChild(list);
     const col = { id, title, el: f.section, close: f.close, msg: f.msg, body: f.body };
     async function load() {
-      const body = await getJSON(api.recentViews(user));
+      // Without a token the answer is a 401 saying what is missing, shown in the column.
+      const body = await getJSON(api.recentViews(user), tokenHeader(user));
       const items = body.items || [];
       list.replaceChildren(...items.map((it, i) => {
         const li = el('li', 'rank');
@@ -593,7 +641,9 @@
     setTimeout(tick, cfg.poll_ms);
   }
 
+  const tokenFor = takeToken();
   for (const id of loadIDs()) addColumn(id);
+  if (tokenFor && validUser(tokenFor) === null) addColumn(`user:${tokenFor}`);
   save();
   setTimeout(tick, cfg.poll_ms);
 })();
