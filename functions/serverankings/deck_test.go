@@ -37,7 +37,7 @@ func TestWithDeckRoutes(t *testing.T) {
 		{"/", 200, `id="deck-config"`},
 		{"/index.html", 200, `id="deck-config"`},
 		{"/deck/deck.js", 200, "api_base"},
-		{"/deck/backfills", 200, `"path":"/backfills"`},
+		{"/deck/backfills", 200, `"job_id":"bf-1"`},
 		{"/deck/nothing", 404, ""},
 		{"/rankings", 200, "api /rankings"},
 		{"/rankings/hashtags", 200, "api /rankings/hashtags"},

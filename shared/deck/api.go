@@ -16,8 +16,9 @@ import "time"
 //
 // The deck itself serves (so the browser needs no token for another function, nor CORS):
 //
-//	GET deck/backfills       -> the Backfill function's GET /backfills (BackfillList)
-//	GET deck/backfills/{id}  -> the Backfill function's GET /backfills/{id} (backfill.Status)
+//	GET deck/backfills       -> the Backfill function's GET /backfills, as PanelJobs
+//	GET deck/backfills/{id}  -> the Backfill function's GET /backfills/{id}, as a Job
+//	    only the fields of Job pass: failure causes, quota and blocked reasons stay out
 //	    a 400 or 404 of it -> APIError with its error and param; any other failure -> 502
 //	    APIError {"error":"backfills are unavailable; try again"} (the cause is logged)
 
@@ -86,9 +87,32 @@ type APIError struct {
 	Param string `json:"param,omitempty"`
 }
 
-// BackfillList is the Backfill function's list of recent jobs (newest first); the page reads
-// each job with the fields of backfill.Status (job_id, state, counts, rate_per_sec, eta_s,
-// created_at). A bare JSON array of jobs is read too.
+// PanelJobs is the backfills panel's list of jobs, as the deck passes it on.
+type PanelJobs struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// Job is a backfill job as the panel renders it (web/deck.js, backfillColumn): the fields of
+// backfill.Status the page reads, and nothing else.
+type Job struct {
+	JobID      string     `json:"job_id"`
+	State      string     `json:"state"`
+	Counts     *JobCounts `json:"counts,omitempty"`
+	RatePerSec float64    `json:"rate_per_sec,omitempty"`
+	ETASeconds float64    `json:"eta_s,omitempty"`
+}
+
+// JobCounts are the task counts the panel's progress line shows.
+type JobCounts struct {
+	Planned   int `json:"planned,omitempty"`
+	Succeeded int `json:"succeeded,omitempty"`
+	Failed    int `json:"failed,omitempty"`
+	Cancelled int `json:"cancelled,omitempty"`
+	Retrying  int `json:"retrying,omitempty"`
+}
+
+// BackfillList is the Backfill function's list of recent jobs (newest first), each with the
+// fields of backfill.Status; the deck reads a bare JSON array of jobs too.
 type BackfillList struct {
 	Jobs          []map[string]any `json:"jobs"`
 	NextPageToken string           `json:"next_page_token,omitempty"`

@@ -275,10 +275,43 @@ func (h *Handler) backfills(w http.ResponseWriter, r *http.Request, id string) {
 		h.backfillFailed(w, r, fmt.Errorf("the Backfill function answered %s to %s: %.500s", resp.Status, target.Path, body))
 		return
 	}
+	// Only the fields the panel renders pass: a status also carries failure causes, quota
+	// reports and blocked reasons, which the page never shows and no reader of it should get.
+	out, err := panelView(body, id != "")
+	if err != nil {
+		h.backfillFailed(w, r, fmt.Errorf("decoding the Backfill function's answer to %s: %w", target.Path, err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(resp.StatusCode)
-	w.Write(body) // a write error means the page went away: nothing to do
+	w.WriteHeader(http.StatusOK)
+	w.Write(out) // a write error means the page went away: nothing to do
+}
+
+// panelView re-encodes the Backfill function's answer with only the fields of Job: one job's
+// status (one), or its list of jobs ({"jobs":[...]} or a bare array) as PanelJobs.
+func panelView(body []byte, one bool) ([]byte, error) {
+	if one {
+		var j Job
+		if err := json.Unmarshal(body, &j); err != nil {
+			return nil, err
+		}
+		return json.Marshal(j)
+	}
+	list := PanelJobs{Jobs: []Job{}}
+	var err error
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		err = json.Unmarshal(body, &list.Jobs)
+	} else {
+		err = json.Unmarshal(body, &list)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if list.Jobs == nil {
+		list.Jobs = []Job{}
+	}
+	return json.Marshal(list)
 }
 
 // backfillUnavailable is the page's whole answer when the Backfill function cannot be read.

@@ -152,7 +152,7 @@ func TestBackfillsProxy(t *testing.T) {
 		wantBody string
 	}{
 		{"/deck/backfills?page_token=abc&evil=1", 200, `{"jobs":[]}`},
-		{"/deck/backfills/bf-1a2b", 200, `{"jobs":[]}`},
+		{"/deck/backfills/bf-1a2b", 200, `{"job_id":"","state":""}`},
 		{"/deck/backfills/bf-missing", 404, `{"error":"no such job"}`},
 		{"/deck/backfills/..%2fsecrets", 400, `"param":"id"`},
 		{"/deck/backfills/a/b", 400, `"param":"id"`},
@@ -172,6 +172,73 @@ func TestBackfillsProxy(t *testing.T) {
 	if resp := get(t, h, http.MethodGet, "/deck/backfills", nil); resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("GET /deck/backfills with the Backfill function down = %d, want 502", resp.StatusCode)
 	}
+}
+
+// TestBackfillsProxyPassesOnlyWhatThePageRenders: a status's failure causes (which quote API
+// errors), quota and blocked reasons, and any field added later, never reach the page.
+func TestBackfillsProxyPassesOnlyWhatThePageRenders(t *testing.T) {
+	const status = `{"job_id":"bf-1","state":"running","counts":{"planned":10,"enqueued":10,"succeeded":4,"failed":1,"retrying":2,"cancelled":0,"rows":99,"api_calls":7},` +
+		`"rate_per_sec":0.5,"eta_s":12,"failures":[{"cause":"GET https://api.example/v1?appid=SECRET-APPID: 401","count":1,"example":"task 3"}],` +
+		`"failures_sampled":true,"blocked":"quota exhausted for key SECRET-KEY","quota":{"tokens_per_day":{"consumed":5}},"created_at":"2026-03-01T12:00:00Z","raw":"SECRET"}`
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/backfills" {
+			io.WriteString(w, `{"jobs":[`+status+`],"next_page_token":"SECRET-PAGE"}`)
+			return
+		}
+		io.WriteString(w, status)
+	}))
+	defer upstream.Close()
+	h, err := New(Config{DefaultKeyword: "gcp", BackfillURL: upstream.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const job = `{"job_id":"bf-1","state":"running","counts":{"planned":10,"succeeded":4,"failed":1,"retrying":2},"rate_per_sec":0.5,"eta_s":12}`
+	for path, want := range map[string]string{"/deck/backfills": `{"jobs":[` + job + `]}`, "/deck/backfills/bf-1": job} {
+		resp := get(t, h, http.MethodGet, path, nil)
+		if diff := cmp.Diff(want, strings.TrimSpace(body(t, resp))); diff != "" || resp.StatusCode != 200 {
+			t.Errorf("GET %s = %d (-want +got):\n%s", path, resp.StatusCode, diff)
+		}
+	}
+}
+
+// FuzzPanelView: whatever the Backfill function answers, the deck passes on a Job or a list of
+// them with no other field, or refuses it.
+func FuzzPanelView(f *testing.F) {
+	f.Add([]byte(`{"jobs":[{"job_id":"a","failures":[{"cause":"x"}]}]}`), false)
+	f.Add([]byte(`[{"job_id":"a","counts":{"planned":1}}]`), false)
+	f.Add([]byte(`{"job_id":"a","blocked":"b","counts":{"rows":3}}`), true)
+	f.Add([]byte(`null`), false)
+	allowed := map[string]bool{"jobs": true, "job_id": true, "state": true, "counts": true, "rate_per_sec": true, "eta_s": true,
+		"planned": true, "succeeded": true, "failed": true, "cancelled": true, "retrying": true}
+	var keys func(v any) []string
+	keys = func(v any) (out []string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				out = append(append(out, k), keys(e)...)
+			}
+		case []any:
+			for _, e := range v {
+				out = append(out, keys(e)...)
+			}
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, body []byte, one bool) {
+		out, err := panelView(body, one)
+		if err != nil {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("panelView(%q) = %q, not JSON: %v", body, out, err)
+		}
+		for _, k := range keys(v) {
+			if !allowed[k] {
+				t.Fatalf("panelView(%q) passed field %q: %s", body, k, out)
+			}
+		}
+	})
 }
 
 // FuzzServeHTTP: whatever path and query a request carries, the deck answers one of its known
