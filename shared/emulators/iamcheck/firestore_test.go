@@ -142,3 +142,63 @@ func TestFirestore(t *testing.T) {
 		})
 	}
 }
+
+// TestFirestoreDatabaseCondition: a viewer grant conditioned on one database reads that
+// database and nothing of another, as Firestore evaluates resource.name (condition.go).
+func TestFirestoreDatabaseCondition(t *testing.T) {
+	host := emulatorHost(t, gcloudemu.Firestore)
+	projectID := gcloudemu.NewProjectID(t)
+	proj := "projects/" + projectID
+	t.Setenv("FIRESTORE_EMULATOR_HOST", host)
+	for _, db := range []string{"(default)", "rankings"} {
+		admin, err := firestore.NewClientWithDatabase(t.Context(), projectID, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Doc("views/v1").Set(t.Context(), map[string]any{"user_id": "u1"}); err != nil {
+			t.Fatal(err)
+		}
+		admin.Close()
+	}
+	onRankings := []Binding{{Member: member, Role: "roles/datastore.viewer", Resource: proj,
+		Condition: `resource.name == "` + proj + `/databases/rankings"`}}
+	proxy, err := Start(t.Context(), Config{Member: member, Policy: mustPolicy(t, onRankings), Log: discard,
+		Upstreams: map[string]string{Firestore: host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	t.Setenv("FIRESTORE_EMULATOR_HOST", proxy.Addr())
+	tests := []struct {
+		db      string
+		call    string
+		allowed bool
+	}{
+		{"rankings", "get", true},
+		{"rankings", "query", true},
+		{"rankings", "set", false}, // viewer: read only
+		{"(default)", "get", false},
+		{"(default)", "query", false},
+	}
+	for _, tt := range tests {
+		c, err := firestore.NewClientWithDatabase(t.Context(), projectID, tt.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		switch tt.call {
+		case "get":
+			_, err = c.Doc("views/v1").Get(ctx)
+		case "query":
+			_, err = c.Collection("views").Where("user_id", "==", "u1").Documents(ctx).GetAll()
+		case "set":
+			_, err = c.Doc("views/v2").Set(ctx, map[string]any{"user_id": "u2"})
+		}
+		cancel()
+		c.Close()
+		st, _ := status.FromError(err)
+		if tt.allowed != (err == nil) || (!tt.allowed && st.Code() != codes.PermissionDenied) {
+			t.Errorf("%s in database %s = %v, want allowed %v (else PermissionDenied)", tt.call, tt.db, err, tt.allowed)
+		}
+	}
+}

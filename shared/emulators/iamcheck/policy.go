@@ -19,12 +19,16 @@ type Binding struct {
 	// projects/P/datasets/D/tables/T, projects/P/secrets/S, projects/P/locations/L/queues/Q or
 	// projects/P/serviceAccounts/EMAIL (ServiceAccountName builds it).
 	Resource string
+	// Condition is the binding's IAM condition expression, empty for none; only what
+	// condition.go understands is accepted.
+	Condition string
 }
 
 // Policy is a set of bindings and the roles they name. It is read-only after NewPolicy, so
 // one Policy may be shared by many proxies.
 type Policy struct {
 	bindings []Binding
+	conds    []*condition               // by binding; nil for an unconditional one
 	perms    map[string]map[string]bool // role name -> permissions it grants
 }
 
@@ -51,7 +55,12 @@ func NewPolicy(bindings []Binding, custom ...Role) (*Policy, error) {
 		if _, ok := p.perms[b.Role]; !ok {
 			return nil, fmt.Errorf("binding %s to %s on %s: role %s is neither in roles.json nor a custom role given to NewPolicy", b.Role, b.Member, b.Resource, b.Role)
 		}
+		c, err := parseCondition(b.Condition)
+		if err != nil {
+			return nil, fmt.Errorf("binding %s to %s on %s: %w", b.Role, b.Member, b.Resource, err)
+		}
 		p.bindings = append(p.bindings, b)
+		p.conds = append(p.conds, c)
 	}
 	return p, nil
 }
@@ -82,9 +91,9 @@ func (p *Policy) Allowed(member, permission, resource string) bool {
 	if p == nil || resource == "" {
 		return false
 	}
-	for _, b := range p.bindings {
+	for i, b := range p.bindings {
 		if (b.Member == member || b.Member == "allUsers" || b.Member == "allAuthenticatedUsers") &&
-			p.perms[b.Role][permission] && covers(b.Resource, resource) {
+			p.perms[b.Role][permission] && covers(b.Resource, resource) && p.conds[i].holds(resource) {
 			return true
 		}
 	}
@@ -103,8 +112,8 @@ func (p *Policy) Check(member, permission, resource string) error {
 // Permissions returns what member holds on resource, sorted; for tests and debugging.
 func (p *Policy) Permissions(member, resource string) []string {
 	seen := map[string]bool{}
-	for _, b := range p.bindings {
-		if (b.Member == member || b.Member == "allUsers" || b.Member == "allAuthenticatedUsers") && covers(b.Resource, resource) {
+	for i, b := range p.bindings {
+		if (b.Member == member || b.Member == "allUsers" || b.Member == "allAuthenticatedUsers") && covers(b.Resource, resource) && p.conds[i].holds(resource) {
 			for perm := range p.perms[b.Role] {
 				seen[perm] = true
 			}

@@ -190,3 +190,38 @@ func TestRESTMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestConditions: a database condition holds for that database's resources only, and any
+// expression the checks cannot evaluate is refused rather than ignored.
+func TestConditions(t *testing.T) {
+	const db = "projects/p/databases/rankings"
+	p, err := NewPolicy([]Binding{{Member: member, Role: "roles/datastore.viewer", Resource: "projects/p",
+		Condition: `resource.name == "projects/p/databases/other" || resource.name == "` + db + `"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		resource string
+		want     bool
+	}{
+		{db, true},
+		{db + "/documents/rankings_views/v1", true},
+		{"projects/p/databases/rankings2/documents/x", false},
+		{"projects/p/databases/(default)/documents/backfill_jobs/j", false},
+		{"projects/p", false}, // not a database: a resource.name condition does not hold
+	} {
+		if got := p.Allowed(member, "datastore.entities.get", tt.resource); got != tt.want {
+			t.Errorf("Allowed(datastore.entities.get, %s) = %v, want %v", tt.resource, got, tt.want)
+		}
+	}
+	for _, expr := range []string{
+		`request.time < timestamp("2030-01-01T00:00:00Z")`,
+		`resource.name.startsWith("projects/p/databases/")`,
+		`resource.name == "projects/p/databases/rankings" && request.time < timestamp("2030-01-01T00:00:00Z")`,
+		`resource.name != "projects/p/databases/(default)"`,
+	} {
+		if _, err := NewPolicy([]Binding{{Member: member, Role: "roles/datastore.viewer", Resource: "projects/p", Condition: expr}}); err == nil {
+			t.Errorf("NewPolicy(condition %q) = nil error, want one: the checks cannot evaluate it", expr)
+		}
+	}
+}
