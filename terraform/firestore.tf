@@ -25,3 +25,18 @@ resource "google_firestore_field" "dedup_expires_at" {
 
   ttl_config {}
 }
+
+# The rankings' own database (rankings.tf): what UpdateRankings writes and ServeRankings reads,
+# apart from everything else so a grant conditioned on it reaches nothing more. Firestore's free
+# tier applies to one database per project (https://cloud.google.com/firestore/quotas), so its
+# reads and writes are billed from the first.
+resource "google_firestore_database" "rankings" {
+  name        = var.rankings_database
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # Destroying the configuration leaves the database (and its data) in place.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.api]
+}

@@ -25,6 +25,7 @@ locals {
     youtube_client_id     = "RunBackfillTask"
     youtube_client_secret = "RunBackfillTask"
     youtube_refresh_token = "RunBackfillTask"
+    recent_views_key      = "ServeRankings"
   }
 
   # Who may call each function (roles/run.invoker on its Cloud Run service).
@@ -211,6 +212,15 @@ resource "google_service_account_iam_member" "pubsub_token_creator" {
   # The agent exists once the Pub/Sub API is enabled and has served the project: after the topic
   # is created (the dead-letter grants refer to topics and subscriptions already).
   depends_on = [google_pubsub_topic.events]
+}
+
+# The app backends that mint recent-views tokens read the key's secret, that secret alone.
+resource "google_secret_manager_secret_iam_member" "recent_views_minter" {
+  for_each = toset(var.recent_views_token_minters)
+
+  secret_id = google_secret_manager_secret.secret["recent_views_key"].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = each.value
 }
 
 # Secrets that http_json backfill specs name by resource: the worker reads each listed secret, on

@@ -36,11 +36,15 @@ locals {
   ranking_function_env = {
     UpdateRankings = {
       GOOGLE_CLOUD_PROJECT = var.project_id
+      RANKINGS_DATABASE    = google_firestore_database.rankings.name
       RANKINGS_SHARDS      = tostring(var.rankings_shards)
     }
     ServeRankings = {
       GOOGLE_CLOUD_PROJECT = var.project_id
+      RANKINGS_DATABASE    = google_firestore_database.rankings.name
       RANKINGS_CACHE_TTL   = var.rankings_cache_ttl
+      # The key recent-views tokens are checked with (functions/serverankings/views_auth.go).
+      RECENT_VIEWS_KEY_SECRET = local.secret_version.recent_views_key
       # The deck (shared/deck) served at "/": its first column, window and poll interval, and
       # the Backfill function its backfills panel reads (with an ID token: see below).
       DECK_DEFAULT_KEYWORD = var.deck_default_keyword
@@ -61,7 +65,8 @@ locals {
     views  = "rankings_views"
   }
 
-  # UpdateRankings writes; ServeRankings only reads.
+  # UpdateRankings writes; ServeRankings only reads. Both only the rankings database: the
+  # grants' condition below.
   ranking_firestore_roles = {
     UpdateRankings = "roles/datastore.user"
     ServeRankings  = "roles/datastore.viewer"
@@ -128,12 +133,24 @@ resource "google_pubsub_subscription_iam_member" "rankings_subscriber" {
 
 # --- Permissions -------------------------------------------------------------------------------
 
+# Project level, as Firestore has no IAM below the project, but conditioned on the rankings
+# database: Firestore evaluates a condition's resource.name as the database a request reaches
+# (firestore.googleapis.com is among the services whose resource attributes conditions test,
+# https://cloud.google.com/iam/docs/conditions-resource-attributes), never a collection. So
+# ServeRankings reads the rankings and nothing of (default): backfill jobs, raw responses, the
+# stream lease, CollectEvents' seen ids. shared/emulators/iamcheck evaluates the same condition.
 resource "google_project_iam_member" "rankings_firestore" {
   for_each = local.ranking_firestore_roles
 
   project = var.project_id
   role    = each.value
   member  = google_service_account.function[each.key].member
+
+  condition {
+    title       = "rankings-database-only"
+    description = "Only the rankings' Firestore database."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.rankings.name}\""
+  }
 }
 
 resource "google_cloud_run_service_iam_member" "rankings_invoker" {
@@ -151,7 +168,7 @@ resource "google_cloud_run_service_iam_member" "rankings_invoker" {
 # A window's bucket documents: ranking and size equal, bucket in a range.
 resource "google_firestore_index" "rankings_counts" {
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = local.ranking_collections.counts
 
   fields {
@@ -171,7 +188,7 @@ resource "google_firestore_index" "rankings_counts" {
 # A user's recent views: latest first, ties by item id.
 resource "google_firestore_index" "rankings_views" {
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = local.ranking_collections.views
 
   fields {
@@ -191,7 +208,7 @@ resource "google_firestore_index" "rankings_views" {
 # The latest tweets for a term, newest first, without deleted ones.
 resource "google_firestore_index" "rankings_tweets_by_term" {
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = local.ranking_collections.tweets
 
   fields {
@@ -215,7 +232,7 @@ resource "google_firestore_index" "rankings_tweets_by_term" {
 # The retweet with the lowest id of an original never seen itself (its quoted text and author).
 resource "google_firestore_index" "rankings_tweets_by_original" {
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = local.ranking_collections.tweets
 
   fields {
@@ -242,7 +259,7 @@ resource "google_firestore_field" "rankings_expires_at" {
   for_each = local.ranking_collections
 
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = each.value
   field      = "expires_at"
 
@@ -258,7 +275,7 @@ resource "google_firestore_field" "rankings_count_maps" {
   for_each = toset(["c", "k"])
 
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = local.ranking_collections.counts
   field      = each.key
 
@@ -274,7 +291,7 @@ resource "google_firestore_field" "rankings_marker_bodies" {
   for_each = { tweets = local.ranking_collections.tweets, events = local.ranking_collections.events }
 
   project    = var.project_id
-  database   = google_firestore_database.main.name
+  database   = google_firestore_database.rankings.name
   collection = each.value
   field      = "body"
 

@@ -8,6 +8,7 @@ locals {
     youtube_client_id     = var.youtube_secret_ids.client_id
     youtube_client_secret = var.youtube_secret_ids.client_secret
     youtube_refresh_token = var.youtube_secret_ids.refresh_token
+    recent_views_key      = var.recent_views_key_secret_id
   }
 }
 

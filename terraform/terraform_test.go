@@ -58,6 +58,7 @@ var localOnly = map[string]string{
 	"YOUTUBE_CLIENT_ID":     "a credential itself, for local runs; deployed functions read YOUTUBE_CLIENT_ID_SECRET",
 	"YOUTUBE_CLIENT_SECRET": "a credential itself, for local runs; deployed functions read YOUTUBE_CLIENT_SECRET_SECRET",
 	"YOUTUBE_REFRESH_TOKEN": "a credential itself, for local runs; deployed functions read YOUTUBE_REFRESH_TOKEN_SECRET",
+	"RECENT_VIEWS_KEY":      "a key itself, for local runs; deployed, ServeRankings reads RECENT_VIEWS_KEY_SECRET",
 	"ALLOW_PRIVATE_HOSTS":   "lets sources reach private addresses, which only the local stack's fakes need",
 	"YOUTUBE_TOKEN_URL":     "points the YouTube client at a local fake; production uses Google's",
 	"YOUTUBE_API_BASE_URL":  "points the YouTube client at a local fake; production uses Google's",

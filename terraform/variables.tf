@@ -570,6 +570,43 @@ variable "rankings_shards" {
   }
 }
 
+variable "rankings_database" {
+  type        = string
+  description = "Firestore database of the rankings (RANKINGS_DATABASE): UpdateRankings writes it, ServeRankings reads only it. Its own database so that ServeRankings' grant can be conditioned on it (Firestore IAM conditions name databases, not collections)."
+  default     = "rankings"
+
+  # The database id rule of projects.databases.create (databaseId): 4-63 characters of a-z,
+  # 0-9 and -, a letter first, a letter or digit last
+  # (https://firebase.google.com/docs/firestore/reference/rest/v1/projects.databases/create).
+  # "(default)" is refused here: the default database holds what ServeRankings must not read.
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.rankings_database))
+    error_message = "rankings_database must be a named Firestore database id: 4-63 characters of a-z, 0-9 and -, starting with a letter and ending with a letter or digit (not (default))."
+  }
+}
+
+variable "recent_views_key_secret_id" {
+  type        = string
+  description = "Secret Manager secret holding the key recent-views tokens are signed with (at least 32 bytes; its value is added out of band). ServeRankings reads it; so may recent_views_token_minters."
+  default     = "recent-views-token-key"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.recent_views_key_secret_id))
+    error_message = "recent_views_key_secret_id must be a Secret Manager secret id: 1 to 255 letters, digits, - or _."
+  }
+}
+
+variable "recent_views_token_minters" {
+  type        = list(string)
+  description = "Principals that mint recent-views tokens for their users (the app's backend), given secretAccessor on the key's secret alone, such as serviceAccount:app@p.iam.gserviceaccount.com. Whoever holds the key can read any user's recent views."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.recent_views_token_minters : can(regex("^(user|serviceAccount|group|principal|principalSet):.+", m))])
+    error_message = "recent_views_token_minters must be IAM members such as serviceAccount:EMAIL; public access is refused."
+  }
+}
+
 variable "rankings_cache_ttl" {
   type        = string
   description = "How long a ServeRankings instance reuses a computed ranking, and the max-age of its answers (RANKINGS_CACHE_TTL, a Go duration up to 1m)."

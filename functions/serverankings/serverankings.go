@@ -28,9 +28,10 @@ const EntryPoint = "ServeRankings"
 func init() {
 	logger := logging.Default()
 	entry = lazy.FromEnv(EntryPoint, logger, LoadConfig, func(ctx context.Context, cfg Config) (http.Handler, error) {
-		fs, err := firestore.NewClient(ctx, cfg.Project)
+		// Only the rankings' database: its grant reaches nothing else (terraform/rankings.tf).
+		fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.Database)
 		if err != nil {
-			return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+			return nil, fmt.Errorf("creating Firestore client for database %s of project %s: %w", cfg.Database, cfg.Project, err)
 		}
 		store := rankings.NewStore(fs, rankings.Options{Log: logger})
 		d, err := newDeck(ctx, cfg.Deck, logger)
@@ -54,6 +55,8 @@ func Serve(w http.ResponseWriter, r *http.Request) { entry.ServeHTTP(w, r) }
 // Config is the function's configuration, read from the environment.
 type Config struct {
 	Project string // GOOGLE_CLOUD_PROJECT
+	// Database is the rankings' Firestore database (RANKINGS_DATABASE).
+	Database string
 	// CacheTTL is how long an instance reuses a computed ranking (RANKINGS_CACHE_TTL), and the
 	// max-age of its answers.
 	CacheTTL time.Duration
@@ -77,6 +80,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
 	c := Config{
 		Project:  env.Required("GOOGLE_CLOUD_PROJECT"),
+		Database: env.String("RANKINGS_DATABASE", rankings.DefaultDatabase),
 		CacheTTL: env.Duration("RANKINGS_CACHE_TTL", 5*time.Second, 0, time.Minute),
 		Deck: DeckConfig{
 			DefaultKeyword: env.String("DECK_DEFAULT_KEYWORD", "pipeline"),

@@ -60,7 +60,8 @@ func TestDeliveriesThroughFunctionsFramework(t *testing.T) {
 	project := gcloudemu.NewProjectID(t)
 	t.Setenv("GOOGLE_CLOUD_PROJECT", project)
 	base := serveAsDeployed(t)
-	fs, err := firestore.NewClient(t.Context(), project)
+	// The function writes the rankings' own database (RANKINGS_DATABASE's default).
+	fs, err := firestore.NewClientWithDatabase(t.Context(), project, rankings.DefaultDatabase)
 	if err != nil {
 		t.Fatal(err)
 	}

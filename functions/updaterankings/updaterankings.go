@@ -46,6 +46,8 @@ func init() {
 // Config is the function's configuration, read from the environment.
 type Config struct {
 	Project string // GOOGLE_CLOUD_PROJECT
+	// Database is the rankings' Firestore database (RANKINGS_DATABASE).
+	Database string
 	// Shards is how many documents each bucket's counters spread over (RANKINGS_SHARDS).
 	Shards int
 }
@@ -53,7 +55,8 @@ type Config struct {
 // LoadConfig reads the Config through lookup.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
-	c := Config{Project: env.Required("GOOGLE_CLOUD_PROJECT"), Shards: env.Int("RANKINGS_SHARDS", 16, 1, 500)}
+	c := Config{Project: env.Required("GOOGLE_CLOUD_PROJECT"), Database: env.String("RANKINGS_DATABASE", rankings.DefaultDatabase),
+		Shards: env.Int("RANKINGS_SHARDS", 16, 1, 500)}
 	return c, env.Err()
 }
 
@@ -64,9 +67,9 @@ var updater = lazy.NewValue(func(ctx context.Context) (*Updater, error) {
 		log.Error("UpdateRankings is misconfigured", "error", err)
 		return nil, err
 	}
-	fs, err := firestore.NewClient(ctx, cfg.Project)
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.Database)
 	if err != nil {
-		return nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
+		return nil, fmt.Errorf("creating Firestore client for database %s of project %s: %w", cfg.Database, cfg.Project, err)
 	}
 	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Log: log}), nil, log), nil
 })

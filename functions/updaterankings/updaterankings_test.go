@@ -116,7 +116,7 @@ func TestLoadConfig(t *testing.T) {
 		v, ok := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "RANKINGS_SHARDS": "4"}[k]
 		return v, ok
 	})
-	if err != nil || c != (Config{Project: "p", Shards: 4}) {
+	if err != nil || c != (Config{Project: "p", Database: rankings.DefaultDatabase, Shards: 4}) {
 		t.Errorf("LoadConfig = %+v, %v", c, err)
 	}
 	_, err = LoadConfig(func(k string) (string, bool) { return map[string]string{"RANKINGS_SHARDS": "0"}[k], true })

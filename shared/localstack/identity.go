@@ -86,15 +86,18 @@ func (id *Identities) close() error {
 }
 
 // PolicyBindings are Terraform's IAM bindings as the checks apply them to project: the plan's
-// project renamed, and the Cloud Run invoker bindings left out (the local front door does not
-// check callers; TestDeliveryIdentities checks those bindings instead).
+// project renamed (in conditions too), and the Cloud Run invoker bindings left out (the local
+// front door does not check callers; TestDeliveryIdentities checks those bindings instead).
+// A conditional binding keeps its condition, which the checks evaluate as Firestore does
+// (iamcheck/condition.go) or refuse to start with.
 func PolicyBindings(t *topology.Topology, project string) []iamcheck.Binding {
 	var out []iamcheck.Binding
 	for _, b := range t.Bindings() {
-		if !strings.HasPrefix(b.Resource, "projects/") || b.Condition != "" {
+		if !strings.HasPrefix(b.Resource, "projects/") {
 			continue
 		}
-		out = append(out, iamcheck.Binding{Member: b.Member, Role: b.Role, Resource: localPath(b.Resource, project)})
+		cond := strings.ReplaceAll(b.Condition, `"projects/`+topology.Project+`/`, `"projects/`+project+`/`)
+		out = append(out, iamcheck.Binding{Member: b.Member, Role: b.Role, Resource: localPath(b.Resource, project), Condition: cond})
 	}
 	return out
 }

@@ -29,7 +29,7 @@ func deliveryProblems(t *topology.Topology, bindings []topology.Binding) ([]stri
 		if ep, ok := strings.CutPrefix(res, "functions/"); ok {
 			res = fn(ep)
 		}
-		bs = append(bs, iamcheck.Binding{Member: b.Member, Role: b.Role, Resource: res})
+		bs = append(bs, iamcheck.Binding{Member: b.Member, Role: b.Role, Resource: res, Condition: b.Condition})
 	}
 	policy, err := iamcheck.NewPolicy(bs)
 	if err != nil {
@@ -111,5 +111,46 @@ func TestDeliveryIdentities(t *testing.T) {
 	}
 	if relied < 10 {
 		t.Errorf("only %d bindings checked; the topology lost its invoker, token and secret bindings", relied)
+	}
+}
+
+// TestRankingsReadOnlyTheirDatabase: with Terraform's bindings, as the checks apply them,
+// ServeRankings reads the rankings' database and nothing of (default) (backfill jobs and their
+// raw responses, CollectEvents' seen ids, the stream lease), and UpdateRankings writes only the
+// rankings: what production refuses, the local stack refuses.
+func TestRankingsReadOnlyTheirDatabase(t *testing.T) {
+	top, err := Topology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := iamcheck.NewPolicy(PolicyBindings(top, "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(ep string) string {
+		f, ok := top.Function(ep)
+		if !ok {
+			t.Fatalf("no function %s in the topology", ep)
+		}
+		return topology.ServiceAccountMember(f.ServiceAccount)
+	}
+	const rankingsDB, defaultDB = "projects/p/databases/rankings/documents/", "projects/p/databases/(default)/documents/"
+	tests := []struct {
+		function, permission, resource string
+		want                           bool
+	}{
+		{"ServeRankings", "datastore.entities.get", rankingsDB + "rankings_views/v1", true},
+		{"ServeRankings", "datastore.entities.list", rankingsDB + "rankings_tweets", true},
+		{"ServeRankings", "datastore.entities.create", rankingsDB + "rankings_views/v1", false},
+		{"ServeRankings", "datastore.entities.get", defaultDB + "backfill_jobs/bf-1/raw/r1", false},
+		{"ServeRankings", "datastore.entities.list", defaultDB + "backfill_jobs", false},
+		{"ServeRankings", "datastore.entities.get", defaultDB + "collect_events_seen/e1", false},
+		{"UpdateRankings", "datastore.entities.create", rankingsDB + "rankings_counts/c1", true},
+		{"UpdateRankings", "datastore.entities.get", defaultDB + "backfill_jobs/bf-1", false},
+	}
+	for _, tt := range tests {
+		if got := policy.Allowed(member(tt.function), tt.permission, tt.resource); got != tt.want {
+			t.Errorf("%s %s on %s: allowed %v, want %v", tt.function, tt.permission, tt.resource, got, tt.want)
+		}
 	}
 }

@@ -26,6 +26,11 @@ type Collections struct {
 	Views string
 }
 
+// DefaultDatabase is the Firestore database of the rankings (RANKINGS_DATABASE), as
+// Terraform's rankings_database default names it: their own, apart from (default), so that
+// ServeRankings' read grant can be conditioned on it and reach nothing else.
+const DefaultDatabase = "rankings"
+
 // DefaultCollections are the collections Terraform declares (rankings_*).
 var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views"}
 

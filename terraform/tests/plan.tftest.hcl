@@ -155,8 +155,19 @@ run "defaults" {
 
   # Secrets are declared only: their values never pass through Terraform.
   assert {
-    condition     = toset([for s in google_secret_manager_secret.secret : s.secret_id]) == toset(["x-bearer-token", "youtube-client-id", "youtube-client-secret", "youtube-refresh-token"])
-    error_message = "The four secrets must be declared."
+    condition     = toset([for s in google_secret_manager_secret.secret : s.secret_id]) == toset(["x-bearer-token", "youtube-client-id", "youtube-client-secret", "youtube-refresh-token", "recent-views-token-key"])
+    error_message = "The five secrets must be declared."
+  }
+
+  # The rankings have their own database, and both ranking functions' Firestore grants are
+  # conditioned on it; no one mints recent-views tokens unless listed.
+  assert {
+    condition     = google_firestore_database.rankings.name == "rankings" && alltrue([for b in google_project_iam_member.rankings_firestore : b.condition[0].expression == "resource.name == \"projects/${var.project_id}/databases/rankings\""])
+    error_message = "UpdateRankings' and ServeRankings' Firestore grants must reach only the rankings database."
+  }
+  assert {
+    condition     = length(google_secret_manager_secret_iam_member.recent_views_minter) == 0
+    error_message = "With no minters listed, only ServeRankings reads the recent-views key."
   }
 
   # The source zip and the first build's wait.

@@ -75,6 +75,9 @@ run "good_values_are_accepted" {
     rankings_shards                 = 500
     rankings_cache_ttl              = "60s"
     rankings_invokers               = ["group:team@example.com"]
+    rankings_database               = "r-${join("", [for i in range(60) : "a"])}9"
+    recent_views_key_secret_id      = "rv_key-2"
+    recent_views_token_minters      = ["serviceAccount:app@p.iam.gserviceaccount.com"]
     deck_default_keyword            = "#gcp"
     deck_window                     = "15m"
     deck_poll_interval              = "10m"
@@ -160,6 +163,9 @@ run "bad_values_are_refused" {
     stream_params                   = "?tweet.fields=lang"
     stream_lang_filter              = ["English"]
     x_bearer_token_secret_id        = "projects/p/secrets/x"
+    rankings_database               = "(default)"
+    recent_views_key_secret_id      = "projects/p/secrets/k"
+    recent_views_token_minters      = ["allUsers"]
     backfill_http_allowed_hosts     = ["https://api.example.com"]
     youtube_secret_ids              = { client_secret = "a secret" }
   }
@@ -223,6 +229,9 @@ run "bad_values_are_refused" {
     var.stream_params,
     var.stream_lang_filter,
     var.x_bearer_token_secret_id,
+    var.rankings_database,
+    var.recent_views_key_secret_id,
+    var.recent_views_token_minters,
     var.backfill_http_allowed_hosts,
     var.youtube_secret_ids,
   ]
@@ -233,13 +242,15 @@ run "too_long_ids_are_refused" {
   command = plan
 
   variables {
-    dataset_id       = replace(format("%1025s", ""), " ", "d")
-    dedup_collection = replace(format("%1501s", ""), " ", "c")
+    dataset_id        = replace(format("%1025s", ""), " ", "d")
+    dedup_collection  = replace(format("%1501s", ""), " ", "c")
+    rankings_database = "r${replace(format("%63s", ""), " ", "a")}"
   }
 
   expect_failures = [
     var.dataset_id,
     var.dedup_collection,
+    var.rankings_database,
   ]
 }
 
