@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -114,11 +115,12 @@ func TestFirestoreLimitsOnTheFunctionsPath(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	}()
-	// UpdateRankings' own identity: its account holds datastore.user, so only the limit refuses.
-	// The client reads FIRESTORE_EMULATOR_HOST when it is made, as the function's does.
+	// UpdateRankings' own identity: its account holds datastore.user on the rankings' database,
+	// so there only the limit refuses. The client reads FIRESTORE_EMULATOR_HOST when it is made,
+	// as the function's does.
 	stackHost := os.Getenv("FIRESTORE_EMULATOR_HOST")
 	os.Setenv("FIRESTORE_EMULATOR_HOST", s.Identities.Addr("UpdateRankings"))
-	fs, err := firestore.NewClient(ctx, project)
+	fs, err := firestore.NewClientWithDatabase(ctx, project, rankings.DefaultDatabase)
 	os.Setenv("FIRESTORE_EMULATOR_HOST", stackHost)
 	if err != nil {
 		t.Fatal(err)
