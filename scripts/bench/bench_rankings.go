@@ -120,7 +120,9 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 
 	// The baseline, at the same concurrency, on the same emulator.
 	c.Log.Info("rankings: baseline, one transaction per event", "events", c.BaselineEvents)
-	fs, err := firestore.NewClient(ctx, s.Project)
+	// The stack's rankings database, where its UpdateRankings writes: the no-cache comparison
+	// below serves the same data.
+	fs, err := firestore.NewClientWithDatabase(ctx, s.Project, rankings.DefaultDatabase)
 	if err != nil {
 		return nil, err
 	}
