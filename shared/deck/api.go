@@ -12,6 +12,8 @@ import "time"
 //	GET {api}/tweets?q={word or #hashtag}&n={n}[&cursor={next_cursor}] -> TweetPage
 //	    newest first; next_cursor pages to older tweets; deleted tweets are left out
 //	GET {api}/recent_views?user_id={user} -> RecentViews
+//	    with X-Recent-Views-Token: a token for that user (the page takes it from #view_token=);
+//	    without one, a 401 APIError saying so
 //	any 4xx/5xx -> APIError
 //
 // The deck itself serves (so the browser needs no token for another function, nor CORS):
