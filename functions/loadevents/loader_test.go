@@ -339,3 +339,41 @@ func TestConcurrentDeliveries(t *testing.T) {
 		t.Errorf("app_events rows = %d, want %d", got, n)
 	}
 }
+
+// TestAppEventsDedupIsPerApp: two apps' events with one id are two events in app_events_dedup;
+// a resend within an app is one; a row loaded before apps existed (no app) is the default app's.
+func TestAppEventsDedupIsPerApp(t *testing.T) {
+	e := newEnv(t, nil)
+	msgs := []struct {
+		id, data string
+		attrs    map[string]string
+	}{
+		{"m1", `{"app":"shop","id":"e1","kind":"search","query":"shoes"}`, nil},
+		{"m2", `{"app":"blog","id":"e1","kind":"search","query":"posts"}`, nil},
+		{"m3", `{"id":"e1","kind":"search","query":"hats"}`, map[string]string{"app": "news"}},
+		{"m4", `{"app":"shop","id":"e1","kind":"search","query":"shoes"}`, nil}, // the shop's resend
+		{"m5", `{"id":"e2","kind":"search","query":"new"}`, nil},                // the default app's e2
+	}
+	for _, m := range msgs {
+		if code := e.deliver(t, m.id, []byte(m.data), m.attrs); code/100 != 2 {
+			t.Fatalf("deliver(%s) = %d, want 2xx", m.id, code)
+		}
+	}
+	// The default app's e2 again, as loaded before apps existed: the same event.
+	old := map[string]any{"event_time": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "event_id": "e2", "kind": "search",
+		"query": "old", "message_id": "m0", "publish_time": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "source": "app",
+		"ingested_at": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), "schema_version": "1"}
+	if err := e.bq.InsertRows(context.Background(), project, e.dataset, "app_events", []map[string]any{old}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.query(t, "SELECT app, event_id, message_id FROM `DS.app_events_dedup` ORDER BY message_id")
+	want := []map[string]any{
+		{"app": nil, "event_id": "e2", "message_id": "m0"},
+		{"app": "shop", "event_id": "e1", "message_id": "m1"},
+		{"app": "blog", "event_id": "e1", "message_id": "m2"},
+		{"app": "news", "event_id": "e1", "message_id": "m3"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("app_events_dedup mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -14,7 +14,11 @@ import (
 // AppEvent is one event an app sends to CollectEvents: a search, a detail view, or another kind
 // kept as "other" with its name.
 type AppEvent struct {
-	// ID is the app's own id for the event; an event sent twice with the same id is published once.
+	// App names the app that sent the event; absent means DefaultApp. Ids are unique within an
+	// app: two apps may use the same id for different events.
+	App string `json:"app,omitempty"`
+	// ID is the app's own id for the event; an event its app sends twice with the same id is
+	// published once.
 	ID           string          `json:"id,omitempty"`
 	Kind         string          `json:"kind"`
 	Time         *time.Time      `json:"time,omitempty"`
@@ -31,12 +35,42 @@ type AppEvent struct {
 const (
 	MaxAppEventBytes = 64 << 10
 	maxIDLen         = 128
-	maxQueryLen      = 1024
+	// MaxAppLen is the longest app name (see appName for its characters).
+	MaxAppLen   = 63
+	maxQueryLen = 1024
 	// MaxFutureSkew is how far ahead of the server's clock an event's time may be.
 	MaxFutureSkew = 24 * time.Hour
 )
 
 var kindName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// DefaultApp is the app of an event that names none: every event sent before apps existed.
+const DefaultApp = "default"
+
+// appName is what an app name may be: lower-case letters, digits, "_" and "-", starting with a
+// letter, at most MaxAppLen. It has no ":", "/", "." or NUL, so it can be joined to an event id
+// with any of them without ambiguity (the dedup keys do), and it is a valid Firestore document
+// id prefix.
+var appName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// ValidApp reports why an app name is not one, or nil.
+func ValidApp(app string) error {
+	switch {
+	case len(app) > MaxAppLen:
+		return invalid("app", "longer than %d characters", MaxAppLen)
+	case !appName.MatchString(app):
+		return invalid("app", "must match %s, got %q", appName, app)
+	}
+	return nil
+}
+
+// AppName returns the event's app: App, or DefaultApp when it names none.
+func (e *AppEvent) AppName() string {
+	if e.App == "" {
+		return DefaultApp
+	}
+	return e.App
+}
 
 // InvalidError reports an event that can never be accepted, naming the field at fault.
 type InvalidError struct {
@@ -66,6 +100,12 @@ func (e *AppEvent) ContractKind() Kind {
 	return KindOther
 }
 
+// AppEventTooLarge is the error for an event of size bytes, over MaxAppEventBytes; a reader
+// that does not keep such an event whole reports it with this.
+func AppEventTooLarge(size int64) error {
+	return invalid("", "event is %d bytes, over the limit of %d", size, MaxAppEventBytes)
+}
+
 // ParseAppEvent decodes and validates one app event. now is the receiving clock, used to refuse
 // times too far in the future. Unknown top-level fields are refused (a misspelt "querry" would
 // otherwise be lost): free-form data belongs in "properties".
@@ -74,7 +114,7 @@ func ParseAppEvent(data []byte, now time.Time) (*AppEvent, error) {
 		return nil, invalid("", "empty event")
 	}
 	if len(data) > MaxAppEventBytes {
-		return nil, invalid("", "event is %d bytes, over the limit of %d", len(data), MaxAppEventBytes)
+		return nil, AppEventTooLarge(int64(len(data)))
 	}
 	if !utf8.Valid(data) {
 		return nil, invalid("", "event is not valid UTF-8")
@@ -117,6 +157,8 @@ func (e *AppEvent) Validate(now time.Time) error {
 		return invalid("kind", "required")
 	case !kindName.MatchString(e.Kind):
 		return invalid("kind", "must match %s, got %q", kindName, e.Kind)
+	case e.App != "" && ValidApp(e.App) != nil:
+		return ValidApp(e.App)
 	case len(e.ID) > maxIDLen:
 		return invalid("id", "longer than %d characters", maxIDLen)
 	case e.ID != "" && strings.TrimSpace(e.ID) != e.ID:

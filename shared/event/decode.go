@@ -71,7 +71,7 @@ func Decode(m Message, now time.Time) (Record, error) {
 		return Record{}, invalid("publish_time", "required")
 	}
 	if isAppEvent(data) {
-		return decodeApp(data, ing, now)
+		return decodeApp(data, m.Attributes[AttrApp], ing, now)
 	}
 	x, err := ParseX(data)
 	var unmodelled *UnmodelledError
@@ -152,14 +152,26 @@ func XRecord(x *XEvent, raw string, ing Ingestion) Record {
 	return Record{Kind: x.Kind, Table: TableStreamEvents, Row: row}
 }
 
-func decodeApp(data []byte, ing Ingestion, now time.Time) (Record, error) {
+// decodeApp builds an app event's row. Its app is the event's own, else the collector's app
+// attribute (the app a request was made for), else DefaultApp: messages published before apps
+// existed have neither.
+func decodeApp(data []byte, attrApp string, ing Ingestion, now time.Time) (Record, error) {
 	e, err := ParseAppEvent(data, now)
 	if err != nil {
 		return Record{}, err
 	}
+	if attrApp != "" {
+		if err := ValidApp(attrApp); err != nil {
+			return Record{}, invalid("app", "attribute %s: %v", AttrApp, err.(*InvalidError).Reason)
+		}
+		if e.App != "" && e.App != attrApp {
+			return Record{}, invalid("app", "the event says %q, the %s attribute %q", e.App, AttrApp, attrApp)
+		}
+		e.App = attrApp
+	}
 	kind := e.ContractKind()
 	row := &AppEventRow{
-		EventTime: ing.PublishTime, EventID: e.ID, Kind: string(kind), Name: e.Kind,
+		EventTime: ing.PublishTime, App: e.AppName(), EventID: e.ID, Kind: string(kind), Name: e.Kind,
 		UserID: e.UserID, SessionID: e.SessionID, Query: e.Query, ResultsCount: e.ResultsCount,
 		ItemID: e.ItemID, Properties: string(e.Properties), Raw: string(data), Ingestion: ing,
 	}
@@ -213,6 +225,14 @@ func NewDeadLetter(m Message, stage, reason string, kind Kind, now time.Time) *D
 		row.Attributes = append(row.Attributes, Attribute{Key: k, Value: m.Attributes[k]})
 	}
 	return row
+}
+
+// AppAttributes returns the Pub/Sub attributes CollectEvents publishes an app event with: those
+// of Attributes and the event's app.
+func AppAttributes(e *AppEvent) map[string]string {
+	a := Attributes(e.ContractKind(), SourceApp, "", e.ID)
+	a[AttrApp] = e.AppName()
+	return a
 }
 
 // Attributes returns the Pub/Sub attributes a collector publishes an event with.

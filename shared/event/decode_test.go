@@ -41,12 +41,12 @@ func TestDecodeRows(t *testing.T) {
 			"raw": `{"limit":{"track":121564,"timestamp_ms":"1482242573699"}}`,
 		})},
 		{"search event", `{"id":"e1","kind":"search","time":"2026-11-22T08:00:00Z","user_id":"u1","query":"red shoes","results_count":0,"properties":{"ab":"b"}}`, TableAppEvents, with(map[string]any{
-			"event_time": time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), "event_id": "e1", "kind": "search", "name": "search", "user_id": "u1",
+			"event_time": time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), "app": "default", "event_id": "e1", "kind": "search", "name": "search", "user_id": "u1",
 			"query": "red shoes", "results_count": int64(0), "properties": `{"ab":"b"}`,
 			"raw": `{"id":"e1","kind":"search","time":"2026-11-22T08:00:00Z","user_id":"u1","query":"red shoes","results_count":0,"properties":{"ab":"b"}}`,
 		})},
 		{"unknown app kind is other, keyed by message id", `{"kind":"add_to_cart","item_id":"sku-1"}`, TableAppEvents, with(map[string]any{
-			"event_time": pubUS, "event_id": "msg:m1", "kind": "other", "name": "add_to_cart", "item_id": "sku-1",
+			"event_time": pubUS, "app": "default", "event_id": "msg:m1", "kind": "other", "name": "add_to_cart", "item_id": "sku-1",
 			"raw": `{"kind":"add_to_cart","item_id":"sku-1"}`,
 		})},
 	}

@@ -83,6 +83,9 @@ const (
 	AttrSchemaVersion = "schema_version"
 	// AttrEventID carries the app event's id, or the tweet id, for tracing a message to its row.
 	AttrEventID = "event_id"
+	// AttrApp carries an app event's app (DefaultApp when it names none); the loader takes it
+	// when the event itself names no app.
+	AttrApp = "app"
 )
 
 // SchemaVersion is the version of this contract, sent in the schema_version attribute and

@@ -73,6 +73,12 @@ type AppEventRow struct {
 	Properties   string    `bigquery:"properties"`
 	Raw          string    `bigquery:"raw"`
 	Ingestion
+	// App is the event's app (DefaultApp when it named none). It is the last column and
+	// NULLABLE because it was added to an existing table: "New columns ... are always added at
+	// the end of the table" and "must be NULLABLE or REPEATED"
+	// (https://cloud.google.com/bigquery/docs/managing-table-schemas#add_an_empty_column).
+	// Rows loaded before it have NULL, which the dedup view reads as DefaultApp.
+	App string `bigquery:"app"`
 }
 
 // Attribute is one Pub/Sub attribute, as stored with a dead letter.

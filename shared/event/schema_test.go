@@ -156,3 +156,18 @@ func TestViewsOrderedByDependency(t *testing.T) {
 		}
 	}
 }
+
+// TestAppEventsDedupViewIsPerApp: the dedup view keys on the app and the event id, reading a
+// row without an app (loaded before apps existed) as DefaultApp's, as the loader names it.
+func TestAppEventsDedupViewIsPerApp(t *testing.T) {
+	views, err := schemas.Views("p", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "PARTITION BY COALESCE(app, '" + DefaultApp + "'), event_id "
+	for _, v := range views {
+		if v.Name == "app_events_dedup" && !strings.Contains(v.Query, want) {
+			t.Errorf("app_events_dedup = %s\nwant it to contain %q", v.Query, want)
+		}
+	}
+}

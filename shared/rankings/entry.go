@@ -13,10 +13,10 @@ import (
 
 // Entry is one event as the rankings see it. Its Key is what makes it count once: a tweet's
 // id (a tweet from the stream and again from a replay is one tweet, as in tweets_dedup), or an
-// app event's id (as in app_events_dedup). Of two messages with one key, the earliest published
+// app event's app and id (as in app_events_dedup). Of two messages with one key, the earliest published
 // (then the lowest message id) is the one that counts, as the dedup views choose.
 type Entry struct {
-	Key         string // "t:<tweet id>" or "e:<event id>"
+	Key         string // "t:<tweet id>", or AppEventKey's "e:<event id>" or "a:<app>:<event id>"
 	PublishTime time.Time
 	MessageID   string
 	// Delete is a delete notice for the tweet of Key: it leaves every ranking.
@@ -79,7 +79,7 @@ func EntryOf(rec event.Record) (e Entry, ok bool) {
 		}
 		return Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID, Delete: true}, true
 	case *event.AppEventRow:
-		e = Entry{Key: "e:" + row.EventID, PublishTime: row.PublishTime, MessageID: row.MessageID}
+		e = Entry{Key: AppEventKey(row.App, row.EventID), PublishTime: row.PublishTime, MessageID: row.MessageID}
 		switch row.Kind {
 		case string(event.KindSearch):
 			if q := NormaliseQuery(row.Query); q != "" {
@@ -96,6 +96,16 @@ func EntryOf(rec event.Record) (e Entry, ok bool) {
 		return e, len(e.Counts) > 0
 	}
 	return Entry{}, false
+}
+
+// AppEventKey is the Entry key of an app event: "e:<event id>" for the default app (the key all
+// app events had before apps existed, so their markers still hold), "a:<app>:<event id>" for
+// another app. An app name has no ":", so two (app, id) pairs never share a key.
+func AppEventKey(app, eventID string) string {
+	if app == "" || app == event.DefaultApp {
+		return "e:" + eventID
+	}
+	return "a:" + app + ":" + eventID
 }
 
 // Terms are the words a tweet can be found by in the latest tweets: its hashtags as "#tag" and
