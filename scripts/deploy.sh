@@ -106,7 +106,7 @@ RUNTIME=go126
 # concurrency, max instances, ingress. terraform/functions.tf locals.functions has the same.
 FUNCTIONS=(
   "StreamTweets    stream-tweets     fn-stream-tweets     512Mi 1 1800 1  3  internal-only"
-  "CollectEvents   collect-events    fn-collect-events    512Mi 1 60  80 20 all"
+  "CollectEvents   collect-events    fn-collect-events    2Gi   1 60  80 20 all"
   "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
   "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
   "RunBackfillTask run-backfill-task fn-run-backfill-task 512Mi 1 600 10 20 internal-only"

@@ -24,11 +24,13 @@ locals {
       max_instances   = 3
       ingress         = "ALLOW_INTERNAL_ONLY"
     }
+    # Memory holds 80 maximum-size requests at once (the precondition below): 2 GiB, the most
+    # 1 vCPU allows besides 4 GiB (https://cloud.google.com/run/docs/configuring/services/memory-limits).
     CollectEvents = {
       name            = "collect-events"
       description     = "Validates app events, drops the ones already published, publishes the rest to the events topic."
       service_account = "fn-collect-events"
-      memory          = "512Mi"
+      memory          = "2Gi"
       cpu             = "1"
       timeout_seconds = 60
       concurrency     = 80
@@ -69,6 +71,17 @@ locals {
       ingress         = "ALLOW_INTERNAL_ONLY"
     }
   }, local.ranking_functions)
+
+  # The memory of a CollectEvents request at its peak, and of an instance besides its requests:
+  # functions/collectevents/memory.go's RequestPeakBytes and InstanceBaseBytes (a Go test
+  # compares). "Cloud Run instances that exceed their allowed memory limit are terminated"
+  # (https://cloud.google.com/run/docs/configuring/services/memory-limits), every request on them
+  # failing, so the function's memory must hold its concurrency times the request's peak.
+  collect_request_peak_bytes  = 3 * var.collect_max_body_bytes + 1048576
+  collect_instance_base_bytes = 134217728
+
+  # Each function's memory in bytes, from its "<n>Mi" or "<n>Gi".
+  memory_bytes = { for ep, f in local.functions : ep => tonumber(trimsuffix(trimsuffix(f.memory, "Gi"), "Mi")) * (endswith(f.memory, "Gi") ? 1073741824 : 1048576) }
 
   # The Go runtime of every function: go.mod's go directive must not be newer.
   runtime = "go126"
@@ -246,6 +259,13 @@ resource "google_cloudfunctions2_function" "function" {
   # The build runs as the build service account, which needs its role before the first build;
   # nothing in the block above refers to the binding, and the wait below lets it propagate.
   depends_on = [google_project_iam_member.build, terraform_data.build_grant_propagation]
+
+  lifecycle {
+    precondition {
+      condition     = each.key != "CollectEvents" || local.collect_instance_base_bytes + each.value.concurrency * local.collect_request_peak_bytes <= local.memory_bytes[each.key]
+      error_message = "CollectEvents' memory (${each.value.memory}) cannot hold ${each.value.concurrency} requests of collect_max_body_bytes = ${var.collect_max_body_bytes} at once: it needs ${local.collect_instance_base_bytes} + ${each.value.concurrency} x (3 x ${var.collect_max_body_bytes} + 1048576) bytes. Lower collect_max_body_bytes, or raise the memory (or lower the concurrency) in locals.functions."
+    }
+  }
 }
 
 # A new IAM grant takes up to a few minutes to reach Cloud Build: a build started at once fails on

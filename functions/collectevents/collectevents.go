@@ -1,12 +1,13 @@
 // Package collectevents is the CollectEvents HTTP Cloud Function: apps POST their events (as a
 // JSON array, one JSON object, or NDJSON), each event is validated against the app event contract
-// (shared/event), events whose id was already published are dropped, and the rest are published
-// to the events topic with the contract's attributes. The answer says, per event, whether it was
+// (shared/event), events whose app and id were already published are dropped, and the rest are
+// published to the events topic with the contract's attributes. The answer says, per event, whether it was
 // accepted, rejected (and why), a duplicate, or failed and should be sent again.
 //
-// Dedup is mark-after-publish: an id is recorded in Firestore only after its publish succeeded,
-// so dedup can never lose an event; a crash between the two lets a resend publish a second copy,
-// which the loader's dedup view (keyed by event id) absorbs.
+// Dedup is per app (an event without "app" is the default app's) and mark-after-publish: an id
+// is recorded in Firestore only after its publish succeeded, so dedup can never lose an event; a
+// crash between the two lets a resend publish a second copy, which the loader's dedup view (keyed
+// by app and event id) absorbs.
 package collectevents
 
 import (

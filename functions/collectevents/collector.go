@@ -1,6 +1,7 @@
 package collectevents
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -58,8 +59,8 @@ func NewCollector(pub Publisher, dedup Deduper, now func() time.Time, logger *sl
 // noDedup is the Deduper that has seen nothing.
 type noDedup struct{}
 
-func (noDedup) Seen(context.Context, []string, time.Time) (map[string]bool, error) { return nil, nil }
-func (noDedup) Mark(context.Context, []string, time.Time) error                    { return nil }
+func (noDedup) Seen(context.Context, []Key, time.Time) (map[Key]bool, error) { return nil, nil }
+func (noDedup) Mark(context.Context, []Key, time.Time) error                 { return nil }
 
 // ServeHTTP handles one request and writes one summary log line for it.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +95,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // collect reads and processes the request; a non-nil requestError means nothing was processed.
+// The body is read one event at a time, each validated as it comes, and only the valid events'
+// bytes are kept: nothing is published before the whole body has been read, because a body
+// found malformed or too large at its end is refused as a whole.
 func (c *Collector) collect(w http.ResponseWriter, r *http.Request) (*Response, *requestError) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -103,103 +107,112 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) (*Response, 
 	if reqErr != nil {
 		return nil, reqErr
 	}
-	body, reqErr := readBody(w, r, c.limits.MaxBodyBytes)
+	src, reqErr := openBody(w, r, mt, c.limits.MaxBodyBytes, c.limits.MaxEvents)
 	if reqErr != nil {
 		return nil, reqErr
 	}
-	var items [][]byte
-	if mt == contentTypeNDJSON {
-		items, reqErr = splitNDJSON(body, c.limits.MaxEvents)
-	} else {
-		items, reqErr = splitJSON(body, c.limits.MaxEvents)
+	now := c.now()
+	resp := &Response{Results: []Result{}}
+	var cands []candidate
+	firstByKey := make(map[Key]int)
+	for i := 0; ; i++ {
+		data, size, reqErr := src.next()
+		if reqErr != nil {
+			return nil, reqErr
+		}
+		if data == nil && size == 0 {
+			break
+		}
+		res := Result{Index: i}
+		if cd, ok := c.check(data, size, now, &res, firstByKey); ok {
+			cands = append(cands, cd)
+		}
+		resp.Results = append(resp.Results, res)
 	}
-	if reqErr != nil {
-		return nil, reqErr
-	}
-	return c.process(r.Context(), items), nil
+	c.process(r.Context(), resp, cands, now)
+	return resp, nil
 }
 
-// candidate is a valid event that may be published.
+// candidate is a valid event that may be published: only what publishing and dedup need, so
+// that the parsed event (its properties a second copy of its bytes) is not kept.
 type candidate struct {
 	index int
-	event *event.AppEvent
+	key   Key
+	attrs map[string]string
 	data  []byte
 }
 
-// process validates, dedups and publishes the events, and returns one result per event.
-func (c *Collector) process(ctx context.Context, items [][]byte) *Response {
-	now := c.now()
-	resp := &Response{Results: make([]Result, len(items))}
-	candidates := c.validate(items, now, resp.Results)
-	candidates = c.dropSeen(ctx, candidates, now, resp.Results)
-	published := c.publish(ctx, candidates, resp.Results)
+// check parses one event of size bytes (data is shorter when the event was too long to keep),
+// fills in its result, and returns it as a candidate unless it is invalid or repeats the app and
+// id of an earlier event of the request.
+func (c *Collector) check(data []byte, size int64, now time.Time, res *Result, firstByKey map[Key]int) (candidate, bool) {
+	var ev *event.AppEvent
+	var err error
+	if size > int64(len(data)) {
+		err = event.AppEventTooLarge(size)
+	} else {
+		ev, err = event.ParseAppEvent(data, now)
+	}
+	if ev != nil {
+		res.ID = ev.ID
+	}
+	if err != nil {
+		res.Status = StatusRejected
+		var ie *event.InvalidError
+		if errors.As(err, &ie) {
+			res.Field, res.Reason = ie.Field, ie.Reason
+		} else {
+			res.Reason = err.Error()
+		}
+		return candidate{}, false
+	}
+	key := Key{App: ev.AppName(), ID: ev.ID}
+	if ev.ID != "" {
+		if first, dup := firstByKey[key]; dup {
+			res.Status = StatusDuplicate
+			res.Reason = fmt.Sprintf("same app and id as event %d of this request", first)
+			return candidate{}, false
+		}
+		firstByKey[key] = res.Index
+	}
+	return candidate{index: res.Index, key: key, attrs: event.AppAttributes(ev), data: bytes.Clone(data)}, true
+}
+
+// process dedups and publishes the candidates and fills in their results and the totals.
+func (c *Collector) process(ctx context.Context, resp *Response, cands []candidate, now time.Time) {
+	cands = c.dropSeen(ctx, cands, now, resp.Results)
+	published := c.publish(ctx, cands, resp.Results)
 	if err := c.dedup.Mark(ctx, published, now); err != nil {
 		// The events are published; a resend may publish them again, and the loader's dedup
 		// view absorbs that. Failing the request instead would make the app resend them all.
 		c.log.WarnContext(ctx, "marking published event ids seen; a resend may publish duplicates", "error", err)
 	}
 	resp.count()
-	return resp
 }
 
-// validate parses each event, rejecting invalid ones and the repeats of an id within the
-// request, and returns the rest.
-func (c *Collector) validate(items [][]byte, now time.Time, results []Result) []candidate {
-	var out []candidate
-	firstByID := make(map[string]int)
-	for i, data := range items {
-		res := &results[i]
-		res.Index = i
-		ev, err := event.ParseAppEvent(data, now)
-		if ev != nil {
-			res.ID = ev.ID
-		}
-		if err != nil {
-			res.Status = StatusRejected
-			var ie *event.InvalidError
-			if errors.As(err, &ie) {
-				res.Field, res.Reason = ie.Field, ie.Reason
-			} else {
-				res.Reason = err.Error()
-			}
-			continue
-		}
-		if ev.ID != "" {
-			if first, dup := firstByID[ev.ID]; dup {
-				res.Status = StatusDuplicate
-				res.Reason = fmt.Sprintf("same id as event %d of this request", first)
-				continue
-			}
-			firstByID[ev.ID] = i
-		}
-		out = append(out, candidate{index: i, event: ev, data: data})
-	}
-	return out
-}
-
-// dropSeen marks the candidates whose id was already published as duplicates and returns the
-// rest. When the seen ids cannot be read, every candidate goes ahead: publishing a duplicate,
-// which the loader absorbs, is better than dropping an event.
+// dropSeen marks the candidates whose app and id were already published as duplicates and
+// returns the rest. When the seen ids cannot be read, every candidate goes ahead: publishing a
+// duplicate, which the loader absorbs, is better than dropping an event.
 func (c *Collector) dropSeen(ctx context.Context, cands []candidate, now time.Time, results []Result) []candidate {
-	var ids []string
+	var keys []Key
 	for _, cd := range cands {
-		if cd.event.ID != "" {
-			ids = append(ids, cd.event.ID)
+		if cd.key.ID != "" {
+			keys = append(keys, cd.key)
 		}
 	}
-	if len(ids) == 0 {
+	if len(keys) == 0 {
 		return cands
 	}
-	seen, err := c.dedup.Seen(ctx, ids, now)
+	seen, err := c.dedup.Seen(ctx, keys, now)
 	if err != nil {
-		c.log.WarnContext(ctx, "reading seen event ids; publishing all events of the request", "ids", len(ids), "error", err)
+		c.log.WarnContext(ctx, "reading seen event ids; publishing all events of the request", "ids", len(keys), "error", err)
 		return cands
 	}
 	out := cands[:0]
 	for _, cd := range cands {
-		if seen[cd.event.ID] {
+		if seen[cd.key] {
 			results[cd.index].Status = StatusDuplicate
-			results[cd.index].Reason = "an event with this id was already received"
+			results[cd.index].Reason = "an event of this app with this id was already received"
 			continue
 		}
 		out = append(out, cd)
@@ -207,20 +220,17 @@ func (c *Collector) dropSeen(ctx context.Context, cands []candidate, now time.Ti
 	return out
 }
 
-// publish publishes the candidates and returns the ids of those published.
-func (c *Collector) publish(ctx context.Context, cands []candidate, results []Result) []string {
+// publish publishes the candidates and returns the keys of those published.
+func (c *Collector) publish(ctx context.Context, cands []candidate, results []Result) []Key {
 	if len(cands) == 0 {
 		return nil
 	}
 	msgs := make([]publish.Message, len(cands))
 	for i, cd := range cands {
-		msgs[i] = publish.Message{
-			Data:       cd.data,
-			Attributes: event.Attributes(cd.event.ContractKind(), event.SourceApp, "", cd.event.ID),
-		}
+		msgs[i] = publish.Message{Data: cd.data, Attributes: cd.attrs}
 	}
 	errs := c.pub.PublishAll(ctx, msgs)
-	var published []string
+	var published []Key
 	var firstErr error
 	for i, cd := range cands {
 		err := errors.New("publisher returned no result for this message")
@@ -235,8 +245,8 @@ func (c *Collector) publish(ctx context.Context, cands []candidate, results []Re
 			continue
 		}
 		res.Status = StatusAccepted
-		if cd.event.ID != "" {
-			published = append(published, cd.event.ID)
+		if cd.key.ID != "" {
+			published = append(published, cd.key)
 		}
 	}
 	if firstErr != nil {

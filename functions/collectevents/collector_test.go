@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 )
@@ -35,7 +36,12 @@ type reply struct {
 
 // msg is the message the collector should publish for an event.
 func msg(data, kind, id string) publish.Message {
-	attrs := map[string]string{"kind": kind, "source": "app", "schema_version": "1"}
+	return appMsg(data, kind, event.DefaultApp, id)
+}
+
+// appMsg is the message the collector should publish for an event of app.
+func appMsg(data, kind, app, id string) publish.Message {
+	attrs := map[string]string{"kind": kind, "source": "app", "schema_version": "1", "app": app}
 	if id != "" {
 		attrs["event_id"] = id
 	}
@@ -51,6 +57,20 @@ const (
 	view1   = `{"id":"v1","kind":"detail_view","item_id":"sku-9"}`
 	noID    = `{"kind":"cart_add","properties":{"sku":"sku-9"}}`
 )
+
+const (
+	shopX    = `{"app":"shop","id":"x","kind":"search","query":"shoes"}`
+	blogX    = `{"app":"blog","id":"x","kind":"search","query":"posts"}`
+	defaultX = `{"id":"x","kind":"search","query":"hats"}`
+)
+
+// longApp is an app name of n characters.
+func longApp(n int) string { return "a" + strings.Repeat("p", n-1) }
+
+// withApp is a search event of an app whose name has n characters.
+func withApp(n int) string {
+	return `{"app":"` + longApp(n) + `","id":"a","kind":"search","query":"q"}`
+}
 
 func accepted(i int, id string) Result { return Result{Index: i, ID: id, Status: StatusAccepted} }
 
@@ -121,7 +141,7 @@ func TestCollector(t *testing.T) {
 			wantStatus: http.StatusOK,
 			want: reply{Response: Response{Accepted: 3, Duplicates: 1, Results: []Result{
 				accepted(0, "s1"), accepted(1, ""),
-				{Index: 2, ID: "s1", Status: StatusDuplicate, Reason: "same id as event 0"},
+				{Index: 2, ID: "s1", Status: StatusDuplicate, Reason: "same app and id as event 0"},
 				accepted(3, ""),
 			}}},
 			// Events without an id have no identity to dedup on: both are published.
@@ -189,6 +209,41 @@ func TestCollector(t *testing.T) {
 				{Index: 0, ID: "s1", Status: StatusDuplicate}, accepted(1, "s2"),
 			}}},
 			wantMsgs: []publish.Message{msg(search2, "search", "s2")},
+		}}},
+		{name: "dedup is per app", steps: []step{{
+			// One id in three apps is three events; within one app it is one.
+			contentType: jsonCT, body: "[" + shopX + "," + blogX + "," + defaultX + "," + shopX + "]",
+			wantStatus: http.StatusOK,
+			want: reply{Response: Response{Accepted: 3, Duplicates: 1, Results: []Result{
+				accepted(0, "x"), accepted(1, "x"), accepted(2, "x"),
+				{Index: 3, ID: "x", Status: StatusDuplicate, Reason: "same app and id as event 0"},
+			}}},
+			wantMsgs: []publish.Message{appMsg(shopX, "search", "shop", "x"), appMsg(blogX, "search", "blog", "x"), msg(defaultX, "search", "x")},
+		}, {
+			// Sent again: each app's x was marked seen, and a fourth app's x is new.
+			contentType: ndjsonCT, body: blogX + "\n" + defaultX + "\n" + shopX + "\n" + strings.Replace(shopX, "shop", "news", 1),
+			wantStatus: http.StatusOK,
+			want: reply{Response: Response{Accepted: 1, Duplicates: 3, Results: []Result{
+				{Index: 0, ID: "x", Status: StatusDuplicate, Reason: "already received"},
+				{Index: 1, ID: "x", Status: StatusDuplicate, Reason: "already received"},
+				{Index: 2, ID: "x", Status: StatusDuplicate, Reason: "already received"},
+				accepted(3, "x"),
+			}}},
+			wantMsgs: []publish.Message{appMsg(strings.Replace(shopX, "shop", "news", 1), "search", "news", "x")},
+		}}},
+		{name: "app name at its bound and one past it", steps: []step{{
+			contentType: jsonCT, body: "[" + withApp(event.MaxAppLen) + "," + withApp(event.MaxAppLen+1) + "]",
+			wantStatus: http.StatusOK,
+			want: reply{Response: Response{Accepted: 1, Rejected: 1, Results: []Result{
+				accepted(0, "a"), {Index: 1, ID: "a", Status: StatusRejected, Field: "app", Reason: "longer than 63 characters"},
+			}}},
+			wantMsgs: []publish.Message{appMsg(withApp(event.MaxAppLen), "search", longApp(event.MaxAppLen), "a")},
+		}, {
+			contentType: jsonCT, body: `{"app":"Shop","id":"b","kind":"search","query":"q"}`,
+			wantStatus: http.StatusOK,
+			want: reply{Response: Response{Rejected: 1, Results: []Result{
+				{Index: 0, ID: "b", Status: StatusRejected, Field: "app", Reason: "must match"},
+			}}},
 		}}},
 		{name: "method not allowed", steps: []step{{
 			method: http.MethodGet, wantStatus: http.StatusMethodNotAllowed,

@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 package main
 
@@ -32,6 +32,7 @@ type Report struct {
 	Firestore *FirestoreResult `json:"firestore,omitempty"`
 	Rankings  *RankingsResult  `json:"rankings,omitempty"`
 	Coverage  *CoverageResult  `json:"stream_coverage,omitempty"`
+	Collect   *CollectResult   `json:"collect_memory,omitempty"`
 }
 
 func main() {
@@ -66,6 +67,8 @@ func main() {
 	flag.DurationVar(&covc.Duration, "coverage-read", 20*time.Second, "a run's read window in the coverage soak (production: 27 min)")
 	flag.DurationVar(&covc.LeaseWait, "coverage-lease-wait", 3*time.Second, "how long a run waits for the lease in the coverage soak (production: 90 s)")
 	flag.IntVar(&covc.HandOvers, "coverage-hand-overs", 10, "hand-overs of the coverage soak")
+	var colc CollectConfig
+	flag.IntVar(&colc.Burst, "collect-burst", 80, "maximum-size requests sent to CollectEvents at once (its Terraform concurrency)")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
@@ -146,6 +149,15 @@ func main() {
 		}
 		r.Coverage = res
 	}
+	if want("collect") {
+		colc.Log = log
+		res, err := benchCollect(ctx, colc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: collect: %v\n", err)
+			os.Exit(1)
+		}
+		r.Collect = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -180,6 +192,7 @@ func printTable(w io.Writer, r Report) {
 	printFirestore(w, r.Firestore)
 	printRankings(w, r.Rankings)
 	printCoverage(w, r.Coverage)
+	printCollect(w, r.Collect)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {

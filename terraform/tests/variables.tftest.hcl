@@ -39,7 +39,7 @@ run "good_values_are_accepted" {
     dataset_id                      = replace(format("%1024s", ""), " ", "d")
     dedup_collection                = replace(format("%1500s", ""), " ", "c")
     dedup_ttl                       = "1h30m"
-    collect_max_body_bytes          = 33554432
+    collect_max_body_bytes          = 8039082 # the most CollectEvents' memory holds at its concurrency
     collect_max_events              = 1
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
@@ -282,4 +282,14 @@ run "dispatch_deadline_over_worker_timeout_refused" {
     backfill_work_timeout      = "540s"
   }
   expect_failures = [google_cloud_tasks_queue.backfill]
+}
+
+# Not a variable rule but CollectEvents' precondition: one byte more of body than good_values'
+# and its 80 requests at once no longer fit its 2 GiB.
+run "collect_body_over_memory_refused" {
+  command = plan
+  variables {
+    collect_max_body_bytes = 8039083
+  }
+  expect_failures = [google_cloudfunctions2_function.function]
 }
