@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -50,6 +51,15 @@ func TestDataDirKeepsDataBetweenRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.Close()
+	// The rankings live in their own database (rankings.DefaultDatabase), which must be kept too.
+	rk, err := firestore.NewClientWithDatabase(ctx, project, rankings.DefaultDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rk.Collection("kept").Doc("r1").Set(ctx, map[string]any{"n": 8}); err != nil {
+		t.Fatal(err)
+	}
+	rk.Close()
 	row := mapSaver{"job_id": "bf-kept", "shard": "s", "row_index": 0, "source": "http_json", "fetched_at": time.Now(), "record": "{}"}
 	if err := s.BQ.Dataset(s.Dataset).Table(warehouse.TableBackfillRows).Inserter().Put(ctx, []bigquery.ValueSaver{row}); err != nil {
 		t.Fatal(err)
@@ -78,5 +88,17 @@ func TestDataDirKeepsDataBetweenRuns(t *testing.T) {
 	}
 	if n, _ := snap.Data()["n"].(int64); n != 7 {
 		t.Errorf("after a restart, the document holds %v, want n = 7", snap.Data())
+	}
+	rk, err = firestore.NewClientWithDatabase(ctx, project, rankings.DefaultDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rk.Close()
+	snap, err = rk.Collection("kept").Doc("r1").Get(ctx)
+	if err != nil {
+		t.Fatalf("after a restart, the first run's document in the %s database: %v", rankings.DefaultDatabase, err)
+	}
+	if n, _ := snap.Data()["n"].(int64); n != 8 {
+		t.Errorf("after a restart, the %s document holds %v, want n = 8", rankings.DefaultDatabase, snap.Data())
 	}
 }

@@ -97,6 +97,9 @@ type Stack struct {
 	tmp         string
 	restoreEnv  map[string]*string
 	dataDir     string
+	// namedLoaded is set once the named Firestore databases were loaded from dataDir, so that a
+	// start that failed before never overwrites what the last run saved.
+	namedLoaded bool
 	// editedBindings: the test removed roles on purpose, so refusals are expected.
 	editedBindings bool
 	stopFwd        context.CancelFunc
@@ -153,6 +156,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				return nil, err
 			}
 			s.FirestoreHost = s.firestoreEm.Host
+			if o.DataDir != "" {
+				if err = loadNamedDatabases(ctx, s.FirestoreHost, o.Project, o.DataDir); err != nil {
+					return nil, err
+				}
+				s.namedLoaded = true // from now on Close may write them: nothing of them is lost
+			}
 		}
 		s.setenv("FIRESTORE_EMULATOR_HOST", s.FirestoreHost)
 	}
@@ -341,6 +350,9 @@ func (s *Stack) Close() error {
 	if s.firestoreEm != nil {
 		if s.dataDir != "" {
 			errs = append(errs, exportFirestore(context.Background(), s.FirestoreHost, s.Project, filepath.Join(s.dataDir, firestoreExportDir)))
+			if s.namedLoaded {
+				errs = append(errs, saveNamedDatabases(context.Background(), s.FirestoreHost, s.Project, s.dataDir))
+			}
 		}
 		errs = append(errs, s.firestoreEm.Stop())
 	}
