@@ -8,6 +8,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/deck"
 	"github.com/pipelinekit/pipelinekit/shared/deck/deckcheck"
 	"github.com/pipelinekit/pipelinekit/shared/deck/decktest"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // TestDeckInBrowser drives the deck in headless Chromium against decktest, the serving API's
@@ -15,14 +16,22 @@ import (
 func TestDeckInBrowser(t *testing.T) {
 	b := deckcheck.NewBrowser(t)
 	now := time.Now().UTC().Truncate(time.Second)
+	viewsKey := []byte("a test key of at least thirty-two bytes")
 	fake, err := decktest.NewServer(decktest.Options{Deck: deck.Config{
 		DefaultKeyword: "pipeline", Window: "1d", PollInterval: 300 * time.Millisecond,
-	}})
+	}, ViewsKey: viewsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
 	d := deckcheck.NewDeckUnderTest(fake.URL+"/", func(data []byte) error { _, err := fake.Publish(data); return err })
+	d.ViewToken = func(user string) string {
+		tok, err := viewtoken.Mint(viewsKey, user, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
 	d.JobBar = map[string]string{"bf-908b0144eb154ac5": "40", "bf-1a2b3c4d5e6f7a8b": "100"}
 	deckcheck.SeedSample(t, d, now, filepath.Join("..", "localstack", "testdata", "sample_stream.jsonl"))
 	fake.SetJobs([]map[string]any{

@@ -64,6 +64,13 @@ func TestDeckInBrowserOnTheStack(t *testing.T) {
 	}
 	d := deckcheck.NewDeckUnderTest(s.Rankings.URL+"/", publish)
 	d.NoBackfills = true // this stack runs no Backfill function
+	d.ViewToken = func(user string) string {
+		tok, err := s.ViewToken(user, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	deckcheck.SeedSample(t, d, now, filepath.Join("testdata", "sample_stream.jsonl"))
 	deckcheck.Run(t, b, d, now)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/deck"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // Server is an httptest server answering the deck's page and API, and a Backfill function's
@@ -33,13 +34,14 @@ import (
 type Server struct {
 	*httptest.Server
 
-	mu      sync.Mutex
-	now     func() time.Time
-	seq     int
-	tweets  map[string]*event.TweetRow
-	deleted map[string]bool
-	apps    []*event.AppEventRow
-	jobs    []map[string]any
+	mu       sync.Mutex
+	now      func() time.Time
+	viewsKey []byte
+	seq      int
+	tweets   map[string]*event.TweetRow
+	deleted  map[string]bool
+	apps     []*event.AppEventRow
+	jobs     []map[string]any
 }
 
 // Options configure a Server.
@@ -48,11 +50,14 @@ type Options struct {
 	Deck deck.Config
 	// Now is the clock windows are counted back from; nil is time.Now.
 	Now func() time.Time
+	// ViewsKey signs the recent-views tokens /recent_views requires, as ServeRankings does;
+	// nil refuses every /recent_views (ServeRankings without a key).
+	ViewsKey []byte
 }
 
 // NewServer starts a Server; Close stops it.
 func NewServer(opts Options) (*Server, error) {
-	s := &Server{now: opts.Now, tweets: map[string]*event.TweetRow{}, deleted: map[string]bool{}}
+	s := &Server{now: opts.Now, viewsKey: opts.ViewsKey, tweets: map[string]*event.TweetRow{}, deleted: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -326,6 +331,23 @@ func (s *Server) recentViews(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, "user_id", "1 to 128 bytes")
 		return
 	}
+	// As ServeRankings: a token for this user, or 401 (none or a bad one) or 403 (another's).
+	tok := r.Header.Get("X-Recent-Views-Token")
+	var bad *viewtoken.Error
+	switch err := viewtoken.Verify(s.viewsKey, tok, user, s.now()); {
+	case s.viewsKey == nil:
+		writeStatus(w, http.StatusForbidden, "recent views are off: no token key")
+		return
+	case tok == "":
+		writeStatus(w, http.StatusUnauthorized, "recent views need a token for the user in the X-Recent-Views-Token header")
+		return
+	case errors.As(err, &bad) && bad.Kind == viewtoken.WrongUser:
+		writeStatus(w, http.StatusForbidden, "X-Recent-Views-Token: "+bad.Reason)
+		return
+	case err != nil:
+		writeStatus(w, http.StatusUnauthorized, "X-Recent-Views-Token: "+err.Error())
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := deck.RecentViews{UserID: user, Items: []deck.RecentView{}}
@@ -388,6 +410,12 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+func writeStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(deck.APIError{Error: msg})
 }
 
 func writeErr(w http.ResponseWriter, param, msg string) {
