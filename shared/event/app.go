@@ -38,6 +38,12 @@ const (
 	// MaxAppLen is the longest app name (see appName for its characters).
 	MaxAppLen   = 63
 	maxQueryLen = 1024
+	// MaxUserIDLen bounds user_id and session_id, in bytes: ServeRankings' recent views and
+	// their tokens take user ids up to this (viewtoken.MaxUserIDLen, equal by a test), so a
+	// longer one could be stored but never read.
+	MaxUserIDLen = 128
+	// MaxItemIDLen bounds item_id, in bytes: a ranking key, and room for a URL path.
+	MaxItemIDLen = 1024
 	// MaxFutureSkew is how far ahead of the server's clock an event's time may be.
 	MaxFutureSkew = 24 * time.Hour
 )
@@ -171,6 +177,12 @@ func (e *AppEvent) Validate(now time.Time) error {
 		return invalid("results_count", "must not be negative")
 	case len(e.Query) > maxQueryLen:
 		return invalid("query", "longer than %d characters", maxQueryLen)
+	case len(e.UserID) > MaxUserIDLen:
+		return invalid("user_id", "%d bytes, over the limit of %d", len(e.UserID), MaxUserIDLen)
+	case len(e.SessionID) > MaxUserIDLen:
+		return invalid("session_id", "%d bytes, over the limit of %d", len(e.SessionID), MaxUserIDLen)
+	case len(e.ItemID) > MaxItemIDLen:
+		return invalid("item_id", "%d bytes, over the limit of %d", len(e.ItemID), MaxItemIDLen)
 	}
 	switch Kind(e.Kind) {
 	case KindSearch:

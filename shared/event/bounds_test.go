@@ -1,10 +1,13 @@
 package event
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
 // TestMessageBound: a message of exactly MaxMessageBytes becomes a row; one byte more is
@@ -37,6 +40,38 @@ func TestDeadLetterDataBound(t *testing.T) {
 		if len(row.Data) != MaxDeadLetterData || row.DataBytes == nil || *row.DataBytes != int64(size) {
 			t.Errorf("NewDeadLetter(%d bytes) kept %d bytes, data_bytes %v; want %d kept, data_bytes %d",
 				size, len(row.Data), row.DataBytes, MaxDeadLetterData, size)
+		}
+	}
+}
+
+// TestAppEventFieldBounds: each bounded field of an app event at its bound is accepted, and one
+// byte past is refused naming the field. The user id bound is recent views' (viewtoken's).
+func TestAppEventFieldBounds(t *testing.T) {
+	if MaxUserIDLen != viewtoken.MaxUserIDLen {
+		t.Errorf("MaxUserIDLen = %d, viewtoken.MaxUserIDLen = %d: an accepted user could not read their views", MaxUserIDLen, viewtoken.MaxUserIDLen)
+	}
+	now := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	pad := func(n int) string { return strings.Repeat("é", n/2) + strings.Repeat("a", n%2) }
+	tests := []struct {
+		field string
+		bound int
+		event func(v string) string
+	}{
+		{"id", maxIDLen, func(v string) string { return `{"kind":"search","query":"q","id":"` + strings.Repeat("i", len(v)) + `"}` }},
+		{"query", maxQueryLen, func(v string) string { return `{"kind":"search","query":"` + v + `"}` }},
+		{"user_id", MaxUserIDLen, func(v string) string { return `{"kind":"detail_view","item_id":"x","user_id":"` + v + `"}` }},
+		{"session_id", MaxUserIDLen, func(v string) string { return `{"kind":"search","query":"q","session_id":"` + v + `"}` }},
+		{"item_id", MaxItemIDLen, func(v string) string { return `{"kind":"detail_view","item_id":"` + v + `"}` }},
+		{"app", MaxAppLen, func(v string) string { return `{"kind":"search","query":"q","app":"` + strings.Repeat("a", len(v)) + `"}` }},
+	}
+	for _, tc := range tests {
+		if _, err := ParseAppEvent([]byte(tc.event(pad(tc.bound))), now); err != nil {
+			t.Errorf("%s of %d bytes: %v, want accepted", tc.field, tc.bound, err)
+		}
+		_, err := ParseAppEvent([]byte(tc.event(pad(tc.bound+1))), now)
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != tc.field {
+			t.Errorf("%s of %d bytes: %v, want an InvalidError on %s", tc.field, tc.bound+1, err, tc.field)
 		}
 	}
 }
