@@ -23,6 +23,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
+	"github.com/pipelinekit/pipelinekit/shared/firestorereads"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
@@ -52,16 +53,19 @@ var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 // harness is the function on an httptest server, with the Cloud Tasks emulator as its queue,
 // the Firestore emulator as its store and a fake worker that answers 200 and records requests.
 type harness struct {
-	cfg     Config
-	tasks   *tasksemulator.Server
-	client  *cloudtasks.Client
-	store   *backfill.Store
-	enq     *taskqueue.Enqueuer
-	fn      *httptest.Server
-	svc     *Service
-	worker  *worker
-	logs    *functest.Buffer
-	limits  backfill.Limits
+	cfg    Config
+	tasks  *tasksemulator.Server
+	client *cloudtasks.Client
+	store  *backfill.Store
+	enq    *taskqueue.Enqueuer
+	fn     *httptest.Server
+	svc    *Service
+	worker *worker
+	logs   *functest.Buffer
+	limits backfill.Limits
+	// reads counts the Firestore documents the function's store reads.
+	reads   *firestorereads.Counter
+	fs      *firestore.Client
 	nonceMu sync.Mutex
 	nonces  int
 }
@@ -74,6 +78,8 @@ type harnessOptions struct {
 	// always looks, and fails a shard after 2 sweep tasks).
 	sweepAfter       time.Duration
 	sweepMaxAttempts int
+	// clock, when set, is the store's clock and the sweep's (default time.Now).
+	clock func() time.Time
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -108,11 +114,17 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		}
 	}
 
-	fs, err := firestore.NewClient(context.Background(), gcloudemu.NewProjectID(t))
+	h.reads = &firestorereads.Counter{}
+	fsOpts, err := h.reads.Options()
+	if err != nil {
+		t.Fatalf("counting Firestore reads: %v", err)
+	}
+	fs, err := firestore.NewClient(context.Background(), gcloudemu.NewProjectID(t), fsOpts...)
 	if err != nil {
 		t.Fatalf("firestore.NewClient() = %v", err)
 	}
 	t.Cleanup(func() { fs.Close() })
+	h.fs = fs
 
 	workerSrv := httptest.NewServer(h.worker)
 	t.Cleanup(workerSrv.Close)
@@ -137,10 +149,16 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.limits = h.cfg.Limits()
 	h.limits.Now = func() time.Time { return today }
-	h.store = backfill.NewStore(fs, backfill.WithCounterShards(h.cfg.CounterShards), backfill.WithLogger(logger))
+	storeOpts := []backfill.Option{backfill.WithCounterShards(h.cfg.CounterShards), backfill.WithLogger(logger)}
+	svcOpts := []Option{WithClock(func() time.Time { return today }), WithNonce(h.nonce)}
+	if o.clock != nil {
+		storeOpts = append(storeOpts, backfill.WithClock(o.clock))
+		svcOpts = append(svcOpts, WithSweepClock(o.clock))
+	}
+	h.store = backfill.NewStore(fs, storeOpts...)
 	h.enq = taskqueue.New(h.client, testQueue, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
 		taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))
-	h.svc = NewService(h.cfg, h.store, h.enq, logger, WithClock(func() time.Time { return today }), WithNonce(h.nonce))
+	h.svc = NewService(h.cfg, h.store, h.enq, logger, svcOpts...)
 	handler = logging.Middleware(h.cfg.Project, h.svc)
 	return h
 }

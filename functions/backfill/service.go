@@ -27,6 +27,8 @@ type Service struct {
 	nonce func() string
 	// sweepNow is compared with the store's update times to tell a quiet job (SweepAfter).
 	sweepNow func() time.Time
+	// sweepJobs is how many jobs one scheduled sweep looks at (sweepJobsLimit).
+	sweepJobs int
 }
 
 // Option configures a Service.
@@ -45,7 +47,7 @@ func WithNonce(f func() string) Option { return func(s *Service) { s.nonce = f }
 // NewService returns the service over a job store and an enqueuer on the backfill queue; a nil
 // logger means slog.Default().
 func NewService(cfg Config, store *backfill.Store, enq *taskqueue.Enqueuer, logger *slog.Logger, opts ...Option) *Service {
-	s := &Service{cfg: cfg, store: store, enq: enq, log: logger, now: time.Now, nonce: randomNonce, sweepNow: time.Now}
+	s := &Service{cfg: cfg, store: store, enq: enq, log: logger, now: time.Now, nonce: randomNonce, sweepNow: time.Now, sweepJobs: sweepJobsLimit}
 	for _, o := range opts {
 		o(s)
 	}

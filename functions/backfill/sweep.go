@@ -34,18 +34,23 @@ import (
 // was in fact finishing runs twice, which the store (first final outcome wins) and the dedup
 // view absorb.
 
-// statusSweepMaxTasks bounds the jobs a status call sweeps: listing a job's shards reads one
-// document per task, which a status call pays only for jobs up to this size. Larger jobs are
-// swept by the scheduled sweep (POST /backfills:sweep) or by POST /backfills/{id}:sweep.
-const statusSweepMaxTasks = 10_000
-
-// statusSweepBudget is how many shards a status call checks.
+// statusSweepBudget is how many shards a status call's sweep checks (two reads each: its sweep
+// mark and, after the GetTask calls, its shard).
 const statusSweepBudget = 50
+
+// statusSweepReadBudget bounds the shard documents a status call's sweep reads to find them:
+// one page, whatever the job's size.
+const statusSweepReadBudget = backfill.ShardPageSize
+
+// sweepReadBudget bounds the shard documents any other sweep of one job reads to find its
+// SWEEP_BUDGET unfinished shards: 20 pages, about 1.3 MB held at a time.
+const sweepReadBudget = 20 * backfill.ShardPageSize
 
 // sweepParallelism bounds the GetTask calls one sweep has in flight.
 const sweepParallelism = 16
 
-// sweepJobsLimit bounds the jobs one scheduled sweep looks at.
+// sweepJobsLimit bounds the jobs one scheduled sweep looks at; the rotation (ActiveJobs) reaches
+// the others on the next calls.
 const sweepJobsLimit = 100
 
 // SweepResponse is the answer of POST /backfills/{id}:sweep, one per job for POST
@@ -56,8 +61,8 @@ type SweepResponse struct {
 	State string `json:"state"`
 	// Skipped says why the sweep did not look at the job's shards (ended, not quiet).
 	Skipped string `json:"skipped,omitempty"`
-	// Unfinished is how many shards had no final outcome; Checked how many of them this sweep
-	// looked at (at most SWEEP_BUDGET).
+	// Unfinished is how many shards have no final outcome (planned minus finished, from the
+	// counters); Checked how many of them this sweep looked at (at most SWEEP_BUDGET).
 	Unfinished int `json:"unfinished"`
 	Checked    int `json:"checked"`
 	// Live had a task still in the queue; Reenqueued got a new one; Failed were recorded
@@ -86,7 +91,16 @@ func lostReason(attempts int) string {
 
 // sweepOne handles POST /backfills/{id}:sweep: a forced sweep (the job need not be quiet).
 func (s *Service) sweepOne(w http.ResponseWriter, r *http.Request, id string) {
-	res, err := s.sweep(r.Context(), id, s.sweepBudget(), true)
+	ctx := r.Context()
+	st, err := s.store.Status(ctx, id)
+	if err != nil {
+		s.storeError(w, r, id, err)
+		return
+	}
+	res, err := s.sweep(ctx, st, s.sweepBudget(), sweepReadBudget, true)
+	if err == nil && res.Skipped != "ended" {
+		err = s.store.RecordSwept(ctx, id)
+	}
 	if err != nil {
 		s.storeError(w, r, id, err)
 		return
@@ -94,12 +108,14 @@ func (s *Service) sweepOne(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// sweepAll handles POST /backfills:sweep, which Cloud Scheduler calls: every job stored as
-// planning, running or cancelled (up to sweepJobsLimit) is swept if quiet, and marked ended if
-// it ended.
+// sweepAll handles POST /backfills:sweep, which Cloud Scheduler calls: up to sweepJobsLimit jobs
+// stored as planning, running or cancelled, those no sweep looked at for longest first, are
+// swept if quiet and marked ended if they ended. Each job looked at is recorded (swept_at), even
+// when its sweep failed, so that the next call moves on to others: every active job is reached
+// within (active jobs / sweepJobsLimit) calls.
 func (s *Service) sweepAll(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ids, err := s.store.ActiveJobs(ctx, sweepJobsLimit)
+	ids, err := s.store.ActiveJobs(ctx, s.sweepJobs)
 	if err != nil {
 		s.storeError(w, r, "", err)
 		return
@@ -107,7 +123,12 @@ func (s *Service) sweepAll(w http.ResponseWriter, r *http.Request) {
 	out := SweepAllResponse{Jobs: []SweepResponse{}}
 	var errs []error
 	for _, id := range ids {
-		res, err := s.sweep(ctx, id, s.sweepBudget(), false)
+		res, err := s.sweepByID(ctx, id)
+		if res.Skipped != "ended" {
+			if rerr := s.store.RecordSwept(ctx, id); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -122,6 +143,15 @@ func (s *Service) sweepAll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// sweepByID reads the job's status and sweeps it unless it is busy (not forced).
+func (s *Service) sweepByID(ctx context.Context, id string) (SweepResponse, error) {
+	st, err := s.store.Status(ctx, id)
+	if err != nil {
+		return SweepResponse{JobID: id}, err
+	}
+	return s.sweep(ctx, st, s.sweepBudget(), sweepReadBudget, false)
+}
+
 func (s *Service) sweepBudget() int {
 	if s.cfg.SweepBudget > 0 {
 		return s.cfg.SweepBudget
@@ -129,17 +159,16 @@ func (s *Service) sweepBudget() int {
 	return DefaultSweepBudget
 }
 
-// sweep checks up to budget of the job's unfinished shards, starting at a random one so that
-// repeated sweeps of a big job reach all of them, and re-enqueues or fails those whose task is
-// lost. Unless forced, it looks only at a job that recorded nothing for SweepAfter. It is safe
-// to run at any time, repeatedly and concurrently with workers and other sweeps.
-func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) (SweepResponse, error) {
-	res := SweepResponse{JobID: id}
-	st, err := s.store.Status(ctx, id)
-	if err != nil {
-		return res, err
-	}
-	res.State = st.State
+// sweep checks up to budget of the job's unfinished shards (st is its status, just read),
+// found by a walk of its shard documents from a random index that reads at most readBudget of
+// them, so that repeated sweeps of a big job reach all of them at a bounded cost each; it
+// re-enqueues or fails those whose task is lost. Unless forced, it looks only at a job that
+// recorded nothing for SweepAfter. It is safe to run at any time, repeatedly and concurrently
+// with workers and other sweeps.
+func (s *Service) sweep(ctx context.Context, st *backfill.Status, budget, readBudget int, force bool) (SweepResponse, error) {
+	id := st.JobID
+	res := SweepResponse{JobID: id, State: st.State}
+	finished := st.Counts.Succeeded + st.Counts.Failed + st.Counts.Cancelled
 	switch {
 	case st.State == backfill.JobDone || st.State == backfill.JobDoneWithFailures:
 		res.Skipped = "ended"
@@ -147,13 +176,14 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 	case st.State == backfill.JobBlocked:
 		res.Skipped = st.State // waits for a person
 		return res, nil
-	case st.State == backfill.JobCancelled && st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned:
+	case st.State == backfill.JobCancelled && finished >= st.Counts.Planned:
 		res.Skipped = "ended"
 		return res, s.store.MarkEnded(ctx, id, backfill.JobCancelledSwept)
 	case !force && !s.quiet(st):
 		res.Skipped = "not quiet: an outcome was recorded within SWEEP_AFTER"
 		return res, nil
 	}
+	res.Unfinished = st.Counts.Planned - finished
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {
 		return res, err
@@ -162,15 +192,11 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 	if err != nil {
 		return res, err
 	}
-	unfinished, err := s.store.Unfinished(ctx, id, plan.Tasks)
+	walk, err := s.store.UnfinishedFrom(ctx, id, plan.Tasks, rand.N(plan.Tasks), budget, readBudget)
 	if err != nil {
 		return res, err
 	}
-	res.Unfinished = len(unfinished)
-	if len(unfinished) > budget {
-		start := rand.N(len(unfinished))
-		unfinished = append(unfinished[start:], unfinished[:start]...)[:budget]
-	}
+	unfinished := walk.Indexes
 	var (
 		mu    sync.Mutex
 		errs  []error
@@ -200,10 +226,12 @@ func (s *Service) sweep(ctx context.Context, id string, budget int, force bool) 
 		})
 	}
 	wg.Wait()
-	if st, err := s.store.Status(ctx, id); err == nil {
-		res.State = st.State
+	if res.Failed+res.Cancelled > 0 { // only outcomes can end the job
+		if st, err := s.store.Status(ctx, id); err == nil {
+			res.State = st.State
+		}
 	}
-	s.log.InfoContext(ctx, "swept backfill job", "job_id", id, "unfinished", res.Unfinished, "checked", res.Checked,
+	s.log.InfoContext(ctx, "swept backfill job", "job_id", id, "unfinished", res.Unfinished, "read", walk.Read, "checked", res.Checked,
 		"live", res.Live, "reenqueued", res.Reenqueued, "failed", res.Failed, "cancelled", res.Cancelled, "state", res.State)
 	return res, errors.Join(errs...)
 }
@@ -281,17 +309,28 @@ func (s *Service) createNamedWorker(ctx context.Context, plan *backfill.Plan, i 
 	return res, nil
 }
 
-// statusSweep is the status call's cheap, bounded sweep: for a job of at most
-// statusSweepMaxTasks tasks that is planning or running and quiet for SweepAfter, it checks up
-// to statusSweepBudget shards and, if that changed anything, returns the status read again. A
-// sweep failure is logged, not answered: the status itself was read.
+// statusSweep is the status call's bounded sweep. A job that is planning, running or cancelled,
+// unfinished and quiet for SweepAfter is swept by at most one status call per SweepAfter: the
+// call that claims the turn (swept_at, ClaimSweepTurn) checks up to statusSweepBudget shards
+// found within statusSweepReadBudget shard documents and, if that recorded an outcome, returns
+// the status read again; the others answer the status as read. So a status call reads at most
+// the status's own documents, one claim and one bounded sweep, whatever the job's size, and a
+// watched quiet job costs one sweep per SweepAfter, not one per poll. A sweep failure is
+// logged, not answered: the status itself was read.
 func (s *Service) statusSweep(ctx context.Context, st *backfill.Status) (*backfill.Status, error) {
 	if (st.State != backfill.JobRunning && st.State != backfill.JobPlanning && st.State != backfill.JobCancelled) ||
-		st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned || st.Counts.Planned > statusSweepMaxTasks ||
-		!s.quiet(st) {
+		st.Counts.Succeeded+st.Counts.Failed+st.Counts.Cancelled >= st.Counts.Planned || !s.quiet(st) ||
+		(!st.SweptAt.IsZero() && s.sweepNow().Sub(st.SweptAt) < s.cfg.SweepAfter) {
 		return st, nil
 	}
-	res, err := s.sweep(ctx, st.JobID, statusSweepBudget, false)
+	claimed, err := s.store.ClaimSweepTurn(ctx, st.JobID, s.cfg.SweepAfter)
+	if err != nil || !claimed {
+		if err != nil {
+			s.log.WarnContext(ctx, "claiming a sweep from a status call failed", "job_id", st.JobID, "error", err)
+		}
+		return st, nil
+	}
+	res, err := s.sweep(ctx, st, statusSweepBudget, statusSweepReadBudget, false)
 	if err != nil {
 		s.log.WarnContext(ctx, "sweep from a status call failed", "job_id", st.JobID, "error", err)
 		return st, nil

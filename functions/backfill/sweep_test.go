@@ -117,7 +117,12 @@ func TestConcurrentSweepsActOnce(t *testing.T) {
 		var mu sync.Mutex
 		for range 6 {
 			wg.Go(func() {
-				res, err := h.svc.sweep(t.Context(), plan.JobID, 100, true)
+				st, err := h.store.Status(t.Context(), plan.JobID)
+				if err != nil {
+					t.Errorf("Status() = %v", err)
+					return
+				}
+				res, err := h.svc.sweep(t.Context(), st, 100, sweepReadBudget, true)
 				if err != nil {
 					t.Errorf("sweep() = %v", err)
 				}

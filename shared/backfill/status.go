@@ -65,6 +65,8 @@ type Status struct {
 	Quota     *QuotaReport `json:"quota,omitempty"`
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
+	// SweptAt is when a sweep last looked at the job (absent for jobs stored before it existed).
+	SweptAt time.Time `json:"swept_at,omitzero"`
 }
 
 // Status returns the job's progress: exact counts, the derived state, rate and ETA, and its
@@ -74,7 +76,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{JobID: j.ID, Blocked: j.Blocked, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+	st := &Status{JobID: j.ID, Blocked: j.Blocked, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, SweptAt: j.SweptAt,
 		Counts: Counts{Planned: j.Planned}}
 	counters, err := s.jobRef(job).Collection("counters").Documents(ctx).GetAll()
 	if err != nil {

@@ -88,6 +88,10 @@ type Job struct {
 	Retries          int       `firestore:"retries" json:"retries"`
 	CreatedAt        time.Time `firestore:"created_at" json:"created_at"`
 	UpdatedAt        time.Time `firestore:"updated_at" json:"updated_at"`
+	// SweptAt is when a sweep last looked at the job (its creation until one does); zero in
+	// documents written before the field existed. Setting it never moves UpdatedAt, which tells
+	// a quiet job.
+	SweptAt time.Time `firestore:"swept_at,omitempty" json:"swept_at,omitzero"`
 }
 
 // NewJob returns the job for a spec and its plan, in state planning.
@@ -117,7 +121,8 @@ func (s *Store) jobRef(id string) *firestore.DocumentRef {
 // created false, which is how the same spec posted twice lands on the same job.
 func (s *Store) CreateJob(ctx context.Context, job *Job) (created bool, existing *Job, err error) {
 	now := s.now().UTC()
-	job.CreatedAt, job.UpdatedAt = now, now
+	// swept_at from the start, so that the scheduled sweep's rotation (ordered by it) lists the job.
+	job.CreatedAt, job.UpdatedAt, job.SweptAt = now, now, now
 	if job.State == "" {
 		job.State = JobPlanning
 	}

@@ -249,7 +249,7 @@ func TestStatus(t *testing.T) {
 			{Cause: "404 notFound", Reason: "404 notFound", Count: 2, Shards: []string{"video=v/003", "video=v/005"}},
 			{Cause: "400 badRequest", Reason: "400 badRequest", Count: 1, Shards: []string{"video=v/004"}},
 		},
-		CreatedAt: created, UpdatedAt: created.Add(10 * time.Second),
+		CreatedAt: created, UpdatedAt: created.Add(10 * time.Second), SweptAt: created,
 	}
 	if diff := cmp.Diff(want, st, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 		t.Errorf("Status() mismatch (-want +got):\n%s", diff)

@@ -3,8 +3,6 @@ package backfill
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -27,35 +25,6 @@ type SweepMark struct {
 	read     time.Time // update time of the mark read; zero when there was none
 }
 
-// Unfinished returns, in order, the indexes in [0, planned) whose shard has no final outcome:
-// no shard document yet, or pending or retrying. It reads one field of every shard document of
-// the job, so callers run it only for a job that has gone quiet (see the sweep).
-func (s *Store) Unfinished(ctx context.Context, job string, planned int) ([]int, error) {
-	docs, err := s.jobRef(job).Collection("shards").Select("state").Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("listing shards of backfill job %s: %w", job, err)
-	}
-	final := make([]bool, planned)
-	for _, d := range docs {
-		n, err := strconv.Atoi(strings.TrimPrefix(d.Ref.ID, "t"))
-		if err != nil || n < 0 || n >= planned {
-			continue // not a shard of this plan
-		}
-		v, _ := d.DataAt("state")
-		switch v {
-		case ShardSucceeded, ShardFailed, ShardCancelled:
-			final[n] = true
-		}
-	}
-	var out []int
-	for i, f := range final {
-		if !f {
-			out = append(out, i)
-		}
-	}
-	return out, nil
-}
-
 // Final reports whether the task's shard has a final outcome (succeeded, failed or cancelled).
 func (s *Store) Final(ctx context.Context, job string, index int) (bool, error) {
 	snap, err := s.shardRef(job, index).Get(ctx)
@@ -66,7 +35,7 @@ func (s *Store) Final(ctx context.Context, job string, index int) (bool, error) 
 		return false, fmt.Errorf("reading shard %d of backfill job %s: %w", index, job, err)
 	}
 	v, _ := snap.DataAt("state")
-	return v == ShardSucceeded || v == ShardFailed || v == ShardCancelled, nil
+	return finalState(v), nil
 }
 
 func (s *Store) sweepRef(job string, index int) *firestore.DocumentRef {
@@ -117,22 +86,6 @@ func (s *Store) ClaimSweep(ctx context.Context, job string, index int, m SweepMa
 // JobCancelledSwept is the stored state of a cancelled job whose every task a sweep found
 // accounted for; it is still reported cancelled (its cancelled flag stays set).
 const JobCancelledSwept = "cancelled_swept"
-
-// ActiveJobs returns the ids of up to limit jobs whose stored state is planning, running or
-// cancelled: those a scheduled sweep looks at (their derived state may already be done, and a
-// cancelled job may still have tasks lost without an outcome).
-func (s *Store) ActiveJobs(ctx context.Context, limit int) ([]string, error) {
-	docs, err := s.client.Collection(Collection).Where("state", "in", []string{JobPlanning, JobRunning, JobCancelled}).
-		Select().Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("listing active backfill jobs: %w", err)
-	}
-	ids := make([]string, 0, len(docs))
-	for _, d := range docs {
-		ids = append(ids, d.Ref.ID)
-	}
-	return ids, nil
-}
 
 // MarkEnded stores an ended job's derived state (done or done_with_failures, or
 // JobCancelledSwept for a cancelled job with every task accounted for) so that ActiveJobs stops

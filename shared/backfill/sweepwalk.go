@@ -1,0 +1,135 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+)
+
+// ShardPageSize is how many shard documents one query of a sweep's walk returns, and so all the
+// walk holds at once: with only state selected a document costs about 2,600 bytes in the Go
+// client, so a page is about 1.3 MB whatever the job's size (a listing of every shard held
+// 2.6 GB for a job of 1,000,000 tasks, past Backfill's 512 MiB).
+const ShardPageSize = 500
+
+// Walk is what UnfinishedFrom found.
+type Walk struct {
+	// Indexes are the unfinished shards found, in walk order from the start index.
+	Indexes []int
+	// Read is the shard documents read: Firestore bills one read each.
+	Read int
+}
+
+// UnfinishedFrom walks the job's shards in index order from start, wrapping at planned, and
+// returns up to max indexes whose shard has no final outcome: no shard document yet (shard ids
+// are zero-padded, so document id order is index order, and an index missing between two
+// documents has none), or pending or retrying. It reads pages of ShardPageSize documents and
+// stops once it has max indexes or has read readBudget documents, so its reads and memory are
+// bounded by those, not by the job's size. A walk cut short by readBudget returns what it found;
+// callers start the next walk elsewhere (a random index) to reach the rest.
+func (s *Store) UnfinishedFrom(ctx context.Context, job string, planned, start, max, readBudget int) (Walk, error) {
+	var w Walk
+	if planned <= 0 || max <= 0 {
+		return w, nil
+	}
+	start = ((start % planned) + planned) % planned
+	for _, r := range [][2]int{{start, planned}, {0, start}} {
+		done, err := s.walkRange(ctx, job, r[0], r[1], max, readBudget, &w)
+		if err != nil || done {
+			return w, err
+		}
+	}
+	return w, nil
+}
+
+// errWalkFull ends a walk that has its max indexes.
+var errWalkFull = errors.New("walk full")
+
+// walkRange walks the shards [from, to) into w; done reports that w is full or its reads spent.
+func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBudget int, w *Walk) (done bool, err error) {
+	add := func(i int) error { // errWalkFull once w has max: no further read
+		w.Indexes = append(w.Indexes, i)
+		if len(w.Indexes) >= max {
+			return errWalkFull
+		}
+		return nil
+	}
+	next := from // the first index not yet accounted for
+	for next < to {
+		limit := min(ShardPageSize, readBudget-w.Read)
+		if limit <= 0 || len(w.Indexes) >= max {
+			return true, nil
+		}
+		it := s.jobRef(job).Collection("shards").Select("state").OrderBy(firestore.DocumentID, firestore.Asc).
+			StartAt(shardDocID(next)).EndBefore(shardDocID(to)).Limit(limit).Documents(ctx)
+		n, err := s.walkPage(it, &next, to, w, add)
+		it.Stop()
+		if errors.Is(err, errWalkFull) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("walking shards [%d, %d) of backfill job %s: %w", next, to, job, err)
+		}
+		if n < limit { // no documents left in the range: the rest have none yet
+			for ; next < to; next++ {
+				if add(next) != nil {
+					return true, nil
+				}
+			}
+		}
+	}
+	return len(w.Indexes) >= max || w.Read >= readBudget, nil
+}
+
+// walkPage reads one page, adding the indexes without a document before each document and the
+// document's own when unfinished; it moves *next past the last document and returns how many
+// it read.
+func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *Walk, add func(int) error) (int, error) {
+	n := 0
+	for {
+		d, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		w.Read++
+		i, ok := shardIndex(d.Ref.ID)
+		if !ok || i < *next || i >= to {
+			continue // not a shard of this range
+		}
+		for ; *next < i; *next++ {
+			if err := add(*next); err != nil {
+				return n, err
+			}
+		}
+		*next = i + 1
+		if v, _ := d.DataAt("state"); !finalState(v) {
+			if err := add(i); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+
+// shardIndex parses a shard document id (shardDocID).
+func shardIndex(id string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, "t")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0
+}
+
+// finalState reports whether a shard's stored state is a final outcome.
+func finalState(v any) bool {
+	return v == ShardSucceeded || v == ShardFailed || v == ShardCancelled
+}
