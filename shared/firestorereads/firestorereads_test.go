@@ -41,7 +41,10 @@ func TestCounterCountsDocumentsReturned(t *testing.T) {
 	}{
 		{"Get", func() error { _, err := col.Doc("d1").Get(t.Context()); return err }, 1, 1},
 		{"Get of a missing document", func() error { _, _ = col.Doc("none").Get(t.Context()); return nil }, 1, 1},
-		{"GetAll", func() error { _, err := client.GetAll(t.Context(), []*firestore.DocumentRef{col.Doc("d0"), col.Doc("d2")}); return err }, 3, 2},
+		{"GetAll", func() error {
+			_, err := client.GetAll(t.Context(), []*firestore.DocumentRef{col.Doc("d0"), col.Doc("d2")})
+			return err
+		}, 3, 2},
 		{"query", func() error { _, err := col.Documents(t.Context()).GetAll(); return err }, 8, 5},
 		{"query with a limit", func() error { _, err := col.Limit(2).Documents(t.Context()).GetAll(); return err }, 10, 5},
 	}
