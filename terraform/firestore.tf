@@ -40,3 +40,23 @@ resource "google_firestore_database" "rankings" {
 
   depends_on = [google_project_service.api]
 }
+
+# The scheduled sweep's rotation (shared/backfill/sweepturn.go): active backfill jobs, the one a
+# sweep looked at longest ago first, i.e. `state in [planning, running, cancelled]` ordered by
+# swept_at. A query that filters on one field and orders by another is answered only from a
+# composite index of the two (https://cloud.google.com/firestore/docs/concepts/index-overview,
+# "Composite indexes"); the local emulator answers it without one.
+resource "google_firestore_index" "backfill_sweep_rotation" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "backfills"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "swept_at"
+    order      = "ASCENDING"
+  }
+}

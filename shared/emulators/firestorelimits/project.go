@@ -26,6 +26,10 @@ func ProjectConfig() Config {
 	return Config{
 		Exemptions: exs,
 		CompositeIndexes: []CompositeIndex{
+			// The scheduled sweep's rotation (firestore.tf).
+			{CollectionGroup: "backfills", Fields: []IndexField{
+				{FieldPath: "state", Mode: Ascending}, {FieldPath: "swept_at", Mode: Ascending},
+			}},
 			{CollectionGroup: "rankings_counts", Fields: []IndexField{
 				{FieldPath: "ranking", Mode: Ascending}, {FieldPath: "size", Mode: Ascending}, {FieldPath: "bucket", Mode: Ascending},
 			}},
