@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 package main
 
@@ -33,6 +33,7 @@ type Report struct {
 	Rankings  *RankingsResult  `json:"rankings,omitempty"`
 	Coverage  *CoverageResult  `json:"stream_coverage,omitempty"`
 	Collect   *CollectResult   `json:"collect_memory,omitempty"`
+	Sweep     *SweepResult     `json:"sweep,omitempty"`
 }
 
 func main() {
@@ -69,6 +70,9 @@ func main() {
 	flag.IntVar(&covc.HandOvers, "coverage-hand-overs", 10, "hand-overs of the coverage soak")
 	var colc CollectConfig
 	flag.IntVar(&colc.Burst, "collect-burst", 80, "maximum-size requests sent to CollectEvents at once (its Terraform concurrency)")
+	sc := SweepConfig{StatusCalls: 180}
+	flag.IntVar(&sc.Tasks, "sweep-tasks", 1_000_000, "shard documents of the job whose sweep's peak RSS is measured")
+	flag.IntVar(&sc.StatusTasks, "sweep-status-tasks", 10_000, "tasks of the quiet job whose status calls' reads are counted")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
@@ -158,6 +162,15 @@ func main() {
 		}
 		r.Collect = res
 	}
+	if want("sweep") {
+		sc.Log, sc.Logs = log, lc.Logs
+		res, err := benchSweep(ctx, sc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: sweep: %v\n", err)
+			os.Exit(1)
+		}
+		r.Sweep = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -193,6 +206,7 @@ func printTable(w io.Writer, r Report) {
 	printRankings(w, r.Rankings)
 	printCoverage(w, r.Coverage)
 	printCollect(w, r.Collect)
+	printSweep(w, r.Sweep)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {

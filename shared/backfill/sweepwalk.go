@@ -61,13 +61,16 @@ func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBu
 	}
 	next := from // the first index not yet accounted for
 	for next < to {
-		limit := min(ShardPageSize, readBudget-w.Read)
+		// No more than the range can hold: with no end cursor (which would bound it too, but which
+		// the emulator answers by reading the whole range) a page past the range's end reads
+		// nothing it does not need.
+		limit := min(ShardPageSize, readBudget-w.Read, to-next)
 		if limit <= 0 || len(w.Indexes) >= max {
 			return true, nil
 		}
 		it := s.jobRef(job).Collection("shards").Select("state").OrderBy(firestore.DocumentID, firestore.Asc).
-			StartAt(shardDocID(next)).EndBefore(shardDocID(to)).Limit(limit).Documents(ctx)
-		n, err := s.walkPage(it, &next, to, w, add)
+			StartAt(shardDocID(next)).Limit(limit).Documents(ctx)
+		n, end, err := s.walkPage(it, &next, to, w, add)
 		it.Stop()
 		if errors.Is(err, errWalkFull) {
 			return true, nil
@@ -75,7 +78,7 @@ func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBu
 		if err != nil {
 			return false, fmt.Errorf("walking shards [%d, %d) of backfill job %s: %w", next, to, job, err)
 		}
-		if n < limit { // no documents left in the range: the rest have none yet
+		if n < limit || end { // no documents left in the range: the rest have none yet
 			for ; next < to; next++ {
 				if add(next) != nil {
 					return true, nil
@@ -88,32 +91,34 @@ func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBu
 
 // walkPage reads one page, adding the indexes without a document before each document and the
 // document's own when unfinished; it moves *next past the last document and returns how many
-// it read.
-func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *Walk, add func(int) error) (int, error) {
-	n := 0
+// it read, and end when it met a document at or past to (the range has no more).
+func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *Walk, add func(int) error) (n int, end bool, err error) {
 	for {
 		d, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return n, nil
+			return n, false, nil
 		}
 		if err != nil {
-			return n, err
+			return n, false, err
 		}
 		n++
 		w.Read++
 		i, ok := shardIndex(d.Ref.ID)
-		if !ok || i < *next || i >= to {
-			continue // not a shard of this range
+		if !ok || i < *next {
+			continue // not a shard of this job's plan
+		}
+		if i >= to {
+			return n, true, nil
 		}
 		for ; *next < i; *next++ {
 			if err := add(*next); err != nil {
-				return n, err
+				return n, false, err
 			}
 		}
 		*next = i + 1
 		if v, _ := d.DataAt("state"); !finalState(v) {
 			if err := add(i); err != nil {
-				return n, err
+				return n, false, err
 			}
 		}
 	}
