@@ -280,7 +280,6 @@ func listUnfinished(ctx context.Context, client *firestore.Client, job string, p
 	return out, nil
 }
 
-
 // benchClock is the status part's clock: the store's and the sweep's, moved by the benchmark.
 type benchClock struct {
 	mu  sync.Mutex
