@@ -86,3 +86,24 @@ func TestRequestBounds(t *testing.T) {
 		t.Errorf("101 tasks = %d %+v, want 400 on http_json", code, got)
 	}
 }
+
+// TestListAndIDBounds: GET /backfills takes limit up to 100 (101 is a 400 naming limit), and a
+// job id that is not one this API makes is a 404 or 400, never a store error.
+func TestListAndIDBounds(t *testing.T) {
+	h := newHarness(t, harnessOptions{paused: true})
+	var list ListResponse
+	if code := h.do(t, "GET", "/backfills?limit=100", "", nil, nil, &list); code != 200 {
+		t.Errorf("GET /backfills?limit=100 = %d, want 200", code)
+	}
+	var e ErrorResponse
+	if code := h.do(t, "GET", "/backfills?limit=101", "", nil, nil, &e); code != 400 || e.Field != "limit" {
+		t.Errorf("GET /backfills?limit=101 = %d %+v, want 400 naming limit", code, e)
+	}
+	for _, id := range []string{"bf-0123456789abcdef", "bf-" + strings.Repeat("a", 2000), "..", "bf-%2F"} {
+		e = ErrorResponse{}
+		code := h.do(t, "GET", "/backfills/"+id, "", nil, nil, &e)
+		if code != 404 && code != 400 {
+			t.Errorf("GET /backfills/%.30s… = %d %+v, want 404 or 400", id, code, e)
+		}
+	}
+}
