@@ -38,7 +38,8 @@ type GA4Config struct {
 	TokenSource oauth2.TokenSource
 	// BaseURL overrides https://analyticsdata.googleapis.com/ (local servers).
 	BaseURL string
-	// HTTPTimeout bounds one API attempt; 0 means DefaultHTTPTimeout.
+	// HTTPTimeout bounds one API attempt (for Stream, the API's silence: the time to the
+	// response's headers, then between reads of its body); 0 means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 	// Now is the clock of token expiry and quota windows; nil means time.Now.
 	Now func() time.Time
@@ -58,7 +59,8 @@ type GA4Query struct {
 	// Dimensions and Metrics are GA4 API names, e.g. date, country; activeUsers, sessions.
 	Dimensions []string `json:"dimensions"`
 	Metrics    []string `json:"metrics"`
-	// Limit is the rows asked per request (1..GA4MaxLimit); 0 means GA4DefaultLimit.
+	// Limit is the rows asked per request (1..GA4MaxLimit); 0 means GA4DefaultLimit. Stream
+	// asks for at most GA4PageRows a request (see GA4RequestRows).
 	Limit int `json:"limit,omitempty"`
 }
 
@@ -82,6 +84,7 @@ type GA4Quota struct {
 // GA4 runs GA4 Data API reports. It is safe for concurrent use.
 type GA4 struct {
 	svc     *analyticsdata.Service
+	client  *http.Client // the authorizing client Stream sends through
 	tokens  oauth2.TokenSource
 	cache   *tokenCache // nil with a caller's TokenSource
 	timeout time.Duration
@@ -144,7 +147,7 @@ func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating ga4 data service: %w", err)
 	}
-	g.svc = svc
+	g.svc, g.client = svc, client
 	return g, nil
 }
 
@@ -166,7 +169,9 @@ func (q GA4Query) validate() error {
 
 // Report runs q page by page (offset += rows, until rowCount rows are read) and returns every
 // page's body, the typed records (with "sampled" and "other_row" flags) and the quota figures.
-// Errors are *Error; a 401 is retried once with a fresh token.
+// Errors are *Error; a 401 is retried once with a fresh token. It holds the whole report (each
+// page's body, the generated client's decoded copy and the records): tasks use Stream, and
+// Report stays for small reports and as the memory benchmark's baseline.
 func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
 	if err := q.validate(); err != nil {
 		return nil, &Error{Kind: Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating ga4 query: %w", err)}

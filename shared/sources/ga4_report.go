@@ -15,37 +15,47 @@ const GA4OtherValue = "(other)"
 
 // ga4Response is the part of a RunReportResponse the pager reads.
 type ga4Response struct {
-	DimensionHeaders []struct {
-		Name string `json:"name"`
-	} `json:"dimensionHeaders"`
-	MetricHeaders []struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"metricHeaders"`
-	Rows []struct {
-		DimensionValues []struct {
-			Value string `json:"value"`
-		} `json:"dimensionValues"`
-		MetricValues []struct {
-			Value string `json:"value"`
-		} `json:"metricValues"`
-	} `json:"rows"`
-	RowCount *int64 `json:"rowCount"`
-	Metadata struct {
-		SamplingMetadatas []struct {
-			SamplesReadCount  json.Number `json:"samplesReadCount"`
-			SamplingSpaceSize json.Number `json:"samplingSpaceSize"`
-		} `json:"samplingMetadatas"`
-		DataLossFromOtherRow bool `json:"dataLossFromOtherRow"`
-	} `json:"metadata"`
-	PropertyQuota *struct {
-		TokensPerDay                          QuotaFigure `json:"tokensPerDay"`
-		TokensPerHour                         QuotaFigure `json:"tokensPerHour"`
-		TokensPerProjectPerHour               QuotaFigure `json:"tokensPerProjectPerHour"`
-		ConcurrentRequests                    QuotaFigure `json:"concurrentRequests"`
-		ServerErrorsPerProjectPerHour         QuotaFigure `json:"serverErrorsPerProjectPerHour"`
-		PotentiallyThresholdedRequestsPerHour QuotaFigure `json:"potentiallyThresholdedRequestsPerHour"`
-	} `json:"propertyQuota"`
+	DimensionHeaders []ga4DimensionHeader `json:"dimensionHeaders"`
+	MetricHeaders    []ga4MetricHeader    `json:"metricHeaders"`
+	Rows             []ga4Row             `json:"rows"`
+	RowCount         *int64               `json:"rowCount"`
+	Metadata         ga4Metadata          `json:"metadata"`
+	PropertyQuota    *ga4PropertyQuota    `json:"propertyQuota"`
+}
+
+type ga4DimensionHeader struct {
+	Name string `json:"name"`
+}
+
+type ga4MetricHeader struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type ga4Value struct {
+	Value string `json:"value"`
+}
+
+type ga4Row struct {
+	DimensionValues []ga4Value `json:"dimensionValues"`
+	MetricValues    []ga4Value `json:"metricValues"`
+}
+
+type ga4Metadata struct {
+	SamplingMetadatas []struct {
+		SamplesReadCount  json.Number `json:"samplesReadCount"`
+		SamplingSpaceSize json.Number `json:"samplingSpaceSize"`
+	} `json:"samplingMetadatas"`
+	DataLossFromOtherRow bool `json:"dataLossFromOtherRow"`
+}
+
+type ga4PropertyQuota struct {
+	TokensPerDay                          QuotaFigure `json:"tokensPerDay"`
+	TokensPerHour                         QuotaFigure `json:"tokensPerHour"`
+	TokensPerProjectPerHour               QuotaFigure `json:"tokensPerProjectPerHour"`
+	ConcurrentRequests                    QuotaFigure `json:"concurrentRequests"`
+	ServerErrorsPerProjectPerHour         QuotaFigure `json:"serverErrorsPerProjectPerHour"`
+	PotentiallyThresholdedRequestsPerHour QuotaFigure `json:"potentiallyThresholdedRequestsPerHour"`
 }
 
 // GA4Pager reads a report's pages in order and says which offset to ask for next: the first
@@ -85,45 +95,61 @@ func (p *GA4Pager) Add(body []byte) error {
 	}
 	sampled := len(r.Metadata.SamplingMetadatas) > 0
 	for i, row := range r.Rows {
-		if len(row.DimensionValues) != len(r.DimensionHeaders) || len(row.MetricValues) != len(r.MetricHeaders) {
-			return fmt.Errorf("decoding ga4 report page %d: row %d has %d+%d values for %d+%d headers", len(p.Pages), i,
-				len(row.DimensionValues), len(row.MetricValues), len(r.DimensionHeaders), len(r.MetricHeaders))
+		rec, err := ga4Record(r.DimensionHeaders, r.MetricHeaders, row, sampled)
+		if err != nil {
+			return fmt.Errorf("decoding ga4 report page %d: row %d%w", len(p.Pages), i, err)
 		}
-		rec := make(map[string]any, len(row.DimensionValues)+len(row.MetricValues)+2)
-		other := false
-		for j, v := range row.DimensionValues {
-			rec[r.DimensionHeaders[j].Name] = v.Value
-			other = other || v.Value == GA4OtherValue
-		}
-		for j, v := range row.MetricValues {
-			h := r.MetricHeaders[j]
-			typed, err := ga4Metric(v.Value, h.Type)
-			if err != nil {
-				return fmt.Errorf("decoding ga4 report page %d: row %d metric %s: %w", len(p.Pages), i, h.Name, err)
-			}
-			rec[h.Name] = typed
-		}
-		rec["sampled"] = sampled
-		rec["other_row"] = other
 		p.Records = append(p.Records, rec)
 	}
-	if q := r.PropertyQuota; q != nil {
-		if p.Quota == nil {
-			p.Quota = &GA4Quota{}
-		}
-		add := func(dst *QuotaFigure, src QuotaFigure) { dst.Consumed += src.Consumed; dst.Remaining = src.Remaining }
-		add(&p.Quota.TokensPerDay, q.TokensPerDay)
-		add(&p.Quota.TokensPerHour, q.TokensPerHour)
-		add(&p.Quota.TokensPerProjectPerHour, q.TokensPerProjectPerHour)
-		add(&p.Quota.ConcurrentRequests, q.ConcurrentRequests)
-		add(&p.Quota.ServerErrorsPerProjectPerHour, q.ServerErrorsPerProjectPerHour)
-		add(&p.Quota.PotentiallyThresholdedRequestsPerHour, q.PotentiallyThresholdedRequestsPerHour)
-	}
+	p.Quota = addQuota(p.Quota, r.PropertyQuota)
 	p.Pages = append(p.Pages, body)
 	if len(r.Rows) == 0 || int64(len(p.Records)) >= p.rowCount {
 		p.done = true
 	}
 	return nil
+}
+
+// ga4Record types one row by its headers: dimension values as strings, metrics by their type,
+// with the "sampled" and "other_row" flags. Its errors start with what follows "row N".
+func ga4Record(dims []ga4DimensionHeader, mets []ga4MetricHeader, row ga4Row, sampled bool) (map[string]any, error) {
+	if len(row.DimensionValues) != len(dims) || len(row.MetricValues) != len(mets) {
+		return nil, fmt.Errorf(" has %d+%d values for %d+%d headers", len(row.DimensionValues), len(row.MetricValues), len(dims), len(mets))
+	}
+	rec := make(map[string]any, len(row.DimensionValues)+len(row.MetricValues)+2)
+	other := false
+	for j, v := range row.DimensionValues {
+		rec[dims[j].Name] = v.Value
+		other = other || v.Value == GA4OtherValue
+	}
+	for j, v := range row.MetricValues {
+		typed, err := ga4Metric(v.Value, mets[j].Type)
+		if err != nil {
+			return nil, fmt.Errorf(" metric %s: %w", mets[j].Name, err)
+		}
+		rec[mets[j].Name] = typed
+	}
+	rec["sampled"] = sampled
+	rec["other_row"] = other
+	return rec, nil
+}
+
+// addQuota adds a page's propertyQuota to the figures so far: consumed summed, remaining the
+// page's. A page without one leaves them as they are.
+func addQuota(sum *GA4Quota, q *ga4PropertyQuota) *GA4Quota {
+	if q == nil {
+		return sum
+	}
+	if sum == nil {
+		sum = &GA4Quota{}
+	}
+	add := func(dst *QuotaFigure, src QuotaFigure) { dst.Consumed += src.Consumed; dst.Remaining = src.Remaining }
+	add(&sum.TokensPerDay, q.TokensPerDay)
+	add(&sum.TokensPerHour, q.TokensPerHour)
+	add(&sum.TokensPerProjectPerHour, q.TokensPerProjectPerHour)
+	add(&sum.ConcurrentRequests, q.ConcurrentRequests)
+	add(&sum.ServerErrorsPerProjectPerHour, q.ServerErrorsPerProjectPerHour)
+	add(&sum.PotentiallyThresholdedRequestsPerHour, q.PotentiallyThresholdedRequestsPerHour)
+	return sum
 }
 
 // ga4Metric types a metric value (GA4 sends every value as a string) by its MetricType.

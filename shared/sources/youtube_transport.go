@@ -26,6 +26,7 @@ type exchange struct {
 	sent    bool          // the request reached the API (not only the token endpoint)
 	token   *oauth2.Token // the access token the request carried
 	body    []byte        // the response body as received (after transport gzip)
+	stream  bool          // the caller reads the body itself: capture nothing
 	decoded *youtubeanalytics.QueryResponse
 }
 
@@ -60,7 +61,7 @@ func (t *capturingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		ex.sent, ex.token = true, tok
 	}
 	resp, err := t.base.RoundTrip(r)
-	if err != nil || ex == nil {
+	if err != nil || ex == nil || ex.stream {
 		return resp, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))

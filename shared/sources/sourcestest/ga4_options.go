@@ -23,3 +23,24 @@ func WithGA4OtherRow() Option { return func(o *options) { o.ga4OtherRow = true }
 // WithGA4SamplingOver makes reports spanning more than days days sampled: the response's
 // metadata carries samplingMetadatas.
 func WithGA4SamplingOver(days int) Option { return func(o *options) { o.ga4SampleOver = days } }
+
+// GA4Hold holds a runReport body open partway: after AfterRows rows of a 200 response, the fake
+// flushes what it wrote, closes Reached and waits for Release (or the request's end) before
+// writing the rest. It fires once, on the first response with that many rows.
+type GA4Hold struct {
+	AfterRows int
+	Reached   chan struct{}
+	Release   chan struct{}
+}
+
+// NewGA4Hold returns a hold after rows rows.
+func NewGA4Hold(rows int) *GA4Hold {
+	return &GA4Hold{AfterRows: rows, Reached: make(chan struct{}), Release: make(chan struct{})}
+}
+
+// WithGA4Hold makes the fake hold a body open partway (see GA4Hold).
+func WithGA4Hold(h *GA4Hold) Option { return func(o *options) { o.ga4Hold = h } }
+
+// WithGA4TruncateAfter makes every 200 body end, connection closed, after rows rows: a body cut
+// short on the wire (the client sees an unexpected EOF).
+func WithGA4TruncateAfter(rows int) Option { return func(o *options) { o.ga4Truncate = rows } }

@@ -1,6 +1,8 @@
 package sourcestest
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -49,6 +51,11 @@ var ga4Dimensions = map[string][]string{
 	"deviceCategory":             {"desktop", "mobile", "tablet"},
 	"sessionDefaultChannelGroup": {"Direct", "Organic Search", "Referral"},
 	"pagePath":                   {"/", "/about", "/blog", "/pricing"},
+	"browser":                    {"Chrome", "Edge", "Firefox", "Safari"},
+	"operatingSystem":            {"Android", "Macintosh", "Linux", "Windows", "iOS"},
+	"language":                   {"English", "French", "German", "Japanese", "Portuguese", "Spanish"},
+	"city": {"Berlin", "Chicago", "London", "Madrid", "Mumbai", "New York", "Osaka", "Paris", "Rio de Janeiro",
+		"San Francisco", "São Paulo", "Tokyo"},
 }
 
 // GA4Stats is a snapshot of what a GA4Server served.
@@ -61,6 +68,8 @@ type GA4Stats struct {
 	RowsServed int
 	// TokensThisHour is the tokens charged in the current hour.
 	TokensThisHour int64
+	// Limits is the limit field of each well-formed runReport request, in order.
+	Limits []int64
 }
 
 // GA4Server is a local GA4 Data API: POST /v1beta/properties/{id}:runReport, the path
@@ -86,6 +95,8 @@ type GA4Server struct {
 	tokensHr  int64
 	tokensDay int64
 	errorsHr  int64
+	limits    []int64
+	held      bool
 }
 
 // NewGA4Server starts a fake GA4 Data API on loopback; Close it when done. It accepts the
@@ -121,7 +132,8 @@ func (s *GA4Server) FailNext(n, status int) {
 func (s *GA4Server) Stats() GA4Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := GA4Stats{Calls: s.calls, ByStatus: map[int]int{}, RowsServed: s.rows, TokensThisHour: s.tokensHr}
+	st := GA4Stats{Calls: s.calls, ByStatus: map[int]int{}, RowsServed: s.rows, TokensThisHour: s.tokensHr,
+		Limits: slices.Clone(s.limits)}
 	for k, v := range s.byStatus {
 		st.ByStatus[k] = v
 	}
@@ -130,7 +142,11 @@ func (s *GA4Server) Stats() GA4Stats {
 
 func (s *GA4Server) handleRunReport(w http.ResponseWriter, r *http.Request) {
 	sleepCtx(r.Context(), s.opts.latency)
-	status, body, hdr, rows := s.runReport(r)
+	status, body, hdr, rep := s.runReport(r)
+	rows := 0
+	if rep != nil {
+		rows = rep.rows()
+	}
 	s.mu.Lock()
 	s.calls++
 	s.byStatus[status]++
@@ -144,7 +160,107 @@ func (s *GA4Server) handleRunReport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
-	w.Write(body)
+	if rep == nil {
+		w.Write(body)
+		return
+	}
+	s.writeReport(r.Context(), w, rep)
+}
+
+// ga4Report is a 200 answer, written row by row as it is generated.
+type ga4Report struct {
+	head      *analyticsdata.RunReportResponse // headers, rowCount, metadata, propertyQuota
+	from, to  int64                            // the rows served: [from, to)
+	values    [][]string
+	metricHdr []*analyticsdata.MetricHeader
+}
+
+func (rep *ga4Report) rows() int { return int(rep.to - rep.from) }
+
+// row is row i of the report.
+func (rep *ga4Report) row(i int64) *analyticsdata.Row {
+	row := &analyticsdata.Row{}
+	key := make([]string, len(rep.values))
+	rest := i
+	for d := len(rep.values) - 1; d >= 0; d-- {
+		key[d] = rep.values[d][rest%int64(len(rep.values[d]))]
+		rest /= int64(len(rep.values[d]))
+	}
+	for _, v := range key {
+		row.DimensionValues = append(row.DimensionValues, &analyticsdata.DimensionValue{Value: v})
+	}
+	for _, h := range rep.metricHdr {
+		row.MetricValues = append(row.MetricValues, &analyticsdata.MetricValue{Value: GA4Value(h.Name, h.Type, key)})
+	}
+	return row
+}
+
+// writeReport writes rep in the field order of the API's JSON representation (RunReportResponse
+// reference, https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse):
+// dimensionHeaders, metricHeaders, rows, rowCount, metadata, propertyQuota, kind. So rowCount,
+// the sampling metadata and the quota arrive after the last row, as they do from Google. Rows
+// are generated and written one at a time, so the fake's memory does not grow with the page.
+func (s *GA4Server) writeReport(ctx context.Context, w http.ResponseWriter, rep *ga4Report) {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	field := func(first bool, name string, v any) {
+		if !first {
+			bw.WriteByte(',')
+		}
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(bw, "%q:%s", name, b)
+	}
+	bw.WriteByte('{')
+	field(true, "dimensionHeaders", rep.head.DimensionHeaders)
+	field(false, "metricHeaders", rep.head.MetricHeaders)
+	if rep.to > rep.from {
+		bw.WriteString(`,"rows":[`)
+		for i := rep.from; i < rep.to; i++ {
+			if i > rep.from {
+				bw.WriteByte(',')
+			}
+			b, _ := json.Marshal(rep.row(i))
+			bw.Write(b)
+			n := int(i - rep.from + 1)
+			if t := s.opts.ga4Truncate; t > 0 && n == t {
+				bw.Flush()
+				w.(http.Flusher).Flush()
+				// Ends the response without its last chunk: the client reads an unexpected EOF.
+				panic(http.ErrAbortHandler)
+			}
+			if h := s.opts.ga4Hold; h != nil && n == h.AfterRows && s.holdOnce() {
+				bw.Flush()
+				w.(http.Flusher).Flush()
+				close(h.Reached)
+				select {
+				case <-h.Release:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		bw.WriteByte(']')
+	}
+	if rep.head.RowCount != 0 {
+		field(false, "rowCount", rep.head.RowCount)
+	}
+	field(false, "metadata", rep.head.Metadata)
+	if rep.head.PropertyQuota != nil {
+		field(false, "propertyQuota", rep.head.PropertyQuota)
+	}
+	field(false, "kind", rep.head.Kind)
+	bw.WriteByte('}')
+	bw.Flush()
+}
+
+// holdOnce reports whether this response is the one to hold.
+func (s *GA4Server) holdOnce() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held {
+		return false
+	}
+	s.held = true
+	return true
 }
 
 // ga4Error renders the API's error body: {"error":{"code","message","status"}}.
@@ -156,18 +272,18 @@ func ga4Error(status int, message string) []byte {
 // exhaustedHour is the API's message when a property's hourly tokens are spent.
 const exhaustedHour = "Exhausted property tokens per hour. The property's quota refreshes in under an hour. To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas"
 
-func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map[string]string, rows int) {
+func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map[string]string, rep *ga4Report) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" || (s.opts.ga4Token != nil && !s.opts.ga4Token(tok)) {
 		return http.StatusUnauthorized, ga4Error(http.StatusUnauthorized, "Request had invalid authentication credentials."),
-			map[string]string{"WWW-Authenticate": `Bearer realm="https://accounts.google.com/", error="invalid_token"`}, 0
+			map[string]string{"WWW-Authenticate": `Bearer realm="https://accounts.google.com/", error="invalid_token"`}, nil
 	}
 	id, ok := strings.CutSuffix(r.PathValue("call"), ":runReport")
 	if !ok {
-		return http.StatusNotFound, ga4Error(http.StatusNotFound, "Method not found."), nil, 0
+		return http.StatusNotFound, ga4Error(http.StatusNotFound, "Method not found."), nil, nil
 	}
 	if id != s.opts.ga4Property {
-		return http.StatusForbidden, ga4Error(http.StatusForbidden, "User does not have sufficient permissions for this property."), nil, 0
+		return http.StatusForbidden, ga4Error(http.StatusForbidden, "User does not have sufficient permissions for this property."), nil, nil
 	}
 	s.mu.Lock()
 	f := s.drawFaultLocked()
@@ -181,17 +297,20 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 				hdr["Retry-After"] = fmt.Sprint(int(s.opts.retryAfter / time.Second))
 			}
 		}
-		return f.status, ga4Error(f.status, msg), hdr, 0
+		return f.status, ga4Error(f.status, msg), hdr, nil
 	}
 	var req analyticsdata.RunReportRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, "Invalid JSON payload received. "+err.Error()), nil, 0
+		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, "Invalid JSON payload received. "+err.Error()), nil, nil
 	}
+	s.mu.Lock()
+	s.limits = append(s.limits, req.Limit)
+	s.mu.Unlock()
 	rep, msg := s.buildReport(&req)
 	if msg != "" {
-		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, msg), nil, 0
+		return http.StatusBadRequest, ga4Error(http.StatusBadRequest, msg), nil, nil
 	}
-	cost := int64(1 + len(rep.Rows)/100)
+	cost := int64(1 + rep.rows()/100)
 	s.mu.Lock()
 	now := s.opts.now()
 	if h := now.Truncate(time.Hour); !h.Equal(s.hour) {
@@ -200,12 +319,12 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 	limitHr := s.opts.ga4TokensPerHour
 	if s.tokensHr+cost > limitHr {
 		s.mu.Unlock()
-		return http.StatusTooManyRequests, ga4Error(http.StatusTooManyRequests, exhaustedHour), nil, 0
+		return http.StatusTooManyRequests, ga4Error(http.StatusTooManyRequests, exhaustedHour), nil, nil
 	}
 	s.tokensHr += cost
 	s.tokensDay += cost
 	if req.ReturnPropertyQuota {
-		rep.PropertyQuota = &analyticsdata.PropertyQuota{
+		rep.head.PropertyQuota = &analyticsdata.PropertyQuota{
 			TokensPerDay:                          &analyticsdata.QuotaStatus{Consumed: cost, Remaining: max(GA4TokensPerDay-s.tokensDay, 0)},
 			TokensPerHour:                         &analyticsdata.QuotaStatus{Consumed: cost, Remaining: limitHr - s.tokensHr},
 			TokensPerProjectPerHour:               &analyticsdata.QuotaStatus{Consumed: cost, Remaining: max(GA4TokensPerProjectPerHour-s.tokensHr, 0)},
@@ -214,17 +333,14 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 			PotentiallyThresholdedRequestsPerHour: &analyticsdata.QuotaStatus{Consumed: 0, Remaining: 120},
 		}
 		// The API sends zeros (consumed of a request that used none) explicitly.
-		for _, q := range []*analyticsdata.QuotaStatus{rep.PropertyQuota.ConcurrentRequests, rep.PropertyQuota.ServerErrorsPerProjectPerHour,
-			rep.PropertyQuota.PotentiallyThresholdedRequestsPerHour, rep.PropertyQuota.TokensPerHour, rep.PropertyQuota.TokensPerDay} {
+		pq := rep.head.PropertyQuota
+		for _, q := range []*analyticsdata.QuotaStatus{pq.ConcurrentRequests, pq.ServerErrorsPerProjectPerHour,
+			pq.PotentiallyThresholdedRequestsPerHour, pq.TokensPerHour, pq.TokensPerDay} {
 			q.ForceSendFields = []string{"Consumed", "Remaining"}
 		}
 	}
 	s.mu.Unlock()
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return http.StatusInternalServerError, ga4Error(http.StatusInternalServerError, err.Error()), nil, 0
-	}
-	return http.StatusOK, b, nil, len(rep.Rows)
+	return http.StatusOK, nil, nil, rep
 }
 
 func (s *GA4Server) drawFaultLocked() *fault {
@@ -247,7 +363,7 @@ func (s *GA4Server) drawFaultLocked() *fault {
 }
 
 // buildReport answers a valid request, or says why it is not one.
-func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*analyticsdata.RunReportResponse, string) {
+func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*ga4Report, string) {
 	if len(req.DateRanges) != 1 {
 		return nil, "the fake GA4 API takes exactly one dateRange"
 	}
@@ -309,23 +425,8 @@ func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*analytics
 	if s.opts.ga4SampleOver > 0 && days > int64(s.opts.ga4SampleOver) {
 		rep.Metadata.SamplingMetadatas = []*analyticsdata.SamplingMetadata{{SamplesReadCount: 500_000, SamplingSpaceSize: 500_000 * days / int64(s.opts.ga4SampleOver)}}
 	}
-	for i := req.Offset; i < total && i < req.Offset+limit; i++ {
-		row := &analyticsdata.Row{}
-		key := make([]string, len(values))
-		rest := i
-		for d := len(values) - 1; d >= 0; d-- {
-			key[d] = values[d][rest%int64(len(values[d]))]
-			rest /= int64(len(values[d]))
-		}
-		for _, v := range key {
-			row.DimensionValues = append(row.DimensionValues, &analyticsdata.DimensionValue{Value: v})
-		}
-		for _, h := range rep.MetricHeaders {
-			row.MetricValues = append(row.MetricValues, &analyticsdata.MetricValue{Value: GA4Value(h.Name, h.Type, key)})
-		}
-		rep.Rows = append(rep.Rows, row)
-	}
-	return rep, ""
+	out := &ga4Report{head: rep, from: min(req.Offset, total), to: min(total, req.Offset+limit), values: values, metricHdr: rep.MetricHeaders}
+	return out, ""
 }
 
 // GA4Value is the fake's deterministic value of metric (of type typ) for the row whose

@@ -49,6 +49,8 @@ type options struct {
 	ga4TokensPerHour int64
 	ga4OtherRow      bool
 	ga4SampleOver    int
+	ga4Hold          *GA4Hold
+	ga4Truncate      int
 }
 
 func defaultOptions() options {
