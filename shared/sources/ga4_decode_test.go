@@ -66,7 +66,7 @@ func TestGA4PageDecoderFieldOrder(t *testing.T) {
 func TestGA4PageDecoderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
-		limit           int
+		limit            int
 	}{
 		{"truncated in a row", `{` + ga4Headers + `,"rows":[{"dimensionValues":[{"value":"2024`, "unexpected EOF", 10},
 		{"truncated after the rows", `{` + ga4Headers + `,` + ga4Rows, "EOF", 10},
