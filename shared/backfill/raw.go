@@ -32,6 +32,9 @@ type rawDoc struct {
 	Write    string    `firestore:"write"` // one id per StoreRaw call: parts of different writes never mix
 	Data     []byte    `firestore:"data"`
 	StoredAt time.Time `firestore:"stored_at"`
+	// Chunked (RawWriter's) says each page is framed as pieces ended by an empty one, not as
+	// one length and the page.
+	Chunked bool `firestore:"chunked,omitempty"`
 }
 
 // RawDocID is the id prefix of a shard's raw documents ({id}-p0, {id}-p1...): the readable
@@ -122,7 +125,11 @@ func (s *Store) LoadRaw(ctx context.Context, job, shard string) ([][]byte, error
 		}
 		blob = append(blob, d.Data...)
 	}
-	pages, err := unframePages(blob)
+	unframe := unframePages
+	if first.Chunked {
+		unframe = unframeChunks
+	}
+	pages, err := unframe(blob)
 	if err != nil {
 		return nil, fmt.Errorf("decoding raw results of shard %q of backfill job %s: %w", shard, job, err)
 	}
@@ -148,6 +155,30 @@ func unframePages(blob []byte) ([][]byte, error) {
 		}
 		pages = append(pages, blob[w:w+int(n)])
 		blob = blob[w+int(n):]
+	}
+	return pages, nil
+}
+
+// unframeChunks reads RawWriter's framing: each page is pieces, each prefixed by its length as a
+// uvarint, ended by a zero length.
+func unframeChunks(blob []byte) ([][]byte, error) {
+	var pages [][]byte
+	page := []byte{}
+	for len(blob) > 0 {
+		n, w := binary.Uvarint(blob)
+		if w <= 0 || uint64(len(blob)-w) < n {
+			return nil, fmt.Errorf("truncated page framing")
+		}
+		if n == 0 {
+			pages = append(pages, page)
+			page = []byte{}
+		} else {
+			page = append(page, blob[w:w+int(n)]...)
+		}
+		blob = blob[w+int(n):]
+	}
+	if len(page) > 0 {
+		return nil, fmt.Errorf("truncated page framing: the last page has no end")
 	}
 	return pages, nil
 }

@@ -13,7 +13,9 @@ import (
 
 // RawWriter stores a task's raw pages as they arrive, in the documents StoreRaw writes (LoadRaw
 // reads either), holding at most two parts in memory whatever the task's size: part 0, which
-// names the write and is written last, and the part being filled.
+// names the write and is written last, and the part being filled. A page may arrive in pieces
+// (Write, EndPage), so a body being read is stored without being held whole; its parts are
+// marked chunked.
 type RawWriter struct {
 	s          *Store
 	job, shard string
@@ -31,26 +33,49 @@ func (s *Store) NewRawWriter(job, shard string) *RawWriter {
 
 // Add appends one page, writing every part that fills up.
 func (r *RawWriter) Add(ctx context.Context, page []byte) error {
+	if err := r.Write(ctx, page); err != nil {
+		return err
+	}
+	return r.EndPage(ctx)
+}
+
+// Write appends p to the page being written: a page may arrive in any number of pieces, so a
+// streamed body is kept without being held whole. Pieces are framed by their length, and
+// EndPage's empty piece ends the page (LoadRaw joins them).
+func (r *RawWriter) Write(ctx context.Context, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if err := r.append(ctx, binary.AppendUvarint(nil, uint64(len(p)))); err != nil {
+		return err
+	}
+	return r.append(ctx, p)
+}
+
+// EndPage ends the page being written.
+func (r *RawWriter) EndPage(ctx context.Context) error {
 	r.pages++
-	framed := binary.AppendUvarint(nil, uint64(len(page)))
-	for _, b := range [][]byte{framed, page} {
-		for len(b) > 0 {
-			if len(r.head) < rawPartSize && r.parts == 1 {
-				n := min(rawPartSize-len(r.head), len(b))
-				r.head = append(r.head, b[:n]...)
-				b = b[n:]
-				continue
-			}
-			if r.cur == nil {
-				r.cur = make([]byte, 0, rawPartSize)
-			}
-			n := min(rawPartSize-len(r.cur), len(b))
-			r.cur = append(r.cur, b[:n]...)
+	return r.append(ctx, []byte{0})
+}
+
+// append adds b to the parts, writing every part that fills up.
+func (r *RawWriter) append(ctx context.Context, b []byte) error {
+	for len(b) > 0 {
+		if len(r.head) < rawPartSize && r.parts == 1 {
+			n := min(rawPartSize-len(r.head), len(b))
+			r.head = append(r.head, b[:n]...)
 			b = b[n:]
-			if len(r.cur) == rawPartSize {
-				if err := r.flush(ctx); err != nil {
-					return err
-				}
+			continue
+		}
+		if r.cur == nil {
+			r.cur = make([]byte, 0, rawPartSize)
+		}
+		n := min(rawPartSize-len(r.cur), len(b))
+		r.cur = append(r.cur, b[:n]...)
+		b = b[n:]
+		if len(r.cur) == rawPartSize {
+			if err := r.flush(ctx); err != nil {
+				return err
 			}
 		}
 	}
@@ -78,7 +103,7 @@ func (r *RawWriter) flush(ctx context.Context) error {
 // never read (LoadRaw reads Parts parts, each of the write part 0 names).
 func (r *RawWriter) addHead(b *firestore.WriteBatch) {
 	b.Set(r.s.rawRef(r.job, r.shard, 0), rawDoc{Job: r.job, Shard: r.shard, Part: 0, Parts: r.parts, Pages: r.pages,
-		Write: r.write, Data: r.head, StoredAt: r.now})
+		Write: r.write, Data: r.head, StoredAt: r.now, Chunked: true})
 }
 
 // Close writes the last parts, then part 0, which makes the write the one LoadRaw reads, and
@@ -101,7 +126,7 @@ func (r *RawWriter) Close(ctx context.Context) error {
 	}
 	b := r.s.client.Batch()
 	b.Set(r.s.rawRef(r.job, r.shard, 0), rawDoc{Job: r.job, Shard: r.shard, Part: 0, Parts: r.parts, Pages: r.pages,
-		Write: r.write, Data: r.head, StoredAt: r.now})
+		Write: r.write, Data: r.head, StoredAt: r.now, Chunked: true})
 	for k := r.parts; k < oldParts; k++ {
 		b.Delete(r.s.rawRef(r.job, r.shard, k))
 	}

@@ -173,8 +173,13 @@ func (ga4Source) Task(p *Plan, t *TaskSpec) {
 // Rows keys each GA4 row by its dimension and metric names, with its "sampled" and
 // "other_row" flags, and day from the date dimension (YYYYMMDD).
 func (ga4Source) Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
-	out := make([]Row, 0, len(res.Records))
-	for k, r := range res.Records {
+	return GA4Rows(t, res.Records, 0, fetchedAt)
+}
+
+// GA4Rows maps GA4 records numbered from first (a streamed report's batch) as Rows does.
+func GA4Rows(t TaskSpec, records []map[string]any, first int, fetchedAt time.Time) []Row {
+	out := make([]Row, 0, len(records))
+	for k, r := range records {
 		b, err := json.Marshal(r)
 		if err != nil {
 			b = []byte(`{}`) // the pager's values always marshal
@@ -183,7 +188,7 @@ func (ga4Source) Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Ro
 		if d, ok := r["date"].(string); ok {
 			day, _ = time.Parse("20060102", d)
 		}
-		i := int64(k)
+		i := int64(first + k)
 		out = append(out, Row{JobID: t.JobID, Shard: t.Shard, RowIndex: &i, Source: t.Source,
 			FetchedAt: fetchedAt.UTC(), Day: day, Record: string(b)})
 	}
