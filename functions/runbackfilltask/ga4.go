@@ -29,7 +29,8 @@ func NewLazyGA4(cfg Config, resolver SecretResolver, base sources.GA4Config) *La
 	return &LazyGA4{cfg: cfg, secrets: resolver, base: base}
 }
 
-// Fetch runs the task's report, every page of it. A client that cannot be built is Transient.
+// Fetch runs the task's report, every page of it, held whole (the worker streams instead: see
+// StreamReport). A client that cannot be built is Transient.
 func (l *LazyGA4) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
 	g, err := l.client(ctx)
 	if err != nil {
@@ -37,17 +38,36 @@ func (l *LazyGA4) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Resu
 	}
 	res, err := g.Report(ctx, *t.GA4)
 	if sources.KindOf(err) == sources.AuthRevoked {
-		l.mu.Lock()
-		if l.g == g {
-			l.g = nil
-		}
-		l.mu.Unlock()
-		if l.secrets != nil {
-			l.secrets.Forget(l.cfg.ClientID.Secret, l.cfg.ClientSecret.Secret, l.cfg.RefreshToken.Secret)
-		}
-		l.base.Logger.Warn("the GA4 grant was refused; its secrets will be read again on the next task")
+		l.drop(g)
 	}
 	return res, err
+}
+
+// StreamReport streams the task's report (sources.GA4.Stream) on the shared client: tasks run
+// this way (GA4Streamer); Fetch holds the whole report.
+func (l *LazyGA4) StreamReport(ctx context.Context, q sources.GA4Query, sampled bool, sink sources.GA4Sink) (sources.GA4Summary, error) {
+	g, err := l.client(ctx)
+	if err != nil {
+		return sources.GA4Summary{}, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
+	}
+	sum, err := g.Stream(ctx, q, sampled, sink)
+	if sources.KindOf(err) == sources.AuthRevoked {
+		l.drop(g)
+	}
+	return sum, err
+}
+
+// drop forgets g (unless another task already replaced it) and the grant's secrets.
+func (l *LazyGA4) drop(g *sources.GA4) {
+	l.mu.Lock()
+	if l.g == g {
+		l.g = nil
+	}
+	l.mu.Unlock()
+	if l.secrets != nil {
+		l.secrets.Forget(l.cfg.ClientID.Secret, l.cfg.ClientSecret.Secret, l.cfg.RefreshToken.Secret)
+	}
+	l.base.Logger.Warn("the GA4 grant was refused; its secrets will be read again on the next task")
 }
 
 func (l *LazyGA4) client(ctx context.Context) (*sources.GA4, error) {

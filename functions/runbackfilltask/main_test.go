@@ -51,6 +51,7 @@ type env struct {
 	bq     *bqemulator.Server
 	bqc    *bigquery.Client
 	yt     *sourcestest.YouTubeServer
+	ga4    *sourcestest.GA4Server // nil unless withGA4
 	worker *Worker
 	url    string
 	logs   *functest.Buffer
@@ -64,7 +65,18 @@ type envConfig struct {
 	now      func() time.Time // the YouTube client's clock
 	rowClock func() time.Time // the worker's clock (fetched_at); nil means fetchedAt
 	budget   time.Duration    // the worker's WORK_TIMEOUT; 0: none
+	ga4      []sourcestest.Option
+	withGA4  bool
+	rows     func(Appender) Appender // wraps the BigQuery writer
 }
+
+// withGA4 serves a fake GA4 API to the worker's ga4 fetcher.
+func withGA4(opts ...sourcestest.Option) envOption {
+	return func(c *envConfig) { c.withGA4, c.ga4 = true, append(c.ga4, opts...) }
+}
+
+// withAppender wraps the worker's BigQuery writer.
+func withAppender(wrap func(Appender) Appender) envOption { return func(c *envConfig) { c.rows = wrap } }
 
 type envOption func(*envConfig)
 
@@ -139,8 +151,20 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.rowClock == nil {
 		ec.rowClock = func() time.Time { return fetchedAt }
 	}
-	e.worker = NewWorker(e.store, wh, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
-		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries, Budget: ec.budget})
+	var rowsTo Appender = wh
+	if ec.rows != nil {
+		rowsTo = ec.rows(wh)
+	}
+	fetchers := map[string]backfill.Fetcher{}
+	if ec.withGA4 {
+		e.ga4 = sourcestest.NewGA4Server(ec.ga4...)
+		t.Cleanup(e.ga4.Close)
+		gcfg := cfg
+		gcfg.GA4APIBaseURL = e.ga4.URL()
+		fetchers[backfill.SourceGA4] = NewLazyGA4(gcfg, nil, sources.GA4Config{Logger: logger})
+	}
+	e.worker = NewWorker(e.store, rowsTo, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
+		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries, Budget: ec.budget, Fetchers: fetchers})
 	srv := httptest.NewServer(e.worker)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -176,6 +176,9 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if !ok {
 		return result{kind: permanent, reason: fmt.Sprintf("this worker has no fetcher for source %s", task.Source)}
 	}
+	if st, ok := fetcher.(GA4Streamer); ok && task.GA4 != nil {
+		return w.streamGA4(ctx, st, task)
+	}
 	res, spent, err := w.fetch(ctx, fetcher, task)
 	if err != nil {
 		r := sourceFailure(err)
@@ -198,13 +201,18 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if err := w.appendRows(ctx, rows); err != nil {
 		return appendFailure(err, calls)
 	}
-	if qr, ok := w.store.(QuotaRecorder); ok && res.Quota != nil {
+	w.recordQuota(ctx, task, res.Quota)
+	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: calls, raw: raw}
+}
+
+// recordQuota keeps the quota figures an API reported for the task, when the store keeps them.
+func (w *Worker) recordQuota(ctx context.Context, task backfill.TaskSpec, q *sources.GA4Quota) {
+	if qr, ok := w.store.(QuotaRecorder); ok && q != nil {
 		// The figures inform people; failing to keep them does not fail the task.
-		if err := qr.RecordQuota(ctx, task.JobID, task.Ref(), res.Quota); err != nil {
+		if err := qr.RecordQuota(ctx, task.JobID, task.Ref(), q); err != nil {
 			w.log.WarnContext(ctx, "recording the API's quota figures failed", "job_id", task.JobID, "shard", task.Shard, "error", err)
 		}
 	}
-	return result{kind: succeeded, rows: len(rows) - 1, apiCalls: calls, raw: raw}
 }
 
 // appendRows appends rows to backfill_rows.
