@@ -13,9 +13,12 @@ import (
 // sources.GA4MaxRowBytes, and the decoder's read-ahead), records leave for BigQuery in batches
 // of sources.GA4BatchRows rows and about sources.GA4BatchBytes (each held as records, rows,
 // encoded values and the append request), and the raw body goes to Firestore through two
-// parts of 900 KB. scripts/bench's ga4_memory measures it; a test in terraform/ keeps
-// RunBackfillTask's concurrency times it, over its idle footprint, within its memory.
-const GA4TaskMemory = 16 << 20
+// parts of 900 KB. scripts/bench's ga4_memory measured 13 MB of RSS over the process's start
+// for a 259,200-row report at 9 dimensions and 10 metrics, at limit 250,000 (without the
+// BigQuery and Firestore clients' own copies, which the margin is for). A test in terraform/
+// keeps RunBackfillTask's concurrency times it, over the instance's own footprint, within its
+// memory.
+const GA4TaskMemory = 24 << 20
 
 // GA4Streamer streams one GA4 report (see sources.GA4.Stream); *LazyGA4 is one. A ga4 fetcher
 // that is one runs the task streamed.

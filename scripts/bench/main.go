@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 package main
 
@@ -34,6 +34,7 @@ type Report struct {
 	Coverage  *CoverageResult  `json:"stream_coverage,omitempty"`
 	Collect   *CollectResult   `json:"collect_memory,omitempty"`
 	Sweep     *SweepResult     `json:"sweep,omitempty"`
+	GA4Memory *GA4MemoryResult `json:"ga4_memory,omitempty"`
 }
 
 func main() {
@@ -171,6 +172,14 @@ func main() {
 		}
 		r.Sweep = res
 	}
+	if want("ga4_memory") {
+		res, err := benchGA4Memory(ctx, GA4MemoryConfig{Log: log})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: ga4_memory: %v\n", err)
+			os.Exit(1)
+		}
+		r.GA4Memory = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -207,6 +216,7 @@ func printTable(w io.Writer, r Report) {
 	printCoverage(w, r.Coverage)
 	printCollect(w, r.Collect)
 	printSweep(w, r.Sweep)
+	printGA4Memory(w, r.GA4Memory)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {
