@@ -76,7 +76,9 @@ func withGA4(opts ...sourcestest.Option) envOption {
 }
 
 // withAppender wraps the worker's BigQuery writer.
-func withAppender(wrap func(Appender) Appender) envOption { return func(c *envConfig) { c.rows = wrap } }
+func withAppender(wrap func(Appender) Appender) envOption {
+	return func(c *envConfig) { c.rows = wrap }
+}
 
 type envOption func(*envConfig)
 
