@@ -24,7 +24,8 @@ type GA4Spec struct {
 	// Chunk is day (default), week, month or range (the whole range in one task).
 	Chunk string `json:"chunk,omitempty"`
 	// Limit is the rows one request asks for (offset paging reads the rest), 1..250,000;
-	// 0 means the API's default of 10,000.
+	// 0 means the API's default of 10,000. Requests ask for at most sources.GA4PageRows: a
+	// larger limit is read in pages of that many.
 	Limit int `json:"limit,omitempty"`
 }
 
@@ -149,10 +150,7 @@ func (ga4Source) Plan(s *Spec, p *Plan) error {
 			perDay *= ga4RowsPerDimension
 		}
 	}
-	limit := g.Limit
-	if limit == 0 {
-		limit = sources.GA4DefaultLimit
-	}
+	limit := sources.GA4RequestRows(sources.GA4Query{Limit: g.Limit})
 	for _, c := range p.Chunks {
 		from, _ := parseDate(c.Start)
 		to, _ := parseDate(c.End)
