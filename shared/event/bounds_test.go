@@ -57,12 +57,16 @@ func TestAppEventFieldBounds(t *testing.T) {
 		bound int
 		event func(v string) string
 	}{
-		{"id", maxIDLen, func(v string) string { return `{"kind":"search","query":"q","id":"` + strings.Repeat("i", len(v)) + `"}` }},
+		{"id", maxIDLen, func(v string) string {
+			return `{"kind":"search","query":"q","id":"` + strings.Repeat("i", len(v)) + `"}`
+		}},
 		{"query", maxQueryLen, func(v string) string { return `{"kind":"search","query":"` + v + `"}` }},
 		{"user_id", MaxUserIDLen, func(v string) string { return `{"kind":"detail_view","item_id":"x","user_id":"` + v + `"}` }},
 		{"session_id", MaxUserIDLen, func(v string) string { return `{"kind":"search","query":"q","session_id":"` + v + `"}` }},
 		{"item_id", MaxItemIDLen, func(v string) string { return `{"kind":"detail_view","item_id":"` + v + `"}` }},
-		{"app", MaxAppLen, func(v string) string { return `{"kind":"search","query":"q","app":"` + strings.Repeat("a", len(v)) + `"}` }},
+		{"app", MaxAppLen, func(v string) string {
+			return `{"kind":"search","query":"q","app":"` + strings.Repeat("a", len(v)) + `"}`
+		}},
 	}
 	for _, tc := range tests {
 		if _, err := ParseAppEvent([]byte(tc.event(pad(tc.bound))), now); err != nil {
