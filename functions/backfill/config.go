@@ -81,6 +81,9 @@ type Config struct {
 	SweepMaxAttempts int
 	// SweepBudget bounds the shards one sweep of one job checks (SWEEP_BUDGET).
 	SweepBudget int
+	// JobEventsTopic is the id of the Pub/Sub topic a notice is published on when a job ends
+	// (JOB_EVENTS_TOPIC; shared/jobnotice).
+	JobEventsTopic string
 }
 
 // LoadConfig reads the settings through lookup (os.LookupEnv in production) and reports every
@@ -104,6 +107,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		SweepAfter:          env.Duration("SWEEP_AFTER", DefaultSweepAfter, 0, 24*time.Hour),
 		SweepMaxAttempts:    env.Int("SWEEP_MAX_ATTEMPTS", DefaultSweepMaxAttempts, 0, 100),
 		SweepBudget:         env.Int("SWEEP_BUDGET", DefaultSweepBudget, 1, 100_000),
+		JobEventsTopic:      env.Required("JOB_EVENTS_TOPIC"),
 	}
 	var errs []error
 	if err := env.Err(); err != nil {

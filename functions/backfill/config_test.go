@@ -14,6 +14,7 @@ func TestLoadConfig(t *testing.T) {
 	required := map[string]string{
 		"GOOGLE_CLOUD_PROJECT": "p", "BACKFILL_QUEUE": "projects/p/locations/us-central1/queues/backfill",
 		"WORKER_URL": "https://run-backfill-task-xyz.a.run.app", "BACKFILL_URL": "https://backfill-xyz.a.run.app/",
+		"JOB_EVENTS_TOPIC": "backfill-job-events",
 	}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}
@@ -28,7 +29,8 @@ func TestLoadConfig(t *testing.T) {
 	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
 		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
 		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2500, CounterShards: 500,
-		DispatchDeadline: 10 * time.Minute, SweepAfter: 15 * time.Minute, SweepMaxAttempts: 3, SweepBudget: 500}
+		DispatchDeadline: 10 * time.Minute, SweepAfter: 15 * time.Minute, SweepMaxAttempts: 3, SweepBudget: 500,
+		JobEventsTopic: "backfill-job-events"}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults", Env: required, Want: base},
 		{
@@ -50,7 +52,7 @@ func TestLoadConfig(t *testing.T) {
 			Env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
 				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "ENQUEUE_RATE": "-5", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe",
 				"DISPATCH_DEADLINE": "1h", "SWEEP_MAX_ATTEMPTS": "-1"},
-			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", `WORKER_URL: "not a url"`,
+			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BACKFILL_URL: required", "JOB_EVENTS_TOPIC: required", `WORKER_URL: "not a url"`,
 				`BACKFILL_QUEUE: "backfill" is not a full queue name`, "MAX_TASKS", "ENQUEUE_SLICE", "ENQUEUE_PARALLELISM", "ENQUEUE_RATE",
 				"COUNTER_SHARDS", "ALLOW_PRIVATE_HOSTS", "DISPATCH_DEADLINE", "SWEEP_MAX_ATTEMPTS"},
 		},

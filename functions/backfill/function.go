@@ -15,15 +15,18 @@ package backfill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/jobnotice"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
@@ -51,9 +54,9 @@ func init() {
 func Serve(w http.ResponseWriter, r *http.Request) { entry.ServeHTTP(w, r) }
 
 // NewHandler builds the production handler from cfg: a Firestore job store, a Cloud Tasks
-// enqueuer on cfg.Queue (the emulator when CLOUD_TASKS_EMULATOR_HOST is set) and the Service
-// behind the trace-logging middleware. The clients live until shutdown is called; ctx is used
-// only to create them.
+// enqueuer on cfg.Queue (the emulator when CLOUD_TASKS_EMULATOR_HOST is set), a publisher of
+// job notices on cfg.JobEventsTopic and the Service behind the trace-logging middleware. The
+// clients live until shutdown is called; ctx is used only to create them.
 func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Handler, shutdown func() error, err error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -67,17 +70,28 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		fs.Close()
 		return nil, nil, fmt.Errorf("creating Cloud Tasks client: %w", err)
 	}
+	ps, err := pubsub.NewClient(ctx, cfg.Project)
+	if err != nil {
+		tasks.Close()
+		fs.Close()
+		return nil, nil, fmt.Errorf("creating Pub/Sub client for project %s: %w", cfg.Project, err)
+	}
+	notices := jobnotice.NewPublisher(ps, cfg.JobEventsTopic)
 	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
 	enq := taskqueue.New(tasks, cfg.Queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithRate(float64(cfg.EnqueueRate)), taskqueue.WithLogger(logger))
 	shutdown = func() error {
-		tErr := tasks.Close()
+		notices.Stop()
+		var errs []error
+		if err := ps.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing Pub/Sub client: %w", err))
+		}
+		if err := tasks.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing Cloud Tasks client: %w", err))
+		}
 		if err := fs.Close(); err != nil {
-			return fmt.Errorf("closing Firestore client: %w", err)
+			errs = append(errs, fmt.Errorf("closing Firestore client: %w", err))
 		}
-		if tErr != nil {
-			return fmt.Errorf("closing Cloud Tasks client: %w", tErr)
-		}
-		return nil
+		return errors.Join(errs...)
 	}
-	return logging.Middleware(cfg.Project, NewService(cfg, store, enq, logger)), shutdown, nil
+	return logging.Middleware(cfg.Project, NewService(cfg, store, enq, logger, WithNotices(notices))), shutdown, nil
 }

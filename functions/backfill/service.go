@@ -27,8 +27,11 @@ type Service struct {
 	nonce func() string
 	// sweepNow is compared with the store's update times to tell a quiet job (SweepAfter).
 	sweepNow func() time.Time
-	// sweepJobs is how many jobs one scheduled sweep looks at (sweepJobsLimit).
+	// sweepJobs is how many jobs one scheduled sweep looks at (sweepJobsLimit), and how many
+	// pending notices it publishes again.
 	sweepJobs int
+	// notices publishes job notices (notice.go); nil leaves them pending.
+	notices NoticePublisher
 }
 
 // Option configures a Service.

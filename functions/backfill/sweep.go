@@ -135,6 +135,10 @@ func (s *Service) sweepAll(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Jobs = append(out.Jobs, res)
 	}
+	// Notices whose publish a crash or a Pub/Sub failure cut short (notice.go).
+	if err := s.republishNotices(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		s.log.ErrorContext(ctx, "sweeping backfill jobs", "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error()})
@@ -172,13 +176,13 @@ func (s *Service) sweep(ctx context.Context, st *backfill.Status, budget, readBu
 	switch {
 	case st.State == backfill.JobDone || st.State == backfill.JobDoneWithFailures:
 		res.Skipped = "ended"
-		return res, s.store.MarkEnded(ctx, id, st.State)
+		return res, s.end(ctx, st, st.State)
 	case st.State == backfill.JobBlocked:
 		res.Skipped = st.State // waits for a person
 		return res, nil
 	case st.State == backfill.JobCancelled && finished >= st.Counts.Planned:
 		res.Skipped = "ended"
-		return res, s.store.MarkEnded(ctx, id, backfill.JobCancelledSwept)
+		return res, s.end(ctx, st, backfill.JobCancelledSwept)
 	case !force && !s.quiet(st):
 		res.Skipped = "not quiet: an outcome was recorded within SWEEP_AFTER"
 		return res, nil
@@ -229,6 +233,10 @@ func (s *Service) sweep(ctx context.Context, st *backfill.Status, budget, readBu
 	if res.Failed+res.Cancelled > 0 { // only outcomes can end the job
 		if st, err := s.store.Status(ctx, id); err == nil {
 			res.State = st.State
+			// The job may have ended by these outcomes: store its end now, not a sweep later.
+			if err := s.endIfEnded(ctx, st); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	s.log.InfoContext(ctx, "swept backfill job", "job_id", id, "unfinished", res.Unfinished, "read", walk.Read, "checked", res.Checked,

@@ -23,14 +23,14 @@ const shardsPerGroup = 10
 // Counts are a job's task counts: Planned and Enqueued from the job, the rest summed over the
 // counter shards.
 type Counts struct {
-	Planned   int `json:"planned"`
-	Enqueued  int `json:"enqueued"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
-	Retrying  int `json:"retrying"`
-	Cancelled int `json:"cancelled"`
-	Rows      int `json:"rows"`
-	APICalls  int `json:"api_calls"`
+	Planned   int `json:"planned" firestore:"planned"`
+	Enqueued  int `json:"enqueued" firestore:"enqueued"`
+	Succeeded int `json:"succeeded" firestore:"succeeded"`
+	Failed    int `json:"failed" firestore:"failed"`
+	Retrying  int `json:"retrying" firestore:"retrying"`
+	Cancelled int `json:"cancelled" firestore:"cancelled"`
+	Rows      int `json:"rows" firestore:"rows"`
+	APICalls  int `json:"api_calls" firestore:"api_calls"`
 }
 
 // FailureGroup is the failed tasks that share a cause.
@@ -67,6 +67,8 @@ type Status struct {
 	UpdatedAt time.Time    `json:"updated_at"`
 	// SweptAt is when a sweep last looked at the job (absent for jobs stored before it existed).
 	SweptAt time.Time `json:"swept_at,omitzero"`
+	// Retries is how many :retry calls ran failed tasks again: the generation of the newest tasks.
+	Retries int `json:"retries"`
 }
 
 // Status returns the job's progress: exact counts, the derived state, rate and ETA, and its
@@ -77,7 +79,7 @@ func (s *Store) Status(ctx context.Context, job string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{JobID: j.ID, Blocked: j.Blocked, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, SweptAt: j.SweptAt,
-		Counts: Counts{Planned: j.Planned}}
+		Retries: j.Retries, Counts: Counts{Planned: j.Planned}}
 	counters, err := s.jobRef(job).Collection("counters").Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("reading counters of backfill job %s: %w", job, err)

@@ -92,6 +92,13 @@ type Job struct {
 	// documents written before the field existed. Setting it never moves UpdatedAt, which tells
 	// a quiet job.
 	SweptAt time.Time `firestore:"swept_at,omitempty" json:"swept_at,omitzero"`
+	// Ends counts the times the job ended (MarkEnded); a :retry that reopens it and a second
+	// end make it 2. End is the latest end, NoticePending whether its notice is still to be
+	// published, NotifiedAt when the latest notice was (end.go).
+	Ends          int       `firestore:"ends,omitempty" json:"ends,omitempty"`
+	End           *End      `firestore:"end,omitempty" json:"end,omitempty"`
+	NoticePending bool      `firestore:"notice_pending,omitempty" json:"notice_pending,omitempty"`
+	NotifiedAt    time.Time `firestore:"notified_at,omitempty" json:"notified_at,omitzero"`
 }
 
 // NewJob returns the job for a spec and its plan, in state planning.

@@ -82,28 +82,3 @@ func (s *Store) ClaimSweep(ctx context.Context, job string, index int, m SweepMa
 		return false, fmt.Errorf("claiming sweep %d of shard %d of backfill job %s: %w", m.Attempts+1, index, job, err)
 	}
 }
-
-// JobCancelledSwept is the stored state of a cancelled job whose every task a sweep found
-// accounted for; it is still reported cancelled (its cancelled flag stays set).
-const JobCancelledSwept = "cancelled_swept"
-
-// MarkEnded stores an ended job's derived state (done or done_with_failures, or
-// JobCancelledSwept for a cancelled job with every task accounted for) so that ActiveJobs stops
-// listing it. Status still derives the state from the counts, so this changes
-// nothing it reports; the write is preconditioned on the job document being unchanged since read
-// as planning, running or cancelled, so a :retry that moves the job back to running at the same time wins.
-func (s *Store) MarkEnded(ctx context.Context, id, state string) error {
-	snap, err := s.jobRef(id).Get(ctx)
-	if err != nil {
-		return fmt.Errorf("reading backfill job %s to mark it %s: %w", id, state, err)
-	}
-	if v, _ := snap.DataAt("state"); v != JobPlanning && v != JobRunning && v != JobCancelled {
-		return nil
-	}
-	_, err = s.jobRef(id).Update(ctx, []firestore.Update{{Path: "state", Value: state}, {Path: "updated_at", Value: s.now().UTC()}},
-		firestore.LastUpdateTime(snap.UpdateTime))
-	if c := status.Code(err); c != codes.OK && c != codes.FailedPrecondition {
-		return fmt.Errorf("marking backfill job %s %s: %w", id, state, err)
-	}
-	return nil
-}
