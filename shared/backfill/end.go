@@ -77,7 +77,10 @@ func (s *Store) MarkEnded(ctx context.Context, st *Status, state string) (*End, 
 	if j.Retries != st.Retries || j.Cancelled != (st.State == JobCancelled) {
 		return nil, nil
 	}
-	now := s.now().UTC()
+	// Firestore keeps microseconds (https://cloud.google.com/firestore/docs/concepts/data-types,
+	// "Date and time"): the end returned is the end stored, so a notice published from either
+	// is the same.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	end := &End{JobID: id, Seq: j.Ends + 1, Generation: j.Retries, State: reportedEnd(state), Source: j.Source,
 		Counts: st.Counts, CreatedAt: j.CreatedAt, EndedAt: now}
 	_, err = s.jobRef(id).Update(ctx, []firestore.Update{
