@@ -71,6 +71,7 @@ func TestEveryTriggerShapeThroughFunctionsFramework(t *testing.T) {
 		"CLOUD_TASKS_EMULATOR_HOST": cloud,
 		"BIGQUERY_DATASET":          "events",
 		"EVENTS_TOPIC":              "events",
+		"JOB_EVENTS_TOPIC":          "backfill-job-events",
 		"BACKFILL_QUEUE":            "projects/" + project + "/locations/us-central1/queues/backfill",
 		"WORKER_URL":                "http://127.0.0.1:1/", // Backfill only enqueues to it
 		"BACKFILL_URL":              "http://127.0.0.1:1/",

@@ -2,8 +2,9 @@
 # Deploys the functions with gcloud, for projects that manage everything else with Terraform but
 # not the functions (terraform apply -var deploy_functions=false): the functions with the
 # settings of terraform/functions.tf, their invoker bindings, the loader's push subscription and
-# the Scheduler job that runs StreamTweets. The service accounts, topics, queue, dataset,
-# Firestore and secrets must exist (Terraform creates them).
+# the Scheduler job that runs StreamTweets. The service accounts, topics (with Backfill's
+# publisher role on the job events topic), queue, dataset, Firestore and secrets must exist
+# (Terraform creates them).
 #
 # The settings below are the ones Terraform uses; terraform/terraform_test.go runs this script
 # with --dry-run and compares what it prints with terraform/*.tf.
@@ -14,6 +15,7 @@ set -euo pipefail
 DEFAULTS=(
   "EVENTS_TOPIC=events"
   "DEAD_LETTER_TOPIC=events-dead-letter"
+  "JOB_EVENTS_TOPIC=backfill-job-events"
   "LOADER_SUBSCRIPTION=events-loader"
   "LOADER_MAX_DELIVERY_ATTEMPTS=10"
   "LOADER_MIN_BACKOFF=10s"
@@ -217,6 +219,7 @@ env_of() {
       echo "SWEEP_AFTER=$SWEEP_AFTER"
       echo "SWEEP_MAX_ATTEMPTS=$SWEEP_MAX_ATTEMPTS"
       echo "SWEEP_BUDGET=$SWEEP_BUDGET"
+      echo "JOB_EVENTS_TOPIC=$JOB_EVENTS_TOPIC"
       ;;
     RunBackfillTask)
       echo "GOOGLE_CLOUD_PROJECT=$project"

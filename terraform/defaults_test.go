@@ -52,6 +52,7 @@ var requiredBase = map[string]string{
 	"GOOGLE_CLOUD_PROJECT":  "p",
 	"BIGQUERY_DATASET":      "events",
 	"EVENTS_TOPIC":          "events",
+	"JOB_EVENTS_TOPIC":      "backfill-job-events",
 	"BACKFILL_QUEUE":        "projects/p/locations/us-central1/queues/backfill",
 	"WORKER_URL":            "https://worker.example/RunBackfillTask",
 	"BACKFILL_URL":          "https://backfill.example",

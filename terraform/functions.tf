@@ -151,6 +151,7 @@ locals {
       SWEEP_AFTER             = var.backfill_sweep_after
       SWEEP_MAX_ATTEMPTS      = tostring(var.backfill_sweep_max_attempts)
       SWEEP_BUDGET            = tostring(var.backfill_sweep_budget)
+      JOB_EVENTS_TOPIC        = google_pubsub_topic.backfill_job_events.name
     }
     RunBackfillTask = {
       GOOGLE_CLOUD_PROJECT         = var.project_id

@@ -114,6 +114,14 @@ resource "google_pubsub_topic_iam_member" "events_publisher" {
   member = google_service_account.function[each.key].member
 }
 
+# Backfill publishes a job's end notice on the job events topic, that topic alone: the publisher
+# role holds pubsub.topics.publish (https://cloud.google.com/pubsub/docs/access-control).
+resource "google_pubsub_topic_iam_member" "job_events_publisher" {
+  topic  = google_pubsub_topic.backfill_job_events.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function["Backfill"].member
+}
+
 resource "google_bigquery_table_iam_member" "writer" {
   for_each = local.table_grants
 

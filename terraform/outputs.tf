@@ -27,6 +27,11 @@ output "dead_letter_topic" {
   value       = google_pubsub_topic.dead_letter.id
 }
 
+output "backfill_job_events_topic" {
+  description = "Full name of the topic a notice is published on when a backfill job ends."
+  value       = google_pubsub_topic.backfill_job_events.id
+}
+
 output "dead_letter_subscription" {
   description = "Full name of the pull subscription on the dead-letter topic, for inspection."
   value       = google_pubsub_subscription.dead_letter.id

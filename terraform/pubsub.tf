@@ -15,6 +15,15 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.api]
 }
 
+# Job notices: the Backfill function publishes one message here when a backfill job ends
+# (shared/jobnotice; the README's "Job notices" says its schema). Users add their own
+# subscriptions to chain work after a backfill.
+resource "google_pubsub_topic" "backfill_job_events" {
+  name = var.backfill_job_events_topic
+
+  depends_on = [google_project_service.api]
+}
+
 # Holds what could never be delivered, for inspection and replay (scripts/dev replays from it).
 resource "google_pubsub_subscription" "dead_letter" {
   name                       = var.dead_letter_subscription

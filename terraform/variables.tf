@@ -83,6 +83,17 @@ variable "dead_letter_topic" {
   }
 }
 
+variable "backfill_job_events_topic" {
+  type        = string
+  description = "Topic the Backfill function publishes a notice on when a backfill job ends (JOB_EVENTS_TOPIC); subscribe to it to chain work after a backfill."
+  default     = "backfill-job-events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.backfill_job_events_topic)) && !startswith(var.backfill_job_events_topic, "goog")
+    error_message = "backfill_job_events_topic must be a Pub/Sub topic id: 3-255 characters, starting with a letter, not with goog."
+  }
+}
+
 variable "loader_subscription" {
   type        = string
   description = "Push subscription that delivers the events topic to LoadEvents."

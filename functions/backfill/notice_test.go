@@ -221,3 +221,33 @@ func TestCancelledJobNotice(t *testing.T) {
 		t.Errorf("notices = %+v, want one, cancelled, with 1 succeeded and 1 cancelled", got)
 	}
 }
+
+// TestRepublishBoundedPerSweep: a scheduled sweep publishes at most sweepJobs pending notices
+// again (here 2): two of three pending at the bound, the third on the next call.
+func TestRepublishBoundedPerSweep(t *testing.T) {
+	h, f, clk := noticeHarness(t)
+	h.svc.sweepJobs = 2
+	for n := 1; n <= 3; n++ {
+		spec := httpSpec(n, "")
+		p := h.plan(t, spec)
+		h.create(t, spec)
+		outcomes := map[int]string{}
+		for i := range n {
+			outcomes[i] = ""
+		}
+		h.record(t, p, outcomes)
+		// Ended by a process that died before publishing.
+		if e, err := h.store.MarkEnded(t.Context(), h.status(t, p.JobID), backfill.JobDone); err != nil || e == nil {
+			t.Fatalf("MarkEnded() = %v, %v", e, err)
+		}
+	}
+	clk.Advance(noticeGrace)
+	for call, want := range []int{2, 3, 3} {
+		if code := h.sweepAll(t); code != http.StatusOK {
+			t.Errorf("POST /backfills:sweep %d = %d, want 200", call+1, code)
+		}
+		if got := len(f.notices()); got != want {
+			t.Errorf("after sweep %d: %d notices, want %d", call+1, got, want)
+		}
+	}
+}

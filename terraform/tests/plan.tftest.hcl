@@ -69,6 +69,7 @@ run "defaults" {
       [for b in google_project_iam_member.firestore_user : b.member],
       [for b in google_bigquery_table_iam_member.writer : b.member],
       [for b in google_pubsub_topic_iam_member.events_publisher : b.member],
+      [google_pubsub_topic_iam_member.job_events_publisher.member],
       [for b in google_secret_manager_secret_iam_member.reader : b.member],
       [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer.member, google_cloud_tasks_queue_iam_member.backfill_sweeper.member],
     ) : !contains(["allUsers", "allAuthenticatedUsers"], m)])
@@ -83,6 +84,17 @@ run "defaults" {
       "Backfill/scheduler"     = "backfill serviceAccount:scheduler-invoker@pk-test-project.iam.gserviceaccount.com"
     }
     error_message = "With no invoker lists, only Scheduler, Pub/Sub push and Cloud Tasks may call functions."
+  }
+
+  # Backfill publishes job notices on the job events topic alone, which its environment names.
+  assert {
+    condition = (
+      google_pubsub_topic_iam_member.job_events_publisher.role == "roles/pubsub.publisher" &&
+      google_pubsub_topic_iam_member.job_events_publisher.member == google_service_account.function["Backfill"].member &&
+      google_pubsub_topic.backfill_job_events.name == "backfill-job-events" &&
+      google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.JOB_EVENTS_TOPIC == google_pubsub_topic.backfill_job_events.name
+    )
+    error_message = "Backfill needs pubsub.topics.publish on the job events topic (publisher on that topic), nothing wider, and JOB_EVENTS_TOPIC naming it."
   }
 
   # Backfill creates tasks and its sweep reads them (GetTask: cloudtasks.tasks.get), on its queue only.

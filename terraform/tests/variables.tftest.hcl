@@ -30,6 +30,7 @@ run "good_values_are_accepted" {
     region                          = "europe-west1"
     events_topic                    = "app.events~v2+x%20"
     dead_letter_topic               = "dlq"
+    backfill_job_events_topic       = "jobs.ended~v1"
     loader_subscription             = "Loader_1"
     dead_letter_subscription        = "dead-letters-inspect"
     loader_max_delivery_attempts    = 100
@@ -109,6 +110,7 @@ run "bad_values_are_refused" {
     region                          = "us-central1-a"
     events_topic                    = "goog-events"
     dead_letter_topic               = "dl"
+    backfill_job_events_topic       = "goog-jobs"
     loader_subscription             = "1-loader"
     dead_letter_subscription        = "goog-inspect"
     loader_max_delivery_attempts    = 4
@@ -175,6 +177,7 @@ run "bad_values_are_refused" {
     var.region,
     var.events_topic,
     var.dead_letter_topic,
+    var.backfill_job_events_topic,
     var.loader_subscription,
     var.dead_letter_subscription,
     var.loader_max_delivery_attempts,
