@@ -28,6 +28,8 @@ const (
 	EventsTopic     = "events"
 	DeadLetterTopic = "events-dead-letter"
 	LoaderSub       = "events-loader"
+	// JobEventsTopic is where Backfill publishes a notice when a job ends (shared/jobnotice).
+	JobEventsTopic = "backfill-job-events"
 )
 
 // emulatorStartTimeout bounds a Java emulator's start: on a busy 2-core machine it has taken
@@ -213,6 +215,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"GOOGLE_CLOUD_PROJECT":    o.Project,
 		"BIGQUERY_DATASET":        o.Dataset,
 		"EVENTS_TOPIC":            EventsTopic,
+		"JOB_EVENTS_TOPIC":        JobEventsTopic,
 		"PUBSUB_EMULATOR_HOST":    s.PubSubHost,
 		warehouse.EmulatorHostEnv: s.BigQueryHost,
 	}
@@ -289,7 +292,7 @@ func (s *Stack) RestartFunctions(ctx context.Context) error {
 }
 
 func (s *Stack) createResources(ctx context.Context) error {
-	for _, t := range []string{EventsTopic, DeadLetterTopic} {
+	for _, t := range []string{EventsTopic, DeadLetterTopic, JobEventsTopic} {
 		if err := publish.EnsureTopic(ctx, s.PubSub, s.Project, t); err != nil {
 			return err
 		}
