@@ -154,3 +154,31 @@ func TestRankingsReadOnlyTheirDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestJobEventsPublishedByBackfillAlone: the checking proxies let Backfill publish on the job
+// events topic, as Terraform grants (roles/pubsub.publisher on that topic), and nowhere else;
+// no other function may publish there.
+func TestJobEventsPublishedByBackfillAlone(t *testing.T) {
+	top, err := Topology()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const project = "p"
+	policy, err := iamcheck.NewPolicy(PolicyBindings(top, project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{} // function -> topics it may publish on
+	for _, f := range top.Functions {
+		for _, topic := range []string{EventsTopic, DeadLetterTopic, JobEventsTopic} {
+			res := "projects/" + project + "/topics/" + topic
+			if policy.Allowed(topology.ServiceAccountMember(f.ServiceAccount), "pubsub.topics.publish", res) {
+				got[f.EntryPoint] = append(got[f.EntryPoint], topic)
+			}
+		}
+	}
+	want := map[string][]string{"Backfill": {JobEventsTopic}, "CollectEvents": {EventsTopic}, "StreamTweets": {EventsTopic}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("who may publish where mismatch (-want +got):\n%s", diff)
+	}
+}
