@@ -44,8 +44,10 @@ func (s *Service) end(ctx context.Context, st *backfill.Status, state string) er
 	if err != nil || e == nil {
 		return err
 	}
+	// Logged only by the call that decided the end: the backfill_jobs_ended log-based metric
+	// counts these lines by state (terraform/monitoring.tf).
 	s.log.InfoContext(ctx, "backfill job ended", "job_id", e.JobID, "state", e.State, "end_seq", e.Seq,
-		"generation", e.Generation, "succeeded", e.Counts.Succeeded, "failed", e.Counts.Failed, "cancelled", e.Counts.Cancelled)
+		"generation", e.Generation, "planned", e.Counts.Planned, "succeeded", e.Counts.Succeeded, "failed", e.Counts.Failed, "cancelled", e.Counts.Cancelled)
 	return s.notify(ctx, e)
 }
 

@@ -239,8 +239,11 @@ func (s *Service) sweep(ctx context.Context, st *backfill.Status, budget, readBu
 			}
 		}
 	}
+	// Unless forced, a sweep looks only at a job quiet for SweepAfter: "forced": false with a
+	// planning or running state is a job that made no progress for that long (the
+	// backfill_jobs_stalled log-based metric, terraform/monitoring.tf).
 	s.log.InfoContext(ctx, "swept backfill job", "job_id", id, "unfinished", res.Unfinished, "read", walk.Read, "checked", res.Checked,
-		"live", res.Live, "reenqueued", res.Reenqueued, "failed", res.Failed, "cancelled", res.Cancelled, "state", res.State)
+		"live", res.Live, "reenqueued", res.Reenqueued, "failed", res.Failed, "cancelled", res.Cancelled, "state", res.State, "forced", force)
 	return res, errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package backfill
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
 // lose deletes the queued tasks of the given indexes, as Cloud Tasks does when it gives up on
@@ -214,6 +216,28 @@ func TestSweepAllEndsJobs(t *testing.T) {
 	}
 	if code := h.do(t, http.MethodGet, "/backfills:sweep", "", nil, nil, nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /backfills:sweep = %d, want 405", code)
+	}
+
+	// The log lines terraform/monitoring.tf's backfill metrics count: each job's end once, by
+	// state, when it is stored; and a scheduled (not forced) sweep of a quiet job.
+	if code := h.do(t, http.MethodPost, "/backfills:sweep", "", nil, nil, nil); code != http.StatusOK {
+		t.Fatalf("second POST /backfills:sweep = %d, want 200", code)
+	}
+	var ended, swept []string
+	for _, l := range functest.LogLines(t, h.logs.String()) {
+		switch l["message"] {
+		case "backfill job ended":
+			ended = append(ended, fmt.Sprintf("%s %v planned=%v failed=%v", l["job_id"], l["state"], l["planned"], l["failed"]))
+		case "swept backfill job":
+			swept = append(swept, fmt.Sprintf("%s %v forced=%v", l["job_id"], l["state"], l["forced"]))
+		}
+	}
+	wantEnded := []string{donePlan.JobID + " done planned=3 failed=0", lostPlan.JobID + " done_with_failures planned=2 failed=2"}
+	if diff := cmp.Diff(wantEnded, ended); diff != "" {
+		t.Errorf("backfill job ended lines mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{lostPlan.JobID + " done_with_failures forced=false"}, swept); diff != "" {
+		t.Errorf("swept backfill job lines mismatch (-want +got):\n%s", diff)
 	}
 }
 

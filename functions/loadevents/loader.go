@@ -43,7 +43,7 @@ func (l *Loader) Handle(ctx context.Context, e cloudevents.Event) error {
 	if err != nil {
 		// Nothing in the event says which message it was beyond the event id; keep it all.
 		bad := event.Message{ID: e.ID(), PublishTime: e.Time(), Data: e.Data(), Attributes: map[string]string{"ce-type": e.Type(), "ce-source": e.Source()}}
-		return l.deadLetter(ctx, bad, event.StageDecode, err.Error(), "")
+		return l.deadLetter(ctx, bad, event.StageDecode, err, "")
 	}
 	return l.Load(ctx, m)
 }
@@ -58,28 +58,40 @@ func (l *Loader) Load(ctx context.Context, m event.Message) error {
 	rec, err := event.Decode(m, l.now())
 	if err != nil {
 		// Never decoded: the kind is the attribute's, or "unclassified" (event.NewDeadLetter).
-		return l.deadLetter(ctx, m, event.StageDecode, err.Error(), "")
+		return l.deadLetter(ctx, m, event.StageDecode, err, "")
 	}
 	err = l.w.Append(ctx, rec.Table, []map[string]any{event.Values(rec.Row)})
 	var rowErrs *warehouse.RowErrors
 	switch {
 	case err == nil:
+		// The row is durable now: Append returns once BigQuery has it. The latency from publish
+		// to here feeds the pipeline_latency log-based metric (terraform/monitoring.tf).
+		l.log.InfoContext(ctx, "message loaded", "message_id", m.ID, "table", rec.Table, "kind", rec.Kind,
+			"publish_to_durable_s", l.now().Sub(m.PublishTime).Seconds())
 		return nil
 	case errors.As(err, &rowErrs):
 		// BigQuery will refuse these bytes every time: retrying would only block the subscription.
-		return l.deadLetter(ctx, m, event.StageAppend, rowErrs.Error(), rec.Kind)
+		return l.deadLetter(ctx, m, event.StageAppend, rowErrs, rec.Kind)
 	default:
 		// Transient (unavailable, deadline, quota): Pub/Sub redelivers with backoff.
 		return fmt.Errorf("loading message %s into %s: %w", m.ID, rec.Table, err)
 	}
 }
 
-func (l *Loader) deadLetter(ctx context.Context, m event.Message, stage, reason string, kind event.Kind) error {
+// deadLetter stores m's dead letter, cause being why it can never load. Its log line names the
+// field at fault when the cause is an *event.InvalidError (the dead_letters log-based metric's
+// field label, terraform/monitoring.tf), and "" otherwise.
+func (l *Loader) deadLetter(ctx context.Context, m event.Message, stage string, cause error, kind event.Kind) error {
+	reason := cause.Error()
+	field := ""
+	if inv, ok := errors.AsType[*event.InvalidError](cause); ok {
+		field = inv.Field
+	}
 	row := event.NewDeadLetter(m, stage, reason, kind, l.now())
 	if err := l.w.Append(ctx, event.TableDeadLetters, []map[string]any{event.Values(row)}); err != nil {
 		// Not acknowledged: Pub/Sub redelivers, and its own dead-letter topic is the last resort.
 		return fmt.Errorf("dead-lettering message %s (%s): %w", m.ID, reason, err)
 	}
-	l.log.WarnContext(ctx, "message dead-lettered", "message_id", m.ID, "stage", stage, "reason", reason, "kind", row.Kind)
+	l.log.WarnContext(ctx, "message dead-lettered", "message_id", m.ID, "stage", stage, "reason", reason, "kind", row.Kind, "field", field)
 	return nil
 }

@@ -180,12 +180,12 @@ func (s *Streamer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusInternalServerError
 		sum.Error = err.Error()
 		body = sum
-		s.log.ErrorContext(r.Context(), "stream run failed", "error", err, "summary", sum)
+		s.log.ErrorContext(r.Context(), "stream run failed", "error", err, "summary", sum, "outcome", sum.outcome(), "cause", notReadCause(sum, err))
 	case sum.Skipped:
 		body = skippedSummary{Skipped: true, Reason: sum.Reason}
-		s.log.InfoContext(r.Context(), "stream run skipped", "reason", sum.Reason)
+		s.log.InfoContext(r.Context(), "stream run skipped", "reason", sum.Reason, "outcome", sum.outcome())
 	default:
-		s.log.InfoContext(r.Context(), "stream run finished", "summary", sum)
+		s.log.InfoContext(r.Context(), "stream run finished", "summary", sum, "outcome", sum.outcome(), "cause", notReadCause(sum, nil))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -233,7 +233,7 @@ func (s *Streamer) Run(ctx context.Context) (Summary, error) {
 
 	err = s.stream(ctx, client, l, &sum, log)
 	if sum.NotRead != "" {
-		log.WarnContext(ctx, "stream run read nothing", "why", sum.NotRead)
+		log.WarnContext(ctx, "stream run read nothing", "why", sum.NotRead, "cause", notReadCause(sum, err))
 	}
 	return finish(err)
 }

@@ -85,6 +85,46 @@ type XError struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Run outcomes, the stream_runs log-based metric's outcome label (terraform/monitoring.tf).
+const (
+	outcomeRead    = "read"     // X accepted at least one connection
+	outcomeSkipped = "skipped"  // another run held the stream
+	outcomeNotRead = "not_read" // the run held the stream (or failed before) and never connected
+)
+
+// outcome says how the run ended, for the log line that ends it.
+func (s Summary) outcome() string {
+	switch {
+	case s.Skipped:
+		return outcomeSkipped
+	case s.Connections > 0:
+		return outcomeRead
+	}
+	return outcomeNotRead
+}
+
+// notReadCause names, in one word, why a run that was not skipped never connected ("" when it
+// did): NotRead's sentence with what varies (counts, times, errors) left out, so that it can be a
+// metric label. The cases mirror where NotRead is set (Streamer.read, then notRead); err is the
+// run's error.
+func notReadCause(s Summary, err error) string {
+	switch {
+	case s.Skipped || s.Connections > 0:
+		return ""
+	case s.Reconnects[string(xstream.ReasonTooManyConnections)] > 0:
+		return "too_many_connections"
+	case len(s.Reconnects) > 0:
+		return "no_connection"
+	case s.LeaseLost != "":
+		return "lease_lost"
+	case s.XError != nil:
+		return "x_refused"
+	case err != nil:
+		return "failed"
+	}
+	return "window_closed"
+}
+
 func newSummary() Summary {
 	return Summary{ByKind: map[string]int{}, DroppedByLang: map[string]int{}, Reconnects: map[string]int{}}
 }
