@@ -12,7 +12,8 @@ resource "google_project_service" "api" {
     "cloudtasks.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
-    "logging.googleapis.com",
+    "logging.googleapis.com",    # log-based metrics (monitoring.tf)
+    "monitoring.googleapis.com", # alert policies and the dashboard (monitoring.tf)
     "pubsub.googleapis.com",
     "run.googleapis.com", # 2nd gen functions are Cloud Run services
     "secretmanager.googleapis.com",

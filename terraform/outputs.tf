@@ -66,3 +66,29 @@ output "rankings_subscription" {
   description = "Full name of the filtered push subscription that delivers ranking events to UpdateRankings (null when scripts/deploy.sh deploys the functions)."
   value       = one(google_pubsub_subscription.rankings[*].id)
 }
+
+output "log_metrics" {
+  description = "metric.type of each log-based metric (monitoring.tf), by short name, for charts and alerts of your own."
+  value       = local.log_metric_type
+}
+
+output "alert_policies" {
+  description = "Resource names of the alert policies (monitoring.tf), by alert."
+  value = merge(
+    { for k, p in google_monitoring_alert_policy.oldest_unacked : "${k}_subscription_falling_behind" => p.name },
+    { for p in google_monitoring_alert_policy.stream_not_read : "stream_not_read" => p.name },
+    {
+      dead_letters     = google_monitoring_alert_policy.dead_letters.name
+      backfill_failed  = google_monitoring_alert_policy.backfill_failed.name
+      backfill_stalled = google_monitoring_alert_policy.backfill_stalled.name
+      task_backlog     = google_monitoring_alert_policy.task_backlog.name
+      function_5xx     = google_monitoring_alert_policy.function_5xx.name
+      write_errors     = google_monitoring_alert_policy.write_errors.name
+    },
+  )
+}
+
+output "dashboard" {
+  description = "Resource name of the golden-signals dashboard (monitoring.tf); open it under Monitoring > Dashboards."
+  value       = google_monitoring_dashboard.pipeline.id
+}

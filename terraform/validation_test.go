@@ -57,7 +57,7 @@ func TestValidationMessages(t *testing.T) {
 	}
 	ctx := &hcl.EvalContext{Functions: map[string]ctyfunc.Function{"format": stdlib.FormatFunc, "replace": stdlib.ReplaceFunc}}
 	ansi := regexp.MustCompile(`\x1b\[[0-9;]*m`)
-	subject := regexp.MustCompile(`var\.([a-z_]+) is`)
+	subject := regexp.MustCompile(`var\.([a-z0-9_]+) is`)
 	runs := 0
 	for _, run := range f.Body.(*hclsyntax.Body).Blocks {
 		if run.Type != "run" || !strings.HasSuffix(run.Labels[0], "_refused") {

@@ -751,3 +751,85 @@ variable "backfill_spec_secret_ids" {
     error_message = "backfill_spec_secret_ids must be distinct secret ids of letters, digits, - and _ (at most 255 characters each)."
   }
 }
+
+# --- Monitoring: alert thresholds and who is notified (monitoring.tf) ---------------------------
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channels every alert policy notifies, as projects/PROJECT/notificationChannels/ID (create them in the console or with google_monitoring_notification_channel). Empty: the alerts open incidents in the console and notify no one."
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))]) && length(distinct(var.notification_channels)) == length(var.notification_channels)
+    error_message = "notification_channels must be distinct channel names of the form projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "alert_dead_letters_per_5m" {
+  type        = number
+  description = "Alert when LoadEvents dead-letters more than this many messages in 5 minutes."
+  default     = 10
+
+  validation {
+    condition     = var.alert_dead_letters_per_5m >= 0 && var.alert_dead_letters_per_5m <= 1000000 && floor(var.alert_dead_letters_per_5m) == var.alert_dead_letters_per_5m
+    error_message = "alert_dead_letters_per_5m must be a whole number from 0 (any dead letter) to 1000000."
+  }
+}
+
+variable "alert_oldest_unacked_seconds" {
+  type        = number
+  description = "Alert when the oldest unacknowledged message of the loader's or the rankings' subscription is older than this many seconds for 5 minutes."
+  default     = 600
+
+  validation {
+    # At least a minute: the metric is sampled every 60 s; at most the 7-day retention.
+    condition     = var.alert_oldest_unacked_seconds >= 60 && var.alert_oldest_unacked_seconds <= 604800 && floor(var.alert_oldest_unacked_seconds) == var.alert_oldest_unacked_seconds
+    error_message = "alert_oldest_unacked_seconds must be whole seconds from 60 to 604800 (7 days)."
+  }
+}
+
+variable "alert_stream_not_read_minutes" {
+  type        = number
+  description = "Alert when no StreamTweets run read the stream or found another run reading it for this many minutes, or a run ended without reading; 0 turns the alert off (when the X stream is not used)."
+  default     = 5
+
+  validation {
+    # A metric-absence condition's window is at least 2 and at most 24.5 hours' worth of minutes
+    # (https://cloud.google.com/monitoring/alerts/types-of-conditions); whole minutes.
+    condition     = var.alert_stream_not_read_minutes == 0 || (var.alert_stream_not_read_minutes >= 2 && var.alert_stream_not_read_minutes <= 1440 && floor(var.alert_stream_not_read_minutes) == var.alert_stream_not_read_minutes)
+    error_message = "alert_stream_not_read_minutes must be 0 (off) or whole minutes from 2 to 1440."
+  }
+}
+
+variable "alert_task_delay_seconds" {
+  type        = number
+  description = "Alert when the 99th percentile of the backfill queue's task attempt delay (how late a task is dispatched after its scheduled time: the queue's backlog age) exceeds this many seconds over 5 minutes."
+  default     = 900
+
+  validation {
+    condition     = var.alert_task_delay_seconds >= 1 && var.alert_task_delay_seconds <= 86400 && floor(var.alert_task_delay_seconds) == var.alert_task_delay_seconds
+    error_message = "alert_task_delay_seconds must be whole seconds from 1 to 86400."
+  }
+}
+
+variable "alert_5xx_ratio" {
+  type        = number
+  description = "Alert when more than this fraction of a function's requests over 5 minutes are answered 5xx (0.05 is 5%)."
+  default     = 0.05
+
+  validation {
+    condition     = var.alert_5xx_ratio > 0 && var.alert_5xx_ratio <= 1
+    error_message = "alert_5xx_ratio must be a fraction above 0 and at most 1."
+  }
+}
+
+variable "alert_write_errors_per_5m" {
+  type        = number
+  description = "Alert when Firestore commits fail, or LoadEvents' BigQuery appends or UpdateRankings' commits fail, more than this many times in 5 minutes."
+  default     = 5
+
+  validation {
+    condition     = var.alert_write_errors_per_5m >= 0 && var.alert_write_errors_per_5m <= 1000000 && floor(var.alert_write_errors_per_5m) == var.alert_write_errors_per_5m
+    error_message = "alert_write_errors_per_5m must be a whole number from 0 (any error) to 1000000."
+  }
+}

@@ -59,6 +59,13 @@ run "good_values_are_accepted" {
     backfill_invokers               = ["user:me@example.com", "domain:example.com"]
     backfill_max_tasks              = 100000000
     backfill_enqueue_slice          = 2
+    notification_channels           = ["projects/pk-test-project/notificationChannels/1"]
+    alert_dead_letters_per_5m       = 1000000
+    alert_oldest_unacked_seconds    = 604800
+    alert_stream_not_read_minutes   = 1440
+    alert_task_delay_seconds        = 86400
+    alert_5xx_ratio                 = 1
+    alert_write_errors_per_5m       = 0
     backfill_enqueue_parallelism    = 1000
     backfill_enqueue_rate           = 0
     backfill_counter_shards         = 10000
@@ -170,6 +177,13 @@ run "bad_values_are_refused" {
     recent_views_token_minters      = ["allUsers"]
     backfill_http_allowed_hosts     = ["https://api.example.com"]
     youtube_secret_ids              = { client_secret = "a secret" }
+    notification_channels           = ["projects/p/notificationChannels/abc"]
+    alert_dead_letters_per_5m       = -1
+    alert_oldest_unacked_seconds    = 59
+    alert_stream_not_read_minutes   = 1
+    alert_task_delay_seconds        = 0
+    alert_5xx_ratio                 = 0
+    alert_write_errors_per_5m       = 1.5
   }
 
   expect_failures = [
@@ -237,6 +251,13 @@ run "bad_values_are_refused" {
     var.recent_views_token_minters,
     var.backfill_http_allowed_hosts,
     var.youtube_secret_ids,
+    var.notification_channels,
+    var.alert_dead_letters_per_5m,
+    var.alert_oldest_unacked_seconds,
+    var.alert_stream_not_read_minutes,
+    var.alert_task_delay_seconds,
+    var.alert_5xx_ratio,
+    var.alert_write_errors_per_5m,
   ]
 }
 
