@@ -54,9 +54,14 @@ func Decode(m Message, now time.Time) (Record, error) {
 		}
 		return Record{}, invalid("data", "not a JSON object")
 	}
+	// A redriven message is loaded as its first delivery: same message id, same publish time.
+	id, published, err := FirstDelivery(m)
+	if err != nil {
+		return Record{}, err
+	}
 	ing := Ingestion{
-		MessageID:     m.ID,
-		PublishTime:   m.PublishTime.UTC(),
+		MessageID:     id,
+		PublishTime:   published.UTC(),
 		Source:        m.Attributes[AttrSource],
 		IngestedAt:    now.UTC(),
 		SchemaVersion: SchemaVersion,
