@@ -30,6 +30,11 @@ locals {
       cluster_by   = ["job_id", "shard"]
       description  = "Rows fetched by backfills, keyed by (job_id, shard, row_index)."
     }
+    redrives = {
+      partition_by = "redriven_at"
+      cluster_by   = ["message_id"]
+      description  = "Dead letters published again by scripts/redrive, one row per dead letter message id."
+    }
   }
 
   # Views over tables only, with the tables each reads.
@@ -40,6 +45,8 @@ locals {
     backfill_rows_dedup = { reads = ["backfill_rows"] }
     # Dashboards (Looker Studio), see the README.
     dead_letters_by_reason = { reads = ["dead_letters"] }
+    # scripts/redrive selects from it (README: Redrive).
+    dead_letters_pending = { reads = ["dead_letters", "redrives"] }
   }
 
   # Views that also read other views (created after them), with the views and tables each reads.

@@ -14,6 +14,8 @@ locals {
     app_events    = ["LoadEvents"]
     dead_letters  = ["LoadEvents"]
     backfill_rows = ["RunBackfillTask"]
+    # No function writes it: people running scripts/redrive do, with their own roles (README: Redrive).
+    redrives = []
   }
   table_grants = merge([
     for table, writers in local.table_writers : { for ep in writers : "${table}/${ep}" => { table = table, function = ep } }

@@ -26,6 +26,13 @@ type TableSpec struct {
 // TableBackfillRows is the table backfill workers append API rows to.
 const TableBackfillRows = "backfill_rows"
 
+// TableRedrives records which dead letters scripts/redrive published again (shared/redrive);
+// the dead_letters_pending view leaves those out.
+const TableRedrives = "redrives"
+
+// ViewDeadLettersPending is the view of dead letters not yet redriven.
+const ViewDeadLettersPending = "dead_letters_pending"
+
 // TableSpecs lists every table of the dataset.
 var TableSpecs = []TableSpec{
 	{Name: event.TableTweets, PartitionBy: "event_time", ClusterBy: []string{"kind", "tweet_id"}, Description: "Tweets, retweets, replies and quotes from the X stream and replays."},
@@ -33,6 +40,7 @@ var TableSpecs = []TableSpec{
 	{Name: event.TableAppEvents, PartitionBy: "event_time", ClusterBy: []string{"kind", "user_id"}, Description: "App events: searches, detail views and other kinds."},
 	{Name: event.TableDeadLetters, PartitionBy: "dead_lettered_at", ClusterBy: []string{"stage", "kind"}, Description: "Messages that can never load, whole, with the reason."},
 	{Name: TableBackfillRows, PartitionBy: "fetched_at", ClusterBy: []string{"job_id", "shard"}, Description: "Rows fetched by backfills, keyed by (job_id, shard, row_index)."},
+	{Name: TableRedrives, PartitionBy: "redriven_at", ClusterBy: []string{"message_id"}, Description: "Dead letters published again by scripts/redrive, one row per dead letter message id."},
 }
 
 // EnsureDataset creates the dataset, its tables and its views unless they exist, from the same
