@@ -88,7 +88,9 @@ func (noPublish) Publish(context.Context, []byte, map[string]string) func(contex
 	return func(context.Context) (string, error) { return "", errors.New("a dry run published") }
 }
 
-func (noPublish) Record(context.Context, []redrive.Record) error { return errors.New("a dry run marked") }
+func (noPublish) Record(context.Context, []redrive.Record) error {
+	return errors.New("a dry run marked")
+}
 
 // TestRunDryRun: a dry run prints the count, the sample and the skipped ones, and sends nothing.
 func TestRunDryRun(t *testing.T) {
