@@ -47,6 +47,9 @@ func (s *store) Pending(ctx context.Context, f Filter, limit int, yield func(*ev
 }
 
 func (s *store) Record(ctx context.Context, rows []Record) error {
+	if err := ctx.Err(); err != nil { // as the real client does
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failRecord {
@@ -81,7 +84,12 @@ func (p *topic) Publish(ctx context.Context, data []byte, attrs map[string]strin
 	if p.cancel != nil && len(p.sent) == p.cancelAfter {
 		p.cancel()
 	}
-	return func(context.Context) (string, error) { return id, nil }
+	return func(ctx context.Context) (string, error) {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		return id, nil
+	}
 }
 
 // byOriginal counts the messages sent per first delivery.
