@@ -32,6 +32,7 @@ type Forwarder struct {
 	target       string
 	http         *http.Client
 	log          *slog.Logger
+	backlog      *backlog
 
 	acked, nacked atomic.Int64
 }
@@ -40,7 +41,9 @@ type Forwarder struct {
 // at most maxInFlight deliveries outstanding, each waited for at most ackDeadline: for push
 // delivery the subscription's ack deadline is the request's timeout
 // (https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions, ackDeadlineSeconds).
-func NewForwarder(client *pubsub.Client, subscription, target string, maxInFlight int, ackDeadline time.Duration, log *slog.Logger) *Forwarder {
+// maxAttempts is the subscription's dead-letter policy's max_delivery_attempts (0: none), for
+// the backlog it reports.
+func NewForwarder(client *pubsub.Client, subscription, target string, maxInFlight int, ackDeadline time.Duration, maxAttempts int, log *slog.Logger) *Forwarder {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -51,8 +54,14 @@ func NewForwarder(client *pubsub.Client, subscription, target string, maxInFligh
 	tr.MaxIdleConnsPerHost = maxInFlight
 	return &Forwarder{
 		sub: sub, subscription: subscription, target: target, log: log,
-		http: &http.Client{Transport: tr, Timeout: ackDeadline},
+		http:    &http.Client{Transport: tr, Timeout: ackDeadline},
+		backlog: newBacklog(maxInFlight, maxAttempts),
 	}
+}
+
+// Backlog returns the subscription's backlog as the forwarder sees it at now (see backlog.go).
+func (f *Forwarder) Backlog(now time.Time) Backlog {
+	return f.backlog.snapshot(f.subscription, now)
 }
 
 // Acked returns how many messages the function accepted.
@@ -64,12 +73,19 @@ func (f *Forwarder) Nacked() int64 { return f.nacked.Load() }
 // Run delivers messages until ctx is done.
 func (f *Forwarder) Run(ctx context.Context) error {
 	err := f.sub.Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
+		f.backlog.received(m.ID, m.PublishTime)
+		attempt := 0
+		if m.DeliveryAttempt != nil {
+			attempt = *m.DeliveryAttempt
+		}
 		if err := f.deliver(ctx, m); err != nil {
+			f.backlog.done(m.ID, false, attempt)
 			f.nacked.Add(1)
 			f.log.Debug("delivery refused; nacking", "message_id", m.ID, "error", err)
 			m.Nack()
 			return
 		}
+		f.backlog.done(m.ID, true, attempt)
 		f.acked.Add(1)
 		m.Ack()
 	})

@@ -50,7 +50,7 @@ func (s *Stack) startRankings(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	r.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(s.Project, RankingsSub), target, o.LoaderInFlight, opts.AckDeadline, o.Log)
+	r.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(s.Project, RankingsSub), target, o.LoaderInFlight, opts.AckDeadline, opts.MaxDeliveryAttempts, o.Log)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop, r.fwdDone = cancel, make(chan error, 1)
 	go func() { r.fwdDone <- r.Forwarder.Run(fctx) }()

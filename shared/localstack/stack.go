@@ -270,7 +270,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), target, o.LoaderInFlight, loader.AckDeadline, o.Log)
+	s.Forwarder = NewForwarder(s.PubSub, publish.SubscriptionName(o.Project, LoaderSub), target, o.LoaderInFlight, loader.AckDeadline, loader.MaxDeliveryAttempts, o.Log)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFwd, s.fwdDone = cancel, make(chan error, 1)
 	go func() { s.fwdDone <- s.Forwarder.Run(fctx) }()
