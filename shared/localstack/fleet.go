@@ -42,6 +42,25 @@ type FunctionSet struct {
 	// up is closed while the processes serve; Kill replaces it, and a request that arrives
 	// meanwhile waits for the restart, as a request to Cloud Run waits for a new instance.
 	up chan struct{}
+	// stackRoutes are the stack's own endpoints under StackPath (no function's name starts
+	// with "_", so none is shadowed).
+	stackRoutes map[string]http.Handler
+
+	answers responseCounts
+}
+
+// StackPath prefixes the front door's own endpoints: StackPath+"errors" answers Errors as JSON,
+// and the stack adds StackPath+"health".
+const StackPath = "/_stack/"
+
+// Errors returns every function's answers since the minute of from (at most HealthWindow ago).
+func (fs *FunctionSet) Errors(from time.Time) []FunctionErrors { return fs.answers.since(from) }
+
+// Handle serves h at StackPath+name on the front door.
+func (fs *FunctionSet) Handle(name string, h http.Handler) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.stackRoutes[StackPath+name] = h
 }
 
 // StartFunctionSet starts one process of bin per function of the topology, each with env,
@@ -59,8 +78,11 @@ func StartFunctionSet(ctx context.Context, bin string, port int, env map[string]
 	fs := &FunctionSet{
 		URL: "http://" + ln.Addr().String(), bin: bin, env: env, perFn: perFn, logs: logs,
 		procs: map[string]*Functions{}, proxy: map[string]*httputil.ReverseProxy{}, timeout: map[string]time.Duration{},
-		up: make(chan struct{}),
+		up: make(chan struct{}), stackRoutes: map[string]http.Handler{},
 	}
+	fs.stackRoutes[StackPath+"errors"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, fs.Errors(time.Now().Add(-HealthWindow)))
+	})
 	for _, f := range t.Functions {
 		fs.procs[f.EntryPoint] = nil
 		fs.timeout[f.EntryPoint] = secondsDuration(f.TimeoutSeconds)
@@ -134,13 +156,30 @@ func (fs *FunctionSet) startAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ServeHTTP routes /<EntryPoint>/rest to the function's process as /rest.
+// ServeHTTP routes /<EntryPoint>/rest to the function's process as /rest, and counts each
+// function's answers (Errors).
 func (fs *FunctionSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	fs.mu.RLock()
 	p, known, up := fs.proxy[name], false, fs.up
 	_, known = fs.procs[name]
+	own := fs.stackRoutes[r.URL.Path]
 	fs.mu.RUnlock()
+	if own != nil && r.Method == http.MethodGet {
+		own.ServeHTTP(w, r)
+		return
+	}
+	if known {
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		defer func() {
+			// A request the instance died under (ErrAbortHandler) got no answer: 0, an error.
+			fs.answers.record(name, rec.status, time.Now())
+			if v := recover(); v != nil {
+				panic(v)
+			}
+		}()
+	}
 	if p == nil && known {
 		select {
 		case <-up:

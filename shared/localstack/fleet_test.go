@@ -79,6 +79,43 @@ func TestFrontDoor(t *testing.T) {
 			}
 		})
 	}
+
+	// Every answer above was counted for its function, as the callers saw it: the 504 of the
+	// timeout is ServeRankings' 5xx, the 413s are not errors, and a name that is no function
+	// is nobody's.
+	var errs []FunctionErrors
+	if err := getHealthJSON(ctx, fs.URL+StackPath+"errors", &errs); err != nil {
+		t.Fatal(err)
+	}
+	want := []FunctionErrors{
+		{Function: "CollectEvents", Requests: 3},
+		{Function: "LoadEvents", Requests: 1},
+		{Function: "ServeRankings", Requests: 1, Errors5xx: 1},
+	}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("GET %serrors (-want +got):\n%s", StackPath, diff)
+	}
+}
+
+// TestResponseCountsWindow: answers older than HealthWindow drop out; a minute at the window's
+// start still counts.
+func TestResponseCountsWindow(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 30, 0, time.UTC)
+	var c responseCounts
+	c.record("F", 500, t0)
+	c.record("F", 200, t0.Add(HealthWindow))
+	c.record("F", 0, t0.Add(HealthWindow))
+	for _, tc := range []struct {
+		now  time.Time
+		want []FunctionErrors
+	}{
+		{t0.Add(HealthWindow), []FunctionErrors{{Function: "F", Requests: 3, Errors5xx: 2}}},
+		{t0.Add(HealthWindow + time.Minute), []FunctionErrors{{Function: "F", Requests: 2, Errors5xx: 1}}},
+	} {
+		if diff := cmp.Diff(tc.want, c.since(tc.now.Add(-HealthWindow))); diff != "" {
+			t.Errorf("since(%s) (-want +got):\n%s", tc.now.Add(-HealthWindow), diff)
+		}
+	}
 }
 
 // zeros reads as an endless run of zero bytes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -244,6 +245,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 		env["RECENT_VIEWS_KEY"] = string(s.viewsKey)
+		// The deck's health panel reads the stack's own health endpoint (HealthURL).
+		env["DECK_HEALTH_URL"] = functionsURL + StackPath + "health"
 	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
@@ -260,6 +263,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if s.Functions, err = StartFunctionSet(ctx, bin, port, env, s.functionEnv, o.Logs); err != nil {
 		return nil, err
 	}
+	s.Functions.Handle("health", http.HandlerFunc(s.serveHealth))
 
 	s.Publisher = publish.New(s.PubSub, EventsTopic, publish.DefaultSettings())
 	target, err := s.pushURL(LoaderSub)
