@@ -36,6 +36,7 @@ type demoSummary struct {
 	DeadReasons map[string]int            `json:"dead_letter_reasons,omitempty"`
 	Stream      map[string]any            `json:"stream"`
 	AppEvents   map[string]int            `json:"app_events"`
+	Burst       *burstSummary             `json:"burst"`
 	Backfill    *backfillSummary          `json:"backfill"`
 	TopHashtags []hashtagCount            `json:"top_hashtags"`
 	Rankings    []localstack.RankingCheck `json:"rankings"`
@@ -43,6 +44,14 @@ type demoSummary struct {
 	Checks      *checksSummary            `json:"checks"`
 	ElapsedS    float64                   `json:"elapsed_s"`
 	Problems    []string                  `json:"problems,omitempty"`
+}
+
+// burstSummary is the demo's malformed burst: what it published and whether `dev status`'s
+// reading of the stack showed every message by its reason.
+type burstSummary struct {
+	Published    int              `json:"published"`
+	Reasons      map[string]int64 `json:"reasons"`
+	SeenByStatus bool             `json:"seen_by_status"`
 }
 
 type hashtagCount struct {
@@ -74,7 +83,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (commands: replay, backfill)", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q (commands: replay, backfill, query, status)", fs.Arg(0))
 	}
 	out := io.Writer(os.Stdout)
 	if *jsonOnly {
@@ -139,7 +148,14 @@ func demo(ctx context.Context, args []string) error {
 		}
 	}
 
-	fmt.Fprintf(out, "\n== 3. A YouTube Analytics backfill (%d videos x %d days) over HTTP, watched with scripts/backfill\n", *videos, *days)
+	fmt.Fprintln(out, "\n== 3. A broken producer publishes malformed events to the topic (a dead-letter burst)")
+	sum.Burst = &burstSummary{Reasons: localstack.BurstReasons()}
+	if sum.Burst.Published, err = s.PublishMalformedBurst(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   published %d messages no loader can decode; LoadEvents dead-letters each with its reason\n", sum.Burst.Published)
+
+	fmt.Fprintf(out, "\n== 4. A YouTube Analytics backfill (%d videos x %d days) over HTTP, watched with scripts/backfill\n", *videos, *days)
 	cli, err := buildCLI(ctx)
 	if err != nil {
 		return err
@@ -152,8 +168,8 @@ func demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "   %s: %s, %d/%d tasks, %d failed, %d rows (%d expected, %d lost, %d duplicated), %d API calls, %.1f tasks/s\n",
 		b.Job, b.State, b.Succeeded, b.Planned, b.Failed, b.Rows, b.ExpectedRows, b.LostRows, b.DuplicateRows, b.APICalls, b.TasksPerS)
 
-	fmt.Fprintln(out, "\n== 4. Waiting until every published message is loaded or dead-lettered")
-	published := collected.Accepted
+	fmt.Fprintln(out, "\n== 5. Waiting until every published message is loaded or dead-lettered")
+	published := collected.Accepted + sum.Burst.Published
 	if n, ok := stream["published"].(float64); ok {
 		published += int(n)
 	}
@@ -163,12 +179,18 @@ func demo(ctx context.Context, args []string) error {
 	if err := summarize(ctx, s, sum); err != nil {
 		return err
 	}
+	fmt.Fprintln(out, "\n== 6. The stack's health, as `go run ./scripts/dev status` shows it")
+	h := s.Health(ctx, time.Now())
+	h.Print(indent{out})
+	if sum.Burst.SeenByStatus = localstack.BurstSeen(h, sum.Burst.Reasons); !sum.Burst.SeenByStatus {
+		sum.Problems = append(sum.Problems, fmt.Sprintf("the health shows dead letters %v, not the burst's %v", h.DeadLettersByReason(), sum.Burst.Reasons))
+	}
 	sum.ElapsedS = time.Since(start).Seconds()
-	fmt.Fprintln(out, "\n== 5. Rankings from ServeRankings, and the same by SQL")
+	fmt.Fprintln(out, "\n== 7. Rankings from ServeRankings, and the same by SQL")
 	if err := checkRankings(ctx, s, out, sum); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "\n== 6. The deck: ServeRankings' page")
+	fmt.Fprintln(out, "\n== 8. The deck: ServeRankings' page")
 	if err := checkDeck(ctx, s, out, sum); err != nil {
 		return err
 	}
@@ -494,6 +516,7 @@ Try:
    go run ./scripts/backfill --url %[2]s status JOB_ID
    go run ./scripts/dev query "SELECT kind, COUNT(*) AS n FROM tweets_dedup GROUP BY kind"   # this stack's BigQuery
    go run ./scripts/dev query                                                         # a SQL prompt
+   go run ./scripts/dev status --watch 5s                                             # dead letters, backlog, stream, jobs, 5xx
 `, b.Functions, b.Backfill)
 	if b.Rankings != "" {
 		fmt.Fprintf(w, `
@@ -507,6 +530,25 @@ Rankings (windows 15m, 1h, 1d; n up to 100):
    curl -si '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
 `, b.Rankings, b.ViewsToken, b.ViewsUser)
 	}
+}
+
+// indent writes every line with the demo's three-space indent.
+type indent struct{ w io.Writer }
+
+func (i indent) Write(p []byte) (int, error) {
+	lines := strings.SplitAfter(string(p), "\n")
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		if l != "\n" {
+			l = "   " + l
+		}
+		if _, err := io.WriteString(i.w, l); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
 
 // counts renders a JSON object of counts as "a 1, b 2" in key order.

@@ -8,6 +8,7 @@
 //	go run ./scripts/dev replay FILE...   replay archived X stream captures through the pipeline
 //	go run ./scripts/dev backfill [flags] run one YouTube Analytics backfill to its end
 //	go run ./scripts/dev query ["SQL"]    query the local BigQuery (a prompt without SQL)
+//	go run ./scripts/dev status           the running stack's health, as the alerts watch it
 //
 // Progress goes to stderr; the last line on stdout is one JSON object for scripts.
 package main
@@ -49,6 +50,11 @@ commands:
   query [--host H] [--data DIR] [--project P] [--dataset D] ["SQL"]
       Runs SQL against the local BigQuery of a running "dev --serve" (or BIGQUERY_EMULATOR_HOST,
       or the data kept by --data DIR) and prints a table; without SQL, a prompt.
+  status [--url URL] [--data DIR] [--json] [--watch 5s]
+      Shows the running "dev --serve" stack's health, the signals the production alerts watch:
+      dead letters per minute by reason (last 10 min), the loader's and rankings' subscription
+      backlog, the stream's lease, running backfill jobs and their rate, and each function's
+      requests and 5xx answers. --data DIR with no stack running reads only the dead letters.
 
 Servers named by PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, BIGQUERY_EMULATOR_HOST or
 CLOUD_TASKS_EMULATOR_HOST are used instead of starting new ones.
@@ -75,6 +81,8 @@ func main() {
 		err = runBackfill(ctx, args)
 	case "query":
 		err = runQuery(ctx, args, os.Stdin, os.Stdout)
+	case "status":
+		err = runStatus(ctx, args, os.Stdout)
 	case "help":
 		fmt.Print(usage)
 		return

@@ -20,10 +20,11 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 )
 
-// servingState is what `dev --serve` writes so that `dev query` in another terminal finds the
-// running stack.
+// servingState is what `dev --serve` writes so that `dev query` and `dev status` in another
+// terminal find the running stack.
 type servingState struct {
 	BigQueryHost string `json:"bigquery_host"`
+	HealthURL    string `json:"health_url"`
 	Project      string `json:"project"`
 	Dataset      string `json:"dataset"`
 	PID          int    `json:"pid"`
@@ -35,7 +36,7 @@ func statePath() string {
 }
 
 func writeState(s *localstack.Stack) (remove func(), err error) {
-	b, _ := json.Marshal(servingState{BigQueryHost: s.BigQueryHost, Project: s.Project, Dataset: s.Dataset, PID: os.Getpid()})
+	b, _ := json.Marshal(servingState{BigQueryHost: s.BigQueryHost, HealthURL: s.HealthURL(), Project: s.Project, Dataset: s.Dataset, PID: os.Getpid()})
 	if err := os.WriteFile(statePath(), b, 0o600); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", statePath(), err)
 	}
