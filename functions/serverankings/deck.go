@@ -24,6 +24,10 @@ type DeckConfig struct {
 	// BackfillURL is the Backfill function's URL for the backfills panel (BACKFILL_URL);
 	// empty hides the panel.
 	BackfillURL string
+	// HealthURL is the local stack's health endpoint for the health panel (DECK_HEALTH_URL):
+	// a loopback http URL only, since deployed the signals are in Cloud Monitoring and the
+	// deck has no source for them; empty hides the panel.
+	HealthURL string
 }
 
 // backfillClient is the client the deck calls the Backfill function with: one adding an ID
@@ -44,6 +48,13 @@ func backfillClient(ctx context.Context, backfillURL string) (*http.Client, erro
 	return c, nil
 }
 
+// localURL reports whether raw is an http URL of this machine: the only health source a deck
+// may read.
+func localURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "http" && isLoopback(u.Hostname())
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -55,7 +66,7 @@ func isLoopback(host string) bool {
 // newDeck builds the deck from its configuration; log receives the backfills proxy's failures.
 func newDeck(ctx context.Context, cfg DeckConfig, log *slog.Logger) (*deck.Handler, error) {
 	dc := deck.Config{DefaultKeyword: cfg.DefaultKeyword, Window: cfg.Window, BackfillURL: cfg.BackfillURL,
-		PollInterval: cfg.PollInterval, Log: log}
+		HealthURL: cfg.HealthURL, PollInterval: cfg.PollInterval, Log: log}
 	if cfg.BackfillURL != "" {
 		c, err := backfillClient(ctx, cfg.BackfillURL)
 		if err != nil {

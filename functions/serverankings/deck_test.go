@@ -77,6 +77,10 @@ func TestLoadConfigDeck(t *testing.T) {
 		{env: map[string]string{"DECK_WINDOW": "2h"}, wantErr: "DECK_WINDOW"},
 		{env: map[string]string{"DECK_POLL_INTERVAL": "10ms"}, wantErr: "DECK_POLL_INTERVAL"},
 		{env: map[string]string{"BACKFILL_URL": "backfill"}, wantErr: "BACKFILL_URL"},
+		{env: map[string]string{"DECK_HEALTH_URL": "http://127.0.0.1:8080/_stack/health"},
+			want: DeckConfig{DefaultKeyword: "pipeline", Window: "1h", PollInterval: 5 * time.Second, HealthURL: "http://127.0.0.1:8080/_stack/health"}},
+		{env: map[string]string{"DECK_HEALTH_URL": "https://monitoring.example/health"}, wantErr: "DECK_HEALTH_URL"},
+		{env: map[string]string{"DECK_HEALTH_URL": "http://10.0.0.1/_stack/health"}, wantErr: "DECK_HEALTH_URL"},
 	} {
 		tt.env["GOOGLE_CLOUD_PROJECT"] = "p"
 		cfg, err := LoadConfig(config.Map(tt.env))

@@ -87,9 +87,13 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			Window:         env.OneOf("DECK_WINDOW", "1h", "15m", "1h", "1d"),
 			PollInterval:   env.Duration("DECK_POLL_INTERVAL", 5*time.Second, 100*time.Millisecond, 10*time.Minute),
 			BackfillURL:    env.URL("BACKFILL_URL", ""),
+			HealthURL:      env.URL("DECK_HEALTH_URL", ""),
 		},
 		ViewsKeySecret: env.String("RECENT_VIEWS_KEY_SECRET", ""),
 		ViewsKey:       env.String("RECENT_VIEWS_KEY", ""),
+	}
+	if c.Deck.HealthURL != "" && !localURL(c.Deck.HealthURL) {
+		env.Fail("DECK_HEALTH_URL", "%q is not an http URL on this machine (the local stack's health endpoint)", c.Deck.HealthURL)
 	}
 	switch {
 	case c.ViewsKeySecret != "" && c.ViewsKey != "":

@@ -23,6 +23,10 @@ import "time"
 //	    only the fields of Job pass: failure causes, quota and blocked reasons stay out
 //	    a 400 or 404 of it -> APIError with its error and param; any other failure -> 502
 //	    APIError {"error":"backfills are unavailable; try again"} (the cause is logged)
+//	GET deck/health          -> Config.HealthURL's answer (the local stack's health), as Health
+//	    only the fields of Health pass; 404 APIError when no HealthURL is configured (the
+//	    deployed deck: the page then has no health panel); any failure -> 502 APIError
+//	    {"error":"health is unavailable; try again"} (the cause is logged)
 
 // Ranking is one ranking in one window, highest first.
 type Ranking struct {
@@ -124,3 +128,51 @@ type BackfillList struct {
 // ServeRankings' limit for q; the page says so in a message instead of opening a column. A
 // query is one word or one #hashtag.
 const MaxQueryLen = 100
+
+// Health is the health panel's view of the local stack's health (shared/localstack.Health):
+// the signals the production alerts watch, the fields the page renders and nothing else.
+type Health struct {
+	At      time.Time `json:"at"`
+	WindowS int       `json:"window_s"`
+	// DeadLetters are the window's dead letters by minute (oldest first) and reason.
+	DeadLetters   []HealthDeadLetters `json:"dead_letters"`
+	Subscriptions []HealthBacklog     `json:"subscriptions"`
+	Stream        *HealthStream       `json:"stream,omitempty"`
+	Jobs          []HealthJob         `json:"jobs"`
+	Functions     []HealthFunction    `json:"functions"`
+}
+
+// HealthDeadLetters is one minute's dead letters with one reason.
+type HealthDeadLetters struct {
+	Minute time.Time `json:"minute"`
+	Reason string    `json:"reason"`
+	Count  int64     `json:"count"`
+}
+
+// HealthBacklog is one subscription's backlog: unacked messages (a lower bound when AtLeast)
+// and the oldest one's age.
+type HealthBacklog struct {
+	Subscription      string  `json:"subscription"`
+	Unacked           int     `json:"unacked"`
+	AtLeast           bool    `json:"at_least,omitempty"`
+	OldestUnackedAgeS float64 `json:"oldest_unacked_age_s"`
+}
+
+// HealthStream is the stream's lease: never taken, held, or idle for IdleS seconds.
+type HealthStream struct {
+	State string  `json:"state"`
+	IdleS float64 `json:"idle_s,omitempty"`
+}
+
+// HealthJob is a running backfill job and its rate.
+type HealthJob struct {
+	JobID      string  `json:"job_id"`
+	RatePerSec float64 `json:"rate_per_sec"`
+}
+
+// HealthFunction is one function's requests and 5xx answers in the window.
+type HealthFunction struct {
+	Function  string `json:"function"`
+	Requests  int    `json:"requests"`
+	Errors5xx int    `json:"errors_5xx"`
+}

@@ -40,5 +40,28 @@ func TestDeckInBrowser(t *testing.T) {
 		{"job_id": "bf-1a2b3c4d5e6f7a8b", "state": "done",
 			"counts": map[string]int{"planned": 40, "enqueued": 40, "succeeded": 40}},
 	})
+	// The local stack's health as it answers it (more fields than the panel reads), with a
+	// hostile reason: the panel shows it as text.
+	const hostileReason = `data: unknown kind: <img src=x onerror="window.pwned=1"> (top-level keys: "x")`
+	if err := fake.SetHealth(map[string]any{
+		"at": now, "window_s": 600,
+		"dead_letters": []map[string]any{
+			{"minute": now.Add(-2 * time.Minute).Truncate(time.Minute), "reason": "data: not JSON", "count": 1},
+			{"minute": now.Truncate(time.Minute), "reason": "data: not JSON", "count": 3},
+			{"minute": now.Truncate(time.Minute), "reason": hostileReason, "count": 1},
+		},
+		"subscriptions": []map[string]any{
+			{"subscription": "projects/p/subscriptions/events-loader", "unacked": 64, "at_least": true, "oldest_unacked_age_s": 12, "acked": 9},
+			{"subscription": "projects/p/subscriptions/events-rankings", "unacked": 0, "oldest_unacked_age_s": 0},
+		},
+		"stream":    map[string]any{"state": "idle", "holder": "exec-1", "idle_s": 42},
+		"jobs":      []map[string]any{{"job_id": "bf-908b0144eb154ac5", "state": "running", "rate_per_sec": 28.1}},
+		"functions": []map[string]any{{"function": "LoadEvents", "requests": 245, "errors_5xx": 3}, {"function": "ServeRankings", "requests": 40, "errors_5xx": 0}},
+		"problems":  []string{"nothing the page reads"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.HealthReasons = map[string]int64{"data: not JSON": 4, hostileReason: 1}
+	d.Health5xx = map[string]string{"LoadEvents": "3", "ServeRankings": "0"}
 	deckcheck.Run(t, b, d, now)
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// BackfillClient calls BackfillURL (in production one that adds an ID token for it); nil
 	// is http.DefaultClient.
 	BackfillClient *http.Client
+	// HealthURL is where the deck reads the health it shows in its health panel (the local
+	// stack's health endpoint); empty hides the panel. The deployed deck has no such source:
+	// Cloud Monitoring holds those signals.
+	HealthURL string
 	// Window is the rankings' window (15m, 1h or 1d); empty is 1h.
 	Window string
 	// PollInterval is how often the page asks for new tweets and rankings; zero is 5s.
@@ -64,6 +68,7 @@ type pageConfig struct {
 	DefaultKeyword string `json:"default_keyword"`
 	APIBase        string `json:"api_base"`
 	Backfills      bool   `json:"backfills"`
+	Health         bool   `json:"health"`
 	Window         string `json:"window"`
 	PollMS         int64  `json:"poll_ms"`
 	MaxQueryLen    int    `json:"max_query_len"`
@@ -73,6 +78,7 @@ type pageConfig struct {
 type Handler struct {
 	cfg      Config
 	backfill *url.URL
+	health   *url.URL
 	index    []byte
 	indexTag string
 	assets   map[string]asset
@@ -126,6 +132,13 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.backfill = u
 	}
+	if cfg.HealthURL != "" {
+		u, err := url.Parse(cfg.HealthURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("deck config: HealthURL %q is not an http(s) URL", cfg.HealthURL)
+		}
+		h.health = u
+	}
 	if h.cfg.BackfillClient == nil {
 		h.cfg.BackfillClient = http.DefaultClient
 	}
@@ -166,6 +179,7 @@ func (h *Handler) renderIndex() error {
 			DefaultKeyword: h.cfg.DefaultKeyword,
 			APIBase:        h.cfg.APIBase,
 			Backfills:      h.backfill != nil,
+			Health:         h.health != nil,
 			Window:         h.cfg.Window,
 			PollMS:         h.cfg.PollInterval.Milliseconds(),
 			MaxQueryLen:    MaxQueryLen,
@@ -203,6 +217,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/deck/backfills" || strings.HasPrefix(p, "/deck/backfills/"):
 		// Not cached: the panel wants the progress as it is now.
 		h.backfills(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/deck/backfills"), "/"))
+	case p == "/deck/health":
+		h.serveHealth(w, r)
 	default:
 		http.NotFound(w, r)
 	}

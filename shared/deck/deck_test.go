@@ -26,6 +26,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"poll", Config{DefaultKeyword: "gcp", PollInterval: 1}, "PollInterval"},
 		{"api base", Config{DefaultKeyword: "gcp", APIBase: "ftp://x"}, "APIBase"},
 		{"backfill url", Config{DefaultKeyword: "gcp", BackfillURL: "backfill"}, "BackfillURL"},
+		{"health url", Config{DefaultKeyword: "gcp", HealthURL: "file:///etc/passwd"}, "HealthURL"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)

@@ -73,6 +73,15 @@ func TestDeckInBrowserOnTheStack(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	deckcheck.SeedSample(t, d, now, filepath.Join("testdata", "sample_stream.jsonl"))
+	// The demo's malformed burst: the health panel shows it by reason, as `dev status` does.
+	d.HealthReasons = BurstReasons()
+	sent := time.Now()
+	if _, err := s.PublishMalformedBurst(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := waitForBurst(ctx, s, d.HealthReasons, sent); err != nil || !BurstSeen(h, d.HealthReasons) {
+		t.Fatalf("the stack's health does not show the burst within %s: %v", burstVisibleWithin, err)
+	}
 	deckcheck.Run(t, b, d, now)
 
 	// The page showed #gcp first (deckcheck.Run checks it); so does SQL over what was loaded.

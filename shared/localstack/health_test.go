@@ -41,19 +41,9 @@ func TestHealthShowsTheMalformedBurst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h *Health
-	for {
-		if h, err = ReadHealth(ctx, s.HealthURL()); err != nil {
-			t.Fatal(err)
-		}
-		if BurstSeen(h, want) || time.Since(sent) > burstVisibleWithin {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
+	h, err := waitForBurst(ctx, s, want, sent)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, h.DeadLettersByReason()); diff != "" {
 		t.Fatalf("%d malformed messages published; dead letters by reason after %s (-want +got):\n%s", n, burstVisibleWithin, diff)
@@ -88,6 +78,25 @@ func TestHealthShowsTheMalformedBurst(t *testing.T) {
 		}
 	}
 	t.Logf("%s", table.String())
+}
+
+// waitForBurst reads the stack's health until it shows want (BurstReasons) or
+// burstVisibleWithin has passed since sent, and returns the last reading.
+func waitForBurst(ctx context.Context, s *Stack, want map[string]int64, sent time.Time) (*Health, error) {
+	for {
+		h, err := ReadHealth(ctx, s.HealthURL())
+		if err != nil {
+			return nil, err
+		}
+		if BurstSeen(h, want) || time.Since(sent) > burstVisibleWithin {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // TestLeaseDoc: the stack reads StreamTweets' lease where StreamTweets writes it.

@@ -47,6 +47,13 @@ type DeckUnderTest struct {
 	JobBar map[string]string
 	// NoBackfills: the deck has no backfills panel (no BACKFILL_URL).
 	NoBackfills bool
+	// NoHealth: the deck has no health panel (no DECK_HEALTH_URL, as deployed).
+	NoHealth bool
+	// HealthReasons, when set, are dead-letter reasons the health panel must show, each with
+	// this many messages (summed over its minutes); other reasons may show too.
+	HealthReasons map[string]int64
+	// Health5xx, when set, is each function's 5xx count the health panel must show.
+	Health5xx map[string]string
 	// ViewToken mints a recent-views token for a user, as the app's backend would; nil when
 	// the deck under test serves recent views without one.
 	ViewToken func(user string) string
@@ -214,6 +221,47 @@ func (b *Browser) waitFor(what, expr string) time.Duration {
 	}
 }
 
+// checkHealth: the health panel shows its five parts (dead letters, backlog, stream, running
+// backfills, functions), the dead-letter reasons and 5xx counts d wants, and a reason as text.
+func checkHealth(t *testing.T, b *Browser, d *DeckUnderTest) {
+	t.Helper()
+	b.waitFor("the health panel", col("health")+`?.querySelectorAll('ol.hl-list').length === 5`)
+	var parts []string
+	b.eval(`[...`+col("health")+`.querySelectorAll('ol.hl-list')].map((ol) => ol.dataset.part.replace(/\d+/, 'N'))`, &parts)
+	wantParts := []string{"Dead letters, last N min", "Backlog", "Stream", "Backfills running", "Functions, last N min"}
+	if diff := cmp.Diff(wantParts, parts); diff != "" {
+		t.Errorf("health panel's parts (-want +got):\n%s", diff)
+	}
+	if d.HealthReasons != nil {
+		const sums = `(() => { const m = {}; for (const li of ` + "document.querySelectorAll('section[data-col=\"health\"] li.dl')" + `) m[li.dataset.reason] = (m[li.dataset.reason] || 0) + Number(li.dataset.count); return m; })()`
+		want, _ := json.Marshal(d.HealthReasons)
+		b.waitFor("the health panel's dead letters", `(() => { const m = `+sums+`, w = `+string(want)+`; return Object.keys(w).every((k) => m[k] === w[k]); })()`)
+		var got map[string]int64
+		b.eval(sums, &got)
+		for reason, n := range d.HealthReasons {
+			if got[reason] != n {
+				t.Errorf("health panel shows %d dead letters with reason %q, want %d (all: %v)", got[reason], reason, n, got)
+			}
+		}
+		// A reason is text: the panel made no element of it.
+		var elems int
+		b.eval(`[...`+col("health")+`.querySelectorAll('li.dl .hl-reason')].reduce((n, e) => n + e.querySelectorAll('*').length, 0)`, &elems)
+		if elems != 0 {
+			t.Errorf("health panel's reasons hold %d elements, want text only", elems)
+		}
+	}
+	if d.Health5xx != nil {
+		want, _ := json.Marshal(d.Health5xx)
+		const fns = `Object.fromEntries([...document.querySelectorAll('section[data-col="health"] li.fn')].map((li) => [li.dataset.fn, li.dataset.errors]))`
+		b.waitFor("the health panel's functions", `(() => { const m = `+fns+`, w = `+string(want)+`; return Object.keys(w).every((k) => m[k] === w[k]); })()`)
+		var got map[string]string
+		b.eval(fns, &got)
+		if diff := cmp.Diff(d.Health5xx, got); diff != "" {
+			t.Errorf("health panel's 5xx per function (-want +got):\n%s", diff)
+		}
+	}
+}
+
 func col(id string) string { return fmt.Sprintf(`document.querySelector('section[data-col=%q]')`, id) }
 
 func tweetIDs(b *Browser, colID string) []string {
@@ -349,9 +397,12 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 
 	var cols []string
 	b.eval(`[...document.querySelectorAll('section.column')].map((s) => s.dataset.col)`, &cols)
-	wantCols := []string{"q:pipeline", "rank:hashtags", "rank:retweets", "rank:popularity", "rank:search_terms", "backfills"}
-	if d.NoBackfills {
-		wantCols = wantCols[:len(wantCols)-1]
+	wantCols := []string{"q:pipeline", "rank:hashtags", "rank:retweets", "rank:popularity", "rank:search_terms"}
+	if !d.NoBackfills {
+		wantCols = append(wantCols, "backfills")
+	}
+	if !d.NoHealth {
+		wantCols = append(wantCols, "health")
 	}
 	if diff := cmp.Diff(wantCols, cols); diff != "" {
 		t.Errorf("default columns (-want +got):\n%s", diff)
@@ -374,6 +425,10 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 		if diff := cmp.Diff(d.JobBar, bars); diff != "" {
 			t.Errorf("backfills panel's progress bars, job to percent (-want +got):\n%s", diff)
 		}
+	}
+
+	if !d.NoHealth {
+		checkHealth(t, b, d)
 	}
 
 	// Hostile text is text: no element made from it, nothing ran, the long word wraps.

@@ -29,8 +29,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
-// Server is an httptest server answering the deck's page and API, and a Backfill function's
-// GET /backfills and GET /backfills/{id} under /backfill-api.
+// Server is an httptest server answering the deck's page and API, a Backfill function's
+// GET /backfills and GET /backfills/{id} under /backfill-api, and a health source (the local
+// stack's /_stack/health) at /health-api.
 type Server struct {
 	*httptest.Server
 
@@ -42,11 +43,13 @@ type Server struct {
 	deleted  map[string]bool
 	apps     []*event.AppEventRow
 	jobs     []map[string]any
+	health   []byte
 }
 
 // Options configure a Server.
 type Options struct {
-	// Deck is the deck's configuration; BackfillURL is filled in to point at this server.
+	// Deck is the deck's configuration; BackfillURL and HealthURL are filled in to point at
+	// this server.
 	Deck deck.Config
 	// Now is the clock windows are counted back from; nil is time.Now.
 	Now func() time.Time
@@ -66,6 +69,8 @@ func NewServer(opts Options) (*Server, error) {
 	s.Start()
 	cfg := opts.Deck
 	cfg.BackfillURL = s.URL + "/backfill-api"
+	cfg.HealthURL = s.URL + "/health-api"
+	s.health = []byte(`{}`)
 	d, err := deck.New(cfg)
 	if err != nil {
 		s.Close()
@@ -77,6 +82,12 @@ func NewServer(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /recent_views", s.recentViews)
 	mux.HandleFunc("GET /backfill-api/backfills", s.backfillList)
 	mux.HandleFunc("GET /backfill-api/backfills/{id}", s.backfillStatus)
+	mux.HandleFunc("GET /health-api", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(s.health)
+	})
 	return s, nil
 }
 
@@ -112,6 +123,19 @@ func (s *Server) SetJobs(jobs []map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jobs = jobs
+}
+
+// SetHealth sets what the health source answers: the local stack's health JSON
+// (shared/localstack.Health), with any fields the panel does not read.
+func (s *Server) SetHealth(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.health = b
+	return nil
 }
 
 var windows = map[string]time.Duration{"15m": 15 * time.Minute, "1h": time.Hour, "1d": 24 * time.Hour}

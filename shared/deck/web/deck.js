@@ -17,6 +17,7 @@
     recentViews: (user) => `${base}/recent_views?user_id=${enc(user)}`,
     backfills: () => 'deck/backfills',
     backfill: (id) => `deck/backfills/${enc(id)}`,
+    health: () => 'deck/health',
   };
 
   const RANKINGS = {
@@ -179,6 +180,7 @@
   function defaults() {
     const ids = [`q:${cfg.default_keyword}`, 'rank:hashtags', 'rank:retweets', 'rank:popularity', 'rank:search_terms'];
     if (cfg.backfills) ids.push('backfills');
+    if (cfg.health) ids.push('health');
     return ids;
   }
 
@@ -208,6 +210,7 @@
     if (id.startsWith('rank:')) return RANKINGS[id.slice(5)] ? { kind: 'ranking', name: id.slice(5) } : null;
     if (id.startsWith('user:')) return validUser(id.slice(5)) === null ? { kind: 'user', user: id.slice(5) } : null;
     if (id === 'backfills') return cfg.backfills ? { kind: 'backfills' } : null;
+    if (id === 'health') return cfg.health ? { kind: 'health' } : null;
     return null;
   }
 
@@ -281,6 +284,7 @@
     if (spec.kind === 'tweets') col = tweetColumn(id, spec.q);
     else if (spec.kind === 'ranking') col = rankingColumn(id, spec.name);
     else if (spec.kind === 'user') col = userColumn(id, spec.user);
+    else if (spec.kind === 'health') col = healthColumn(id);
     else col = backfillColumn(id);
     col.close.addEventListener('click', () => closeColumn(col));
     return col;
@@ -571,6 +575,71 @@
       if (listErr && !jobs.length) throw listErr;
       list.replaceChildren(...jobs.map(job));
       loaded(col, !jobs.length, 'No backfill jobs. Type a job id (bf-…) in the search box to watch one.');
+    }
+    return withRefresh(col, load);
+  }
+
+  // The health panel: the signals the production alerts watch, as the local stack reports them
+  // (deck/health; absent where the deck has no health source).
+  const DEAD_LETTER_ROWS = 8;
+
+  function healthColumn(id) {
+    const title = 'Health';
+    const f = frame(id, title, 'what the alerts watch');
+    const box = el('div', 'health');
+    f.body.appendChild(box);
+    const col = { id, title, el: f.section, close: f.close, msg: f.msg, body: f.body };
+
+    function secs(s) {
+      const n = Math.round(Number(s) || 0);
+      return n < 120 ? `${n} s` : `${Math.round(n / 60)} min`;
+    }
+    function item(cls, text, bad) {
+      const li = el('li', `hl ${cls}` + (bad ? ' bad' : ''), text);
+      return li;
+    }
+    function part(name, items, empty) {
+      const ol = el('ol', 'hl-list');
+      ol.dataset.part = name;
+      ol.append(...(items.length ? items : [item('none', empty)]));
+      return [el('h3', 'hl-head', name), ol];
+    }
+
+    async function load() {
+      const h = await getJSON(api.health());
+      const mins = Math.round((h.window_s || 0) / 60);
+      // Newest minute first, at most DEAD_LETTER_ROWS rows: a burst is at the top.
+      const dls = (h.dead_letters || []).slice().reverse().slice(0, DEAD_LETTER_ROWS).map((d) => {
+        const at = new Date(d.minute);
+        const hhmm = isNaN(at) ? '' : at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+        const li = item('dl', '', true);
+        li.dataset.reason = d.reason;
+        li.dataset.count = String(d.count);
+        li.append(el('span', 'hl-num', d.count), el('span', 'hl-min', hhmm), el('span', 'hl-reason', d.reason));
+        return li;
+      });
+      const subs = (h.subscriptions || []).map((b) => {
+        const name = String(b.subscription).split('/').pop();
+        const li = item('sub', `${name}: ${b.at_least ? '≥' : ''}${b.unacked} unacked · oldest ${secs(b.oldest_unacked_age_s)}`, b.unacked > 0);
+        li.dataset.sub = name;
+        return li;
+      });
+      const st = h.stream;
+      const stream = st ? [item('stream', st.state === 'idle' ? `idle for ${secs(st.idle_s)}` : st.state === 'held' ? 'reading (lease held)' : 'never run', st.state === 'idle')] : [];
+      const jobs = (h.jobs || []).map((j) => item('hjob', `${j.job_id} · ${Number(j.rate_per_sec || 0).toFixed(1)} tasks/s`));
+      const fns = (h.functions || []).map((fn) => {
+        const li = item('fn', `${fn.function}: ${fn.requests} requests · ${fn.errors_5xx} 5xx`, fn.errors_5xx > 0);
+        li.dataset.fn = fn.function;
+        li.dataset.errors = String(fn.errors_5xx);
+        return li;
+      });
+      box.replaceChildren(
+        ...part(`Dead letters, last ${mins} min`, dls, 'None.'),
+        ...part('Backlog', subs, 'No subscriptions.'),
+        ...part('Stream', stream, 'No stream in this stack.'),
+        ...part('Backfills running', jobs, 'None.'),
+        ...part(`Functions, last ${mins} min`, fns, 'No requests.'));
+      loaded(col, false, '');
     }
     return withRefresh(col, load);
   }
