@@ -2,16 +2,24 @@ package localstack
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/bigquery"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/option"
 
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
+	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
 // burstVisibleWithin is issue 28's bound: the stack's health shows a dead-letter burst within a
@@ -103,5 +111,62 @@ func waitForBurst(ctx context.Context, s *Stack, want map[string]int64, sent tim
 func TestLeaseDoc(t *testing.T) {
 	if LeaseDoc != streamtweets.DefaultLeaseDoc {
 		t.Errorf("LeaseDoc = %q, want streamtweets.DefaultLeaseDoc %q", LeaseDoc, streamtweets.DefaultLeaseDoc)
+	}
+}
+
+// TestDeadLettersPerMinuteBound: a window of exactly maxDeadLetterRows (minute, reason) rows is
+// read whole; one more is cut at maxDeadLetterRows and says so.
+func TestDeadLettersPerMinuteBound(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, n := range []int{maxDeadLetterRows, maxDeadLetterRows + 1} {
+		srv, err := bqemulator.NewServer(bqemulator.WithProject("p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		c, err := bigquery.NewClient(ctx, "p", option.WithEndpoint("http://"+srv.Addr()+"/bigquery/v2/"), option.WithoutAuthentication())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := warehouse.EnsureDataset(ctx, c, "d"); err != nil {
+			t.Fatal(err)
+		}
+		type deadLetter struct {
+			DeadLetteredAt time.Time `bigquery:"dead_lettered_at"`
+			MessageID      string    `bigquery:"message_id"`
+			Stage          string    `bigquery:"stage"`
+			Reason         string    `bigquery:"reason"`
+			Kind           string    `bigquery:"kind"`
+		}
+		rows := make([]deadLetter, n)
+		for i := range rows {
+			rows[i] = deadLetter{now, fmt.Sprint(i), event.StageDecode, fmt.Sprintf("reason %03d", i), "unclassified"}
+		}
+		if err := c.Dataset("d").Table(event.TableDeadLetters).Inserter().Put(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		got, cut, err := DeadLettersPerMinute(ctx, c, "p", "d", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != maxDeadLetterRows || cut != (n > maxDeadLetterRows) {
+			t.Errorf("%d reasons in a minute: %d rows, cut %v; want %d, %v", n, len(got), cut, maxDeadLetterRows, n > maxDeadLetterRows)
+		}
+	}
+}
+
+// TestReadHealthBodyBound: an answer of exactly maxHealthBody bytes is read; one more is refused.
+func TestReadHealthBodyBound(t *testing.T) {
+	for _, n := range []int{maxHealthBody, maxHealthBody + 1} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "{}"+strings.Repeat(" ", n-2))
+		}))
+		_, err := ReadHealth(context.Background(), srv.URL)
+		srv.Close()
+		if (err != nil) != (n > maxHealthBody) {
+			t.Errorf("a %d-byte answer: error %v, want one only past %d bytes", n, err, maxHealthBody)
+		}
 	}
 }
