@@ -232,8 +232,14 @@ func getHealthJSON(ctx context.Context, url string, out any) error {
 	return nil
 }
 
-// HealthURL is where the running stack answers its Health as JSON.
-func (s *Stack) HealthURL() string { return s.Functions.URL + StackPath + "health" }
+// HealthURL is where the running stack answers its Health as JSON; empty before its functions
+// run.
+func (s *Stack) HealthURL() string {
+	if s.Functions == nil {
+		return ""
+	}
+	return s.Functions.URL + StackPath + "health"
+}
 
 // ReadHealth GETs a running stack's Health from its HealthURL.
 func ReadHealth(ctx context.Context, url string) (*Health, error) {
