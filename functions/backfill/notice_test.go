@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/jobnotice"
 )
 
@@ -45,9 +46,9 @@ func (f *fakeNotices) notices() []jobnotice.Notice {
 }
 
 // noticeHarness is a harness whose service publishes notices to a fake, on a clock the test moves.
-func noticeHarness(t *testing.T) (*harness, *fakeNotices, *settableClock) {
+func noticeHarness(t *testing.T) (*harness, *fakeNotices, *fakeclock.Clock) {
 	t.Helper()
-	clk := &settableClock{now: time.Now().UTC().Truncate(time.Microsecond)} // as Firestore keeps it
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Microsecond)) // as Firestore keeps it
 	h := newHarness(t, harnessOptions{paused: true, clock: clk.Now})
 	f := &fakeNotices{}
 	h.svc.notices = f

@@ -10,25 +10,8 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 )
-
-// settableClock is a clock a test moves.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // seedShards stores outcomes for the job's shards [0, planned) as the store lays them out: a
 // shard document per task in state(i) ("" writes none) and the counts in one counter document,
@@ -111,7 +94,7 @@ func sweepingStatusReads(h *harness) int64 {
 // document, about 10,000 reads a call while the deck polls every 5 s).
 func TestStatusCallReadsAreBounded(t *testing.T) {
 	const tasks = 10_000
-	clk := &settableClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	h := newHarness(t, harnessOptions{paused: true, slice: tasks, sweepAfter: 15 * time.Minute, clock: clk.Now})
 	spec := httpSpec(tasks, "")
 	plan := h.plan(t, spec)
@@ -163,7 +146,7 @@ func TestStatusCallReadsAreBounded(t *testing.T) {
 // takes per call, including a job stored before swept_at existed (found: it took the first 100
 // active jobs, the same ones every time).
 func TestScheduledSweepRotatesThroughActiveJobs(t *testing.T) {
-	clk := &settableClock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	h := newHarness(t, harnessOptions{paused: true, sweepAfter: time.Hour, clock: clk.Now})
 	h.svc.sweepJobs = 2
 	var ids []string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 )
 
 // pagedAPI lists items {"id": N, "fetch": F} in pages of pageSize, ?page=1.., where F counts the
@@ -54,8 +55,7 @@ func (e *env) pagedJob(t *testing.T, api *httptest.Server) backfill.TaskSpec {
 // dedup view, and a third fetch cut short by a failing page does not show at all.
 func TestDedupViewKeepsTheLatestCompleteFetch(t *testing.T) {
 	t.Parallel()
-	var clk clock
-	clk.now = fetchedAt
+	clk := fakeclock.New(fetchedAt)
 	e := newEnv(t, withRowClock(func() time.Time { clk.Advance(time.Second); return clk.Now() }))
 	api := &pagedAPI{}
 	api.items.Store(10)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -340,7 +341,7 @@ func TestMalformedBody(t *testing.T) {
 // its expiry (the client refreshes ahead of it), so no request is refused and no task fails.
 func TestShortLivedTokens(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	e := newEnv(t, withClock(clk.Now), withYouTube(sourcestest.WithTokenTTL(time.Second)))
 	p := e.newJob(t, `{"source":"youtube_analytics","youtube_analytics":{
 		"video_ids":["vid00000001","vid00000002"],"metrics":["views"],"start":"2024-01-01","end":"2024-01-10"}}`)

@@ -24,6 +24,7 @@ import (
 	backfillfn "github.com/pipelinekit/pipelinekit/functions/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/firestorereads"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
@@ -280,24 +281,6 @@ func listUnfinished(ctx context.Context, client *firestore.Client, job string, p
 	return out, nil
 }
 
-// benchClock is the status part's clock: the store's and the sweep's, moved by the benchmark.
-type benchClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *benchClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *benchClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // benchStatusReads creates a job of c.StatusTasks tasks through the Backfill function (its
 // queue paused, so every task stays queued), records it waiting on quota (every shard but the
 // last 20 succeeded, those retrying), lets it go quiet and counts the documents each of
@@ -334,7 +317,7 @@ func benchStatusReads(ctx context.Context, c SweepConfig, res *SweepResult) erro
 	}
 	defer fs.Close()
 
-	clk := &benchClock{now: time.Now().UTC()}
+	clk := fakeclock.New(time.Now().UTC())
 	cfg := backfillfn.Config{Project: "bench", Queue: queue, WorkerURL: "http://127.0.0.1:1/run", BackfillURL: "http://127.0.0.1:1/Backfill",
 		MaxTasks: backfillfn.DefaultMaxTasks, AllowedHosts: []string{"api.example.com"}, EnqueueSlice: c.StatusTasks,
 		EnqueueParallelism: backfillfn.DefaultEnqueueParallelism, CounterShards: backfillfn.DefaultCounterShards,

@@ -14,39 +14,22 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
+	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newStore returns a store on a Firestore project of its own and a job of planned tasks in it.
-func newStore(t *testing.T, planned int, opts ...Option) (*Store, *clock, string) {
+func newStore(t *testing.T, planned int, opts ...Option) (*Store, *fakeclock.Clock, string) {
 	t.Helper()
 	client, err := firestore.NewClient(t.Context(), gcloudemu.NewProjectID(t))
 	if err != nil {
 		t.Fatalf("firestore.NewClient = %v", err)
 	}
 	t.Cleanup(func() { client.Close() })
-	clk := &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	s := NewStore(client, append([]Option{WithClock(clk.Now)}, opts...)...)
 	job := &Job{ID: "bf-test", Source: SourceYouTube, Spec: "{}", Planned: planned, APICallsEstimate: planned}
 	if created, _, err := s.CreateJob(t.Context(), job); err != nil || !created {
