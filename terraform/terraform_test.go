@@ -66,6 +66,7 @@ var localOnly = map[string]string{
 	"X_API_BASE_URL":        "points the X client at a local fake; production uses X's",
 	"LOG_LEVEL":             "a debugging knob, unset in production",
 	"K_SERVICE":             "set by Cloud Run itself on every deployed function",
+	"DECK_HEALTH_URL":       "the local stack's health endpoint; deployed, the deck shows no health panel",
 }
 
 func skipEnv(name string) bool {
