@@ -90,6 +90,15 @@ type RankingResponse struct {
 	Items   []rankings.Item `json:"items"`
 }
 
+// validator is what a ranking's ETag is computed from: what it ranks and its items, so an
+// unchanged ranking keeps its tag across computations and polls get 304.
+func (r RankingResponse) validator() any {
+	return struct {
+		Ranking, Window string
+		Items           []rankings.Item
+	}{r.Ranking, r.Window, r.Items}
+}
+
 // RecentViewsResponse is the answer of /recent_views.
 type RecentViewsResponse struct {
 	UserID string          `json:"user_id"`
@@ -320,11 +329,21 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body any, cac
 	// cache may merge their headers into the stored answer.
 	hd.Set("X-Content-Type-Options", "nosniff")
 	if cacheControl != "" && status == http.StatusOK {
-		sum := sha256.Sum256(b)
-		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		// The validator is of the content: a ranking's items, not its as_of or window bounds,
+		// which change on every computation. Such a tag is weak (RFC 9110, 8.8.1): the answers
+		// it matches are equivalent, not byte for byte equal.
+		tagged, weak := b, ""
+		if v, ok := body.(interface{ validator() any }); ok {
+			if vb, err := json.Marshal(v.validator()); err == nil {
+				tagged, weak = vb, "W/"
+			}
+		}
+		sum := sha256.Sum256(tagged)
+		opaque := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 		hd.Set("Cache-Control", cacheControl)
-		hd.Set("ETag", etag)
-		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		hd.Set("ETag", weak+opaque)
+		// If-None-Match compares weakly (RFC 9110, 13.1.2): W/"x" and "x" both match.
+		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, opaque) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
