@@ -32,3 +32,15 @@ func TestQueryBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsQuoteAnExcerpt: a 10 kB bad parameter is named in a short answer, not echoed.
+func TestErrorsQuoteAnExcerpt(t *testing.T) {
+	srv, _ := serve(t)
+	long := strings.Repeat("x", 10<<10)
+	for _, path := range []string{"/rankings/" + long, "/rankings/hashtags?window=" + long, "/rankings/hashtags?n=" + long} {
+		res, body := get(t, srv.URL+path, nil)
+		if res.StatusCode != http.StatusBadRequest || len(body) > 300 {
+			t.Errorf("GET %.40s… = %d with %d bytes, want a 400 of at most 300 bytes", path, res.StatusCode, len(body))
+		}
+	}
+}

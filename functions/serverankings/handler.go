@@ -193,7 +193,7 @@ func index() Index {
 func (h *Handler) ranking(r *http.Request, name string) (any, error) {
 	rk := rankings.Ranking(name)
 	if !rk.Valid() {
-		return nil, &rankings.BadParam{Param: "ranking", Reason: fmt.Sprintf("unknown ranking %q (one of %v)", name, rankings.All)}
+		return nil, &rankings.BadParam{Param: "ranking", Reason: fmt.Sprintf("unknown ranking %s (one of %v)", rankings.Excerpt(name), rankings.All)}
 	}
 	q := r.URL.Query()
 	wname := q.Get("window")
@@ -202,7 +202,7 @@ func (h *Handler) ranking(r *http.Request, name string) (any, error) {
 	}
 	win, ok := rankings.WindowNamed(wname)
 	if !ok {
-		return nil, &rankings.BadParam{Param: "window", Reason: fmt.Sprintf("unknown window %q (one of %s)", wname, strings.Join(index().Windows, ", "))}
+		return nil, &rankings.BadParam{Param: "window", Reason: fmt.Sprintf("unknown window %s (one of %s)", rankings.Excerpt(wname), strings.Join(index().Windows, ", "))}
 	}
 	n, err := rankings.ParseN(q.Get("n"))
 	if err != nil {
@@ -295,7 +295,7 @@ func (h *Handler) tweets(r *http.Request) (any, error) {
 	}
 	term := rankings.TermOf(raw)
 	if term == "" {
-		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("%q is neither one word nor one #hashtag", raw)}
+		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("%s is neither one word nor one #hashtag", rankings.Excerpt(raw))}
 	}
 	n := DefaultPage
 	if s := q.Get("n"); s != "" {

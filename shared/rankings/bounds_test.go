@@ -38,3 +38,19 @@ func TestParamBounds(t *testing.T) {
 		t.Errorf("ParseCursor(%d characters) = %v, want a BadParam on cursor", len(over), err)
 	}
 }
+
+// TestExcerpt: an error quotes at most MaxExcerpt bytes of an input, never cutting a character.
+func TestExcerpt(t *testing.T) {
+	at := strings.Repeat("a", MaxExcerpt)
+	for _, tc := range []struct{ in, want string }{
+		{"", `""`},
+		{at, `"` + at + `"`},
+		{at + "b", `"` + at + `"…`},
+		{strings.Repeat("a", MaxExcerpt-1) + "é", `"` + strings.Repeat("a", MaxExcerpt-1) + `"…`},
+		{strings.Repeat("x", 10<<10), `"` + strings.Repeat("x", MaxExcerpt) + `"…`},
+	} {
+		if got := Excerpt(tc.in); got != tc.want {
+			t.Errorf("Excerpt(%.50q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

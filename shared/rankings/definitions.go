@@ -8,8 +8,10 @@ package rankings
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Ranking names a ranking. The names are part of the serving API (/rankings/{name}).
@@ -166,6 +168,23 @@ type BadParam struct {
 
 func (e *BadParam) Error() string { return fmt.Sprintf("%s: %s", e.Param, e.Reason) }
 
+// MaxExcerpt bounds how much of a caller's input an error message quotes, in bytes.
+const MaxExcerpt = 40
+
+// Excerpt quotes s for an error message: whole when it is at most MaxExcerpt bytes, else its
+// first MaxExcerpt bytes (never cutting a character) and "…", so an answer never echoes a long
+// input back.
+func Excerpt(s string) string {
+	if len(s) <= MaxExcerpt {
+		return strconv.Quote(s)
+	}
+	cut := MaxExcerpt
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
 // ParseN parses a top-N parameter: empty means DefaultN.
 func ParseN(s string) (int, error) {
 	if s == "" {
@@ -173,7 +192,7 @@ func ParseN(s string) (int, error) {
 	}
 	var n int
 	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s {
-		return 0, &BadParam{"n", fmt.Sprintf("%q is not an integer", s)}
+		return 0, &BadParam{"n", fmt.Sprintf("%s is not an integer", Excerpt(s))}
 	}
 	if n < 1 || n > MaxN {
 		return 0, &BadParam{"n", fmt.Sprintf("%d is out of range [1, %d]", n, MaxN)}
