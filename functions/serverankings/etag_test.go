@@ -28,7 +28,7 @@ func TestUnchangedRankingAnswers304(t *testing.T) {
 	apply := func(id string) {
 		t.Helper()
 		e := rankings.Entry{Key: "t:" + id, PublishTime: now.Add(-time.Minute), MessageID: "m" + id,
-			Tweet: &rankings.Tweet{ID: id, Kind: "tweet", Text: "#gcp", CreatedAt: now.Add(-time.Minute), Hashtags: []string{"gcp"}},
+			Tweet:  &rankings.Tweet{ID: id, Kind: "tweet", Text: "#gcp", CreatedAt: now.Add(-time.Minute), Hashtags: []string{"gcp"}},
 			Counts: []rankings.Count{{Ranking: rankings.Hashtags, Key: "gcp"}}}
 		if err := store.Apply(t.Context(), e); err != nil {
 			t.Fatal(err)
