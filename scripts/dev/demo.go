@@ -100,7 +100,7 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	s, err := localstack.Start(ctx, localstack.Options{
-		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, Unchecked: *noChecks,
+		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, RankingsCache: *serve, Unchecked: *noChecks,
 		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
 		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),

@@ -61,6 +61,11 @@ type Options struct {
 	// Rankings delivers the rankings' filtered subscription to UpdateRankings (and starts
 	// Firestore), so that ServeRankings serves them.
 	Rankings bool
+	// RankingsCache keeps ServeRankings' production cache (RANKINGS_CACHE_TTL unset: each
+	// instance reuses a ranking for its default TTL); without it every answer is computed fresh,
+	// which the checks against SQL want. `dev --serve` sets it, so what a person tries is what
+	// is deployed.
+	RankingsCache bool
 	// Unchecked turns off the production checks (as PIPELINEKIT_CHECKS=off does): the functions
 	// then reach the servers directly, unrefused by IAM and Firestore's limits.
 	Unchecked bool
@@ -238,7 +243,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	if o.Rankings {
-		env["RANKINGS_CACHE_TTL"] = "0s" // every answer fresh, for the checks against SQL
+		if !o.RankingsCache {
+			env["RANKINGS_CACHE_TTL"] = "0s" // every answer fresh, for the checks against SQL
+		}
 		// ServeRankings' recent-views key: fresh per stack, so no key is ever in the repository;
 		// the stack mints its users' tokens with it (ViewToken).
 		if s.viewsKey, err = newViewsKey(); err != nil {
