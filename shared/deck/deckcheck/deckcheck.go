@@ -388,6 +388,16 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 
 	// The page loads with its default columns; the first one's paint is the figure we keep.
 	b.waitFor("the first column to paint", `window.deck && window.deck.firstPaintMs > 0`)
+
+	// Dates a day or more back read as dates; one of another year, or older than about eleven
+	// months, carries its year.
+	var dates struct{ Recent, LastYear, OldSameYear, Hours string }
+	b.eval(`(() => { const now = Date.parse('2026-12-07T12:00:00Z'), f = window.deck.relTime;
+		return {recent: f('2026-11-21T08:00:00Z', now), lastYear: f('2025-12-20T08:00:00Z', now),
+			oldSameYear: f('2026-01-02T08:00:00Z', now), hours: f('2026-12-07T09:00:00Z', now)}; })()`, &dates)
+	if strings.Contains(dates.Recent, "2026") || !strings.Contains(dates.LastYear, "2025") || !strings.Contains(dates.OldSameYear, "2026") || dates.Hours != "3 h ago" {
+		t.Errorf("dates on cards: %+v; want no year on Nov 21 (this year, recent), 2025 on last year's, 2026 on Jan 2 (eleven months back), and 3 h ago", dates)
+	}
 	var paint struct{ First, FCP, Nav float64 }
 	b.eval(`({first: window.deck.firstPaintMs,
 		fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || 0,

@@ -84,8 +84,14 @@
     if (m < 60) return `${m} min ago`;
     const h = Math.floor(m / 60);
     if (h < 24) return `${h} h ago`;
-    return new Date(t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    // A date of another year, or more than about eleven months back, shows its year: "Mar 1"
+    // alone would read as this year's.
+    const d = new Date(t);
+    const opts = { month: 'short', day: 'numeric' };
+    if (d.getFullYear() !== new Date(now).getFullYear() || now - t > 330 * 86400e3) opts.year = 'numeric';
+    return d.toLocaleDateString(undefined, opts);
   }
+  state.relTime = relTime; // read by the browser test
 
   function timeEl(iso) {
     const t = el('time', 'time', relTime(iso, Date.now()));
