@@ -215,6 +215,13 @@ func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
 func (g *GA4) runOnce(ctx context.Context, q GA4Query, offset, limit int, ex *exchange) error {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
+	_, err := g.svc.Properties.RunReport(q.Property, runReportRequest(q, offset, limit)).Context(withExchange(ctx, ex)).Do()
+	return err
+}
+
+// runReportRequest is the runReport body of one page of q, for the buffered and the streamed
+// path alike.
+func runReportRequest(q GA4Query, offset, limit int) *analyticsdata.RunReportRequest {
 	req := &analyticsdata.RunReportRequest{
 		DateRanges:          []*analyticsdata.DateRange{{StartDate: q.StartDate, EndDate: q.EndDate}},
 		Offset:              int64(offset),
@@ -229,8 +236,7 @@ func (g *GA4) runOnce(ctx context.Context, q GA4Query, offset, limit int, ex *ex
 	for _, m := range q.Metrics {
 		req.Metrics = append(req.Metrics, &analyticsdata.Metric{Name: m})
 	}
-	_, err := g.svc.Properties.RunReport(q.Property, req).Context(withExchange(ctx, ex)).Do()
-	return err
+	return req
 }
 
 func dimensionOrder(dims []string) []*analyticsdata.OrderBy {

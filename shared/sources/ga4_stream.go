@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	analyticsdata "google.golang.org/api/analyticsdata/v1beta"
 	"google.golang.org/api/googleapi"
 )
 
@@ -215,20 +214,7 @@ func (g *GA4) streamError(ctx context.Context, err error) *Error {
 // PropertiesRunReportCall.doRequest), through the same authorizing transport, but hands back
 // the response unread: the generated Do reads and decodes the whole body first.
 func (g *GA4) post(ctx context.Context, q GA4Query, offset, limit int) (*http.Response, error) {
-	req := &analyticsdata.RunReportRequest{
-		DateRanges:          []*analyticsdata.DateRange{{StartDate: q.StartDate, EndDate: q.EndDate}},
-		Offset:              int64(offset),
-		Limit:               int64(limit),
-		ReturnPropertyQuota: true,
-		OrderBys:            dimensionOrder(q.Dimensions),
-	}
-	for _, d := range q.Dimensions {
-		req.Dimensions = append(req.Dimensions, &analyticsdata.Dimension{Name: d})
-	}
-	for _, m := range q.Metrics {
-		req.Metrics = append(req.Metrics, &analyticsdata.Metric{Name: m})
-	}
-	body, err := json.Marshal(req)
+	body, err := json.Marshal(runReportRequest(q, offset, limit))
 	if err != nil {
 		return nil, fmt.Errorf("encoding the ga4 request: %w", err)
 	}
