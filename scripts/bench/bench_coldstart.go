@@ -85,11 +85,9 @@ func benchColdStart(ctx context.Context, c ColdStartConfig) (*ColdStartResult, e
 	if err != nil {
 		return nil, err
 	}
-	helloBin := filepath.Join(tmp, "hello")
-	build := exec.CommandContext(ctx, "go", "build", "-o", helloBin, "./scripts/bench/internal/hello")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the hello-world baseline: %w\n%s", err, out)
+	helloBin, err := buildTool(ctx, root, tmp, "hello")
+	if err != nil {
+		return nil, fmt.Errorf("the hello-world baseline: %w", err)
 	}
 	lines, err := readSample(root)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,11 +103,9 @@ func benchCollect(ctx context.Context, c CollectConfig) (*CollectResult, error) 
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "collectmem")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scripts/bench/internal/collectmem")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building collectmem: %w\n%s", err, out)
+	bin, err := buildTool(ctx, root, tmp, "collectmem")
+	if err != nil {
+		return nil, err
 	}
 	const max = collectevents.DefaultMaxBodyBytes
 	res := &CollectResult{Burst: c.Burst, MaxBodyBytes: max, BoundMB: float64(collectevents.RequestPeakBytes(max)) / (1 << 20)}

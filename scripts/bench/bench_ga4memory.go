@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
@@ -72,11 +71,9 @@ func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, e
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "ga4page")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scripts/bench/internal/ga4page")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building ga4page: %w\n%s", err, out)
+	bin, err := buildTool(ctx, root, tmp, "ga4page")
+	if err != nil {
+		return nil, err
 	}
 	srv := sourcestest.NewGA4Server(sourcestest.WithGA4TokensPerHour(1 << 40))
 	defer srv.Close()
