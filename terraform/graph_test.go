@@ -223,9 +223,10 @@ func TestPushEndpointNamesTheTopic(t *testing.T) {
 	}
 }
 
-// TestReadmesSayWhatAFreshProjectNeeds: data.google_project is read at plan time, before apis.tf
-// has enabled anything, so the deploy instructions must enable Cloud Resource Manager first.
-func TestReadmesSayWhatAFreshProjectNeeds(t *testing.T) {
+// TestDeployDocsSayWhatAFreshProjectNeeds: data.google_project is read at plan time, before
+// apis.tf has enabled anything, so the deploy instructions (terraform/README.md and
+// docs/deploying.md) must enable Cloud Resource Manager first.
+func TestDeployDocsSayWhatAFreshProjectNeeds(t *testing.T) {
 	m := loadModule(t)
 	for _, b := range m.blocks("data") {
 		if b.Labels[0] != "google_project" {
@@ -235,7 +236,7 @@ func TestReadmesSayWhatAFreshProjectNeeds(t *testing.T) {
 			return // read after the APIs are enabled: nothing is needed first
 		}
 	}
-	for _, name := range []string{"README.md", "../README.md"} {
+	for _, name := range []string{"README.md", "../docs/deploying.md"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 )
 
 // workerFootprint is what a RunBackfillTask instance holds besides its tasks: the functions
-// binary idles at about 30 MB of RSS after its first answer (README, Performance, cold start),
+// binary idles at about 30 MB of RSS after its first answer (docs/performance.md, Cold start),
 // and its Firestore, Storage Write and Cloud Tasks clients keep connection buffers; the rest is
 // the collector's headroom.
 const workerFootprint = 128 << 20

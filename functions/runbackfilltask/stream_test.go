@@ -96,7 +96,7 @@ func TestDedupViewKeepsTheLatestCompleteFetch(t *testing.T) {
 }
 
 // A 100,000-row task streams: its rows reach BigQuery in appends under the request limit, and
-// the worker's memory holds a page or two, not the task. The peak is logged for the README.
+// the worker's memory holds a page or two, not the task. The peak is logged for docs/performance.md.
 func TestLargeTaskStreamsWithBoundedMemory(t *testing.T) {
 	if os.Getenv("BACKFILL_LARGE_TASK") == "" {
 		t.Skip("loads 100,000 rows (about a minute): set BACKFILL_LARGE_TASK=1 to run it")

@@ -4,8 +4,8 @@
 //	go run ./scripts/redrive --since 24h --reason 'missing required column user_id' --dry-run
 //	go run ./scripts/redrive --since 24h --reason 'missing required column user_id'
 //
-// It runs as the person who starts it, with Application Default Credentials; the README's
-// "Redrive" section lists the roles it needs. Against the local stack, BIGQUERY_EMULATOR_HOST
+// It runs as the person who starts it, with Application Default Credentials; docs/operations.md
+// ("Redrive") lists the roles it needs. Against the local stack, BIGQUERY_EMULATOR_HOST
 // and PUBSUB_EMULATOR_HOST point it at the local servers.
 package main
 

@@ -1,7 +1,7 @@
 package backfill
 
 // registered are the backfill sources, one line each; the order is the order error messages
-// list them in. A new source adds its line here (see the README's "Adding a source").
+// list them in. A new source adds its line here (see docs/backfills.md, "Adding a source").
 var registered = []Source{
 	youTubeSource{},
 	httpJSONSource{},

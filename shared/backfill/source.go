@@ -32,8 +32,8 @@ type Source interface {
 	CheckTask(t TaskSpec) error
 	// Rows maps a task's whole result to backfill_rows (without the completion marker).
 	Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row
-	// Example is a valid spec of the source, ending yesterday or earlier: the README's example
-	// and the registry test's input.
+	// Example is a valid spec of the source, ending yesterday or earlier: the example of
+	// docs/backfills.md and the registry test's input.
 	Example() []byte
 }
 

@@ -19,8 +19,8 @@ var testEnd = backfill.End{
 	CreatedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), EndedAt: time.Date(2026, 12, 1, 10, 42, 7, 0, time.UTC),
 }
 
-// TestMessageSchema: the body and attributes of a notice, as consumers read them (the README's
-// table documents this shape).
+// TestMessageSchema: the body and attributes of a notice, as consumers read them (the table of
+// docs/backfills.md, "Job notices", documents this shape).
 func TestMessageSchema(t *testing.T) {
 	m, err := FromEnd(testEnd).Message()
 	if err != nil {

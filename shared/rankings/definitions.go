@@ -17,7 +17,7 @@ import (
 // Ranking names a ranking. The names are part of the serving API (/rankings/{name}).
 type Ranking string
 
-// The rankings. The README's "Rankings" section says the same in words.
+// The rankings. docs/rankings.md ("Definitions") says the same in words.
 const (
 	// Hashtags: distinct tweets (any kind, retweets included) using a hashtag in the window,
 	// tags case-folded, deleted tweets excluded once their delete arrives.

@@ -11,7 +11,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// envRow is one row of the README's configuration table.
+// configDoc is the page whose table documents every environment variable.
+const configDoc = "docs/configuration.md"
+
+// envRow is one row of the configuration table (docs/configuration.md).
 type envRow struct {
 	names     []string
 	functions string // the Functions cell as written
@@ -33,22 +36,14 @@ func (r envRow) covers(entryPoint string) bool {
 
 var backticked = regexp.MustCompile("`([A-Za-z0-9_]+)`")
 
-// readmeEnvTable reads the table of the README's "## Configuration" section.
-func readmeEnvTable(t *testing.T) map[string]envRow {
+// docEnvTable reads the table of docs/configuration.md.
+func docEnvTable(t *testing.T) map[string]envRow {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", filepath.FromSlash(configDoc)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	i := strings.Index(s, "\n## Configuration\n")
-	if i < 0 {
-		t.Fatal(`README.md has no "## Configuration" section`)
-	}
-	s = s[i+1:]
-	if j := strings.Index(s[1:], "\n## "); j >= 0 {
-		s = s[:j+1]
-	}
 	rows := map[string]envRow{}
 	for _, line := range strings.Split(s, "\n") {
 		if !strings.HasPrefix(line, "| `") {
@@ -74,7 +69,7 @@ func readmeEnvTable(t *testing.T) map[string]envRow {
 		}
 		for _, n := range r.names {
 			if _, dup := rows[n]; dup {
-				t.Errorf("%s has two rows in the README's configuration table", n)
+				t.Errorf("%s has two rows in the configuration table (docs/configuration.md)", n)
 			}
 			rows[n] = r
 		}
@@ -82,12 +77,12 @@ func readmeEnvTable(t *testing.T) map[string]envRow {
 	return rows
 }
 
-// TestReadmeDocumentsEveryVariable: every variable each function's LoadConfig reads has a row in
-// the README's configuration table naming that function (a new function, added to functions,
+// TestConfigurationDocumentsEveryVariable: every variable each function's LoadConfig reads has a row in
+// the configuration table (docs/configuration.md) naming that function (a new function, added to functions,
 // fails here until documented); every row names a variable the code reads; and a row's Terraform
 // variable is one that sets the variable for each function the row names.
-func TestReadmeDocumentsEveryVariable(t *testing.T) {
-	rows := readmeEnvTable(t)
+func TestConfigurationDocumentsEveryVariable(t *testing.T) {
+	rows := docEnvTable(t)
 	m := loadModule(t)
 	env := objectKeys(t, m.local(t, "function_env"))
 	vars := map[string]bool{}
@@ -101,9 +96,9 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 			r, ok := rows[n]
 			switch {
 			case !ok:
-				t.Errorf("%s reads %s, which the README's configuration table does not list", f.entryPoint, n)
+				t.Errorf("%s reads %s, which the configuration table (docs/configuration.md) does not list", f.entryPoint, n)
 			case !r.covers(f.entryPoint):
-				t.Errorf("the README's row of %s does not name %s (Functions: %s)", n, f.entryPoint, r.functions)
+				t.Errorf("the configuration table's row of %s does not name %s (Functions: %s)", n, f.entryPoint, r.functions)
 			case r.tfVar != "":
 				fenv, ok := env[f.entryPoint]
 				if !ok {
@@ -111,9 +106,9 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 				}
 				expr, ok := objectKeys(t, fenv)[n]
 				if !ok {
-					t.Errorf("the README says Terraform variable %s sets %s, but Terraform does not set it for %s", r.tfVar, n, f.entryPoint)
+					t.Errorf("the configuration table says Terraform variable %s sets %s, but Terraform does not set it for %s", r.tfVar, n, f.entryPoint)
 				} else if !m.mentionsVar(expr.Variables(), r.tfVar, 5) {
-					t.Errorf("the README says Terraform variable %s sets %s of %s, but %s does not come from it", r.tfVar, n, f.entryPoint, source(expr))
+					t.Errorf("the configuration table says Terraform variable %s sets %s of %s, but %s does not come from it", r.tfVar, n, f.entryPoint, source(expr))
 				}
 			}
 		}
@@ -121,10 +116,10 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	code := goSourceText(t)
 	for n, r := range rows {
 		if r.tfVar != "" && !vars[r.tfVar] {
-			t.Errorf("the README's row of %s names Terraform variable %s, which variables.tf does not declare", n, r.tfVar)
+			t.Errorf("the configuration table's row of %s names Terraform variable %s, which variables.tf does not declare", n, r.tfVar)
 		}
 		if !read[n] && !strings.Contains(code, `"`+n+`"`) {
-			t.Errorf("the README documents %s, which no code reads", n)
+			t.Errorf("the configuration table documents %s, which no code reads", n)
 		}
 	}
 }

@@ -22,17 +22,20 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
-// readmeQueries returns the SQL blocks of the README's "Looking at the data" section.
-func readmeQueries(t *testing.T, root string) []string {
+// queriesDoc is the page whose "Looking at the data" section shows the queries to run first.
+const queriesDoc = "docs/local-stack.md"
+
+// docQueries returns the SQL blocks of the "Looking at the data" section of docs/local-stack.md.
+func docQueries(t *testing.T, root string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(queriesDoc)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
 	start := strings.Index(s, "\n## Looking at the data\n")
 	if start < 0 {
-		t.Fatal(`README.md has no "## Looking at the data" section`)
+		t.Fatalf(`%s has no "## Looking at the data" section`, queriesDoc)
 	}
 	s = s[start+1:]
 	if end := strings.Index(s, "\n## "); end >= 0 {
@@ -45,17 +48,17 @@ func readmeQueries(t *testing.T, root string) []string {
 	return out
 }
 
-// TestReadmeQueries runs each of the README's example queries, through the path `dev query`
+// TestDocQueries runs each of the example queries of docs/local-stack.md, through the path `dev query`
 // takes, against a stack that loaded tweets (the demo's sample stream, replayed), app events
 // (posted to CollectEvents) and a YouTube Analytics backfill: each must run and return rows.
-func TestReadmeQueries(t *testing.T) {
+func TestDocQueries(t *testing.T) {
 	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	queries := readmeQueries(t, root)
+	queries := docQueries(t, root)
 	if len(queries) != 5 {
-		t.Errorf("the README has %d example queries, want 5", len(queries))
+		t.Errorf("%s has %d example queries, want 5", queriesDoc, len(queries))
 	}
 	s := startBackfillStack(t, &BackfillOptions{YouTube: []sourcestest.Option{sourcestest.WithLatency(time.Millisecond)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -83,11 +86,11 @@ func TestReadmeQueries(t *testing.T) {
 	for i, q := range queries {
 		r, err := s.Query(ctx, q)
 		if err != nil {
-			t.Errorf("README query %d: %v\n%s", i+1, err, q)
+			t.Errorf("example query %d: %v\n%s", i+1, err, q)
 			continue
 		}
 		if len(r.Rows) == 0 {
-			t.Errorf("README query %d returned no rows:\n%s", i+1, q)
+			t.Errorf("example query %d returned no rows:\n%s", i+1, q)
 		}
 		var out bytes.Buffer
 		r.Print(&out)
