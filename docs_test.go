@@ -498,8 +498,11 @@ func TestDocLinksResolve(t *testing.T) {
 	}
 }
 
+var topicRef = regexp.MustCompile(`(docs/[a-z0-9-]+\.md)(?:#([a-z0-9_-]+))?`)
+
 // TestPackageDocsPointToTopicPages: every package has a package comment that names the docs
-// page (or README) a reader goes on to, so the words in the code and in the docs meet.
+// page a reader goes on to (and the page and its anchor exist), so the words in the code and in
+// the docs meet.
 func TestPackageDocsPointToTopicPages(t *testing.T) {
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
@@ -537,11 +540,21 @@ func TestPackageDocsPointToTopicPages(t *testing.T) {
 				}
 			}
 		}
+		refs := topicRef.FindAllStringSubmatch(doc.String(), -1)
 		switch {
 		case doc.Len() == 0:
 			t.Errorf("%s has no package comment", d)
-		case !regexp.MustCompile(`docs/[a-z0-9-]+\.md|README\.md`).MatchString(doc.String()):
+		case len(refs) == 0:
 			t.Errorf("%s's package comment names no topic page (docs/NAME.md)", d)
+		}
+		for _, r := range refs {
+			if _, err := os.Stat(filepath.FromSlash(r[1])); err != nil {
+				if !pendingPages[r[1]] {
+					t.Errorf("%s's package comment names %s, which does not exist", d, r[1])
+				}
+			} else if r[2] != "" && !anchors(readPage(t, r[1]))[r[2]] {
+				t.Errorf("%s's package comment names %s#%s: no such heading", d, r[1], r[2])
+			}
 		}
 	}
 }

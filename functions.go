@@ -1,6 +1,8 @@
 // Package pipelinekit is the root package the Go buildpack deploys: Cloud Functions builds the
 // repository root and serves the entry point named by --entry-point (FUNCTION_TARGET). It only
 // imports the function packages, whose init() functions register one entry point each.
+//
+// Reference: docs/deploying.md.
 package pipelinekit
 
 import (

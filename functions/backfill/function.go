@@ -11,6 +11,8 @@
 // delivery and resent requests never create a task twice, and the job's enqueued count, to
 // which only newly created tasks are added, stays exact; the job moves to running when it
 // reaches the planned count.
+//
+// Reference: docs/backfills.md.
 package backfill
 
 import (

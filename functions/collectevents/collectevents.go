@@ -8,6 +8,8 @@
 // is recorded in Firestore only after its publish succeeded, so dedup can never lose an event; a
 // crash between the two lets a resend publish a second copy, which the loader's dedup view (keyed
 // by app and event id) absorbs.
+//
+// Reference: docs/event-contract.md.
 package collectevents
 
 import (

@@ -2,6 +2,8 @@
 // request, or an Eventarc CloudEvent; see shared/pushdelivery), it validates each event and
 // writes it to its BigQuery table through the Storage Write API, or to the dead-letter table with
 // the reason when it can never load.
+//
+// Reference: docs/event-contract.md.
 package loadevents
 
 import (

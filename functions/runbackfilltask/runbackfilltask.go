@@ -10,6 +10,8 @@
 // twice appends its rows twice under the same (job_id, shard, row_index) keys, which the
 // backfill_rows_dedup view collapses, and is counted once, because the store records only the
 // first final outcome of a shard.
+//
+// Reference: docs/backfills.md.
 package runbackfilltask
 
 import (

@@ -2,6 +2,8 @@
 // ranking and window, a user's recent views, and the latest tweets for a keyword or hashtag
 // with a cursor. It reads only the rankings store in Firestore, never BigQuery; answers carry
 // Cache-Control and an ETag, and a bad parameter gets a 400 naming it.
+//
+// Reference: docs/rankings.md.
 package serverankings
 
 import (

@@ -12,6 +12,8 @@
 // A run that finds the lease held answers 200 skipped; a run that held the lease but read
 // nothing says why in not_read (and logs a warning); a run that could not publish everything,
 // was refused by X, or lost its lease answers 500, so that Scheduler shows the failure.
+//
+// Reference: docs/x-stream.md.
 package streamtweets
 
 import (

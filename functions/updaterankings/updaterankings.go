@@ -2,6 +2,8 @@
 // subscription whose filter passes only the kinds the rankings use (tweets, deletes, searches
 // and detail views), it records each event in the rankings store (shared/rankings): counters,
 // recent views and latest tweets, idempotent by event id.
+//
+// Reference: docs/rankings.md.
 package updaterankings
 
 import (

@@ -9,6 +9,8 @@
 // on the last line, goes to stdout. Exit codes: 0 done, 1 error, 2 usage,
 // 3 done_with_failures, 4 blocked, 5 cancelled, 6 timeout ("go run" reports them all as 1; build
 // the command to see them).
+//
+// Reference: docs/backfills.md.
 package main
 
 import (

@@ -3,6 +3,8 @@
 //
 //	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
+//
+// Reference: docs/performance.md.
 package main
 
 import (

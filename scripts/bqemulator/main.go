@@ -1,4 +1,6 @@
 // Command bqemulator runs the local BigQuery server until SIGINT or SIGTERM.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package main
 
 import (

@@ -11,6 +11,8 @@
 //	go run ./scripts/dev status           the running stack's health, as the alerts watch it
 //
 // Progress goes to stderr; the last line on stdout is one JSON object for scripts.
+//
+// Reference: docs/local-stack.md.
 package main
 
 import (

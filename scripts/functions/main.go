@@ -1,6 +1,8 @@
 // Command functions serves every Cloud Function of the project on one port, as the Functions
 // Framework does in production, each at /<EntryPoint> (or only FUNCTION_TARGET at /). The local
 // stack runs it as its own process, configured through the environment like a deployed function.
+//
+// Reference: docs/local-stack.md.
 package main
 
 import (

@@ -1,5 +1,7 @@
 // Command tasksemulator runs the local Cloud Tasks server until SIGINT or
 // SIGTERM; point clients at it with CLOUD_TASKS_EMULATOR_HOST=<printed address>.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package main
 
 import (

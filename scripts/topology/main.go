@@ -6,6 +6,8 @@
 // It needs terraform on PATH and the google and archive providers: from the registry, or from
 // the offline mirror that TF_CLI_CONFIG_FILE names. When TF_CLI_CONFIG_FILE names no file it
 // runs ../shared/terraform-providers/install beside the repository, if there is one, to get it.
+//
+// Reference: docs/local-stack.md#one-topology-read-from-terraform.
 package main
 
 import (

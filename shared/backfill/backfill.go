@@ -17,4 +17,6 @@
 // The job document is written at plan, enqueue, cancel, block and retry time only, never per
 // task: per-task counts go to the counter shards, spread so that no document takes more than
 // about one write per second.
+//
+// Reference: docs/backfills.md.
 package backfill

@@ -1,5 +1,7 @@
 // Package config reads a function's typed settings from the environment once, at start-up,
 // and reports every problem at once, each naming the variable and what is wrong with it.
+//
+// Reference: docs/configuration.md.
 package config
 
 import (

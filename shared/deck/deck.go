@@ -10,6 +10,8 @@
 // cacheable request (ETag, 304) that costs a slot for milliseconds, and the rankings behind
 // it change at most every few seconds, so a poll every few seconds loses nothing a stream
 // would show.
+//
+// Reference: docs/rankings.md#the-deck.
 package deck
 
 import (

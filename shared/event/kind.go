@@ -2,6 +2,8 @@
 // Pub/Sub attributes they carry, how a raw payload is classified, and the BigQuery row each kind
 // becomes. Collectors and the loader both use it, so a message is classified the same way at
 // either end, and the schema files under terraform/schemas are tested against the rows here.
+//
+// Reference: docs/event-contract.md.
 package event
 
 // Kind names what an event is. The names are part of the public contract: they appear in the

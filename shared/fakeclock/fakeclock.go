@@ -1,5 +1,7 @@
 // Package fakeclock provides a clock that moves only when told to, so that tests and benchmarks
 // decide what time it is instead of the machine's speed.
+//
+// Reference: docs/local-stack.md.
 package fakeclock
 
 import (

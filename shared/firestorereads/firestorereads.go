@@ -7,6 +7,8 @@
 //
 // It counts what reaches the client, so it is a lower bound of the bill: a document that was not
 // found, an aggregation query, and a query that returns nothing count 0 here.
+//
+// Reference: docs/performance.md.
 package firestorereads
 
 import (

@@ -2,4 +2,6 @@
 // registered functions through the Functions Framework in a child process, a buffer loggers can
 // write to concurrently, and checks of errors and of LoadConfig tables. Only _test.go files
 // import it (TestImportedOnlyByTests keeps it so).
+//
+// Reference: docs/local-stack.md.
 package functest

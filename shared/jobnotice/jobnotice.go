@@ -12,6 +12,8 @@
 // enableExactlyOnceDelivery: "messages published multiple times by a publisher client ... are
 // considered distinct by Pub/Sub and have distinct messageId values"). Consumers dedup on
 // notice_id. A :retry that reopens an ended job and a second end give a new notice with end_seq 2.
+//
+// Reference: docs/backfills.md#job-notices.
 package jobnotice
 
 import (

@@ -2,6 +2,8 @@
 // start never dials and a bad setting is answered with a 500 that says which. Unlike a
 // sync.Once, a failed build is not remembered: the next request tries again, so an instance
 // does not live on with a nil client after a passing failure.
+//
+// Reference: docs/performance.md#cold-start.
 package lazy
 
 import (

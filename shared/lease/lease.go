@@ -20,6 +20,8 @@
 //	defer cancel()
 //	lost := l.Keep(ctx, 30*time.Second)
 //	for { select { case err := <-lost: return err /* stop reading */; case m := <-stream: ... } }
+//
+// Reference: docs/x-stream.md.
 package lease
 
 import (

@@ -1,6 +1,8 @@
 // Package localstack runs the pipeline on one machine: Google's emulators, our BigQuery and
 // Cloud Tasks servers, the functions in their own process, and the Eventarc-like forwarder that
 // delivers Pub/Sub messages to LoadEvents. Production code never imports it.
+//
+// Reference: docs/local-stack.md.
 package localstack
 
 import (

@@ -1,6 +1,8 @@
 // Package logging gives the functions structured logs in Cloud Logging's JSON shape: log/slog
 // with "severity" and "message" keys, and the request's trace so that Cloud Logging groups a
 // request's lines under its trace.
+//
+// Reference: docs/operations.md.
 package logging
 
 import (

@@ -3,6 +3,8 @@
 // reports per-message errors that say which message and topic failed. It
 // also holds the idempotent topic and subscription helpers (admin.go) that
 // the local stack and tests use to create what Terraform creates in the cloud.
+//
+// Reference: docs/performance.md#publishing.
 package publish
 
 import (

@@ -3,6 +3,8 @@
 // CloudEvent), answers deliveries with the acknowledgement contract Pub/Sub acts on (Handler),
 // and builds the exact requests that Pub/Sub, Eventarc, Cloud Scheduler and Cloud Tasks send
 // (shapes.go), so that tests deliver what production delivers.
+//
+// Reference: docs/local-stack.md#requests-in-productions-shape.
 package pushdelivery
 
 import (

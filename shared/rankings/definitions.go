@@ -3,6 +3,8 @@
 // truth the tests and scripts/dev compare against), and the Firestore store that keeps them
 // current from the events topic and serves them: per-minute counters written in sharded,
 // batched commits that are idempotent by event id, recent views, and the latest tweets per term.
+//
+// Reference: docs/rankings.md.
 package rankings
 
 import (

@@ -23,4 +23,6 @@
 // marked; the next run sends those again. Their copies carry the same first-delivery id and
 // publish time, so the loader makes rows with the same dedup keys (tweet_id; app and event_id,
 // "msg:<id>" without one; message_id) and the dedup views hold each once.
+//
+// Reference: docs/operations.md#redrive.
 package redrive

@@ -4,6 +4,8 @@
 //
 // A failed read is never kept: the next Resolve tries again. Forget drops a value so a rotated
 // secret is read again without a redeploy (for example after an API refuses the old one).
+//
+// Reference: docs/configuration.md.
 package secrets
 
 import (

@@ -44,6 +44,8 @@
 //     Analytics quota (shown in the Cloud console, not published as a
 //     number); exhaustion arrives as 403 quotaExceeded / rateLimitExceeded or
 //     429 RESOURCE_EXHAUSTED, which this package reports as Transient.
+//
+// Reference: docs/backfills.md.
 package sources
 
 import "encoding/json"

@@ -5,6 +5,8 @@
 //
 // The official cloud.google.com/go/cloudtasks/apiv2 client is used unchanged; ClientOptions
 // points it at a local emulator when CLOUD_TASKS_EMULATOR_HOST is set.
+//
+// Reference: docs/backfills.md.
 package taskqueue
 
 import (

@@ -10,6 +10,8 @@
 // projects/P/topics/events); IAM binding resources are full resource names. A function is named
 // by its entry point (LoadEvents), which is also how URLs that point at a function are recorded
 // (Endpoint). Service accounts are emails; IAM members are normalized to serviceAccount:EMAIL.
+//
+// Reference: docs/local-stack.md#one-topology-read-from-terraform.
 package topology
 
 import (

@@ -7,6 +7,8 @@
 // A token is "rv1." + base64url(expiry unix seconds ":" user id) + "." + base64url(mac), with
 // no padding; the mac covers everything before its dot. It carries no secret: the user id and
 // expiry are readable by whoever holds it.
+//
+// Reference: docs/rankings.md#who-reads-recent-views.
 package viewtoken
 
 import (

@@ -5,6 +5,8 @@
 // An append either succeeds durably, fails for good with per-row reasons (*RowErrors: the row
 // can never load, so the caller dead-letters it), or fails transiently (any other error: the
 // caller returns it so Pub/Sub redelivers).
+//
+// Reference: docs/event-contract.md.
 package warehouse
 
 import (

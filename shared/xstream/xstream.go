@@ -6,6 +6,8 @@
 // The package never interprets a tweet: every message is handed out as the
 // raw JSON bytes X sent, one message each, so ids above 2^53 stay intact.
 // Classifying messages is done by the caller (shared/event).
+//
+// Reference: docs/x-stream.md.
 package xstream
 
 // MaxLineBytes is the longest message line accepted; a tweet with extended

@@ -1,6 +1,8 @@
 // Package schemas holds the BigQuery table schemas and view queries, the one copy that both
 // Terraform (file() and templatefile() on these files) and the Go code (through this package)
 // use. A column added in one place and not the other fails the event package's tests.
+//
+// Reference: docs/event-contract.md.
 package schemas
 
 import (

@@ -4,6 +4,8 @@
 // desktop screenshots, and no console error. Any server of the deck and the API of deck/api.go
 // can be checked: decktest in shared/deck's browser test, the local stack's ServeRankings in
 // shared/localstack's.
+//
+// Reference: docs/rankings.md#tested-in-a-real-browser.
 package deckcheck
 
 import (

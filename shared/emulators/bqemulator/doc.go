@@ -102,4 +102,6 @@
 // method such as "tabledata.insertAll", "jobs.query" or "tables.get" fail
 // with a *googleapi.Error (or gRPC status) a number of times or until cleared;
 // the storagewrite service consults the same registry with its RPC names.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package bqemulator

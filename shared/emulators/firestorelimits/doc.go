@@ -71,4 +71,6 @@
 // measure the test rather than production's traffic. The project designs for them where they
 // bite: shared/rankings spreads a bucket's counts over shards, and the Terraform exempts every
 // rising expires_at timestamp from indexing.
+//
+// Reference: docs/local-stack.md#firestores-limits.
 package firestorelimits

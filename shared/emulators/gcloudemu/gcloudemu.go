@@ -7,6 +7,8 @@
 // that starts a Java server, and killing only the wrapper leaves the Java
 // server running and holding its port. Stop signals the whole group and waits
 // until the port is free again.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package gcloudemu
 
 import (

@@ -54,4 +54,6 @@
 //     before it sends anything would wait for ever (none of Google's clients does).
 //   - Pub/Sub's message ("User not authorized to perform this action.") names no permission;
 //     the proxy's warning log and Decisions do.
+//
+// Reference: docs/local-stack.md#permissions.
 package iamcheck

@@ -71,4 +71,6 @@
 //     counted; a failed RunTask attempt reschedules from when the response came.
 //   - Redirects are followed by Go's http.Client (at most 10).
 //   - State is in memory only.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package tasksemulator

@@ -5,6 +5,8 @@
 // Where it differs from Secret Manager: only AccessSecretVersion is served (every other method
 // answers Unimplemented); version names are matched exactly, so "latest" is just another name
 // set with Set; there is no IAM, no replication and no version state.
+//
+// Reference: docs/configuration.md.
 package secretstest
 
 import (

@@ -18,6 +18,8 @@
 // not in channel" check); the most recent days are not held back; month
 // reports do not require whole months; quota is never counted (inject 403
 // quotaExceeded with FailNext).
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package sourcestest
 
 import (

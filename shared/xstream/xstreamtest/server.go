@@ -24,6 +24,8 @@
 //     backfill_minutes is honoured for every token (X allows it only for some
 //     access levels); a value other than 1 to 5 is answered 400 in X's
 //     invalid-request shape, with our wording.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package xstreamtest
 
 import (

@@ -4,6 +4,8 @@
 // here as the benchmark's baseline. Both publish to a publisher that holds every request until
 // --hold requests have reached it (or --hold-for has passed), so that a burst's requests all
 // hold their events at once: the worst moment for memory. There is no dedup (no Firestore).
+//
+// Reference: docs/performance.md#memory.
 package main
 
 import (

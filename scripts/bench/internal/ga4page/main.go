@@ -7,6 +7,8 @@
 // The rows go as far as the worker takes them before the BigQuery client: backfill rows and
 // their column values (event.Values). The raw body is held as RawWriter holds it (a 900 KB
 // part 0 and the part being filled) without writing to Firestore.
+//
+// Reference: docs/performance.md#memory.
 package main
 
 import (

@@ -1,5 +1,7 @@
 // Command hello is the smallest Functions Framework function, the cold-start benchmark's
 // baseline: it registers one HTTP function and serves it the way scripts/functions does.
+//
+// Reference: docs/performance.md#cold-start.
 package main
 
 import (

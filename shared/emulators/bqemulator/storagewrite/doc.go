@@ -41,4 +41,6 @@
 //     be raised with Service.ServerOptions.
 //   - Quotas, throughput limits, CMEK, row-level access and the write_location routing header
 //     do not exist; errors carry StorageError details for stream and offset problems only.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package storagewrite

@@ -4,6 +4,8 @@
 // local servers use it so one *_EMULATOR_HOST address serves both their gRPC API and their REST
 // or JWKS endpoints; the gRPC side is served natively (grpc.Server.Serve), not through
 // ServeHTTP, which is much slower.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
 package portmux
 
 import (
