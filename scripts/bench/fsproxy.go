@@ -32,6 +32,9 @@ type opsProxy struct {
 	calls  map[string]int
 	writes int
 	reads  int
+	// docs is every document name written, so a benchmark can count the documents a TTL
+	// policy later deletes (one delete each, however often it was written).
+	docs map[string]struct{}
 }
 
 // rawCodec passes messages through as bytes.
@@ -150,11 +153,29 @@ func (p *opsProxy) count(method string, msg []byte) {
 		var r firestorepb.CommitRequest
 		if proto.Unmarshal(msg, &r) == nil {
 			p.writes += len(r.Writes)
+			p.names(r.Writes)
 		}
 	case "BatchWrite":
 		var r firestorepb.BatchWriteRequest
 		if proto.Unmarshal(msg, &r) == nil {
 			p.writes += len(r.Writes)
+			p.names(r.Writes)
+		}
+	}
+}
+
+// names records the documents ws write; p.mu is held.
+func (p *opsProxy) names(ws []*firestorepb.Write) {
+	if p.docs == nil {
+		p.docs = map[string]struct{}{}
+	}
+	for _, w := range ws {
+		name := w.GetUpdate().GetName()
+		if name == "" {
+			name = w.GetTransform().GetDocument()
+		}
+		if name != "" {
+			p.docs[name] = struct{}{}
 		}
 	}
 }
@@ -187,6 +208,8 @@ type FirestoreOps struct {
 	Writes int `json:"writes"`
 	// Reads is documents returned (found by BatchGetDocuments or GetDocument, or by RunQuery).
 	Reads int `json:"reads"`
+	// Docs is distinct documents written: what a TTL policy deletes once each.
+	Docs int `json:"docs"`
 }
 
 // Snapshot returns the counts so far.
@@ -197,12 +220,12 @@ func (p *opsProxy) Snapshot() FirestoreOps {
 	for k, v := range p.calls {
 		calls[k] = v
 	}
-	return FirestoreOps{Calls: calls, Writes: p.writes, Reads: p.reads}
+	return FirestoreOps{Calls: calls, Writes: p.writes, Reads: p.reads, Docs: len(p.docs)}
 }
 
 // Sub returns o minus before.
 func (o FirestoreOps) Sub(before FirestoreOps) FirestoreOps {
-	out := FirestoreOps{Calls: map[string]int{}, Writes: o.Writes - before.Writes, Reads: o.Reads - before.Reads}
+	out := FirestoreOps{Calls: map[string]int{}, Writes: o.Writes - before.Writes, Reads: o.Reads - before.Reads, Docs: o.Docs - before.Docs}
 	for k, v := range o.Calls {
 		if d := v - before.Calls[k]; d != 0 {
 			out.Calls[k] = d

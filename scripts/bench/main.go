@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 //
 // Reference: docs/performance.md.
@@ -37,6 +37,7 @@ type Report struct {
 	Collect   *CollectResult   `json:"collect_memory,omitempty"`
 	Sweep     *SweepResult     `json:"sweep,omitempty"`
 	GA4Memory *GA4MemoryResult `json:"ga4_memory,omitempty"`
+	Cost      *CostResult      `json:"cost,omitempty"`
 }
 
 func main() {
@@ -78,6 +79,12 @@ func main() {
 	flag.IntVar(&sc.StatusTasks, "sweep-status-tasks", 10_000, "tasks of the quiet job whose status calls' reads are counted")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
+	costc := CostConfig{Backfill: BackfillConfig{Videos: 20, Days: 50, BaselineQueries: 10, Timeout: 10 * time.Minute}}
+	flag.IntVar(&costc.RankingEvents, "cost-rankings-events", 20000, "events delivered to UpdateRankings by the cost report")
+	flag.IntVar(&costc.RankingInFlight, "cost-rankings-inflight", 250, "their deliveries in flight (UpdateRankings' concurrency)")
+	flag.IntVar(&costc.LoaderMessages, "cost-loader-messages", 5000, "messages delivered to LoadEvents by the cost report")
+	flag.IntVar(&costc.LoaderInFlight, "cost-loader-inflight", 80, "their deliveries in flight (LoadEvents' concurrency)")
+	flag.IntVar(&costc.BackfillTasks, "cost-backfill-tasks", 144000, "tasks of the backfill the report prices (scaled from a 20 x 50 job)")
 	verbose := flag.Bool("verbose", false, "show the functions' output")
 	flag.Parse()
 	if *pprofAddr != "" {
@@ -182,6 +189,17 @@ func main() {
 		}
 		r.GA4Memory = res
 	}
+	if want("cost") {
+		costc.Log, costc.Logs = log, lc.Logs
+		costc.Backfill.Queue, costc.Backfill.Log, costc.Backfill.Logs = bc.Queue, log, lc.Logs
+		costc.Backfill.Latency, costc.Backfill.FailRate, costc.Backfill.TokenTTL = bc.Latency, bc.FailRate, bc.TokenTTL
+		res, err := benchCost(ctx, costc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: cost: %v\n", err)
+			os.Exit(1)
+		}
+		r.Cost = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -219,6 +237,7 @@ func printTable(w io.Writer, r Report) {
 	printCollect(w, r.Collect)
 	printSweep(w, r.Sweep)
 	printGA4Memory(w, r.GA4Memory)
+	printCost(w, r.Cost)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {
