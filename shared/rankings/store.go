@@ -173,18 +173,7 @@ func (s *Store) loop() {
 	// its concurrent commits never write one counter document (Firestore would serialise them),
 	// and a bucket gets no more of this instance's documents than its commits overlapped.
 	sem := make(chan struct{}, s.o.InFlight)
-	var mu sync.Mutex
-	busy := map[int]int{} // commits holding each shard: more than one only when Shards < InFlight
-	take := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		shard := 0
-		for busy[shard] > 0 && shard < s.o.Shards-1 {
-			shard++
-		}
-		busy[shard]++
-		return shard
-	}
+	shards := newShardPicker(s.o.Shards)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -207,12 +196,10 @@ func (s *Store) loop() {
 		}
 		timer.Stop()
 		sem <- struct{}{}
-		shard := take()
+		shard := shards.take(s.o.Now())
 		wg.Go(func() {
 			defer func() {
-				mu.Lock()
-				busy[shard]--
-				mu.Unlock()
+				shards.release(shard)
 				<-sem
 			}()
 			s.stats.groups.Add(1)
