@@ -37,12 +37,10 @@ var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "ranking
 // Options tune a Store; zero values take the defaults.
 type Options struct {
 	Collections Collections
-	// Shards bounds how many documents of a bucket one Store writes at a time (default 16).
-	// Each commit takes the lowest-numbered shard no other commit of the Store holds, so a
-	// bucket has at most min(Shards, InFlight) series of documents per instance (fewer when
-	// commits do not overlap, which keeps the reads of a window small), and, with Shards at
-	// least InFlight, no document is written by two commits at once: none waits on another,
-	// however hot one key is.
+	// Shards bounds how many documents of a bucket one Store writes (default 16). Each commit
+	// takes the lowest-numbered shard that no other commit of the Store holds and none wrote in
+	// the last second (shards.go), so no document is written by two commits at once and each
+	// takes about one write a second while the Store commits at most Shards times a second.
 	Shards int
 	// MaxBatch is the most events one commit carries (default 100). A group that would pass
 	// Firestore's limits per commit is committed in parts.
@@ -169,9 +167,8 @@ func (s *Store) Apply(ctx context.Context, e Entry) error {
 // an instance keep up with thousands of events a second.
 func (s *Store) loop() {
 	defer close(s.done)
-	// Each commit takes the lowest counter shard that no other commit of the instance holds, so
-	// its concurrent commits never write one counter document (Firestore would serialise them),
-	// and a bucket gets no more of this instance's documents than its commits overlapped.
+	// Each commit takes a counter shard by the rule of shards.go: concurrent commits never write
+	// one counter document, and one document takes about one write a second.
 	sem := make(chan struct{}, s.o.InFlight)
 	shards := newShardPicker(s.o.Shards)
 	var wg sync.WaitGroup
