@@ -64,6 +64,7 @@ func main() {
 	flag.DurationVar(&fsc.Duration, "firestore-duration", 5*time.Second, "length of each Firestore emulator measurement")
 	rc := RankingsConfig{Readers: 100, FreshnessSamples: 10}
 	flag.IntVar(&rc.Events, "rankings-events", 20000, "events delivered to UpdateRankings")
+	flag.Float64Var(&rc.Offered, "rankings-offered", 0, "events a second offered to UpdateRankings (0: as fast as the deliveries in flight allow)")
 	flag.IntVar(&rc.InFlight, "rankings-inflight", 250, "deliveries in flight, as Eventarc with UpdateRankings' concurrency")
 	flag.IntVar(&rc.BaselineEvents, "rankings-baseline-events", 2000, "events of the one-transaction-per-event baseline")
 	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings (0: measure the throughput only, no serving or freshness)")
