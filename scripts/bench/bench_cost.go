@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/event"
@@ -171,8 +172,10 @@ func (r *CostResult) price(backfillTasks int) {
 	scale := float64(backfillTasks) / float64(b.Tasks)
 	bf := CostUnit{Name: fmt.Sprintf("a %d-query backfill (measured on %d tasks, scaled x%.0f)", backfillTasks, b.Tasks, scale)}
 	dispatches := 0
-	for _, d := range b.Dispatches {
-		dispatches += d
+	for status, d := range b.Dispatches {
+		if _, err := strconv.Atoi(status); err == nil { // an attempt's answer; "kept" counts tasks, not attempts
+			dispatches += d
+		}
 	}
 	if dispatches == 0 {
 		dispatches = b.Tasks
