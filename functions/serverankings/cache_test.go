@@ -23,7 +23,7 @@ func (r *countingReader) Top(context.Context, rankings.Ranking, rankings.Window,
 func (r *countingReader) RecentViews(context.Context, string) ([]rankings.View, error) {
 	return nil, nil
 }
-func (r *countingReader) Latest(context.Context, string, *rankings.Cursor, int) ([]rankings.Tweet, string, error) {
+func (r *countingReader) Latest(context.Context, rankings.Search, *rankings.Cursor, int) ([]rankings.Tweet, string, error) {
 	return nil, "", nil
 }
 

@@ -31,7 +31,7 @@ func (failingReader) Top(context.Context, rankings.Ranking, rankings.Window, tim
 func (failingReader) RecentViews(context.Context, string) ([]rankings.View, error) {
 	return nil, errors.New("reading recent views: " + internal)
 }
-func (failingReader) Latest(context.Context, string, *rankings.Cursor, int) ([]rankings.Tweet, string, error) {
+func (failingReader) Latest(context.Context, rankings.Search, *rankings.Cursor, int) ([]rankings.Tweet, string, error) {
 	return nil, "", errors.New("reading latest tweets: " + internal)
 }
 

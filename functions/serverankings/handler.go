@@ -22,13 +22,13 @@ import (
 type Reader interface {
 	Top(ctx context.Context, r rankings.Ranking, w rankings.Window, now time.Time) ([]rankings.Item, error)
 	RecentViews(ctx context.Context, user string) ([]rankings.View, error)
-	Latest(ctx context.Context, term string, cur *rankings.Cursor, n int) ([]rankings.Tweet, string, error)
+	Latest(ctx context.Context, s rankings.Search, cur *rankings.Cursor, n int) ([]rankings.Tweet, string, error)
 }
 
 // Limits of the parameters.
 const (
 	MaxUserIDLen = viewtoken.MaxUserIDLen // the token's bound too
-	MaxQueryLen  = 100
+	MaxQueryLen  = rankings.MaxSearchLen  // the search rule's bound (shared/rankings/search.go)
 	DefaultPage  = 20
 	MaxPage      = 100
 )
@@ -39,7 +39,8 @@ const (
 //	GET /rankings/{ranking}?window=1h&n=10     one ranking (window default 1h)
 //	GET /recent_views?user_id=U                a user's recent views, with a token for U
 //	                                           (ViewsTokenHeader; views_auth.go)
-//	GET /tweets?q=%23gcp&n=20&cursor=C         latest tweets for a word or #hashtag, older pages by cursor
+//	GET /tweets?q=%23gcp&n=20&cursor=C         latest tweets matching a search (words, "a phrase",
+//	                                           #tag, @handle: rankings.ParseSearch), older pages by cursor
 type Handler struct {
 	r     Reader
 	ttl   time.Duration
@@ -287,15 +288,9 @@ func (h *Handler) recentViews(r *http.Request) (any, error) {
 func (h *Handler) tweets(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	raw := q.Get("q")
-	switch {
-	case strings.TrimSpace(raw) == "":
-		return nil, &rankings.BadParam{Param: "q", Reason: "required: a word or a #hashtag"}
-	case len(raw) > MaxQueryLen:
-		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("longer than %d bytes", MaxQueryLen)}
-	}
-	term := rankings.TermOf(raw)
-	if term == "" {
-		return nil, &rankings.BadParam{Param: "q", Reason: fmt.Sprintf("%s is neither one word nor one #hashtag", rankings.Excerpt(raw))}
+	search, err := rankings.ParseSearch(raw)
+	if err != nil {
+		return nil, err
 	}
 	n := DefaultPage
 	if s := q.Get("n"); s != "" {
@@ -308,11 +303,11 @@ func (h *Handler) tweets(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tweets, next, err := h.r.Latest(r.Context(), term, cur, n)
+	tweets, next, err := h.r.Latest(r.Context(), search, cur, n)
 	if err != nil {
 		return nil, err
 	}
-	return TweetsResponse{Query: raw, Term: term, Tweets: tweets, NextCursor: next}, nil
+	return TweetsResponse{Query: raw, Term: search.Term, Tweets: tweets, NextCursor: next}, nil
 }
 
 // writeJSON answers body as JSON. With a cacheControl (successful answers) it sets an ETag

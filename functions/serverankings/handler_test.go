@@ -3,6 +3,7 @@ package serverankings
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,7 +153,8 @@ func TestBadParametersAreNamed(t *testing.T) {
 		{"/recent_views", "user_id"},
 		{"/recent_views?user_id=" + strings.Repeat("u", MaxUserIDLen+1), "user_id"},
 		{"/tweets?q=", "q"},
-		{"/tweets?q=two+words", "q"},
+		{"/tweets?q=%2B%2B", "q"},
+		{"/tweets?q=" + url.QueryEscape(strings.Repeat("go ", rankings.MaxSearchWords+1)), "q"},
 		{"/tweets?q=gcp&cursor=%25%25not-base64", "cursor"},
 		{"/tweets?q=gcp&cursor=" + url.QueryEscape("eyJ4IjoxfQ"), "cursor"},
 	}
@@ -201,4 +203,27 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("LoadConfig(RANKINGS_CACHE_TTL=2h) = %v, want an error naming it", err)
 	}
 
+}
+
+// TestTweetsAnyTerm: the terms people type (punctuation, a phrase, a #tag, an @handle, Korean
+// and Japanese) are answered by the search rule, not refused as "neither one word nor one
+// #hashtag".
+func TestTweetsAnyTerm(t *testing.T) {
+	srv, store := serve(t)
+	for i, text := range []string{"Pub/Sub at-least-once, node.js and c++ on Cloud Run", "클라우드에서 메시지를 처리했어요", "東京リージョンでデータを集計"} {
+		id := fmt.Sprint(9000 + i)
+		e := rankings.Entry{Key: "t:" + id, PublishTime: now.Add(-time.Minute), MessageID: "m" + id,
+			Tweet: &rankings.Tweet{ID: id, Kind: "tweet", Text: text, AuthorHandle: "gopher_jo", CreatedAt: now.Add(-time.Minute)}}
+		if err := store.Apply(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for q, want := range map[string]string{"Pub/Sub": "9000", "node.js": "9000", "c++": "9000", "at-least-once": "9000",
+		`"cloud run"`: "9000", "@gopher_jo": "9002", "클라우드": "9001", "東京": "9002"} {
+		res, body := get(t, srv.URL+"/tweets?n=1&q="+url.QueryEscape(q), nil)
+		var page TweetsResponse
+		if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != http.StatusOK || len(page.Tweets) != 1 || page.Tweets[0].ID != want {
+			t.Errorf("GET /tweets?q=%s = %d %s, want tweet %s", q, res.StatusCode, body, want)
+		}
+	}
 }

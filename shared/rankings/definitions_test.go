@@ -45,7 +45,7 @@ func TestTermsAndQuotedOriginal(t *testing.T) {
 	if diff := cmp.Diff([]string{"#gcp", "gcp", "hello", "rocks_2", "world"}, got); diff != "" {
 		t.Errorf("Terms (-want +got):\n%s", diff)
 	}
-	for q, want := range map[string]string{"#GCP": "#gcp", "Hello": "hello", "two words": "", "#": "", "": "", "x-y": ""} {
+	for q, want := range map[string]string{"#GCP": "#gcp", "Hello": "hello", "two words": "words", "#": "", "": "", "x-y": "x", "++": ""} {
 		if got := TermOf(q); got != want {
 			t.Errorf("TermOf(%q) = %q, want %q", q, got, want)
 		}

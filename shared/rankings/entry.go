@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/pipelinekit/pipelinekit/shared/event"
 )
@@ -108,14 +107,19 @@ func AppEventKey(app, eventID string) string {
 	return "a:" + app + ":" + eventID
 }
 
-// Terms are the words a tweet can be found by in the latest tweets: its hashtags as "#tag" and
-// the lower-cased words of its text (letters, digits and _), at most maxTerms.
+// maxTerms bounds a tweet's index terms: a character of the searched text yields at most two
+// (a CJK character and its pair, a word and its @mention), and the store takes at most
+// maxCountsPerEvent hashtags; one more for the author. FuzzSearch checks the text's share.
+const maxTerms = 2*MaxSearchedRunes + maxCountsPerEvent + 1
+
+// Terms are what a tweet is found by in the latest tweets (the index of the search rule,
+// search.go): its hashtags as "#tag", its author and the handles its text mentions as
+// "@handle", and the terms of its searched text (textTerms), each of at most maxTermBytes.
 func Terms(t *Tweet) []string {
-	const maxTerms = 100
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
-		if s != "" && !seen[s] && len(out) < maxTerms && len(s) <= 100 {
+		if s != "" && !seen[s] && len(out) < maxTerms && len(s) <= maxTermBytes {
 			seen[s] = true
 			out = append(out, s)
 		}
@@ -125,30 +129,28 @@ func Terms(t *Tweet) []string {
 			add("#" + tag)
 		}
 	}
-	for _, w := range strings.FieldsFunc(strings.ToLower(t.Text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
-	}) {
+	if t.AuthorHandle != "" {
+		add("@" + strings.ToLower(t.AuthorHandle))
+	}
+	text := searchedText(t.Text)
+	for _, m := range mentionRE.FindAllStringSubmatch(text, -1) {
+		add("@" + m[1])
+	}
+	for _, w := range textTerms(text, nil) {
 		add(w)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// TermOf parses a feed query: "#tag" or one word. "" when it is neither.
+// TermOf parses a feed query by the search rule and returns its index term; "" when it
+// cannot be searched. ParseSearch says why.
 func TermOf(q string) string {
-	q = strings.TrimSpace(q)
-	if strings.HasPrefix(q, "#") {
-		tag := FoldTag(q)
-		if tag == "" || strings.ContainsFunc(tag, unicode.IsSpace) {
-			return ""
-		}
-		return "#" + tag
-	}
-	t := Terms(&Tweet{Text: q})
-	if len(t) != 1 || t[0] != strings.ToLower(q) {
+	s, err := ParseSearch(q)
+	if err != nil {
 		return ""
 	}
-	return t[0]
+	return s.IndexTerm
 }
 
 // hashKey is a key as a Firestore field name: short, and safe whatever the key holds.

@@ -94,7 +94,7 @@ func TestMarkersOfTheFirstShapeStillRead(t *testing.T) {
 	if diff := cmp.Diff(want, top(t, s, Retweets, "15m", now)); diff != "" {
 		t.Errorf("retweets (-want +got):\n%s", diff)
 	}
-	latest, _, err := s.Latest(context.Background(), "#old", nil, 10)
+	latest, _, err := s.Latest(context.Background(), mustSearch(t, "#old"), nil, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestMarkersOfTheFirstShapeStillRead(t *testing.T) {
 			t.Errorf("tweet %s fields after its update (-want +got):\n%s", id, diff)
 		}
 	}
-	latest, _, err = s.Latest(context.Background(), "#old", nil, 10)
+	latest, _, err = s.Latest(context.Background(), mustSearch(t, "#old"), nil, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

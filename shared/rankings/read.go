@@ -204,35 +204,66 @@ func ParseCursor(s string) (*Cursor, error) {
 	return &c, nil
 }
 
-// Latest returns up to n of the latest tweets (by created_at, then id) found by term (TermOf),
-// older than the cursor, and the cursor of the next page ("" after the last).
-func (s *Store) Latest(ctx context.Context, term string, cur *Cursor, n int) ([]Tweet, string, error) {
-	q := s.c.Collection(s.o.Collections.Tweets).Where("terms", "array-contains", term).Where("deleted", "==", false).
-		OrderBy("created_us", firestore.Desc).OrderBy("id_key", firestore.Desc)
-	if cur != nil {
-		q = q.StartAfter(cur.CreatedUS, cur.IDKey)
-	}
-	snaps, err := q.Limit(n + 1).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, "", fmt.Errorf("reading the latest tweets for %q: %w", term, err)
-	}
+// MaxSearchScan bounds the tweets one page of a search reads past those it returns: the tweets
+// with the search's index term that the rule then refuses (a phrase's words apart, "node" in
+// "node.js"). Past it the page is shorter than asked, with a cursor to go on from where it
+// stopped; each read is a billed Firestore read, so a page never costs more than n+1 plus this.
+const MaxSearchScan = 300
+
+// Latest returns up to n of the latest tweets (by created_at, then id) that s matches, older
+// than the cursor, and the cursor of the next page ("" after the last). It reads the tweets
+// with s's index term, newest first, n+1 at a time, and keeps those s.Match accepts. A page
+// that filled up while the rule refused tweets ends with a cursor even when no older match is
+// left (the next page is then empty); one that met MaxSearchScan refused tweets is shorter
+// than n, with a cursor after the last tweet it read.
+func (s *Store) Latest(ctx context.Context, search Search, cur *Cursor, n int) ([]Tweet, string, error) {
 	out := make([]Tweet, 0, n)
-	next := ""
-	for i, snap := range snaps {
-		if i == n {
-			last := out[n-1]
-			next = Cursor{CreatedUS: last.CreatedAt.UnixMicro(), IDKey: IDKey(last.ID)}.Encode()
-			break
+	refused := 0
+	for {
+		q := s.c.Collection(s.o.Collections.Tweets).Where("terms", "array-contains", search.IndexTerm).Where("deleted", "==", false).
+			OrderBy("created_us", firestore.Desc).OrderBy("id_key", firestore.Desc)
+		if cur != nil {
+			q = q.StartAfter(cur.CreatedUS, cur.IDKey)
 		}
-		d, err := decodeMarker(snap)
+		// One more than the page needs tells whether there is a next page.
+		want := n + 1 - len(out)
+		snaps, err := q.Limit(want).Documents(ctx).GetAll()
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("reading the latest tweets for %q: %w", search.IndexTerm, err)
 		}
-		if d.Tweet == nil {
-			// Only tweets with content have terms; a document without is not served.
-			return nil, "", fmt.Errorf("tweet %s has terms but no content", snap.Ref.Path)
+		for _, snap := range snaps {
+			d, err := decodeMarker(snap)
+			if err != nil {
+				return nil, "", err
+			}
+			if d.Tweet == nil {
+				// Only tweets with content have terms; a document without is not served.
+				return nil, "", fmt.Errorf("tweet %s has terms but no content", snap.Ref.Path)
+			}
+			t := *d.Tweet
+			cur = &Cursor{CreatedUS: t.CreatedAt.UnixMicro(), IDKey: IDKey(t.ID)}
+			switch {
+			case !search.Match(&t):
+				if refused++; refused >= MaxSearchScan {
+					return out, cur.Encode(), nil
+				}
+			case len(out) == n:
+				return out, pageEnd(out), nil
+			default:
+				out = append(out, t)
+			}
 		}
-		out = append(out, *d.Tweet)
+		switch {
+		case len(snaps) < want:
+			return out, "", nil
+		case len(out) == n:
+			return out, pageEnd(out), nil
+		}
 	}
-	return out, next, nil
+}
+
+// pageEnd is the cursor after a full page's last tweet.
+func pageEnd(page []Tweet) string {
+	last := page[len(page)-1]
+	return Cursor{CreatedUS: last.CreatedAt.UnixMicro(), IDKey: IDKey(last.ID)}.Encode()
 }

@@ -198,7 +198,7 @@ func TestLatestPagesWithACursor(t *testing.T) {
 	var got []string
 	var cur *Cursor
 	for page := 0; page < 5; page++ {
-		tweets, next, err := s.Latest(context.Background(), "#gcp", cur, 2)
+		tweets, next, err := s.Latest(context.Background(), mustSearch(t, "#gcp"), cur, 2)
 		if err != nil {
 			t.Fatal(err)
 		}

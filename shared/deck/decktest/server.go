@@ -18,16 +18,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/pipelinekit/pipelinekit/shared/deck"
 	"github.com/pipelinekit/pipelinekit/shared/event"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
@@ -261,17 +260,11 @@ func newer(a, b *event.TweetRow) bool {
 func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	raw := q.Get("q")
-	switch {
-	case strings.TrimSpace(raw) == "":
-		writeErr(w, "q", "required: a word or a #hashtag")
-		return
-	case len(raw) > deck.MaxQueryLen:
-		writeErr(w, "q", fmt.Sprintf("longer than %d bytes", deck.MaxQueryLen))
-		return
-	}
-	term := termOf(raw)
-	if term == "" {
-		writeErr(w, "q", fmt.Sprintf("%q is neither one word nor one #hashtag", raw))
+	// The search rule ServeRankings answers by (shared/rankings/search.go).
+	search, err := rankings.ParseSearch(raw)
+	var bad *rankings.BadParam
+	if errors.As(err, &bad) {
+		writeErr(w, bad.Param, bad.Error())
 		return
 	}
 	n, err := intParam(q.Get("n"), 20, 100)
@@ -290,12 +283,12 @@ func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	var match []*event.TweetRow
 	for id, t := range s.tweets {
-		if !s.deleted[id] && (after == nil || newer(after, t)) && slices.Contains(terms(t), term) {
+		if !s.deleted[id] && (after == nil || newer(after, t)) && search.Match(searchable(t)) {
 			match = append(match, t)
 		}
 	}
 	sort.Slice(match, func(i, j int) bool { return newer(match[i], match[j]) })
-	page := deck.TweetPage{Query: raw, Term: term, Tweets: []deck.Tweet{}}
+	page := deck.TweetPage{Query: raw, Term: search.Term, Tweets: []deck.Tweet{}}
 	if len(match) > n {
 		match = match[:n]
 		last := match[n-1]
@@ -307,31 +300,9 @@ func (s *Server) tweetsPage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, page)
 }
 
-// terms are what a tweet is found by, as ServeRankings finds it: "#tag" for each hashtag
-// (case-folded) and each lower-cased word of its text (letters, digits and _).
-func terms(t *event.TweetRow) []string {
-	var out []string
-	for _, h := range t.Hashtags {
-		out = append(out, "#"+strings.ToLower(h))
-	}
-	return append(out, strings.FieldsFunc(strings.ToLower(t.Text), notWord)...)
-}
-
-func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }
-
-// termOf is a query as one term: "#tag" or one word; "" when it is neither.
-func termOf(q string) string {
-	q = strings.ToLower(strings.TrimSpace(q))
-	if tag, ok := strings.CutPrefix(q, "#"); ok {
-		if tag == "" || strings.ContainsFunc(tag, unicode.IsSpace) {
-			return ""
-		}
-		return q
-	}
-	if w := strings.FieldsFunc(q, notWord); len(w) != 1 || w[0] != q {
-		return ""
-	}
-	return q
+// searchable is a row as the search rule reads it.
+func searchable(t *event.TweetRow) *rankings.Tweet {
+	return &rankings.Tweet{ID: t.TweetID, Text: t.Text, AuthorHandle: t.AuthorHandle, Hashtags: t.Hashtags}
 }
 
 func encodeCursor(t *event.TweetRow) string {
