@@ -264,7 +264,12 @@ func checkHealth(t *testing.T, b *Browser, d *DeckUnderTest) {
 	}
 }
 
-func col(id string) string { return fmt.Sprintf(`document.querySelector('section[data-col=%q]')`, id) }
+// col is the expression of the column of id (or null): by its data-col compared as a string,
+// so an id with quotes (a phrase) needs no selector escaping.
+func col(id string) string {
+	js, _ := json.Marshal(id)
+	return fmt.Sprintf(`([...document.querySelectorAll('section.column')].find((s) => s.dataset.col === %s) ?? null)`, js)
+}
 
 func tweetIDs(b *Browser, colID string) []string {
 	var ids []string
@@ -304,7 +309,8 @@ func apiTweets(t *testing.T, base, q string, limit int) []string {
 
 // SeedSample publishes the sample stream at sample (shared/localstack/testdata/sample_stream.jsonl;
 // its times moved to the last few hours), 25 older #gcp tweets so that column has more than a
-// page, a hostile tweet and a user's app events.
+// page, and a user's app events: realistic content only, since the screenshots show it (Run
+// publishes its hostile tweet after them).
 func SeedSample(t *testing.T, d *DeckUnderTest, now time.Time, sample string) {
 	t.Helper()
 	f, err := os.Open(sample)
@@ -346,7 +352,6 @@ func SeedSample(t *testing.T, d *DeckUnderTest, now time.Time, sample string) {
 		MustPublish(t, d, V2Tweet(fmt.Sprintf("17000000000000%05d", i), "archive_bot",
 			fmt.Sprintf("Archived note %d about #gcp", i), now.Add(-6*time.Hour-time.Duration(i)*time.Minute), "gcp"))
 	}
-	MustPublish(t, d, V2Tweet("1999999999999999999", "<i>mallory</i>", HostileText, now.Add(-30*time.Second)))
 	for _, ev := range []string{
 		`{"kind":"search","query":"  Blue   Shoes ","user_id":"u1"}`, `{"kind":"search","query":"blue shoes","user_id":"u2"}`,
 		`{"kind":"search","query":"red hat","user_id":"u2"}`,
@@ -443,7 +448,13 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 		checkHealth(t, b, d)
 	}
 
+	// The screenshots, of the sample content only; the phone's column switcher, and the
+	// search box's placeholder whole at both sizes.
+	screenshots(t, b)
+	checkWindowSelector(t, b, d)
+
 	// Hostile text is text: no element made from it, nothing ran, the long word wraps.
+	MustPublish(t, d, V2Tweet("1999999999999999999", "<i>mallory</i>", HostileText, now.Add(-30*time.Second)))
 	b.waitFor("the hostile tweet", col("q:pipeline")+`.querySelector('li.tweet[data-id="1999999999999999999"]') !== null`)
 	var hostile struct {
 		Text, Author string
@@ -515,21 +526,31 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 	if diff := cmp.Diff(all, tweetIDs(b, "q:#gcp")); diff != "" {
 		t.Errorf("#gcp column after scrolling to the end (-api +page):\n%s", diff)
 	}
+	checkNewPill(t, b, d)
+	checkSearchTerms(t, b, d)
 
 	// The search box: an empty or too long query gets a message, not a column; a user id opens
 	// that user's recent views.
 	ncols := func() int { var n int; b.eval(`document.querySelectorAll('section.column').length`, &n); return n }
 	before := ncols()
+	longRefused := `"` + strings.Repeat("+", deck.MaxQueryLen-2) + `"`
 	for _, tt := range []struct{ in, want string }{
-		{"   ", "Type a keyword or #hashtag"},
+		{"   ", "Type a word"},
 		{strings.Repeat("x", deck.MaxQueryLen+1), fmt.Sprintf("at most %d", deck.MaxQueryLen)},
-		{"cloud functions", "one word or one #hashtag"},
+		{"++", "no letter or digit"},
+		{longRefused, "no letter or digit"},
 	} {
+		b.eval(`document.getElementById('notice').textContent = ''; true`, nil)
 		b.do("searching "+tt.in, chromedp.SetValue(chromedp.CSS("#search-input"), tt.in), chromedp.Click(chromedp.CSS("#search button")))
+		b.waitFor("the notice for "+tt.in, `document.getElementById('notice').textContent !== ''`)
 		var msg string
 		b.eval(`document.getElementById('notice').textContent`, &msg)
 		if !strings.Contains(msg, tt.want) {
 			t.Errorf("searching %.20q: notice %q, want it to say %q", tt.in, msg, tt.want)
+		}
+		// An error quotes at most a short excerpt of what was typed.
+		if len(msg) > 200 || strings.Contains(msg, strings.Repeat("+", 60)) {
+			t.Errorf("searching %.20q: notice of %d bytes echoes the query: %q", tt.in, len(msg), msg)
 		}
 	}
 	if n := ncols(); n != before {
@@ -573,23 +594,7 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 		t.Errorf("u1's recent views (-want +got):\n%s", diff)
 	}
 
-	// Desktop and phone screenshots, then the column set survives closing one and reloading.
-	dir := t.TempDir()
-	if d := os.Getenv("DECK_SCREENSHOTS"); d != "" {
-		dir = d
-	}
-	b.eval(col("q:#gcp")+`.querySelector('.col-body').scrollTop = 0; true`, nil)
-	b.eval(`document.querySelector('#columns').scrollLeft = 0; true`, nil)
-	shot(t, b, filepath.Join(dir, "deck-desktop.png"))
-	b.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	var colWidth float64
-	b.eval(col("q:pipeline")+`.getBoundingClientRect().width`, &colWidth)
-	if colWidth < 360 || colWidth > 390 {
-		t.Errorf("a column is %.0f px wide on a 390 px phone, want the screen's width", colWidth)
-	}
-	shot(t, b, filepath.Join(dir, "deck-phone.png"))
-	b.do("desktop size", chromedp.EmulateViewport(1280, 800))
-
+	// The column set survives closing one and reloading.
 	b.do("closing u1's column", chromedp.Click(chromedp.CSS(`section[data-col="user:u1"] .col-close`)))
 	var kept []string
 	b.eval(`[...document.querySelectorAll('section.column')].map((s) => s.dataset.col)`, &kept)
@@ -609,6 +614,10 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 	for _, e := range b.consoleErrors() {
 		// The refusal the test asked for (u1's views without a token) is logged by the browser.
 		if d.ViewToken != nil && strings.Contains(e, "status of 401") && strings.Contains(e, "/recent_views?user_id=u1") {
+			continue
+		}
+		// So are the search box's questions about the queries the API refuses.
+		if strings.Contains(e, "status of 400") && (strings.Contains(e, "/tweets?q=%2B%2B&n=1") || strings.Contains(e, "/tweets?q=%22%2B%2B%2B")) {
 			continue
 		}
 		errs = append(errs, e)
@@ -641,4 +650,149 @@ func shot(t *testing.T, b *Browser, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d KB)", path, len(png)/1024)
+}
+
+// SearchTerms are the terms checked in the browser: each opens a column from the search box
+// showing what the API answers for it, and none is empty with the sample stream.
+var SearchTerms = []string{"Pub/Sub", "node.js", "c++", "at-least-once", `"new pipeline"`, "@gopher_jo", "클라우드", "東京"}
+
+// checkSearchTerms types each of SearchTerms into the search box: a column opens with the API's
+// tweets for it (the search rule of shared/rankings/search.go), then closes.
+func checkSearchTerms(t *testing.T, b *Browser, d *DeckUnderTest) {
+	t.Helper()
+	for _, q := range SearchTerms {
+		want := apiTweets(t, d.base, q, 20)
+		if len(want) == 0 {
+			t.Errorf("the API has no tweets for %s: the sample stream should hold some", q)
+			continue
+		}
+		b.do("searching "+q, chromedp.SetValue(chromedp.CSS("#search-input"), q), chromedp.Click(chromedp.CSS("#search button")))
+		b.waitFor("the column of "+q, fmt.Sprintf(`%s?.querySelectorAll('li.tweet').length === %d`, col("q:"+q), len(want)))
+		if diff := cmp.Diff(want, tweetIDs(b, "q:"+q)); diff != "" {
+			t.Errorf("column %s (-api +page):\n%s", q, diff)
+		}
+		b.eval(col("q:"+q)+`.querySelector('.col-close').click(); true`, nil)
+		b.waitFor("closing "+q, col("q:"+q)+` === null`)
+	}
+}
+
+// checkNewPill: with the #gcp column scrolled down, a new tweet shows the "↑ N new" pill, which
+// covers no tweet (it sits in the column's header); clicking it goes to the top.
+func checkNewPill(t *testing.T, b *Browser, d *DeckUnderTest) {
+	t.Helper()
+	b.eval(`(() => { const body = `+col("q:#gcp")+`.querySelector('.col-body'); body.scrollTop = 400; return true; })()`, nil)
+	// Newer than every tweet shown (the last one may be of this same second, and a higher id).
+	MustPublish(t, d, V2Tweet("1999999999999999997", "late_gopher", "Another one for the pill #gcp", time.Now().Add(time.Minute), "gcp"))
+	b.waitFor("the new-tweets pill", `!`+col("q:#gcp")+`.querySelector('.new-pill').hidden`)
+	var over []string
+	// Of the tweets in view (inside the column's scrolled body), those the pill overlaps.
+	b.eval(`(() => { const c = `+col("q:#gcp")+`, p = c.querySelector('.new-pill').getBoundingClientRect(),
+			v = c.querySelector('.col-body').getBoundingClientRect();
+		const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+		// A tweet's visible part: its box clipped to the body's.
+		const clip = (r) => ({left: Math.max(r.left, v.left), right: Math.min(r.right, v.right), top: Math.max(r.top, v.top), bottom: Math.min(r.bottom, v.bottom)});
+		return [...c.querySelectorAll('li.tweet')].filter((li) => { const r = li.getBoundingClientRect();
+			return r.height > 0 && meets(r, v) && meets(clip(r), p); }).map((li) => li.dataset.id); })()`, &over)
+	if len(over) > 0 {
+		var rects any
+		b.eval(`(() => { const c = `+col("q:#gcp")+`; return {pill: c.querySelector('.new-pill').getBoundingClientRect().toJSON(), body: c.querySelector('.col-body').getBoundingClientRect().toJSON(), li: c.querySelector('li.tweet[data-id="`+over[0]+`"]').getBoundingClientRect().toJSON(), parent: c.querySelector('.new-pill').parentElement.className}; })()`, &rects)
+		t.Errorf("the new-tweets pill covers tweets %v, want it over nothing (%v)", over, rects)
+	}
+	b.do("clicking the pill", chromedp.Click(chromedp.CSS(`section[data-col="q:#gcp"] .new-pill`)))
+	b.waitFor("the #gcp column at its top", col("q:#gcp")+`.querySelector('.col-body').scrollTop === 0`)
+}
+
+// checkWindowSelector: a ranking column offers the API's windows; choosing one shows that
+// window's ranking as the API answers it, and the column keeps it across a reload (its id).
+func checkWindowSelector(t *testing.T, b *Browser, d *DeckUnderTest) {
+	t.Helper()
+	var opts []string
+	b.eval(`[...`+col("rank:hashtags")+`.querySelectorAll('select.col-window option')].map((o) => o.value)`, &opts)
+	if diff := cmp.Diff([]string{"15m", "1h", "1d"}, opts); diff != "" {
+		t.Errorf("the window selector's options (-want +got):\n%s", diff)
+	}
+	b.eval(`(() => { const s = `+col("rank:hashtags")+`.querySelector('select.col-window'); s.value = '15m';
+		s.dispatchEvent(new Event('change')); return true; })()`, nil)
+	b.waitFor("the 15-minute hashtags column", col("rank:hashtags@15m")+`?.querySelector('li.rank') != null || `+
+		col("rank:hashtags@15m")+`?.querySelector('.col-msg:not([hidden])')?.textContent.includes('15 min')`)
+	resp, err := http.Get(d.base + "/rankings/hashtags?window=15m&n=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r deck.Ranking
+	err = json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, it := range r.Items {
+		want = append(want, "#"+it.Key)
+	}
+	b.eval(`[...`+col("rank:hashtags@15m")+`.querySelectorAll('li.rank .rank-key')].map((e) => e.textContent)`, &got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hashtags over 15 minutes (-api +page):\n%s", diff)
+	}
+	b.eval(`(() => { const s = `+col("rank:hashtags@15m")+`.querySelector('select.col-window'); s.value = `+"`"+`${JSON.parse(document.getElementById('deck-config').textContent).window}`+"`"+`;
+		s.dispatchEvent(new Event('change')); return true; })()`, nil)
+	b.waitFor("the hashtags column back on the deck's window", col("rank:hashtags")+`?.querySelectorAll('li.rank').length >= 5`)
+}
+
+// placeholderCut reports how many pixels of the search box's placeholder do not fit.
+const placeholderCut = `(() => { const i = document.getElementById('search-input'), cs = getComputedStyle(i);
+	const c = document.createElement('canvas').getContext('2d'); c.font = cs.font;
+	const room = i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+	return Math.max(0, Math.ceil(c.measureText(i.placeholder).width - room)); })()`
+
+// screenshots writes deck-desktop.png and deck-phone.png (into DECK_SCREENSHOTS when set,
+// docs/ to regenerate them) and checks, at both sizes, the placeholder and the column switcher:
+// hidden on a desktop, on a phone saying which column of how many, its buttons moving one.
+func screenshots(t *testing.T, b *Browser) {
+	t.Helper()
+	dir := t.TempDir()
+	if d := os.Getenv("DECK_SCREENSHOTS"); d != "" {
+		dir = d
+	}
+	b.waitFor("the default columns' content", col("q:pipeline")+`.querySelectorAll('li.tweet').length > 0 && `+
+		col("rank:retweets")+`.querySelectorAll('li.rank').length > 0`)
+	var cut int
+	var shown bool
+	b.eval(placeholderCut, &cut)
+	b.eval(`getComputedStyle(document.getElementById('switcher')).display !== 'none'`, &shown)
+	if cut > 0 || shown {
+		t.Errorf("desktop: the placeholder is cut by %d px, the column switcher shown %v; want it whole and no switcher", cut, shown)
+	}
+	shot(t, b, filepath.Join(dir, "deck-desktop.png"))
+	b.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	var colWidth float64
+	b.eval(col("q:pipeline")+`.getBoundingClientRect().width`, &colWidth)
+	if colWidth < 360 || colWidth > 390 {
+		t.Errorf("a column is %.0f px wide on a 390 px phone, want the screen's width", colWidth)
+	}
+	b.eval(placeholderCut, &cut)
+	if cut > 0 {
+		t.Errorf("phone: the search box's placeholder is cut by %d px", cut)
+	}
+	var n int
+	b.eval(`document.querySelectorAll('section.column').length`, &n)
+	b.waitFor("the column switcher", `getComputedStyle(document.getElementById('switcher')).display !== 'none'`)
+	where := func() string {
+		var s string
+		b.eval(`document.getElementById('switcher-where').textContent`, &s)
+		return s
+	}
+	if w, want := where(), fmt.Sprintf("1 of %d", n); !strings.HasSuffix(w, want) {
+		t.Errorf("phone: the switcher says %q, want it to end %q", w, want)
+	}
+	shot(t, b, filepath.Join(dir, "deck-phone.png"))
+	b.do("next column", chromedp.Click(chromedp.CSS("#switcher-next")))
+	b.waitFor("the second column on screen", fmt.Sprintf(`document.getElementById('switcher-where').textContent.endsWith('2 of %d')`, n))
+	var left float64
+	b.eval(`document.querySelectorAll('section.column')[1].getBoundingClientRect().left`, &left)
+	if left < 0 || left > 12 {
+		t.Errorf("phone: after next, the second column starts at %.0f px, want on screen", left)
+	}
+	b.do("previous column", chromedp.Click(chromedp.CSS("#switcher-prev")))
+	b.waitFor("the first column again", fmt.Sprintf(`document.getElementById('switcher-where').textContent.endsWith('1 of %d')`, n))
+	b.do("desktop size", chromedp.EmulateViewport(1280, 800))
 }

@@ -12,7 +12,7 @@
 
   // The endpoints of api.go, in one place.
   const api = {
-    ranking: (name) => `${base}/rankings/${enc(name)}?window=${enc(cfg.window)}&n=10`,
+    ranking: (name, win) => `${base}/rankings/${enc(name)}?window=${enc(win)}&n=10`,
     tweets: (q, n, cursor) => `${base}/tweets?q=${enc(q)}&n=${n}` + (cursor ? `&cursor=${enc(cursor)}` : ''),
     recentViews: (user) => `${base}/recent_views?user_id=${enc(user)}`,
     backfills: () => 'deck/backfills',
@@ -26,6 +26,8 @@
     popularity: { title: 'Popular items', sub: 'views' },
     search_terms: { title: 'Search terms', sub: 'searches' },
   };
+  // The API's windows (GET /rankings lists them): a ranking column's selector offers these
+  // and nothing else.
   const WINDOW_WORDS = { '15m': 'last 15 min', '1h': 'last hour', '1d': 'last day' };
 
   const $columns = document.getElementById('columns');
@@ -69,9 +71,17 @@
     }
   }
 
+  // MAX_SHOWN bounds an error message the page shows: the API quotes at most a short excerpt
+  // of what it was sent, and the page cuts anything longer (a proxy's page, say) to this.
+  const MAX_SHOWN = 160;
+  function short(text) {
+    const t = String(text);
+    return t.length <= MAX_SHOWN ? t : `${t.slice(0, MAX_SHOWN)}…`;
+  }
+
   function errorText(err) {
     const p = err.param ? ` (parameter ${err.param})` : '';
-    return `Could not load: ${err.message}${p}`;
+    return `Could not load: ${short(err.message)}${p}`;
   }
 
   function relTime(iso, now) {
@@ -213,7 +223,12 @@
 
   function parseID(id) {
     if (id.startsWith('q:')) return validQuery(id.slice(2)) === null ? { kind: 'tweets', q: id.slice(2) } : null;
-    if (id.startsWith('rank:')) return RANKINGS[id.slice(5)] ? { kind: 'ranking', name: id.slice(5) } : null;
+    if (id.startsWith('rank:')) {
+      // rank:NAME shows the deck's window (DECK_WINDOW); rank:NAME@WINDOW another of the API's.
+      const [name, win] = id.slice(5).split('@');
+      if (!RANKINGS[name] || (win !== undefined && !WINDOW_WORDS[win])) return null;
+      return { kind: 'ranking', name, window: win || cfg.window };
+    }
     if (id.startsWith('user:')) return validUser(id.slice(5)) === null ? { kind: 'user', user: id.slice(5) } : null;
     if (id === 'backfills') return cfg.backfills ? { kind: 'backfills' } : null;
     if (id === 'health') return cfg.health ? { kind: 'health' } : null;
@@ -224,13 +239,25 @@
 
   const utf8 = new TextEncoder();
 
-  // validQuery returns null for a query a column can show, else the message to show instead.
+  // validQuery returns null for a query a column may try, else the message to show instead.
+  // What a query matches, and which cannot be searched, is the API's search rule
+  // (shared/rankings/search.go): the search box asks it (checkQuery) before opening a column.
   function validQuery(q) {
     const n = utf8.encode(q).length;
-    if (q === '' || q === '#') return 'Type a keyword or #hashtag to add a column.';
+    if (q === '' || q === '#') return 'Type a word, "a phrase", #hashtag or @handle to add a column.';
     if (n > cfg.max_query_len) return `That query is ${n} bytes long; a column takes at most ${cfg.max_query_len}.`;
-    if (/\s/.test(q)) return 'A column follows one word or one #hashtag: drop the spaces.';
     return null;
+  }
+
+  // checkQuery asks the API whether it can search q: null when it can (or could not say), else
+  // its reason.
+  async function checkQuery(q) {
+    try {
+      await getJSON(api.tweets(q, 1));
+      return null;
+    } catch (err) {
+      return err.status === 400 ? `Cannot search that: ${short(err.message)}` : null;
+    }
   }
 
   function validUser(u) {
@@ -265,9 +292,21 @@
     save();
   }
 
+  // replaceColumn puts the column of id where col is (a ranking's other window).
+  function replaceColumn(col, id) {
+    const spec = parseID(id);
+    if (!spec || columns.some((c) => c.id === id)) { notice(spec ? 'That column is already open.' : ''); return; }
+    const fresh = makeColumn(id, spec);
+    columns[columns.indexOf(col)] = fresh;
+    col.closed = true;
+    col.el.replaceWith(fresh.el);
+    save();
+    fresh.refresh(true);
+  }
+
   // ---- columns ----
 
-  function frame(id, title, sub) {
+  function frame(id, title, sub, extra) {
     const section = el('section', 'column');
     section.dataset.col = id;
     section.setAttribute('aria-label', title);
@@ -277,7 +316,7 @@
     const close = el('button', 'col-close', '×');
     close.type = 'button';
     close.setAttribute('aria-label', `Close ${title}`);
-    head.append(h, close);
+    head.append(h, ...(extra || []), close);
     const body = el('div', 'col-body');
     const msg = el('p', 'col-msg', 'Loading…');
     body.appendChild(msg);
@@ -288,7 +327,7 @@
   function makeColumn(id, spec) {
     let col;
     if (spec.kind === 'tweets') col = tweetColumn(id, spec.q);
-    else if (spec.kind === 'ranking') col = rankingColumn(id, spec.name);
+    else if (spec.kind === 'ranking') col = rankingColumn(id, spec.name, spec.window);
     else if (spec.kind === 'user') col = userColumn(id, spec.user);
     else if (spec.kind === 'health') col = healthColumn(id);
     else col = backfillColumn(id);
@@ -326,18 +365,20 @@
 
   function tweetColumn(id, q) {
     const title = q;
-    const f = frame(id, title, q.startsWith('#') ? 'hashtag' : 'keyword');
+    // The "↑ N new" pill sits in the column's header, where it covers no tweet.
     const pill = el('button', 'new-pill');
     pill.type = 'button';
     pill.hidden = true;
+    const kind = q.startsWith('#') ? 'hashtag' : q.startsWith('@') ? 'handle' : q.startsWith('"') ? 'phrase' : 'search';
+    const f = frame(id, title, kind, [pill]);
     const list = el('ol', 'tweets');
     const more = el('div', 'more', '');
-    f.body.append(pill, list, more);
+    f.body.append(list, more);
     const col = {
       id, title, el: f.section, close: f.close, msg: f.msg, body: f.body, list,
       byID: new Map(), order: [], cursor: '', ended: false, olderBusy: false, unseen: 0,
     };
-    pill.addEventListener('click', () => { f.body.scrollTop = 0; });
+    pill.addEventListener('click', () => { f.body.scrollTop = 0; col.unseen = 0; pill.hidden = true; });
     f.body.addEventListener('scroll', () => {
       if (f.body.scrollTop < 4) { col.unseen = 0; pill.hidden = true; }
     }, { passive: true });
@@ -465,10 +506,23 @@
     return withRefresh(col, load);
   }
 
-  function rankingColumn(id, name) {
+  function rankingColumn(id, name, win) {
     const r = RANKINGS[name];
     const title = r.title;
-    const f = frame(id, title, `${r.sub}, ${WINDOW_WORDS[cfg.window] || cfg.window}`);
+    // The window selector: the API's windows only; a change replaces the column in place.
+    const select = el('select', 'col-window');
+    select.setAttribute('aria-label', `${title}: window`);
+    for (const w of Object.keys(WINDOW_WORDS)) {
+      const o = el('option', '', WINDOW_WORDS[w]);
+      o.value = w;
+      select.appendChild(o);
+    }
+    select.value = win;
+    const f = frame(id, title, r.sub, [select]);
+    select.addEventListener('change', () => {
+      const next = select.value === cfg.window ? `rank:${name}` : `rank:${name}@${select.value}`;
+      replaceColumn(col, next);
+    });
     const list = el('ol', 'ranks');
     f.body.appendChild(list);
     const col = { id, title, el: f.section, close: f.close, msg: f.msg, body: f.body, list };
@@ -495,7 +549,7 @@
     }
 
     async function load() {
-      const body = await getJSON(api.ranking(name));
+      const body = await getJSON(api.ranking(name, win));
       const entries = body.items || [];
       const rows = list.children;
       entries.forEach((e, i) => {
@@ -504,7 +558,7 @@
         else if (rows[i].dataset.sig !== fresh.dataset.sig) list.replaceChild(fresh, rows[i]);
       });
       while (rows.length > entries.length) list.lastChild.remove();
-      loaded(col, !entries.length, `Nothing in the ${WINDOW_WORDS[cfg.window] || cfg.window} yet.`);
+      loaded(col, !entries.length, `Nothing in the ${WINDOW_WORDS[win]} yet.`);
       markPainted(col);
     }
     return withRefresh(col, load);
@@ -663,7 +717,7 @@
 
   // ---- the search box and hashtag clicks ----
 
-  document.getElementById('search').addEventListener('submit', (ev) => {
+  document.getElementById('search').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const input = document.getElementById('search-input');
     const q = normQuery(input.value);
@@ -683,7 +737,7 @@
       input.value = '';
       return;
     } else {
-      const bad = validQuery(q);
+      const bad = validQuery(q) || await checkQuery(q);
       if (bad) { notice(bad, true); return; }
       id = `q:${q}`;
     }
@@ -715,6 +769,38 @@
     }
     setTimeout(tick, cfg.poll_ms);
   }
+
+  // ---- the column switcher (shown on a phone, where one column fills the screen) ----
+
+  const $switcher = document.getElementById('switcher');
+  const $where = document.getElementById('switcher-where');
+  // offset is where a column's left edge is from the columns' area's (its padding included).
+  function offset(c) { return c.el.getBoundingClientRect().left - $columns.getBoundingClientRect().left; }
+  // current is the index of the column nearest the left edge: the one on screen on a phone.
+  function current() {
+    let best = 0;
+    columns.forEach((c, i) => { if (Math.abs(offset(c)) < Math.abs(offset(columns[best]))) best = i; });
+    return best;
+  }
+  function showWhere() {
+    if (!columns.length) { $where.textContent = 'No columns'; return; }
+    const i = current();
+    $where.textContent = `${columns[i].title} · ${i + 1} of ${columns.length}`;
+    $switcher.dataset.index = String(i + 1);
+    $switcher.dataset.count = String(columns.length);
+  }
+  function go(step) {
+    if (!columns.length) return;
+    const i = Math.max(0, Math.min(columns.length - 1, current() + step));
+    const pad = parseFloat(getComputedStyle($columns).paddingLeft) || 0;
+    $columns.scrollBy({ left: offset(columns[i]) - pad, behavior: 'instant' });
+    showWhere();
+  }
+  document.getElementById('switcher-prev').addEventListener('click', () => go(-1));
+  document.getElementById('switcher-next').addEventListener('click', () => go(1));
+  $columns.addEventListener('scroll', showWhere, { passive: true });
+  new MutationObserver(showWhere).observe($columns, { childList: true });
+  state.go = go; // read by the browser test
 
   const tokenFor = takeToken();
   for (const id of loadIDs()) addColumn(id);
