@@ -296,3 +296,81 @@ func (s *Stack) WaitRankings(ctx context.Context, users []string, timeout time.D
 		}
 	}
 }
+
+// SearchCheck is one search served by ServeRankings (/tweets, every page) beside the same by
+// SQL over tweets_current (rankings.SearchSQL): tweet ids, newest first.
+type SearchCheck struct {
+	Query  string   `json:"q"`
+	Served []string `json:"served"`
+	Truth  []string `json:"truth"`
+	Equal  bool     `json:"equal"`
+}
+
+// maxSearchCheck bounds the tweets a search check compares (and the pages it reads).
+const maxSearchCheck = 500
+
+// CheckSearch compares the tweets ServeRankings answers for q with the search rule's SQL.
+func (s *Stack) CheckSearch(ctx context.Context, q string) (SearchCheck, error) {
+	search, err := rankings.ParseSearch(q)
+	if err != nil {
+		return SearchCheck{}, err
+	}
+	c := SearchCheck{Query: q}
+	cursor := ""
+	for len(c.Served) < maxSearchCheck {
+		var page struct {
+			Tweets []struct {
+				ID string `json:"tweet_id"`
+			} `json:"tweets"`
+			NextCursor string `json:"next_cursor"`
+		}
+		path := "/tweets?n=100&q=" + url.QueryEscape(q)
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := s.getJSON(ctx, path, &page); err != nil {
+			return SearchCheck{}, err
+		}
+		for _, t := range page.Tweets {
+			c.Served = append(c.Served, t.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	rows, err := s.BigQuery.Query(ctx, rankings.SearchSQL(s.Project, s.Dataset, search, maxSearchCheck))
+	if err != nil {
+		return SearchCheck{}, fmt.Errorf("searching %q by SQL: %w", q, err)
+	}
+	for _, row := range rows {
+		c.Truth = append(c.Truth, fmt.Sprint(row["tweet_id"]))
+	}
+	c.Equal = cmp.Equal(c.Served, c.Truth, cmpopts.EquateEmpty())
+	return c, nil
+}
+
+// WaitSearch checks each query until all equal their truth or timeout passes, and returns the
+// last checks.
+func (s *Stack) WaitSearch(ctx context.Context, queries []string, timeout time.Duration) ([]SearchCheck, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var checks []SearchCheck
+		equal := true
+		for _, q := range queries {
+			c, err := s.CheckSearch(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			checks = append(checks, c)
+			equal = equal && c.Equal
+		}
+		if equal || time.Now().After(deadline) {
+			return checks, nil
+		}
+		select {
+		case <-ctx.Done():
+			return checks, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -108,6 +108,32 @@ func TestRankingsEqualSQLTruth(t *testing.T) {
 	}
 	postAppEvents(t, s, rankingAppEvents("truth"))
 	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.Retweets, rankings.SearchTerms, rankings.Popularity)
+	checkSearchTruth(t, s)
+}
+
+// searchQueries are the terms people type, each found in the sample stream: punctuation, a
+// phrase, a #tag, an @handle, Korean and Japanese (shared/rankings/search.go).
+var searchQueries = []string{"Pub/Sub", "node.js", "c++", "at-least-once", "least", `"new pipeline"`, "pipeline today",
+	"#gcp", "@gopher_jo", "클라우드", "東京", "データ"}
+
+// checkSearchTruth waits until ServeRankings' /tweets for each of searchQueries (every page)
+// equals the search rule's SQL over tweets_current, and fails naming the differences; an empty
+// truth proves nothing and fails too.
+func checkSearchTruth(t *testing.T, s *localstack.Stack) {
+	t.Helper()
+	checks, err := s.WaitSearch(context.Background(), searchQueries, drillTimeout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		switch {
+		case !c.Equal:
+			t.Errorf("search %s: served %v, SQL over tweets_current %v", c.Query, c.Served, c.Truth)
+		case len(c.Truth) == 0:
+			t.Errorf("search %s: no tweet matches in SQL; the check compared nothing", c.Query)
+		}
+	}
+	t.Logf("%d searches equal their SQL truth", len(checks))
 }
 
 // boundTweets are tweets at and one past the rankings' per-event bounds: a hashtag of exactly
