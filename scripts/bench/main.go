@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost,serving] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 //
 // Reference: docs/performance.md.
@@ -38,6 +38,7 @@ type Report struct {
 	Sweep     *SweepResult     `json:"sweep,omitempty"`
 	GA4Memory *GA4MemoryResult `json:"ga4_memory,omitempty"`
 	Cost      *CostResult      `json:"cost,omitempty"`
+	Serving   *ServingResult   `json:"serving,omitempty"`
 }
 
 func main() {
@@ -78,6 +79,9 @@ func main() {
 	sc := SweepConfig{StatusCalls: 180}
 	flag.IntVar(&sc.Tasks, "sweep-tasks", 1_000_000, "shard documents of the job whose sweep's peak RSS is measured")
 	flag.IntVar(&sc.StatusTasks, "sweep-status-tasks", 10_000, "tasks of the quiet job whose status calls' reads are counted")
+	svc := ServingConfig{Readers: []int{50, 100}, PollMinutes: 2}
+	flag.DurationVar(&svc.ReadFor, "serving-read-for", 10*time.Second, "how long each reader level reads ServeRankings, cache on and off")
+	flag.IntVar(&svc.Events, "serving-events", 5000, "events delivered to UpdateRankings before the serving benchmark reads")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	costc := CostConfig{Backfill: BackfillConfig{Videos: 20, Days: 50, BaselineQueries: 10, Timeout: 10 * time.Minute}}
@@ -201,6 +205,15 @@ func main() {
 		}
 		r.Cost = res
 	}
+	if want("serving") {
+		svc.Log, svc.Logs = log, lc.Logs
+		res, err := benchServing(ctx, svc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: serving: %v\n", err)
+			os.Exit(1)
+		}
+		r.Serving = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -239,6 +252,7 @@ func printTable(w io.Writer, r Report) {
 	printSweep(w, r.Sweep)
 	printGA4Memory(w, r.GA4Memory)
 	printCost(w, r.Cost)
+	printServing(w, r.Serving)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {
