@@ -9,8 +9,11 @@ import "time"
 //
 //	GET {api}/rankings/{ranking}?window={window}&n={n}  -> Ranking
 //	    ranking: hashtags | retweets | search_terms | popularity; window: 15m | 1h | 1d
-//	GET {api}/tweets?q={word or #hashtag}&n={n}[&cursor={next_cursor}] -> TweetPage
-//	    newest first; next_cursor pages to older tweets; deleted tweets are left out
+//	GET {api}/tweets?q={search}&n={n}[&cursor={next_cursor}] -> TweetPage
+//	    search: words, "a phrase", #tag or @handle, by the search rule of shared/rankings/search.go
+//	    (a query it cannot search is a 400 APIError naming q, with the reason); newest first;
+//	    next_cursor pages to older tweets (a page may be short, or empty, and still have one);
+//	    deleted tweets are left out
 //	GET {api}/recent_views?user_id={user} -> RecentViews
 //	    with X-Recent-Views-Token: a token for that user (the page takes it from #view_token=);
 //	    without one, a 401 APIError saying so
@@ -125,8 +128,8 @@ type BackfillList struct {
 }
 
 // MaxQueryLen is the longest column query the page accepts, in bytes of UTF-8 (# included),
-// ServeRankings' limit for q; the page says so in a message instead of opening a column. A
-// query is one word or one #hashtag.
+// ServeRankings' limit for q (rankings.MaxSearchLen); the page says so in a message instead of
+// opening a column. What else a query may be is the API's search rule, which the page asks.
 const MaxQueryLen = 100
 
 // Health is the health panel's view of the local stack's health (shared/localstack.Health):
