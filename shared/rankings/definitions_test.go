@@ -46,8 +46,9 @@ func TestTermsAndQuotedOriginal(t *testing.T) {
 		t.Errorf("Terms (-want +got):\n%s", diff)
 	}
 	for q, want := range map[string]string{"#GCP": "#gcp", "Hello": "hello", "two words": "words", "#": "", "": "", "x-y": "x", "++": ""} {
-		if got := TermOf(q); got != want {
-			t.Errorf("TermOf(%q) = %q, want %q", q, got, want)
+		s, _ := ParseSearch(q)
+		if got := s.IndexTerm; got != want {
+			t.Errorf("ParseSearch(%q).IndexTerm = %q, want %q", q, got, want)
 		}
 	}
 	if h, text := QuotedOriginal("RT @gopher: Go 1.26 is out #golang"); h != "gopher" || text != "Go 1.26 is out #golang" {

@@ -143,16 +143,6 @@ func Terms(t *Tweet) []string {
 	return out
 }
 
-// TermOf parses a feed query by the search rule and returns its index term; "" when it
-// cannot be searched. ParseSearch says why.
-func TermOf(q string) string {
-	s, err := ParseSearch(q)
-	if err != nil {
-		return ""
-	}
-	return s.IndexTerm
-}
-
 // hashKey is a key as a Firestore field name: short, and safe whatever the key holds.
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
