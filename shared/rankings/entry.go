@@ -110,6 +110,10 @@ func AppEventKey(app, eventID string) string {
 // maxTerms bounds a tweet's index terms: a character of the searched text yields at most two
 // (a CJK character and its pair, a word and its @mention), and the store takes at most
 // maxCountsPerEvent hashtags; one more for the author. FuzzSearch checks the text's share.
+// Each term is an index entry of the single-field and of the terms composite index: about
+// 6,000 at most, within Firestore's 40,000 index entries per document
+// (https://cloud.google.com/firestore/quotas, "Maximum number of index entries for each
+// document"), which the local Firestore's checks enforce too (shared/emulators/firestorelimits).
 const maxTerms = 2*MaxSearchedRunes + maxCountsPerEvent + 1
 
 // Terms are what a tweet is found by in the latest tweets (the index of the search rule,
