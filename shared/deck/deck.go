@@ -11,7 +11,7 @@
 // it change at most every few seconds, so a poll every few seconds loses nothing a stream
 // would show.
 //
-// Reference: docs/rankings.md#the-deck.
+// Reference: docs/deck.md.
 package deck
 
 import (

@@ -5,7 +5,7 @@
 // can be checked: decktest in shared/deck's browser test, the local stack's ServeRankings in
 // shared/localstack's.
 //
-// Reference: docs/rankings.md#tested-in-a-real-browser.
+// Reference: docs/deck.md#tested-in-a-real-browser.
 package deckcheck
 
 import (

@@ -6,7 +6,7 @@
 // Differences from the serving function: everything is in memory and exact at every request
 // (no refresh lag); windows are counted back from the server's clock; only one instance.
 //
-// Reference: docs/rankings.md#tested-in-a-real-browser.
+// Reference: docs/deck.md#tested-in-a-real-browser.
 package decktest
 
 import (
