@@ -19,6 +19,11 @@ import (
 const (
 	contentTypeJSON   = "application/json"
 	contentTypeNDJSON = "application/x-ndjson"
+	// contentTypeText is what navigator.sendBeacon sends a string body as
+	// (https://fetch.spec.whatwg.org/#concept-bodyinit-extract: a USVString is
+	// "text/plain;charset=UTF-8"), and a CORS-safelisted type, so a fetch with it needs no
+	// preflight. Its body is read as application/json.
+	contentTypeText = "text/plain"
 )
 
 // requestError is a problem with the request as a whole: nothing in it is processed.
@@ -37,10 +42,10 @@ func requestErrorf(status int, format string, args ...any) *requestError {
 func mediaType(r *http.Request) (string, *requestError) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != contentTypeJSON && mt != contentTypeNDJSON) {
+	if err != nil || (mt != contentTypeJSON && mt != contentTypeNDJSON && mt != contentTypeText) {
 		return "", requestErrorf(http.StatusUnsupportedMediaType,
-			"Content-Type must be %s (an array of events or one event) or %s (one event per line), not %q",
-			contentTypeJSON, contentTypeNDJSON, ct)
+			"Content-Type must be %s (an array of events or one event; %s is read the same) or %s (one event per line), not %q",
+			contentTypeJSON, contentTypeText, contentTypeNDJSON, ct)
 	}
 	return mt, nil
 }

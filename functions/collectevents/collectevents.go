@@ -25,6 +25,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
+	"github.com/pipelinekit/pipelinekit/shared/writekeys"
 )
 
 // EntryPoint is the name the function is registered under: Terraform's entry_point.
@@ -58,7 +59,9 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		return nil, nil, fmt.Errorf("creating Firestore client for project %s: %w", cfg.Project, err)
 	}
 	pub := publish.New(ps, cfg.Topic, publish.DefaultSettings())
-	c := NewCollector(pub, NewFirestoreDeduper(fs, cfg.DedupCollection, cfg.DedupTTL), nil, logger, cfg.Limits())
+	keys := writekeys.NewCache(writekeys.NewFirestoreStore(fs, cfg.WriteKeysCollection), cfg.WriteKeyTTL, nil)
+	c := NewCollector(pub, NewFirestoreDeduper(fs, cfg.DedupCollection, cfg.DedupTTL), nil, logger, cfg.Limits()).
+		WithGate(NewGate(keys, cfg.RequireWriteKey, cfg.RateLimitShares, nil))
 	shutdown = func() error {
 		pub.Stop()
 		fsErr := fs.Close()

@@ -36,6 +36,13 @@ type Collector struct {
 	now    func() time.Time
 	log    *slog.Logger
 	limits Limits
+	gate   *Gate // nil: IAM alone decides who may call
+}
+
+// WithGate makes c check write keys, origins and rates through g, and answer CORS.
+func (c *Collector) WithGate(g *Gate) *Collector {
+	c.gate = g
+	return c
 }
 
 // NewCollector returns a Collector publishing through pub. dedup may be nil (no dedup across
@@ -64,8 +71,20 @@ func (noDedup) Mark(context.Context, []Key, time.Time) error                 { r
 
 // ServeHTTP handles one request and writes one summary log line for it.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isScript(r) {
+		serveScript(w, r)
+		return
+	}
 	start := time.Now()
-	resp, reqErr := c.collect(w, r)
+	var resp *Response
+	var reqErr *requestError
+	if r.Method == http.MethodOptions {
+		if reqErr = c.gate.preflight(r.Context(), w, r); reqErr == nil {
+			return
+		}
+	} else {
+		resp, reqErr = c.collect(w, r)
+	}
 	status := http.StatusOK
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
@@ -103,6 +122,10 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) (*Response, 
 		w.Header().Set("Allow", http.MethodPost)
 		return nil, requestErrorf(http.StatusMethodNotAllowed, "method %s not allowed: POST the events", r.Method)
 	}
+	g, reqErr := c.gate.authorize(r.Context(), w, r)
+	if reqErr != nil {
+		return nil, reqErr
+	}
 	mt, reqErr := mediaType(r)
 	if reqErr != nil {
 		return nil, reqErr
@@ -124,7 +147,7 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) (*Response, 
 			break
 		}
 		res := Result{Index: i}
-		if cd, ok := c.check(data, size, now, &res, firstByKey); ok {
+		if cd, ok := c.check(data, size, now, g.app, &res, firstByKey); ok {
 			cands = append(cands, cd)
 		}
 		resp.Results = append(resp.Results, res)
@@ -144,8 +167,10 @@ type candidate struct {
 
 // check parses one event of size bytes (data is shorter when the event was too long to keep),
 // fills in its result, and returns it as a candidate unless it is invalid or repeats the app and
-// id of an earlier event of the request.
-func (c *Collector) check(data []byte, size int64, now time.Time, res *Result, firstByKey map[Key]int) (candidate, bool) {
+// id of an earlier event of the request. app is the app the request's write key sends for
+// ("" for an IAM caller, who may send for any app): an event naming another app is rejected,
+// and one naming none becomes that app's.
+func (c *Collector) check(data []byte, size int64, now time.Time, app string, res *Result, firstByKey map[Key]int) (candidate, bool) {
 	var ev *event.AppEvent
 	var err error
 	if size > int64(len(data)) {
@@ -165,6 +190,14 @@ func (c *Collector) check(data []byte, size int64, now time.Time, res *Result, f
 			res.Reason = err.Error()
 		}
 		return candidate{}, false
+	}
+	if app != "" && ev.App != "" && ev.App != app {
+		res.Status, res.Field = StatusRejected, "app"
+		res.Reason = fmt.Sprintf("this write key sends events of app %q only", app)
+		return candidate{}, false
+	}
+	if app != "" {
+		ev.App = app
 	}
 	key := Key{App: ev.AppName(), ID: ev.ID}
 	if ev.ID != "" {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/writekeys"
 )
 
 // Defaults of the settings that have one.
@@ -13,6 +14,11 @@ const (
 	DefaultDedupTTL        = 24 * time.Hour
 	DefaultMaxBodyBytes    = 5 << 20
 	DefaultMaxEvents       = 1000
+	// DefaultRateLimitShares is how many instances share a key's rate when RATE_LIMIT_SHARES
+	// is unset: one, right for a single process; Terraform sets CollectEvents' max_instances.
+	DefaultRateLimitShares = 1
+	// MaxWriteKeyTTL bounds WRITE_KEY_TTL, and so how long a revoked key can keep working.
+	MaxWriteKeyTTL = 10 * time.Minute
 )
 
 // Config is the function's settings, read once from the environment.
@@ -29,6 +35,17 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvents is the largest number of events accepted in one request (MAX_EVENTS).
 	MaxEvents int
+	// WriteKeysCollection is the Firestore collection of the write keys (WRITE_KEYS_COLLECTION).
+	WriteKeysCollection string
+	// WriteKeyTTL is how long an instance trusts what it read of a key (WRITE_KEY_TTL): the
+	// bound on how long a revoked key keeps working.
+	WriteKeyTTL time.Duration
+	// RequireWriteKey refuses requests without a write key (REQUIRE_WRITE_KEY): on whenever
+	// the function is public (browser collection), since then IAM checked no one.
+	RequireWriteKey bool
+	// RateLimitShares is the number of instances a key's rate is split between
+	// (RATE_LIMIT_SHARES): the function's max_instances.
+	RateLimitShares int
 }
 
 // LoadConfig reads the settings through lookup (os.LookupEnv in production) and reports every
@@ -43,6 +60,13 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		// Cloud Functions refuses HTTP requests over 32 MB before they reach us.
 		MaxBodyBytes: int64(env.Int("MAX_BODY_BYTES", DefaultMaxBodyBytes, 1<<10, 32<<20)),
 		MaxEvents:    env.Int("MAX_EVENTS", DefaultMaxEvents, 1, 100_000),
+
+		WriteKeysCollection: env.String("WRITE_KEYS_COLLECTION", writekeys.DefaultCollection),
+		WriteKeyTTL:         env.Duration("WRITE_KEY_TTL", writekeys.DefaultTTL, time.Second, MaxWriteKeyTTL),
+		RequireWriteKey:     env.Bool("REQUIRE_WRITE_KEY", false),
+		// Cloud Run's max instances is at most 1000 by default quota; a share of one
+		// thousandth still leaves a key of rate 1000/s one request a second per instance.
+		RateLimitShares: env.Int("RATE_LIMIT_SHARES", DefaultRateLimitShares, 1, 1000),
 	}
 	if err := env.Err(); err != nil {
 		return Config{}, fmt.Errorf("loading CollectEvents configuration: %w", err)
