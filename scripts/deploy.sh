@@ -39,6 +39,8 @@ DEFAULTS=(
   "DEDUP_TTL=24h"
   "MAX_BODY_BYTES=5242880"
   "MAX_EVENTS=1000"
+  "WRITE_KEYS_COLLECTION=collect_write_keys"
+  "WRITE_KEY_TTL=30s"
   "MAX_TASKS=1000000"
   "HTTP_JSON_ALLOWED_HOSTS="
   "ENQUEUE_SLICE=1000"
@@ -69,7 +71,7 @@ usage() {
   cat <<'EOF'
 Usage: scripts/deploy.sh --project PROJECT [--region REGION] [--only NAME] [--project-number N]
                          [--collect-events-invoker MEMBER]... [--backfill-invoker MEMBER]...
-                         [--rankings-invoker MEMBER]... [--dry-run]
+                         [--rankings-invoker MEMBER]... [--browser-collection] [--dry-run]
 
 Deploys the pipelinekit functions (2nd gen, Go) from the repository root with gcloud, then the
 invoker bindings, the loader's and the rankings' Pub/Sub push subscriptions and the StreamTweets
@@ -84,6 +86,9 @@ and backfill sweep Scheduler jobs.
   --backfill-invoker MEMBER        may call Backfill, e.g. user:me@example.com (repeatable; backfill_invokers)
   --rankings-invoker MEMBER        may call ServeRankings (the rankings API and the deck), e.g.
                                    group:analysts@example.com (repeatable; rankings_invokers)
+  --browser-collection             let web pages send events with write keys (docs/collect.md): CollectEvents,
+                                   and only it, may be invoked by anyone, and requires a write key on every
+                                   request (Terraform's browser_collection)
   --dry-run                        print the commands, one argument a line, instead of running them
   -h, --help                       show this text
 
@@ -119,7 +124,7 @@ FUNCTIONS=(
 # terraform/rankings.tf local.rankings_filter: only the kinds the rankings use.
 RANKINGS_FILTER='attributes.kind = "tweet" OR attributes.kind = "retweet" OR attributes.kind = "reply" OR attributes.kind = "quote" OR attributes.kind = "delete" OR attributes.kind = "search" OR attributes.kind = "detail_view"'
 
-project="" region=us-central1 only="" project_number="" dry_run=false
+project="" region=us-central1 only="" project_number="" dry_run=false browser_collection=false
 collect_invokers=() backfill_invokers=() rankings_invokers=()
 if [[ -n $COLLECT_EVENTS_INVOKERS ]]; then IFS=, read -r -a collect_invokers <<<"$COLLECT_EVENTS_INVOKERS"; fi
 if [[ -n $BACKFILL_INVOKERS ]]; then IFS=, read -r -a backfill_invokers <<<"$BACKFILL_INVOKERS"; fi
@@ -140,6 +145,7 @@ while (($#)); do
     --backfill-invoker=*) backfill_invokers+=("${1#*=}"); shift ;;
     --rankings-invoker) rankings_invokers+=("${2:?--rankings-invoker needs a member}"); shift 2 ;;
     --rankings-invoker=*) rankings_invokers+=("${1#*=}"); shift ;;
+    --browser-collection) browser_collection=true; shift ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -198,6 +204,11 @@ env_of() {
       echo "DEDUP_TTL=$DEDUP_TTL"
       echo "MAX_BODY_BYTES=$MAX_BODY_BYTES"
       echo "MAX_EVENTS=$MAX_EVENTS"
+      echo "WRITE_KEYS_COLLECTION=$WRITE_KEYS_COLLECTION"
+      echo "WRITE_KEY_TTL=$WRITE_KEY_TTL"
+      echo "REQUIRE_WRITE_KEY=$browser_collection"
+      # A write key's rate is split between the instances that may serve it.
+      echo "RATE_LIMIT_SHARES=$max_instances"
       ;;
     LoadEvents)
       echo "GOOGLE_CLOUD_PROJECT=$project"
@@ -324,7 +335,11 @@ for line in "${FUNCTIONS[@]}"; do
     RunBackfillTask) members=("serviceAccount:$(sa tasks-invoker)") ;;
     # tasks: its expansion tasks; serve-rankings: the deck's backfills panel; scheduler: the sweep.
     Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" "serviceAccount:$(sa scheduler-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
-    CollectEvents) members=(${collect_invokers[@]+"${collect_invokers[@]}"}) ;;
+    CollectEvents)
+      members=(${collect_invokers[@]+"${collect_invokers[@]}"})
+      # Browser collection: Terraform's collect_events_public, the one public binding.
+      if $browser_collection; then members+=("allUsers"); fi
+      ;;
     ServeRankings) members=(${rankings_invokers[@]+"${rankings_invokers[@]}"}) ;;
   esac
   for member in ${members[@]+"${members[@]}"}; do

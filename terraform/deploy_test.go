@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -428,5 +429,40 @@ func TestDeployScriptHelpListsTerraformDefaults(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Errorf("only %d defaults compared; the function_env expressions changed shape?", checked)
+	}
+}
+
+// TestDeployScriptBrowserCollection: --browser-collection adds exactly one binding, the public
+// invoker of CollectEvents (Terraform's collect_events_public), and makes CollectEvents require
+// a write key; without it nothing is public and no key is required.
+func TestDeployScriptBrowserCollection(t *testing.T) {
+	base := []string{"--project=p", "--project-number=1"}
+	without := invokerBindings(dryRun(t, base...))
+	with := invokerBindings(dryRun(t, append(base, "--browser-collection")...))
+	var added []string
+	for _, b := range with {
+		if !slices.Contains(without, b) {
+			added = append(added, b)
+		}
+	}
+	if diff := cmp.Diff([]string{"collect-events allUsers"}, added); diff != "" {
+		t.Errorf("bindings --browser-collection adds (-want +got):\n%s", diff)
+	}
+	for _, b := range without {
+		if strings.HasSuffix(b, " allUsers") || strings.HasSuffix(b, " allAuthenticatedUsers") {
+			t.Errorf("without --browser-collection: public binding %s", b)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{base, "REQUIRE_WRITE_KEY: \"false\""}, {append(base, "--browser-collection"), "REQUIRE_WRITE_KEY: \"true\""}} {
+		out, err := exec.Command("bash", append([]string{"../scripts/deploy.sh", "--dry-run", "--only=collect-events"}, tc.args...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("deploy.sh %v: CollectEvents' environment lacks %s", tc.args, tc.want)
+		}
 	}
 }

@@ -130,6 +130,14 @@ locals {
       DEDUP_TTL            = var.dedup_ttl
       MAX_BODY_BYTES       = tostring(var.collect_max_body_bytes)
       MAX_EVENTS           = tostring(var.collect_max_events)
+      # Write keys (docs/collect.md): their collection in the (default) database, where
+      # CollectEvents' datastore.user grant already reaches; how long an instance trusts a read
+      # key; whether a key is required (whenever the function is public); and how many
+      # instances split a key's rate, which is the most that can serve it at once.
+      WRITE_KEYS_COLLECTION = var.write_keys_collection
+      WRITE_KEY_TTL         = var.write_key_ttl
+      REQUIRE_WRITE_KEY     = var.browser_collection ? "true" : "false"
+      RATE_LIMIT_SHARES     = tostring(local.functions.CollectEvents.max_instances)
     }
     LoadEvents = {
       GOOGLE_CLOUD_PROJECT = var.project_id

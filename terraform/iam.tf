@@ -1,7 +1,8 @@
 # Identities and permissions. Each function runs as its own service account holding only what its
 # code does, bound on the resource itself wherever the API allows it. Callers (Scheduler,
 # Pub/Sub push, Cloud Tasks) each sign their requests as a dedicated account that may invoke one
-# function. No binding grants public access or a primitive role (the tests check).
+# function. No binding grants public access or a primitive role (the tests check), except
+# CollectEvents' invoker when browser collection is on (collect_events_public).
 
 locals {
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -193,6 +194,21 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   service  = google_cloudfunctions2_function.function[each.value.function].name
   role     = "roles/run.invoker"
   member   = each.value.member
+}
+
+# Browser collection: web pages call CollectEvents with no Google identity, so its service lets
+# everyone invoke it: Cloud Run's invoker role for the public member type
+# (https://cloud.google.com/run/docs/authenticating/public). Then CollectEvents refuses every
+# request without a write key (REQUIRE_WRITE_KEY = var.browser_collection). The only public
+# binding of the configuration: off by default, and only on CollectEvents (the tests check).
+resource "google_cloud_run_service_iam_member" "collect_events_public" {
+  count = var.deploy_functions && var.browser_collection ? 1 : 0
+
+  project  = google_cloudfunctions2_function.function["CollectEvents"].project
+  location = google_cloudfunctions2_function.function["CollectEvents"].location
+  service  = google_cloudfunctions2_function.function["CollectEvents"].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }
 
 # --- Pub/Sub service agent ---------------------------------------------------------------------

@@ -233,6 +233,34 @@ variable "collect_events_invokers" {
   }
 }
 
+variable "browser_collection" {
+  type        = bool
+  description = "Lets web pages send events to CollectEvents with write keys (docs/collect.md). On: CollectEvents, and no other function, may be invoked by anyone (Cloud Run's public invoker binding), and it refuses every request without a write key (REQUIRE_WRITE_KEY); server callers then use server keys. Off: IAM (collect_events_invokers) alone decides who may call."
+  default     = false
+}
+
+variable "write_keys_collection" {
+  type        = string
+  description = "Firestore collection, in the (default) database, of CollectEvents' write keys (WRITE_KEYS_COLLECTION), one document per key holding its hash; scripts/keys writes it."
+  default     = "collect_write_keys"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]+$", var.write_keys_collection)) && length(var.write_keys_collection) <= 1500
+    error_message = "write_keys_collection must be a collection id of 1-1500 letters, digits, underscores and hyphens (no slashes)."
+  }
+}
+
+variable "write_key_ttl" {
+  type        = string
+  description = "How long a CollectEvents instance trusts what it read of a write key (WRITE_KEY_TTL, a Go duration from 1s to 10m): a revoked key is refused everywhere within this time."
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^([0-9]+m)?([0-9]+s)?$", var.write_key_ttl)) && var.write_key_ttl != ""
+    error_message = "write_key_ttl must be a Go duration in minutes and seconds such as \"30s\" or \"2m\"."
+  }
+}
+
 # --- StreamTweets and Cloud Scheduler ----------------------------------------------------------
 
 variable "stream_schedule" {

@@ -76,6 +76,14 @@ run "defaults" {
     error_message = "No binding may grant anything to allUsers or allAuthenticatedUsers."
   }
   assert {
+    condition     = length(google_cloud_run_service_iam_member.collect_events_public) == 0 && google_cloudfunctions2_function.function["CollectEvents"].service_config[0].environment_variables.REQUIRE_WRITE_KEY == "false"
+    error_message = "Browser collection is off by default: CollectEvents is not public, and IAM callers need no write key."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["CollectEvents"].service_config[0].environment_variables.RATE_LIMIT_SHARES == tostring(google_cloudfunctions2_function.function["CollectEvents"].service_config[0].max_instance_count)
+    error_message = "A write key's rate is split between CollectEvents' max instances."
+  }
+  assert {
     condition = { for k, b in google_cloud_run_service_iam_member.invoker : k => "${b.service} ${b.member}" } == {
       "StreamTweets/scheduler" = "stream-tweets serviceAccount:scheduler-invoker@pk-test-project.iam.gserviceaccount.com"
       "LoadEvents/pubsub-push" = "load-events serviceAccount:pubsub-push@pk-test-project.iam.gserviceaccount.com"
@@ -267,6 +275,42 @@ run "existing_dataset_name" {
   assert {
     condition     = endswith(google_pubsub_subscription.loader[0].push_config[0].push_endpoint, "/projects/pk-test-project/topics/app-events")
     error_message = "The push endpoint must name the chosen topic."
+  }
+}
+
+# Browser collection: CollectEvents, and only it, becomes public, and then requires a write key.
+run "browser_collection" {
+  command = plan
+
+  variables {
+    browser_collection = true
+  }
+
+  assert {
+    condition     = [for b in google_cloud_run_service_iam_member.collect_events_public : "${b.service} ${b.role} ${b.member}"] == ["collect-events roles/run.invoker allUsers"]
+    error_message = "With browser_collection, exactly one public binding: run.invoker on CollectEvents."
+  }
+  assert {
+    condition     = alltrue([for b in google_cloud_run_service_iam_member.invoker : !contains(["allUsers", "allAuthenticatedUsers"], b.member)])
+    error_message = "No other function becomes public with browser_collection."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["CollectEvents"].service_config[0].environment_variables.REQUIRE_WRITE_KEY == "true" && google_cloudfunctions2_function.function["CollectEvents"].service_config[0].environment_variables.WRITE_KEYS_COLLECTION == "collect_write_keys"
+    error_message = "A public CollectEvents must refuse requests without a write key."
+  }
+}
+
+run "browser_collection_functions_deployed_by_gcloud" {
+  command = plan
+
+  variables {
+    browser_collection = true
+    deploy_functions   = false
+  }
+
+  assert {
+    condition     = length(google_cloud_run_service_iam_member.collect_events_public) == 0
+    error_message = "With deploy_functions = false, scripts/deploy.sh --browser-collection grants the public binding."
   }
 }
 

@@ -42,6 +42,8 @@ run "good_values_are_accepted" {
     dedup_ttl                       = "1h30m"
     collect_max_body_bytes          = 8039082 # the most CollectEvents' memory holds at its concurrency
     collect_max_events              = 1
+    write_keys_collection           = replace(format("%1500s", ""), " ", "k")
+    write_key_ttl                   = "10m"
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
     stream_duration                 = "90s"
@@ -129,6 +131,8 @@ run "bad_values_are_refused" {
     dedup_ttl                       = "1d"
     collect_max_body_bytes          = 33554433
     collect_max_events              = 0
+    write_keys_collection           = "keys/x"
+    write_key_ttl                   = "1h"
     collect_events_invokers         = ["allUsers"]
     stream_schedule                 = "* * * *"
     stream_duration                 = "1723s"
@@ -203,6 +207,8 @@ run "bad_values_are_refused" {
     var.dedup_ttl,
     var.collect_max_body_bytes,
     var.collect_max_events,
+    var.write_keys_collection,
+    var.write_key_ttl,
     var.collect_events_invokers,
     var.stream_schedule,
     var.stream_duration,
