@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost,serving] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost,serving,ratelimit] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 //
 // Reference: docs/performance.md.
@@ -39,6 +39,7 @@ type Report struct {
 	GA4Memory *GA4MemoryResult `json:"ga4_memory,omitempty"`
 	Cost      *CostResult      `json:"cost,omitempty"`
 	Serving   *ServingResult   `json:"serving,omitempty"`
+	RateLimit *RateLimitResult `json:"ratelimit,omitempty"`
 }
 
 func main() {
@@ -82,6 +83,10 @@ func main() {
 	svc := ServingConfig{Readers: []int{50, 100}, PollMinutes: 2}
 	flag.DurationVar(&svc.ReadFor, "serving-read-for", 10*time.Second, "how long each reader level reads ServeRankings, cache on and off")
 	flag.IntVar(&svc.Events, "serving-events", 5000, "events delivered to UpdateRankings before the serving benchmark reads")
+	rlc := RateLimitConfig{PublishTime: 2 * time.Millisecond}
+	flag.DurationVar(&rlc.Duration, "ratelimit-duration", 10*time.Second, "length of each phase of the rate-limit benchmark")
+	flag.Float64Var(&rlc.GoodRate, "ratelimit-good-rate", 50, "requests per second of the well-behaved key")
+	flag.Float64Var(&rlc.NoisyLimit, "ratelimit-noisy-limit", 100, "the noisy key's limit (it sends 10x)")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	costc := CostConfig{Backfill: BackfillConfig{Videos: 20, Days: 50, BaselineQueries: 10, Timeout: 10 * time.Minute}}
@@ -214,6 +219,15 @@ func main() {
 		}
 		r.Serving = res
 	}
+	if want("ratelimit") {
+		rlc.Log = log
+		res, err := benchRateLimit(ctx, rlc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: ratelimit: %v\n", err)
+			os.Exit(1)
+		}
+		r.RateLimit = res
+	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)
 		if err != nil {
@@ -253,6 +267,7 @@ func printTable(w io.Writer, r Report) {
 	printGA4Memory(w, r.GA4Memory)
 	printCost(w, r.Cost)
 	printServing(w, r.Serving)
+	printRateLimit(w, r.RateLimit)
 }
 
 func loopback(l *LoaderResult) *LoaderResult {
