@@ -62,6 +62,7 @@ DEFAULTS=(
   "DECK_DEFAULT_KEYWORD=pipeline"
   "DECK_WINDOW=1h"
   "DECK_POLL_INTERVAL=5s"
+  "DECK_COLLECT_KEY="
   "COLLECT_EVENTS_INVOKERS="
   "BACKFILL_INVOKERS="
   "RANKINGS_INVOKERS="
@@ -258,6 +259,14 @@ env_of() {
       echo "DECK_WINDOW=$DECK_WINDOW"
       echo "DECK_POLL_INTERVAL=$DECK_POLL_INTERVAL"
       echo "BACKFILL_URL=$(url backfill)"
+      # The deck's own events: with browser collection and a write key (Terraform's rule).
+      if $browser_collection && [[ -n $DECK_COLLECT_KEY ]]; then
+        echo "DECK_COLLECT_URL=$(url collect-events)"
+        echo "DECK_COLLECT_KEY=$DECK_COLLECT_KEY"
+      else
+        echo "DECK_COLLECT_URL="
+        echo "DECK_COLLECT_KEY="
+      fi
       ;;
     *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
   esac

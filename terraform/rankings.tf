@@ -51,6 +51,10 @@ locals {
       DECK_WINDOW          = var.deck_window
       DECK_POLL_INTERVAL   = var.deck_poll_interval
       BACKFILL_URL         = local.function_urls.Backfill
+      # The deck's own searches and views (docs/collect.md): collect.js from CollectEvents with
+      # the deck's write key, only when browser collection is on and a key is given.
+      DECK_COLLECT_URL = var.browser_collection && var.deck_collect_key != "" ? local.function_urls.CollectEvents : ""
+      DECK_COLLECT_KEY = var.browser_collection ? var.deck_collect_key : ""
     }
   }
 

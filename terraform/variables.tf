@@ -701,6 +701,17 @@ variable "deck_poll_interval" {
   }
 }
 
+variable "deck_collect_key" {
+  type        = string
+  description = "The deck's write key (DECK_COLLECT_KEY), made with scripts/keys for the serving function's origin: with browser_collection on, the deck loads collect.js and sends its own searches and views. Publishable (it sits in the page); empty: the deck sends nothing."
+  default     = ""
+
+  validation {
+    condition     = var.deck_collect_key == "" || can(regex("^wk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$", var.deck_collect_key))
+    error_message = "deck_collect_key must be empty or a write key printed by scripts/keys (wk_...)."
+  }
+}
+
 # --- Backfill: deadlines, the sweep, spec-named secrets ------------------------------------------
 
 variable "backfill_dispatch_deadline" {

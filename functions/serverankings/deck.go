@@ -28,6 +28,11 @@ type DeckConfig struct {
 	// a loopback http URL only, since deployed the signals are in Cloud Monitoring and the
 	// deck has no source for them; empty hides the panel.
 	HealthURL string
+	// CollectURL is CollectEvents' URL (DECK_COLLECT_URL) and CollectKey a write key whose
+	// origins include the deck's (DECK_COLLECT_KEY, publishable: it sits in the page): with
+	// both, the page loads collect.js and sends its searches and views. Empty: no events.
+	CollectURL string
+	CollectKey string
 }
 
 // backfillClient is the client the deck calls the Backfill function with: one adding an ID
@@ -66,7 +71,7 @@ func isLoopback(host string) bool {
 // newDeck builds the deck from its configuration; log receives the backfills proxy's failures.
 func newDeck(ctx context.Context, cfg DeckConfig, log *slog.Logger) (*deck.Handler, error) {
 	dc := deck.Config{DefaultKeyword: cfg.DefaultKeyword, Window: cfg.Window, BackfillURL: cfg.BackfillURL,
-		HealthURL: cfg.HealthURL, PollInterval: cfg.PollInterval, Log: log}
+		HealthURL: cfg.HealthURL, PollInterval: cfg.PollInterval, Log: log, CollectURL: cfg.CollectURL, CollectKey: cfg.CollectKey}
 	if cfg.BackfillURL != "" {
 		c, err := backfillClient(ctx, cfg.BackfillURL)
 		if err != nil {

@@ -90,12 +90,17 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			PollInterval:   env.Duration("DECK_POLL_INTERVAL", 5*time.Second, 100*time.Millisecond, 10*time.Minute),
 			BackfillURL:    env.URL("BACKFILL_URL", ""),
 			HealthURL:      env.URL("DECK_HEALTH_URL", ""),
+			CollectURL:     env.URL("DECK_COLLECT_URL", ""),
+			CollectKey:     env.String("DECK_COLLECT_KEY", ""),
 		},
 		ViewsKeySecret: env.String("RECENT_VIEWS_KEY_SECRET", ""),
 		ViewsKey:       env.String("RECENT_VIEWS_KEY", ""),
 	}
 	if c.Deck.HealthURL != "" && !localURL(c.Deck.HealthURL) {
 		env.Fail("DECK_HEALTH_URL", "%q is not an http URL on this machine (the local stack's health endpoint)", c.Deck.HealthURL)
+	}
+	if (c.Deck.CollectURL == "") != (c.Deck.CollectKey == "") {
+		env.Fail("DECK_COLLECT_KEY", "set both DECK_COLLECT_URL and DECK_COLLECT_KEY (the deck's write key), or neither")
 	}
 	switch {
 	case c.ViewsKeySecret != "" && c.ViewsKey != "":

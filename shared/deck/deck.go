@@ -63,6 +63,11 @@ type Config struct {
 	// Log receives the backfills proxy's failures, which the page is not shown; nil is
 	// slog.Default().
 	Log *slog.Logger
+	// CollectURL is CollectEvents' base URL and CollectKey the deck's write key: with both the
+	// page loads CollectURL/collect.js and sends a search event per search and a detail_view
+	// per opened tweet or item (web/track.js). Empty: the page sends nothing.
+	CollectURL string
+	CollectKey string
 }
 
 // pageConfig is Config as the page reads it (embedded in the HTML as JSON).
@@ -148,9 +153,21 @@ func New(cfg Config) (*Handler, error) {
 		h.cfg.Log = slog.Default()
 	}
 	// Everything the page loads is its own; data can never become script or style.
-	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src " +
+	scripts := "'self'"
+	if cfg.CollectURL != "" || cfg.CollectKey != "" {
+		u, err := url.Parse(strings.TrimSuffix(cfg.CollectURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || cfg.CollectKey == "" {
+			return nil, fmt.Errorf("deck config: CollectURL %q must be an http(s) URL, with a CollectKey", cfg.CollectURL)
+		}
+		h.cfg.CollectURL = u.String()
+		if o := u.Scheme + "://" + u.Host; !strings.Contains(connect, o) {
+			scripts += " " + o
+			connect += " " + o
+		}
+	}
+	h.csp = "default-src 'none'; script-src " + scripts + "; style-src 'self'; img-src 'self' data:; connect-src " +
 		connect + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-	for name, ct := range map[string]string{"deck.js": "text/javascript; charset=utf-8", "deck.css": "text/css; charset=utf-8"} {
+	for name, ct := range map[string]string{"deck.js": "text/javascript; charset=utf-8", "deck.css": "text/css; charset=utf-8", "track.js": "text/javascript; charset=utf-8"} {
 		b, err := fs.ReadFile(web, "web/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("reading embedded %s: %w", name, err)
@@ -174,9 +191,15 @@ func (h *Handler) renderIndex() error {
 		return fmt.Errorf("parsing the deck's index.html: %w", err)
 	}
 	data := struct {
-		Config  pageConfig
-		Version string
+		Config     pageConfig
+		Version    string
+		CollectSrc string
+		CollectKey string
+		TrackV     string
 	}{
+		CollectSrc: strings.TrimSuffix(h.cfg.CollectURL, "/") + "/collect.js",
+		CollectKey: h.cfg.CollectKey,
+		TrackV:     strings.Trim(h.assets["/deck/track.js"].etag, `"`),
 		Config: pageConfig{
 			DefaultKeyword: h.cfg.DefaultKeyword,
 			APIBase:        h.cfg.APIBase,

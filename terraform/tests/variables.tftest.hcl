@@ -44,6 +44,7 @@ run "good_values_are_accepted" {
     collect_max_events              = 1
     write_keys_collection           = replace(format("%1500s", ""), " ", "k")
     write_key_ttl                   = "10m"
+    deck_collect_key                = "wk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
     stream_duration                 = "90s"
@@ -133,6 +134,7 @@ run "bad_values_are_refused" {
     collect_max_events              = 0
     write_keys_collection           = "keys/x"
     write_key_ttl                   = "1h"
+    deck_collect_key                = "not-a-key"
     collect_events_invokers         = ["allUsers"]
     stream_schedule                 = "* * * *"
     stream_duration                 = "1723s"
@@ -209,6 +211,7 @@ run "bad_values_are_refused" {
     var.collect_max_events,
     var.write_keys_collection,
     var.write_key_ttl,
+    var.deck_collect_key,
     var.collect_events_invokers,
     var.stream_schedule,
     var.stream_duration,

@@ -743,6 +743,7 @@
     }
     notice('');
     input.value = '';
+    if (window.deckTrack && id.startsWith('q:')) window.deckTrack('search', { query: q });
     addColumn(id, { save: true, reveal: true });
   });
 
