@@ -251,10 +251,16 @@ func TestCollector(t *testing.T) {
 			want:       reply{Error: "method GET not allowed"},
 		}}},
 		{name: "wrong content type", steps: []step{{
-			contentType: "text/plain", body: search1, wantStatus: http.StatusUnsupportedMediaType,
-			want: reply{Error: "must be application/json (an array of events or one event) or application/x-ndjson"},
+			contentType: "text/csv", body: search1, wantStatus: http.StatusUnsupportedMediaType,
+			want: reply{Error: "must be application/json (an array of events or one event; text/plain is read the same) or application/x-ndjson"},
 		}, {
 			body: search1, wantStatus: http.StatusUnsupportedMediaType, want: reply{Error: `not ""`},
+		}}},
+		// navigator.sendBeacon sends a string as text/plain;charset=UTF-8: read as JSON.
+		{name: "a beacon's text/plain body", steps: []step{{
+			contentType: "text/plain;charset=UTF-8", body: "[" + search1 + "," + view1 + "]", wantStatus: http.StatusOK,
+			want:     reply{Response: Response{Accepted: 2, Results: []Result{accepted(0, "s1"), accepted(1, "v1")}}},
+			wantMsgs: []publish.Message{msg(search1, "search", "s1"), msg(view1, "detail_view", "v1")},
 		}}},
 		{name: "empty body", steps: []step{{
 			contentType: jsonCT, body: "", wantStatus: http.StatusBadRequest, want: reply{Error: "empty body"},

@@ -258,6 +258,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	for k, v := range o.FunctionsEnv {
 		env[k] = v
 	}
+	// A deck given a write key loads collect.js from this stack's CollectEvents.
+	if env["DECK_COLLECT_KEY"] != "" && env["DECK_COLLECT_URL"] == "" {
+		env["DECK_COLLECT_URL"] = functionsURL + "/CollectEvents"
+	}
 	if !o.checksOff() {
 		if err := s.startIdentities(ctx, o); err != nil {
 			return nil, err
