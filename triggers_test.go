@@ -129,9 +129,14 @@ func TestEveryTriggerShapeThroughFunctionsFramework(t *testing.T) {
 			req: func(ctx context.Context, base string) (*http.Request, error) {
 				return plain(ctx, http.MethodPost, base+"/", "application/json", `[{"id":"s1","kind":`)
 			}},
-		trigger{name: "app events as text", fn: "CollectEvents", refused: true, status: http.StatusUnsupportedMediaType,
+		// navigator.sendBeacon's string body: text/plain, read as JSON (docs/collect.md).
+		trigger{name: "app events as a beacon's text", fn: "CollectEvents", names: "publishing failed",
 			req: func(ctx context.Context, base string) (*http.Request, error) {
-				return plain(ctx, http.MethodPost, base+"/", "text/plain", `{"id":"s1","kind":"search","query":"q"}`)
+				return plain(ctx, http.MethodPost, base+"/", "text/plain;charset=UTF-8", `{"id":"s1","kind":"search","query":"q"}`)
+			}},
+		trigger{name: "app events as CSV", fn: "CollectEvents", refused: true, status: http.StatusUnsupportedMediaType,
+			req: func(ctx context.Context, base string) (*http.Request, error) {
+				return plain(ctx, http.MethodPost, base+"/", "text/csv", `id,kind,query`)
 			}},
 		// ServeRankings keeps the store's error in its log and answers a generic 503: that answer
 		// shows the request was decoded and reached the store.
