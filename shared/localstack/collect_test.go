@@ -100,6 +100,22 @@ func TestCollectJSOnTheStack(t *testing.T) {
 	b.Do("searching in the deck", chromedp.SetValue(chromedp.CSS("#search-input"), "decksearchterm"), chromedp.Click(chromedp.CSS("#search button")))
 	b.WaitFor("the search term in the deck's Search terms column",
 		`!!document.querySelector('section[data-col="rank:search_terms"] li.rank[data-key="decksearchterm"]')`)
+
+	// Opening a popular item sends a detail_view as the viewer of the open Recent views column:
+	// the Popular items count and that column both move.
+	tok, err := s.ViewToken("deckviewer", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate("about:blank")
+	b.Navigate(s.Rankings.URL + "/#view_token=" + tok)
+	b.WaitFor("the deck's collect.js", `!!(window.collect && window.deckTrack)`)
+	const row = `section[data-col="rank:popularity"] li.rank[data-key="` + item + `"]`
+	b.WaitFor("the page's item in Popular items", `!!document.querySelector('`+row+`')`)
+	b.Do("opening the popular item", chromedp.Click(chromedp.CSS(row+" .rank-key")))
+	b.WaitFor("the item's count moved from 2 to 3", `(document.querySelector('`+row+`') || {dataset: {}}).dataset.sig === '["`+item+`",3,null,null]'`)
+	b.WaitFor("the item in deckviewer's Recent views",
+		`[...document.querySelectorAll('section[data-col="user:deckviewer"] .rank-key')].some((e) => e.textContent === '`+item+`')`)
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
