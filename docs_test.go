@@ -24,7 +24,6 @@ import (
 // one resolves once the page exists. Remove a name when its page lands.
 var pendingPages = map[string]bool{
 	"docs/sources.md": true, "docs/sign-in.md": true,
-	"docs/collect.md": true,
 }
 
 // docPages returns README.md and every docs/*.md, as slash paths from the module root.
@@ -378,11 +377,13 @@ var docRoutes = []docRoute{
 	{"GET /deck/{}", "functions/serverankings/deck.go", `strings.HasPrefix(rest, "/deck/")`},
 	{"GET /_stack/health", "shared/localstack/health.go", `StackPath + "health"`},
 	{"GET /_stack/errors", "shared/localstack/fleet.go", `StackPath+"errors"`},
+	{"POST /", "functions/collectevents/collector.go", `r.Method != http.MethodPost`},
+	{"GET /collect.js", "functions/collectevents/script.go", `ScriptPath = "/collect.js"`},
 }
 
 var (
 	methodRoute = regexp.MustCompile("\\b(GET|POST) (/[^\\s`)|,;]*)")
-	tickedRoute = regexp.MustCompile("`((?:/rankings|/recent_views|/tweets|/backfills|/deck/|/_stack/|deck/backfills|deck/health|/index\\.html)[^`]*)`")
+	tickedRoute = regexp.MustCompile("`((?:/rankings|/recent_views|/tweets|/backfills|/deck/|/_stack/|deck/backfills|deck/health|/index\\.html|/collect\\.js)[^`]*)`")
 	idSegment   = regexp.MustCompile(`^(\{[a-z_]+\}|\.\.\.|JOB_ID|bf-[0-9a-f]+|[a-z_]+_terms|hashtags|retweets|popularity|search_terms)$`)
 )
 

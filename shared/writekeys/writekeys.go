@@ -4,6 +4,8 @@
 // hashed (SHA-256 of the whole key: the key is 32 random bytes, so a fast hash is enough; there
 // is nothing to guess) under their public id, and read through a per-instance cache whose TTL
 // bounds how long a revoked key keeps working.
+//
+// Reference: docs/collect.md.
 package writekeys
 
 import (
