@@ -72,7 +72,7 @@ func (w *Worker) streamGA4(ctx context.Context, src GA4Streamer, task backfill.T
 				continue
 			}
 			pages = sum.Pages
-			return &sources.Result{APICalls: sum.APICalls, Quota: sum.Quota}, err
+			return &sources.Result{APICalls: sum.APICalls, Quota: sum.Quota.Report()}, err
 		}
 	}
 	res, spent, err := w.fetch(ctx, backfill.FetcherFunc(attempt), task)

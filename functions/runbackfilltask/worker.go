@@ -65,7 +65,7 @@ type Options struct {
 // QuotaRecorder keeps the quota figures an API reported for a task; *backfill.Store is one.
 // A Store without it records none.
 type QuotaRecorder interface {
-	RecordQuota(ctx context.Context, job string, ref backfill.ShardRef, q *sources.GA4Quota) error
+	RecordQuota(ctx context.Context, job string, ref backfill.ShardRef, q *sources.Quota) error
 }
 
 // Worker runs backfill tasks delivered by Cloud Tasks: it fetches the task's data, keeps the
@@ -206,7 +206,7 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 }
 
 // recordQuota keeps the quota figures an API reported for the task, when the store keeps them.
-func (w *Worker) recordQuota(ctx context.Context, task backfill.TaskSpec, q *sources.GA4Quota) {
+func (w *Worker) recordQuota(ctx context.Context, task backfill.TaskSpec, q *sources.Quota) {
 	if qr, ok := w.store.(QuotaRecorder); ok && q != nil {
 		// The figures inform people; failing to keep them does not fail the task.
 		if err := qr.RecordQuota(ctx, task.JobID, task.Ref(), q); err != nil {

@@ -66,11 +66,17 @@ func writeSummary(w io.Writer, s *backfill.Status, watched time.Duration) {
 		fmt.Fprintf(w, ", %s retrying", commas(c.Retrying))
 	}
 	fmt.Fprintf(w, "\n  rows       %s\n  API calls  %s\n", commas(c.Rows), commas(c.APICalls))
-	if q := s.Quota; q != nil {
-		// The API's own quota figures after the latest task (GA4's propertyQuota).
-		fmt.Fprintf(w, "  quota      tokens/hour %s left (task used %s), tokens/day %s left, as of %s\n",
-			commas(int(q.Quota.TokensPerHour.Remaining)), commas(int(q.Quota.TokensPerHour.Consumed)),
-			commas(int(q.Quota.TokensPerDay.Remaining)), q.Shard)
+	if q := s.Quota; q != nil && len(q.Quota.Figures) > 0 {
+		// The API's own quota figures after the latest task, the source's most telling first.
+		var figs []string
+		for _, f := range q.Quota.Figures[:min(len(q.Quota.Figures), quotaFiguresShown)] {
+			figs = append(figs, fmt.Sprintf("%s %s left (task used %s)", f.Name, commas(int(f.Remaining)), commas(int(f.Consumed))))
+		}
+		reset := ""
+		if !q.Quota.ResetAt.IsZero() {
+			reset = ", resets " + q.Quota.ResetAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "  quota      %s%s, as of %s\n", strings.Join(figs, ", "), reset, q.Shard)
 	}
 	elapsed := watched
 	if !s.CreatedAt.IsZero() && s.UpdatedAt.After(s.CreatedAt) {
@@ -94,6 +100,9 @@ func writeSummary(w io.Writer, s *backfill.Status, watched time.Duration) {
 		fmt.Fprintf(w, "  %6s  %s: %s%s\n", commas(g.Count), g.Reason, strings.Join(shards, ", "), more)
 	}
 }
+
+// quotaFiguresShown is how many quota figures the summary line shows.
+const quotaFiguresShown = 2
 
 // seconds renders a number of seconds as a Go duration rounded to the second, e.g. 2m28s.
 func seconds(s float64) string {

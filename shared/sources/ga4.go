@@ -204,7 +204,7 @@ func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
 			return nil, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badResponse", APICalls: res.APICalls, Err: err}
 		}
 	}
-	res.Pages, res.Records, res.Quota = pager.Pages, pager.Records, pager.Quota
+	res.Pages, res.Records, res.Quota = pager.Pages, pager.Records, pager.Quota.Report()
 	if n := len(res.Pages); n > 0 {
 		res.Raw = res.Pages[n-1]
 	}

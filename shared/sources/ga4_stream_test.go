@@ -61,7 +61,11 @@ func TestGA4StreamMatchesReport(t *testing.T) {
 	if diff := cmp.Diff([]int{0, 7, 14, 21, 28}, c.firsts); diff != "" {
 		t.Errorf("first index of each batch (-want +got):\n%s", diff)
 	}
-	got := sources.GA4Summary{APICalls: want.APICalls, Pages: len(want.Pages), Rows: len(want.Records), Quota: want.Quota}
+	got := sources.GA4Summary{APICalls: want.APICalls, Pages: len(want.Pages), Rows: len(want.Records)}
+	if diff := cmp.Diff(want.Quota, sum.Quota.Report()); diff != "" {
+		t.Errorf("quota (-Report +Stream):\n%s", diff)
+	}
+	sum.Quota = nil
 	if diff := cmp.Diff(got, sum); diff != "" {
 		t.Errorf("summary (-Report +Stream):\n%s", diff)
 	}

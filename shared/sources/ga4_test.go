@@ -67,7 +67,7 @@ func TestGA4ReportPages(t *testing.T) {
 	if got := sourcestest.GA4Value("activeUsers", "TYPE_INTEGER", []string{"20240101", "desktop"}); got != "" && want != mustInt(t, got) {
 		t.Errorf("first row activeUsers = %v, want %s", want, got)
 	}
-	if res.Quota == nil || res.Quota.TokensPerHour.Consumed != 5 || res.Quota.TokensPerHour.Remaining != sourcestest.GA4TokensPerHour-5 {
+	if res.Quota == nil || res.Quota.Figures[0] != (sources.NamedFigure{Name: "tokens_per_hour", Consumed: 5, Remaining: sourcestest.GA4TokensPerHour - 5}) {
 		t.Errorf("Quota = %+v, want 5 tokens per hour consumed, %d remaining", res.Quota, sourcestest.GA4TokensPerHour-5)
 	}
 	if st := srv.Stats(); st.Calls != 5 || st.RowsServed != 30 {

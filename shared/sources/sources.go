@@ -79,9 +79,9 @@ type Result struct {
 	// APICalls counts HTTP calls made to the API (retries included, token
 	// refreshes excluded).
 	APICalls int
-	// Quota is the API's own quota report for the task (GA4's propertyQuota), nil when the
+	// Quota is the API's own quota report for the task, in the generic shape; nil when the
 	// API gives none.
-	Quota *GA4Quota
+	Quota *Quota
 }
 
 // normalizeNumber turns a json.Number into int64 when it is integral and fits,

@@ -60,7 +60,7 @@ func TestDrillSources(t *testing.T) {
 			}
 			checkInvariants(t, s, c.JobID, kit.Rows, nil)
 			if src.Name() == backfill.SourceGA4 {
-				if st.Quota == nil || st.Quota.Quota.TokensPerHour.Consumed == 0 || st.Quota.Quota.TokensPerHour.Remaining <= 0 {
+				if st.Quota == nil || len(st.Quota.Quota.Figures) == 0 || st.Quota.Quota.Figures[0].Consumed == 0 || st.Quota.Quota.Figures[0].Remaining <= 0 {
 					t.Errorf("ga4 job status quota = %+v, want the last task's propertyQuota", st.Quota)
 				}
 				api := s.Backfill.GA4.Stats()
