@@ -18,7 +18,7 @@ func FuzzParseTask(f *testing.F) {
 		if !named && err == nil {
 			t.Errorf("parseTask(%s) = not named and no error", body)
 		}
-		if err == nil && task.HTTPJSON == nil && task.YouTube == nil {
+		if err == nil && len(task.Request) == 0 {
 			t.Errorf("parseTask(%s) accepted a task with no query", body)
 		}
 	})

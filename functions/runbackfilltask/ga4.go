@@ -36,7 +36,11 @@ func (l *LazyGA4) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Resu
 	if err != nil {
 		return nil, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
 	}
-	res, err := g.Report(ctx, *t.GA4)
+	var q sources.GA4Query
+	if err := backfill.Request(t, &q, "a ga4 query"); err != nil {
+		return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
+	}
+	res, err := g.Report(ctx, q)
 	if sources.KindOf(err) == sources.AuthRevoked {
 		l.drop(g)
 	}

@@ -28,7 +28,11 @@ func (w *Worker) stream(ctx context.Context, task backfill.TaskSpec) result {
 	fetchedAt := w.now()
 	raw := w.store.NewRawWriter(task.JobID, task.Shard)
 	rows, pages := 0, 0
-	calls, err := w.httpJSON.Stream(ctx, *task.HTTPJSON, func(p sources.Page) error {
+	var req sources.HTTPJSONRequest
+	if err := backfill.Request(task, &req, "an http_json request"); err != nil {
+		return result{kind: permanent, reason: "malformed task: " + err.Error()}
+	}
+	calls, err := w.httpJSON.Stream(ctx, req, func(p sources.Page) error {
 		if err := raw.Add(ctx, p.Body); err != nil {
 			return &stepError{err: err}
 		}

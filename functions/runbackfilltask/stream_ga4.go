@@ -38,12 +38,16 @@ func (w *Worker) streamGA4(ctx context.Context, src GA4Streamer, task backfill.T
 	var rows, pages, restarts, restartCalls int
 	fetchedAt := w.now()
 	sampled := false
+	var q sources.GA4Query
+	if err := backfill.Request(task, &q, "a ga4 query"); err != nil {
+		return result{kind: permanent, reason: "malformed task: " + err.Error()}
+	}
 	attempt := func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
 		for {
 			fetchedAt = w.now()
 			raw = w.store.NewRawWriter(t.JobID, t.Shard)
 			rows = 0
-			sum, err := src.StreamReport(ctx, *t.GA4, sampled, sources.GA4Sink{
+			sum, err := src.StreamReport(ctx, q, sampled, sources.GA4Sink{
 				Records: func(first int, recs []map[string]any) error {
 					if err := w.appendRows(ctx, backfill.GA4Rows(t, recs, first, fetchedAt)); err != nil {
 						return &stepError{err: err, append: true}

@@ -95,7 +95,11 @@ func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJ
 		commits: newCommitSlots(opts.MaxCommits)}
 	w.fetchers = map[string]backfill.Fetcher{
 		backfill.SourceYouTube: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
-			return youtube.Query(ctx, *t.YouTube)
+			var q sources.YouTubeQuery
+			if err := backfill.Request(t, &q, "a youtube query"); err != nil {
+				return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
+			}
+			return youtube.Query(ctx, q)
 		}),
 	}
 	for name, f := range opts.Fetchers {
@@ -169,14 +173,14 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 		}
 	}
 
-	if task.HTTPJSON != nil {
+	if task.Source == backfill.SourceHTTPJSON {
 		return w.stream(ctx, task)
 	}
 	fetcher, ok := w.fetchers[task.Source]
 	if !ok {
 		return result{kind: permanent, reason: fmt.Sprintf("this worker has no fetcher for source %s", task.Source)}
 	}
-	if st, ok := fetcher.(GA4Streamer); ok && task.GA4 != nil {
+	if st, ok := fetcher.(GA4Streamer); ok {
 		return w.streamGA4(ctx, st, task)
 	}
 	res, spent, err := w.fetch(ctx, fetcher, task)

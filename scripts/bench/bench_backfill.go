@@ -368,9 +368,12 @@ func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c Bac
 	n := min(c.BaselineQueries, plan.Tasks)
 	start := time.Now()
 	for i := range n {
-		q := plan.Task(i).YouTube
+		var q sources.YouTubeQuery
+		if err := backfill.Request(plan.Task(i), &q, "a youtube query"); err != nil {
+			return 0, 0, err
+		}
 		for attempt := 1; ; attempt++ {
-			_, err := client.Query(ctx, *q)
+			_, err := client.Query(ctx, q)
 			if err == nil {
 				break
 			}

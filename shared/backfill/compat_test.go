@@ -89,6 +89,19 @@ func TestCompatShapes(t *testing.T) {
 			if s.ID() != want.ID {
 				t.Errorf("stored spec id = %s, want %s", s.ID(), want.ID)
 			}
+			// ... and with LoadSpec (the fan-out, the sweep), unchecked: same id, same tasks.
+			loaded, err := (&Job{ID: want.ID, Spec: string(want.Canonical)}).LoadSpec()
+			if err != nil {
+				t.Fatalf("LoadSpec(stored canonical spec): %v", err)
+			}
+			if loaded.ID() != want.ID {
+				t.Errorf("loaded spec id = %s, want %s", loaded.ID(), want.ID)
+			}
+			if lp, err := loaded.Plan(); err != nil {
+				t.Errorf("planning the loaded spec: %v", err)
+			} else if b, _ := json.Marshal(lp.Task(0)); string(compactBytes(t, b)) != string(compactBytes(t, want.Sample[0])) {
+				t.Errorf("loaded spec's task 0 = %s, want %s", b, want.Sample[0])
+			}
 			// A task body already in the queue decodes, checks and re-encodes unchanged.
 			for _, raw := range want.Sample {
 				var task TaskSpec

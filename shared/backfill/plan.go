@@ -1,24 +1,9 @@
 package backfill
 
 import (
+	"encoding/json"
 	"fmt"
-	"maps"
-	"net/url"
-	"slices"
-	"strings"
-	"time"
-
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
-
-// maxRowsPerQuery is the planner's ceiling on the rows one YouTube query returns. The API does
-// not truncate time-series reports, so the ceiling is ours: it keeps one response (stored raw
-// in Firestore, held in a worker's memory, appended as one batch) to a few MB at most.
-const maxRowsPerQuery = 10_000
-
-// channelVideosEstimate stands in for the number of videos of a channel when a channel-wide
-// query asks for the video dimension, where the real number is unknown at plan time.
-const channelVideosEstimate = 200
 
 // Period is an inclusive range of dates, YYYY-MM-DD.
 type Period struct {
@@ -26,18 +11,75 @@ type Period struct {
 	End   string `json:"end"`
 }
 
-// TaskSpec is one task: one API query (YouTube) or one paginated fetch (http_json). It is the
-// body of the Cloud Task that RunBackfillTask receives.
+// TaskSpec is one task of a job, the body of the Cloud Task that RunBackfillTask receives:
+// {"job_id", "shard", "index", "source", key: request}, where key and request are the source's
+// (Source.TaskKey, Source.Task): the core carries the request without reading it.
 type TaskSpec struct {
 	JobID string `json:"job_id"`
 	// Shard is the task's stable, readable name within the job, e.g.
 	// "video=abc/2024-01-01..2024-01-01" or "id=1&lang=en".
-	Shard    string                   `json:"shard"`
-	Index    int                      `json:"index"`
-	Source   string                   `json:"source"`
-	YouTube  *sources.YouTubeQuery    `json:"youtube,omitempty"`
-	HTTPJSON *sources.HTTPJSONRequest `json:"http_json,omitempty"`
-	GA4      *sources.GA4Query        `json:"ga4,omitempty"`
+	Shard  string `json:"shard"`
+	Index  int    `json:"index"`
+	Source string `json:"source"`
+	// Request is the source's request for this task, opaque to the core.
+	Request json.RawMessage `json:"-"`
+}
+
+// taskHead is a task body's fields the core reads.
+type taskHead struct {
+	JobID  string `json:"job_id"`
+	Shard  string `json:"shard"`
+	Index  int    `json:"index"`
+	Source string `json:"source"`
+}
+
+// MarshalJSON writes the core's fields, then the request under the source's task key: the
+// bytes tasks had when each source's request was a typed field, so bodies already queued and
+// bodies made now are the same.
+func (t TaskSpec) MarshalJSON() ([]byte, error) {
+	head, err := json.Marshal(taskHead{t.JobID, t.Shard, t.Index, t.Source})
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Request) == 0 {
+		return head, nil
+	}
+	key := t.Source
+	if src, ok := Lookup(t.Source); ok {
+		key = src.TaskKey()
+	}
+	k, _ := json.Marshal(key)
+	out := append(head[:len(head)-1:len(head)-1], ',')
+	out = append(append(append(out, k...), ':'), t.Request...)
+	return append(out, '}'), nil
+}
+
+// UnmarshalJSON reads a task body: the core's fields, and the request from the source's task
+// key; any other field is refused (a task carries its own source's request and nothing else).
+func (t *TaskSpec) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	var head taskHead
+	if err := json.Unmarshal(b, &head); err != nil {
+		return err
+	}
+	*t = TaskSpec{JobID: head.JobID, Shard: head.Shard, Index: head.Index, Source: head.Source}
+	key := ""
+	if src, ok := Lookup(t.Source); ok {
+		key = src.TaskKey()
+	}
+	for _, k := range sortedKeys(all) {
+		switch {
+		case k == "job_id" || k == "shard" || k == "index" || k == "source" || string(all[k]) == "null":
+		case k == key:
+			t.Request = all[k]
+		default:
+			return fmt.Errorf("a %s task carries %q, which is not its request (%q)", t.Source, k, key)
+		}
+	}
+	return nil
 }
 
 // Ref returns the task's name in the job store.
@@ -63,16 +105,13 @@ type Plan struct {
 	// Chunks are the periods each YouTube unit is queried for, in order (nil for http_json).
 	Chunks []Period
 
-	spec   *Spec
-	params []param
-	// state is what a source's Plan keeps for its Task.
-	state any
+	spec *Spec
+	// State is what a source's Plan keeps for its Task.
+	State any
 }
 
-type param struct {
-	name   string
-	values []string
-}
+// Section is the plan's spec section, as its source parsed it.
+func (p *Plan) Section() any { return p.spec.Section }
 
 // Plan lays the spec out as tasks. YouTube tasks are video-major: task i queries video
 // i/len(Chunks) for chunk i%len(Chunks). http_json tasks enumerate the cartesian product of
@@ -80,10 +119,10 @@ type param struct {
 func (s *Spec) Plan() (*Plan, error) {
 	p := &Plan{JobID: s.ID(), Source: s.Source, spec: s}
 	src, ok := Lookup(s.Source)
-	if !ok || !src.HasSection(s) {
+	if !ok || s.Section == nil {
 		return nil, fmt.Errorf("spec has no %s section", s.Source)
 	}
-	if err := src.Plan(s, p); err != nil {
+	if err := src.Plan(s.Section, p); err != nil {
 		return nil, err
 	}
 	if p.APICalls == 0 {
@@ -127,158 +166,4 @@ func (p *Plan) Split(size int) []Range {
 		out = append(out, Range{From: from, To: min(from+size, p.Tasks)})
 	}
 	return out
-}
-
-func (p *Plan) youTubeTask(t *TaskSpec) {
-	y := p.spec.YouTube
-	chunk := p.Chunks[t.Index%len(p.Chunks)]
-	q := &sources.YouTubeQuery{
-		StartDate:  chunk.Start,
-		EndDate:    chunk.End,
-		Metrics:    append([]string(nil), y.Metrics...),
-		Dimensions: append([]string(nil), y.Dimensions...),
-		Sort:       "day",
-		Currency:   y.Currency,
-	}
-	var who string
-	if len(y.VideoIDs) > 0 {
-		video := y.VideoIDs[t.Index/len(p.Chunks)]
-		q.IDs = "channel==MINE"
-		q.Filters = "video==" + video
-		who = "video=" + video
-	} else {
-		q.IDs = "channel==" + y.Channel
-		who = "channel=" + y.Channel
-	}
-	t.YouTube = q
-	t.Shard = who + "/" + chunk.Start + ".." + chunk.End
-}
-
-func (p *Plan) httpJSONTask(t *TaskSpec) {
-	h := p.spec.HTTPJSON
-	chosen := make(map[string]string, len(p.params))
-	rest := t.Index
-	for i := len(p.params) - 1; i >= 0; i-- {
-		vs := p.params[i].values
-		chosen[p.params[i].name] = vs[rest%len(vs)]
-		rest /= len(vs)
-	}
-	req := &sources.HTTPJSONRequest{
-		URL:         fillURL(h.URL, chosen),
-		Headers:     maps.Clone(h.Headers),
-		RecordsPath: h.RecordsPath,
-		Secrets:     slices.Clone(h.Secrets),
-	}
-	if pg := h.Pagination; pg != nil {
-		req.Pagination = sources.Pagination{Type: pg.Type, NextPath: pg.NextPath, CursorPath: pg.CursorPath,
-			CursorParam: pg.CursorParam, PageParam: pg.PageParam, StartPage: pg.StartPage, MaxPages: pg.MaxPages}
-	}
-	t.HTTPJSON = req
-	t.Shard = "url"
-	if len(chosen) > 0 {
-		v := url.Values{}
-		for name, value := range chosen {
-			v.Set(name, value)
-		}
-		t.Shard = v.Encode()
-	}
-}
-
-// fillURL replaces each {name} with its value, escaped for where it stands: path escaping
-// before the '?', query escaping after it.
-func fillURL(tmpl string, values map[string]string) string {
-	query := strings.IndexByte(tmpl, '?')
-	var b strings.Builder
-	last := 0
-	for _, m := range placeholderPattern.FindAllStringSubmatchIndex(tmpl, -1) {
-		b.WriteString(tmpl[last:m[0]])
-		v := values[tmpl[m[2]:m[3]]]
-		if query >= 0 && m[0] > query {
-			b.WriteString(url.QueryEscape(v))
-		} else {
-			b.WriteString(url.PathEscape(v))
-		}
-		last = m[1]
-	}
-	b.WriteString(tmpl[last:])
-	return b.String()
-}
-
-// chunks lays [Start, End] out in periods: days, calendar weeks (Monday to Sunday) or months
-// clipped to the range, or the whole range cut into as few equal pieces as keep each query
-// under maxRowsPerQuery.
-func (y *YouTubeSpec) chunks() ([]Period, error) {
-	start, err := parseDate(y.Start)
-	if err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
-	end, err := parseDate(y.End)
-	if err != nil {
-		return nil, fmt.Errorf("end: %w", err)
-	}
-	if end.Before(start) {
-		return nil, fmt.Errorf("end %s is before start %s", y.End, y.Start)
-	}
-	days := int(end.Sub(start).Hours()/24) + 1
-	var out []Period
-	add := func(from, to time.Time) {
-		out = append(out, Period{Start: from.Format(dateLayout), End: to.Format(dateLayout)})
-	}
-	switch y.Chunk {
-	case ChunkDay, "":
-		out = make([]Period, 0, days)
-		for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
-			add(d, d)
-		}
-	case ChunkWeek:
-		for from := start; !from.After(end); {
-			// Days until Sunday: Monday starts a week (ISO 8601).
-			to := from.AddDate(0, 0, (7-int(from.Weekday()))%7)
-			add(from, minTime(to, end))
-			from = to.AddDate(0, 0, 1)
-		}
-	case ChunkMonth:
-		for from := start; !from.After(end); {
-			to := time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
-			add(from, minTime(to, end))
-			from = to.AddDate(0, 0, 1)
-		}
-	case ChunkRange:
-		rows := days * y.rowsPerDay()
-		pieces := max((rows+maxRowsPerQuery-1)/maxRowsPerQuery, 1)
-		size := (days + pieces - 1) / pieces
-		for from := start; !from.After(end); from = from.AddDate(0, 0, size) {
-			add(from, minTime(from.AddDate(0, 0, size-1), end))
-		}
-	default:
-		return nil, fmt.Errorf("unknown chunk %q", y.Chunk)
-	}
-	return out, nil
-}
-
-// rowsPerDay estimates the rows one day of one query yields: the product of the dimensions'
-// typical cardinalities.
-func (y *YouTubeSpec) rowsPerDay() int {
-	rows := 1
-	for _, d := range y.Dimensions {
-		n, ok := youTubeDimensions[d]
-		if !ok {
-			n = 10
-		}
-		if d == "video" && len(y.VideoIDs) == 0 {
-			n = channelVideosEstimate
-		}
-		rows *= n
-		if rows > maxRowsPerQuery {
-			return maxRowsPerQuery // one day per query is as small as a range gets
-		}
-	}
-	return rows
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

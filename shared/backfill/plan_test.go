@@ -77,9 +77,9 @@ func TestYouTubeTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := p.Task(731) // video 1, day 1
-	want := TaskSpec{JobID: p.JobID, Shard: "video=v001/2024-01-02..2024-01-02", Index: 731, Source: SourceYouTube,
-		YouTube: &sources.YouTubeQuery{IDs: "channel==MINE", StartDate: "2024-01-02", EndDate: "2024-01-02",
-			Metrics: []string{"views"}, Dimensions: []string{"day"}, Filters: "video==v001", Sort: "day"}}
+	want := withRequest(TaskSpec{JobID: p.JobID, Shard: "video=v001/2024-01-02..2024-01-02", Index: 731, Source: SourceYouTube},
+		&sources.YouTubeQuery{IDs: "channel==MINE", StartDate: "2024-01-02", EndDate: "2024-01-02",
+			Metrics: []string{"views"}, Dimensions: []string{"day"}, Filters: "video==v001", Sort: "day"})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Task(731) mismatch (-want +got):\n%s", diff)
 	}
@@ -115,8 +115,8 @@ func TestYouTubeTasks(t *testing.T) {
 		t.Errorf("channel month plan Tasks = %d, want 3", cp.Tasks)
 	}
 	ct := cp.Task(1)
-	if ct.Shard != "channel=MINE/2025-02-01..2025-02-28" || ct.YouTube.IDs != "channel==MINE" || ct.YouTube.Filters != "" {
-		t.Errorf("channel Task(1) = %+v %+v, want shard channel=MINE/2025-02-01..2025-02-28, ids channel==MINE, no filter", ct, ct.YouTube)
+	if ct.Shard != "channel=MINE/2025-02-01..2025-02-28" || ytReq(ct).IDs != "channel==MINE" || ytReq(ct).Filters != "" {
+		t.Errorf("channel Task(1) = %+v %+v, want shard channel=MINE/2025-02-01..2025-02-28, ids channel==MINE, no filter", ct, ytReq(ct))
 	}
 }
 
@@ -131,7 +131,7 @@ func TestHTTPJSONTasks(t *testing.T) {
 	}
 	var got []string
 	for _, task := range p.Sample(10) {
-		got = append(got, task.Shard+" "+task.HTTPJSON.URL)
+		got = append(got, task.Shard+" "+hjReq(task).URL)
 	}
 	// ids sorted: 2, a/b; langs sorted: de&x, en; the last name varies fastest.
 	want := []string{
@@ -147,7 +147,7 @@ func TestHTTPJSONTasks(t *testing.T) {
 	wantReq := &sources.HTTPJSONRequest{URL: "https://api.example.com/items/2?lang=de%26x",
 		Headers:    map[string]string{"Accept": "application/json"},
 		Pagination: sources.Pagination{Type: "page", PageParam: "page", StartPage: 1}}
-	if diff := cmp.Diff(wantReq, task.HTTPJSON); diff != "" {
+	if diff := cmp.Diff(wantReq, hjReq(task)); diff != "" {
 		t.Errorf("Task(0).HTTPJSON mismatch (-want +got):\n%s", diff)
 	}
 	// The task is the Cloud Task body: it survives JSON.

@@ -2,10 +2,7 @@ package backfill
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
-
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
 // TableRows is the BigQuery table the worker appends API rows to
@@ -28,58 +25,6 @@ type Row struct {
 	Day time.Time `bigquery:"day"`
 	// Record is the API row as a JSON object: column name to value.
 	Record string `bigquery:"record"`
-}
-
-// Rows turns a task's result into rows: YouTube report rows keyed by their column names,
-// with video_id from the video column or the task's video filter and day from the day column;
-// http_json records as they are.
-func Rows(task TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
-	fetchedAt = fetchedAt.UTC()
-	var out []Row
-	add := func(record map[string]any, video string, day time.Time) {
-		b, err := json.Marshal(record)
-		if err != nil {
-			b = []byte(`{}`) // sources decodes JSON, so its values always marshal
-		}
-		i := int64(len(out))
-		out = append(out, Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
-			FetchedAt: fetchedAt, VideoID: video, Day: day, Record: string(b)})
-	}
-	if task.YouTube != nil {
-		filterVideo := videoOfFilter(task.YouTube.Filters)
-		for _, values := range res.Rows {
-			record := make(map[string]any, len(res.Columns))
-			for c, col := range res.Columns {
-				if c < len(values) {
-					record[col.Name] = values[c]
-				}
-			}
-			video := filterVideo
-			if v, ok := record["video"].(string); ok {
-				video = v
-			}
-			var day time.Time
-			if d, ok := record["day"].(string); ok {
-				day, _ = time.Parse(dateLayout, d)
-			}
-			add(record, video, day)
-		}
-		return out
-	}
-	for _, r := range res.Records {
-		add(r, "", time.Time{})
-	}
-	return out
-}
-
-// videoOfFilter returns the video of a one-video filter ("video==abc"), else "".
-func videoOfFilter(filters string) string {
-	for _, f := range strings.Split(filters, ";") {
-		if v, ok := strings.CutPrefix(f, "video=="); ok && !strings.Contains(v, ",") {
-			return v
-		}
-	}
-	return ""
 }
 
 // CompleteIndex is the row_index of a fetch's completion marker: a task's rows are appended as

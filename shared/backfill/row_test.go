@@ -79,13 +79,13 @@ func TestSchemaFileMatchesRow(t *testing.T) {
 
 func TestRows(t *testing.T) {
 	fetched := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("CET", 3600))
-	yt := TaskSpec{JobID: "bf-1", Shard: "video=abc/2024-01-01..2024-01-02", Index: 3, Source: SourceYouTube,
-		YouTube: &sources.YouTubeQuery{IDs: "channel==MINE", Filters: "video==abc"}}
+	yt := withRequest(TaskSpec{JobID: "bf-1", Shard: "video=abc/2024-01-01..2024-01-02", Index: 3, Source: SourceYouTube},
+		&sources.YouTubeQuery{IDs: "channel==MINE", Filters: "video==abc"})
 	res := &sources.Result{
 		Columns: []sources.Column{{Name: "day"}, {Name: "views"}},
 		Rows:    [][]any{{"2024-01-01", int64(0)}, {"2024-01-02", int64(12)}},
 	}
-	rows := Rows(yt, res, fetched)
+	rows := RowsOf(yt, res, fetched)
 	zero, one := int64(0), int64(1)
 	utc := fetched.UTC()
 	want := []Row{
@@ -98,8 +98,8 @@ func TestRows(t *testing.T) {
 		t.Errorf("Rows(youtube) mismatch (-want +got):\n%s", diff)
 	}
 
-	hj := TaskSpec{JobID: "bf-2", Shard: "id=1", Source: SourceHTTPJSON, HTTPJSON: &sources.HTTPJSONRequest{URL: "https://api.example.com/1"}}
-	rows = Rows(hj, &sources.Result{Records: []map[string]any{{"id": "x", "n": int64(2)}}}, fetched)
+	hj := withRequest(TaskSpec{JobID: "bf-2", Shard: "id=1", Source: SourceHTTPJSON}, &sources.HTTPJSONRequest{URL: "https://api.example.com/1"})
+	rows = RowsOf(hj, &sources.Result{Records: []map[string]any{{"id": "x", "n": int64(2)}}}, fetched)
 	want = []Row{{JobID: "bf-2", Shard: "id=1", RowIndex: &zero, Source: SourceHTTPJSON, FetchedAt: utc, Record: `{"id":"x","n":2}`}}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("Rows(http_json) mismatch (-want +got):\n%s", diff)

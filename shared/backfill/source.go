@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,32 +10,40 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
-// Source is one backfill source: what the planner, the job store, the Backfill function, the
-// worker and the CLI know of it. Each source lives in its own files (spec_<name>.go here, its
-// client in shared/sources, its fake API in shared/sources/sourcestest) and is registered by
-// one line in registry.go.
+// Source is one backfill source: everything the planner, the job store, the Backfill function,
+// the worker and the CLI know of it, behind one interface, so that none of them names a source.
+// A source lives in its own files and is registered by one line in registry.go; docs/sources.md
+// lists what a new one provides.
 type Source interface {
-	// Name is the spec's "source" value, and the name of its spec section.
+	// Name is the spec's "source" value, and the key of its spec section.
 	Name() string
-	// HasSection reports whether s carries this source's spec section.
-	HasSection(s *Spec) bool
-	// Validate checks and normalizes the section (present in s); a mistake is a *FieldError
+	// TaskKey is the key of the source's request in a task body.
+	TaskKey() string
+	// NewSection returns a new, empty spec section of the source's own type (a pointer): the
+	// core decodes the section's JSON into it, strictly for a POST (DecodeStrict, unknown fields
+	// refused by path under Name) and as stored for a job's spec.
+	NewSection() any
+	// Validate checks and normalizes a decoded section in place. A mistake is a *FieldError
 	// naming the field, e.g. "ga4.metrics[2]", which the Backfill function answers with 400.
-	Validate(s *Spec, lim Limits) *FieldError
-	// Plan lays the section out as tasks: it sets p.Tasks and p.Units (p.Chunks when the source
-	// chunks by date) and may set p.APICalls (default one per task) and p.state for Task.
-	Plan(s *Spec, p *Plan) error
-	// Task fills task t.Index of p: its Shard (stable, readable) and its request field.
+	Validate(section any, lim Limits) *FieldError
+	// Plan lays the section out as tasks: it sets p.Tasks and p.Units (p.Chunks when the
+	// source chunks by date) and may set p.APICalls (default one per task) and p.State for Task.
+	Plan(section any, p *Plan) error
+	// Task fills task t.Index of p: its Shard (stable, readable) and its Request.
 	Task(p *Plan, t *TaskSpec)
-	// HasTask reports whether a task body carries this source's request field.
-	HasTask(t TaskSpec) bool
-	// CheckTask says what is wrong with a task body named for this source (nil when it runs).
+	// CheckTask says what is wrong with a task's request (nil when it runs).
 	CheckTask(t TaskSpec) error
 	// Rows maps a task's whole result to backfill_rows (without the completion marker).
 	Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row
 	// Example is a valid spec of the source, ending yesterday or earlier: the example of
 	// docs/backfills.md and the registry test's input.
 	Example() []byte
+}
+
+// LargestTasker is a Source whose tasks' sizes vary with more than their dates: it builds its
+// largest task body directly (see largestTaskBytes).
+type LargestTasker interface {
+	LargestTask(p *Plan) TaskSpec
 }
 
 // Fetcher runs one task of a source against its API and returns the whole result (every page,
@@ -78,7 +87,7 @@ func sourceNames() string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-// CheckTask checks a decoded task body: a registered source, and its request field and no other.
+// CheckTask checks a decoded task body: a registered source, and a request it accepts.
 func CheckTask(t TaskSpec) error {
 	src, ok := Lookup(t.Source)
 	if !ok {
@@ -87,14 +96,25 @@ func CheckTask(t TaskSpec) error {
 	return src.CheckTask(t)
 }
 
-// onlyTask is the CheckTask of most sources: t has name's request field and no other source's.
-func onlyTask(t TaskSpec, name, what string) error {
-	for _, s := range registered {
-		if s.HasTask(t) != (s.Name() == name) {
-			return fmt.Errorf("a %s task needs %s and nothing else", name, what)
-		}
+// Request decodes a task's request into v, for a source's CheckTask and fetcher; a task
+// without one is an error naming what the source needs (what).
+func Request(t TaskSpec, v any, what string) error {
+	if len(t.Request) == 0 {
+		return fmt.Errorf("a %s task needs %s and nothing else", t.Source, what)
+	}
+	if err := json.Unmarshal(t.Request, v); err != nil {
+		return fmt.Errorf("decoding the task: %w", err)
 	}
 	return nil
+}
+
+// SetRequest encodes a source's request into the task.
+func SetRequest(t *TaskSpec, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("backfill: encoding a %s request cannot fail: %v", t.Source, err))
+	}
+	t.Request = b
 }
 
 // RowsOf maps a task's whole result to backfill_rows through its source.
@@ -102,5 +122,5 @@ func RowsOf(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
 	if src, ok := Lookup(t.Source); ok {
 		return src.Rows(t, res, fetchedAt)
 	}
-	return Rows(t, res, fetchedAt)
+	return RecordRows(t, res.Records, 0, fetchedAt)
 }

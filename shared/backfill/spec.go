@@ -5,31 +5,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
-// Source names, as the spec's "source" field spells them.
-const (
-	SourceYouTube  = "youtube_analytics"
-	SourceHTTPJSON = "http_json"
-	SourceGA4      = "ga4"
-)
-
 // DefaultMaxTasks is the task limit when Limits.MaxTasks is zero.
 const DefaultMaxTasks = 1_000_000
 
-// Spec is a validated, normalized POST /backfills body.
+// Spec is a validated, normalized POST /backfills body: {"source": name, name: section,
+// "dry_run": ..., "new_run": ...}. The section belongs to the source, which parses it from its
+// own JSON (Source.Parse); the core keeps it as the source normalized it (see MarshalJSON).
 type Spec struct {
-	Source   string        `json:"source"`
-	YouTube  *YouTubeSpec  `json:"youtube_analytics,omitempty"`
-	HTTPJSON *HTTPJSONSpec `json:"http_json,omitempty"`
-	GA4      *GA4Spec      `json:"ga4,omitempty"`
+	Source string `json:"source"`
+	// Section is the source's section as the source parsed and normalized it (a pointer to the
+	// source's own type); nil before ParseSpec.
+	Section any `json:"-"`
 	// DryRun asks for the plan and a sample of tasks without creating the job.
 	DryRun bool `json:"dry_run,omitempty"`
 	// NewRun asks for a new job even when the same spec ran before (see RunNonce).
@@ -37,46 +30,6 @@ type Spec struct {
 	// RunNonce is set by the caller (not the request body) when NewRun is true: a time or a
 	// uuid that makes ID differ from every earlier run of the same spec.
 	RunNonce string `json:"-"`
-}
-
-// YouTubeSpec selects YouTube Analytics reports: per video (VideoIDs) or for a whole channel.
-type YouTubeSpec struct {
-	VideoIDs   []string `json:"video_ids,omitempty"`
-	Channel    string   `json:"channel,omitempty"`
-	Metrics    []string `json:"metrics"`
-	Dimensions []string `json:"dimensions,omitempty"`
-	Start      string   `json:"start"`
-	End        string   `json:"end"`
-	Chunk      string   `json:"chunk,omitempty"`
-	Currency   string   `json:"currency,omitempty"`
-}
-
-// HTTPJSONSpec selects a plain JSON API: one paginated fetch per combination of Params.
-type HTTPJSONSpec struct {
-	URL         string              `json:"url"`
-	Params      map[string][]string `json:"params,omitempty"`
-	RecordsPath string              `json:"records_path,omitempty"`
-	Pagination  *PaginationSpec     `json:"pagination,omitempty"`
-	Headers     map[string]string   `json:"headers,omitempty"`
-	// Secrets are the credentials the worker adds to every request, named by Secret Manager
-	// resource: a spec never holds a credential's value.
-	Secrets []SecretRef `json:"secrets,omitempty"`
-}
-
-// SecretRef names a credential by Secret Manager resource and says where requests carry it:
-// {"header": "Authorization", "prefix": "Bearer ", "secret": "projects/P/secrets/S"} or
-// {"query": "appid", "secret": "projects/P/secrets/S/versions/3"} (no version means latest).
-type SecretRef = sources.Credential
-
-// PaginationSpec says how an http_json fetch finds its next page.
-type PaginationSpec struct {
-	Type        string `json:"type,omitempty"`
-	NextPath    string `json:"next_path,omitempty"`
-	CursorPath  string `json:"cursor_path,omitempty"`
-	CursorParam string `json:"cursor_param,omitempty"`
-	PageParam   string `json:"page_param,omitempty"`
-	StartPage   int    `json:"start_page,omitempty"`
-	MaxPages    int    `json:"max_pages,omitempty"`
 }
 
 // Limits bounds what a spec may ask for.
@@ -127,22 +80,32 @@ func fieldErr(field, format string, args ...any) *FieldError {
 // validates every field, normalizes the spec (sorted ids and values, defaults filled in) and
 // checks that its plan stays within lim. Errors are *FieldError.
 func ParseSpec(body []byte, lim Limits) (*Spec, error) {
-	if path := unknownField(body); path != "" {
-		return nil, fieldErr(path, "unknown field")
+	var top map[string]json.RawMessage
+	if fe := DecodeStrict(body, &top, ""); fe != nil {
+		return nil, fe
 	}
 	var s Spec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&s); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fieldErr(te.Field, "is a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
+	sections := map[string]json.RawMessage{}
+	for _, k := range sortedKeys(top) {
+		var fe *FieldError
+		switch k {
+		case "source":
+			fe = DecodeStrict(top[k], &s.Source, k)
+		case "dry_run":
+			fe = DecodeStrict(top[k], &s.DryRun, k)
+		case "new_run":
+			fe = DecodeStrict(top[k], &s.NewRun, k)
+		default:
+			if _, ok := Lookup(k); !ok {
+				fe = fieldErr(k, "unknown field")
+			}
+			sections[k] = top[k]
 		}
-		return nil, fieldErr("", "invalid JSON: %v", err)
+		if fe != nil {
+			return nil, fe
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fieldErr("", "invalid JSON: data after the object")
-	}
-	if err := s.validate(lim); err != nil {
+	if err := s.validate(sections, lim); err != nil {
 		return nil, err
 	}
 	p, err := s.Plan()
@@ -175,7 +138,7 @@ func jsonKind(goType string) string {
 	}
 }
 
-func (s *Spec) validate(lim Limits) *FieldError {
+func (s *Spec) validate(sections map[string]json.RawMessage, lim Limits) *FieldError {
 	if s.Source == "" {
 		return fieldErr("source", "missing: want %s", sourceNames())
 	}
@@ -184,14 +147,85 @@ func (s *Spec) validate(lim Limits) *FieldError {
 		return fieldErr("source", "unknown source %q: want %s", s.Source, sourceNames())
 	}
 	for _, other := range registered {
-		if other.Name() != s.Source && other.HasSection(s) {
+		if _, has := sections[other.Name()]; has && other.Name() != s.Source {
 			return fieldErr(other.Name(), "not used by source %s", s.Source)
 		}
 	}
-	if !src.HasSection(s) {
+	raw, has := sections[s.Source]
+	if !has || string(raw) == "null" {
 		return fieldErr(s.Source, "missing: source %s needs it", s.Source)
 	}
-	return src.Validate(s, lim)
+	section := src.NewSection()
+	if fe := DecodeStrict(raw, section, s.Source); fe != nil {
+		return fe
+	}
+	if fe := src.Validate(section, lim); fe != nil {
+		return fe
+	}
+	s.Section = section
+	return nil
+}
+
+// UnmarshalJSON reads a stored spec (a job document's) as it was written, without checking it
+// again: the source's section decodes into the source's own type.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return err
+	}
+	var head struct {
+		Source string `json:"source"`
+		DryRun bool   `json:"dry_run"`
+		NewRun bool   `json:"new_run"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return err
+	}
+	*s = Spec{Source: head.Source, DryRun: head.DryRun, NewRun: head.NewRun}
+	src, ok := Lookup(s.Source)
+	if !ok {
+		return fmt.Errorf("unknown source %q: want %s", s.Source, sourceNames())
+	}
+	if raw, ok := top[s.Source]; ok && string(raw) != "null" {
+		section := src.NewSection()
+		if err := json.Unmarshal(raw, section); err != nil {
+			return fmt.Errorf("decoding the %s section: %w", s.Source, err)
+		}
+		s.Section = section
+	}
+	return nil
+}
+
+// MarshalJSON writes {"source", the section under the source's name, "dry_run", "new_run"}:
+// the order and bytes the spec had when each source was a typed field of it, so job ids (a hash
+// of these bytes) and stored job documents stay what they were.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	src, err := json.Marshal(s.Source)
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString(`{"source":`)
+	b.Write(src)
+	if s.Section != nil && s.Source != "" {
+		sec, err := json.Marshal(s.Section)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the %s section: %w", s.Source, err)
+		}
+		name, _ := json.Marshal(s.Source)
+		b.WriteByte(',')
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(sec)
+	}
+	if s.DryRun {
+		b.WriteString(`,"dry_run":true`)
+	}
+	if s.NewRun {
+		b.WriteString(`,"new_run":true`)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // ID is the job id: "bf-" and 16 hex digits of the SHA-256 of the canonical spec (normalized,

@@ -47,15 +47,24 @@ var (
 	ga4NamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$`)
 )
 
+// SourceGA4 is the ga4 source's name.
+const SourceGA4 = "ga4"
+
 type ga4Source struct{}
 
-func (ga4Source) Name() string               { return SourceGA4 }
-func (ga4Source) HasSection(s *Spec) bool    { return s.GA4 != nil }
-func (ga4Source) HasTask(t TaskSpec) bool    { return t.GA4 != nil }
-func (ga4Source) CheckTask(t TaskSpec) error { return onlyTask(t, SourceGA4, "a ga4 query") }
+func (ga4Source) Name() string    { return SourceGA4 }
+func (ga4Source) TaskKey() string { return SourceGA4 }
+func (ga4Source) CheckTask(t TaskSpec) error {
+	var q sources.GA4Query
+	return Request(t, &q, "a ga4 query")
+}
 
-func (ga4Source) Validate(s *Spec, lim Limits) *FieldError {
-	g := s.GA4
+func (ga4Source) NewSection() any { return &GA4Spec{} }
+func (ga4Source) Validate(section any, lim Limits) *FieldError {
+	return section.(*GA4Spec).validate(lim)
+}
+
+func (g *GA4Spec) validate(lim Limits) *FieldError {
 	const p = SourceGA4 + "."
 	m := ga4PropertyPattern.FindStringSubmatch(g.Property)
 	if g.Property == "" {
@@ -129,8 +138,8 @@ func (ga4Source) Validate(s *Spec, lim Limits) *FieldError {
 	return nil
 }
 
-func (ga4Source) Plan(s *Spec, p *Plan) error {
-	g := s.GA4
+func (ga4Source) Plan(section any, p *Plan) error {
+	g := section.(*GA4Spec)
 	if g.Chunk == ChunkRange {
 		p.Chunks = []Period{{Start: g.Start, End: g.End}}
 	} else {
@@ -161,10 +170,10 @@ func (ga4Source) Plan(s *Spec, p *Plan) error {
 }
 
 func (ga4Source) Task(p *Plan, t *TaskSpec) {
-	g := p.spec.GA4
+	g := p.Section().(*GA4Spec)
 	c := p.Chunks[t.Index]
-	t.GA4 = &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
-		Dimensions: slices.Clone(g.Dimensions), Metrics: slices.Clone(g.Metrics), Limit: g.Limit}
+	SetRequest(t, &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
+		Dimensions: slices.Clone(g.Dimensions), Metrics: slices.Clone(g.Metrics), Limit: g.Limit})
 	t.Shard = "property=" + strings.TrimPrefix(g.Property, "properties/") + "/" + c.Start + ".." + c.End
 }
 

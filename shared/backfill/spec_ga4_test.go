@@ -60,7 +60,7 @@ func TestGA4Plan(t *testing.T) {
 	if diff := cmp.Diff(want, shards); diff != "" {
 		t.Errorf("shards (-want +got):\n%s", diff)
 	}
-	q := p.Task(1).GA4
+	q := ga4Req(p.Task(1))
 	if q == nil || q.Property != "properties/42" || !cmp.Equal(q.Dimensions, []string{"country", "date"}) || q.Limit != 50 {
 		t.Errorf("task 1 query = %+v", q)
 	}
@@ -72,8 +72,7 @@ func TestGA4Plan(t *testing.T) {
 		t.Errorf("CheckTask(a planned ga4 task) = %v", err)
 	}
 	bad := p.Task(0)
-	bad.YouTube = p.Task(0).YouTube
-	bad.GA4 = nil
+	bad.Request = nil
 	if err := CheckTask(bad); err == nil {
 		t.Errorf("CheckTask(a ga4 task without its query) = nil, want an error")
 	}

@@ -66,10 +66,10 @@ func TestParseSpecSecretsByName(t *testing.T) {
 		{Header: "Authorization", Prefix: "Bearer ", Secret: "projects/p/secrets/api-token/versions/latest"},
 		{Query: "appid", Secret: "projects/p/secrets/app-id/versions/3"},
 	}
-	if diff := cmp.Diff(want, spec.HTTPJSON.Secrets); diff != "" {
+	if diff := cmp.Diff(want, spec.Section.(*HTTPJSONSpec).Secrets); diff != "" {
 		t.Errorf("spec secrets mismatch (-want +got):\n%s", diff)
 	}
-	if len(task.HTTPJSON.Secrets) != 2 || task.HTTPJSON.Secrets[0].Secret != want[0].Secret || task.HTTPJSON.Secrets[1].Query != "appid" {
-		t.Errorf("task secrets = %+v, want the two secret names", task.HTTPJSON.Secrets)
+	if len(hjReq(task).Secrets) != 2 || hjReq(task).Secrets[0].Secret != want[0].Secret || hjReq(task).Secrets[1].Query != "appid" {
+		t.Errorf("task secrets = %+v, want the two secret names", hjReq(task).Secrets)
 	}
 }

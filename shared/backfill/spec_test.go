@@ -118,7 +118,7 @@ func TestParseSpecNormalizes(t *testing.T) {
 	}
 	want := &YouTubeSpec{VideoIDs: []string{"a", "b"}, Metrics: []string{"likes", "views"}, Dimensions: []string{"day"},
 		Start: "2024-01-01", End: "2025-12-30", Chunk: "day", Currency: "USD"}
-	if diff := cmp.Diff(want, s.YouTube); diff != "" {
+	if diff := cmp.Diff(want, s.Section); diff != "" {
 		t.Errorf("ParseSpec(ytBody).YouTube mismatch (-want +got):\n%s", diff)
 	}
 	h, err := ParseSpec([]byte(httpBody), testLimits)
@@ -130,7 +130,7 @@ func TestParseSpecNormalizes(t *testing.T) {
 		RecordsPath: "data.items",
 		Pagination:  &PaginationSpec{Type: "cursor", CursorPath: "meta.next", CursorParam: "cursor", MaxPages: 100},
 		Headers:     map[string]string{"Accept": "application/json"}}
-	if diff := cmp.Diff(wantH, h.HTTPJSON); diff != "" {
+	if diff := cmp.Diff(wantH, h.Section); diff != "" {
 		t.Errorf("ParseSpec(httpBody).HTTPJSON mismatch (-want +got):\n%s", diff)
 	}
 }

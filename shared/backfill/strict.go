@@ -3,26 +3,18 @@ package backfill
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// unknownField returns the JSON path of the first field of body that Spec does not have, or
-// "" when there is none (or body is not JSON: the decoder reports that). encoding/json's
-// DisallowUnknownFields names the field but not where it is, and matches names without
-// regard to case; a spec is matched exactly, so "Source" is as unknown as "sauce".
-func unknownField(body []byte) string {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return ""
-	}
-	return unknownIn(v, reflect.TypeFor[Spec](), "")
-}
-
+// unknownIn returns the JSON path of the first field of v that type t does not have, or "" when
+// there is none. encoding/json's DisallowUnknownFields names the field but not where it is, and
+// matches names without regard to case; a spec is matched exactly, so "Source" is as unknown as
+// "sauce".
 func unknownIn(v any, t reflect.Type, path string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -84,4 +76,31 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// DecodeStrict decodes raw (one JSON value) into v, a pointer, the way every part of a spec is
+// read: a field v's type does not have is refused by its path under prefix (matched exactly,
+// not case-folded), a value of the wrong JSON type names its field, data after the value is
+// refused. Sources call it on their section with their name as prefix.
+func DecodeStrict(raw []byte, v any, prefix string) *FieldError {
+	var tree any
+	tdec := json.NewDecoder(bytes.NewReader(raw))
+	tdec.UseNumber()
+	if err := tdec.Decode(&tree); err == nil {
+		if path := unknownIn(tree, reflect.TypeOf(v), prefix); path != "" {
+			return fieldErr(path, "unknown field")
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fieldErr(join(prefix, te.Field), "is a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
+		}
+		return fieldErr(prefix, "invalid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fieldErr(prefix, "invalid JSON: data after the object")
+	}
+	return nil
 }

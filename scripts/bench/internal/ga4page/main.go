@@ -72,7 +72,8 @@ func main() {
 	q := sources.GA4Query{Property: "properties/" + *property, StartDate: *start, EndDate: *end,
 		Dimensions: strings.Split(*dims, ","), Metrics: strings.Split(*mets, ","), Limit: *limit}
 	task := backfill.TaskSpec{JobID: "bf-bench", Shard: "property=" + *property + "/" + *start + ".." + *end,
-		Source: backfill.SourceGA4, GA4: &q}
+		Source: backfill.SourceGA4}
+	backfill.SetRequest(&task, &q)
 
 	runtime.GC()
 	res := Result{Mode: *mode, Limit: *limit, StartRSSMB: procMB("VmRSS")}
@@ -101,7 +102,11 @@ func main() {
 // buffered is the worker before streaming: the whole report (Fetch), its rows, their values,
 // all alive until the one append.
 func buffered(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows, pages, calls int, err error) {
-	r, err := g.Report(ctx, *task.GA4)
+	var q sources.GA4Query
+	if err := backfill.Request(task, &q, "a ga4 query"); err != nil {
+		return 0, 0, 0, err
+	}
+	r, err := g.Report(ctx, q)
 	if err != nil {
 		return 0, 0, callsOf(err), err
 	}
@@ -138,7 +143,11 @@ func streamed(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows
 		return nil
 	}
 	now := time.Now()
-	sum, err := g.Stream(ctx, *task.GA4, false, sources.GA4Sink{
+	var q sources.GA4Query
+	if err := backfill.Request(task, &q, "a ga4 query"); err != nil {
+		return 0, 0, 0, err
+	}
+	sum, err := g.Stream(ctx, q, false, sources.GA4Sink{
 		Records: func(first int, recs []map[string]any) error {
 			out := backfill.GA4Rows(task, recs, first, now)
 			values := make([]map[string]any, len(out))

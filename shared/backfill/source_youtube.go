@@ -1,0 +1,223 @@
+package backfill
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// SourceYouTube is the youtube_analytics source's name.
+const SourceYouTube = "youtube_analytics"
+
+// youTubeSource is youtube_analytics on the Source contract: the spec checks of spec_youtube.go,
+// date chunks, one reports.query per task and typed report rows.
+type youTubeSource struct{}
+
+func (youTubeSource) Name() string    { return SourceYouTube }
+func (youTubeSource) TaskKey() string { return "youtube" }
+
+func (youTubeSource) NewSection() any { return &YouTubeSpec{} }
+func (youTubeSource) Validate(section any, lim Limits) *FieldError {
+	return section.(*YouTubeSpec).validate(lim.now())
+}
+
+func (youTubeSource) Task(p *Plan, t *TaskSpec) { youTubeTask(p, t) }
+
+func (youTubeSource) CheckTask(t TaskSpec) error {
+	var q sources.YouTubeQuery
+	return Request(t, &q, "a youtube query")
+}
+
+func (youTubeSource) Plan(section any, p *Plan) error {
+	y := section.(*YouTubeSpec)
+	chunks, err := y.chunks()
+	if err != nil {
+		return err
+	}
+	p.Chunks = chunks
+	p.Units = max(len(y.VideoIDs), 1)
+	p.Tasks = p.Units * len(chunks)
+	return nil
+}
+
+func (youTubeSource) Example() []byte {
+	end := time.Now().UTC().AddDate(0, 0, -3)
+	return fmt.Appendf(nil, `{"source":"youtube_analytics","youtube_analytics":{"video_ids":["dQw4w9WgXcQ"],"metrics":["views","likes"],"start":%q,"end":%q}}`,
+		end.AddDate(0, 0, -6).Format(dateLayout), end.Format(dateLayout))
+}
+
+// maxRowsPerQuery is the planner's ceiling on the rows one YouTube query returns. The API does
+// not truncate time-series reports, so the ceiling is ours: it keeps one response (stored raw
+// in Firestore, held in a worker's memory, appended as one batch) to a few MB at most.
+const maxRowsPerQuery = 10_000
+
+// channelVideosEstimate stands in for the number of videos of a channel when a channel-wide
+// query asks for the video dimension, where the real number is unknown at plan time.
+const channelVideosEstimate = 200
+
+func youTubeTask(p *Plan, t *TaskSpec) {
+	y := p.Section().(*YouTubeSpec)
+	chunk := p.Chunks[t.Index%len(p.Chunks)]
+	q := &sources.YouTubeQuery{
+		StartDate:  chunk.Start,
+		EndDate:    chunk.End,
+		Metrics:    append([]string(nil), y.Metrics...),
+		Dimensions: append([]string(nil), y.Dimensions...),
+		Sort:       "day",
+		Currency:   y.Currency,
+	}
+	var who string
+	if len(y.VideoIDs) > 0 {
+		video := y.VideoIDs[t.Index/len(p.Chunks)]
+		q.IDs = "channel==MINE"
+		q.Filters = "video==" + video
+		who = "video=" + video
+	} else {
+		q.IDs = "channel==" + y.Channel
+		who = "channel=" + y.Channel
+	}
+	SetRequest(t, q)
+	t.Shard = who + "/" + chunk.Start + ".." + chunk.End
+}
+
+// chunks lays [Start, End] out in periods: days, calendar weeks (Monday to Sunday) or months
+// clipped to the range, or the whole range cut into as few equal pieces as keep each query
+// under maxRowsPerQuery.
+func (y *YouTubeSpec) chunks() ([]Period, error) {
+	start, err := parseDate(y.Start)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	end, err := parseDate(y.End)
+	if err != nil {
+		return nil, fmt.Errorf("end: %w", err)
+	}
+	if end.Before(start) {
+		return nil, fmt.Errorf("end %s is before start %s", y.End, y.Start)
+	}
+	days := int(end.Sub(start).Hours()/24) + 1
+	var out []Period
+	add := func(from, to time.Time) {
+		out = append(out, Period{Start: from.Format(dateLayout), End: to.Format(dateLayout)})
+	}
+	switch y.Chunk {
+	case ChunkDay, "":
+		out = make([]Period, 0, days)
+		for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
+			add(d, d)
+		}
+	case ChunkWeek:
+		for from := start; !from.After(end); {
+			// Days until Sunday: Monday starts a week (ISO 8601).
+			to := from.AddDate(0, 0, (7-int(from.Weekday()))%7)
+			add(from, minTime(to, end))
+			from = to.AddDate(0, 0, 1)
+		}
+	case ChunkMonth:
+		for from := start; !from.After(end); {
+			to := time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+			add(from, minTime(to, end))
+			from = to.AddDate(0, 0, 1)
+		}
+	case ChunkRange:
+		rows := days * y.rowsPerDay()
+		pieces := max((rows+maxRowsPerQuery-1)/maxRowsPerQuery, 1)
+		size := (days + pieces - 1) / pieces
+		for from := start; !from.After(end); from = from.AddDate(0, 0, size) {
+			add(from, minTime(from.AddDate(0, 0, size-1), end))
+		}
+	default:
+		return nil, fmt.Errorf("unknown chunk %q", y.Chunk)
+	}
+	return out, nil
+}
+
+// rowsPerDay estimates the rows one day of one query yields: the product of the dimensions'
+// typical cardinalities.
+func (y *YouTubeSpec) rowsPerDay() int {
+	rows := 1
+	for _, d := range y.Dimensions {
+		n, ok := youTubeDimensions[d]
+		if !ok {
+			n = 10
+		}
+		if d == "video" && len(y.VideoIDs) == 0 {
+			n = channelVideosEstimate
+		}
+		rows *= n
+		if rows > maxRowsPerQuery {
+			return maxRowsPerQuery // one day per query is as small as a range gets
+		}
+	}
+	return rows
+}
+
+// Rows turns a task's result into rows: YouTube report rows keyed by their column names,
+// with video_id from the video column or the task's video filter and day from the day column.
+func (youTubeSource) Rows(task TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
+	fetchedAt = fetchedAt.UTC()
+	var out []Row
+	add := func(record map[string]any, video string, day time.Time) {
+		b, err := json.Marshal(record)
+		if err != nil {
+			b = []byte(`{}`) // sources decodes JSON, so its values always marshal
+		}
+		i := int64(len(out))
+		out = append(out, Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
+			FetchedAt: fetchedAt, VideoID: video, Day: day, Record: string(b)})
+	}
+	var q sources.YouTubeQuery
+	if err := Request(task, &q, "a youtube query"); err == nil {
+		filterVideo := videoOfFilter(q.Filters)
+		for _, values := range res.Rows {
+			record := make(map[string]any, len(res.Columns))
+			for c, col := range res.Columns {
+				if c < len(values) {
+					record[col.Name] = values[c]
+				}
+			}
+			video := filterVideo
+			if v, ok := record["video"].(string); ok {
+				video = v
+			}
+			var day time.Time
+			if d, ok := record["day"].(string); ok {
+				day, _ = time.Parse(dateLayout, d)
+			}
+			add(record, video, day)
+		}
+	}
+	return out
+}
+
+// videoOfFilter returns the video of a one-video filter ("video==abc"), else "".
+func videoOfFilter(filters string) string {
+	for _, f := range strings.Split(filters, ";") {
+		if v, ok := strings.CutPrefix(f, "video=="); ok && !strings.Contains(v, ",") {
+			return v
+		}
+	}
+	return ""
+}
+
+// YouTubeSpec selects YouTube Analytics reports: per video (VideoIDs) or for a whole channel.
+type YouTubeSpec struct {
+	VideoIDs   []string `json:"video_ids,omitempty"`
+	Channel    string   `json:"channel,omitempty"`
+	Metrics    []string `json:"metrics"`
+	Dimensions []string `json:"dimensions,omitempty"`
+	Start      string   `json:"start"`
+	End        string   `json:"end"`
+	Chunk      string   `json:"chunk,omitempty"`
+	Currency   string   `json:"currency,omitempty"`
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
