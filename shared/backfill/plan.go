@@ -100,9 +100,10 @@ type Plan struct {
 	Tasks int
 	// APICalls estimates the API calls: one per task (paginated fetches may make more).
 	APICalls int
-	// Units is how many videos (1 for a channel-wide YouTube job) or parameter combinations.
+	// Units is how many independent things the source plans over (videos, parameter
+	// combinations, ...; 1 when one).
 	Units int
-	// Chunks are the periods each YouTube unit is queried for, in order (nil for http_json).
+	// Chunks are the periods each unit is queried for, in order, when the source plans by date.
 	Chunks []Period
 
 	spec *Spec
@@ -113,9 +114,8 @@ type Plan struct {
 // Section is the plan's spec section, as its source parsed it.
 func (p *Plan) Section() any { return p.spec.Section }
 
-// Plan lays the spec out as tasks. YouTube tasks are video-major: task i queries video
-// i/len(Chunks) for chunk i%len(Chunks). http_json tasks enumerate the cartesian product of
-// params (always the product), names in sorted order, the last name varying fastest.
+// Plan lays the spec out as tasks through its source (Source.Plan), which says how task i is
+// made (Source.Task).
 func (s *Spec) Plan() (*Plan, error) {
 	p := &Plan{JobID: s.ID(), Source: s.Source, spec: s}
 	src, ok := Lookup(s.Source)

@@ -83,56 +83,13 @@ func youTubeTask(p *Plan, t *TaskSpec) {
 	t.Shard = who + "/" + chunk.Start + ".." + chunk.End
 }
 
-// chunks lays [Start, End] out in periods: days, calendar weeks (Monday to Sunday) or months
-// clipped to the range, or the whole range cut into as few equal pieces as keep each query
-// under maxRowsPerQuery.
+// chunks lays [Start, End] out in periods (DateChunks); a range chunk is the whole range cut
+// into as few equal pieces as keep each query under maxRowsPerQuery.
 func (y *YouTubeSpec) chunks() ([]Period, error) {
-	start, err := parseDate(y.Start)
-	if err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
-	end, err := parseDate(y.End)
-	if err != nil {
-		return nil, fmt.Errorf("end: %w", err)
-	}
-	if end.Before(start) {
-		return nil, fmt.Errorf("end %s is before start %s", y.End, y.Start)
-	}
-	days := int(end.Sub(start).Hours()/24) + 1
-	var out []Period
-	add := func(from, to time.Time) {
-		out = append(out, Period{Start: from.Format(dateLayout), End: to.Format(dateLayout)})
-	}
-	switch y.Chunk {
-	case ChunkDay, "":
-		out = make([]Period, 0, days)
-		for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
-			add(d, d)
-		}
-	case ChunkWeek:
-		for from := start; !from.After(end); {
-			// Days until Sunday: Monday starts a week (ISO 8601).
-			to := from.AddDate(0, 0, (7-int(from.Weekday()))%7)
-			add(from, minTime(to, end))
-			from = to.AddDate(0, 0, 1)
-		}
-	case ChunkMonth:
-		for from := start; !from.After(end); {
-			to := time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
-			add(from, minTime(to, end))
-			from = to.AddDate(0, 0, 1)
-		}
-	case ChunkRange:
+	return DateChunks(y.Start, y.End, y.Chunk, func(days int) int {
 		rows := days * y.rowsPerDay()
-		pieces := max((rows+maxRowsPerQuery-1)/maxRowsPerQuery, 1)
-		size := (days + pieces - 1) / pieces
-		for from := start; !from.After(end); from = from.AddDate(0, 0, size) {
-			add(from, minTime(from.AddDate(0, 0, size-1), end))
-		}
-	default:
-		return nil, fmt.Errorf("unknown chunk %q", y.Chunk)
-	}
-	return out, nil
+		return max((rows+maxRowsPerQuery-1)/maxRowsPerQuery, 1)
+	})
 }
 
 // rowsPerDay estimates the rows one day of one query yields: the product of the dimensions'
@@ -213,11 +170,4 @@ type YouTubeSpec struct {
 	End        string   `json:"end"`
 	Chunk      string   `json:"chunk,omitempty"`
 	Currency   string   `json:"currency,omitempty"`
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

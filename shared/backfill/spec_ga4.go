@@ -140,15 +140,11 @@ func (g *GA4Spec) validate(lim Limits) *FieldError {
 
 func (ga4Source) Plan(section any, p *Plan) error {
 	g := section.(*GA4Spec)
-	if g.Chunk == ChunkRange {
-		p.Chunks = []Period{{Start: g.Start, End: g.End}}
-	} else {
-		chunks, err := (&YouTubeSpec{Start: g.Start, End: g.End, Chunk: g.Chunk}).chunks()
-		if err != nil {
-			return err
-		}
-		p.Chunks = chunks
+	chunks, err := DateChunks(g.Start, g.End, g.Chunk, nil)
+	if err != nil {
+		return err
 	}
+	p.Chunks = chunks
 	p.Units = 1
 	p.Tasks = len(p.Chunks)
 	// Estimate: each chunk's rows (days x ga4RowsPerDimension per other dimension) over the

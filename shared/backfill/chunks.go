@@ -1,0 +1,67 @@
+package backfill
+
+import (
+	"fmt"
+	"time"
+)
+
+// DateChunks lays the dates [start, end] (YYYY-MM-DD) out in periods for sources that plan by
+// date: one a day (chunk day or ""), calendar weeks Monday to Sunday, or months, clipped to the
+// range; for chunk range, the range cut into pieces(days) equal pieces (nil pieces: one).
+func DateChunks(start, end, chunk string, pieces func(days int) int) ([]Period, error) {
+	from0, err := parseDate(start)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	last, err := parseDate(end)
+	if err != nil {
+		return nil, fmt.Errorf("end: %w", err)
+	}
+	if last.Before(from0) {
+		return nil, fmt.Errorf("end %s is before start %s", end, start)
+	}
+	days := int(last.Sub(from0).Hours()/24) + 1
+	var out []Period
+	add := func(from, to time.Time) {
+		out = append(out, Period{Start: from.Format(dateLayout), End: to.Format(dateLayout)})
+	}
+	switch chunk {
+	case ChunkDay, "":
+		out = make([]Period, 0, days)
+		for d := from0; !d.After(last); d = d.AddDate(0, 0, 1) {
+			add(d, d)
+		}
+	case ChunkWeek:
+		for from := from0; !from.After(last); {
+			// Days until Sunday: Monday starts a week (ISO 8601).
+			to := from.AddDate(0, 0, (7-int(from.Weekday()))%7)
+			add(from, minTime(to, last))
+			from = to.AddDate(0, 0, 1)
+		}
+	case ChunkMonth:
+		for from := from0; !from.After(last); {
+			to := time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+			add(from, minTime(to, last))
+			from = to.AddDate(0, 0, 1)
+		}
+	case ChunkRange:
+		n := 1
+		if pieces != nil {
+			n = max(pieces(days), 1)
+		}
+		size := (days + n - 1) / n
+		for from := from0; !from.After(last); from = from.AddDate(0, 0, size) {
+			add(from, minTime(from.AddDate(0, 0, size-1), last))
+		}
+	default:
+		return nil, fmt.Errorf("unknown chunk %q", chunk)
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
