@@ -18,21 +18,47 @@ type stepError struct {
 func (e *stepError) Error() string { return e.err.Error() }
 func (e *stepError) Unwrap() error { return e.err }
 
-// stream runs an http_json task page by page: each page's raw body goes to Firestore and its
+// PageStreamer is a Fetcher that can also run a task page by page, handing each page to fn as
+// it arrives; the worker runs such a source's tasks streamed (stream). calls is the API calls
+// made, also on failure.
+type PageStreamer interface {
+	StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (calls int, err error)
+}
+
+// httpJSONFetcher is http_json's Fetcher over an HTTPJSONSource: it always streams.
+type httpJSONFetcher struct{ src HTTPJSONSource }
+
+// Fetch is not used: the worker streams a PageStreamer's tasks.
+func (f httpJSONFetcher) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
+	res := &sources.Result{}
+	calls, err := f.StreamPages(ctx, t, func(p sources.Page) error {
+		res.Pages, res.Records = append(res.Pages, p.Body), append(res.Records, p.Records...)
+		return nil
+	})
+	res.APICalls = calls
+	return res, err
+}
+
+// StreamPages implements PageStreamer.
+func (f httpJSONFetcher) StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (int, error) {
+	var req sources.HTTPJSONRequest
+	if err := backfill.Request(t, &req, "an http_json request"); err != nil {
+		return 0, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
+	}
+	return f.src.Stream(ctx, req, fn)
+}
+
+// stream runs a PageStreamer's task (http_json's) page by page: each page's raw body goes to Firestore and its
 // rows to BigQuery as it arrives, so the instance holds a page or two whatever the task's size,
 // and no append is bigger than a page's rows. When the last page is in, the fetch's completion
 // marker is appended (the raw write ends in the outcome's commit): until then backfill_rows_dedup shows none of
 // this fetch's rows (a fetch cut short by a failure, a deadline or a crash is never mixed with
 // another).
-func (w *Worker) stream(ctx context.Context, task backfill.TaskSpec) result {
+func (w *Worker) stream(ctx context.Context, src PageStreamer, task backfill.TaskSpec) result {
 	fetchedAt := w.now()
 	raw := w.store.NewRawWriter(task.JobID, task.Shard)
 	rows, pages := 0, 0
-	var req sources.HTTPJSONRequest
-	if err := backfill.Request(task, &req, "an http_json request"); err != nil {
-		return result{kind: permanent, reason: "malformed task: " + err.Error()}
-	}
-	calls, err := w.httpJSON.Stream(ctx, req, func(p sources.Page) error {
+	calls, err := src.StreamPages(ctx, task, func(p sources.Page) error {
 		if err := raw.Add(ctx, p.Body); err != nil {
 			return &stepError{err: err}
 		}

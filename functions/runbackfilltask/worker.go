@@ -75,7 +75,6 @@ type Worker struct {
 	store       Store
 	rows        Appender
 	youtube     YouTubeSource
-	httpJSON    HTTPJSONSource
 	fetchers    map[string]backfill.Fetcher
 	maxAttempts int
 	budget      time.Duration
@@ -89,7 +88,7 @@ type Worker struct {
 // NewWorker returns a Worker recording in store, appending to rows, and fetching through
 // youtube and httpJSON.
 func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
-	w := &Worker{store: store, rows: rows, youtube: youtube, httpJSON: httpJSON,
+	w := &Worker{store: store, rows: rows, youtube: youtube,
 		maxAttempts: opts.MaxAttempts, budget: opts.Budget, now: opts.Now, log: newLogger(opts.Logger),
 		jobs: newJobCache(store, opts.JobCacheTTL, time.Now), apiRetries: opts.APIRetries,
 		commits: newCommitSlots(opts.MaxCommits)}
@@ -101,6 +100,7 @@ func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJ
 			}
 			return youtube.Query(ctx, q)
 		}),
+		backfill.SourceHTTPJSON: httpJSONFetcher{src: httpJSON},
 	}
 	for name, f := range opts.Fetchers {
 		w.fetchers[name] = f
@@ -173,12 +173,12 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 		}
 	}
 
-	if task.Source == backfill.SourceHTTPJSON {
-		return w.stream(ctx, task)
-	}
 	fetcher, ok := w.fetchers[task.Source]
 	if !ok {
 		return result{kind: permanent, reason: fmt.Sprintf("this worker has no fetcher for source %s", task.Source)}
+	}
+	if st, ok := fetcher.(PageStreamer); ok {
+		return w.stream(ctx, st, task)
 	}
 	if st, ok := fetcher.(GA4Streamer); ok {
 		return w.streamGA4(ctx, st, task)

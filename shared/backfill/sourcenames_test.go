@@ -40,7 +40,7 @@ var pendingCore = []string{
 	"functions/runbackfilltask/config.go", // YOUTUBE_*, GA4_API_BASE_URL, HTTP_JSON_ALLOWED_HOSTS
 	"functions/runbackfilltask/ga4.go",    // the ga4 fetcher
 	"functions/runbackfilltask/runbackfilltask.go",
-	"functions/runbackfilltask/stream.go",     // http_json's page-by-page run
+	"functions/runbackfilltask/stream.go",     // http_json's fetcher (a PageStreamer)
 	"functions/runbackfilltask/stream_ga4.go", // ga4's streamed run
 	"functions/runbackfilltask/worker.go",
 	"functions/runbackfilltask/youtube.go", // the youtube fetcher
