@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
@@ -182,13 +181,4 @@ func (h *HTTPJSONSpec) validatePagination() *FieldError {
 		pg.StartPage = 1
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -104,3 +104,13 @@ func DecodeStrict(raw []byte, v any, prefix string) *FieldError {
 	}
 	return nil
 }
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
