@@ -21,7 +21,8 @@ import (
 // RateLimitConfig sets the rate-limit benchmark: a well-behaved key sends at GoodRate alone
 // (the baseline), then again while a noisy key sends at 10x its limit.
 type RateLimitConfig struct {
-	Duration    time.Duration
+	Duration    time.Duration // the whole run; each condition gets half, in Rounds alternating rounds
+	Rounds      int
 	GoodRate    float64 // requests per second of the well-behaved key (its limit is twice this)
 	NoisyLimit  float64 // the noisy key's limit; it sends 10x this
 	PublishTime time.Duration
@@ -31,6 +32,7 @@ type RateLimitConfig struct {
 // RateLimitResult is the figures of the benchmark.
 type RateLimitResult struct {
 	DurationS        float64 `json:"duration_s"`
+	Rounds           int     `json:"rounds"`
 	GoodRate         float64 `json:"good_rate"`
 	NoisyLimit       float64 `json:"noisy_limit"`
 	NoisySent        int     `json:"noisy_sent"`
@@ -133,16 +135,34 @@ func benchRateLimit(ctx context.Context, c RateLimitConfig) (*RateLimitResult, e
 		sort.Float64s(ms)
 		return ms[min(len(ms)-1, int(p*float64(len(ms))))]
 	}
-	c.Log.Info("rate limit: the well-behaved key alone", "rate", c.GoodRate, "for", c.Duration)
-	base := send(goodKey, c.GoodRate, c.Duration)
-	c.Log.Info("rate limit: the well-behaved key beside a key at 10x its limit", "noisy_limit", c.NoisyLimit)
-	var noisy []outcome
-	var wg sync.WaitGroup
-	wg.Go(func() { noisy = send(noisyKey, 10*c.NoisyLimit, c.Duration) })
-	good := send(goodKey, c.GoodRate, c.Duration)
-	wg.Wait()
+	// The two conditions alternate in rounds, in ABBA order, so that a change in the machine's
+	// load during the run falls on both alike; each condition's figures pool its rounds.
+	rounds := max(2, c.Rounds)
+	per := c.Duration / time.Duration(rounds)
+	var base, good, noisy []outcome
+	bursts := 0 // runs of consecutive noisy rounds: the noisy key's bucket refills between them
+	var beside time.Duration
+	for i := range rounds {
+		alone := i%4 == 0 || i%4 == 3
+		if !alone && (i == 0 || (i-1)%4 == 0 || (i-1)%4 == 3) {
+			bursts++
+		}
+		if alone {
+			c.Log.Info("rate limit: the well-behaved key alone", "round", i+1, "of", rounds, "rate", c.GoodRate, "for", per)
+			base = append(base, send(goodKey, c.GoodRate, per)...)
+			continue
+		}
+		beside += per
+		c.Log.Info("rate limit: the well-behaved key beside a key at 10x its limit", "round", i+1, "of", rounds, "noisy_limit", c.NoisyLimit)
+		var n []outcome
+		var wg sync.WaitGroup
+		wg.Go(func() { n = send(noisyKey, 10*c.NoisyLimit, per) })
+		good = append(good, send(goodKey, c.GoodRate, per)...)
+		wg.Wait()
+		noisy = append(noisy, n...)
+	}
 
-	r := &RateLimitResult{DurationS: c.Duration.Seconds(), GoodRate: c.GoodRate, NoisyLimit: c.NoisyLimit, NoisySent: len(noisy),
+	r := &RateLimitResult{DurationS: c.Duration.Seconds(), Rounds: rounds, GoodRate: c.GoodRate, NoisyLimit: c.NoisyLimit, NoisySent: len(noisy),
 		GoodP50Ms: pct(good, 200, 0.50), GoodP99Ms: pct(good, 200, 0.99), BaselineP50Ms: pct(base, 200, 0.50), BaselineP99Ms: pct(base, 200, 0.99),
 		Noisy429P99Ms: pct(noisy, 429, 0.99)}
 	for _, o := range noisy {
@@ -159,7 +179,9 @@ func benchRateLimit(ctx context.Context, c RateLimitConfig) (*RateLimitResult, e
 		}
 	}
 	// Admitted over what the limit allows in the window: its rate for the duration plus one burst.
-	r.AdmittedOverRate = float64(r.NoisyAdmitted) / (c.NoisyLimit*c.Duration.Seconds() + c.NoisyLimit)
+	// Admitted over what the limit allows while the noisy key sent: its rate for that time plus
+	// one burst per run of noisy rounds (the bucket refills in the alone rounds between them).
+	r.AdmittedOverRate = float64(r.NoisyAdmitted) / (c.NoisyLimit*beside.Seconds() + c.NoisyLimit*float64(bursts))
 	return r, nil
 }
 

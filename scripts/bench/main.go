@@ -84,7 +84,8 @@ func main() {
 	flag.DurationVar(&svc.ReadFor, "serving-read-for", 10*time.Second, "how long each reader level reads ServeRankings, cache on and off")
 	flag.IntVar(&svc.Events, "serving-events", 5000, "events delivered to UpdateRankings before the serving benchmark reads")
 	rlc := RateLimitConfig{PublishTime: 2 * time.Millisecond}
-	flag.DurationVar(&rlc.Duration, "ratelimit-duration", 10*time.Second, "length of each phase of the rate-limit benchmark")
+	flag.DurationVar(&rlc.Duration, "ratelimit-duration", 24*time.Second, "length of the rate-limit benchmark (half alone, half beside the noisy key)")
+	flag.IntVar(&rlc.Rounds, "ratelimit-rounds", 8, "alternating rounds of the rate-limit benchmark (ABBA order)")
 	flag.Float64Var(&rlc.GoodRate, "ratelimit-good-rate", 50, "requests per second of the well-behaved key")
 	flag.Float64Var(&rlc.NoisyLimit, "ratelimit-noisy-limit", 100, "the noisy key's limit (it sends 10x)")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
