@@ -30,7 +30,7 @@ func (h *harness) seedShards(t *testing.T, id string, planned int, now time.Time
 		}
 		n[st]++
 		doc := map[string]any{"index": i, "shard": fmt.Sprintf("id=%05d", i), "state": st, "attempts": 1, "updated_at": now}
-		if _, err := b.Set(job.Collection("shards").Doc(fmt.Sprintf("t%09d", i)), doc); err != nil {
+		if _, err := b.Set(job.Collection("shards").Doc(backfill.ShardDocID(i)), doc); err != nil {
 			t.Fatalf("seeding shard %d: %v", i, err)
 		}
 	}

@@ -161,7 +161,7 @@ func seedShardDocs(ctx context.Context, client *firestore.Client, job string, ta
 				b := client.Batch()
 				for i := f; i < min(f+batch, tasks); i++ {
 					if d := doc(i); d != nil {
-						b.Set(shards.Doc(fmt.Sprintf("t%09d", i)), d)
+						b.Set(shards.Doc(backfill.ShardDocID(i)), d)
 					}
 				}
 				if _, err := b.Commit(ctx); err != nil {

@@ -95,10 +95,13 @@ func apply(cur *shardDoc, o outcome) (deltas map[string]int, ok bool) {
 	return deltas, true
 }
 
-func shardDocID(index int) string { return fmt.Sprintf("t%09d", index) }
-
-func (s *Store) shardRef(job string, index int) *firestore.DocumentRef {
-	return s.jobRef(job).Collection("shards").Doc(shardDocID(index))
+// shardRef is task index's outcome document, named by the job's layout (shardid.go).
+func (s *Store) shardRef(ctx context.Context, job string, index int) (*firestore.DocumentRef, error) {
+	l, err := s.layout(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	return s.jobRef(job).Collection("shards").Doc(l.id(index)), nil
 }
 
 // counterRef picks the counter document of a task: index modulo n spreads a job's outcomes
@@ -149,7 +152,11 @@ func (s *Store) RecordSuccessWithRaw(ctx context.Context, job string, ref ShardR
 // ShardState returns the task's recorded state: ShardPending when nothing was recorded yet.
 // The worker reads it only on a redelivery, to skip a task that already has a final outcome.
 func (s *Store) ShardState(ctx context.Context, job string, index int) (string, error) {
-	snap, err := s.shardRef(job, index).Get(ctx)
+	ref, err := s.shardRef(ctx, job, index)
+	if err != nil {
+		return "", err
+	}
+	snap, err := ref.Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return ShardPending, nil
 	}

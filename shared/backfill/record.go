@@ -46,7 +46,10 @@ var errContended = errors.New("shard document changed by other reports on every 
 // successful task's raw pages, see RecordSuccessWithRaw): they share the commit, so they are
 // written once, by the report that counts.
 func (s *Store) commitOutcome(ctx context.Context, job string, ref ShardRef, o outcome, with func(*firestore.WriteBatch)) (first bool, err error) {
-	shard := s.shardRef(job, ref.Index)
+	shard, err := s.shardRef(ctx, job, ref.Index)
+	if err != nil {
+		return false, err
+	}
 	if o.state != ShardPending { // a reset applies only to an existing failed shard
 		cur := shardDoc{Index: ref.Index, Shard: ref.Shard, State: ShardPending}
 		if deltas, ok := apply(&cur, o); ok {

@@ -39,6 +39,7 @@ type Store struct {
 	now      func() time.Time
 	counters int
 	logger   *slog.Logger
+	layouts  layoutCache
 }
 
 // Option configures a Store.
@@ -99,13 +100,16 @@ type Job struct {
 	End           *End      `firestore:"end,omitempty" json:"end,omitempty"`
 	NoticePending bool      `firestore:"notice_pending,omitempty" json:"notice_pending,omitempty"`
 	NotifiedAt    time.Time `firestore:"notified_at,omitempty" json:"notified_at,omitzero"`
+	// ShardLayout is how many key ranges the job's shard document ids are spread over
+	// (ShardBuckets, shardid.go); 0 in jobs created before, whose ids are t<index>.
+	ShardLayout int `firestore:"shard_layout,omitempty" json:"-"`
 }
 
 // NewJob returns the job for a spec and its plan, in state planning.
 func NewJob(spec *Spec, plan *Plan) *Job {
 	return &Job{
 		ID: plan.JobID, Source: spec.Source, Spec: string(spec.JSON()), RunNonce: spec.RunNonce,
-		State: JobPlanning, Planned: plan.Tasks, APICallsEstimate: plan.APICalls,
+		State: JobPlanning, Planned: plan.Tasks, APICallsEstimate: plan.APICalls, ShardLayout: currentLayout.buckets,
 	}
 }
 

@@ -31,11 +31,18 @@ func newStore(t *testing.T, planned int, opts ...Option) (*Store, *fakeclock.Clo
 	t.Cleanup(func() { client.Close() })
 	clk := fakeclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	s := NewStore(client, append([]Option{WithClock(clk.Now)}, opts...)...)
-	job := &Job{ID: "bf-test", Source: SourceYouTube, Spec: "{}", Planned: planned, APICallsEstimate: planned}
+	return s, clk, createJob(t, s, "bf-test", planned, ShardBuckets)
+}
+
+// createJob creates a job document of the given shard layout: ShardBuckets as NewJob does, 0
+// for a job created before shard_layout existed.
+func createJob(t *testing.T, s *Store, id string, planned, layout int) string {
+	t.Helper()
+	job := &Job{ID: id, Source: SourceYouTube, Spec: "{}", Planned: planned, APICallsEstimate: planned, ShardLayout: layout}
 	if created, _, err := s.CreateJob(t.Context(), job); err != nil || !created {
 		t.Fatalf("CreateJob() = %v, %v, want created", created, err)
 	}
-	return s, clk, job.ID
+	return job.ID
 }
 
 func ref(i int) ShardRef { return ShardRef{Index: i, Shard: fmt.Sprintf("video=v/%03d", i)} }

@@ -27,7 +27,11 @@ type SweepMark struct {
 
 // Final reports whether the task's shard has a final outcome (succeeded, failed or cancelled).
 func (s *Store) Final(ctx context.Context, job string, index int) (bool, error) {
-	snap, err := s.shardRef(job, index).Get(ctx)
+	ref, err := s.shardRef(ctx, job, index)
+	if err != nil {
+		return false, err
+	}
+	snap, err := ref.Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return false, nil
 	}
@@ -38,13 +42,22 @@ func (s *Store) Final(ctx context.Context, job string, index int) (bool, error) 
 	return finalState(v), nil
 }
 
-func (s *Store) sweepRef(job string, index int) *firestore.DocumentRef {
-	return s.jobRef(job).Collection("sweeps").Doc(shardDocID(index))
+// sweepRef is task index's sweep mark, named as its shard document.
+func (s *Store) sweepRef(ctx context.Context, job string, index int) (*firestore.DocumentRef, error) {
+	l, err := s.layout(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	return s.jobRef(job).Collection("sweeps").Doc(l.id(index)), nil
 }
 
 // ReadSweepMark returns the shard's sweep mark (Attempts 0 when no sweep touched it).
 func (s *Store) ReadSweepMark(ctx context.Context, job string, index int) (SweepMark, error) {
-	snap, err := s.sweepRef(job, index).Get(ctx)
+	ref, err := s.sweepRef(ctx, job, index)
+	if err != nil {
+		return SweepMark{}, err
+	}
+	snap, err := ref.Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return SweepMark{}, nil
 	}
@@ -64,7 +77,10 @@ func (s *Store) ReadSweepMark(ctx context.Context, job string, index int) (Sweep
 // since: claimed false means another sweep did. Callers create the shard's task number
 // m.Attempts+1 first, so that a mark read always names tasks that were created.
 func (s *Store) ClaimSweep(ctx context.Context, job string, index int, m SweepMark) (claimed bool, err error) {
-	ref := s.sweepRef(job, index)
+	ref, err := s.sweepRef(ctx, job, index)
+	if err != nil {
+		return false, err
+	}
 	doc := map[string]any{"index": index, "attempts": m.Attempts + 1, "at": s.now().UTC()}
 	if m.read.IsZero() {
 		_, err = ref.Create(ctx, doc)

@@ -2,6 +2,8 @@ package backfill
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +26,11 @@ func seedShards(t *testing.T, s *Store, job string, planned int, missing map[int
 		if state == "" {
 			state = ShardSucceeded
 		}
-		if _, err := b.Set(s.shardRef(job, i), shardDoc{Index: i, Shard: fmt.Sprint(i), State: state}); err != nil {
+		ref, err := s.shardRef(t.Context(), job, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Set(ref, shardDoc{Index: i, Shard: fmt.Sprint(i), State: state}); err != nil {
 			t.Fatalf("seeding shard %d: %v", i, err)
 		}
 	}
@@ -33,10 +39,12 @@ func seedShards(t *testing.T, s *Store, job string, planned int, missing map[int
 
 // The walk finds, in order from its start and wrapping, the shards without a final outcome,
 // those without a document included, and stops at max indexes or at its read budget; it reads
-// only pages of ShardPageSize documents.
+// only pages of ShardPageSize documents. The job is one created before shard_layout (ids
+// t<index>, walked in index order): its documents still read.
 func TestUnfinishedFrom(t *testing.T) {
 	const planned = 2*ShardPageSize + 100
-	s, _, job := newStore(t, planned)
+	s, _, _ := newStore(t, planned)
+	job := createJob(t, s, "bf-legacy", planned, 0)
 	missing := map[int]bool{5: true, 600: true, planned - 1: true}
 	seedShards(t, s, job, planned, missing, map[int]string{3: ShardPending, 7: ShardRetrying, 1050: ShardRetrying, 9: ShardFailed, 10: ShardCancelled})
 	docs := planned - len(missing)
@@ -54,7 +62,7 @@ func TestUnfinishedFrom(t *testing.T) {
 		{"read budget one past a page", job, planned, 0, 10, ShardPageSize + 1, Walk{Indexes: []int{3, 5, 7}, Read: ShardPageSize + 1}},
 		{"a missing last shard costs no read", job, planned, planned - 1, 1, 10_000, Walk{Indexes: []int{planned - 1}, Read: 0}},
 		{"start past the end wraps", job, planned, planned + 3, 1, 10_000, Walk{Indexes: []int{3}, Read: 1}},
-		{"no documents yet", "bf-none", 1_000_000, 999_998, 3, 10_000, Walk{Indexes: []int{999_998, 999_999, 0}, Read: 0}},
+		{"no documents yet", createJob(t, s, "bf-none", 1_000_000, 0), 1_000_000, 999_998, 3, 10_000, Walk{Indexes: []int{999_998, 999_999, 0}, Read: 0}},
 		{"no tasks", job, 0, 0, 3, 10_000, Walk{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,5 +118,56 @@ func TestClaimSweepTurn(t *testing.T) {
 	}
 	if j, err := s.GetJob(t.Context(), job); err != nil || !j.SweptAt.Equal(clk.Now()) || !j.UpdatedAt.Equal(j.CreatedAt) {
 		t.Errorf("job after the claim = %+v, %v; want swept_at now and updated_at untouched", j, err)
+	}
+}
+
+// In the current layout the walk goes in document id order (bucket by bucket), finds every
+// unfinished shard, those without a document included, wraps, and stops at its read budget.
+func TestUnfinishedFromBuckets(t *testing.T) {
+	const planned = 2*ShardPageSize + 100
+	s, _, job := newStore(t, planned)
+	missing := map[int]bool{5: true, 600: true, 64: true, planned - 1: true}
+	states := map[int]string{3: ShardPending, 7: ShardRetrying, 1050: ShardRetrying, 9: ShardFailed, 10: ShardCancelled, 128: ShardPending}
+	seedShards(t, s, job, planned, missing, states)
+	// idOrder is the tasks sorted by document id, worked out apart from pos and index.
+	idOrder := make([]int, planned)
+	for i := range idOrder {
+		idOrder[i] = i
+	}
+	slices.SortFunc(idOrder, func(a, b int) int { return strings.Compare(ShardDocID(a), ShardDocID(b)) })
+	unfinishedFrom := func(start int) []int {
+		at := slices.Index(idOrder, start)
+		var out []int
+		for _, i := range append(slices.Clone(idOrder[at:]), idOrder[:at]...) {
+			if missing[i] || states[i] == ShardPending || states[i] == ShardRetrying {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	docs := planned - len(missing)
+	for _, tc := range []struct {
+		name               string
+		start, max, budget int
+		want               []int
+		wantRead           int
+	}{
+		{"all", 0, 100, 10_000, unfinishedFrom(0), docs},
+		{"wraps from the middle", 1050, 100, 10_000, unfinishedFrom(1050), docs + 1}, // the wrap reads the start's page again
+		{"stops at max", 0, 3, 10_000, unfinishedFrom(0)[:3], -1},
+		{"a missing shard, the last of its bucket", planned - 1, 1, 10_000, []int{planned - 1}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.UnfinishedFrom(t.Context(), job, planned, tc.start, tc.max, tc.budget)
+			if err != nil {
+				t.Fatalf("UnfinishedFrom() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got.Indexes); diff != "" {
+				t.Errorf("UnfinishedFrom(start %d, max %d) indexes mismatch (-want +got):\n%s", tc.start, tc.max, diff)
+			}
+			if tc.wantRead >= 0 && got.Read != tc.wantRead {
+				t.Errorf("UnfinishedFrom(start %d, max %d) read %d, want %d", tc.start, tc.max, got.Read, tc.wantRead)
+			}
+		})
 	}
 }

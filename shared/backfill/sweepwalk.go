@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
@@ -25,10 +23,10 @@ type Walk struct {
 	Read int
 }
 
-// UnfinishedFrom walks the job's shards in index order from start, wrapping at planned, and
-// returns up to max indexes whose shard has no final outcome: no shard document yet (shard ids
-// are zero-padded, so document id order is index order, and an index missing between two
-// documents has none), or pending or retrying. It reads pages of ShardPageSize documents and
+// UnfinishedFrom walks the job's shards in document id order from task start, wrapping at the
+// end, and returns up to max indexes whose shard has no final outcome: no shard document yet
+// (the layout maps id order to task order, shardid.go, so a task whose id falls between two
+// documents read has none), or pending or retrying. It reads pages of ShardPageSize documents and
 // stops once it has max indexes or has read readBudget documents, so its reads and memory are
 // bounded by those, not by the job's size. A walk cut short by readBudget returns what it found;
 // callers start the next walk elsewhere (a random index) to reach the rest.
@@ -37,9 +35,13 @@ func (s *Store) UnfinishedFrom(ctx context.Context, job string, planned, start, 
 	if planned <= 0 || max <= 0 {
 		return w, nil
 	}
-	start = ((start % planned) + planned) % planned
+	l, err := s.layout(ctx, job)
+	if err != nil {
+		return w, err
+	}
+	start = l.pos(((start%planned)+planned)%planned, planned)
 	for _, r := range [][2]int{{start, planned}, {0, start}} {
-		done, err := s.walkRange(ctx, job, r[0], r[1], max, readBudget, &w)
+		done, err := s.walkRange(ctx, job, l, planned, r[0], r[1], max, readBudget, &w)
 		if err != nil || done {
 			return w, err
 		}
@@ -50,10 +52,11 @@ func (s *Store) UnfinishedFrom(ctx context.Context, job string, planned, start, 
 // errWalkFull ends a walk that has its max indexes.
 var errWalkFull = errors.New("walk full")
 
-// walkRange walks the shards [from, to) into w; done reports that w is full or its reads spent.
-func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBudget int, w *Walk) (done bool, err error) {
-	add := func(i int) error { // errWalkFull once w has max: no further read
-		w.Indexes = append(w.Indexes, i)
+// walkRange walks the shards at positions [from, to) of id order into w; done reports that w is
+// full or its reads spent.
+func (s *Store) walkRange(ctx context.Context, job string, l shardLayout, planned, from, to, max, readBudget int, w *Walk) (done bool, err error) {
+	add := func(p int) error { // errWalkFull once w has max: no further read
+		w.Indexes = append(w.Indexes, l.index(p, planned))
 		if len(w.Indexes) >= max {
 			return errWalkFull
 		}
@@ -69,8 +72,8 @@ func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBu
 			return true, nil
 		}
 		it := s.jobRef(job).Collection("shards").Select("state").OrderBy(firestore.DocumentID, firestore.Asc).
-			StartAt(shardDocID(next)).Limit(limit).Documents(ctx)
-		n, end, err := s.walkPage(it, &next, to, w, add)
+			StartAt(l.id(l.index(next, planned))).Limit(limit).Documents(ctx)
+		n, end, err := s.walkPage(it, l, planned, &next, to, w, add)
 		it.Stop()
 		if errors.Is(err, errWalkFull) {
 			return true, nil
@@ -89,10 +92,10 @@ func (s *Store) walkRange(ctx context.Context, job string, from, to, max, readBu
 	return len(w.Indexes) >= max || w.Read >= readBudget, nil
 }
 
-// walkPage reads one page, adding the indexes without a document before each document and the
-// document's own when unfinished; it moves *next past the last document and returns how many
-// it read, and end when it met a document at or past to (the range has no more).
-func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *Walk, add func(int) error) (n int, end bool, err error) {
+// walkPage reads one page, adding the positions without a document before each document and
+// the document's own when unfinished; it moves *next past the last document and returns how
+// many it read, and end when it met a document at or past to (the range has no more).
+func (s *Store) walkPage(it *firestore.DocumentIterator, l shardLayout, planned int, next *int, to int, w *Walk, add func(int) error) (n int, end bool, err error) {
 	for {
 		d, err := it.Next()
 		if errors.Is(err, iterator.Done) {
@@ -103,9 +106,13 @@ func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *W
 		}
 		n++
 		w.Read++
-		i, ok := shardIndex(d.Ref.ID)
-		if !ok || i < *next {
+		i, ok := l.parse(d.Ref.ID)
+		if !ok || i >= planned {
 			continue // not a shard of this job's plan
+		}
+		i = l.pos(i, planned)
+		if i < *next {
+			continue
 		}
 		if i >= to {
 			return n, true, nil
@@ -122,16 +129,6 @@ func (s *Store) walkPage(it *firestore.DocumentIterator, next *int, to int, w *W
 			}
 		}
 	}
-}
-
-// shardIndex parses a shard document id (shardDocID).
-func shardIndex(id string) (int, bool) {
-	rest, ok := strings.CutPrefix(id, "t")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	return n, err == nil && n >= 0
 }
 
 // finalState reports whether a shard's stored state is a final outcome.
