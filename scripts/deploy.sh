@@ -23,6 +23,7 @@ DEFAULTS=(
   "MESSAGE_RETENTION_DURATION=604800s"
   "BIGQUERY_DATASET=events"
   "BACKFILL_QUEUE_ID=backfill"
+  "BACKFILL_QUEUES=1"
   "QUEUE_MAX_ATTEMPTS=8"
   "STREAM_SCHEDULE=* * * * *"
   "SCHEDULER_TIME_ZONE=Etc/UTC"
@@ -41,7 +42,7 @@ DEFAULTS=(
   "MAX_EVENTS=1000"
   "WRITE_KEYS_COLLECTION=collect_write_keys"
   "WRITE_KEY_TTL=30s"
-  "MAX_TASKS=1000000"
+  "MAX_TASKS=10000000"
   "HTTP_JSON_ALLOWED_HOSTS="
   "ENQUEUE_SLICE=1000"
   "ENQUEUE_PARALLELISM=32"
@@ -217,7 +218,12 @@ env_of() {
       ;;
     Backfill)
       echo "GOOGLE_CLOUD_PROJECT=$project"
-      echo "BACKFILL_QUEUE=projects/$project/locations/$region/queues/$BACKFILL_QUEUE_ID"
+      # Terraform's backfill_queues: BACKFILL_QUEUE_ID, then BACKFILL_QUEUE_ID-1, -2, ...
+      queues="projects/$project/locations/$region/queues/$BACKFILL_QUEUE_ID"
+      for ((n = 1; n < BACKFILL_QUEUES; n++)); do
+        queues+=",projects/$project/locations/$region/queues/$BACKFILL_QUEUE_ID-$n"
+      done
+      echo "BACKFILL_QUEUE=$queues"
       echo "WORKER_URL=$(url run-backfill-task)"
       echo "BACKFILL_URL=$(url backfill)"
       echo "TASKS_SERVICE_ACCOUNT=$(sa tasks-invoker)"

@@ -60,3 +60,38 @@ resource "google_firestore_index" "backfill_sweep_rotation" {
     order      = "ASCENDING"
   }
 }
+
+# Fields of a backfill job's write-heavy subcollections that no query filters or orders on lose
+# their single-field indexes. Every indexed field costs index writes on every document write,
+# and an indexed field whose values grow with time (a task's index, updated_at, a counter's
+# running totals) limits the collection to 500 writes/s whatever the document ids
+# (https://cloud.google.com/firestore/docs/solutions/shard-timestamp: "If your app doesn't use
+# the timestamp field in any queries, you can remove the 500 writes per second limit by not
+# indexing the timestamp field"; https://cloud.google.com/firestore/docs/best-practices, "Reduce
+# write latency": index fanout). What stays indexed is what is queried (shared/backfill):
+# shards.state (the failed and retried shards: Where("state", "==", ...)) and quota.at
+# (OrderBy("at")); the sweep's walk orders by document id, which needs no field index. Firestore
+# allows 200 single-field index exemptions per database (https://cloud.google.com/firestore/quotas);
+# these are 30.
+locals {
+  backfill_unindexed_fields = {
+    shards   = ["index", "shard", "attempts", "reason", "rows", "api_calls", "updated_at"]
+    counters = ["succeeded", "failed", "retrying", "cancelled", "rows", "api_calls", "enqueued", "updated_at"]
+    sweeps   = ["index", "attempts", "at"]
+    enqueued = ["from", "to", "at"]
+    raw      = ["job", "shard", "part", "parts", "pages", "write", "data", "stored_at", "chunked"]
+  }
+}
+
+resource "google_firestore_field" "backfill_unindexed" {
+  for_each = merge([for collection, fields in local.backfill_unindexed_fields : {
+    for field in fields : "${collection}.${field}" => { collection = collection, field = field }
+  }]...)
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  # Empty: no ascending, descending or array-contains index on the field.
+  index_config {}
+}

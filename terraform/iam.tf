@@ -153,9 +153,10 @@ resource "google_project_iam_member" "firestore_user" {
 }
 
 resource "google_cloud_tasks_queue_iam_member" "backfill_enqueuer" {
-  project  = google_cloud_tasks_queue.backfill.project
-  location = google_cloud_tasks_queue.backfill.location
-  name     = google_cloud_tasks_queue.backfill.name
+  count    = var.backfill_queues
+  project  = google_cloud_tasks_queue.backfill[count.index].project
+  location = google_cloud_tasks_queue.backfill[count.index].location
+  name     = google_cloud_tasks_queue.backfill[count.index].name
   role     = "roles/cloudtasks.enqueuer"
   member   = google_service_account.function["Backfill"].member
 }
@@ -167,9 +168,10 @@ resource "google_cloud_tasks_queue_iam_member" "backfill_enqueuer" {
 # tasks.list and queues.get, but a deleted custom role's ID stays taken for weeks, which breaks
 # destroy-then-apply.
 resource "google_cloud_tasks_queue_iam_member" "backfill_sweeper" {
-  project  = google_cloud_tasks_queue.backfill.project
-  location = google_cloud_tasks_queue.backfill.location
-  name     = google_cloud_tasks_queue.backfill.name
+  count    = var.backfill_queues
+  project  = google_cloud_tasks_queue.backfill[count.index].project
+  location = google_cloud_tasks_queue.backfill[count.index].location
+  name     = google_cloud_tasks_queue.backfill[count.index].name
   role     = "roles/cloudtasks.viewer"
   member   = google_service_account.function["Backfill"].member
 }
@@ -258,4 +260,14 @@ resource "google_secret_manager_secret_iam_member" "spec_secret_reader" {
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.function["RunBackfillTask"].member
+}
+
+moved {
+  from = google_cloud_tasks_queue_iam_member.backfill_enqueuer
+  to   = google_cloud_tasks_queue_iam_member.backfill_enqueuer[0]
+}
+
+moved {
+  from = google_cloud_tasks_queue_iam_member.backfill_sweeper
+  to   = google_cloud_tasks_queue_iam_member.backfill_sweeper[0]
 }

@@ -337,7 +337,7 @@ resource "google_monitoring_alert_policy" "backfill_stalled" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A planning or running backfill job recorded no task outcome for ${var.backfill_sweep_after} (backfill_sweep_after), and the scheduled sweep looked at it: `swept backfill job` lines of the backfill function name it (job_id) and say what the sweep found (live: tasks still queued; reenqueued: tasks lost and sent again; failed: tasks given up after backfill_sweep_max_attempts). Live tasks that do not run: is the ${var.backfill_queue} queue paused, or its delay alert firing? Reenqueued again and again: RunBackfillTask dies before it records (its memory, its timeout: see its logs). ${local.runbook}"
+    content   = "A planning or running backfill job recorded no task outcome for ${var.backfill_sweep_after} (backfill_sweep_after), and the scheduled sweep looked at it: `swept backfill job` lines of the backfill function name it (job_id) and say what the sweep found (live: tasks still queued; reenqueued: tasks lost and sent again; failed: tasks given up after backfill_sweep_max_attempts). Live tasks that do not run: is a ${var.backfill_queue} queue paused, or its delay alert firing? Reenqueued again and again: RunBackfillTask dies before it records (its memory, its timeout: see its logs). ${local.runbook}"
   }
 }
 
@@ -348,9 +348,9 @@ resource "google_monitoring_alert_policy" "task_backlog" {
   notification_channels = var.notification_channels
 
   conditions {
-    display_name = "99th percentile task attempt delay of ${var.backfill_queue} above ${var.alert_task_delay_seconds}s"
+    display_name = "99th percentile task attempt delay of a ${var.backfill_queue} queue above ${var.alert_task_delay_seconds}s"
     condition_threshold {
-      filter          = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"${var.backfill_queue}\""
+      filter          = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=${local.backfill_queue_match}"
       comparison      = "COMPARISON_GT"
       threshold_value = var.alert_task_delay_seconds * 1000 # the metric is in milliseconds
       duration        = "0s"
@@ -364,7 +364,7 @@ resource "google_monitoring_alert_policy" "task_backlog" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "Tasks of the ${var.backfill_queue} queue are dispatched more than ${var.alert_task_delay_seconds}s after their scheduled time: the backlog is older than the queue drains. Expected during a large backfill at the queue's rate (queue_max_dispatches_per_second); otherwise check that the queue is running (`gcloud tasks queues describe ${var.backfill_queue}`), that RunBackfillTask answers (429 and 503 make Cloud Tasks slow the queue down), and its max_instances. ${local.runbook}"
+    content   = "Tasks of a ${var.backfill_queue} queue (backfill_queues of them: ${var.backfill_queue}, ${var.backfill_queue}-1, ...) are dispatched more than ${var.alert_task_delay_seconds}s after their scheduled time: the backlog is older than the queue drains. Expected during a large backfill at the queue's rate (queue_max_dispatches_per_second); otherwise check that the queue is running (`gcloud tasks queues describe ${var.backfill_queue}`), that RunBackfillTask answers (429 and 503 make Cloud Tasks slow the queue down), and its max_instances. ${local.runbook}"
   }
 
   depends_on = [google_project_service.api]
@@ -495,7 +495,7 @@ locals {
     ] },
     { title = "Backfill tasks (outcomes per second) and tasks queued", series = [
       { filter = "metric.type=\"${local.log_metric_type.backfill_tasks}\" AND resource.type=\"cloud_run_revision\"", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.label.outcome"] },
-      { filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"${var.backfill_queue}\"", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = [] },
+      { filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=${local.backfill_queue_match}", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = [] },
     ] },
     { title = "Backfill jobs ended (by state) and stalled", series = [
       { filter = "metric.type=\"${local.log_metric_type.backfill_jobs_ended}\" AND resource.type=\"cloud_run_revision\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.label.state"] },
@@ -552,4 +552,10 @@ resource "google_monitoring_dashboard" "pipeline" {
       }]
     }
   })
+}
+
+locals {
+  # Every backfill queue (tasks.tf): backfill_queue and backfill_queue-<n>, matched by the
+  # Monitoring filter's regex function (https://cloud.google.com/monitoring/api/v3/filters).
+  backfill_queue_match = "monitoring.regex.full_match(\"${var.backfill_queue}(-[0-9]+)?\")"
 }

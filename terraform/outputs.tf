@@ -43,8 +43,13 @@ output "loader_subscription" {
 }
 
 output "backfill_queue" {
-  description = "Full name of the backfill Cloud Tasks queue."
-  value       = google_cloud_tasks_queue.backfill.id
+  description = "Full name of the first backfill Cloud Tasks queue (backfill_queues lists them all)."
+  value       = google_cloud_tasks_queue.backfill[0].id
+}
+
+output "backfill_queues" {
+  description = "Full names of the backfill Cloud Tasks queues, task i of a job in queue i mod their count."
+  value       = google_cloud_tasks_queue.backfill[*].id
 }
 
 output "dataset" {

@@ -1,7 +1,13 @@
-# The Cloud Tasks queue of backfill tasks: Backfill enqueues one HTTP task per shard, signed as
-# tasks-invoker, and the queue dispatches them to RunBackfillTask within these limits.
+# The Cloud Tasks queues of backfill tasks: Backfill enqueues one HTTP task per shard, signed as
+# tasks-invoker, task i in queue i mod backfill_queues, and each queue dispatches them to
+# RunBackfillTask within these limits. One queue dispatches at most 500 tasks/s
+# (max_dispatches_per_second, https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#RateLimits),
+# so a job runs at backfill_queues x queue_max_dispatches_per_second at best. Queue 0 keeps the
+# name backfill_queue (a queue deployed before this count moves to [0] below, not replaced:
+# a deleted queue's name stays taken for about 7 days); queue n > 0 is "<backfill_queue>-<n>".
 resource "google_cloud_tasks_queue" "backfill" {
-  name     = var.backfill_queue
+  count    = var.backfill_queues
+  name     = count.index == 0 ? var.backfill_queue : "${var.backfill_queue}-${count.index}"
   location = var.region
 
   rate_limits {
@@ -24,10 +30,20 @@ resource "google_cloud_tasks_queue" "backfill" {
 
   lifecycle {
     # Every task that runs writes one counter document; Firestore takes about one write per
-    # second on a document, so the counters must be at least as many as the dispatch rate.
+    # second on a document, so the counters must be at least as many as the job's dispatch rate,
+    # every queue's together.
     precondition {
-      condition     = var.backfill_counter_shards >= var.queue_max_dispatches_per_second
-      error_message = "backfill_counter_shards must be at least queue_max_dispatches_per_second."
+      condition     = var.backfill_counter_shards >= var.backfill_queues * var.queue_max_dispatches_per_second
+      error_message = "backfill_counter_shards must be at least backfill_queues x queue_max_dispatches_per_second."
+    }
+    # RunBackfillTask must hold what the queues send: at a dispatch rate r a task of latency L
+    # keeps r x L tasks in flight (Little's law), so unless max_instances x concurrency covers
+    # every queue's rate times backfill_task_seconds, the worker answers 429 and Cloud Tasks
+    # slows the queues down (https://cloud.google.com/tasks/docs/common-pitfalls#backoff_errors_and_enforced_rates),
+    # and the queues' rate is never reached.
+    precondition {
+      condition     = local.functions.RunBackfillTask.max_instances * local.functions.RunBackfillTask.concurrency >= var.backfill_queues * var.queue_max_dispatches_per_second * var.backfill_task_seconds
+      error_message = "RunBackfillTask's max_instances x concurrency (${local.functions.RunBackfillTask.max_instances * local.functions.RunBackfillTask.concurrency}) must be at least backfill_queues x queue_max_dispatches_per_second x backfill_task_seconds (${var.backfill_queues * var.queue_max_dispatches_per_second * var.backfill_task_seconds}): raise its max_instances in locals.functions, or lower the rate."
     }
     # A task's work stops WORK_TIMEOUT into the request, leaving at least 30 s to record its
     # outcome before Cloud Tasks stops waiting (the dispatch deadline), which in turn must not
@@ -40,4 +56,10 @@ resource "google_cloud_tasks_queue" "backfill" {
   }
 
   depends_on = [google_project_service.api]
+}
+
+# The queue of the configuration before backfill_queues is queue 0.
+moved {
+  from = google_cloud_tasks_queue.backfill
+  to   = google_cloud_tasks_queue.backfill[0]
 }

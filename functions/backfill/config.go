@@ -15,7 +15,11 @@ import (
 
 // Defaults of the settings that have one.
 const (
-	DefaultMaxTasks           = backfill.DefaultMaxTasks
+	// DefaultMaxTasks admits a 10,000,000-task job: the plan is computed per task on demand and
+	// the fan-out creates at most EnqueueSlice tasks per request (fanout.go), so neither grows
+	// with the job; such a job takes 10,000,000 / (queues x 500/s) to dispatch, 5.6 hours on
+	// one queue and 1.4 on four.
+	DefaultMaxTasks           = 10_000_000
 	DefaultEnqueueSlice       = 1000
 	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
 	// DefaultEnqueueRate is 5 times a queue's highest dispatch rate (500/s): enough to keep the
@@ -42,9 +46,12 @@ var queuePattern = regexp.MustCompile(`^projects/[A-Za-z0-9\-:.]+/locations/[A-Z
 type Config struct {
 	// Project is the Google Cloud project of the job store (GOOGLE_CLOUD_PROJECT).
 	Project string
-	// Queue is the full name of the Cloud Tasks queue (BACKFILL_QUEUE):
+	// Queue is the full name of the first Cloud Tasks queue (BACKFILL_QUEUE's first name):
 	// projects/P/locations/L/queues/Q.
 	Queue string
+	// Queues are every backfill queue (BACKFILL_QUEUE, comma-separated full names, at most
+	// MaxQueues): task i of a job goes to queue i mod len(Queues).
+	Queues []string
 	// WorkerURL is the URL of RunBackfillTask, which worker tasks target (WORKER_URL).
 	WorkerURL string
 	// BackfillURL is this function's own URL, for expansion tasks and status_url (BACKFILL_URL).
@@ -92,7 +99,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
 	c := Config{
 		Project:             env.Required("GOOGLE_CLOUD_PROJECT"),
-		Queue:               env.Required("BACKFILL_QUEUE"),
+		Queues:              env.List("BACKFILL_QUEUE", nil),
 		WorkerURL:           env.URL("WORKER_URL", ""),
 		BackfillURL:         strings.TrimSuffix(env.URL("BACKFILL_URL", ""), "/"),
 		TasksServiceAccount: env.String("TASKS_SERVICE_ACCOUNT", ""),
@@ -119,13 +126,37 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: required but not set", v.name))
 		}
 	}
-	if c.Queue != "" && !queuePattern.MatchString(c.Queue) {
-		errs = append(errs, fmt.Errorf("BACKFILL_QUEUE: %q is not a full queue name (projects/P/locations/L/queues/Q)", c.Queue))
+	errs = append(errs, checkQueues(c.Queues)...)
+	if len(c.Queues) > 0 {
+		c.Queue = c.Queues[0]
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("loading Backfill configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// checkQueues reports what is wrong with BACKFILL_QUEUE's names: none, more than MaxQueues, one
+// that is not a full queue name, or one named twice (its tasks would go to two slots).
+func checkQueues(names []string) []error {
+	if len(names) == 0 {
+		return []error{errors.New("BACKFILL_QUEUE: required but not set")}
+	}
+	var errs []error
+	if len(names) > MaxQueues {
+		errs = append(errs, fmt.Errorf("BACKFILL_QUEUE: %d queues, at most %d", len(names), MaxQueues))
+	}
+	seen := map[string]bool{}
+	for _, q := range names {
+		if !queuePattern.MatchString(q) {
+			errs = append(errs, fmt.Errorf("BACKFILL_QUEUE: %q is not a full queue name (projects/P/locations/L/queues/Q)", q))
+		}
+		if seen[q] {
+			errs = append(errs, fmt.Errorf("BACKFILL_QUEUE: %q is named twice", q))
+		}
+		seen[q] = true
+	}
+	return errs
 }
 
 // Limits returns what a spec may ask for under this configuration.

@@ -1,6 +1,8 @@
 package backfill
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,9 +28,9 @@ func TestLoadConfig(t *testing.T) {
 		}
 		return m
 	}
-	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill",
+	base := Config{Project: "p", Queue: "projects/p/locations/us-central1/queues/backfill", Queues: []string{"projects/p/locations/us-central1/queues/backfill"},
 		WorkerURL: "https://run-backfill-task-xyz.a.run.app", BackfillURL: "https://backfill-xyz.a.run.app",
-		MaxTasks: 1_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2500, CounterShards: 500,
+		MaxTasks: 10_000_000, EnqueueSlice: 1000, EnqueueParallelism: 32, EnqueueRate: 2500, CounterShards: 500,
 		DispatchDeadline: 10 * time.Minute, SweepAfter: 15 * time.Minute, SweepMaxAttempts: 3, SweepBudget: 500,
 		JobEventsTopic: "backfill-job-events"}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
@@ -46,6 +48,21 @@ func TestLoadConfig(t *testing.T) {
 				c.DispatchDeadline, c.SweepAfter, c.SweepMaxAttempts, c.SweepBudget = 20*time.Minute, 0, 5, 10
 				return c
 			}(),
+		},
+		{
+			Name: "twenty queues",
+			Env:  with(map[string]string{"BACKFILL_QUEUE": queueList(MaxQueues)}),
+			Want: func() Config {
+				c := base
+				c.Queues = strings.Split(queueList(MaxQueues), ",")
+				return c
+			}(),
+		},
+		{Name: "twenty-one queues", Env: with(map[string]string{"BACKFILL_QUEUE": queueList(MaxQueues + 1)}), WantErr: []string{"BACKFILL_QUEUE: 21 queues, at most 20"}},
+		{
+			Name:    "a queue named twice",
+			Env:     with(map[string]string{"BACKFILL_QUEUE": "projects/p/locations/us-central1/queues/backfill, projects/p/locations/us-central1/queues/backfill"}),
+			WantErr: []string{`BACKFILL_QUEUE: "projects/p/locations/us-central1/queues/backfill" is named twice`},
 		},
 		{
 			Name: "every problem reported",
@@ -84,4 +101,13 @@ func TestChildRanges(t *testing.T) {
 	if got := childRanges(r(0, 1_000_000), 50); len(got) > 50 {
 		t.Errorf("len(childRanges([0, 1e6), 50)) = %d, want at most 50", len(got))
 	}
+}
+
+// queueList is BACKFILL_QUEUE naming n queues: backfill, backfill-1, ...
+func queueList(n int) string {
+	names := []string{"projects/p/locations/us-central1/queues/backfill"}
+	for i := 1; i < n; i++ {
+		names = append(names, fmt.Sprintf("projects/p/locations/us-central1/queues/backfill-%d", i))
+	}
+	return strings.Join(names, ",")
 }

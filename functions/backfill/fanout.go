@@ -40,7 +40,9 @@ func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backf
 			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
 		})
 	}
-	res, err := s.enq.Enqueue(ctx, tasks)
+	// Child j in queue j mod n: the children of a range are always the same, so a retried
+	// expansion finds each child in the queue it was created in (names dedup within a queue).
+	res, err := s.queues.enqueue(ctx, tasks, func(j int) int { return j })
 	if err != nil {
 		return res, kindExpansions, fmt.Errorf("creating expansion tasks of %s [%d, %d): %w", plan.JobID, r.From, r.To, err)
 	}
@@ -73,7 +75,7 @@ func (s *Service) createWorkers(ctx context.Context, plan *backfill.Plan, indexe
 	if err != nil {
 		return taskqueue.Result{}, err
 	}
-	res, err := s.enq.Enqueue(ctx, tasks)
+	res, err := s.queues.enqueue(ctx, tasks, func(j int) int { return indexes[j] })
 	if err != nil {
 		return res, fmt.Errorf("creating worker tasks of %s: %w", plan.JobID, err)
 	}

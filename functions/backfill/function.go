@@ -56,7 +56,7 @@ func init() {
 func Serve(w http.ResponseWriter, r *http.Request) { entry.ServeHTTP(w, r) }
 
 // NewHandler builds the production handler from cfg: a Firestore job store, a Cloud Tasks
-// enqueuer on cfg.Queue (the emulator when CLOUD_TASKS_EMULATOR_HOST is set), a publisher of
+// enqueuer on each of cfg.Queues (the emulator when CLOUD_TASKS_EMULATOR_HOST is set), a publisher of
 // job notices on cfg.JobEventsTopic and the Service behind the trace-logging middleware. The
 // clients live until shutdown is called; ctx is used only to create them.
 func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Handler, shutdown func() error, err error) {
@@ -80,7 +80,10 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 	}
 	notices := jobnotice.NewPublisher(ps, cfg.JobEventsTopic)
 	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
-	enq := taskqueue.New(tasks, cfg.Queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithRate(float64(cfg.EnqueueRate)), taskqueue.WithLogger(logger))
+	enqs := make([]*taskqueue.Enqueuer, 0, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		enqs = append(enqs, taskqueue.New(tasks, q, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithRate(float64(cfg.EnqueueRate)), taskqueue.WithLogger(logger)))
+	}
 	shutdown = func() error {
 		notices.Stop()
 		var errs []error
@@ -95,5 +98,5 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		}
 		return errors.Join(errs...)
 	}
-	return logging.Middleware(cfg.Project, NewService(cfg, store, enq, logger, WithNotices(notices))), shutdown, nil
+	return logging.Middleware(cfg.Project, NewService(cfg, store, enqs[0], logger, WithMoreQueues(enqs[1:]...), WithNotices(notices))), shutdown, nil
 }

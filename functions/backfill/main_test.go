@@ -58,11 +58,13 @@ type harness struct {
 	client *cloudtasks.Client
 	store  *backfill.Store
 	enq    *taskqueue.Enqueuer
-	fn     *httptest.Server
-	svc    *Service
-	worker *worker
-	logs   *functest.Buffer
-	limits backfill.Limits
+	// queueNames are every queue of the harness, testQueue first.
+	queueNames []string
+	fn         *httptest.Server
+	svc        *Service
+	worker     *worker
+	logs       *functest.Buffer
+	limits     backfill.Limits
 	// reads counts the Firestore documents the function's store reads.
 	reads   *firestorereads.Counter
 	fs      *firestore.Client
@@ -80,6 +82,8 @@ type harnessOptions struct {
 	sweepMaxAttempts int
 	// clock, when set, is the store's clock and the sweep's (default time.Now).
 	clock func() time.Time
+	// queues is how many backfill queues (default 1): testQueue, testQueue-1, ...
+	queues int
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -104,13 +108,19 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatalf("cloudtasks.NewClient() = %v", err)
 	}
 	t.Cleanup(func() { h.client.Close() })
-	if _, err := h.client.CreateQueue(t.Context(), &cloudtaskspb.CreateQueueRequest{Parent: testLocation,
-		Queue: &cloudtaskspb.Queue{Name: testQueue}}); err != nil {
-		t.Fatalf("CreateQueue() = %v", err)
+	h.queueNames = []string{testQueue}
+	for n := 1; n < o.queues; n++ {
+		h.queueNames = append(h.queueNames, fmt.Sprintf("%s-%d", testQueue, n))
 	}
-	if o.paused {
-		if _, err := h.client.PauseQueue(t.Context(), &cloudtaskspb.PauseQueueRequest{Name: testQueue}); err != nil {
-			t.Fatalf("PauseQueue() = %v", err)
+	for _, q := range h.queueNames {
+		if _, err := h.client.CreateQueue(t.Context(), &cloudtaskspb.CreateQueueRequest{Parent: testLocation,
+			Queue: &cloudtaskspb.Queue{Name: q}}); err != nil {
+			t.Fatalf("CreateQueue() = %v", err)
+		}
+		if o.paused {
+			if _, err := h.client.PauseQueue(t.Context(), &cloudtaskspb.PauseQueueRequest{Name: q}); err != nil {
+				t.Fatalf("PauseQueue() = %v", err)
+			}
 		}
 	}
 
@@ -139,7 +149,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		o.slice = DefaultEnqueueSlice
 	}
 	h.cfg = Config{
-		Project: "test-project", Queue: testQueue, WorkerURL: workerSrv.URL + "/run", BackfillURL: h.fn.URL + "/" + EntryPoint,
+		Project: "test-project", Queue: testQueue, Queues: h.queueNames, WorkerURL: workerSrv.URL + "/run", BackfillURL: h.fn.URL + "/" + EntryPoint,
 		TasksServiceAccount: testAccount, MaxTasks: o.maxTasks, AllowedHosts: []string{"api.example.com"},
 		EnqueueSlice: o.slice, EnqueueParallelism: 8, CounterShards: 10,
 		SweepAfter: o.sweepAfter, SweepMaxAttempts: o.sweepMaxAttempts, SweepBudget: 100,
@@ -158,6 +168,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.store = backfill.NewStore(fs, storeOpts...)
 	h.enq = taskqueue.New(h.client, testQueue, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
 		taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))
+	for _, q := range h.queueNames[1:] {
+		svcOpts = append(svcOpts, WithMoreQueues(taskqueue.New(h.client, q, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
+			taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))))
+	}
 	h.svc = NewService(h.cfg, h.store, h.enq, logger, svcOpts...)
 	handler = logging.Middleware(h.cfg.Project, h.svc)
 	return h
@@ -235,16 +249,20 @@ func (h *harness) waitIdle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if err := h.tasks.WaitIdle(ctx, testQueue); err != nil {
-		t.Fatalf("WaitIdle() = %v; %d tasks left", err, len(h.tasks.Tasks(testQueue)))
+	for _, q := range h.queueNames {
+		if err := h.tasks.WaitIdle(ctx, q); err != nil {
+			t.Fatalf("WaitIdle(%s) = %v; %d tasks left", q, err, len(h.tasks.Tasks(q)))
+		}
 	}
 }
 
-// queued returns the tasks in the (paused) queue by name.
+// queued returns the tasks in the (paused) queues by name.
 func (h *harness) queued() map[string]*cloudtaskspb.Task {
 	out := map[string]*cloudtaskspb.Task{}
-	for _, t := range h.tasks.Tasks(testQueue) {
-		out[t.GetName()] = t
+	for _, q := range h.queueNames {
+		for _, t := range h.tasks.Tasks(q) {
+			out[t.GetName()] = t
+		}
 	}
 	return out
 }

@@ -130,7 +130,7 @@ func (s *Service) retryExpansions(ctx context.Context, plan *backfill.Plan, gene
 			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
 		})
 	}
-	if _, err := s.enq.Enqueue(ctx, tasks); err != nil {
+	if _, err := s.queues.enqueue(ctx, tasks, func(j int) int { return j }); err != nil {
 		return fmt.Errorf("creating retry expansion tasks of %s: %w", plan.JobID, err)
 	}
 	return nil

@@ -21,10 +21,12 @@ var jobIDPattern = regexp.MustCompile(`^bf-[0-9a-f]{16}$`)
 type Service struct {
 	cfg   Config
 	store *backfill.Store
-	enq   *taskqueue.Enqueuer
-	log   *slog.Logger
-	now   func() time.Time
-	nonce func() string
+	enq   *taskqueue.Enqueuer // the first of queues
+	// queues are every backfill queue, enq first (queues.go).
+	queues queues
+	log    *slog.Logger
+	now    func() time.Time
+	nonce  func() string
 	// sweepNow is compared with the store's update times to tell a quiet job (SweepAfter).
 	sweepNow func() time.Time
 	// sweepJobs is how many jobs one scheduled sweep looks at (sweepJobsLimit), and how many
@@ -47,10 +49,16 @@ func WithSweepClock(now func() time.Time) Option { return func(s *Service) { s.s
 // WithNonce sets the source of new_run nonces (default 16 random hex digits).
 func WithNonce(f func() string) Option { return func(s *Service) { s.nonce = f } }
 
-// NewService returns the service over a job store and an enqueuer on the backfill queue; a nil
-// logger means slog.Default().
+// WithMoreQueues adds the backfill queues after the first (BACKFILL_QUEUE's second name on):
+// task i of a job goes to queue i mod their count.
+func WithMoreQueues(more ...*taskqueue.Enqueuer) Option {
+	return func(s *Service) { s.queues = append(s.queues, more...) }
+}
+
+// NewService returns the service over a job store and an enqueuer on the (first) backfill
+// queue; a nil logger means slog.Default().
 func NewService(cfg Config, store *backfill.Store, enq *taskqueue.Enqueuer, logger *slog.Logger, opts ...Option) *Service {
-	s := &Service{cfg: cfg, store: store, enq: enq, log: logger, now: time.Now, nonce: randomNonce, sweepNow: time.Now, sweepJobs: sweepJobsLimit}
+	s := &Service{cfg: cfg, store: store, enq: enq, queues: queues{enq}, log: logger, now: time.Now, nonce: randomNonce, sweepNow: time.Now, sweepJobs: sweepJobsLimit}
 	for _, o := range opts {
 		o(s)
 	}

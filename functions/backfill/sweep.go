@@ -265,7 +265,7 @@ func (s *Service) sweepShard(ctx context.Context, plan *backfill.Plan, job *back
 		names = append(names, sweepTaskName(plan.JobID, n, i))
 	}
 	for _, name := range names {
-		live, err := s.enq.Exists(ctx, name)
+		live, err := s.queues.exists(ctx, name, i)
 		if err != nil {
 			return "", err
 		}
@@ -313,7 +313,7 @@ func (s *Service) createNamedWorker(ctx context.Context, plan *backfill.Plan, i 
 	if err != nil {
 		return taskqueue.Result{}, err
 	}
-	res, err := s.enq.Enqueue(ctx, tasks)
+	res, err := s.queues.enqueue(ctx, tasks, func(int) int { return i })
 	if err != nil {
 		return res, fmt.Errorf("creating sweep task %s: %w", name, err)
 	}

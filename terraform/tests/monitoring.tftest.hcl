@@ -78,7 +78,7 @@ run "monitoring_defaults" {
     error_message = "A backfill job ending with failures or blocked, and a stalled one, alert."
   }
   assert {
-    condition     = google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].threshold_value == 900000 && strcontains(google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].filter, "resource.label.queue_id=\"backfill\"")
+    condition     = google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].threshold_value == 900000 && strcontains(google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].filter, "resource.label.queue_id=monitoring.regex.full_match(\"backfill(-[0-9]+)?\")")
     error_message = "The backfill queue alerts when its p99 attempt delay passes 900 s (in ms)."
   }
   assert {

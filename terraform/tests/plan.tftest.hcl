@@ -71,7 +71,7 @@ run "defaults" {
       [for b in google_pubsub_topic_iam_member.events_publisher : b.member],
       [google_pubsub_topic_iam_member.job_events_publisher.member],
       [for b in google_secret_manager_secret_iam_member.reader : b.member],
-      [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer.member, google_cloud_tasks_queue_iam_member.backfill_sweeper.member],
+      [google_project_iam_member.build.member, google_cloud_tasks_queue_iam_member.backfill_enqueuer[0].member, google_cloud_tasks_queue_iam_member.backfill_sweeper[0].member],
     ) : !contains(["allUsers", "allAuthenticatedUsers"], m)])
     error_message = "No binding may grant anything to allUsers or allAuthenticatedUsers."
   }
@@ -108,10 +108,10 @@ run "defaults" {
   # Backfill creates tasks and its sweep reads them (GetTask: cloudtasks.tasks.get), on its queue only.
   assert {
     condition = (
-      google_cloud_tasks_queue_iam_member.backfill_enqueuer.role == "roles/cloudtasks.enqueuer" &&
-      google_cloud_tasks_queue_iam_member.backfill_sweeper.role == "roles/cloudtasks.viewer" &&
-      google_cloud_tasks_queue_iam_member.backfill_sweeper.name == google_cloud_tasks_queue.backfill.name &&
-      google_cloud_tasks_queue_iam_member.backfill_sweeper.member == google_service_account.function["Backfill"].member
+      google_cloud_tasks_queue_iam_member.backfill_enqueuer[0].role == "roles/cloudtasks.enqueuer" &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper[0].role == "roles/cloudtasks.viewer" &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper[0].name == google_cloud_tasks_queue.backfill[0].name &&
+      google_cloud_tasks_queue_iam_member.backfill_sweeper[0].member == google_service_account.function["Backfill"].member
     )
     error_message = "Backfill needs cloudtasks.tasks.create and cloudtasks.tasks.get on its queue (enqueuer and viewer), nothing wider."
   }
@@ -136,15 +136,15 @@ run "defaults" {
 
   # The backfill queue's rate and retries, and the worker told the last attempt.
   assert {
-    condition     = google_cloud_tasks_queue.backfill.rate_limits[0].max_dispatches_per_second == 50 && google_cloud_tasks_queue.backfill.rate_limits[0].max_concurrent_dispatches == 50
+    condition     = google_cloud_tasks_queue.backfill[0].rate_limits[0].max_dispatches_per_second == 50 && google_cloud_tasks_queue.backfill[0].rate_limits[0].max_concurrent_dispatches == 50
     error_message = "The queue dispatches at most 50 tasks a second, 50 at once."
   }
   assert {
-    condition = (google_cloud_tasks_queue.backfill.retry_config[0].max_attempts == 8
-      && google_cloud_tasks_queue.backfill.retry_config[0].min_backoff == "10s"
-      && google_cloud_tasks_queue.backfill.retry_config[0].max_backoff == "600s"
-      && google_cloud_tasks_queue.backfill.retry_config[0].max_doublings == 5
-    && google_cloud_tasks_queue.backfill.retry_config[0].max_retry_duration == "86400s")
+    condition = (google_cloud_tasks_queue.backfill[0].retry_config[0].max_attempts == 8
+      && google_cloud_tasks_queue.backfill[0].retry_config[0].min_backoff == "10s"
+      && google_cloud_tasks_queue.backfill[0].retry_config[0].max_backoff == "600s"
+      && google_cloud_tasks_queue.backfill[0].retry_config[0].max_doublings == 5
+    && google_cloud_tasks_queue.backfill[0].retry_config[0].max_retry_duration == "86400s")
     error_message = "The queue retries a task 8 times, 10s to 600s apart, for at most a day."
   }
   assert {
@@ -219,7 +219,7 @@ run "functions_deployed_by_gcloud" {
     error_message = "With deploy_functions = false, scripts/deploy.sh deploys the functions, their invokers, the push subscription and the job."
   }
   assert {
-    condition     = length(google_service_account.function) >= 5 && google_pubsub_topic.events.name == "events" && google_cloud_tasks_queue.backfill.name == "backfill"
+    condition     = length(google_service_account.function) >= 5 && google_pubsub_topic.events.name == "events" && google_cloud_tasks_queue.backfill[0].name == "backfill"
     error_message = "The accounts, topics and queue deploy.sh relies on must still be created."
   }
 }
@@ -238,7 +238,7 @@ run "second_region" {
     error_message = "Every function must run in the chosen region."
   }
   assert {
-    condition     = google_cloud_tasks_queue.backfill.location == "europe-west1" && google_cloud_scheduler_job.stream_tweets[0].region == "europe-west1" && google_storage_bucket.source[0].location == "EUROPE-WEST1"
+    condition     = google_cloud_tasks_queue.backfill[0].location == "europe-west1" && google_cloud_scheduler_job.stream_tweets[0].region == "europe-west1" && google_storage_bucket.source[0].location == "EUROPE-WEST1"
     error_message = "The queue, the Scheduler job and the source bucket must be in the chosen region."
   }
   assert {
@@ -355,5 +355,52 @@ run "spec_secrets_granted" {
   assert {
     condition     = alltrue([for b in google_project_iam_member.firestore_user : !startswith(b.role, "roles/secretmanager.")]) && google_project_iam_member.build.role != "roles/secretmanager.secretAccessor"
     error_message = "No Secret Manager role may be granted on the whole project."
+  }
+}
+
+# The backfill's write-heavy fields have no single-field index, and the fields its queries use
+# keep theirs (issue 27: sequential indexed values cap a collection at 500 writes/s).
+run "backfill_index_exemptions" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["shards.index", "shards.updated_at", "counters.succeeded", "counters.updated_at", "sweeps.at", "raw.data"] :
+    contains(keys(google_firestore_field.backfill_unindexed), k) && length(coalesce(google_firestore_field.backfill_unindexed[k].index_config[0].indexes, [])) == 0])
+    error_message = "The shards' index and updated_at, the counters' totals and the raw pages' data must not be indexed."
+  }
+  assert {
+    condition     = !contains(keys(google_firestore_field.backfill_unindexed), "shards.state") && !contains(keys(google_firestore_field.backfill_unindexed), "quota.at")
+    error_message = "shards.state (failed and retried shards) and quota.at (the latest quota notice) are queried and must stay indexed."
+  }
+  assert {
+    condition     = alltrue([for f in google_firestore_field.backfill_unindexed : f.database == "(default)"])
+    error_message = "The exemptions belong to the backfill jobs' database."
+  }
+}
+
+# Four queues: backfill, backfill-1, -2, -3, each paced alike, each open to Backfill, and all
+# four in BACKFILL_QUEUE.
+run "four_backfill_queues" {
+  command = plan
+  variables {
+    backfill_queues                 = 4
+    queue_max_dispatches_per_second = 25
+  }
+
+  assert {
+    condition     = [for q in google_cloud_tasks_queue.backfill : q.name] == ["backfill", "backfill-1", "backfill-2", "backfill-3"]
+    error_message = "Four queues named backfill, backfill-1, backfill-2, backfill-3."
+  }
+  assert {
+    condition     = alltrue([for q in google_cloud_tasks_queue.backfill : q.rate_limits[0].max_dispatches_per_second == 25])
+    error_message = "Every queue is paced at queue_max_dispatches_per_second."
+  }
+  assert {
+    condition     = length(google_cloud_tasks_queue_iam_member.backfill_enqueuer) == 4 && length(google_cloud_tasks_queue_iam_member.backfill_sweeper) == 4
+    error_message = "Backfill may create and read tasks in every queue."
+  }
+  assert {
+    condition     = length(split(",", google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.BACKFILL_QUEUE)) == 4
+    error_message = "BACKFILL_QUEUE lists the four queues."
   }
 }

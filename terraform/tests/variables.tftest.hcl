@@ -53,6 +53,7 @@ run "good_values_are_accepted" {
     stream_rules                    = [{ value = "#golang lang:en", tag = "go" }, { value = "bigquery" }]
     backfill_queue                  = "backfill-2"
     queue_max_dispatches_per_second = 500
+    backfill_task_seconds           = 0.4 # 500/s x 0.4 s: the 200 tasks RunBackfillTask holds
     queue_max_concurrent_dispatches = 5000
     queue_max_attempts              = 100
     queue_max_retry_duration        = "0s"
@@ -189,6 +190,8 @@ run "bad_values_are_refused" {
     alert_stream_not_read_minutes   = 1
     alert_task_delay_seconds        = 0
     alert_5xx_ratio                 = 0
+    backfill_queues                 = 0
+    backfill_task_seconds           = 0
     alert_write_errors_per_5m       = 1.5
   }
 
@@ -218,6 +221,8 @@ run "bad_values_are_refused" {
     var.stream_lease_ttl,
     var.stream_lease_doc,
     var.stream_rules,
+    var.backfill_queues,
+    var.backfill_task_seconds,
     var.backfill_queue,
     var.queue_max_dispatches_per_second,
     var.queue_max_concurrent_dispatches,
@@ -325,4 +330,43 @@ run "collect_body_over_memory_refused" {
     collect_max_body_bytes = 8039083
   }
   expect_failures = [google_cloudfunctions2_function.function]
+}
+
+# RunBackfillTask holds 20 x 10 = 200 tasks at once. At the bound: 2 queues x 50/s x 2 s = 200.
+run "worker_capacity_at_the_queues_rate_accepted" {
+  command = plan
+  variables {
+    backfill_queues                 = 2
+    queue_max_dispatches_per_second = 50
+    backfill_task_seconds           = 2
+  }
+}
+
+# One past it: 2 queues x 50/s x 2.01 s = 201 tasks in flight, more than RunBackfillTask holds.
+run "worker_capacity_under_the_queues_rate_refused" {
+  command = plan
+  variables {
+    backfill_queues                 = 2
+    queue_max_dispatches_per_second = 50
+    backfill_task_seconds           = 2.01
+  }
+  expect_failures = [google_cloud_tasks_queue.backfill]
+}
+
+# backfill_queues: 20 is the most (20 x 500 dispatches/s fill 10,000 counter shards), 21 is refused.
+run "twenty_queues_accepted" {
+  command = plan
+  variables {
+    backfill_queues                 = 20
+    queue_max_dispatches_per_second = 1
+    backfill_counter_shards         = 20
+  }
+}
+
+run "twenty_one_queues_refused" {
+  command = plan
+  variables {
+    backfill_queues = 21
+  }
+  expect_failures = [var.backfill_queues]
 }
