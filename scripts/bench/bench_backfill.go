@@ -27,6 +27,8 @@ type BackfillConfig struct {
 	TokenTTL time.Duration
 	// Queue is the backfill queue, passed to the stack explicitly.
 	Queue localstack.QueueConfig
+	// Queues is how many backfill queues the job spreads over (0: one).
+	Queues int
 	// BaselineQueries is how many sequential queries the baseline loop makes.
 	BaselineQueries int
 	// Timeout bounds each job's run.
@@ -164,7 +166,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary, FunctionsEnv: c.FunctionsEnv,
-		Backfill: &localstack.BackfillOptions{Queue: q, YouTube: c.youTubeOptions()},
+		Backfill: &localstack.BackfillOptions{Queue: q, Queues: c.Queues, YouTube: c.youTubeOptions()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)

@@ -1,7 +1,7 @@
 // Command bench measures the pipeline on this machine against its baselines, in the same run,
 // and prints a table for people and (with --json) one JSON object as its last line.
 //
-//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost,serving,ratelimit] [--loader-messages N]
+//	go run ./scripts/bench [--json] [--only loader,backfill,fanout,cold_start,firestore,rankings,coverage,collect,sweep,ga4_memory,cost,serving,ratelimit,scale] [--loader-messages N]
 //	    [--backfill-videos N] [--backfill-days N] [--cold-starts N] [--functions-pprof ADDR] [--cpuprofile FILE]
 //
 // Reference: docs/performance.md.
@@ -40,6 +40,7 @@ type Report struct {
 	Cost      *CostResult      `json:"cost,omitempty"`
 	Serving   *ServingResult   `json:"serving,omitempty"`
 	RateLimit *RateLimitResult `json:"ratelimit,omitempty"`
+	Scale     *ScaleResult     `json:"scale,omitempty"`
 }
 
 func main() {
@@ -88,6 +89,13 @@ func main() {
 	flag.IntVar(&rlc.Rounds, "ratelimit-rounds", 8, "alternating rounds of the rate-limit benchmark (ABBA order)")
 	flag.Float64Var(&rlc.GoodRate, "ratelimit-good-rate", 50, "requests per second of the well-behaved key")
 	flag.Float64Var(&rlc.NoisyLimit, "ratelimit-noisy-limit", 100, "the noisy key's limit (it sends 10x)")
+	scc := ScaleConfig{FanoutQueues: 4}
+	flag.IntVar(&scc.FanoutVideos, "scale-fanout-videos", 1000, "videos of the scale fan-out job (x days = tasks)")
+	flag.IntVar(&scc.FanoutDays, "scale-fanout-days", 1000, "days of the scale fan-out job")
+	flag.IntVar(&scc.FanoutQueues, "scale-fanout-queues", 4, "queues of the scale fan-out job")
+	flag.IntVar(&scc.Run.Videos, "scale-run-videos", 200, "videos of the scale whole-job run (0: skip it)")
+	flag.IntVar(&scc.Run.Days, "scale-run-days", 720, "days of the scale whole-job run")
+	flag.IntVar(&scc.Run.Queues, "scale-run-queues", 2, "queues of the scale whole-job run")
 	pprofAddr := flag.String("functions-pprof", "", "serve net/http/pprof from the backfill run's functions process at this address")
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	costc := CostConfig{Backfill: BackfillConfig{Videos: 20, Days: 50, BaselineQueries: 10, Timeout: 10 * time.Minute}}
@@ -228,6 +236,19 @@ func main() {
 			os.Exit(1)
 		}
 		r.RateLimit = res
+	}
+	if strings.Contains(","+*only+",", ",scale,") { // minutes long: only when asked for
+		run := bc
+		run.Videos, run.Days, run.Queues = scc.Run.Videos, scc.Run.Days, scc.Run.Queues
+		run.Log, run.Logs = log, lc.Logs
+		scc.Run, scc.Timeout, scc.Log, scc.Logs = run, 2*time.Hour, log, lc.Logs
+		res, err := benchScale(ctx, scc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: scale: %v\n", err)
+			os.Exit(1)
+		}
+		r.Scale = res
+		printScale(os.Stdout, res)
 	}
 	if want("cold_start") {
 		res, err := benchColdStart(ctx, cc)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -48,6 +49,9 @@ type BackfillOptions struct {
 	TombstoneTTL time.Duration
 	// CounterShards is the job store's counter shards (default 64 locally).
 	CounterShards int
+	// Queues is how many backfill queues (Terraform's backfill_queues; default 1): "backfill",
+	// then "backfill-1", ..., each with Queue's limits, so each is paced on its own.
+	Queues int
 }
 
 // BackfillParts are what the backfill half of the stack started.
@@ -61,7 +65,9 @@ type BackfillParts struct {
 	YouTube     *sourcestest.YouTubeServer
 	JSONAPI     *sourcestest.JSONAPIServer
 	GA4         *sourcestest.GA4Server
-	Queue       string // projects/P/locations/L/queues/Q
+	Queue       string // projects/P/locations/L/queues/Q: the first queue
+	// Queues are every backfill queue, Queue first (BackfillOptions.Queues).
+	Queues []string
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
 	URL string
 }
@@ -88,8 +94,14 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		return nil, fmt.Errorf("creating the Cloud Tasks client: %w", err)
 	}
 	b.Queue = fmt.Sprintf("projects/%s/locations/%s/queues/%s", s.Project, Location, BackfillQueue)
-	if err := ensureQueue(ctx, b.TasksClient, b.Queue, o.Backfill.Queue, o.Log); err != nil {
-		return nil, err
+	b.Queues = []string{b.Queue}
+	for n := 1; n < o.Backfill.Queues; n++ {
+		b.Queues = append(b.Queues, fmt.Sprintf("%s-%d", b.Queue, n))
+	}
+	for _, q := range b.Queues {
+		if err := ensureQueue(ctx, b.TasksClient, q, o.Backfill.Queue, o.Log); err != nil {
+			return nil, err
+		}
 	}
 
 	b.YouTube = sourcestest.NewYouTubeServer(o.Backfill.YouTube...)
@@ -104,7 +116,7 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	return map[string]string{
 		"FIRESTORE_EMULATOR_HOST": b.FirestoreHost,
 		tasksemulator.EnvHost:     b.TasksHost,
-		"BACKFILL_QUEUE":          b.Queue,
+		"BACKFILL_QUEUE":          strings.Join(b.Queues, ","),
 		"BACKFILL_URL":            b.URL,
 		"WORKER_URL":              functionsURL + "/RunBackfillTask",
 		"QUEUE_MAX_ATTEMPTS":      strconv.Itoa(o.Backfill.Queue.MaxAttempts),
@@ -193,4 +205,23 @@ func (s *Stack) pingTasks(ctx context.Context, host string) error {
 		return err
 	}
 	return nil
+}
+
+// queueBindings gives queues backfill-1 .. backfill-(n-1) the bindings Terraform's plan gives
+// queue backfill: the topology is planned with backfill_queues at its default of 1, and
+// iam.tf grants every queue alike (count = backfill_queues), so a stack of n queues is checked
+// as a deployment of n queues, no kinder.
+func queueBindings(bindings []iamcheck.Binding, n int) []iamcheck.Binding {
+	out := bindings
+	for _, b := range bindings {
+		if !strings.HasSuffix(b.Resource, "/queues/"+BackfillQueue) {
+			continue
+		}
+		for k := 1; k < n; k++ {
+			c := b
+			c.Resource = fmt.Sprintf("%s-%d", b.Resource, k)
+			out = append(out, c)
+		}
+	}
+	return out
 }

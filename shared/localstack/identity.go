@@ -110,6 +110,9 @@ func (s *Stack) startIdentities(ctx context.Context, o Options) error {
 		return err
 	}
 	bindings := PolicyBindings(t, s.Project)
+	if o.Backfill != nil {
+		bindings = queueBindings(bindings, o.Backfill.Queues)
+	}
 	if o.EditBindings != nil {
 		bindings = o.EditBindings(bindings)
 	}
