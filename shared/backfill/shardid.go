@@ -16,7 +16,7 @@ import (
 // document ids (sequential ids) to about 500 per second per collection, one queue's whole
 // dispatch rate ("Avoid high read or write rates to lexicographically close documents", "500
 // writes per second" for sequential ids and indexed monotonically increasing values:
-// https://cloud.google.com/firestore/docs/best-practices#high_read_write_and_delete_rates_to_a_narrow_document_range).
+// https://cloud.google.com/firestore/docs/best-practices, "Document IDs"; https://cloud.google.com/firestore/docs/solutions/shard-timestamp).
 // Task i's id starts with its bucket i mod ShardBuckets, so consecutive tasks write to 64
 // ranges Firestore can split apart: at the default 4 queues of 500 dispatches/s, about 31
 // writes/s per range.

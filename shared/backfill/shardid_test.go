@@ -12,7 +12,7 @@ import (
 
 // Tasks written in index order spread over ShardBuckets key ranges: any ShardBuckets consecutive
 // tasks have ids of as many distinct prefixes (Firestore limits writes to lexicographically
-// close ids, https://cloud.google.com/firestore/docs/best-practices#high_read_write_and_delete_rates_to_a_narrow_document_range).
+// close ids, https://cloud.google.com/firestore/docs/best-practices, "Document IDs"; https://cloud.google.com/firestore/docs/solutions/shard-timestamp).
 func TestShardIDsAreNotSequential(t *testing.T) {
 	for _, from := range []int{0, 1, 999_937, 9_999_936} {
 		prefixes := map[string]bool{}
