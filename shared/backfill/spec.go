@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultMaxTasks is the task limit when Limits.MaxTasks is zero.
-const DefaultMaxTasks = 1_000_000
+const DefaultMaxTasks = 10_000_000
 
 // Spec is a validated, normalized POST /backfills body: {"source": name, name: section,
 // "dry_run": ..., "new_run": ...}. The section belongs to the source, which parses it from its
