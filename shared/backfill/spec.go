@@ -12,8 +12,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
-// DefaultMaxTasks is the task limit when Limits.MaxTasks is zero.
-const DefaultMaxTasks = 10_000_000
+// DefaultMaxTasks is the task limit when Limits.MaxTasks is zero (callers without a
+// configuration of their own); Backfill sets its own, MAX_TASKS (default 10,000,000).
+const DefaultMaxTasks = 1_000_000
 
 // Spec is a validated, normalized POST /backfills body: {"source": name, name: section,
 // "dry_run": ..., "new_run": ...}. The section belongs to the source, which parses it from its
