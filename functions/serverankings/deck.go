@@ -33,6 +33,8 @@ type DeckConfig struct {
 	// both, the page loads collect.js and sends its searches and views. Empty: no events.
 	CollectURL string
 	CollectKey string
+	// SignIn is the page's sign-in (from Config.SignIn); nil is off.
+	SignIn *deck.SignIn
 }
 
 // backfillClient is the client the deck calls the Backfill function with: one adding an ID
@@ -71,7 +73,8 @@ func isLoopback(host string) bool {
 // newDeck builds the deck from its configuration; log receives the backfills proxy's failures.
 func newDeck(ctx context.Context, cfg DeckConfig, log *slog.Logger) (*deck.Handler, error) {
 	dc := deck.Config{DefaultKeyword: cfg.DefaultKeyword, Window: cfg.Window, BackfillURL: cfg.BackfillURL,
-		HealthURL: cfg.HealthURL, PollInterval: cfg.PollInterval, Log: log, CollectURL: cfg.CollectURL, CollectKey: cfg.CollectKey}
+		HealthURL: cfg.HealthURL, PollInterval: cfg.PollInterval, Log: log, CollectURL: cfg.CollectURL, CollectKey: cfg.CollectKey,
+		SignIn: cfg.SignIn}
 	if cfg.BackfillURL != "" {
 		c, err := backfillClient(ctx, cfg.BackfillURL)
 		if err != nil {

@@ -11,16 +11,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/pipelinekit/pipelinekit/shared/columnsets"
 	"github.com/pipelinekit/pipelinekit/shared/config"
+	"github.com/pipelinekit/pipelinekit/shared/deck"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/secrets"
+	"github.com/pipelinekit/pipelinekit/shared/signin"
 	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
 
@@ -42,12 +47,41 @@ func init() {
 		}
 		cfg.Log = logger
 		cfg.Views = viewsAuthorizer(cfg)
-		return logging.Middleware(cfg.Project, WithDeck(NewHandler(store, cfg, nil), d)), nil
+		acc, err := newAccounts(ctx, cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		if acc.Verifier != nil {
+			cfg.Views = SignedInViews{Next: cfg.Views}
+		}
+		return logging.Middleware(cfg.Project, acc.Wrap(WithDeck(NewHandler(store, cfg, nil), d))), nil
 	})
 	functions.HTTP(EntryPoint, entry.ServeHTTP)
 }
 
 var entry *lazy.Handler
+
+// newAccounts builds the sign-in layer the configuration names: off, or Firebase with the
+// column sets in their own database (its grant reaches nothing else: terraform/deck.tf).
+func newAccounts(ctx context.Context, cfg Config, log *slog.Logger) (*Accounts, error) {
+	acc := &Accounts{Log: log, Admins: map[string]bool{}}
+	if cfg.SignIn.Mode != AuthFirebase {
+		return acc, nil
+	}
+	v, err := signin.NewFirebase(ctx, cfg.Project, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := firestore.NewClientWithDatabase(ctx, cfg.Project, cfg.SignIn.Database)
+	if err != nil {
+		return nil, fmt.Errorf("creating Firestore client for database %s of project %s: %w", cfg.SignIn.Database, cfg.Project, err)
+	}
+	acc.Verifier, acc.Sets = v, columnsets.NewStore(fs, nil)
+	for _, e := range cfg.SignIn.BackfillAdmins {
+		acc.Admins[strings.ToLower(strings.TrimSpace(e))] = true
+	}
+	return acc, nil
+}
 
 // Serve is the entry point's handler. Deployed, the function is served at "/" and sees paths
 // such as /rankings/hashtags; the Functions Framework serves a registered name at exactly
@@ -72,6 +106,8 @@ type Config struct {
 	// Log receives the internal errors that answers leave out; it is not read from the
 	// environment, and nil is slog.Default().
 	Log *slog.Logger
+	// SignIn is the deck's sign-in (signin.go).
+	SignIn SignIn
 	// Views decides who reads recent views; not read from the environment (init builds it from
 	// the keys above), and nil refuses everyone.
 	Views ViewsAuthorizer
@@ -95,6 +131,24 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		},
 		ViewsKeySecret: env.String("RECENT_VIEWS_KEY_SECRET", ""),
 		ViewsKey:       env.String("RECENT_VIEWS_KEY", ""),
+		SignIn: SignIn{
+			Mode:           env.OneOf("DECK_AUTH", AuthOff, AuthOff, AuthFirebase),
+			APIKey:         env.String("DECK_FIREBASE_API_KEY", ""),
+			Emulator:       env.String(signin.EmulatorHostEnv, ""),
+			BackfillAdmins: env.List("DECK_BACKFILL_ADMINS", nil),
+			Database:       env.String("DECK_DATABASE", columnsets.DefaultDatabase),
+		},
+	}
+	if c.SignIn.Emulator != "" {
+		if err := signin.CheckEmulatorHost(c.SignIn.Emulator); err != nil {
+			env.Fail(signin.EmulatorHostEnv, "%v", err)
+		}
+	}
+	if c.SignIn.Mode == AuthFirebase {
+		if c.SignIn.APIKey == "" {
+			env.Fail("DECK_FIREBASE_API_KEY", "required with DECK_AUTH=firebase: the web API key the page signs in with")
+		}
+		c.Deck.SignIn = &deck.SignIn{APIKey: c.SignIn.APIKey, Emulator: signin.EmulatorURL(c.SignIn.Emulator)}
 	}
 	if c.Deck.HealthURL != "" && !localURL(c.Deck.HealthURL) {
 		env.Fail("DECK_HEALTH_URL", "%q is not an http URL on this machine (the local stack's health endpoint)", c.Deck.HealthURL)

@@ -68,17 +68,32 @@ type Config struct {
 	// per opened tweet or item (web/track.js). Empty: the page sends nothing.
 	CollectURL string
 	CollectKey string
+	// SignIn turns the page's sign-in on (web/account.js); nil leaves it off.
+	SignIn *SignIn
 }
+
+// SignIn is what the page signs in with: Identity Platform's REST endpoints
+// (identitytoolkit.googleapis.com, securetoken.googleapis.com) under the project's web API key,
+// or the same endpoints on the local Auth emulator.
+type SignIn struct {
+	APIKey string `json:"api_key"`
+	// Emulator is the Auth emulator's base URL (http://127.0.0.1:9099), locally only.
+	Emulator string `json:"emulator,omitempty"`
+}
+
+// signInOrigins are where the page's sign-in calls go in production.
+const signInOrigins = " https://identitytoolkit.googleapis.com https://securetoken.googleapis.com"
 
 // pageConfig is Config as the page reads it (embedded in the HTML as JSON).
 type pageConfig struct {
-	DefaultKeyword string `json:"default_keyword"`
-	APIBase        string `json:"api_base"`
-	Backfills      bool   `json:"backfills"`
-	Health         bool   `json:"health"`
-	Window         string `json:"window"`
-	PollMS         int64  `json:"poll_ms"`
-	MaxQueryLen    int    `json:"max_query_len"`
+	DefaultKeyword string  `json:"default_keyword"`
+	APIBase        string  `json:"api_base"`
+	Backfills      bool    `json:"backfills"`
+	Health         bool    `json:"health"`
+	Window         string  `json:"window"`
+	PollMS         int64   `json:"poll_ms"`
+	MaxQueryLen    int     `json:"max_query_len"`
+	SignIn         *SignIn `json:"sign_in,omitempty"`
 }
 
 // Handler serves the page at "/", its assets under /deck/ and the backfills proxy.
@@ -152,6 +167,17 @@ func New(cfg Config) (*Handler, error) {
 	if h.cfg.Log == nil {
 		h.cfg.Log = slog.Default()
 	}
+	if s := cfg.SignIn; s != nil {
+		if s.Emulator != "" {
+			u, err := url.Parse(s.Emulator)
+			if err != nil || u.Scheme != "http" || u.Host == "" {
+				return nil, fmt.Errorf("deck config: SignIn.Emulator %q is not an http URL", s.Emulator)
+			}
+			connect += " " + u.Scheme + "://" + u.Host
+		} else {
+			connect += signInOrigins
+		}
+	}
 	// Everything the page loads is its own; data can never become script or style.
 	scripts := "'self'"
 	if cfg.CollectURL != "" || cfg.CollectKey != "" {
@@ -167,7 +193,8 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.csp = "default-src 'none'; script-src " + scripts + "; style-src 'self'; img-src 'self' data:; connect-src " +
 		connect + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-	for name, ct := range map[string]string{"deck.js": "text/javascript; charset=utf-8", "deck.css": "text/css; charset=utf-8", "track.js": "text/javascript; charset=utf-8"} {
+	for name, ct := range map[string]string{"deck.js": "text/javascript; charset=utf-8", "account.js": "text/javascript; charset=utf-8",
+		"deck.css": "text/css; charset=utf-8", "track.js": "text/javascript; charset=utf-8"} {
 		b, err := fs.ReadFile(web, "web/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("reading embedded %s: %w", name, err)
@@ -208,8 +235,9 @@ func (h *Handler) renderIndex() error {
 			Window:         h.cfg.Window,
 			PollMS:         h.cfg.PollInterval.Milliseconds(),
 			MaxQueryLen:    MaxQueryLen,
+			SignIn:         h.cfg.SignIn,
 		},
-		Version: strings.Trim(h.assets["/deck/deck.js"].etag+h.assets["/deck/deck.css"].etag, `"`),
+		Version: strings.Trim(h.assets["/deck/deck.js"].etag+h.assets["/deck/account.js"].etag+h.assets["/deck/deck.css"].etag, `"`),
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
