@@ -64,6 +64,9 @@ DEFAULTS=(
   "DECK_WINDOW=1h"
   "DECK_POLL_INTERVAL=5s"
   "DECK_COLLECT_KEY="
+  "DECK_SIGN_IN=false"
+  "DECK_DATABASE=deck"
+  "DECK_FIREBASE_API_KEY="
   "COLLECT_EVENTS_INVOKERS="
   "BACKFILL_INVOKERS="
   "RANKINGS_INVOKERS="
@@ -153,6 +156,14 @@ while (($#)); do
     *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+if [[ $DECK_SIGN_IN != true && $DECK_SIGN_IN != false ]]; then
+  echo "deploy.sh: DECK_SIGN_IN must be true or false" >&2
+  exit 2
+fi
+if [[ $DECK_SIGN_IN == true && -z $DECK_FIREBASE_API_KEY ]]; then
+  echo "deploy.sh: DECK_SIGN_IN=true needs DECK_FIREBASE_API_KEY (terraform output, or Identity Platform > Application setup details)" >&2
+  exit 2
+fi
 if [[ -z $project ]]; then
   echo "deploy.sh: --project is required" >&2
   usage >&2
@@ -178,6 +189,15 @@ if [[ -z $project_number ]]; then
 fi
 
 sa() { echo "$1@$project.iam.gserviceaccount.com"; }
+# The user: members of the backfill invokers, comma-separated: who sees the deck's backfills panel.
+deck_backfill_admins() {
+  local m out=()
+  for m in ${backfill_invokers[@]+"${backfill_invokers[@]}"}; do
+    if [[ $m == user:* ]]; then out+=("${m#user:}"); fi
+  done
+  local IFS=,
+  echo "${out[*]}"
+}
 secret() { echo "projects/$project/secrets/$1/versions/latest"; }
 # The deterministic run.app URL, known before the function exists (see terraform/functions.tf).
 url() { echo "https://$1-$project_number.$region.run.app"; }
@@ -273,6 +293,11 @@ env_of() {
         echo "DECK_COLLECT_URL="
         echo "DECK_COLLECT_KEY="
       fi
+      # The deck's sign-in (terraform/deck.tf, docs/sign-in.md).
+      if [[ $DECK_SIGN_IN == true ]]; then echo "DECK_AUTH=firebase"; else echo "DECK_AUTH=off"; fi
+      echo "DECK_DATABASE=$DECK_DATABASE"
+      echo "DECK_BACKFILL_ADMINS=$(deck_backfill_admins)"
+      echo "DECK_FIREBASE_API_KEY=$DECK_FIREBASE_API_KEY"
       ;;
     *) echo "deploy.sh: no environment for $1" >&2; exit 1 ;;
   esac
@@ -352,10 +377,14 @@ for line in "${FUNCTIONS[@]}"; do
     Backfill) members=("serviceAccount:$(sa tasks-invoker)" "serviceAccount:$(sa fn-serve-rankings)" "serviceAccount:$(sa scheduler-invoker)" ${backfill_invokers[@]+"${backfill_invokers[@]}"}) ;;
     CollectEvents)
       members=(${collect_invokers[@]+"${collect_invokers[@]}"})
-      # Browser collection: Terraform's collect_events_public, the one public binding.
+      # Browser collection: Terraform's collect_events_public; CollectEvents then needs write keys.
       if $browser_collection; then members+=("allUsers"); fi
       ;;
-    ServeRankings) members=(${rankings_invokers[@]+"${rankings_invokers[@]}"}) ;;
+    ServeRankings)
+      members=(${rankings_invokers[@]+"${rankings_invokers[@]}"})
+      # deck_sign_in: Terraform's deck_public; ServeRankings then requires an ID token itself.
+      if [[ $DECK_SIGN_IN == true ]]; then members+=("allUsers"); fi
+      ;;
   esac
   for member in ${members[@]+"${members[@]}"}; do
     run gcloud functions add-invoker-policy-binding "$name" --project="$project" --region="$region" \

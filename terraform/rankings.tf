@@ -55,6 +55,11 @@ locals {
       # the deck's write key, only when browser collection is on and a key is given.
       DECK_COLLECT_URL = var.browser_collection && var.deck_collect_key != "" ? local.function_urls.CollectEvents : ""
       DECK_COLLECT_KEY = var.browser_collection ? var.deck_collect_key : ""
+      # The deck's sign-in (deck.tf, docs/sign-in.md).
+      DECK_AUTH             = local.deck_sign_in_env.DECK_AUTH
+      DECK_DATABASE         = local.deck_sign_in_env.DECK_DATABASE
+      DECK_BACKFILL_ADMINS  = local.deck_sign_in_env.DECK_BACKFILL_ADMINS
+      DECK_FIREBASE_API_KEY = local.deck_sign_in_env.DECK_FIREBASE_API_KEY
     }
   }
 

@@ -302,10 +302,15 @@ func TestNoPublicAccessNoPrimitiveRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	forbidden := []string{"allUsers", "allAuthenticatedUsers", "roles/editor", "roles/owner"}
-	// The one exception: CollectEvents' invoker binding for browser collection (iam.tf), on
-	// the line that names its member, inside that resource alone.
-	const publicBlock, publicLine = `resource "google_cloud_run_service_iam_member" "collect_events_public" {`, `member   = "allUsers"`
-	publicLines := 0
+	// The two exceptions, each on the line that names its member, inside its resource alone:
+	// CollectEvents' invoker binding for browser collection (iam.tf) and ServeRankings' for the
+	// deck's sign-in (deck.tf), which then requires an Identity Platform ID token itself.
+	const publicLine = `member   = "allUsers"`
+	publicBlocks := map[string]string{
+		"iam.tf":  `resource "google_cloud_run_service_iam_member" "collect_events_public" {`,
+		"deck.tf": `resource "google_cloud_run_service_iam_member" "deck_public" {`,
+	}
+	publicLines := map[string]int{}
 	for _, n := range names {
 		f, err := os.Open(n)
 		if err != nil {
@@ -318,8 +323,8 @@ func TestNoPublicAccessNoPrimitiveRoles(t *testing.T) {
 			if strings.HasPrefix(text, "resource ") || strings.HasPrefix(text, "data ") || strings.HasPrefix(text, "locals ") {
 				block = text
 			}
-			if n == "iam.tf" && block == publicBlock && strings.TrimSpace(text) == publicLine {
-				publicLines++
+			if block == publicBlocks[n] && strings.TrimSpace(text) == publicLine {
+				publicLines[n]++
 				continue
 			}
 			for _, word := range forbidden {
@@ -330,20 +335,29 @@ func TestNoPublicAccessNoPrimitiveRoles(t *testing.T) {
 		}
 		f.Close()
 	}
-	if publicLines > 1 {
-		t.Errorf("collect_events_public names its public member %d times", publicLines)
-	}
-	if publicLines == 1 {
-		m := loadModule(t)
-		r := m.resource(t, "google_cloud_run_service_iam_member", "collect_events_public")
-		if got, want := source(attr(t, r, "count")), "var.deploy_functions && var.browser_collection ? 1 : 0"; got != want {
-			t.Errorf("collect_events_public count = %s, want %s: public only when browser collection is on", got, want)
+	for n, c := range publicLines {
+		if c > 1 {
+			t.Errorf("%s names its public member %d times", n, c)
 		}
-		if got, want := source(attr(t, r, "service")), `google_cloudfunctions2_function.function["CollectEvents"].name`; got != want {
-			t.Errorf("collect_events_public service = %s, want %s: CollectEvents alone", got, want)
+	}
+	want := []struct{ file, name, count, service string }{
+		{"iam.tf", "collect_events_public", "var.deploy_functions && var.browser_collection ? 1 : 0", `google_cloudfunctions2_function.function["CollectEvents"].name`},
+		{"deck.tf", "deck_public", "var.deploy_functions && var.deck_sign_in ? 1 : 0", `google_cloudfunctions2_function.function["ServeRankings"].name`},
+	}
+	m := loadModule(t)
+	for _, w := range want {
+		if publicLines[w.file] != 1 {
+			continue
+		}
+		r := m.resource(t, "google_cloud_run_service_iam_member", w.name)
+		if got := source(attr(t, r, "count")); got != w.count {
+			t.Errorf("%s count = %s, want %s: public only when its variable is on", w.name, got, w.count)
+		}
+		if got := source(attr(t, r, "service")); got != w.service {
+			t.Errorf("%s service = %s, want %s: that function alone", w.name, got, w.service)
 		}
 		if got := literal(t, attr(t, r, "role")).AsString(); got != "roles/run.invoker" {
-			t.Errorf("collect_events_public role = %s, want roles/run.invoker", got)
+			t.Errorf("%s role = %s, want roles/run.invoker", w.name, got)
 		}
 	}
 }

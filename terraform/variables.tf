@@ -896,3 +896,34 @@ variable "alert_write_errors_per_5m" {
     error_message = "alert_write_errors_per_5m must be a whole number from 0 (any error) to 1000000."
   }
 }
+
+# --- The deck's sign-in (deck.tf, docs/sign-in.md) ----------------------------------------------
+
+variable "deck_sign_in" {
+  type        = bool
+  description = "Open the deck to browsers with Identity Platform sign-in: every visitor may invoke ServeRankings, which then requires an Identity Platform ID token on every data request (DECK_AUTH=firebase). Off, only rankings_invokers reach it."
+  default     = false
+}
+
+variable "deck_database" {
+  type        = string
+  description = "Firestore database of the deck's per-user column sets (DECK_DATABASE); ServeRankings' write grant is conditioned on it alone."
+  default     = "deck"
+
+  # The database id rule, as rankings_database's.
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.deck_database))
+    error_message = "deck_database must be a named Firestore database id (4-63 characters of a-z, 0-9 and -, a letter first, a letter or digit last)."
+  }
+}
+
+variable "deck_authorized_domains" {
+  type        = list(string)
+  description = "Domains besides the deck's run.app host and localhost that Identity Platform may redirect sign-ins to (a custom domain in front of the deck)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.deck_authorized_domains : can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", d))])
+    error_message = "deck_authorized_domains must be host names such as deck.example.com (no scheme, port or path)."
+  }
+}

@@ -93,6 +93,8 @@ run "good_values_are_accepted" {
     deck_default_keyword            = "#gcp"
     deck_window                     = "15m"
     deck_poll_interval              = "10m"
+    deck_database                   = "d-${join("", [for i in range(60) : "a"])}9"
+    deck_authorized_domains         = ["deck.example.com"]
     bigquery_location               = "europe-west1"
     firestore_location              = "eur3"
     scheduler_time_zone             = "America/Argentina/Buenos_Aires"
@@ -166,6 +168,8 @@ run "bad_values_are_refused" {
     deck_default_keyword            = "two words"
     deck_window                     = "2h"
     deck_poll_interval              = "500ms"
+    deck_database                   = "Deck"
+    deck_authorized_domains         = ["https://deck.example.com"]
     backfill_dispatch_deadline      = "14s"
     backfill_work_timeout           = "9m"
     backfill_sweep_schedule         = "every 10 minutes"
@@ -247,6 +251,8 @@ run "bad_values_are_refused" {
     var.deck_default_keyword,
     var.deck_window,
     var.deck_poll_interval,
+    var.deck_database,
+    var.deck_authorized_domains,
     var.backfill_dispatch_deadline,
     var.backfill_work_timeout,
     var.backfill_sweep_schedule,
