@@ -237,7 +237,7 @@ func (h *Handler) renderIndex() error {
 			MaxQueryLen:    MaxQueryLen,
 			SignIn:         h.cfg.SignIn,
 		},
-		Version: strings.Trim(h.assets["/deck/deck.js"].etag+h.assets["/deck/account.js"].etag+h.assets["/deck/deck.css"].etag, `"`),
+		Version: strings.ReplaceAll(h.assets["/deck/deck.js"].etag+h.assets["/deck/account.js"].etag+h.assets["/deck/deck.css"].etag, `"`, ""),
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {

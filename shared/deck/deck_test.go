@@ -69,8 +69,8 @@ func TestIndexCarriesConfigAsData(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if strings.Count(page, "<script") != 2 {
-		t.Errorf("GET / has %d <script tags, want 2 (config and deck.js):\n%s", strings.Count(page, "<script"), page)
+	if strings.Count(page, "<script") != 3 {
+		t.Errorf("GET / has %d <script tags, want 3 (config, account.js and deck.js):\n%s", strings.Count(page, "<script"), page)
 	}
 	m := regexp.MustCompile(`(?s)<script id="deck-config" type="application/json">(.*?)</script>`).FindStringSubmatch(page)
 	if m == nil {

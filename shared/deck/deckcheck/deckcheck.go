@@ -796,3 +796,21 @@ func screenshots(t *testing.T, b *Browser) {
 	b.waitFor("the first column again", fmt.Sprintf(`document.getElementById('switcher-where').textContent.endsWith('1 of %d')`, n))
 	b.do("desktop size", chromedp.EmulateViewport(1280, 800))
 }
+
+// Open navigates the browser's tab to url.
+func (b *Browser) Open(url string) { b.t.Helper(); b.do("opening "+url, chromedp.Navigate(url)) }
+
+// Type sets the value of the input sel and clicks button.
+func (b *Browser) Type(sel, value, button string) {
+	b.t.Helper()
+	b.do("typing into "+sel, chromedp.SetValue(chromedp.CSS(sel), value), chromedp.Click(chromedp.CSS(button)))
+}
+
+// Click clicks the element sel.
+func (b *Browser) Click(sel string) {
+	b.t.Helper()
+	b.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// Errors returns the page's console errors and exceptions so far.
+func (b *Browser) Errors() []string { return b.consoleErrors() }

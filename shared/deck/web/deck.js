@@ -55,7 +55,7 @@
     const timer = setTimeout(() => ctl.abort(), 15000);
     try {
       // no-cache revalidates with the ETag: an unchanged answer is a 304 with no body.
-      const headers = Object.assign({ Accept: 'application/json' }, extra || {});
+      const headers = Object.assign({ Accept: 'application/json' }, await window.deckAccount.headers(), extra || {});
       const resp = await fetch(url, { headers, cache: 'no-cache', signal: ctl.signal });
       let body = null;
       try { body = await resp.json(); } catch (e) { body = null; }
@@ -219,6 +219,7 @@
     const params = new URLSearchParams();
     for (const id of ids) params.append('col', id);
     history.replaceState(null, '', `${location.pathname}?${params}`);
+    window.deckAccount.saved(ids); // account.js: the signed-in person's set, server-side
   }
 
   function parseID(id) {
@@ -804,8 +805,18 @@
   state.go = go; // read by the browser test
 
   const tokenFor = takeToken();
-  for (const id of loadIDs()) addColumn(id);
-  if (tokenFor && validUser(tokenFor) === null) addColumn(`user:${tokenFor}`);
-  save();
-  setTimeout(tick, cfg.poll_ms);
+  // account.js: signed in, the server's set wins over this browser's (the URL still wins);
+  // with sign-in required and nobody signed in, nothing is asked for.
+  window.deckAccount.ready.then((acct) => {
+    state.account = acct;
+    if (cfg.sign_in && !acct.signedIn) { notice('Sign in to read the deck.'); return; }
+    cfg.backfills = cfg.backfills && acct.backfills;
+    if (acct.columns && !new URLSearchParams(location.search).has('col')) {
+      try { localStorage.setItem('deck.columns', JSON.stringify(acct.columns)); } catch (e) { /* private mode */ }
+    }
+    for (const id of loadIDs()) addColumn(id);
+    if (tokenFor && validUser(tokenFor) === null) addColumn(`user:${tokenFor}`);
+    save();
+    setTimeout(tick, cfg.poll_ms);
+  });
 })();
