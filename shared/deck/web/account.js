@@ -111,7 +111,7 @@
     // One PUT for a burst of changes.
     pending = setTimeout(() => {
       api(`column_sets/${encodeURIComponent(SET)}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ columns: ids }) })
-        .then(() => { state.savedAt = Date.now(); }, (e) => { state.saveError = String(e.message); });
+        .then(() => { state.savedAt = Date.now(); state.savedColumns = ids; }, (e) => { state.saveError = String(e.message); });
     }, 300);
   }
 
