@@ -23,7 +23,6 @@ import (
 // pendingPages are topic pages the README's map names that other changes are adding; a link to
 // one resolves once the page exists. Remove a name when its page lands.
 var pendingPages = map[string]bool{
-	"docs/sign-in.md": true,
 }
 
 // docPages returns README.md and every docs/*.md, as slash paths from the module root.
@@ -379,12 +378,17 @@ var docRoutes = []docRoute{
 	{"GET /_stack/errors", "shared/localstack/fleet.go", `StackPath+"errors"`},
 	{"POST /", "functions/collectevents/collector.go", `r.Method != http.MethodPost`},
 	{"GET /collect.js", "functions/collectevents/script.go", `ScriptPath = "/collect.js"`},
+	{"GET /me", "functions/serverankings/signin.go", `case p == "/me":`},
+	{"GET /column_sets", "functions/serverankings/signin.go", `case p == "/column_sets"`},
+	{"GET /column_sets/{}", "functions/serverankings/signin.go", `strings.HasPrefix(p, "/column_sets/")`},
+	{"PUT /column_sets/{}", "functions/serverankings/signin.go", `strings.HasPrefix(p, "/column_sets/")`},
+	{"DELETE /column_sets/{}", "functions/serverankings/signin.go", `strings.HasPrefix(p, "/column_sets/")`},
 }
 
 var (
-	methodRoute = regexp.MustCompile("\\b(GET|POST) (/[^\\s`)|,;]*)")
-	tickedRoute = regexp.MustCompile("`((?:/rankings|/recent_views|/tweets|/backfills|/deck/|/_stack/|deck/backfills|deck/health|/index\\.html|/collect\\.js)[^`]*)`")
-	idSegment   = regexp.MustCompile(`^(\{[a-z_]+\}|\.\.\.|JOB_ID|bf-[0-9a-f]+|[a-z_]+_terms|hashtags|retweets|popularity|search_terms)$`)
+	methodRoute = regexp.MustCompile("\\b(GET|POST|PUT|DELETE) (/[^\\s`)|,;]*)")
+	tickedRoute = regexp.MustCompile("`((?:/rankings|/recent_views|/tweets|/backfills|/deck/|/_stack/|deck/backfills|deck/health|/index\\.html|/collect\\.js|/me|/column_sets)[^`]*)`")
+	idSegment   = regexp.MustCompile(`^(\{[a-z_]+\}|\.\.\.|JOB_ID|bf-[0-9a-f]+|[a-z_]+_terms|hashtags|retweets|popularity|search_terms|\*\.js|\*\.css)$`)
 )
 
 // normalizeRoute strips the query and turns caller-chosen segments (ids, ranking names,

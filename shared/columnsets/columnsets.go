@@ -2,6 +2,8 @@
 // user (deck_users/u_BASE64URL(uid)) holding at most MaxSets named sets of at most MaxColumns
 // column ids each. One document makes the count check and the write one transaction, and keeps
 // a device's load to one read.
+//
+// Reference: docs/sign-in.md.
 package columnsets
 
 import (

@@ -7,6 +7,8 @@
 // the Firebase Admin SDK checks all of it and caches Google's public keys. The Auth emulator's
 // tokens are unsigned and are accepted only when FIREBASE_AUTH_EMULATOR_HOST is set, which the
 // SDK reads and Terraform never sets (https://firebase.google.com/docs/emulator-suite/connect_auth#admin_sdks).
+//
+// Reference: docs/sign-in.md.
 package signin
 
 import (

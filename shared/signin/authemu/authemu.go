@@ -2,6 +2,8 @@
 // names when it answers, or one it starts from firebase-tools (installed into the checkout's
 // .cache by scripts/authemulator/install.sh) and stops when the test ends. Where neither works
 // the test is skipped with one line saying why.
+//
+// Reference: docs/sign-in.md.
 package authemu
 
 import (
