@@ -220,6 +220,9 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		}
 	}
 
+	// The group's card count deltas (cards.go), with the markers that decide them.
+	cards := cardDeltas{}
+
 	// The writes are added to the batch once the commit is known to fit: a group that does not
 	// fit is halved, and building its batch would be work thrown away.
 	var adds []func(*firestore.WriteBatch)
@@ -233,6 +236,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 			}
 			if m.counted() {
 				add(m.Counted, m.PublishTime, -1)
+				cards.add(m.tweet, -1)
 			}
 			m.Deleted, m.Counted, m.tweet, m.dirty = true, nil, nil, true
 			if m.PublishTime.IsZero() {
@@ -243,8 +247,10 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		case !m.counted() || before(e.PublishTime, e.MessageID, m.PublishTime, m.MessageID):
 			if m.counted() {
 				add(m.Counted, m.PublishTime, -1)
+				cards.add(m.tweet, -1)
 			}
 			add(e.Counts, e.PublishTime, +1)
+			cards.add(e.Tweet, +1)
 			m.Counted, m.PublishTime, m.MessageID, m.tweet, m.dirty = e.Counts, e.PublishTime, e.MessageID, e.Tweet, true
 		}
 		if v := e.View; v != nil {
@@ -286,6 +292,9 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 		}
 		writes, bytes = writes+1, bytes+len(m.ref.Path)+wireBytes(data)
 	}
+	cardAdds, cardBytes := s.cardWrites(cards, now)
+	adds = append(adds, cardAdds...)
+	writes, bytes = writes+len(cardAdds), bytes+cardBytes
 	// Before placing the counts (which reserves room in their documents), what they take at
 	// least: a write per series and each increment's field path.
 	leastWrites, leastBytes := len(counts), 0

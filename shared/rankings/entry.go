@@ -44,6 +44,8 @@ type Tweet struct {
 	CreatedAt         time.Time `firestore:"created_at" json:"created_at"`
 	ReferencedTweetID string    `firestore:"referenced_tweet_id" json:"referenced_tweet_id,omitempty"`
 	Hashtags          []string  `firestore:"hashtags" json:"hashtags,omitempty"`
+	// Counts are the tweet's card counts, given by Latest; never stored in its marker.
+	Counts *TweetCounts `firestore:"-" json:"counts,omitempty"`
 }
 
 // ViewEvent is a detail view.

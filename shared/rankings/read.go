@@ -215,8 +215,20 @@ const MaxSearchScan = 300
 // with s's index term, newest first, n+1 at a time, and keeps those s.Match accepts. A page
 // that filled up while the rule refused tweets ends with a cursor even when no older match is
 // left (the next page is then empty); one that met MaxSearchScan refused tweets is shorter
-// than n, with a cursor after the last tweet it read.
+// than n, with a cursor after the last tweet it read. Each tweet carries its card counts, read
+// in one batched get for the page (addCounts).
 func (s *Store) Latest(ctx context.Context, search Search, cur *Cursor, n int) ([]Tweet, string, error) {
+	page, next, err := s.latest(ctx, search, cur, n)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.addCounts(ctx, page); err != nil {
+		return nil, "", err
+	}
+	return page, next, nil
+}
+
+func (s *Store) latest(ctx context.Context, search Search, cur *Cursor, n int) ([]Tweet, string, error) {
 	out := make([]Tweet, 0, n)
 	refused := 0
 	for {

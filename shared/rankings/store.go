@@ -24,6 +24,9 @@ type Collections struct {
 	Events string
 	// Views holds one document per (user, item): the latest view's time.
 	Views string
+	// TweetCounts holds one document per retweeted, replied-to or quoted tweet: its card
+	// counts (cards.go).
+	TweetCounts string
 }
 
 // DefaultDatabase is the Firestore database of the rankings (RANKINGS_DATABASE), as
@@ -32,7 +35,8 @@ type Collections struct {
 const DefaultDatabase = "rankings"
 
 // DefaultCollections are the collections Terraform declares (rankings_*).
-var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views"}
+var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views",
+	TweetCounts: "rankings_tweet_counts"}
 
 // Options tune a Store; zero values take the defaults.
 type Options struct {
