@@ -72,6 +72,8 @@ locals {
     tweets = "rankings_tweets"
     events = "rankings_events"
     views  = "rankings_views"
+    # A tweet's card counts (shared/rankings/cards.go): retweets, replies and quotes.
+    tweet_counts = "rankings_tweet_counts"
   }
 
   # UpdateRankings writes; ServeRankings only reads. Both only the rankings database: the

@@ -24,7 +24,8 @@ func TestRankingsMatchTheCode(t *testing.T) {
 		got[k] = c.GetAttr(k).AsString()
 	}
 	want := map[string]string{"counts": rankings.DefaultCollections.Counts, "tweets": rankings.DefaultCollections.Tweets,
-		"events": rankings.DefaultCollections.Events, "views": rankings.DefaultCollections.Views}
+		"events": rankings.DefaultCollections.Events, "views": rankings.DefaultCollections.Views,
+		"tweet_counts": rankings.DefaultCollections.TweetCounts}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("local.ranking_collections (-shared/rankings +terraform):\n%s", diff)
 	}

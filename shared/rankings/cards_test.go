@@ -91,7 +91,7 @@ func TestCardCountsEarlierMessageReplacesItsReference(t *testing.T) {
 // referenced card, one past it on none (as CardCountsSQL's countable clause).
 func TestCardRefBound(t *testing.T) {
 	for _, n := range []int{maxKeyBytes, maxKeyBytes + 1} {
-		id := string(make([]byte, 0, n)) + fmt.Sprintf("%0*d", n, 7)
+		id := fmt.Sprintf("%0*d", n, 7) // n digits
 		_, _, ok := cardRef(&Tweet{Kind: "reply", ReferencedTweetID: id})
 		if want := n <= maxKeyBytes; ok != want {
 			t.Errorf("cardRef(reply to a %d-byte id) ok = %v, want %v", n, ok, want)

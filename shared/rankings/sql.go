@@ -25,14 +25,7 @@ func sqlString(s string) string {
 func TruthSQL(project, dataset string, r Ranking, from, to time.Time, n int) (string, error) {
 	table := func(name string) string { return fmt.Sprintf("`%s.%s.%s`", project, dataset, name) }
 	window := fmt.Sprintf("t.publish_time >= %s AND t.publish_time < %s", sqlTS(from), sqlTS(to))
-	// A tweet the store refuses counts nowhere (Store.check): one with a key over maxKeyBytes,
-	// or more than maxCountsPerEvent keys (its distinct folded hashtags and the retweeted id).
-	// App events need no such clause: CollectEvents and the loader refuse app events whose
-	// keys are over their (smaller) bounds, so none is in app_events.
-	countable := fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM UNNEST(t.hashtags) AS b WHERE BYTE_LENGTH(LOWER(b)) > %[1]d)
-  AND BYTE_LENGTH(IFNULL(t.referenced_tweet_id, '')) <= %[1]d
-  AND (SELECT COUNT(DISTINCT LOWER(c)) FROM UNNEST(t.hashtags) AS c WHERE LOWER(c) != '')
-    + IF(t.kind = 'retweet' AND IFNULL(t.referenced_tweet_id, '') != '', 1, 0) <= %[2]d`, maxKeyBytes, maxCountsPerEvent)
+	countable := countableSQL()
 	var q string
 	switch r {
 	case Hashtags:
@@ -99,4 +92,39 @@ WHERE kind = 'detail_view' AND user_id = %s AND item_id IS NOT NULL AND item_id 
 GROUP BY item_id
 ORDER BY viewed_at DESC, item_id
 LIMIT %d`, project, dataset, sqlString(user), RecentViews)
+}
+
+// countableSQL is the clause of the tweets (alias t) the store counts anywhere. A tweet the
+// store refuses counts nowhere (Store.check): one with a key over maxKeyBytes, or more than
+// maxCountsPerEvent keys (its distinct folded hashtags and the retweeted id). App events need
+// no such clause: CollectEvents and the loader refuse app events whose keys are over their
+// (smaller) bounds, so none is in app_events.
+func countableSQL() string {
+	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM UNNEST(t.hashtags) AS b WHERE BYTE_LENGTH(LOWER(b)) > %[1]d)
+  AND BYTE_LENGTH(IFNULL(t.referenced_tweet_id, '')) <= %[1]d
+  AND (SELECT COUNT(DISTINCT LOWER(c)) FROM UNNEST(t.hashtags) AS c WHERE LOWER(c) != '')
+    + IF(t.kind = 'retweet' AND IFNULL(t.referenced_tweet_id, '') != '', 1, 0) <= %[2]d`, maxKeyBytes, maxCountsPerEvent)
+}
+
+// CardCountsSQL returns the card counts (cards.go) of the tweets ids: for each that any tweet
+// references, columns tweet_id, retweets, replies and quotes, counting each retweet, reply or
+// quote of it in tweets_current (one row per tweet id, the earliest published; deleted tweets
+// left out) that the store counts (countableSQL). A tweet without a row has zero of each.
+func CardCountsSQL(project, dataset string, ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = sqlString(id)
+	}
+	in := "(" + strings.Join(quoted, ", ") + ")"
+	if len(ids) == 0 {
+		in = "('')"
+	}
+	return `SELECT t.referenced_tweet_id AS tweet_id,
+  COUNT(DISTINCT IF(t.kind = 'retweet', t.tweet_id, NULL)) AS retweets,
+  COUNT(DISTINCT IF(t.kind = 'reply', t.tweet_id, NULL)) AS replies,
+  COUNT(DISTINCT IF(t.kind = 'quote', t.tweet_id, NULL)) AS quotes
+FROM ` + fmt.Sprintf("`%s.%s.tweets_current`", project, dataset) + ` AS t
+WHERE t.referenced_tweet_id IN ` + in + ` AND t.kind IN ('retweet', 'reply', 'quote')
+  AND ` + countableSQL() + `
+GROUP BY tweet_id`
 }

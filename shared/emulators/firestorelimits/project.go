@@ -10,7 +10,7 @@ func ProjectConfig() Config {
 	var exs []Exemption
 	// Firestore deletes documents after expires_at; nothing queries it, and an index on a
 	// rising timestamp would cap the write rate (firestore.tf, rankings.tf).
-	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views"} {
+	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views", "rankings_tweet_counts"} {
 		exs = append(exs, Exemption{CollectionGroup: group, FieldPath: "expires_at"})
 	}
 	// A bucket's count map and label map: one field per key (rankings.tf).
