@@ -64,8 +64,9 @@ type Tweet struct {
 	// ReferencedTweetID is the retweeted, quoted or replied-to tweet.
 	ReferencedTweetID string   `json:"referenced_tweet_id,omitempty"`
 	Hashtags          []string `json:"hashtags,omitempty"`
-	// Counts are what the pipeline counted for this tweet (e.g. "retweets"); the page shows
-	// whichever are present. ServeRankings does not send them yet.
+	// Counts are what the pipeline counted for this tweet: "retweets", "replies" and
+	// "quotes" (shared/rankings.TweetCounts, each retweet, reply or quote once, deleted ones
+	// not); the page shows whichever are present.
 	Counts map[string]int64 `json:"counts,omitempty"`
 }
 

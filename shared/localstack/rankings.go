@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -303,7 +304,11 @@ type SearchCheck struct {
 	Query  string   `json:"q"`
 	Served []string `json:"served"`
 	Truth  []string `json:"truth"`
-	Equal  bool     `json:"equal"`
+	// ServedCounts are the card counts /tweets sent, by tweet id; TruthCounts those of
+	// rankings.CardCountsSQL for the tweets of Truth.
+	ServedCounts map[string]rankings.TweetCounts `json:"served_counts"`
+	TruthCounts  map[string]rankings.TweetCounts `json:"truth_counts"`
+	Equal        bool                            `json:"equal"`
 }
 
 // maxSearchCheck bounds the tweets a search check compares (and the pages it reads).
@@ -315,12 +320,13 @@ func (s *Stack) CheckSearch(ctx context.Context, q string) (SearchCheck, error) 
 	if err != nil {
 		return SearchCheck{}, err
 	}
-	c := SearchCheck{Query: q}
+	c := SearchCheck{Query: q, ServedCounts: map[string]rankings.TweetCounts{}, TruthCounts: map[string]rankings.TweetCounts{}}
 	cursor := ""
 	for len(c.Served) < maxSearchCheck {
 		var page struct {
 			Tweets []struct {
-				ID string `json:"tweet_id"`
+				ID     string                `json:"tweet_id"`
+				Counts *rankings.TweetCounts `json:"counts"`
 			} `json:"tweets"`
 			NextCursor string `json:"next_cursor"`
 		}
@@ -333,6 +339,9 @@ func (s *Stack) CheckSearch(ctx context.Context, q string) (SearchCheck, error) 
 		}
 		for _, t := range page.Tweets {
 			c.Served = append(c.Served, t.ID)
+			if t.Counts != nil {
+				c.ServedCounts[t.ID] = *t.Counts
+			}
 		}
 		if cursor = page.NextCursor; cursor == "" {
 			break
@@ -343,9 +352,22 @@ func (s *Stack) CheckSearch(ctx context.Context, q string) (SearchCheck, error) 
 		return SearchCheck{}, fmt.Errorf("searching %q by SQL: %w", q, err)
 	}
 	for _, row := range rows {
-		c.Truth = append(c.Truth, fmt.Sprint(row["tweet_id"]))
+		id := fmt.Sprint(row["tweet_id"])
+		c.Truth = append(c.Truth, id)
+		c.TruthCounts[id] = rankings.TweetCounts{} // a tweet nothing references: zeros
 	}
-	c.Equal = cmp.Equal(c.Served, c.Truth, cmpopts.EquateEmpty())
+	rows, err = s.BigQuery.Query(ctx, rankings.CardCountsSQL(s.Project, s.Dataset, c.Truth))
+	if err != nil {
+		return SearchCheck{}, fmt.Errorf("counting the cards of %q by SQL: %w", q, err)
+	}
+	for _, row := range rows {
+		n := func(col string) int64 {
+			v, _ := strconv.ParseInt(fmt.Sprint(row[col]), 10, 64)
+			return v
+		}
+		c.TruthCounts[fmt.Sprint(row["tweet_id"])] = rankings.TweetCounts{Retweets: n("retweets"), Replies: n("replies"), Quotes: n("quotes")}
+	}
+	c.Equal = cmp.Equal(c.Served, c.Truth, cmpopts.EquateEmpty()) && cmp.Equal(c.ServedCounts, c.TruthCounts, cmpopts.EquateEmpty())
 	return c, nil
 }
 

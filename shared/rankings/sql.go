@@ -126,5 +126,5 @@ func CardCountsSQL(project, dataset string, ids []string) string {
 FROM ` + fmt.Sprintf("`%s.%s.tweets_current`", project, dataset) + ` AS t
 WHERE t.referenced_tweet_id IN ` + in + ` AND t.kind IN ('retweet', 'reply', 'quote')
   AND ` + countableSQL() + `
-GROUP BY tweet_id`
+GROUP BY t.referenced_tweet_id`
 }

@@ -1,7 +1,8 @@
 // Package deckcheck drives the deck (shared/deck) in headless Chromium and checks what a person
 // sees: the default columns, the hashtag ranking, a hashtag's column, a tweet published after
-// the page loaded, deleted tweets, older pages on scroll, hostile text, the search box, phone and
-// desktop screenshots, and no console error. Any server of the deck and the API of deck/api.go
+// the page loaded, deleted tweets, a card's counts and their change at the next poll, older
+// pages on scroll, hostile text, the search box, phone and desktop screenshots, and no console
+// error. Any server of the deck and the API of deck/api.go
 // can be checked: decktest in shared/deck's browser test, the local stack's ServeRankings in
 // shared/localstack's.
 //
@@ -388,6 +389,32 @@ func V2Tweet(id, user, text string, at time.Time, tags ...string) []byte {
 	return b
 }
 
+// V2Reference is a filtered-stream v2 message of a tweet referencing another: ref is
+// "retweeted", "replied_to" or "quoted".
+func V2Reference(id, user, text, ref, of string, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"data": map[string]any{"id": id, "text": text, "author_id": "9" + id[len(id)-4:], "lang": "en",
+			"created_at": at.UTC().Format(time.RFC3339), "referenced_tweets": []map[string]any{{"type": ref, "id": of}}},
+		"includes": map[string]any{"users": []map[string]any{{"id": "9" + id[len(id)-4:], "username": user}}},
+	})
+	return b
+}
+
+// checkCardCounts checks that the card of tweet id (at the top of #gcp, referenced by nothing)
+// shows its three counts at zero, that a reply to it shows at the next poll, and that the
+// reply's delete takes it off again.
+func checkCardCounts(t *testing.T, b *Browser, d *DeckUnderTest, id string) {
+	t.Helper()
+	card := col("q:#gcp") + `.querySelector('li.tweet[data-id="` + id + `"]')`
+	count := func(k string) string { return card + `?.querySelector('.count-` + k + `')?.textContent` }
+	b.waitFor("the new card's counts at zero", count("retweets")+` === '0 retweets' && `+count("replies")+` === '0 replies' && `+count("quotes")+` === '0 quotes'`)
+	reply := "1999999999999999990"
+	MustPublish(t, d, V2Reference(reply, "replier", "Agreed, live columns help", "replied_to", id, time.Now()))
+	b.waitFor("the reply counted on the card at the next poll", count("replies")+` === '1 replies' && `+count("retweets")+` === '0 retweets'`)
+	MustPublish(t, d, []byte(`{"delete":{"status":{"id_str":"`+reply+`","user_id_str":"1"},"timestamp_ms":"`+fmt.Sprint(time.Now().UnixMilli())+`"}}`))
+	b.waitFor("the deleted reply off the card", count("replies")+` === '0 replies'`)
+}
+
 // Run drives the deck of d in b: everything the package doc lists, after SeedSample.
 func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 	start := time.Now()
@@ -489,6 +516,7 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 	MustPublish(t, d, V2Tweet(newID, "late_gopher", "Just published: live columns #gcp", time.Now(), "gcp"))
 	b.waitFor("the new tweet at the top of #gcp", col("q:#gcp")+`.querySelector('li.tweet')?.dataset.id === '`+newID+`'`)
 	t.Logf("a published tweet appeared at the top of its column %s after it was published (poll every 300ms)", time.Since(published).Round(time.Millisecond))
+	checkCardCounts(t, b, d, newID)
 	gone := tweetIDs(b, "q:#gcp")[2]
 	MustPublish(t, d, []byte(`{"delete":{"status":{"id_str":"`+gone+`","user_id_str":"1"},"timestamp_ms":"`+fmt.Sprint(time.Now().UnixMilli())+`"}}`))
 	b.waitFor("the deleted tweet to disappear", col("q:#gcp")+`.querySelector('li.tweet[data-id="`+gone+`"]') === null`)

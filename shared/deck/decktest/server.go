@@ -230,18 +230,20 @@ func (s *Server) ranking(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, out)
 }
 
-// tweet is a row as the page shows it, with its retweet count; s.mu is held.
+// cardFields are the kinds that count on the card of the tweet they reference, as
+// ServeRankings counts them (shared/rankings/cards.go).
+var cardFields = map[string]string{string(event.KindRetweet): "retweets", string(event.KindReply): "replies", string(event.KindQuote): "quotes"}
+
+// tweet is a row as the page shows it, with its counts as ServeRankings sends them (every one,
+// zeros included): the retweets, replies and quotes of it not deleted; s.mu is held.
 func (s *Server) tweet(t *event.TweetRow) deck.Tweet {
 	out := deck.Tweet{TweetID: t.TweetID, Kind: t.Kind, AuthorID: t.AuthorID, AuthorHandle: t.AuthorHandle,
-		Text: t.Text, CreatedAt: t.EventTime.UTC(), Hashtags: t.Hashtags, ReferencedTweetID: t.ReferencedTweetID}
-	var rts int64
+		Text: t.Text, CreatedAt: t.EventTime.UTC(), Hashtags: t.Hashtags, ReferencedTweetID: t.ReferencedTweetID,
+		Counts: map[string]int64{"retweets": 0, "replies": 0, "quotes": 0}}
 	for id, o := range s.tweets {
-		if o.Kind == string(event.KindRetweet) && o.ReferencedTweetID == t.TweetID && !s.deleted[id] {
-			rts++
+		if f, ok := cardFields[o.Kind]; ok && o.ReferencedTweetID == t.TweetID && !s.deleted[id] {
+			out.Counts[f]++
 		}
-	}
-	if rts > 0 {
-		out.Counts = map[string]int64{"retweets": rts}
 	}
 	return out
 }

@@ -106,9 +106,38 @@ func TestRankingsEqualSQLTruth(t *testing.T) {
 	if _, err := s.Replay(ctx, []string{writeCapture(t, boundTweets())}, drillTimeout()); err != nil {
 		t.Fatal(err)
 	}
+	// The card counts: a reply and a quote of a sample tweet, each line twice and the capture
+	// replayed twice (duplicate deliveries), the quote deleted twice after it counted, and a
+	// reply whose delete comes before it.
+	cards := writeCapture(t, cardTweets())
+	for range 2 {
+		if _, err := s.Replay(ctx, []string{cards}, drillTimeout()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delQuote := `{"delete":{"status":{"id":1860000000000900002,"id_str":"1860000000000900002","user_id":1009,"user_id_str":"1009"}}}`
+	delEarly := `{"delete":{"status":{"id":1860000000000900003,"id_str":"1860000000000900003","user_id":1009,"user_id_str":"1009"}}}`
+	if _, err := s.Replay(ctx, []string{writeCapture(t, []string{delQuote, delQuote, delEarly})}, drillTimeout()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Replay(ctx, []string{writeCapture(t, []string{cardTweet("1860000000000900003", "replied_to", "late reply")})}, drillTimeout()); err != nil {
+		t.Fatal(err)
+	}
 	postAppEvents(t, s, rankingAppEvents("truth"))
 	checkRankingsTruth(t, s, rankingUsers, rankings.Hashtags, rankings.Retweets, rankings.SearchTerms, rankings.Popularity)
 	checkSearchTruth(t, s)
+}
+
+// cardTweet is a v2 tweet referencing the sample stream's 1860000000000047514 ("Backfilling
+// two years of analytics #bigquery #gcp"), which the #gcp search serves.
+func cardTweet(id, ref, text string) string {
+	return fmt.Sprintf(`{"data":{"id":%q,"text":%q,"author_id":"1009","created_at":"2026-11-21T10:00:00.000Z","lang":"en","referenced_tweets":[{"type":%q,"id":"1860000000000047514"}]},"includes":{"users":[{"id":"1009","username":"card_counter"}]}}`, id, text, ref)
+}
+
+// cardTweets are a reply and a quote of that tweet, each line twice.
+func cardTweets() []string {
+	r, q := cardTweet("1860000000000900001", "replied_to", "a reply"), cardTweet("1860000000000900002", "quoted", "a quote")
+	return []string{r, r, q, q}
 }
 
 // searchQueries are the terms people type, each found in the sample stream: punctuation, a
@@ -128,12 +157,20 @@ func checkSearchTruth(t *testing.T, s *localstack.Stack) {
 	for _, c := range checks {
 		switch {
 		case !c.Equal:
-			t.Errorf("search %s: served %v, SQL over tweets_current %v", c.Query, c.Served, c.Truth)
+			t.Errorf("search %s: served %v, SQL over tweets_current %v; counts served %v, by SQL %v", c.Query, c.Served, c.Truth, c.ServedCounts, c.TruthCounts)
 		case len(c.Truth) == 0:
 			t.Errorf("search %s: no tweet matches in SQL; the check compared nothing", c.Query)
 		}
 	}
-	t.Logf("%d searches equal their SQL truth", len(checks))
+	// The card counts compared something: the tweet the drill replies to and quotes.
+	for _, c := range checks {
+		if n, ok := c.TruthCounts["1860000000000047514"]; ok && c.Query == "#gcp" {
+			if n.Replies < 2 {
+				t.Errorf("#gcp: 1860000000000047514's counts by SQL %+v, want at least the drill's two replies", n)
+			}
+		}
+	}
+	t.Logf("%d searches equal their SQL truth, counts included", len(checks))
 }
 
 // boundTweets are tweets at and one past the rankings' per-event bounds: a hashtag of exactly
