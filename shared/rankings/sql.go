@@ -65,14 +65,7 @@ GROUP BY key`
 // (its text holds "RT @handle: text", which QuotedOriginal splits). Columns: key, own (BOOL),
 // text, author_handle, author_id.
 func OriginalSQL(project, dataset string, ids []string) string {
-	quoted := make([]string, len(ids))
-	for i, id := range ids {
-		quoted[i] = sqlString(id)
-	}
-	in := "(" + strings.Join(quoted, ", ") + ")"
-	if len(ids) == 0 {
-		in = "('')"
-	}
+	in := sqlInList(ids)
 	tc := fmt.Sprintf("`%s.%s.tweets_current`", project, dataset)
 	return `SELECT tweet_id AS key, TRUE AS own, text, author_handle, author_id FROM ` + tc + ` WHERE tweet_id IN ` + in + `
 UNION ALL
@@ -111,14 +104,7 @@ func countableSQL() string {
 // quote of it in tweets_current (one row per tweet id, the earliest published; deleted tweets
 // left out) that the store counts (countableSQL). A tweet without a row has zero of each.
 func CardCountsSQL(project, dataset string, ids []string) string {
-	quoted := make([]string, len(ids))
-	for i, id := range ids {
-		quoted[i] = sqlString(id)
-	}
-	in := "(" + strings.Join(quoted, ", ") + ")"
-	if len(ids) == 0 {
-		in = "('')"
-	}
+	in := sqlInList(ids)
 	return `SELECT t.referenced_tweet_id AS tweet_id,
   COUNT(DISTINCT IF(t.kind = 'retweet', t.tweet_id, NULL)) AS retweets,
   COUNT(DISTINCT IF(t.kind = 'reply', t.tweet_id, NULL)) AS replies,
@@ -127,4 +113,16 @@ FROM ` + fmt.Sprintf("`%s.%s.tweets_current`", project, dataset) + ` AS t
 WHERE t.referenced_tweet_id IN ` + in + ` AND t.kind IN ('retweet', 'reply', 'quote')
   AND ` + countableSQL() + `
 GROUP BY t.referenced_tweet_id`
+}
+
+// sqlInList is ids as an SQL IN list of string literals; an empty list matches nothing.
+func sqlInList(ids []string) string {
+	if len(ids) == 0 {
+		return "('')"
+	}
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = sqlString(id)
+	}
+	return "(" + strings.Join(quoted, ", ") + ")"
 }
