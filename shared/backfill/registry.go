@@ -6,4 +6,5 @@ var registered = []Source{
 	youTubeSource{},
 	httpJSONSource{},
 	ga4Source{},
+	xSearchSource{},
 }

@@ -19,6 +19,7 @@ var sourceSpellings = map[string][]string{
 	SourceYouTube:  {"youtube"},
 	SourceHTTPJSON: {"http_json", "httpjson"},
 	SourceGA4:      {"ga4"},
+	SourceXSearch:  {"x_search", "xsearch"},
 }
 
 // sourceFiles are each source's own files in this package. They are files of the core's package
@@ -27,6 +28,7 @@ var sourceFiles = map[string][]string{
 	SourceYouTube:  {"shared/backfill/source_youtube.go", "shared/backfill/spec_youtube.go", "shared/backfill/vocab.go"},
 	SourceHTTPJSON: {"shared/backfill/source_httpjson.go", "shared/backfill/spec_http.go", "shared/backfill/spec_secrets.go"},
 	SourceGA4:      {"shared/backfill/spec_ga4.go"},
+	SourceXSearch:  {"shared/backfill/source_xsearch.go"},
 }
 
 // coreDirs are the packages that must name no source.
