@@ -59,6 +59,13 @@ type Config struct {
 	APIBaseURL string
 	// GA4APIBaseURL overrides https://analyticsdata.googleapis.com/ (GA4_API_BASE_URL).
 	GA4APIBaseURL string
+	// XToken is X's bearer token for x_search (X_BEARER_TOKEN_SECRET, the secret StreamTweets
+	// reads, or X_BEARER_TOKEN locally).
+	XToken Credential
+	// XAPIBaseURL overrides https://api.x.com/ (X_API_BASE_URL).
+	XAPIBaseURL string
+	// EventsTopic is the topic x_search publishes the tweets it finds to (EVENTS_TOPIC).
+	EventsTopic string
 	// AllowedHosts is the http_json allow-list (HTTP_JSON_ALLOWED_HOSTS, comma-separated).
 	AllowedHosts []string
 	// AllowPrivateHosts lets http_json reach private addresses (ALLOW_PRIVATE_HOSTS); local only.
@@ -94,6 +101,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		TokenURL:          env.URL("YOUTUBE_TOKEN_URL", ""),
 		APIBaseURL:        env.URL("YOUTUBE_API_BASE_URL", ""),
 		GA4APIBaseURL:     env.URL("GA4_API_BASE_URL", ""),
+		XToken:            Credential{Secret: env.String("X_BEARER_TOKEN_SECRET", ""), Value: env.String("X_BEARER_TOKEN", "")},
+		XAPIBaseURL:       env.URL("X_API_BASE_URL", ""),
+		EventsTopic:       env.String("EVENTS_TOPIC", ""),
 		AllowedHosts:      env.List("HTTP_JSON_ALLOWED_HOSTS", nil),
 		AllowPrivateHosts: env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		CounterShards:     env.Int("COUNTER_SHARDS", DefaultCounterShards, 1, 10_000),
@@ -123,6 +133,16 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		if cred.set() {
 			configured++
 		}
+	}
+	switch x := c.XToken; {
+	case x.Secret != "" && x.Value != "":
+		env.Fail("X_BEARER_TOKEN", "set X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN, not both")
+	case x.Secret != "":
+		if err := secrets.CheckName(x.Secret); err != nil {
+			env.Fail("X_BEARER_TOKEN_SECRET", "%v", err)
+		}
+	case x.Value != "" && deployed:
+		env.Fail("X_BEARER_TOKEN", "a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read X_BEARER_TOKEN_SECRET")
 	}
 	if configured != 0 && configured != len(credentialVars) {
 		env.Fail("YOUTUBE_REFRESH_TOKEN_SECRET", "the YouTube client id, client secret and refresh token are needed together: %d of 3 are set", configured)

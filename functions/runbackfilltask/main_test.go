@@ -57,6 +57,8 @@ type env struct {
 }
 
 type envConfig struct {
+	// fetchers are more sources' fetchers, by name.
+	fetchers map[string]func(cfg Config, logger *slog.Logger) backfill.Fetcher
 	maxAttempts int
 	// worker sets the Worker's JobCacheTTL and APIRetries (0: none, as in most tests).
 	worker   Options
@@ -99,6 +101,16 @@ func withRowClock(now func() time.Time) envOption { return func(c *envConfig) { 
 
 // withWorker sets the Worker's job cache and in-process API retries.
 func withWorker(o Options) envOption { return func(c *envConfig) { c.worker = o } }
+
+// withFetcher adds a source's fetcher, built from the env's local configuration.
+func withFetcher(name string, f func(cfg Config, logger *slog.Logger) backfill.Fetcher) envOption {
+	return func(c *envConfig) {
+		if c.fetchers == nil {
+			c.fetchers = map[string]func(Config, *slog.Logger) backfill.Fetcher{}
+		}
+		c.fetchers[name] = f
+	}
+}
 
 func withYouTube(opts ...sourcestest.Option) envOption {
 	return func(c *envConfig) { c.ytOpts = append(c.ytOpts, opts...) }
@@ -163,6 +175,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		gcfg := cfg
 		gcfg.GA4APIBaseURL = e.ga4.URL()
 		fetchers[backfill.SourceGA4] = NewLazyGA4(gcfg, nil, sources.GA4Config{Logger: logger})
+	}
+	for name, f := range ec.fetchers {
+		fetchers[name] = f(cfg, logger)
 	}
 	e.worker = NewWorker(e.store, rowsTo, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
 		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries, Budget: ec.budget, Fetchers: fetchers})

@@ -23,12 +23,14 @@ import (
 	"net/http"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/secrets"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
@@ -71,13 +73,40 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	resolver := secrets.New(secretOpts...)
 	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
 	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger, Secrets: resolver})
+	// x_search publishes the tweets it finds to the events topic, as StreamTweets does.
+	var pub *publish.Publisher
+	var ps *pubsub.Client
+	if cfg.EventsTopic != "" {
+		if ps, err = pubsub.NewClient(ctx, cfg.Project); err != nil {
+			wh.Close()
+			fs.Close()
+			return nil, nil, fmt.Errorf("creating Pub/Sub client for project %s: %w", cfg.Project, err)
+		}
+		pub = publish.New(ps, cfg.EventsTopic, publish.DefaultSettings())
+	}
+	xs := NewLazyXSearch(cfg, resolver, eventPublisher(pub), sources.XSearchConfig{Logger: logger})
 	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger,
 		JobCacheTTL: DefaultJobCacheTTL, APIRetries: DefaultAPIRetries, MaxCommits: DefaultMaxCommits, Budget: cfg.WorkTimeout,
-		Fetchers: map[string]backfill.Fetcher{backfill.SourceGA4: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger})}})
+		Fetchers: map[string]backfill.Fetcher{backfill.SourceGA4: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger}),
+			backfill.SourceXSearch: xs}})
 	shutdown = func() error {
-		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close())
+		var psErr error
+		if pub != nil {
+			pub.Stop()
+			psErr = ps.Close()
+		}
+		return errors.Join(withoutEOF(wh.Close()), fs.Close(), resolver.Close(), psErr)
 	}
 	return logging.Middleware(cfg.Project, w), shutdown, nil
+}
+
+// eventPublisher is pub as an EventPublisher, nil (not a nil pointer in an interface) when
+// there is none.
+func eventPublisher(pub *publish.Publisher) EventPublisher {
+	if pub == nil {
+		return nil
+	}
+	return pub
 }
 
 // withoutEOF drops io.EOF from err (a single or joined error): managedwriter reports a

@@ -58,7 +58,11 @@ func (w *Worker) stream(ctx context.Context, src PageStreamer, task backfill.Tas
 	fetchedAt := w.now()
 	raw := w.store.NewRawWriter(task.JobID, task.Shard)
 	rows, pages := 0, 0
+	var quota *sources.Quota
 	calls, err := src.StreamPages(ctx, task, func(p sources.Page) error {
+		if p.Quota != nil {
+			quota = p.Quota
+		}
 		if err := raw.Add(ctx, p.Body); err != nil {
 			return &stepError{err: err}
 		}
@@ -84,6 +88,7 @@ func (w *Worker) stream(ctx context.Context, src PageStreamer, task backfill.Tas
 	if err := w.appendRows(ctx, []backfill.Row{backfill.CompleteRow(task, rows, pages, fetchedAt)}); err != nil {
 		return appendFailure(err, calls)
 	}
+	w.recordQuota(ctx, task, quota)
 	// The raw write's part 0 is committed with the outcome (RecordSuccessWithRaw).
 	return result{kind: succeeded, rows: rows, apiCalls: calls, raw: raw}
 }

@@ -28,7 +28,7 @@ var sourceFiles = map[string][]string{
 	SourceYouTube:  {"shared/backfill/source_youtube.go", "shared/backfill/spec_youtube.go", "shared/backfill/vocab.go"},
 	SourceHTTPJSON: {"shared/backfill/source_httpjson.go", "shared/backfill/spec_http.go", "shared/backfill/spec_secrets.go"},
 	SourceGA4:      {"shared/backfill/spec_ga4.go"},
-	SourceXSearch:  {"shared/backfill/source_xsearch.go"},
+	SourceXSearch:  {"shared/backfill/source_xsearch.go", "functions/runbackfilltask/xsearch.go"},
 }
 
 // coreDirs are the packages that must name no source.

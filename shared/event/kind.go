@@ -99,4 +99,7 @@ const (
 	SourceXStream = "x_stream"
 	SourceReplay  = "replay"
 	SourceApp     = "app"
+	// SourceXSearch marks tweets an x_search backfill found (X API v2 search), published as the
+	// stream publishes its own.
+	SourceXSearch = "x_search"
 )

@@ -169,6 +169,9 @@ type Page struct {
 	N       int
 	Body    []byte
 	Records []map[string]any
+	// Quota is the API's quota report after this page, when it gives one; the worker keeps
+	// the last page's.
+	Quota *Quota
 }
 
 // Fetch follows req's pagination to the end and returns every record and
