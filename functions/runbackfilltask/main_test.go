@@ -58,7 +58,7 @@ type env struct {
 
 type envConfig struct {
 	// fetchers are more sources' fetchers, by name.
-	fetchers map[string]func(cfg Config, logger *slog.Logger) backfill.Fetcher
+	fetchers    map[string]func(cfg Config, logger *slog.Logger) backfill.Fetcher
 	maxAttempts int
 	// worker sets the Worker's JobCacheTTL and APIRetries (0: none, as in most tests).
 	worker   Options
