@@ -266,6 +266,8 @@ env_of() {
       echo "YOUTUBE_CLIENT_ID_SECRET=$(secret youtube-client-id)"
       echo "YOUTUBE_CLIENT_SECRET_SECRET=$(secret youtube-client-secret)"
       echo "YOUTUBE_REFRESH_TOKEN_SECRET=$(secret youtube-refresh-token)"
+      echo "X_BEARER_TOKEN_SECRET=$(secret "$X_BEARER_TOKEN_SECRET_ID")" # x_search
+      echo "EVENTS_TOPIC=$EVENTS_TOPIC"                                 # x_search publishes the tweets it finds
       echo "HTTP_JSON_ALLOWED_HOSTS=$HTTP_JSON_ALLOWED_HOSTS"
       echo "COUNTER_SHARDS=$COUNTER_SHARDS"
       echo "API_TIMEOUT=$API_TIMEOUT"

@@ -168,6 +168,8 @@ locals {
       YOUTUBE_CLIENT_ID_SECRET     = local.secret_version.youtube_client_id
       YOUTUBE_CLIENT_SECRET_SECRET = local.secret_version.youtube_client_secret
       YOUTUBE_REFRESH_TOKEN_SECRET = local.secret_version.youtube_refresh_token
+      X_BEARER_TOKEN_SECRET        = local.secret_version.x_bearer_token # x_search
+      EVENTS_TOPIC                 = google_pubsub_topic.events.name     # x_search publishes the tweets it finds
       HTTP_JSON_ALLOWED_HOSTS      = join(",", var.backfill_http_allowed_hosts)
       COUNTER_SHARDS               = tostring(var.backfill_counter_shards)
       API_TIMEOUT                  = var.backfill_api_timeout

@@ -109,8 +109,11 @@ resource "google_project_iam_member" "build" {
 
 # --- Function permissions ----------------------------------------------------------------------
 
+# RunBackfillTask publishes the tweets an x_search backfill finds, as StreamTweets publishes its
+# own (docs/sources.md): the publisher role holds pubsub.topics.publish
+# (https://cloud.google.com/pubsub/docs/access-control).
 resource "google_pubsub_topic_iam_member" "events_publisher" {
-  for_each = toset(["StreamTweets", "CollectEvents"])
+  for_each = toset(["StreamTweets", "CollectEvents", "RunBackfillTask"])
 
   topic  = google_pubsub_topic.events.id
   role   = "roles/pubsub.publisher"
@@ -240,6 +243,14 @@ resource "google_service_account_iam_member" "pubsub_token_creator" {
   # The agent exists once the Pub/Sub API is enabled and has served the project: after the topic
   # is created (the dead-letter grants refer to topics and subscriptions already).
   depends_on = [google_pubsub_topic.events]
+}
+
+# x_search backfills read X's bearer token, StreamTweets' secret, that secret alone: the
+# accessor role holds secretmanager.versions.access (https://cloud.google.com/secret-manager/docs/access-control).
+resource "google_secret_manager_secret_iam_member" "x_search_token_reader" {
+  secret_id = google_secret_manager_secret.secret["x_bearer_token"].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function["RunBackfillTask"].member
 }
 
 # The app backends that mint recent-views tokens read the key's secret, that secret alone.

@@ -63,7 +63,7 @@ variable "deletion_protection" {
 
 variable "events_topic" {
   type        = string
-  description = "Topic StreamTweets and CollectEvents publish to (EVENTS_TOPIC)."
+  description = "Topic StreamTweets, CollectEvents and x_search backfills (RunBackfillTask) publish to (EVENTS_TOPIC)."
   default     = "events"
 
   validation {

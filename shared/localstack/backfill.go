@@ -1,9 +1,12 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +48,8 @@ type BackfillOptions struct {
 	YouTube []sourcestest.Option
 	// GA4 configures the fake GA4 Data API (latency, failure rates, quota, sampling).
 	GA4 []sourcestest.Option
+	// XSearch configures the fake X API search (failure rates, 429s).
+	XSearch []sourcestest.Option
 	// TombstoneTTL is how long the local Cloud Tasks remembers a task name (default 1h).
 	TombstoneTTL time.Duration
 	// CounterShards is the job store's counter shards (default 64 locally).
@@ -65,7 +70,11 @@ type BackfillParts struct {
 	YouTube     *sourcestest.YouTubeServer
 	JSONAPI     *sourcestest.JSONAPIServer
 	GA4         *sourcestest.GA4Server
-	Queue       string // projects/P/locations/L/queues/Q: the first queue
+	// XSearch is the fake X API search over the stream's sample data, moved to end an hour
+	// ago (recent search reaches 7 days back); with the stream on it also fronts the stream's
+	// fake, so X_API_BASE_URL serves both.
+	XSearch *sourcestest.XSearchServer
+	Queue   string // projects/P/locations/L/queues/Q: the first queue
 	// Queues are every backfill queue, Queue first (BackfillOptions.Queues).
 	Queues []string
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
@@ -108,6 +117,23 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	b.JSONAPI = sourcestest.NewJSONAPIServer()
 	// The GA4 fake honours the YouTube fake's tokens: the worker uses one grant for both.
 	b.GA4 = sourcestest.NewGA4Server(append([]sourcestest.Option{sourcestest.WithGA4TokenCheck(b.YouTube.ValidToken)}, o.Backfill.GA4...)...)
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	sample, err := readLines(filepath.Join(root, SampleStreamFile))
+	if err != nil {
+		return nil, err
+	}
+	b.XSearch = sourcestest.NewXSearchServer(sample, o.Backfill.XSearch...)
+	b.XSearch.Rebase(time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
+	xToken := sourcestest.XSearchToken
+	if s.XStream != nil {
+		xToken = s.XStream.Token()
+		if err := b.XSearch.Front(s.XStream.URL(), xToken); err != nil {
+			return nil, err
+		}
+	}
 	b.URL = functionsURL + "/Backfill"
 	shards := o.Backfill.CounterShards
 	if shards == 0 {
@@ -129,6 +155,8 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		"YOUTUBE_TOKEN_URL":       b.YouTube.TokenURL(),
 		"YOUTUBE_API_BASE_URL":    b.YouTube.URL(),
 		"GA4_API_BASE_URL":        b.GA4.URL(),
+		"X_BEARER_TOKEN":          xToken,
+		"X_API_BASE_URL":          b.XSearch.URL(),
 	}, nil
 }
 
@@ -149,7 +177,28 @@ func (b *BackfillParts) close() []error {
 	if b.GA4 != nil {
 		b.GA4.Close()
 	}
+	if b.XSearch != nil {
+		b.XSearch.Close()
+	}
 	return errs
+}
+
+// SampleStreamFile is the stream's sample data, from the module root; the fake X search serves it.
+const SampleStreamFile = "shared/localstack/testdata/sample_stream.jsonl"
+
+// readLines returns a file's non-empty lines.
+func readLines(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // ensureQueue creates the backfill queue, or, when a long-lived server already has it, sets its

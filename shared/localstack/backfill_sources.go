@@ -21,6 +21,20 @@ var SourceKits = map[string]SourceKit{
 	"youtube_analytics": {Spec: func(_ *BackfillParts, end time.Time) []byte { return YouTubeSpec(2, 5, "day", end) }, Rows: 2 * 5},
 	"http_json":         {Spec: HTTPJSONSpec, Rows: 95},
 	"ga4":               {Spec: func(_ *BackfillParts, end time.Time) []byte { return GA4Spec(14, "week", 10, end) }, Rows: 14 * 3},
+	// The stream's 33 sample tweets, moved into the last 7 days (BackfillParts.XSearch).
+	"x_search": {Spec: func(_ *BackfillParts, _ time.Time) []byte { return XSearchSpec(time.Now(), 10) }, Rows: 33},
+}
+
+// XSearchSpec is the spec of an x_search backfill of the 7 days before now (less recent
+// search's margin), a task a day, pages of maxResults tweets.
+func XSearchSpec(now time.Time, maxResults int) []byte {
+	end := now.UTC().Add(-time.Minute).Truncate(time.Second)
+	spec := map[string]any{"source": "x_search", "x_search": map[string]any{
+		"query": "#gcp OR #golang OR #bigquery", "start": end.Add(-6*24*time.Hour - 22*time.Hour).Format(time.RFC3339),
+		"end": end.Format(time.RFC3339), "slice_minutes": 1440, "max_results": maxResults,
+	}}
+	out, _ := json.Marshal(spec)
+	return out
 }
 
 // HTTPJSONSpec is the spec of an http_json backfill of the fake JSON API's 95 items, read by

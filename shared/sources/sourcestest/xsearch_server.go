@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +35,11 @@ const XSearchToken = "xsearchtest-token"
 // injects 429s whose x-rate-limit-reset is retryAfter from now.
 type XSearchServer struct {
 	srv    *httptest.Server
+	mux    *http.ServeMux
 	opts   options
 	tweets []xTweet
 
+	token     string
 	mu        sync.Mutex
 	rng       *rand.Rand
 	limit     int
@@ -61,7 +65,7 @@ func NewXSearchServer(messages [][]byte, opts ...Option) *XSearchServer {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &XSearchServer{opts: o, rng: rand.New(rand.NewPCG(o.seed, o.seed)), limit: 450, window: 15 * time.Minute,
+	s := &XSearchServer{opts: o, token: XSearchToken, rng: rand.New(rand.NewPCG(o.seed, o.seed)), limit: 450, window: 15 * time.Minute,
 		byStatus: map[int]int{}}
 	for _, m := range messages {
 		var msg struct {
@@ -91,8 +95,25 @@ func NewXSearchServer(messages [][]byte, opts ...Option) *XSearchServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2/tweets/search/recent", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, sources.XSearchRecent) })
 	mux.HandleFunc("GET /2/tweets/search/all", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, sources.XSearchAll) })
+	s.mux = mux
 	s.srv = httptest.NewServer(mux)
 	return s
+}
+
+// Front makes the server answer every other path (the filtered stream's, say) by proxying to
+// the X API fake at base, whose bearer token is token, so one X_API_BASE_URL serves both.
+func (s *XSearchServer) Front(base, token string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("parsing %s: %w", base, err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.FlushInterval = -1 // the stream's lines as they come
+	s.mux.Handle("/", p)
+	s.mu.Lock()
+	s.token = token
+	s.mu.Unlock()
+	return nil
 }
 
 // SetRateWindow sets the requests a window allows and the window's length, and starts a new one.
@@ -142,7 +163,7 @@ func (s *XSearchServer) search(w http.ResponseWriter, r *http.Request, endpoint 
 // answer writes the response; s.mu is held.
 func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint string, now time.Time) int {
 	h := w.Header()
-	if r.Header.Get("Authorization") != "Bearer "+XSearchToken {
+	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		xProblem(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
 		return http.StatusUnauthorized
 	}
