@@ -202,6 +202,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 				return err
 			}
 			m.Counted, m.PublishTime, m.MessageID, m.Deleted, m.tweet = d.Counted, d.PublishTime, d.MessageID, d.Deleted, d.Tweet
+			m.CountedAt = d.CountedAt
 			m.exists, m.updateTime = true, snap.UpdateTime
 		}
 	}
@@ -235,7 +236,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 				continue
 			}
 			if m.counted() {
-				add(m.Counted, m.PublishTime, -1)
+				add(m.Counted, m.countedAt(), -1)
 				cards.add(m.tweet, -1)
 			}
 			m.Deleted, m.Counted, m.tweet, m.dirty = true, nil, nil, true
@@ -246,12 +247,13 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 			// A tweet whose delete came first: it never counts.
 		case !m.counted() || before(e.PublishTime, e.MessageID, m.PublishTime, m.MessageID):
 			if m.counted() {
-				add(m.Counted, m.PublishTime, -1)
+				add(m.Counted, m.countedAt(), -1)
 				cards.add(m.tweet, -1)
 			}
-			add(e.Counts, e.PublishTime, +1)
+			add(e.Counts, e.countAt(), +1)
 			cards.add(e.Tweet, +1)
 			m.Counted, m.PublishTime, m.MessageID, m.tweet, m.dirty = e.Counts, e.PublishTime, e.MessageID, e.Tweet, true
+			m.CountedAt = e.countAt()
 		}
 		if v := e.View; v != nil {
 			// Max is commutative and idempotent: views need no marker, in any order.

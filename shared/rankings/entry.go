@@ -17,7 +17,11 @@ import (
 type Entry struct {
 	Key         string // "t:<tweet id>", or AppEventKey's "e:<event id>" or "a:<app>:<event id>"
 	PublishTime time.Time
-	MessageID   string
+	// CountAt is the time the event counts at in the windowed rankings: a tweet's created_at,
+	// so that a backfill of last week's tweets (x_search) counts last week and never looks
+	// like a burst now; zero means PublishTime (see countAt).
+	CountAt   time.Time
+	MessageID string
 	// Delete is a delete notice for the tweet of Key: it leaves every ranking.
 	Delete bool
 	// Counts are the (ranking, key) pairs the event adds one to.
@@ -55,12 +59,30 @@ type ViewEvent struct {
 	Time   time.Time
 }
 
+// countAt is the time e counts at: CountAt, else PublishTime.
+func (e Entry) countAt() time.Time {
+	if !e.CountAt.IsZero() {
+		return e.CountAt
+	}
+	return e.PublishTime
+}
+
+// tweetCountAt is when a tweet counts: when it was created, or when it was published if it
+// carries no created_at or claims one after its publication (a clock X does not keep), so no
+// tweet counts in the future.
+func tweetCountAt(created, published time.Time) time.Time {
+	if created.IsZero() || created.After(published) {
+		return published
+	}
+	return created
+}
+
 // EntryOf turns a decoded event into its Entry; ok is false for events no ranking, recent view
 // or feed uses (stream control messages other than deletes, app events of other kinds).
 func EntryOf(rec event.Record) (e Entry, ok bool) {
 	switch row := rec.Row.(type) {
 	case *event.TweetRow:
-		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID}
+		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID, CountAt: tweetCountAt(row.EventTime, row.PublishTime)}
 		seen := map[string]bool{}
 		for _, h := range row.Hashtags {
 			if tag := FoldTag(h); tag != "" && !seen[tag] {

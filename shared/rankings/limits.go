@@ -81,7 +81,7 @@ func (s *Store) check(e Entry, now time.Time) error {
 		return nil // a tombstone holds no content
 	}
 	// The marker as this event would leave it: counted, with its content.
-	m := &marker{ref: s.markerRef(e.Key), Counted: e.Counts, PublishTime: e.PublishTime, MessageID: e.MessageID, tweet: e.Tweet}
+	m := &marker{ref: s.markerRef(e.Key), Counted: e.Counts, PublishTime: e.PublishTime, CountedAt: e.countAt(), MessageID: e.MessageID, tweet: e.Tweet}
 	data, err := s.markerFields(m, now)
 	if err != nil {
 		return reject("%v", err)

@@ -22,6 +22,7 @@ type markerBody struct {
 	PublishTime time.Time `json:"p"`
 	MessageID   string    `json:"m"`
 	Counted     []Count   `json:"c,omitempty"`
+	CountedAt   time.Time `json:"a,omitzero"`
 	Tweet       *Tweet    `json:"t,omitempty"`
 }
 
@@ -37,7 +38,7 @@ var legacyFields = []string{"counted", "publish_time", "message_id", "has_conten
 
 // markerFields is the document of marker m.
 func (s *Store) markerFields(m *marker, now time.Time) (map[string]any, error) {
-	body, err := json.Marshal(markerBody{PublishTime: m.PublishTime, MessageID: m.MessageID, Counted: m.Counted, Tweet: m.tweet})
+	body, err := json.Marshal(markerBody{PublishTime: m.PublishTime, MessageID: m.MessageID, Counted: m.Counted, CountedAt: m.CountedAt, Tweet: m.tweet})
 	if err != nil {
 		return nil, fmt.Errorf("encoding marker %s: %w", m.ref.Path, err)
 	}

@@ -219,9 +219,20 @@ type marker struct {
 
 	Counted     []Count
 	PublishTime time.Time
-	MessageID   string
-	Deleted     bool
-	tweet       *Tweet
+	// CountedAt is the time Counted was added at (Entry.CountAt); zero in markers written
+	// before it was kept, which counted at PublishTime.
+	CountedAt time.Time
+	MessageID string
+	Deleted   bool
+	tweet     *Tweet
+}
+
+// countedAt is when the marker's counts were added: the time to take them away at.
+func (m *marker) countedAt() time.Time {
+	if !m.CountedAt.IsZero() {
+		return m.CountedAt
+	}
+	return m.PublishTime
 }
 
 func (m *marker) counted() bool { return !m.PublishTime.IsZero() && !m.Deleted }
