@@ -67,7 +67,7 @@ func runBackfill(ctx context.Context, args []string) error {
 	}
 	log := logger()
 	faults := []sourcestest.Option{sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL)}
-	bo := &localstack.BackfillOptions{YouTube: faults, GA4: faults}
+	bo := &localstack.BackfillOptions{YouTube: faults, GA4: faults, XSearch: faults}
 	if *rate > 0 {
 		var err error
 		if bo.Queue, err = localstack.DefaultQueueConfig(); err != nil {

@@ -40,12 +40,13 @@ commands:
       Replays archived X stream captures (a JSON array, NDJSON, or the stream's CRLF framing)
       through classification -> Pub/Sub emulator -> LoadEvents -> local BigQuery, waits until
       every published message is loaded or dead-lettered, and prints a JSON summary.
-  backfill [--source youtube_analytics|http_json|ga4] [--videos 20] [--days 30]
+  backfill [--source youtube_analytics|http_json|ga4|x_search] [--videos 20] [--days 30]
            [--chunk day|week|month|range] [--latency 50ms]
            [--fail-rate 0.02] [--token-ttl 60s] [--rate N] [--timeout 10m] [--new-run]
            [--data DIR] [--verbose]
       Starts the stack with the fake APIs and runs one backfill of --source (YouTube Analytics by
-      default; ga4 reads --days days by --chunk from the fake GA4 API) over HTTP, as a user would,
+      default; ga4 reads --days days by --chunk from the fake GA4 API; x_search the last 7 days
+      of the fake X search) over HTTP, as a user would,
       until it ends; then checks BigQuery for lost and duplicated rows. --new-run
       plans a new job even if the same spec ran before (needed against a long-lived Cloud Tasks
       emulator that still remembers the task names; set for you when one is reused).
