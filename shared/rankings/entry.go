@@ -17,9 +17,9 @@ import (
 type Entry struct {
 	Key         string // "t:<tweet id>", or AppEventKey's "e:<event id>" or "a:<app>:<event id>"
 	PublishTime time.Time
-	// CountAt is the time the event counts at in the windowed rankings: a tweet's created_at,
-	// so that a backfill of last week's tweets (x_search) counts last week and never looks
-	// like a burst now; zero means PublishTime (see countAt).
+	// CountAt is the time the event counts at in the windowed rankings: a backfilled
+	// (x_search) tweet's created_at, so that last week's tweets count last week and never look
+	// like a burst now; zero (every other event) means PublishTime (see countAt).
 	CountAt   time.Time
 	MessageID string
 	// Delete is a delete notice for the tweet of Key: it leaves every ranking.
@@ -82,7 +82,12 @@ func tweetCountAt(created, published time.Time) time.Time {
 func EntryOf(rec event.Record) (e Entry, ok bool) {
 	switch row := rec.Row.(type) {
 	case *event.TweetRow:
-		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID, CountAt: tweetCountAt(row.EventTime, row.PublishTime)}
+		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID}
+		if row.Source == event.SourceXSearch {
+			// A backfill's tweets count when they were written; the stream's and a replay's
+			// count when published (a replayed capture animates the rankings now).
+			e.CountAt = tweetCountAt(row.EventTime, row.PublishTime)
+		}
 		seen := map[string]bool{}
 		for _, h := range row.Hashtags {
 			if tag := FoldTag(h); tag != "" && !seen[tag] {

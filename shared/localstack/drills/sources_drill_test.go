@@ -42,7 +42,7 @@ func TestEverySourceHasAKit(t *testing.T) {
 // key once in the dedup view, and ga4's quota figures in the job's status.
 func TestDrillSources(t *testing.T) {
 	faults := []sourcestest.Option{sourcestest.WithLatency(2 * time.Millisecond), sourcestest.WithFailRate(0.15), sourcestest.With429Rate(0.1, time.Second)}
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(20), YouTube: faults, GA4: faults})
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(20), YouTube: faults, GA4: faults, XSearch: faults})
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	for _, src := range backfill.Sources() {
 		kit, ok := localstack.SourceKits[src.Name()]
