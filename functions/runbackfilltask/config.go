@@ -141,9 +141,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		if err := secrets.CheckName(x.Secret); err != nil {
 			env.Fail("X_BEARER_TOKEN_SECRET", "%v", err)
 		}
-	case x.Value != "" && deployed:
-		env.Fail("X_BEARER_TOKEN", "a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read X_BEARER_TOKEN_SECRET")
 	}
+	// X_BEARER_TOKEN is StreamTweets' variable too, which takes it as given wherever it runs;
+	// the worker reads it the same way (Terraform sets only the secret).
 	if configured != 0 && configured != len(credentialVars) {
 		env.Fail("YOUTUBE_REFRESH_TOKEN_SECRET", "the YouTube client id, client secret and refresh token are needed together: %d of 3 are set", configured)
 	}
