@@ -51,6 +51,26 @@ func TestLoadConfig(t *testing.T) {
 			WantErr: []string{"GOOGLE_CLOUD_PROJECT: required", "BIGQUERY_DATASET: required", "QUEUE_MAX_ATTEMPTS", "COUNTER_SHARDS", "API_TIMEOUT", "YOUTUBE_TOKEN_URL", "WORK_TIMEOUT"},
 		},
 		{
+			Name: "x_search",
+			Env: with("X_BEARER_TOKEN_SECRET", "projects/p/secrets/x-bearer-token/versions/latest", "EVENTS_TOPIC", "events",
+				"X_API_BASE_URL", "http://127.0.0.1:9001/"),
+			Want: func() Config {
+				c := defaults
+				c.XToken, c.EventsTopic, c.XAPIBaseURL = Credential{Secret: "projects/p/secrets/x-bearer-token/versions/latest"}, "events", "http://127.0.0.1:9001/"
+				return c
+			}(),
+		},
+		{
+			Name:    "x_search token twice",
+			Env:     with("X_BEARER_TOKEN_SECRET", "x-bearer-token", "X_BEARER_TOKEN", "t"),
+			WantErr: []string{"X_BEARER_TOKEN: set X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN, not both"},
+		},
+		{
+			Name:    "x_search token not a secret version",
+			Env:     with("X_BEARER_TOKEN_SECRET", "x-bearer-token"),
+			WantErr: []string{"X_BEARER_TOKEN_SECRET"},
+		},
+		{
 			Name:    "secret and value both set",
 			Env:     with("YOUTUBE_CLIENT_ID_SECRET", idSecret, "YOUTUBE_CLIENT_ID", "id", "YOUTUBE_CLIENT_SECRET", "s", "YOUTUBE_REFRESH_TOKEN", "t"),
 			WantErr: []string{"YOUTUBE_CLIENT_ID: set YOUTUBE_CLIENT_ID_SECRET or YOUTUBE_CLIENT_ID, not both"},
