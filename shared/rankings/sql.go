@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/event"
 )
 
 // The truth: each ranking as GoogleSQL over the dedup views (tweets_current for tweets, which
@@ -25,19 +27,23 @@ func sqlString(s string) string {
 func TruthSQL(project, dataset string, r Ranking, from, to time.Time, n int) (string, error) {
 	table := func(name string) string { return fmt.Sprintf("`%s.%s.%s`", project, dataset, name) }
 	window := fmt.Sprintf("t.publish_time >= %s AND t.publish_time < %s", sqlTS(from), sqlTS(to))
+	// A tweet counts when tweetCountAt says: an x_search backfill's at its event_time (its
+	// created_at) unless that is missing or after its publication, every other at publication.
+	countAt := "IF(t.source = " + sqlString(string(event.SourceXSearch)) + " AND t.event_time IS NOT NULL AND t.event_time <= t.publish_time, t.event_time, t.publish_time)"
+	tweetWindow := fmt.Sprintf("%s >= %s AND %s < %s", countAt, sqlTS(from), countAt, sqlTS(to))
 	countable := countableSQL()
 	var q string
 	switch r {
 	case Hashtags:
 		q = `SELECT LOWER(h) AS key, COUNT(DISTINCT t.tweet_id) AS count
 FROM ` + table("tweets_current") + ` AS t, UNNEST(t.hashtags) AS h
-WHERE ` + window + ` AND LOWER(h) != ''
+WHERE ` + tweetWindow + ` AND LOWER(h) != ''
   AND ` + countable + `
 GROUP BY key`
 	case Retweets:
 		q = `SELECT t.referenced_tweet_id AS key, COUNT(DISTINCT t.tweet_id) AS count
 FROM ` + table("tweets_current") + ` AS t
-WHERE ` + window + ` AND t.kind = 'retweet' AND t.referenced_tweet_id IS NOT NULL AND t.referenced_tweet_id != ''
+WHERE ` + tweetWindow + ` AND t.kind = 'retweet' AND t.referenced_tweet_id IS NOT NULL AND t.referenced_tweet_id != ''
   AND ` + countable + `
   AND NOT EXISTS (SELECT 1 FROM ` + table("stream_events") + ` AS d WHERE d.kind = 'delete' AND d.tweet_id = t.referenced_tweet_id)
 GROUP BY key`

@@ -2,6 +2,7 @@ package drills
 
 import (
 	"context"
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"net/http"
 	"testing"
 	"time"
@@ -51,6 +52,23 @@ func TestDrillXSearch(t *testing.T) {
 		if rows != len(ids) || distinct != len(ids) {
 			t.Errorf("run %d: tweets_dedup has %d rows (%d distinct) of the %d searched tweets, want each once", run, rows, distinct, len(ids))
 		}
+	}
+	// The rankings count the searched tweets at their created_at (the last week, not now), as
+	// the SQL truth does (rankings.TruthSQL): every ranking and window equals it, and some
+	// tweet ranking holds them, so the comparison is not of two empty lists.
+	checks, err := s.WaitRankings(context.Background(), nil, drillTimeout())
+	if err != nil {
+		t.Fatalf("WaitRankings: %v", err)
+	}
+	held := false
+	for _, c := range checks {
+		if !c.Equal {
+			t.Errorf("%s %s: served %v, SQL truth %v", c.Ranking, c.Window, c.Served, c.Truth)
+		}
+		held = held || ((c.Ranking == string(rankings.Hashtags) || c.Ranking == string(rankings.Retweets)) && len(c.Truth) > 0)
+	}
+	if !held {
+		t.Errorf("no tweet ranking holds the searched tweets in any window: %+v", checks)
 	}
 	calls, byStatus := s.Backfill.XSearch.Calls()
 	if byStatus[http.StatusTooManyRequests] == 0 {
