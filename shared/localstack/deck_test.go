@@ -37,31 +37,7 @@ func TestDeckInBrowserOnTheStack(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	var appSeq atomic.Int64
-	publish := func(data []byte) error {
-		if _, err := s.PublishX(ctx, data); err == nil {
-			return nil
-		}
-		// Not an X message: an app event, posted to CollectEvents as an app does.
-		var ev map[string]any
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return fmt.Errorf("%.60s is neither an X message nor an app event: %w", data, err)
-		}
-		if _, ok := ev["id"]; !ok {
-			ev["id"] = fmt.Sprintf("deck-%d", appSeq.Add(1))
-		}
-		body, _ := json.Marshal(ev)
-		resp, err := http.Post(s.Functions.URL+"/CollectEvents", "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var out struct{ Accepted int }
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 || out.Accepted != 1 {
-			return fmt.Errorf("CollectEvents %s = %d, accepted %d, %v", body, resp.StatusCode, out.Accepted, err)
-		}
-		return nil
-	}
+	publish := deckPublisher(ctx, s)
 	d := deckcheck.NewDeckUnderTest(s.Rankings.URL+"/", publish)
 	d.NoBackfills = true // this stack runs no Backfill function
 	d.ViewToken = func(user string) string {
@@ -97,5 +73,35 @@ func TestDeckInBrowserOnTheStack(t *testing.T) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond) // polling BigQuery until the loader has caught up
+	}
+}
+
+// deckPublisher publishes what deckcheck seeds into the stack: X messages through the events
+// topic, app events through CollectEvents as an app posts them.
+func deckPublisher(ctx context.Context, s *Stack) func(data []byte) error {
+	var appSeq atomic.Int64
+	return func(data []byte) error {
+		if _, err := s.PublishX(ctx, data); err == nil {
+			return nil
+		}
+		// Not an X message: an app event, posted to CollectEvents as an app does.
+		var ev map[string]any
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return fmt.Errorf("%.60s is neither an X message nor an app event: %w", data, err)
+		}
+		if _, ok := ev["id"]; !ok {
+			ev["id"] = fmt.Sprintf("deck-%d", appSeq.Add(1))
+		}
+		body, _ := json.Marshal(ev)
+		resp, err := http.Post(s.Functions.URL+"/CollectEvents", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var out struct{ Accepted int }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 || out.Accepted != 1 {
+			return fmt.Errorf("CollectEvents %s = %d, accepted %d, %v", body, resp.StatusCode, out.Accepted, err)
+		}
+		return nil
 	}
 }

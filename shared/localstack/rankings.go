@@ -104,6 +104,15 @@ func (s *Stack) getJSON(ctx context.Context, path string, out any, header ...str
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	if !hasHeader(header, "Authorization") {
+		auth, err := s.authorization(ctx)
+		if err != nil {
+			return fmt.Errorf("GET %s: %w", path, err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)

@@ -66,6 +66,10 @@ type Options struct {
 	// which the checks against SQL want. `dev --serve` sets it, so what a person tries is what
 	// is deployed.
 	RankingsCache bool
+	// AuthEmulatorHost, with Rankings, runs ServeRankings with sign-in on (DECK_AUTH=firebase)
+	// against the Firebase Auth emulator at this host:port (authemu.Run); the stack's own
+	// clients then read it with StackUser's ID token (docs/sign-in.md). `dev --serve` sets it.
+	AuthEmulatorHost string
 	// Unchecked turns off the production checks (as PIPELINEKIT_CHECKS=off does): the functions
 	// then reach the servers directly, unrefused by IAM and Firestore's limits.
 	Unchecked bool
@@ -99,7 +103,8 @@ type Stack struct {
 
 	log         *slog.Logger
 	env         map[string]string
-	viewsKey    []byte // ServeRankings' recent-views token key (RECENT_VIEWS_KEY)
+	viewsKey    []byte       // ServeRankings' recent-views token key (RECENT_VIEWS_KEY)
+	tokens      *stackTokens // StackUser's ID token; nil with sign-in off
 	pubsubEm    *gcloudemu.Emulator
 	firestoreEm *gcloudemu.Emulator
 	tmp         string
@@ -254,6 +259,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		env["RECENT_VIEWS_KEY"] = string(s.viewsKey)
 		// The deck's health panel reads the stack's own health endpoint (HealthURL).
 		env["DECK_HEALTH_URL"] = functionsURL + StackPath + "health"
+		if o.AuthEmulatorHost != "" {
+			for k, v := range signInEnv(o.AuthEmulatorHost) {
+				env[k] = v
+			}
+			s.tokens = &stackTokens{host: o.AuthEmulatorHost}
+		}
 	}
 	for k, v := range o.FunctionsEnv {
 		env[k] = v

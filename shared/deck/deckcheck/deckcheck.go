@@ -475,9 +475,9 @@ func Run(t *testing.T, b *Browser, d *DeckUnderTest, now time.Time) {
 		checkHealth(t, b, d)
 	}
 
-	// The screenshots, of the sample content only; the phone's column switcher, and the
-	// search box's placeholder whole at both sizes.
-	screenshots(t, b)
+	// The phone's column switcher, and the search box's placeholder whole at both sizes, checked
+	// on screenshots of the sample content (kept only by the signed-in test: Screenshots).
+	screenshots(t, b, t.TempDir())
 	checkWindowSelector(t, b, d)
 
 	// Hostile text is text: no element made from it, nothing ran, the long word wraps.
@@ -772,15 +772,38 @@ const placeholderCut = `(() => { const i = document.getElementById('search-input
 	const room = i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
 	return Math.max(0, Math.ceil(c.measureText(i.placeholder).width - room)); })()`
 
-// screenshots writes deck-desktop.png and deck-phone.png (into DECK_SCREENSHOTS when set,
-// docs/ to regenerate them) and checks, at both sizes, the placeholder and the column switcher:
-// hidden on a desktop, on a phone saying which column of how many, its buttons moving one.
-func screenshots(t *testing.T, b *Browser) {
+// ScreenshotsEnv names the directory Screenshots writes deck-desktop.png and deck-phone.png to
+// (docs/deck.md, "Screenshots").
+const ScreenshotsEnv = "DECK_SCREENSHOTS"
+
+// Screenshots takes the deck's screenshots at desktop and phone sizes, into the directory
+// DECK_SCREENSHOTS names (else a temporary one), with the checks of both sizes. The local
+// stack's sign-in test calls it once the demo user is signed in over the sample content.
+func Screenshots(t *testing.T, b *Browser) {
 	t.Helper()
-	dir := t.TempDir()
-	if d := os.Getenv("DECK_SCREENSHOTS"); d != "" {
-		dir = d
+	dir := os.Getenv(ScreenshotsEnv)
+	if dir == "" {
+		dir = t.TempDir()
 	}
+	screenshots(t, b, dir)
+}
+
+// SignInEmulator signs email in through the emulator box of the deck's account box
+// (account.js) and waits until the page says who is signed in and shows its columns.
+func SignInEmulator(t *testing.T, b *Browser, email string) {
+	t.Helper()
+	b.waitFor("the emulator's sign-in", `!!document.getElementById('sign-in-emulator')`)
+	b.Type("#sign-in-email", email, "#sign-in-emulator")
+	who, _ := json.Marshal(email)
+	b.waitFor("signed in as "+email, `(document.getElementById('account-who')||{}).textContent === `+string(who))
+	b.waitFor("the deck's columns", `document.querySelectorAll('section[data-col]').length > 0`)
+}
+
+// screenshots writes deck-desktop.png and deck-phone.png into dir and checks, at both sizes,
+// the placeholder and the column switcher: hidden on a desktop, on a phone saying which column
+// of how many, its buttons moving one.
+func screenshots(t *testing.T, b *Browser, dir string) {
+	t.Helper()
 	b.waitFor("the default columns' content", col("q:pipeline")+`.querySelectorAll('li.tweet').length > 0 && `+
 		col("rank:retweets")+`.querySelectorAll('li.rank').length > 0`)
 	var cut int

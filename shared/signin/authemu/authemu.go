@@ -1,17 +1,22 @@
 // Package authemu gives tests a Firebase Auth emulator: the one FIREBASE_AUTH_EMULATOR_HOST
 // names when it answers, or one it starts from firebase-tools (installed into the checkout's
 // .cache by scripts/authemulator/install.sh) and stops when the test ends. Where neither works
-// the test is skipped with one line saying why.
+// the test is skipped with one line saying why. Run does the same for `dev --serve`, and
+// SignInAs gives the stack's own clients an ID token.
 //
 // Reference: docs/sign-in.md.
 package authemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,13 +32,41 @@ import (
 // (https://firebase.google.com/docs/emulator-suite/connect_auth).
 const Project = "demo-pipelinekit"
 
-// Start returns the emulator's host:port; repoRoot is the checkout's root.
+// ErrUnavailable is wrapped by Run's error when the emulator cannot be installed or started
+// (no Node.js or npm, no network for npm): the caller then runs without sign-in or skips.
+var ErrUnavailable = errors.New("no Firebase Auth emulator")
+
+// Emulator is a running Auth emulator: ours (Close stops it) or the one
+// FIREBASE_AUTH_EMULATOR_HOST named.
+type Emulator struct {
+	// Host is its host:port, the value of FIREBASE_AUTH_EMULATOR_HOST.
+	Host string
+	cmd  *exec.Cmd
+	logf *os.File
+	dir  string
+}
+
+// Start returns the emulator's host:port for project Project; repoRoot is the checkout's root.
 func Start(t testing.TB, repoRoot string) string {
 	t.Helper()
-	if h := os.Getenv(signin.EmulatorHostEnv); h != "" && answers(h) {
-		return h
+	e, err := Run(context.Background(), repoRoot, Project)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skip(err.Error())
 	}
-	out, err := exec.Command(filepath.Join(repoRoot, "scripts", "authemulator", "install.sh")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e.Host
+}
+
+// Run starts an emulator whose tokens name project (their aud and iss), or reuses the one
+// FIREBASE_AUTH_EMULATOR_HOST names when it answers; repoRoot is the checkout's root.
+func Run(ctx context.Context, repoRoot, project string) (*Emulator, error) {
+	if h := os.Getenv(signin.EmulatorHostEnv); h != "" && answers(h) {
+		return &Emulator{Host: h}, nil
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(repoRoot, "scripts", "authemulator", "install.sh")).Output()
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
@@ -42,11 +75,19 @@ func Start(t testing.TB, repoRoot string) string {
 				msg = msg[i+1:]
 			}
 		}
-		t.Skipf("no Firebase Auth emulator (scripts/authemulator/install.sh: %s)", msg)
+		return nil, fmt.Errorf("%w (scripts/authemulator/install.sh: %s)", ErrUnavailable, msg)
 	}
 	bin := strings.TrimSpace(string(out))
-	dir := t.TempDir()
-	ports := freePorts(t, 3)
+	dir, err := os.MkdirTemp("", "authemu-")
+	if err != nil {
+		return nil, fmt.Errorf("making the Auth emulator's directory: %w", err)
+	}
+	e := &Emulator{dir: dir}
+	ports, err := freePorts(3)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
 	conf := map[string]any{"emulators": map[string]any{
 		"auth":    map[string]any{"host": "127.0.0.1", "port": ports[0]},
 		"hub":     map[string]any{"host": "127.0.0.1", "port": ports[1]},
@@ -55,43 +96,93 @@ func Start(t testing.TB, repoRoot string) string {
 	}}
 	b, _ := json.Marshal(conf)
 	if err := os.WriteFile(filepath.Join(dir, "firebase.json"), b, 0o644); err != nil {
-		t.Fatal(err)
+		e.Close()
+		return nil, fmt.Errorf("writing the Auth emulator's firebase.json: %w", err)
 	}
-	cmd := exec.Command(bin, "emulators:start", "--only", "auth", "--project", Project)
+	cmd := exec.Command(bin, "emulators:start", "--only", "auth", "--project", project)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK=1")
-	logf, err := os.Create(filepath.Join(dir, "emulator.log"))
-	if err != nil {
-		t.Fatal(err)
+	if e.logf, err = os.Create(filepath.Join(dir, "emulator.log")); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("creating the Auth emulator's log: %w", err)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: node starts children, and the cleanup stops them all.
+	cmd.Stdout, cmd.Stderr = e.logf, e.logf
+	// Its own process group: node starts children, and Close stops them all.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Skipf("no Firebase Auth emulator (starting %s: %v)", bin, err)
+		e.Close()
+		return nil, fmt.Errorf("%w (starting %s: %v)", ErrUnavailable, bin, err)
 	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		logf.Close()
-	})
-	host := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	e.cmd = cmd
+	e.Host = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for !answers(host) {
-		if ctx.Err() != nil {
+	for !answers(e.Host) {
+		if wctx.Err() != nil {
 			log, _ := os.ReadFile(filepath.Join(dir, "emulator.log"))
-			t.Fatalf("the Auth emulator did not answer on %s within 2m; its log:\n%s", host, log)
+			e.Close()
+			return nil, fmt.Errorf("the Auth emulator did not answer on %s within 2m; its log:\n%s", e.Host, log)
 		}
 		time.Sleep(200 * time.Millisecond) // waiting for a process to listen
 	}
-	return host
+	return e, nil
+}
+
+// Close stops the emulator it started (a reused one is left running) and removes its directory.
+func (e *Emulator) Close() error {
+	if e.cmd != nil {
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = e.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		e.cmd = nil
+	}
+	if e.logf != nil {
+		e.logf.Close()
+		e.logf = nil
+	}
+	if e.dir != "" {
+		return os.RemoveAll(e.dir)
+	}
+	return nil
+}
+
+// SignInAs signs email in on the emulator at host as the deck's emulator box does (account.js
+// signInAs): a Google account made up on the spot, its email verified, created on first use.
+// It returns the ID token, which lasts an hour.
+func SignInAs(ctx context.Context, host, apiKey, email string) (string, error) {
+	claims, _ := json.Marshal(map[string]any{"sub": "google-" + email, "email": email, "email_verified": true})
+	body, _ := json.Marshal(map[string]any{
+		"requestUri":        "http://localhost",
+		"postBody":          "id_token=" + url.QueryEscape(string(claims)) + "&providerId=google.com",
+		"returnSecureToken": true,
+	})
+	u := signin.EmulatorURL(host) + "/identitytoolkit.googleapis.com/v1/accounts:signInWithIdp?key=" + url.QueryEscape(apiKey)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("signing %s in on the Auth emulator: %w", email, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("signing %s in on the Auth emulator: %w", email, err)
+	}
+	var out struct {
+		IDToken string `json:"idToken"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || out.IDToken == "" {
+		return "", fmt.Errorf("signing %s in on the Auth emulator: %d %s", email, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return out.IDToken, nil
 }
 
 func answers(host string) bool {
@@ -104,20 +195,21 @@ func answers(host string) bool {
 	return true
 }
 
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	var ports []int
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("finding a free port for the Auth emulator: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
+	return ports, nil
 }
