@@ -20,6 +20,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/signin"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
@@ -99,9 +100,22 @@ func demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// --serve signs people in as deployed with deck_sign_in (the plain demo keeps sign-in off).
+	authHost := ""
+	if *serve {
+		em, err := serveSignIn(ctx, root, localstack.DefaultProject, os.Stderr)
+		if err != nil {
+			return err
+		}
+		if em != nil {
+			defer em.Close()
+			authHost = em.Host
+		}
+	}
 	s, err := localstack.Start(ctx, localstack.Options{
 		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, RankingsCache: *serve, Unchecked: *noChecks,
-		Stream: &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
+		AuthEmulatorHost: authHost,
+		Stream:           &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
 		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
 		}},
@@ -112,6 +126,13 @@ func demo(ctx context.Context, args []string) error {
 	defer s.Close()
 	if *serve {
 		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (open it in a browser; the demo runs first, then the sample stream replays in a loop)\n", deckLink(s))
+		if s.SignInOn() {
+			// The demo user exists from here on, for the page and the banner's commands.
+			if _, err := demoToken(ctx, s); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "   %s\n", signInHint(localstack.DemoUser))
+		}
 	}
 	sum := &demoSummary{Rows: map[string]int{}, AppEvents: map[string]int{}}
 
@@ -206,7 +227,7 @@ func demo(ctx context.Context, args []string) error {
 		}
 		defer remove()
 		fmt.Fprintf(os.Stderr, "\n== The deck: %s   (new tweets arrive every %s: the sample stream, replayed with fresh ids)\n", deckLink(s), feedEvery)
-		printServe(s)
+		printServe(ctx, s)
 		go s.Feed(ctx, lines, feedEvery, log)
 		<-ctx.Done()
 		fmt.Fprintln(os.Stderr, "\nstopping: functions, emulators, local servers")
@@ -464,7 +485,7 @@ func summarizeChecks(s *localstack.Stack, sum *demoSummary) *checksSummary {
 	return c
 }
 
-func printServe(s *localstack.Stack) {
+func printServe(ctx context.Context, s *localstack.Stack) {
 	b := serveBanner{
 		Functions: s.Functions.URL, Backfill: s.Backfill.URL,
 		BigQuery: s.BigQueryHost, PubSub: s.PubSubHost, Firestore: s.FirestoreHost, Tasks: s.Backfill.TasksHost,
@@ -474,6 +495,13 @@ func printServe(s *localstack.Stack) {
 		b.Rankings = s.Rankings.URL
 		b.ViewsUser = rankingUsers[0]
 		b.ViewsToken, _ = s.ViewToken(b.ViewsUser, time.Now()) // a stack with rankings has a key
+		if s.SignInOn() {
+			b.AuthEmulator, b.SignInUser = s.AuthEmulatorHost(), localstack.DemoUser
+			// A fresh token: the banner is printed after the demo, which can take minutes.
+			if tok, err := demoToken(ctx, s); err == nil {
+				b.SignInToken = tok
+			}
+		}
 	}
 	b.write(os.Stderr)
 }
@@ -486,6 +514,8 @@ type serveBanner struct {
 	BigQuery, PubSub, Firestore, Tasks string            // host:port
 	YouTube, X                         string            // URLs of the fake APIs
 	External                           map[string]string // variable -> host:port, for reused servers
+	// With sign-in on: the Auth emulator's host:port, the demo user, and its ID token.
+	AuthEmulator, SignInUser, SignInToken string
 }
 
 func (b serveBanner) write(w io.Writer) {
@@ -506,6 +536,9 @@ func (b serveBanner) write(w io.Writer) {
 	server("Pub/Sub emulator", b.PubSub, "PUBSUB_EMULATOR_HOST")
 	server("Firestore emulator", b.Firestore, "FIRESTORE_EMULATOR_HOST")
 	server("Cloud Tasks", b.Tasks, "CLOUD_TASKS_EMULATOR_HOST")
+	if b.AuthEmulator != "" {
+		server("Auth emulator", b.AuthEmulator, signin.EmulatorHostEnv)
+	}
 	fmt.Fprintf(w, "   %-20s %s\n", "fake YouTube API", b.YouTube)
 	fmt.Fprintf(w, "   %-20s %s\n", "local X API", b.X)
 	fmt.Fprintf(w, `
@@ -518,17 +551,26 @@ Try:
    go run ./scripts/dev query                                                         # a SQL prompt
    go run ./scripts/dev status --watch 5s                                             # dead letters, backlog, stream, jobs, 5xx
 `, b.Functions, b.Backfill)
+	if b.Rankings != "" && b.SignInUser != "" {
+		fmt.Fprintf(w, "\nSign in: open %s/ and %s.\n", b.Rankings, signInHint(b.SignInUser))
+	}
 	if b.Rankings != "" {
+		// With sign-in on every data request carries an ID token (docs/sign-in.md).
+		curl, token := "curl -s", ""
+		if b.SignInToken != "" {
+			curl = `curl -s -H "Authorization: Bearer $token"`
+			token = fmt.Sprintf("   token='%s'   # %s's ID token, for an hour\n", b.SignInToken, b.SignInUser)
+		}
 		fmt.Fprintf(w, `
 Rankings (windows 15m, 1h, 1d; n up to 100):
-   curl -s '%[1]s/rankings/hashtags?window=15m&n=10'
-   curl -s '%[1]s/rankings/retweets?window=1h'
-   curl -s '%[1]s/rankings/search_terms?window=1d'
-   curl -s '%[1]s/rankings/popularity?window=1h'
-   curl -s -H 'X-Recent-Views-Token: %[2]s' '%[1]s/recent_views?user_id=%[3]s'   # the token lasts an hour
-   curl -s '%[1]s/tweets?q=%%23gcp&n=5'          # then &cursor=NEXT_CURSOR for older ones
-   curl -si '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
-`, b.Rankings, b.ViewsToken, b.ViewsUser)
+%[4]s   %[5]s '%[1]s/rankings/hashtags?window=15m&n=10'
+   %[5]s '%[1]s/rankings/retweets?window=1h'
+   %[5]s '%[1]s/rankings/search_terms?window=1d'
+   %[5]s '%[1]s/rankings/popularity?window=1h'
+   %[5]s -H 'X-Recent-Views-Token: %[2]s' '%[1]s/recent_views?user_id=%[3]s'   # the token lasts an hour
+   %[5]s '%[1]s/tweets?q=%%23gcp&n=5'          # then &cursor=NEXT_CURSOR for older ones
+   %[5]s -i '%[1]s/rankings/hashtags?window=15m&n=3' | grep -iE 'etag|cache-control'
+`, b.Rankings, b.ViewsToken, b.ViewsUser, token, curl)
 	}
 }
 

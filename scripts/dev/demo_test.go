@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/functions/streamtweets"
 )
@@ -57,6 +61,8 @@ func TestServeBanner(t *testing.T) {
 	withRankings := base
 	withRankings.Rankings = "http://127.0.0.1:1/ServeRankings"
 	reused := withRankings
+	signedIn := withRankings
+	signedIn.AuthEmulator, signedIn.SignInUser, signedIn.SignInToken = "127.0.0.1:8", "demo@example.com", "TOKEN"
 	reused.External = map[string]string{"CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:5"}
 
 	tests := []struct {
@@ -82,7 +88,22 @@ func TestServeBanner(t *testing.T) {
 				"Rankings (windows 15m, 1h, 1d; n up to 100):",
 				"   curl -s 'http://127.0.0.1:1/ServeRankings/tweets?q=%23gcp&n=5'",
 			},
-			never: []string{"reused"},
+			never: []string{"reused", "Authorization", "Sign in", "Auth emulator"},
+		},
+		{
+			name: "sign-in on",
+			b:    signedIn,
+			want: []string{
+				"   ServeRankings        http://127.0.0.1:1/ServeRankings/rankings",
+				"   Auth emulator        127.0.0.1:8   (FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:8)",
+				"Sign in: open http://127.0.0.1:1/ServeRankings/ and sign in as demo@example.com: type it in the account box",
+				"Rankings (windows 15m, 1h, 1d; n up to 100):",
+				"   token='TOKEN'   # demo@example.com's ID token, for an hour",
+				`   curl -s -H "Authorization: Bearer $token" 'http://127.0.0.1:1/ServeRankings/rankings/hashtags?window=15m&n=10'`,
+				`   curl -s -H "Authorization: Bearer $token" -H 'X-Recent-Views-Token: `,
+				`   curl -s -H "Authorization: Bearer $token" 'http://127.0.0.1:1/ServeRankings/tweets?q=%23gcp&n=5'`,
+				`   curl -s -H "Authorization: Bearer $token" -i 'http://127.0.0.1:1/ServeRankings/rankings/hashtags?window=15m&n=3'`,
+			},
 		},
 		{
 			name: "Cloud Tasks reused",
@@ -119,5 +140,29 @@ func TestServeBanner(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Without firebase-tools (here: an installer that fails as it does without npm), --serve says so
+// in one line and runs with sign-in off.
+func TestServeSignInUnavailable(t *testing.T) {
+	t.Setenv("FIREBASE_AUTH_EMULATOR_HOST", "")
+	root := t.TempDir()
+	dir := filepath.Join(root, "scripts", "authemulator")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho 'npm is not installed: the Auth emulator (firebase-tools) needs Node.js and npm' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "install.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	em, err := serveSignIn(t.Context(), root, "p", &out)
+	if err != nil || em != nil {
+		t.Fatalf("serveSignIn() = %v, %v; want no emulator and no error", em, err)
+	}
+	want := "sign-in off: no Firebase Auth emulator (scripts/authemulator/install.sh: npm is not installed: the Auth emulator (firebase-tools) needs Node.js and npm)\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("what --serve says (-want +got):\n%s", diff)
 	}
 }

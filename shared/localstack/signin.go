@@ -58,6 +58,15 @@ func (s *Stack) SignInAs(ctx context.Context, email string) (string, error) {
 	return authemu.SignInAs(ctx, s.tokens.host, EmulatorAPIKey, email)
 }
 
+// AuthEmulatorHost is the Auth emulator's host:port ServeRankings verifies tokens with; empty
+// with sign-in off.
+func (s *Stack) AuthEmulatorHost() string {
+	if s.tokens == nil {
+		return ""
+	}
+	return s.tokens.host
+}
+
 // SignInOn reports whether ServeRankings runs with sign-in on.
 func (s *Stack) SignInOn() bool { return s.tokens != nil }
 
