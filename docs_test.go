@@ -92,6 +92,7 @@ var docCommands = []docCommand{
 	{prefix: "go build ./...", untested: "a measurement of the build; go vet ./... in .ci/run builds the same packages"},
 	{prefix: "go test ./shared/deck/", by: []string{"./..."}},
 	{prefix: "go test ./shared/localstack -run TestDeckInBrowserOnTheStack", by: []string{"shared/localstack.TestDeckInBrowserOnTheStack"}},
+	{prefix: "go test ./shared/localstack -run TestServeSignsIn", by: []string{"shared/localstack.TestServeSignsIn"}},
 	{prefix: "go test ./terraform/", by: []string{"./..."}},
 	{prefix: "go test ./terraform/schemas/", by: []string{"./..."}},
 	{prefix: "go test -run X -bench Apply", untested: "a benchmark; its figures depend on the machine"},
