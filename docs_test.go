@@ -22,8 +22,7 @@ import (
 
 // pendingPages are topic pages the README's map names that other changes are adding; a link to
 // one resolves once the page exists. Remove a name when its page lands.
-var pendingPages = map[string]bool{
-}
+var pendingPages = map[string]bool{}
 
 // docPages returns README.md and every docs/*.md, as slash paths from the module root.
 func docPages(t *testing.T) []string {
