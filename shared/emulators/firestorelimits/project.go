@@ -23,6 +23,19 @@ func ProjectConfig() Config {
 		Exemption{CollectionGroup: "rankings_tweets", FieldPath: "body"},
 		Exemption{CollectionGroup: "rankings_events", FieldPath: "body"},
 	)
+	// Backfill fields no query uses (firestore.tf's backfill_unindexed_fields): fewer index
+	// entries per write, and no index on a rising value.
+	for group, fields := range map[string][]string{
+		"shards":   {"index", "shard", "attempts", "reason", "rows", "api_calls", "updated_at"},
+		"counters": {"succeeded", "failed", "retrying", "cancelled", "rows", "api_calls", "enqueued", "updated_at"},
+		"sweeps":   {"index", "attempts", "at"},
+		"enqueued": {"from", "to", "at"},
+		"raw":      {"job", "shard", "part", "parts", "pages", "write", "data", "stored_at", "chunked"},
+	} {
+		for _, f := range fields {
+			exs = append(exs, Exemption{CollectionGroup: group, FieldPath: f})
+		}
+	}
 	return Config{
 		Exemptions: exs,
 		CompositeIndexes: []CompositeIndex{

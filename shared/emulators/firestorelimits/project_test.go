@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // terraformDir is the project's Terraform, from this package's directory.
@@ -106,7 +107,7 @@ func terraformContext(t *testing.T, blocks []*hclsyntax.Block) *hcl.EvalContext 
 	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: map[string]function.Function{"toset": toset},
+		Functions: map[string]function.Function{"toset": toset, "merge": stdlib.MergeFunc},
 	}
 	locals := map[string]cty.Value{}
 	for _, b := range blocks {
