@@ -67,13 +67,23 @@ func (fs *FunctionSet) Handle(name string, h http.Handler) {
 // FUNCTION_TARGET and what perFn (if not nil) adds for it, and serves them all on port (0: a
 // free port).
 func StartFunctionSet(ctx context.Context, bin string, port int, env map[string]string, perFn func(string) map[string]string, logs io.Writer) (*FunctionSet, error) {
-	t, err := Topology()
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return nil, fmt.Errorf("listening for the functions: %w", err)
+	}
+	fs, err := StartFunctionSetOn(ctx, bin, ln, env, perFn, logs)
+	if err != nil {
+		ln.Close()
+	}
+	return fs, err
+}
+
+// StartFunctionSetOn is StartFunctionSet serving on ln, which the caller listened on before it
+// started anything else (a port found free and closed again can be taken in between).
+func StartFunctionSetOn(ctx context.Context, bin string, ln net.Listener, env map[string]string, perFn func(string) map[string]string, logs io.Writer) (*FunctionSet, error) {
+	t, err := Topology()
+	if err != nil {
+		return nil, err
 	}
 	fs := &FunctionSet{
 		URL: "http://" + ln.Addr().String(), bin: bin, env: env, perFn: perFn, logs: logs,

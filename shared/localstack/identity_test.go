@@ -157,7 +157,8 @@ func TestRankingsReadOnlyTheirDatabase(t *testing.T) {
 
 // TestJobEventsPublishedByBackfillAlone: the checking proxies let Backfill publish on the job
 // events topic, as Terraform grants (roles/pubsub.publisher on that topic), and nowhere else;
-// no other function may publish there.
+// no other function may publish there. The events topic takes the collectors' events and the
+// tweets an x_search backfill finds (RunBackfillTask publishes them as the stream does).
 func TestJobEventsPublishedByBackfillAlone(t *testing.T) {
 	top, err := Topology()
 	if err != nil {
@@ -177,7 +178,7 @@ func TestJobEventsPublishedByBackfillAlone(t *testing.T) {
 			}
 		}
 	}
-	want := map[string][]string{"Backfill": {JobEventsTopic}, "CollectEvents": {EventsTopic}, "StreamTweets": {EventsTopic}}
+	want := map[string][]string{"Backfill": {JobEventsTopic}, "CollectEvents": {EventsTopic}, "RunBackfillTask": {EventsTopic}, "StreamTweets": {EventsTopic}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("who may publish where mismatch (-want +got):\n%s", diff)
 	}

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"net"
 
 	"errors"
 	"fmt"
@@ -217,11 +218,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	port, err := FreePort()
+	// The front door's listener is held from here, so that nothing started before the functions
+	// (the checking proxies, the fakes, the emulators) can take its port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listening for the functions: %w", err)
 	}
-	functionsURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	defer func() {
+		if s.Functions == nil {
+			ln.Close()
+		}
+	}()
+	functionsURL := "http://" + ln.Addr().String()
 	env := map[string]string{
 		"GOOGLE_CLOUD_PROJECT":    o.Project,
 		"BIGQUERY_DATASET":        o.Dataset,
@@ -282,7 +290,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	o.Log.Info("starting the functions")
 	s.env = env
-	if s.Functions, err = StartFunctionSet(ctx, bin, port, env, s.functionEnv, o.Logs); err != nil {
+	if s.Functions, err = StartFunctionSetOn(ctx, bin, ln, env, s.functionEnv, o.Logs); err != nil {
 		return nil, err
 	}
 	s.Functions.Handle("health", http.HandlerFunc(s.serveHealth))

@@ -22,7 +22,7 @@ import (
 // as a tweet seen by both the stream and the search is, and tweets_dedup still has it once.
 func TestDrillXSearch(t *testing.T) {
 	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(8),
-		XSearch: []sourcestest.Option{sourcestest.With429Rate(0.3, time.Second)}})
+		XSearch: []sourcestest.Option{sourcestest.With429Rate(0.3, time.Second)}}, withRankings)
 	ids := s.Backfill.XSearch.IDs()
 	if len(ids) != localstack.SourceKits[backfill.SourceXSearch].Rows {
 		t.Fatalf("the fake serves %d tweets, the kit expects %d", len(ids), localstack.SourceKits[backfill.SourceXSearch].Rows)
