@@ -1,11 +1,10 @@
 package runbackfilltask
 
 import (
-	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -33,17 +32,18 @@ func (p *recordingPublisher) PublishAll(_ context.Context, msgs []publish.Messag
 	return make([]error, len(msgs))
 }
 
+// sampleMessages are 30 stream messages, one every 10 minutes from 08:00 on 2026-11-21 (the
+// span xSearchJob searches), each a #gcp tweet of one of three authors: what the fake search
+// serves. The test's own data, so the package tests alone.
 func sampleMessages(t *testing.T) [][]byte {
 	t.Helper()
-	f, err := os.Open("../../shared/localstack/testdata/sample_stream.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	start := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
 	var out [][]byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
+	for i := range 30 {
+		author := 1001 + i%3
+		out = append(out, []byte(fmt.Sprintf(`{"data":{"id":"%d","text":"Tweet %d #gcp","author_id":"%d","created_at":%q,"lang":"en",`+
+			`"entities":{"hashtags":[{"start":9,"end":13,"tag":"gcp"}]}},"includes":{"users":[{"id":"%d","username":"user%d"}]}}`,
+			1860000000000000000+int64(i)*7919, i, author, start.Add(time.Duration(i)*10*time.Minute).Format("2006-01-02T15:04:05.000Z"), author, author)))
 	}
 	return out
 }
@@ -81,6 +81,9 @@ func TestXSearchPublishesEveryTweetOnce(t *testing.T) {
 		got = append(got, m.Attributes[event.AttrEventID])
 	}
 	want := srv.IDs()
+	if len(want) != 30 {
+		t.Fatalf("the fake serves %d tweets, want the 30 of sampleMessages", len(want))
+	}
 	slices.Sort(want)
 	slices.Sort(got)
 	if diff := cmp.Diff(want, got); diff != "" {

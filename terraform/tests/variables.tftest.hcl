@@ -26,25 +26,26 @@ run "good_values_are_accepted" {
   command = plan
 
   variables {
-    project_id                      = "a-project-id-of-30-characters"
-    region                          = "europe-west1"
-    events_topic                    = "app.events~v2+x%20"
-    dead_letter_topic               = "dlq"
-    backfill_job_events_topic       = "jobs.ended~v1"
-    loader_subscription             = "Loader_1"
-    dead_letter_subscription        = "dead-letters-inspect"
-    loader_max_delivery_attempts    = 100
-    loader_min_backoff              = "0s"
-    loader_max_backoff              = "600s"
-    message_retention_duration      = "600s"
-    dataset_id                      = replace(format("%1024s", ""), " ", "d")
-    dedup_collection                = replace(format("%1500s", ""), " ", "c")
-    dedup_ttl                       = "1h30m"
-    collect_max_body_bytes          = 8039082 # the most CollectEvents' memory holds at its concurrency
-    collect_max_events              = 1
-    write_keys_collection           = replace(format("%1500s", ""), " ", "k")
-    write_key_ttl                   = "10m"
-    deck_collect_key                = "wk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    project_id                   = "a-project-id-of-30-characters"
+    region                       = "europe-west1"
+    events_topic                 = "app.events~v2+x%20"
+    dead_letter_topic            = "dlq"
+    backfill_job_events_topic    = "jobs.ended~v1"
+    loader_subscription          = "Loader_1"
+    dead_letter_subscription     = "dead-letters-inspect"
+    loader_max_delivery_attempts = 100
+    loader_min_backoff           = "0s"
+    loader_max_backoff           = "600s"
+    message_retention_duration   = "600s"
+    dataset_id                   = replace(format("%1024s", ""), " ", "d")
+    dedup_collection             = replace(format("%1500s", ""), " ", "c")
+    dedup_ttl                    = "1h30m"
+    collect_max_body_bytes       = 8039082 # the most CollectEvents' memory holds at its concurrency
+    collect_max_events           = 1
+    write_keys_collection        = replace(format("%1500s", ""), " ", "k")
+    write_key_ttl                = "10m"
+    # A key of the right shape, built here so no key-shaped string is ever in the repository.
+    deck_collect_key                = join("_", ["wk", format("%016x", 0), replace(format("%43s", ""), " ", "A")])
     collect_events_invokers         = ["serviceAccount:app@pk-test-project.iam.gserviceaccount.com", "group:apps@example.com"]
     stream_schedule                 = "*/2 * * * *"
     stream_duration                 = "90s"
