@@ -20,7 +20,7 @@ import (
 //	/rankings, /rankings/{r}, /tweets                                  any signed-in person
 //	/recent_views?user_id=U                                             U signed in, or a viewtoken for U
 //	/me, /column_sets                                                   the signed-in person, their own only
-//	/deck/backfills, /deck/health                                       signed-in people whose verified
+//	/deck/backfills, /deck/health, POST /deck/history                   signed-in people whose verified
 //	                                                                    email is in DECK_BACKFILL_ADMINS
 //
 // With sign-in off (the default, and the local stack's tests) nothing changes from before it:
@@ -83,8 +83,12 @@ func publicPath(p string) bool {
 }
 
 func adminPath(p string) bool {
-	return p == "/deck/backfills" || strings.HasPrefix(p, "/deck/backfills/") || p == "/deck/health"
+	return p == "/deck/backfills" || strings.HasPrefix(p, "/deck/backfills/") || p == "/deck/health" || p == historyPath
 }
+
+// historyPath starts a column's history (shared/deck/history.go): an x_search backfill, so only
+// those allowed to start backfills may.
+const historyPath = "/deck/history"
 
 // Wrap returns next behind the sign-in rules above.
 func (a *Accounts) Wrap(next http.Handler) http.Handler {
@@ -126,7 +130,11 @@ func (a *Accounts) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		if adminPath(p) && !a.admin(u) {
-			writeJSON(w, r, http.StatusForbidden, ErrorResponse{Error: "the backfills panel is for those allowed to start backfills"}, "")
+			msg := "the backfills panel is for those allowed to start backfills"
+			if p == historyPath {
+				msg = "loading a column's history starts a backfill: only those allowed to start backfills may (DECK_BACKFILL_ADMINS)"
+			}
+			writeJSON(w, r, http.StatusForbidden, ErrorResponse{Error: msg}, "")
 			return
 		}
 		ctx := context.WithValue(r.Context(), userKey{}, u)

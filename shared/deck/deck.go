@@ -70,6 +70,8 @@ type Config struct {
 	CollectKey string
 	// SignIn turns the page's sign-in on (web/account.js); nil leaves it off.
 	SignIn *SignIn
+	// Now is the clock a column's history is planned with (history.go); nil is time.Now.
+	Now func() time.Time
 }
 
 // SignIn is what the page signs in with: Identity Platform's REST endpoints
@@ -167,6 +169,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.cfg.Log == nil {
 		h.cfg.Log = slog.Default()
 	}
+	if h.cfg.Now == nil {
+		h.cfg.Now = time.Now
+	}
 	if s := cfg.SignIn; s != nil {
 		if s.Emulator != "" {
 			u, err := url.Parse(s.Emulator)
@@ -250,9 +255,15 @@ func (h *Handler) renderIndex() error {
 
 var jobID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
-// ServeHTTP answers GET and HEAD for the page, its assets and the backfills panel; anything
-// else under it is a 404 (the serving function's own routes are more specific).
+// ServeHTTP answers GET and HEAD for the page, its assets and the backfills panel, and POST for
+// a column's history; anything else under it is a 404 (the serving function's own routes are
+// more specific).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/deck/history" {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.history(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
