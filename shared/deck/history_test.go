@@ -23,8 +23,8 @@ import (
 // the job id from the spec's hash), on a settable clock.
 type fakeBackfill struct {
 	mu    sync.Mutex
-	now   time.Time  // seeds' clock
-	clock *time.Time // the parser's clock: the deck's, so a test moves both
+	now   time.Time            // seeds' clock
+	clock *time.Time           // the parser's clock: the deck's, so a test moves both
 	jobs  map[string]time.Time // id -> created
 	src   map[string]string    // id -> source
 	posts int                  // POSTs that were not dry runs
