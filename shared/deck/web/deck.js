@@ -17,6 +17,7 @@
     recentViews: (user) => `${base}/recent_views?user_id=${enc(user)}`,
     backfills: () => 'deck/backfills',
     backfill: (id) => `deck/backfills/${enc(id)}`,
+    history: () => 'deck/history',
     health: () => 'deck/health',
   };
 
@@ -29,6 +30,10 @@
   // The API's windows (GET /rankings lists them): a ranking column's selector offers these
   // and nothing else.
   const WINDOW_WORDS = { '15m': 'last 15 min', '1h': 'last hour', '1d': 'last day' };
+
+  // Whether this deck reaches a Backfill function at all; cfg.backfills becomes whether this
+  // person may start and watch backfills once the account is known.
+  const backfillsConfigured = !!cfg.backfills;
 
   const $columns = document.getElementById('columns');
   const $notice = document.getElementById('notice');
@@ -66,6 +71,27 @@
         throw err;
       }
       return body;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // postJSON sends body as JSON and returns the JSON answer, throwing as getJSON does.
+  async function postJSON(url, body) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), 30000);
+    try {
+      const headers = Object.assign({ Accept: 'application/json', 'Content-Type': 'application/json' }, await window.deckAccount.headers());
+      const resp = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal: ctl.signal });
+      let out = null;
+      try { out = await resp.json(); } catch (e) { out = null; }
+      if (!resp.ok) {
+        const err = new Error((out && out.error) || `HTTP ${resp.status}`);
+        err.status = resp.status;
+        err.param = out && out.param;
+        throw err;
+      }
+      return out;
     } finally {
       clearTimeout(timer);
     }
@@ -374,6 +400,8 @@
     const f = frame(id, title, kind, [pill]);
     const list = el('ol', 'tweets');
     const more = el('div', 'more', '');
+    const hist = historyBar(q);
+    if (hist) f.body.before(hist.el);
     f.body.append(list, more);
     const col = {
       id, title, el: f.section, close: f.close, msg: f.msg, body: f.body, list,
@@ -504,7 +532,116 @@
       if (entries.some((e) => e.isIntersecting)) older();
     }, { root: f.body, rootMargin: '0px 0px 200px 0px' }).observe(more);
     col.older = older;
-    return withRefresh(col, load);
+    return withRefresh(col, async (first) => {
+      if (hist) hist.poll();
+      await load(first);
+    });
+  }
+
+  // ---- a column's history (POST deck/history: an x_search backfill of the last 7 days) ----
+
+  // The terms the server loads a history for: one keyword or #hashtag (shared/deck/history.go).
+  const HISTORY_TERM = /^#?[\p{L}\p{N}\p{M}_]+$/u;
+  const FINAL = { done: true, done_with_failures: true, cancelled: true };
+
+  function historyJobs() {
+    try { const v = JSON.parse(localStorage.getItem('deck.history') || '{}'); return v && typeof v === 'object' ? v : {}; } catch (e) { return {}; }
+  }
+  function keepHistoryJob(term, job) {
+    const all = historyJobs();
+    all[term] = job;
+    try { localStorage.setItem('deck.history', JSON.stringify(all)); } catch (e) { /* private mode */ }
+  }
+
+  // historyBar is a keyword or hashtag column's history line: a button that starts it, then
+  // the job's progress (polled with the column until the job ends), or why it cannot start.
+  // A button rather than automatic: each start spends X search requests and counts against
+  // the deployment's daily bound, which opening a column (a hashtag click) should not.
+  function historyBar(q) {
+    if (!backfillsConfigured || !HISTORY_TERM.test(q) || utf8.encode(q).length > cfg.max_query_len) return null;
+    const term = q.toLowerCase();
+    const box = el('div', 'history');
+    box.dataset.term = term;
+    const line = el('span', 'history-line', '');
+    const btn = el('button', 'history-start', 'Load last 7 days');
+    btn.type = 'button';
+    const track = el('div', 'track');
+    track.setAttribute('role', 'progressbar');
+    track.setAttribute('aria-valuemin', '0');
+    track.setAttribute('aria-valuemax', '100');
+    const fill = el('div', 'fill');
+    track.appendChild(fill);
+    track.hidden = true;
+    box.append(btn, line, track);
+    const h = { el: box, job: (historyJobs()[term] || {}).job_id || '', ended: false, busy: false };
+
+    function show(j) {
+      const c = j.counts || {};
+      const finished = (c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0);
+      const pct = c.planned ? Math.min(100, Math.floor((100 * finished) / c.planned)) : 0;
+      fill.style.width = `${pct}%`;
+      track.setAttribute('aria-valuenow', String(pct));
+      track.hidden = false;
+      box.dataset.state = j.state || '';
+      box.dataset.job = j.job_id || h.job;
+      let text = `Last 7 days: ${String(j.state || '').replace(/_/g, ' ')} · ${finished}/${c.planned || 0} tasks`;
+      if (j.state === 'done_with_failures') text += ` · ${c.failed || 0} failed (the backfills panel and scripts/backfill status show why)`;
+      else if (j.state === 'blocked') text += ' · blocked: the X API refused the credentials; a person must fix them';
+      else if (j.state === 'cancelled') text += ' · cancelled';
+      else if (c.failed) text += ` · ${c.failed} failed`;
+      line.textContent = short(text);
+      line.classList.toggle('error', j.state === 'done_with_failures' || j.state === 'blocked');
+      h.ended = !!FINAL[j.state];
+      // An ended history can be asked for again (within HistoryPeriod it is the same job).
+      btn.hidden = !h.ended;
+      btn.disabled = false;
+      btn.textContent = 'Load again';
+    }
+
+    function refused(err) {
+      line.textContent = short(`Last 7 days: ${err.message}`);
+      line.classList.add('error');
+      box.dataset.state = 'refused';
+    }
+
+    h.poll = async () => {
+      if (!cfg.backfills || !h.job || h.ended || h.busy) return;
+      h.busy = true;
+      try { show(await getJSON(api.backfill(h.job))); } catch (err) { refused(err); } finally { h.busy = false; }
+    };
+
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      line.classList.remove('error');
+      line.textContent = 'Last 7 days: starting…';
+      try {
+        const r = await postJSON(api.history(), { q: term });
+        h.job = r.job_id;
+        h.ended = false;
+        keepHistoryJob(term, { job_id: r.job_id, start: r.start, end: r.end });
+        btn.hidden = true;
+        show({ job_id: r.job_id, state: r.state, counts: { planned: r.planned_tasks } });
+        h.poll();
+      } catch (err) {
+        refused(err);
+        btn.disabled = false;
+      }
+    });
+
+    // Others see why not: only those allowed to start backfills may (cfg.backfills is known
+    // once the account is).
+    h.ready = () => {
+      if (!cfg.backfills) {
+        btn.hidden = true;
+        line.textContent = 'Loading the last 7 days starts a backfill: only those allowed to start backfills may.';
+        box.dataset.state = 'not-allowed';
+      } else if (h.job) {
+        btn.hidden = true;
+        line.textContent = 'Last 7 days: …';
+      }
+    };
+    h.ready();
+    return h;
   }
 
   function rankingColumn(id, name, win) {
