@@ -26,6 +26,10 @@ import "time"
 //	    only the fields of Job pass: failure causes, quota and blocked reasons stay out
 //	    a 400 or 404 of it -> APIError with its error and param; any other failure -> 502
 //	    APIError {"error":"backfills are unavailable; try again"} (the cause is logged)
+//	POST deck/history {"q": "keyword or #hashtag"} -> HistoryStart (history.go)
+//	    starts, or finds, the x_search backfill of the term's last 7 days; 202 new, 200 the
+//	    period's job; 400 APIError naming q or body; 429 past MaxHistoryJobsPerDay; 404 without
+//	    a Backfill function; any other failure -> 502 APIError (the cause is logged)
 //	GET deck/health          -> Config.HealthURL's answer (the local stack's health), as Health
 //	    only the fields of Health pass; 404 APIError when no HealthURL is configured (the
 //	    deployed deck: the page then has no health panel); any failure -> 502 APIError
