@@ -85,7 +85,10 @@ locals {
 
   ranking_invokers = merge(
     { "UpdateRankings/pubsub-push" = { function = "UpdateRankings", member = google_service_account.pubsub_push.member } },
-    # The deck's backfills panel: ServeRankings reads the Backfill function's job status.
+    # The deck's backfills panel: ServeRankings reads the Backfill function's job status; a
+    # column's history (shared/deck/history.go) posts x_search jobs. One role for both:
+    # roles/run.invoker is run.routes.invoke, any request to the service whatever its method
+    # (https://cloud.google.com/run/docs/reference/iam/roles).
     { "Backfill/serve-rankings" = { function = "Backfill", member = google_service_account.function["ServeRankings"].member } },
     { for m in var.rankings_invokers : "ServeRankings/${m}" => { function = "ServeRankings", member = m } },
   )
