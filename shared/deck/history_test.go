@@ -97,7 +97,7 @@ func (f *fakeBackfill) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func historyDeck(t *testing.T, f *fakeBackfill, now *time.Time) http.Handler {
+func historyDeck(t testing.TB, f *fakeBackfill, now *time.Time) http.Handler {
 	t.Helper()
 	f.clock = now
 	srv := httptest.NewServer(f)
@@ -110,7 +110,7 @@ func historyDeck(t *testing.T, f *fakeBackfill, now *time.Time) http.Handler {
 	return h
 }
 
-func postHistory(t *testing.T, h http.Handler, body string) (int, map[string]any) {
+func postHistory(t testing.TB, h http.Handler, body string) (int, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/deck/history", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -254,4 +254,41 @@ func TestHistoryNeedsBackfill(t *testing.T) {
 	if r := get(t, hd, http.MethodGet, "/deck/history", nil); r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "POST" {
 		t.Errorf("GET deck/history = %d Allow %q, want 405 POST", r.StatusCode, r.Header.Get("Allow"))
 	}
+}
+
+// FuzzHistoryBody: whatever the body, POST deck/history answers 202/200 (a term that is one
+// keyword or #hashtag of at most MaxQueryLen bytes, whose spec the real parser accepted) or a
+// 400 naming q or body; never a 5xx, and never a spec the Backfill function refused.
+func FuzzHistoryBody(f *testing.F) {
+	for _, s := range []string{`{"q":"gcp"}`, `{"q":"#GCP"}`, `{"q":"클라우드"}`, `{"q":"a b"}`, `{"q":""}`, `{}`, `[]`, `{"q":"gcp","x":1}`,
+		`{"q":"\u0000"}`, `{"q":"#"}`, `{"q":"from:x"}`, `null`, `{"q":"` + strings.Repeat("é", 60) + `"}`} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 7, 12, 3, 0, 0, time.UTC)
+	fb := newFakeBackfill(now)
+	h := historyDeck(f, fb, &now)
+	f.Fuzz(func(t *testing.T, body string) {
+		fb.mu.Lock()
+		clear(fb.jobs) // each body alone: the daily bound is TestHistoryJobsPerDayBound's
+		fb.mu.Unlock()
+		code, out := postHistory(t, h, body)
+		switch code {
+		case http.StatusAccepted, http.StatusOK:
+			term, _ := out["term"].(string)
+			if len(term) > MaxQueryLen || !historyTerm.MatchString(term) || term != strings.ToLower(term) {
+				t.Errorf("body %q started the history of %q", body, term)
+			}
+		case http.StatusBadRequest:
+			if p := out["param"]; p != "q" && p != "body" {
+				t.Errorf("body %q: 400 naming %v, want q or body", body, p)
+			}
+		default:
+			t.Errorf("body %q: %d %v", body, code, out)
+		}
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+		if len(fb.bad) > 0 {
+			t.Errorf("the Backfill function refused the spec built from %q: %q", body, fb.bad)
+		}
+	})
 }
