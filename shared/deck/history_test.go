@@ -180,11 +180,19 @@ func TestHistoryRangePassesXSearchValidation(t *testing.T) {
 			t.Errorf("built at %s: the range is %s, want about 7 days less %s", now, got, xSearchWindowMargin+2*HistoryPeriod)
 		}
 	}
-	// One past the skew it tolerates, the validation refuses the start: the bound is real.
-	now := base
-	lim := backfill.Limits{Now: func() time.Time { return now.Add(HistoryPeriod - xSearchEndLag + 2*HistoryPeriod) }}
-	if _, err := backfill.ParseSpec(HistorySpec("#gcp", now, false), lim); err == nil || !strings.Contains(err.Error(), "start") {
-		t.Errorf("validated far later: %v, want the start refused", err)
+	// The tightest moment: built 1 s before the end's period turns (now − 10 s just under
+	// base), the range's start equals the Backfill function's earliest when its clock reads
+	// base + HistoryPeriod: accepted exactly there, refused one second past.
+	now := base.Add(xSearchEndLag - time.Second)
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{{base.Add(HistoryPeriod), true}, {base.Add(HistoryPeriod + time.Second), false}} {
+		lim := backfill.Limits{Now: func() time.Time { return tc.at }}
+		_, err := backfill.ParseSpec(HistorySpec("#gcp", now, false), lim)
+		if (err == nil) != tc.want || (err != nil && !strings.Contains(err.Error(), "x_search.start")) {
+			t.Errorf("built at %s, validated at %s: %v, want accepted %v (else x_search.start refused)", now.Format(time.TimeOnly), tc.at.Format(time.TimeOnly), err, tc.want)
+		}
 	}
 }
 
