@@ -174,7 +174,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Cleanup(e.ga4.Close)
 		gcfg := cfg
 		gcfg.GA4APIBaseURL = e.ga4.URL()
-		fetchers[backfill.SourceGA4] = NewLazyGA4(gcfg, nil, sources.GA4Config{Logger: logger})
+		fetchers["ga4"] = NewLazyGA4(gcfg, nil, sources.GA4Config{Logger: logger})
 	}
 	for name, f := range ec.fetchers {
 		fetchers[name] = f(cfg, logger)

@@ -28,6 +28,9 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
@@ -87,8 +90,8 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	xs := NewLazyXSearch(cfg, resolver, eventPublisher(pub), sources.XSearchConfig{Logger: logger})
 	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger,
 		JobCacheTTL: DefaultJobCacheTTL, APIRetries: DefaultAPIRetries, MaxCommits: DefaultMaxCommits, Budget: cfg.WorkTimeout,
-		Fetchers: map[string]backfill.Fetcher{backfill.SourceGA4: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger}),
-			backfill.SourceXSearch: xs}})
+		Fetchers: map[string]backfill.Fetcher{ga4.Name: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger}),
+			xsearch.Name: xs}})
 	shutdown = func() error {
 		var psErr error
 		if pub != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
@@ -49,7 +50,7 @@ func (w *Worker) streamGA4(ctx context.Context, src GA4Streamer, task backfill.T
 			rows = 0
 			sum, err := src.StreamReport(ctx, q, sampled, sources.GA4Sink{
 				Records: func(first int, recs []map[string]any) error {
-					if err := w.appendRows(ctx, backfill.GA4Rows(t, recs, first, fetchedAt)); err != nil {
+					if err := w.appendRows(ctx, ga4.Rows(t, recs, first, fetchedAt)); err != nil {
 						return &stepError{err: err, append: true}
 					}
 					rows += len(recs)

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
@@ -93,14 +95,14 @@ func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJ
 		jobs: newJobCache(store, opts.JobCacheTTL, time.Now), apiRetries: opts.APIRetries,
 		commits: newCommitSlots(opts.MaxCommits)}
 	w.fetchers = map[string]backfill.Fetcher{
-		backfill.SourceYouTube: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
+		youtubesrc.Name: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
 			var q sources.YouTubeQuery
 			if err := backfill.Request(t, &q, "a youtube query"); err != nil {
 				return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
 			}
 			return youtube.Query(ctx, q)
 		}),
-		backfill.SourceHTTPJSON: httpJSONFetcher{src: httpJSON},
+		httpjson.Name: httpJSONFetcher{src: httpJSON},
 	}
 	for name, f := range opts.Fetchers {
 		w.fetchers[name] = f

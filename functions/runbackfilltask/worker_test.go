@@ -40,7 +40,7 @@ func ytRow(t *testing.T, task backfill.TaskSpec, index int64, video, day string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]any{"job_id": task.JobID, "shard": task.Shard, "row_index": index, "source": backfill.SourceYouTube,
+	return map[string]any{"job_id": task.JobID, "shard": task.Shard, "row_index": index, "source": "youtube_analytics",
 		"fetched_at": fetchedAt, "video_id": video, "day": d, "record": string(b)}
 }
 
@@ -411,7 +411,7 @@ func TestHTTPJSONWithPagination(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = append(want, map[string]any{"job_id": p.JobID, "shard": task.Shard, "row_index": int64(i - 1),
-			"source": backfill.SourceHTTPJSON, "fetched_at": fetchedAt, "video_id": nil, "day": nil, "record": string(b)})
+			"source": "http_json", "fetched_at": fetchedAt, "video_id": nil, "day": nil, "record": string(b)})
 	}
 	if diff := cmp.Diff(want, e.rows(t, backfill.TableRows)); diff != "" {
 		t.Errorf("backfill_rows mismatch (-want +got):\n%s", diff)

@@ -49,7 +49,7 @@ func sampleMessages(t *testing.T) [][]byte {
 }
 
 func xSearchEnv(t *testing.T, srv *sourcestest.XSearchServer, pub EventPublisher) *env {
-	return newEnv(t, withFetcher(backfill.SourceXSearch, func(cfg Config, logger *slog.Logger) backfill.Fetcher {
+	return newEnv(t, withFetcher("x_search", func(cfg Config, logger *slog.Logger) backfill.Fetcher {
 		cfg.XToken, cfg.XAPIBaseURL = Credential{Value: sourcestest.XSearchToken}, srv.URL()
 		return NewLazyXSearch(cfg, nil, pub, sources.XSearchConfig{Logger: logger, Now: func() time.Time { return fetchedAt },
 			Sleep: func(context.Context, time.Duration) error { return nil }})

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -40,7 +42,7 @@ type backfillSummary struct {
 
 func runBackfill(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	source := fs.String("source", backfill.SourceYouTube, "the source to backfill, from the registry: youtube_analytics, http_json or ga4")
+	source := fs.String("source", youtubesrc.Name, "the source to backfill, from the registry: youtube_analytics, http_json or ga4")
 	videos := fs.Int("videos", 20, "videos to backfill")
 	days := fs.Int("days", 30, "days per video, ending three days ago")
 	chunk := fs.String("chunk", "day", "day, week, month or range")
@@ -87,7 +89,7 @@ func runBackfill(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
 	var sum *backfillSummary
-	if *source == backfill.SourceYouTube {
+	if *source == youtubesrc.Name {
 		sum, err = backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout, *newRun)
 	} else {
 		spec, expected := sourceSpec(s, *source, *days, *chunk)
@@ -128,7 +130,7 @@ func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, vide
 // SourceKit (ga4: --days days by --chunk), and the rows it yields.
 func sourceSpec(s *localstack.Stack, source string, days int, chunk string) ([]byte, int) {
 	end := time.Now().UTC().AddDate(0, 0, -3)
-	if source == backfill.SourceGA4 {
+	if source == ga4src.Name {
 		return localstack.GA4Spec(days, chunk, 0, end), days * 3
 	}
 	kit := localstack.SourceKits[source]

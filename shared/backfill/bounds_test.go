@@ -1,10 +1,14 @@
-package backfill
+package backfill_test
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // TestSpecBounds: each bounded field of a spec at its bound is accepted, and one past is a
@@ -36,13 +40,13 @@ func TestSpecBounds(t *testing.T) {
 		{"ga4: 9 dimensions and date", ga4(1, 9, 1), "ga4.dimensions"},
 		{"ga4: limit at the API's maximum", ga4(1, 1, 250_000), ""},
 		{"ga4: limit one over", ga4(1, 1, 250_001), "ga4.limit"},
-		{"http_json: max_pages at the bound", pages(maxPagesLimit), ""},
-		{"http_json: max_pages one over", pages(maxPagesLimit + 1), "http_json.pagination.max_pages"},
+		{"http_json: max_pages at the bound", pages(httpjson.MaxPagesLimit), ""},
+		{"http_json: max_pages one over", pages(httpjson.MaxPagesLimit + 1), "http_json.pagination.max_pages"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseSpec([]byte(tc.body), testLimits)
-			var fe *FieldError
+			_, err := backfill.ParseSpec([]byte(tc.body), testLimits)
+			var fe *backfill.FieldError
 			switch {
 			case tc.wantField == "" && err != nil:
 				t.Errorf("ParseSpec() = %v, want accepted", err)

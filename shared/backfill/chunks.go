@@ -9,11 +9,11 @@ import (
 // date: one a day (chunk day or ""), calendar weeks Monday to Sunday, or months, clipped to the
 // range; for chunk range, the range cut into pieces(days) equal pieces (nil pieces: one).
 func DateChunks(start, end, chunk string, pieces func(days int) int) ([]Period, error) {
-	from0, err := parseDate(start)
+	from0, err := ParseDate(start)
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	last, err := parseDate(end)
+	last, err := ParseDate(end)
 	if err != nil {
 		return nil, fmt.Errorf("end: %w", err)
 	}
@@ -23,7 +23,7 @@ func DateChunks(start, end, chunk string, pieces func(days int) int) ([]Period, 
 	days := int(last.Sub(from0).Hours()/24) + 1
 	var out []Period
 	add := func(from, to time.Time) {
-		out = append(out, Period{Start: from.Format(dateLayout), End: to.Format(dateLayout)})
+		out = append(out, Period{Start: from.Format(DateLayout), End: to.Format(DateLayout)})
 	}
 	switch chunk {
 	case ChunkDay, "":
@@ -64,4 +64,27 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// Chunk sizes of a date-chunked source: how much time one task (one API query) covers.
+const (
+	ChunkDay   = "day"
+	ChunkWeek  = "week"
+	ChunkMonth = "month"
+	ChunkRange = "range"
+)
+
+// DateLayout is the layout of a spec's dates (YYYY-MM-DD).
+const DateLayout = "2006-01-02"
+
+// ParseDate reads a spec's date, saying what is wrong with it for a FieldError.
+func ParseDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("missing: want a date YYYY-MM-DD")
+	}
+	t, err := time.Parse(DateLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date YYYY-MM-DD", s)
+	}
+	return t, nil
 }

@@ -1,4 +1,4 @@
-package backfill
+package backfill_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 )
 
 // compatCase is a spec and what the code that predates the source contract made of it: the
@@ -35,8 +38,8 @@ var compatBodies = map[string]string{
 
 func compatCapture(t *testing.T, body string) compatCase {
 	t.Helper()
-	lim := Limits{Now: compatNow, Hosts: compatHosts()}
-	s, err := ParseSpec([]byte(body), lim)
+	lim := backfill.Limits{Now: compatNow, Hosts: compatHosts()}
+	s, err := backfill.ParseSpec([]byte(body), lim)
 	if err != nil {
 		t.Fatalf("ParseSpec(%s): %v", body, err)
 	}
@@ -82,7 +85,7 @@ func TestCompatShapes(t *testing.T) {
 				t.Errorf("%s: what the code makes of the spec differs from the captured shapes (-captured +now):\n%s", name, diff)
 			}
 			// A stored job document's spec is re-read with ParseSpec (jobs.go, sweep): same id.
-			s, err := ParseSpec(want.Canonical, Limits{Now: compatNow, Hosts: compatHosts()})
+			s, err := backfill.ParseSpec(want.Canonical, backfill.Limits{Now: compatNow, Hosts: compatHosts()})
 			if err != nil {
 				t.Fatalf("ParseSpec(stored canonical spec): %v", err)
 			}
@@ -90,7 +93,7 @@ func TestCompatShapes(t *testing.T) {
 				t.Errorf("stored spec id = %s, want %s", s.ID(), want.ID)
 			}
 			// ... and with LoadSpec (the fan-out, the sweep), unchecked: same id, same tasks.
-			loaded, err := (&Job{ID: want.ID, Spec: string(want.Canonical)}).LoadSpec()
+			loaded, err := (&backfill.Job{ID: want.ID, Spec: string(want.Canonical)}).LoadSpec()
 			if err != nil {
 				t.Fatalf("LoadSpec(stored canonical spec): %v", err)
 			}
@@ -104,11 +107,11 @@ func TestCompatShapes(t *testing.T) {
 			}
 			// A task body already in the queue decodes, checks and re-encodes unchanged.
 			for _, raw := range want.Sample {
-				var task TaskSpec
+				var task backfill.TaskSpec
 				if err := json.Unmarshal(raw, &task); err != nil {
 					t.Fatalf("decoding stored task %s: %v", raw, err)
 				}
-				if err := CheckTask(task); err != nil {
+				if err := backfill.CheckTask(task); err != nil {
 					t.Errorf("CheckTask(stored task %s) = %v", raw, err)
 				}
 				again, err := json.Marshal(task)

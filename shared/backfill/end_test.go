@@ -54,7 +54,7 @@ func TestMarkEndedDecidesOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	want := &End{JobID: job, Seq: 1, State: JobDoneWithFailures, Source: SourceYouTube,
+	want := &End{JobID: job, Seq: 1, State: JobDoneWithFailures, Source: "youtube_analytics",
 		Counts: Counts{Planned: 2, Succeeded: 1, Failed: 1, Rows: 3, APICalls: 2}, CreatedAt: created, EndedAt: clk.Now()}
 	if len(ends) != 1 {
 		t.Fatalf("MarkEnded decided the end %d times, want once", len(ends))

@@ -1,6 +1,11 @@
-package backfill
+package backfill_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+)
 
 // FuzzParseSpec feeds POST /backfills bodies to the spec parser: it never panics, refuses with a
 // *FieldError or an error, and a spec it accepts plans, and parses again from its own JSON to
@@ -16,7 +21,7 @@ func FuzzParseSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		lim := testLimits
 		lim.MaxTasks = 10_000
-		spec, err := ParseSpec(body, lim)
+		spec, err := backfill.ParseSpec(body, lim)
 		if err != nil {
 			return
 		}
@@ -28,7 +33,7 @@ func FuzzParseSpec(f *testing.F) {
 			_ = plan.Task(0)
 			_ = plan.Task(plan.Tasks - 1)
 		}
-		again, err := ParseSpec(spec.JSON(), lim)
+		again, err := backfill.ParseSpec(spec.JSON(), lim)
 		if err != nil {
 			t.Fatalf("ParseSpec(its own JSON %s) = %v", spec.JSON(), err)
 		}

@@ -1,4 +1,4 @@
-package backfill
+package backfill_test
 
 import (
 	"encoding/json"
@@ -9,9 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 )
 
-func ytSpec(t *testing.T, videos int, start, end, chunk string, dims ...string) *Spec {
+func ytSpec(t *testing.T, videos int, start, end, chunk string, dims ...string) *backfill.Spec {
 	t.Helper()
 	ids := make([]string, videos)
 	for i := range ids {
@@ -26,23 +29,23 @@ func ytSpec(t *testing.T, videos int, start, end, chunk string, dims ...string) 
 func TestPlanCounts(t *testing.T) {
 	tests := []struct {
 		name      string
-		spec      *Spec
+		spec      *backfill.Spec
 		wantTasks int
-		wantFirst []Period // the first chunks
-		wantLast  Period
+		wantFirst []backfill.Period // the first chunks
+		wantLast  backfill.Period
 	}{
 		{"200 videos x 730 days", ytSpec(t, 200, "2024-01-01", "2025-12-30", "day"), 146_000,
-			[]Period{{"2024-01-01", "2024-01-01"}, {"2024-01-02", "2024-01-02"}}, Period{"2025-12-30", "2025-12-30"}},
+			[]backfill.Period{{"2024-01-01", "2024-01-01"}, {"2024-01-02", "2024-01-02"}}, backfill.Period{"2025-12-30", "2025-12-30"}},
 		// 2024-01-03 is a Wednesday: the first week is clipped to Wed..Sun.
 		{"weeks", ytSpec(t, 1, "2024-01-03", "2024-01-31", "week"), 5,
-			[]Period{{"2024-01-03", "2024-01-07"}, {"2024-01-08", "2024-01-14"}}, Period{"2024-01-29", "2024-01-31"}},
+			[]backfill.Period{{"2024-01-03", "2024-01-07"}, {"2024-01-08", "2024-01-14"}}, backfill.Period{"2024-01-29", "2024-01-31"}},
 		{"months", ytSpec(t, 2, "2024-01-15", "2024-04-10", "month"), 8,
-			[]Period{{"2024-01-15", "2024-01-31"}, {"2024-02-01", "2024-02-29"}}, Period{"2024-04-01", "2024-04-10"}},
+			[]backfill.Period{{"2024-01-15", "2024-01-31"}, {"2024-02-01", "2024-02-29"}}, backfill.Period{"2024-04-01", "2024-04-10"}},
 		{"range in one query", ytSpec(t, 3, "2024-01-01", "2025-12-30", "range"), 3,
-			[]Period{{"2024-01-01", "2025-12-30"}}, Period{"2024-01-01", "2025-12-30"}},
+			[]backfill.Period{{"2024-01-01", "2025-12-30"}}, backfill.Period{"2024-01-01", "2025-12-30"}},
 		// 730 days x ~250 countries = 182,500 rows: 19 queries of at most 39 days (9,750 rows).
 		{"range split by rows", ytSpec(t, 2, "2024-01-01", "2025-12-30", "range", "day", "country"), 38,
-			[]Period{{"2024-01-01", "2024-02-08"}}, Period{"2025-12-03", "2025-12-30"}},
+			[]backfill.Period{{"2024-01-01", "2024-02-08"}}, backfill.Period{"2025-12-03", "2025-12-30"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +64,8 @@ func TestPlanCounts(t *testing.T) {
 			}
 			// Chunks tile the range: each starts the day after the previous ends.
 			for i := 1; i < len(p.Chunks); i++ {
-				prev, _ := parseDate(p.Chunks[i-1].End)
-				cur, _ := parseDate(p.Chunks[i].Start)
+				prev, _ := backfill.ParseDate(p.Chunks[i-1].End)
+				cur, _ := backfill.ParseDate(p.Chunks[i].Start)
 				if cur.Sub(prev).Hours() != 24 {
 					t.Errorf("chunk %d starts %s after chunk %d ends %s, want the next day", i, p.Chunks[i].Start, i-1, p.Chunks[i-1].End)
 				}
@@ -77,15 +80,15 @@ func TestYouTubeTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := p.Task(731) // video 1, day 1
-	want := withRequest(TaskSpec{JobID: p.JobID, Shard: "video=v001/2024-01-02..2024-01-02", Index: 731, Source: SourceYouTube},
+	want := withRequest(backfill.TaskSpec{JobID: p.JobID, Shard: "video=v001/2024-01-02..2024-01-02", Index: 731, Source: "youtube_analytics"},
 		&sources.YouTubeQuery{IDs: "channel==MINE", StartDate: "2024-01-02", EndDate: "2024-01-02",
 			Metrics: []string{"views"}, Dimensions: []string{"day"}, Filters: "video==v001", Sort: "day"})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Task(731) mismatch (-want +got):\n%s", diff)
 	}
 	// Deterministic: the same index from a plan of the same spec, re-read from its JSON, is the same task.
-	var again Spec
-	if err := json.Unmarshal(p.spec.JSON(), &again); err != nil {
+	var again backfill.Spec
+	if err := json.Unmarshal(p.Spec().JSON(), &again); err != nil {
 		t.Fatal(err)
 	}
 	p2, err := again.Plan()
@@ -155,7 +158,7 @@ func TestHTTPJSONTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back TaskSpec
+	var back backfill.TaskSpec
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,7 @@ func TestSplitAndTaskBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Range{{0, 4}, {4, 8}, {8, 10}}
+	want := []backfill.Range{{0, 4}, {4, 8}, {8, 10}}
 	if diff := cmp.Diff(want, p.Split(4)); diff != "" {
 		t.Errorf("Split(4) mismatch (-want +got):\n%s", diff)
 	}

@@ -1,4 +1,4 @@
-package backfill
+package backfill_test
 
 import (
 	"encoding/json"
@@ -12,6 +12,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 )
 
 type schemaField struct {
@@ -23,13 +26,13 @@ type schemaField struct {
 
 func readSchema(t *testing.T) []schemaField {
 	t.Helper()
-	b, err := schemas.Table(TableRows)
+	b, err := schemas.Table(backfill.TableRows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fields []schemaField
 	if err := json.Unmarshal(b, &fields); err != nil {
-		t.Fatalf("schema %s: %v", TableRows, err)
+		t.Fatalf("schema %s: %v", backfill.TableRows, err)
 	}
 	return fields
 }
@@ -49,7 +52,7 @@ func TestSchemaFileMatchesRow(t *testing.T) {
 			dates[f.Name] = true
 		}
 	}
-	rt := reflect.TypeFor[Row]()
+	rt := reflect.TypeFor[backfill.Row]()
 	for i := range rt.NumField() {
 		f := rt.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("bigquery"), ",")
@@ -79,28 +82,28 @@ func TestSchemaFileMatchesRow(t *testing.T) {
 
 func TestRows(t *testing.T) {
 	fetched := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("CET", 3600))
-	yt := withRequest(TaskSpec{JobID: "bf-1", Shard: "video=abc/2024-01-01..2024-01-02", Index: 3, Source: SourceYouTube},
+	yt := withRequest(backfill.TaskSpec{JobID: "bf-1", Shard: "video=abc/2024-01-01..2024-01-02", Index: 3, Source: "youtube_analytics"},
 		&sources.YouTubeQuery{IDs: "channel==MINE", Filters: "video==abc"})
 	res := &sources.Result{
 		Columns: []sources.Column{{Name: "day"}, {Name: "views"}},
 		Rows:    [][]any{{"2024-01-01", int64(0)}, {"2024-01-02", int64(12)}},
 	}
-	rows := RowsOf(yt, res, fetched)
+	rows := backfill.RowsOf(yt, res, fetched)
 	zero, one := int64(0), int64(1)
 	utc := fetched.UTC()
-	want := []Row{
-		{JobID: "bf-1", Shard: yt.Shard, RowIndex: &zero, Source: SourceYouTube, FetchedAt: utc, VideoID: "abc",
+	want := []backfill.Row{
+		{JobID: "bf-1", Shard: yt.Shard, RowIndex: &zero, Source: "youtube_analytics", FetchedAt: utc, VideoID: "abc",
 			Day: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Record: `{"day":"2024-01-01","views":0}`},
-		{JobID: "bf-1", Shard: yt.Shard, RowIndex: &one, Source: SourceYouTube, FetchedAt: utc, VideoID: "abc",
+		{JobID: "bf-1", Shard: yt.Shard, RowIndex: &one, Source: "youtube_analytics", FetchedAt: utc, VideoID: "abc",
 			Day: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), Record: `{"day":"2024-01-02","views":12}`},
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("Rows(youtube) mismatch (-want +got):\n%s", diff)
 	}
 
-	hj := withRequest(TaskSpec{JobID: "bf-2", Shard: "id=1", Source: SourceHTTPJSON}, &sources.HTTPJSONRequest{URL: "https://api.example.com/1"})
-	rows = RowsOf(hj, &sources.Result{Records: []map[string]any{{"id": "x", "n": int64(2)}}}, fetched)
-	want = []Row{{JobID: "bf-2", Shard: "id=1", RowIndex: &zero, Source: SourceHTTPJSON, FetchedAt: utc, Record: `{"id":"x","n":2}`}}
+	hj := withRequest(backfill.TaskSpec{JobID: "bf-2", Shard: "id=1", Source: "http_json"}, &sources.HTTPJSONRequest{URL: "https://api.example.com/1"})
+	rows = backfill.RowsOf(hj, &sources.Result{Records: []map[string]any{{"id": "x", "n": int64(2)}}}, fetched)
+	want = []backfill.Row{{JobID: "bf-2", Shard: "id=1", RowIndex: &zero, Source: "http_json", FetchedAt: utc, Record: `{"id":"x","n":2}`}}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("Rows(http_json) mismatch (-want +got):\n%s", diff)
 	}

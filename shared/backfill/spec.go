@@ -50,7 +50,8 @@ func (l Limits) maxTasks() int {
 	return l.MaxTasks
 }
 
-func (l Limits) now() time.Time {
+// Clock is the time now by the limits' clock.
+func (l Limits) Clock() time.Time {
 	if l.Now == nil {
 		return time.Now()
 	}
@@ -73,7 +74,8 @@ func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Reason
 }
 
-func fieldErr(field, format string, args ...any) *FieldError {
+// FieldErrorf is a FieldError on field with a formatted reason.
+func FieldErrorf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
@@ -98,7 +100,7 @@ func ParseSpec(body []byte, lim Limits) (*Spec, error) {
 			fe = DecodeStrict(top[k], &s.NewRun, k)
 		default:
 			if _, ok := Lookup(k); !ok {
-				fe = fieldErr(k, "unknown field")
+				fe = FieldErrorf(k, "unknown field")
 			}
 			sections[k] = top[k]
 		}
@@ -111,15 +113,15 @@ func ParseSpec(body []byte, lim Limits) (*Spec, error) {
 	}
 	p, err := s.Plan()
 	if err != nil {
-		return nil, fieldErr(s.Source, "%v", err)
+		return nil, FieldErrorf(s.Source, "%v", err)
 	}
 	if max := lim.maxTasks(); p.Tasks > max {
-		return nil, fieldErr(s.Source, "the job would create %d tasks, over the limit of %d", p.Tasks, max)
+		return nil, FieldErrorf(s.Source, "the job would create %d tasks, over the limit of %d", p.Tasks, max)
 	}
 	if n, err := p.largestTaskBytes(); err != nil {
-		return nil, fieldErr(s.Source, "encoding its tasks: %v", err)
+		return nil, FieldErrorf(s.Source, "encoding its tasks: %v", err)
 	} else if n > MaxTaskBodyBytes {
-		return nil, fieldErr(s.Source, "its largest task would be %d bytes, over the limit of %d (Cloud Tasks refuses a task over 100 KB): shorten the URL, headers or parameter values", n, MaxTaskBodyBytes)
+		return nil, FieldErrorf(s.Source, "its largest task would be %d bytes, over the limit of %d (Cloud Tasks refuses a task over 100 KB): shorten the URL, headers or parameter values", n, MaxTaskBodyBytes)
 	}
 	return &s, nil
 }
@@ -141,20 +143,20 @@ func jsonKind(goType string) string {
 
 func (s *Spec) validate(sections map[string]json.RawMessage, lim Limits) *FieldError {
 	if s.Source == "" {
-		return fieldErr("source", "missing: want %s", sourceNames())
+		return FieldErrorf("source", "missing: want %s", sourceNames())
 	}
 	src, ok := Lookup(s.Source)
 	if !ok {
-		return fieldErr("source", "unknown source %q: want %s", s.Source, sourceNames())
+		return FieldErrorf("source", "unknown source %q: want %s", s.Source, sourceNames())
 	}
 	for _, other := range registered {
 		if _, has := sections[other.Name()]; has && other.Name() != s.Source {
-			return fieldErr(other.Name(), "not used by source %s", s.Source)
+			return FieldErrorf(other.Name(), "not used by source %s", s.Source)
 		}
 	}
 	raw, has := sections[s.Source]
 	if !has || string(raw) == "null" {
-		return fieldErr(s.Source, "missing: source %s needs it", s.Source)
+		return FieldErrorf(s.Source, "missing: source %s needs it", s.Source)
 	}
 	section := src.NewSection()
 	if fe := DecodeStrict(raw, section, s.Source); fe != nil {
@@ -256,8 +258,8 @@ func (s *Spec) JSON() []byte {
 	return b
 }
 
-// sortedUnique sorts a copy of list and reports the index (in list) of the first duplicate.
-func sortedUnique(list []string) ([]string, int) {
+// SortedUnique sorts a copy of list and reports the index (in list) of the first duplicate.
+func SortedUnique(list []string) ([]string, int) {
 	seen := make(map[string]bool, len(list))
 	for i, v := range list {
 		if seen[v] {

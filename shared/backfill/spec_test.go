@@ -1,4 +1,4 @@
-package backfill
+package backfill_test
 
 import (
 	"errors"
@@ -10,11 +10,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 )
 
 var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 
-var testLimits = Limits{
+var testLimits = backfill.Limits{
 	Now:   func() time.Time { return today },
 	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
 }
@@ -32,7 +37,7 @@ func TestParseSpecRefusesBadFields(t *testing.T) {
 	tests := []struct {
 		name   string
 		body   string
-		lim    Limits
+		lim    backfill.Limits
 		field  string
 		reason string // a substring of the reason
 	}{
@@ -66,10 +71,10 @@ func TestParseSpecRefusesBadFields(t *testing.T) {
 		{"bad channel", yt(`"channel":"someone",` + ok), testLimits, "youtube_analytics.channel", "neither MINE nor"},
 		{"bad chunk", yt(`"video_ids":["a"],"chunk":"hour",` + ok), testLimits, "youtube_analytics.chunk", "unknown chunk"},
 		{"bad currency", yt(`"video_ids":["a"],"currency":"usd",` + ok), testLimits, "youtube_analytics.currency", "ISO 4217"},
-		{"over the task limit", ytBody, Limits{Now: testLimits.Now, MaxTasks: 1000}, "youtube_analytics", "the job would create 1460 tasks, over the limit of 1000"},
+		{"over the task limit", ytBody, backfill.Limits{Now: testLimits.Now, MaxTasks: 1000}, "youtube_analytics", "the job would create 1460 tasks, over the limit of 1000"},
 		{"over the default task limit", yt(`"video_ids":[` + manyIDs(1400) + `],"metrics":["views"],"start":"2024-01-01","end":"2025-12-31"`), testLimits, "youtube_analytics", "over the limit of 1000000"},
 		{"host not allowed", hj(`"url":"https://evil.example.net/x"`), testLimits, "http_json.url", "allow-list"},
-		{"private address", hj(`"url":"http://127.0.0.1/x"`), Limits{Hosts: sources.HostPolicy{Allow: []string{"*"}}}, "http_json.url", "allow-list"},
+		{"private address", hj(`"url":"http://127.0.0.1/x"`), backfill.Limits{Hosts: sources.HostPolicy{Allow: []string{"*"}}}, "http_json.url", "allow-list"},
 		{"relative url", hj(`"url":"/items"`), testLimits, "http_json.url", "not an absolute URL"},
 		{"credentials in url", hj(`"url":"https://u:p@api.example.com/x"`), testLimits, "http_json.url", "credentials"},
 		{"api key in url", hj(`"url":"https://api.example.com/x?api_key=123"`), testLimits, "http_json.url", "looks like a credential"},
@@ -87,12 +92,12 @@ func TestParseSpecRefusesBadFields(t *testing.T) {
 		{"cursor without param", hj(`"url":"https://api.example.com/x","pagination":{"type":"cursor","cursor_path":"meta.next"}`), testLimits, "http_json.pagination.cursor_param", "missing"},
 		{"field of another type", hj(`"url":"https://api.example.com/x","pagination":{"type":"next_link","next_path":"links.next","page_param":"p"}`), testLimits, "http_json.pagination.page_param", "not used"},
 		{"too many pages", hj(`"url":"https://api.example.com/x","pagination":{"type":"page","page_param":"p","max_pages":1000000}`), testLimits, "http_json.pagination.max_pages", "outside"},
-		{"http over the task limit", hj(`"url":"https://api.example.com/{a}/{b}","params":{"a":["1","2","3"],"b":["1","2"]}`), Limits{Hosts: testLimits.Hosts, MaxTasks: 5}, "http_json", "the job would create 6 tasks, over the limit of 5"},
+		{"http over the task limit", hj(`"url":"https://api.example.com/{a}/{b}","params":{"a":["1","2","3"],"b":["1","2"]}`), backfill.Limits{Hosts: testLimits.Hosts, MaxTasks: 5}, "http_json", "the job would create 6 tasks, over the limit of 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseSpec([]byte(tt.body), tt.lim)
-			var fe *FieldError
+			_, err := backfill.ParseSpec([]byte(tt.body), tt.lim)
+			var fe *backfill.FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("ParseSpec(%s) = %v, want a *FieldError", tt.body, err)
 			}
@@ -112,23 +117,23 @@ func manyIDs(n int) string {
 }
 
 func TestParseSpecNormalizes(t *testing.T) {
-	s, err := ParseSpec([]byte(ytBody), testLimits)
+	s, err := backfill.ParseSpec([]byte(ytBody), testLimits)
 	if err != nil {
 		t.Fatalf("ParseSpec(ytBody) = %v", err)
 	}
-	want := &YouTubeSpec{VideoIDs: []string{"a", "b"}, Metrics: []string{"likes", "views"}, Dimensions: []string{"day"},
+	want := &youtube.YouTubeSpec{VideoIDs: []string{"a", "b"}, Metrics: []string{"likes", "views"}, Dimensions: []string{"day"},
 		Start: "2024-01-01", End: "2025-12-30", Chunk: "day", Currency: "USD"}
 	if diff := cmp.Diff(want, s.Section); diff != "" {
 		t.Errorf("ParseSpec(ytBody).YouTube mismatch (-want +got):\n%s", diff)
 	}
-	h, err := ParseSpec([]byte(httpBody), testLimits)
+	h, err := backfill.ParseSpec([]byte(httpBody), testLimits)
 	if err != nil {
 		t.Fatalf("ParseSpec(httpBody) = %v", err)
 	}
-	wantH := &HTTPJSONSpec{URL: "https://api.example.com/items/{id}?lang={lang}",
+	wantH := &httpjson.HTTPJSONSpec{URL: "https://api.example.com/items/{id}?lang={lang}",
 		Params:      map[string][]string{"id": {"1", "2"}, "lang": {"de", "en"}},
 		RecordsPath: "data.items",
-		Pagination:  &PaginationSpec{Type: "cursor", CursorPath: "meta.next", CursorParam: "cursor", MaxPages: 100},
+		Pagination:  &httpjson.PaginationSpec{Type: "cursor", CursorPath: "meta.next", CursorParam: "cursor", MaxPages: 100},
 		Headers:     map[string]string{"Accept": "application/json"}}
 	if diff := cmp.Diff(wantH, h.Section); diff != "" {
 		t.Errorf("ParseSpec(httpBody).HTTPJSON mismatch (-want +got):\n%s", diff)
@@ -165,14 +170,14 @@ func TestSpecIDStable(t *testing.T) {
 	if first == a.ID() || first == newRun.ID() {
 		t.Errorf("ID() with new_run = %s, %s; want both different from %s and each other", first, newRun.ID(), a.ID())
 	}
-	if _, err := ParseSpec([]byte(`{"run_nonce":"x","source":"youtube_analytics"}`), testLimits); err == nil {
+	if _, err := backfill.ParseSpec([]byte(`{"run_nonce":"x","source":"youtube_analytics"}`), testLimits); err == nil {
 		t.Errorf("ParseSpec with run_nonce in the body = nil error, want refused")
 	}
 }
 
-func mustParse(t *testing.T, body string) *Spec {
+func mustParse(t *testing.T, body string) *backfill.Spec {
 	t.Helper()
-	s, err := ParseSpec([]byte(body), testLimits)
+	s, err := backfill.ParseSpec([]byte(body), testLimits)
 	if err != nil {
 		t.Fatalf("ParseSpec(%s) = %v", body, err)
 	}

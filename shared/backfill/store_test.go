@@ -38,7 +38,7 @@ func newStore(t *testing.T, planned int, opts ...Option) (*Store, *fakeclock.Clo
 // for a job created before shard_layout existed.
 func createJob(t *testing.T, s *Store, id string, planned, layout int) string {
 	t.Helper()
-	job := &Job{ID: id, Source: SourceYouTube, Spec: "{}", Planned: planned, APICallsEstimate: planned, ShardLayout: layout}
+	job := &Job{ID: id, Source: "youtube_analytics", Spec: "{}", Planned: planned, APICallsEstimate: planned, ShardLayout: layout}
 	if created, _, err := s.CreateJob(t.Context(), job); err != nil || !created {
 		t.Fatalf("CreateJob() = %v, %v, want created", created, err)
 	}
@@ -58,7 +58,12 @@ func counts(t *testing.T, s *Store, job string) Counts {
 
 func TestCreateJobTwiceReturnsTheExistingJob(t *testing.T) {
 	s, _, _ := newStore(t, 5)
-	spec := mustParse(t, ytBody)
+	// The sources are registered by the external tests' import of sourceset, linked into the
+	// same test binary.
+	spec, err := ParseSpec([]byte(storeSpecBody), Limits{Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := spec.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -349,3 +354,6 @@ func rawDocs(t *testing.T, s *Store, job string) int {
 	}
 	return len(docs)
 }
+
+// storeSpecBody is a valid spec of a registered source.
+const storeSpecBody = `{"source":"youtube_analytics","youtube_analytics":{"video_ids":["b","a"],"metrics":["views","likes"],"dimensions":["day"],"start":"2024-01-01","end":"2025-12-30","chunk":"day","currency":"USD"}}`

@@ -88,19 +88,19 @@ func DecodeStrict(raw []byte, v any, prefix string) *FieldError {
 	tdec.UseNumber()
 	if err := tdec.Decode(&tree); err == nil {
 		if path := unknownIn(tree, reflect.TypeOf(v), prefix); path != "" {
-			return fieldErr(path, "unknown field")
+			return FieldErrorf(path, "unknown field")
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return fieldErr(join(prefix, te.Field), "is a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
+			return FieldErrorf(join(prefix, te.Field), "is a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
 		}
-		return fieldErr(prefix, "invalid JSON: %v", err)
+		return FieldErrorf(prefix, "invalid JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fieldErr(prefix, "invalid JSON: data after the object")
+		return FieldErrorf(prefix, "invalid JSON: data after the object")
 	}
 	return nil
 }

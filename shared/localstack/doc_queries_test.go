@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -135,7 +136,7 @@ func TestBackfillRowsTypedView(t *testing.T) {
 		inView = append(inView, string(m[1]))
 	}
 	sort.Strings(inView)
-	if diff := cmp.Diff(backfill.YouTubeMetrics(), inView); diff != "" {
+	if diff := cmp.Diff(youtube.Metrics(), inView); diff != "" {
 		t.Errorf("metrics a spec may ask for (-) and metrics the view unpivots (+):\n%s", diff)
 	}
 

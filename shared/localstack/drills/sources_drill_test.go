@@ -59,7 +59,7 @@ func TestDrillSources(t *testing.T) {
 				t.Errorf("job ended %s (%+v), want %s", st.State, st.Failures, backfill.JobDone)
 			}
 			checkInvariants(t, s, c.JobID, kit.Rows, nil)
-			if src.Name() == backfill.SourceGA4 {
+			if src.Name() == "ga4" {
 				if st.Quota == nil || len(st.Quota.Quota.Figures) == 0 || st.Quota.Quota.Figures[0].Consumed == 0 || st.Quota.Quota.Figures[0].Remaining <= 0 {
 					t.Errorf("ga4 job status quota = %+v, want the last task's propertyQuota", st.Quota)
 				}

@@ -24,8 +24,8 @@ func TestDrillXSearch(t *testing.T) {
 	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(8),
 		XSearch: []sourcestest.Option{sourcestest.With429Rate(0.3, time.Second)}}, withRankings)
 	ids := s.Backfill.XSearch.IDs()
-	if len(ids) != localstack.SourceKits[backfill.SourceXSearch].Rows {
-		t.Fatalf("the fake serves %d tweets, the kit expects %d", len(ids), localstack.SourceKits[backfill.SourceXSearch].Rows)
+	if len(ids) != localstack.SourceKits["x_search"].Rows {
+		t.Fatalf("the fake serves %d tweets, the kit expects %d", len(ids), localstack.SourceKits["x_search"].Rows)
 	}
 	spec := localstack.XSearchSpec(time.Now(), 10)
 	for run := range 2 {

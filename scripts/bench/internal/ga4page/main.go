@@ -28,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
@@ -72,7 +73,7 @@ func main() {
 	q := sources.GA4Query{Property: "properties/" + *property, StartDate: *start, EndDate: *end,
 		Dimensions: strings.Split(*dims, ","), Metrics: strings.Split(*mets, ","), Limit: *limit}
 	task := backfill.TaskSpec{JobID: "bf-bench", Shard: "property=" + *property + "/" + *start + ".." + *end,
-		Source: backfill.SourceGA4}
+		Source: ga4src.Name}
 	backfill.SetRequest(&task, &q)
 
 	runtime.GC()
@@ -149,7 +150,7 @@ func streamed(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows
 	}
 	sum, err := g.Stream(ctx, q, false, sources.GA4Sink{
 		Records: func(first int, recs []map[string]any) error {
-			out := backfill.GA4Rows(task, recs, first, now)
+			out := ga4src.Rows(task, recs, first, now)
 			values := make([]map[string]any, len(out))
 			for i, row := range out {
 				values[i] = event.Values(row)

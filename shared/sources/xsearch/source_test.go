@@ -1,4 +1,4 @@
-package backfill
+package xsearch_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
 var xNow = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -22,8 +26,8 @@ func xSpec(fields string) string {
 // TestXSearchValidate checks each bound exactly at it and one past it; a mistake is a 400
 // naming the field.
 func TestXSearchValidate(t *testing.T) {
-	lim := Limits{Now: func() time.Time { return xNow }}
-	earliest := xNow.Add(-xSearchWindow + xSearchWindowMargin)
+	lim := backfill.Limits{Now: func() time.Time { return xNow }}
+	earliest := xNow.Add(-xsearch.Window + xsearch.WindowMargin)
 	rng := func(start, end time.Time) string {
 		return fmt.Sprintf(`"start":%q,"end":%q`, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
@@ -39,10 +43,10 @@ func TestXSearchValidate(t *testing.T) {
 		{"unknown endpoint", `"endpoint":"archive","query":"a",` + ok, "x_search.endpoint"},
 		{"start at recent's earliest", `"query":"a",` + rng(earliest, xNow.Add(-time.Hour)), ""},
 		{"start a second before it", `"query":"a",` + rng(earliest.Add(-time.Second), xNow.Add(-time.Hour)), "x_search.start"},
-		{"full archive reaches 2006", `"endpoint":"all","query":"a",` + rng(xArchiveStart, xArchiveStart.Add(time.Hour)), ""},
-		{"full archive before 2006-03-21", `"endpoint":"all","query":"a",` + rng(xArchiveStart.Add(-time.Second), xArchiveStart.Add(time.Hour)), "x_search.start"},
-		{"end 10s before now", `"query":"a",` + rng(xNow.Add(-time.Hour), xNow.Add(-xSearchEndLag)), ""},
-		{"end 9s before now", `"query":"a",` + rng(xNow.Add(-time.Hour), xNow.Add(-xSearchEndLag+time.Second)), "x_search.end"},
+		{"full archive reaches 2006", `"endpoint":"all","query":"a",` + rng(xsearch.ArchiveStart, xsearch.ArchiveStart.Add(time.Hour)), ""},
+		{"full archive before 2006-03-21", `"endpoint":"all","query":"a",` + rng(xsearch.ArchiveStart.Add(-time.Second), xsearch.ArchiveStart.Add(time.Hour)), "x_search.start"},
+		{"end 10s before now", `"query":"a",` + rng(xNow.Add(-time.Hour), xNow.Add(-xsearch.EndLag)), ""},
+		{"end 9s before now", `"query":"a",` + rng(xNow.Add(-time.Hour), xNow.Add(-xsearch.EndLag+time.Second)), "x_search.end"},
 		{"end at start", `"query":"a",` + rng(xNow.Add(-time.Hour), xNow.Add(-time.Hour)), "x_search.end"},
 		{"start not a time", `"query":"a","start":"2026-12-01","end":"2026-12-02T00:00:00Z"`, "x_search.start"},
 		{"max_results at 100", `"query":"a","max_results":100,` + ok, ""},
@@ -55,8 +59,8 @@ func TestXSearchValidate(t *testing.T) {
 		{"slice past a week", `"query":"a","slice_minutes":10081,` + ok, "x_search.slice_minutes"},
 		{"unknown key", `"query":"a","since_id":"1",` + ok, "x_search.since_id"},
 	} {
-		_, err := ParseSpec([]byte(xSpec(tc.fields)), lim)
-		var fe *FieldError
+		_, err := backfill.ParseSpec([]byte(xSpec(tc.fields)), lim)
+		var fe *backfill.FieldError
 		switch {
 		case tc.field == "" && err != nil:
 			t.Errorf("%s: ParseSpec() = %v, want it valid", tc.name, err)
@@ -71,8 +75,8 @@ func TestXSearchValidate(t *testing.T) {
 // TestXSearchPlan: seven days in slices of a day are seven tasks, each one search over its
 // slice with the endpoint's largest page, the last slice cut at end.
 func TestXSearchPlan(t *testing.T) {
-	lim := Limits{Now: func() time.Time { return xNow }}
-	s, err := ParseSpec([]byte(xSpec(`"query":"#gcp","start":"2026-11-30T13:00:00Z","end":"2026-12-07T11:00:00Z","slice_minutes":1440`)), lim)
+	lim := backfill.Limits{Now: func() time.Time { return xNow }}
+	s, err := backfill.ParseSpec([]byte(xSpec(`"query":"#gcp","start":"2026-11-30T13:00:00Z","end":"2026-12-07T11:00:00Z","slice_minutes":1440`)), lim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +91,7 @@ func TestXSearchPlan(t *testing.T) {
 	var shards []string
 	for i := range p.Tasks {
 		task := p.Task(i)
-		if err := CheckTask(task); err != nil {
+		if err := backfill.CheckTask(task); err != nil {
 			t.Errorf("CheckTask(%d) = %v", i, err)
 		}
 		var q sources.XSearchQuery

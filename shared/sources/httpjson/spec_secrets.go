@@ -1,4 +1,4 @@
-package backfill
+package httpjson
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/secrets"
 )
 
@@ -63,17 +64,17 @@ var secretName = regexp.MustCompile(`^projects/[^/]+/secrets/[A-Za-z0-9_-]+$`)
 
 // checkURLCredentials refuses user info, credential-named query parameters and
 // credential-shaped query values in a spec's URL.
-func checkURLCredentials(u *url.URL, field string) *FieldError {
+func checkURLCredentials(u *url.URL, field string) *backfill.FieldError {
 	if u.User != nil {
-		return fieldErr(field, "has credentials (user:password@); secrets never travel in specs: name them in secrets")
+		return backfill.FieldErrorf(field, "has credentials (user:password@); secrets never travel in specs: name them in secrets")
 	}
 	for name, values := range u.Query() {
 		if looksLikeCredentialName(name) {
-			return fieldErr(field, "query parameter %q looks like a credential; secrets never travel in specs: name it in secrets as {\"query\": %q, \"secret\": \"projects/.../secrets/...\"}", name, name)
+			return backfill.FieldErrorf(field, "query parameter %q looks like a credential; secrets never travel in specs: name it in secrets as {\"query\": %q, \"secret\": \"projects/.../secrets/...\"}", name, name)
 		}
 		for _, v := range values {
 			if looksLikeCredentialValue(v) {
-				return fieldErr(field, "the value of query parameter %q looks like a credential; secrets never travel in specs", name)
+				return backfill.FieldErrorf(field, "the value of query parameter %q looks like a credential; secrets never travel in specs", name)
 			}
 		}
 	}
@@ -81,10 +82,10 @@ func checkURLCredentials(u *url.URL, field string) *FieldError {
 }
 
 // checkParamCredentials refuses credential-shaped parameter values.
-func checkParamCredentials(name string, values []string) *FieldError {
+func checkParamCredentials(name string, values []string) *backfill.FieldError {
 	for i, v := range values {
 		if looksLikeCredentialValue(v) {
-			return fieldErr(fmt.Sprintf("%sparams.%s[%d]", SourceHTTPJSON+".", name, i), "the value looks like a credential; secrets never travel in specs")
+			return backfill.FieldErrorf(fmt.Sprintf("%sparams.%s[%d]", Name+".", name, i), "the value looks like a credential; secrets never travel in specs")
 		}
 	}
 	return nil
@@ -93,46 +94,46 @@ func checkParamCredentials(name string, values []string) *FieldError {
 // validateSecrets checks and normalizes the spec's secret references: each names a secret
 // version (no version means latest) and exactly one place, a header not also in headers or a
 // query parameter not also in the URL.
-func (h *HTTPJSONSpec) validateSecrets(u *url.URL) *FieldError {
+func (h *HTTPJSONSpec) validateSecrets(u *url.URL) *backfill.FieldError {
 	seen := map[string]bool{}
 	for i := range h.Secrets {
 		ref := &h.Secrets[i]
-		f := fmt.Sprintf("%s.secrets[%d]", SourceHTTPJSON, i)
+		f := fmt.Sprintf("%s.secrets[%d]", Name, i)
 		switch {
 		case ref.Secret == "":
-			return fieldErr(f+".secret", "missing: a Secret Manager resource such as projects/my-project/secrets/api-token")
+			return backfill.FieldErrorf(f+".secret", "missing: a Secret Manager resource such as projects/my-project/secrets/api-token")
 		case secretName.MatchString(ref.Secret):
 			ref.Secret += "/versions/latest"
 		case secrets.CheckName(ref.Secret) != nil:
-			return fieldErr(f+".secret", "is not a Secret Manager resource such as projects/my-project/secrets/api-token[/versions/N]")
+			return backfill.FieldErrorf(f+".secret", "is not a Secret Manager resource such as projects/my-project/secrets/api-token[/versions/N]")
 		}
 		if (ref.Header == "") == (ref.Query == "") {
-			return fieldErr(f, "needs exactly one of header and query: where requests carry the secret")
+			return backfill.FieldErrorf(f, "needs exactly one of header and query: where requests carry the secret")
 		}
 		if ref.Prefix != "" && (ref.Header == "" || !secretPrefix.MatchString(ref.Prefix)) {
-			return fieldErr(f+".prefix", "must be a scheme word and a space such as \"Bearer \", before a header's secret")
+			return backfill.FieldErrorf(f+".prefix", "must be a scheme word and a space such as \"Bearer \", before a header's secret")
 		}
 		var where string
 		if ref.Header != "" {
 			if !headerNamePattern.MatchString(ref.Header) {
-				return fieldErr(f+".header", "is not a header name")
+				return backfill.FieldErrorf(f+".header", "is not a header name")
 			}
 			ref.Header = http.CanonicalHeaderKey(ref.Header)
 			if _, ok := h.Headers[ref.Header]; ok {
-				return fieldErr(f+".header", "header %s is also in headers", ref.Header)
+				return backfill.FieldErrorf(f+".header", "header %s is also in headers", ref.Header)
 			}
 			where = "header " + ref.Header
 		} else {
 			if !paramNamePattern.MatchString(ref.Query) {
-				return fieldErr(f+".query", "is not a query parameter name")
+				return backfill.FieldErrorf(f+".query", "is not a query parameter name")
 			}
 			if u.Query().Has(ref.Query) {
-				return fieldErr(f+".query", "query parameter %s is also in the URL", ref.Query)
+				return backfill.FieldErrorf(f+".query", "query parameter %s is also in the URL", ref.Query)
 			}
 			where = "query " + ref.Query
 		}
 		if seen[where] {
-			return fieldErr(f, "%s is given twice", where)
+			return backfill.FieldErrorf(f, "%s is given twice", where)
 		}
 		seen[where] = true
 	}

@@ -1,4 +1,8 @@
-package backfill
+// Package ga4 is the ga4 (the Google Analytics 4 Data API) backfill source: its spec section, validation, plan, task
+// bodies and rows (the backfill.Source contract), registered in shared/backfill/sourceset.
+//
+// Reference: docs/sources.md.
+package ga4
 
 import (
 	"encoding/json"
@@ -8,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
@@ -47,53 +52,54 @@ var (
 	ga4NamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$`)
 )
 
-// SourceGA4 is the ga4 source's name.
-const SourceGA4 = "ga4"
+// Name is the ga4 source's name.
+const Name = "ga4"
 
-type ga4Source struct{}
+// Source is ga4 on the backfill.Source contract.
+type Source struct{}
 
-func (ga4Source) Name() string    { return SourceGA4 }
-func (ga4Source) TaskKey() string { return SourceGA4 }
-func (ga4Source) CheckTask(t TaskSpec) error {
+func (Source) Name() string    { return Name }
+func (Source) TaskKey() string { return Name }
+func (Source) CheckTask(t backfill.TaskSpec) error {
 	var q sources.GA4Query
-	return Request(t, &q, "a ga4 query")
+	return backfill.Request(t, &q, "a ga4 query")
 }
 
-func (ga4Source) NewSection() any { return &GA4Spec{} }
-func (ga4Source) Validate(section any, lim Limits) *FieldError {
+func (Source) NewSection() any { return &GA4Spec{} }
+func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
 	return section.(*GA4Spec).validate(lim)
 }
 
-func (g *GA4Spec) validate(lim Limits) *FieldError {
-	const p = SourceGA4 + "."
+func (g *GA4Spec) validate(lim backfill.Limits) *backfill.FieldError {
+	const p = Name + "."
 	m := ga4PropertyPattern.FindStringSubmatch(g.Property)
 	if g.Property == "" {
-		return fieldErr(p+"property", "missing: give the GA4 property id, e.g. 123456789")
+		return backfill.FieldErrorf(p+"property", "missing: give the GA4 property id, e.g. 123456789")
 	}
 	if m == nil {
-		return fieldErr(p+"property", "%q is not a GA4 property id (digits, or properties/ and digits)", g.Property)
+		return backfill.FieldErrorf(p+"property", "%q is not a GA4 property id (digits, or properties/ and digits)", g.Property)
 	}
 	g.Property = "properties/" + m[2]
 
-	names := func(field string, list []string, most int) ([]string, *FieldError) {
+	names := func(field string, list []string, most int) ([]string, *backfill.FieldError) {
 		for i, n := range list {
 			if !ga4NamePattern.MatchString(n) {
-				return nil, fieldErr(fmt.Sprintf("%s%s[%d]", p, field, i), "%q is not a GA4 API name", n)
+				return nil, backfill.FieldErrorf(fmt.Sprintf("%s%s[%d]", p, field, i), "%q is not a GA4 API name", n)
 			}
 		}
-		out, dup := sortedUnique(list)
+		out, dup := backfill.SortedUnique(list)
 		if dup >= 0 {
-			return nil, fieldErr(fmt.Sprintf("%s%s[%d]", p, field, dup), "%q is listed twice", list[dup])
+			return nil, backfill.FieldErrorf(fmt.Sprintf("%s%s[%d]", p, field, dup), "%q is listed twice", list[dup])
 		}
 		if len(out) > most {
-			return nil, fieldErr(p+field, "%d names, over the API's %d a request", len(out), most)
+			return nil, backfill.FieldErrorf(p+field, "%d names, over the API's %d a request", len(out), most)
 		}
 		return out, nil
 	}
 	if len(g.Metrics) == 0 {
-		return fieldErr(p+"metrics", "is empty")
+		return backfill.FieldErrorf(p+"metrics", "is empty")
 	}
-	var fe *FieldError
+	var fe *backfill.FieldError
 	if g.Metrics, fe = names("metrics", g.Metrics, ga4MaxMetrics); fe != nil {
 		return fe
 	}
@@ -106,41 +112,41 @@ func (g *GA4Spec) validate(lim Limits) *FieldError {
 		return fe
 	}
 
-	today := time.Date(lim.now().UTC().Year(), lim.now().UTC().Month(), lim.now().UTC().Day(), 0, 0, 0, 0, time.UTC)
-	start, err := parseDate(g.Start)
+	today := time.Date(lim.Clock().UTC().Year(), lim.Clock().UTC().Month(), lim.Clock().UTC().Day(), 0, 0, 0, 0, time.UTC)
+	start, err := backfill.ParseDate(g.Start)
 	if err != nil {
-		return fieldErr(p+"start", "%v", err)
+		return backfill.FieldErrorf(p+"start", "%v", err)
 	}
-	end, err := parseDate(g.End)
+	end, err := backfill.ParseDate(g.End)
 	if err != nil {
-		return fieldErr(p+"end", "%v", err)
+		return backfill.FieldErrorf(p+"end", "%v", err)
 	}
 	switch {
 	case start.Before(ga4Earliest):
-		return fieldErr(p+"start", "%s is before %s, the earliest date the GA4 Data API accepts", g.Start, ga4Earliest.Format(dateLayout))
+		return backfill.FieldErrorf(p+"start", "%s is before %s, the earliest date the GA4 Data API accepts", g.Start, ga4Earliest.Format(backfill.DateLayout))
 	case start.After(today):
-		return fieldErr(p+"start", "%s is in the future (today is %s)", g.Start, today.Format(dateLayout))
+		return backfill.FieldErrorf(p+"start", "%s is in the future (today is %s)", g.Start, today.Format(backfill.DateLayout))
 	case end.After(today):
-		return fieldErr(p+"end", "%s is in the future (today is %s)", g.End, today.Format(dateLayout))
+		return backfill.FieldErrorf(p+"end", "%s is in the future (today is %s)", g.End, today.Format(backfill.DateLayout))
 	case end.Before(start):
-		return fieldErr(p+"end", "%s is before start %s", g.End, g.Start)
+		return backfill.FieldErrorf(p+"end", "%s is before start %s", g.End, g.Start)
 	}
 	switch g.Chunk {
 	case "":
-		g.Chunk = ChunkDay
-	case ChunkDay, ChunkWeek, ChunkMonth, ChunkRange:
+		g.Chunk = backfill.ChunkDay
+	case backfill.ChunkDay, backfill.ChunkWeek, backfill.ChunkMonth, backfill.ChunkRange:
 	default:
-		return fieldErr(p+"chunk", "unknown chunk %q: want day, week, month or range", g.Chunk)
+		return backfill.FieldErrorf(p+"chunk", "unknown chunk %q: want day, week, month or range", g.Chunk)
 	}
 	if g.Limit < 0 || g.Limit > sources.GA4MaxLimit {
-		return fieldErr(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, sources.GA4MaxLimit, sources.GA4DefaultLimit)
+		return backfill.FieldErrorf(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, sources.GA4MaxLimit, sources.GA4DefaultLimit)
 	}
 	return nil
 }
 
-func (ga4Source) Plan(section any, p *Plan) error {
+func (Source) Plan(section any, p *backfill.Plan) error {
 	g := section.(*GA4Spec)
-	chunks, err := DateChunks(g.Start, g.End, g.Chunk, nil)
+	chunks, err := backfill.DateChunks(g.Start, g.End, g.Chunk, nil)
 	if err != nil {
 		return err
 	}
@@ -157,31 +163,31 @@ func (ga4Source) Plan(section any, p *Plan) error {
 	}
 	limit := sources.GA4RequestRows(sources.GA4Query{Limit: g.Limit})
 	for _, c := range p.Chunks {
-		from, _ := parseDate(c.Start)
-		to, _ := parseDate(c.End)
+		from, _ := backfill.ParseDate(c.Start)
+		to, _ := backfill.ParseDate(c.End)
 		rows := (int(to.Sub(from).Hours()/24) + 1) * perDay
 		p.APICalls += max((rows+limit-1)/limit, 1)
 	}
 	return nil
 }
 
-func (ga4Source) Task(p *Plan, t *TaskSpec) {
+func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) {
 	g := p.Section().(*GA4Spec)
 	c := p.Chunks[t.Index]
-	SetRequest(t, &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
+	backfill.SetRequest(t, &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
 		Dimensions: slices.Clone(g.Dimensions), Metrics: slices.Clone(g.Metrics), Limit: g.Limit})
 	t.Shard = "property=" + strings.TrimPrefix(g.Property, "properties/") + "/" + c.Start + ".." + c.End
 }
 
 // Rows keys each GA4 row by its dimension and metric names, with its "sampled" and
 // "other_row" flags, and day from the date dimension (YYYYMMDD).
-func (ga4Source) Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
-	return GA4Rows(t, res.Records, 0, fetchedAt)
+func (Source) Rows(t backfill.TaskSpec, res *sources.Result, fetchedAt time.Time) []backfill.Row {
+	return Rows(t, res.Records, 0, fetchedAt)
 }
 
-// GA4Rows maps GA4 records numbered from first (a streamed report's batch) as Rows does.
-func GA4Rows(t TaskSpec, records []map[string]any, first int, fetchedAt time.Time) []Row {
-	out := make([]Row, 0, len(records))
+// Rows maps GA4 records numbered from first (a streamed report's batch) as Rows does.
+func Rows(t backfill.TaskSpec, records []map[string]any, first int, fetchedAt time.Time) []backfill.Row {
+	out := make([]backfill.Row, 0, len(records))
 	for k, r := range records {
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -192,14 +198,14 @@ func GA4Rows(t TaskSpec, records []map[string]any, first int, fetchedAt time.Tim
 			day, _ = time.Parse("20060102", d)
 		}
 		i := int64(first + k)
-		out = append(out, Row{JobID: t.JobID, Shard: t.Shard, RowIndex: &i, Source: t.Source,
+		out = append(out, backfill.Row{JobID: t.JobID, Shard: t.Shard, RowIndex: &i, Source: t.Source,
 			FetchedAt: fetchedAt.UTC(), Day: day, Record: string(b)})
 	}
 	return out
 }
 
-func (ga4Source) Example() []byte {
+func (Source) Example() []byte {
 	end := time.Now().UTC().AddDate(0, 0, -2)
 	return fmt.Appendf(nil, `{"source":"ga4","ga4":{"property":"123456789","dimensions":["date","country"],"metrics":["activeUsers","sessions"],"start":%q,"end":%q,"chunk":"week"}}`,
-		end.AddDate(0, 0, -13).Format(dateLayout), end.Format(dateLayout))
+		end.AddDate(0, 0, -13).Format(backfill.DateLayout), end.Format(backfill.DateLayout))
 }

@@ -1,4 +1,4 @@
-package backfill
+package httpjson_test
 
 import (
 	"errors"
@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // Anything that looks like a credential, wherever it is in an http_json spec, is refused with
@@ -33,8 +37,8 @@ func TestParseSpecRefusesCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseSpec([]byte(tt.body), testLimits)
-			var fe *FieldError
+			_, err := backfill.ParseSpec([]byte(tt.body), testLimits)
+			var fe *backfill.FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("ParseSpec(%s) = %v, want a *FieldError", tt.body, err)
 			}
@@ -53,7 +57,7 @@ func TestParseSpecSecretsByName(t *testing.T) {
 	body := `{"source":"http_json","http_json":{"url":"https://api.example.com/x/{id}","params":{"id":["1"]},
 		"secrets":[{"header":"authorization","prefix":"Bearer ","secret":"projects/p/secrets/api-token"},
 		           {"query":"appid","secret":"projects/p/secrets/app-id/versions/3"}]}}`
-	spec, err := ParseSpec([]byte(body), testLimits)
+	spec, err := backfill.ParseSpec([]byte(body), testLimits)
 	if err != nil {
 		t.Fatalf("ParseSpec() = %v", err)
 	}
@@ -62,11 +66,11 @@ func TestParseSpecSecretsByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := plan.Task(0)
-	want := []SecretRef{
+	want := []httpjson.SecretRef{
 		{Header: "Authorization", Prefix: "Bearer ", Secret: "projects/p/secrets/api-token/versions/latest"},
 		{Query: "appid", Secret: "projects/p/secrets/app-id/versions/3"},
 	}
-	if diff := cmp.Diff(want, spec.Section.(*HTTPJSONSpec).Secrets); diff != "" {
+	if diff := cmp.Diff(want, spec.Section.(*httpjson.HTTPJSONSpec).Secrets); diff != "" {
 		t.Errorf("spec secrets mismatch (-want +got):\n%s", diff)
 	}
 	if len(hjReq(task).Secrets) != 2 || hjReq(task).Secrets[0].Secret != want[0].Secret || hjReq(task).Secrets[1].Query != "appid" {

@@ -1,4 +1,8 @@
-package backfill
+// Package xsearch is the x_search (X API v2 search) backfill source: its spec section, validation, plan, task
+// bodies and rows (the backfill.Source contract), registered in shared/backfill/sourceset.
+//
+// Reference: docs/sources.md.
+package xsearch
 
 import (
 	"encoding/json"
@@ -7,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
@@ -28,8 +33,8 @@ type XSearchSpec struct {
 	MaxResults int `json:"max_results,omitempty"`
 }
 
-// SourceXSearch is the x_search source's name.
-const SourceXSearch = "x_search"
+// Name is the x_search source's name.
+const Name = "x_search"
 
 const (
 	// xSearchDefaultSlice is a task's share of the range unless slice_minutes says otherwise.
@@ -54,15 +59,16 @@ const (
 // before 2006-03-21").
 var xArchiveStart = time.Date(2006, 3, 21, 0, 0, 0, 0, time.UTC)
 
-type xSearchSource struct{}
+// Source is x_search on the backfill.Source contract.
+type Source struct{}
 
-func (xSearchSource) Name() string    { return SourceXSearch }
-func (xSearchSource) TaskKey() string { return SourceXSearch }
-func (xSearchSource) NewSection() any { return &XSearchSpec{} }
+func (Source) Name() string    { return Name }
+func (Source) TaskKey() string { return Name }
+func (Source) NewSection() any { return &XSearchSpec{} }
 
-func (xSearchSource) CheckTask(t TaskSpec) error {
+func (Source) CheckTask(t backfill.TaskSpec) error {
 	var q sources.XSearchQuery
-	if err := Request(t, &q, "an x_search query"); err != nil {
+	if err := backfill.Request(t, &q, "an x_search query"); err != nil {
 		return err
 	}
 	if q.Query == "" || q.StartTime == "" || q.EndTime == "" {
@@ -71,34 +77,34 @@ func (xSearchSource) CheckTask(t TaskSpec) error {
 	return nil
 }
 
-func (xSearchSource) Validate(section any, lim Limits) *FieldError {
+func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
 	return section.(*XSearchSpec).validate(lim)
 }
 
-func (x *XSearchSpec) validate(lim Limits) *FieldError {
-	const p = SourceXSearch + "."
+func (x *XSearchSpec) validate(lim backfill.Limits) *backfill.FieldError {
+	const p = Name + "."
 	switch x.Endpoint {
 	case "":
 		x.Endpoint = sources.XSearchRecent
 	case sources.XSearchRecent, sources.XSearchAll:
 	default:
-		return fieldErr(p+"endpoint", "unknown endpoint %q: want recent or all", x.Endpoint)
+		return backfill.FieldErrorf(p+"endpoint", "unknown endpoint %q: want recent or all", x.Endpoint)
 	}
 	n := utf8.RuneCountInString(x.Query)
 	switch {
 	case strings.TrimSpace(x.Query) == "":
-		return fieldErr(p+"query", "missing: give an X search query, e.g. #gcp lang:en")
+		return backfill.FieldErrorf(p+"query", "missing: give an X search query, e.g. #gcp lang:en")
 	case n > sources.XMaxQuery(x.Endpoint):
-		return fieldErr(p+"query", "%d characters, over the %d X's %s search accepts", n, sources.XMaxQuery(x.Endpoint), x.Endpoint)
+		return backfill.FieldErrorf(p+"query", "%d characters, over the %d X's %s search accepts", n, sources.XMaxQuery(x.Endpoint), x.Endpoint)
 	}
-	now := lim.now().UTC()
+	now := lim.Clock().UTC()
 	start, err := time.Parse(time.RFC3339, x.Start)
 	if err != nil {
-		return fieldErr(p+"start", "%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", x.Start)
+		return backfill.FieldErrorf(p+"start", "%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", x.Start)
 	}
 	end, err := time.Parse(time.RFC3339, x.End)
 	if err != nil {
-		return fieldErr(p+"end", "%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", x.End)
+		return backfill.FieldErrorf(p+"end", "%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", x.End)
 	}
 	earliest := xArchiveStart
 	if x.Endpoint == sources.XSearchRecent {
@@ -106,26 +112,26 @@ func (x *XSearchSpec) validate(lim Limits) *FieldError {
 	}
 	switch {
 	case start.Before(earliest):
-		return fieldErr(p+"start", "%s is before %s, the earliest %s search reaches (recent search: the last 7 days, less an hour for the tasks to run)",
+		return backfill.FieldErrorf(p+"start", "%s is before %s, the earliest %s search reaches (recent search: the last 7 days, less an hour for the tasks to run)",
 			x.Start, earliest.Format(time.RFC3339), x.Endpoint)
 	case end.After(now.Add(-xSearchEndLag)):
-		return fieldErr(p+"end", "%s is not at least %s before now (%s)", x.End, xSearchEndLag, now.Format(time.RFC3339))
+		return backfill.FieldErrorf(p+"end", "%s is not at least %s before now (%s)", x.End, xSearchEndLag, now.Format(time.RFC3339))
 	case !end.After(start):
-		return fieldErr(p+"end", "%s is not after start %s", x.End, x.Start)
+		return backfill.FieldErrorf(p+"end", "%s is not after start %s", x.End, x.Start)
 	}
 	x.Start, x.End = start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)
 	switch {
 	case x.SliceMinutes == 0:
 		x.SliceMinutes = xSearchDefaultSlice
 	case x.SliceMinutes < 1 || x.SliceMinutes > xSearchMaxSlice:
-		return fieldErr(p+"slice_minutes", "%d is outside 1..%d", x.SliceMinutes, xSearchMaxSlice)
+		return backfill.FieldErrorf(p+"slice_minutes", "%d is outside 1..%d", x.SliceMinutes, xSearchMaxSlice)
 	}
 	most := sources.XMaxResults(x.Endpoint)
 	switch {
 	case x.MaxResults == 0:
 		x.MaxResults = most
 	case x.MaxResults < sources.XMinResults || x.MaxResults > most:
-		return fieldErr(p+"max_results", "%d is outside %d..%d, X's bounds for %s search", x.MaxResults, sources.XMinResults, most, x.Endpoint)
+		return backfill.FieldErrorf(p+"max_results", "%d is outside %d..%d, X's bounds for %s search", x.MaxResults, sources.XMinResults, most, x.Endpoint)
 	}
 	return nil
 }
@@ -142,7 +148,7 @@ func (x *XSearchSpec) slices() []time.Time {
 	return append(out, end)
 }
 
-func (xSearchSource) Plan(section any, p *Plan) error {
+func (Source) Plan(section any, p *backfill.Plan) error {
 	x := section.(*XSearchSpec)
 	b := x.slices()
 	p.State = b
@@ -152,22 +158,22 @@ func (xSearchSource) Plan(section any, p *Plan) error {
 	return nil
 }
 
-func (xSearchSource) Task(p *Plan, t *TaskSpec) {
+func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) {
 	x := p.Section().(*XSearchSpec)
 	b := p.State.([]time.Time)
 	from, to := b[t.Index].Format(time.RFC3339), b[t.Index+1].Format(time.RFC3339)
-	SetRequest(t, &sources.XSearchQuery{Endpoint: x.Endpoint, Query: x.Query, StartTime: from, EndTime: to, MaxResults: x.MaxResults})
+	backfill.SetRequest(t, &sources.XSearchQuery{Endpoint: x.Endpoint, Query: x.Query, StartTime: from, EndTime: to, MaxResults: x.MaxResults})
 	t.Shard = x.Endpoint + "/" + from + ".." + to
 }
 
 // Rows keeps each tweet (the stream-shaped message) as a row.
-func (xSearchSource) Rows(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
-	return RecordRows(t, res.Records, 0, fetchedAt)
+func (Source) Rows(t backfill.TaskSpec, res *sources.Result, fetchedAt time.Time) []backfill.Row {
+	return backfill.RecordRows(t, res.Records, 0, fetchedAt)
 }
 
-func (xSearchSource) Example() []byte {
+func (Source) Example() []byte {
 	end := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
-	b, _ := json.Marshal(map[string]any{"source": SourceXSearch, SourceXSearch: map[string]any{
+	b, _ := json.Marshal(map[string]any{"source": Name, Name: map[string]any{
 		"query": "#gcp lang:en", "start": end.Add(-24 * time.Hour).Format(time.RFC3339), "end": end.Format(time.RFC3339), "slice_minutes": 360}})
 	return b
 }

@@ -1,4 +1,8 @@
-package backfill
+// Package youtube is the youtube_analytics (YouTube Analytics reports) backfill source: its spec section, validation, plan, task
+// bodies and rows (the backfill.Source contract), registered in shared/backfill/sourceset.
+//
+// Reference: docs/sources.md.
+package youtube
 
 import (
 	"encoding/json"
@@ -6,32 +10,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
-// SourceYouTube is the youtube_analytics source's name.
-const SourceYouTube = "youtube_analytics"
+// Name is the youtube_analytics source's name.
+const Name = "youtube_analytics"
 
-// youTubeSource is youtube_analytics on the Source contract: the spec checks of spec_youtube.go,
+// Source is youtube_analytics on the Source contract: the spec checks of spec_youtube.go,
 // date chunks, one reports.query per task and typed report rows.
-type youTubeSource struct{}
+type Source struct{}
 
-func (youTubeSource) Name() string    { return SourceYouTube }
-func (youTubeSource) TaskKey() string { return "youtube" }
+func (Source) Name() string    { return Name }
+func (Source) TaskKey() string { return "youtube" }
 
-func (youTubeSource) NewSection() any { return &YouTubeSpec{} }
-func (youTubeSource) Validate(section any, lim Limits) *FieldError {
-	return section.(*YouTubeSpec).validate(lim.now())
+func (Source) NewSection() any { return &YouTubeSpec{} }
+func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
+	return section.(*YouTubeSpec).validate(lim.Clock())
 }
 
-func (youTubeSource) Task(p *Plan, t *TaskSpec) { youTubeTask(p, t) }
+func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) { youTubeTask(p, t) }
 
-func (youTubeSource) CheckTask(t TaskSpec) error {
+func (Source) CheckTask(t backfill.TaskSpec) error {
 	var q sources.YouTubeQuery
-	return Request(t, &q, "a youtube query")
+	return backfill.Request(t, &q, "a youtube query")
 }
 
-func (youTubeSource) Plan(section any, p *Plan) error {
+func (Source) Plan(section any, p *backfill.Plan) error {
 	y := section.(*YouTubeSpec)
 	chunks, err := y.chunks()
 	if err != nil {
@@ -43,10 +48,10 @@ func (youTubeSource) Plan(section any, p *Plan) error {
 	return nil
 }
 
-func (youTubeSource) Example() []byte {
+func (Source) Example() []byte {
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	return fmt.Appendf(nil, `{"source":"youtube_analytics","youtube_analytics":{"video_ids":["dQw4w9WgXcQ"],"metrics":["views","likes"],"start":%q,"end":%q}}`,
-		end.AddDate(0, 0, -6).Format(dateLayout), end.Format(dateLayout))
+		end.AddDate(0, 0, -6).Format(backfill.DateLayout), end.Format(backfill.DateLayout))
 }
 
 // maxRowsPerQuery is the planner's ceiling on the rows one YouTube query returns. The API does
@@ -58,7 +63,7 @@ const maxRowsPerQuery = 10_000
 // query asks for the video dimension, where the real number is unknown at plan time.
 const channelVideosEstimate = 200
 
-func youTubeTask(p *Plan, t *TaskSpec) {
+func youTubeTask(p *backfill.Plan, t *backfill.TaskSpec) {
 	y := p.Section().(*YouTubeSpec)
 	chunk := p.Chunks[t.Index%len(p.Chunks)]
 	q := &sources.YouTubeQuery{
@@ -79,14 +84,14 @@ func youTubeTask(p *Plan, t *TaskSpec) {
 		q.IDs = "channel==" + y.Channel
 		who = "channel=" + y.Channel
 	}
-	SetRequest(t, q)
+	backfill.SetRequest(t, q)
 	t.Shard = who + "/" + chunk.Start + ".." + chunk.End
 }
 
 // chunks lays [Start, End] out in periods (DateChunks); a range chunk is the whole range cut
 // into as few equal pieces as keep each query under maxRowsPerQuery.
-func (y *YouTubeSpec) chunks() ([]Period, error) {
-	return DateChunks(y.Start, y.End, y.Chunk, func(days int) int {
+func (y *YouTubeSpec) chunks() ([]backfill.Period, error) {
+	return backfill.DateChunks(y.Start, y.End, y.Chunk, func(days int) int {
 		rows := days * y.rowsPerDay()
 		return max((rows+maxRowsPerQuery-1)/maxRowsPerQuery, 1)
 	})
@@ -114,20 +119,20 @@ func (y *YouTubeSpec) rowsPerDay() int {
 
 // Rows turns a task's result into rows: YouTube report rows keyed by their column names,
 // with video_id from the video column or the task's video filter and day from the day column.
-func (youTubeSource) Rows(task TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
+func (Source) Rows(task backfill.TaskSpec, res *sources.Result, fetchedAt time.Time) []backfill.Row {
 	fetchedAt = fetchedAt.UTC()
-	var out []Row
+	var out []backfill.Row
 	add := func(record map[string]any, video string, day time.Time) {
 		b, err := json.Marshal(record)
 		if err != nil {
 			b = []byte(`{}`) // sources decodes JSON, so its values always marshal
 		}
 		i := int64(len(out))
-		out = append(out, Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
+		out = append(out, backfill.Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
 			FetchedAt: fetchedAt, VideoID: video, Day: day, Record: string(b)})
 	}
 	var q sources.YouTubeQuery
-	if err := Request(task, &q, "a youtube query"); err == nil {
+	if err := backfill.Request(task, &q, "a youtube query"); err == nil {
 		filterVideo := videoOfFilter(q.Filters)
 		for _, values := range res.Rows {
 			record := make(map[string]any, len(res.Columns))
@@ -142,7 +147,7 @@ func (youTubeSource) Rows(task TaskSpec, res *sources.Result, fetchedAt time.Tim
 			}
 			var day time.Time
 			if d, ok := record["day"].(string); ok {
-				day, _ = time.Parse(dateLayout, d)
+				day, _ = time.Parse(backfill.DateLayout, d)
 			}
 			add(record, video, day)
 		}

@@ -1,10 +1,13 @@
-package backfill
+package ga4_test
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 )
 
 func TestParseGA4SpecRefusesBadFields(t *testing.T) {
@@ -29,8 +32,8 @@ func TestParseGA4SpecRefusesBadFields(t *testing.T) {
 		{"credential in the spec", g(`"property":"1",` + ok + `,"refresh_token":"x"`), "ga4.refresh_token"},
 	}
 	for _, tc := range tests {
-		_, err := ParseSpec([]byte(tc.body), testLimits)
-		var fe *FieldError
+		_, err := backfill.ParseSpec([]byte(tc.body), testLimits)
+		var fe *backfill.FieldError
 		if !errors.As(err, &fe) {
 			t.Errorf("%s: ParseSpec() error = %v, want a FieldError for %s", tc.name, err, tc.field)
 			continue
@@ -44,7 +47,7 @@ func TestParseGA4SpecRefusesBadFields(t *testing.T) {
 // TestGA4Plan: chunks by calendar week, date added as a dimension, property normalized, one
 // task per chunk with its shard, and the API-call estimate counts pages.
 func TestGA4Plan(t *testing.T) {
-	s, err := ParseSpec([]byte(`{"source":"ga4","ga4":{"property":"42","dimensions":["country"],"metrics":["sessions"],"start":"2025-01-01","end":"2025-01-12","chunk":"week","limit":50}}`), testLimits)
+	s, err := backfill.ParseSpec([]byte(`{"source":"ga4","ga4":{"property":"42","dimensions":["country"],"metrics":["sessions"],"start":"2025-01-01","end":"2025-01-12","chunk":"week","limit":50}}`), testLimits)
 	if err != nil {
 		t.Fatalf("ParseSpec() error = %v", err)
 	}
@@ -68,12 +71,12 @@ func TestGA4Plan(t *testing.T) {
 	if p.APICalls != 3 {
 		t.Errorf("APICalls = %d, want 3", p.APICalls)
 	}
-	if err := CheckTask(p.Task(0)); err != nil {
+	if err := backfill.CheckTask(p.Task(0)); err != nil {
 		t.Errorf("CheckTask(a planned ga4 task) = %v", err)
 	}
 	bad := p.Task(0)
 	bad.Request = nil
-	if err := CheckTask(bad); err == nil {
+	if err := backfill.CheckTask(bad); err == nil {
 		t.Errorf("CheckTask(a ga4 task without its query) = nil, want an error")
 	}
 }

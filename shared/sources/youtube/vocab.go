@@ -1,4 +1,4 @@
-package backfill
+package youtube
 
 import "sort"
 
@@ -54,9 +54,9 @@ func setOf(names ...string) map[string]bool {
 	return m
 }
 
-// YouTubeMetrics returns the metrics a spec may ask for, sorted; the backfill_rows_typed view
+// Metrics returns the metrics a spec may ask for, sorted; the backfill_rows_typed view
 // unpivots exactly these (a test keeps the two equal).
-func YouTubeMetrics() []string {
+func Metrics() []string {
 	out := make([]string, 0, len(youTubeMetrics))
 	for m := range youTubeMetrics {
 		out = append(out, m)

@@ -1,4 +1,8 @@
-package backfill
+// Package httpjson is the http_json (any paginated JSON API) backfill source: its spec section, validation, plan, task
+// bodies and rows (the backfill.Source contract), registered in shared/backfill/sourceset.
+//
+// Reference: docs/sources.md.
+package httpjson
 
 import (
 	"encoding/json"
@@ -9,42 +13,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
-// SourceHTTPJSON is the http_json source's name.
-const SourceHTTPJSON = "http_json"
+// Name is the http_json source's name.
+const Name = "http_json"
 
-// httpJSONSource is http_json on the Source contract: one paginated fetch per combination of
+// Source is http_json on the Source contract: one paginated fetch per combination of
 // params, streamed page by page by the worker.
-type httpJSONSource struct{}
+type Source struct{}
 
 type param struct {
 	name   string
 	values []string
 }
 
-func (httpJSONSource) Name() string    { return SourceHTTPJSON }
-func (httpJSONSource) TaskKey() string { return SourceHTTPJSON }
+func (Source) Name() string    { return Name }
+func (Source) TaskKey() string { return Name }
 
-func (httpJSONSource) NewSection() any { return &HTTPJSONSpec{} }
-func (httpJSONSource) Validate(section any, lim Limits) *FieldError {
+func (Source) NewSection() any { return &HTTPJSONSpec{} }
+func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
 	return section.(*HTTPJSONSpec).validate(lim.Hosts)
 }
 
-func (httpJSONSource) Task(p *Plan, t *TaskSpec) { httpJSONTask(p, t) }
+func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) { httpJSONTask(p, t) }
 
-func (httpJSONSource) CheckTask(t TaskSpec) error {
+func (Source) CheckTask(t backfill.TaskSpec) error {
 	var r sources.HTTPJSONRequest
-	return Request(t, &r, "an http_json request")
+	return backfill.Request(t, &r, "an http_json request")
 }
 
 // Rows keeps each record as it is.
-func (httpJSONSource) Rows(t TaskSpec, r *sources.Result, at time.Time) []Row {
-	return RecordRows(t, r.Records, 0, at)
+func (Source) Rows(t backfill.TaskSpec, r *sources.Result, at time.Time) []backfill.Row {
+	return backfill.RecordRows(t, r.Records, 0, at)
 }
 
-func (httpJSONSource) Plan(section any, p *Plan) error {
+func (Source) Plan(section any, p *backfill.Plan) error {
 	h := section.(*HTTPJSONSpec)
 	p.Units = 1
 	var params []param
@@ -61,11 +66,11 @@ func (httpJSONSource) Plan(section any, p *Plan) error {
 	return nil
 }
 
-func (httpJSONSource) Example() []byte {
+func (Source) Example() []byte {
 	return []byte(`{"source":"http_json","http_json":{"url":"https://api.example.com/v1/items?lang={lang}","params":{"lang":["en","fr"]},"records_path":"data.items","pagination":{"type":"cursor","cursor_path":"paging.cursor","cursor_param":"cursor"}}}`)
 }
 
-func httpJSONTask(p *Plan, t *TaskSpec) {
+func httpJSONTask(p *backfill.Plan, t *backfill.TaskSpec) {
 	h := p.Section().(*HTTPJSONSpec)
 	params := p.State.([]param)
 	chosen := make(map[string]string, len(params))
@@ -85,7 +90,7 @@ func httpJSONTask(p *Plan, t *TaskSpec) {
 		req.Pagination = sources.Pagination{Type: pg.Type, NextPath: pg.NextPath, CursorPath: pg.CursorPath,
 			CursorParam: pg.CursorParam, PageParam: pg.PageParam, StartPage: pg.StartPage, MaxPages: pg.MaxPages}
 	}
-	SetRequest(t, req)
+	backfill.SetRequest(t, req)
 	t.Shard = "url"
 	if len(chosen) > 0 {
 		v := url.Values{}
@@ -121,7 +126,7 @@ func fillURL(tmpl string, values map[string]string) string {
 // shard name, then JSON-escaped. Each param's values add to the body independently, so the
 // longest of each makes the largest task; its index is the last task's, which only the shard
 // number shows.
-func (httpJSONSource) LargestTask(p *Plan) TaskSpec {
+func (Source) LargestTask(p *backfill.Plan) backfill.TaskSpec {
 	tmpl := p.Section().(*HTTPJSONSpec).URL
 	params := p.State.([]param)
 	query := len(tmpl)
@@ -156,7 +161,7 @@ func (httpJSONSource) LargestTask(p *Plan) TaskSpec {
 	for i, prm := range params {
 		index = index*len(prm.values) + chosen[i]
 	}
-	t := TaskSpec{JobID: p.JobID, Index: index, Source: p.Source}
+	t := backfill.TaskSpec{JobID: p.JobID, Index: index, Source: p.Source}
 	httpJSONTask(p, &t)
 	t.Index = p.Tasks - 1 // the widest index number, whatever the task
 	return t

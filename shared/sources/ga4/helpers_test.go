@@ -1,0 +1,24 @@
+package ga4_test
+
+import (
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// today is the tests' clock.
+var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+var testLimits = backfill.Limits{
+	Now:   func() time.Time { return today },
+	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
+}
+
+func ga4Req(t backfill.TaskSpec) *sources.GA4Query {
+	var q sources.GA4Query
+	if backfill.Request(t, &q, "a ga4 query") != nil {
+		return nil
+	}
+	return &q
+}

@@ -1,0 +1,24 @@
+package httpjson_test
+
+import (
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/sources"
+)
+
+// today is the tests' clock.
+var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+
+var testLimits = backfill.Limits{
+	Now:   func() time.Time { return today },
+	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
+}
+
+func hjReq(t backfill.TaskSpec) *sources.HTTPJSONRequest {
+	var r sources.HTTPJSONRequest
+	if backfill.Request(t, &r, "an http_json request") != nil {
+		return nil
+	}
+	return &r
+}
