@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 )
 
 // workerFootprint is what a RunBackfillTask instance holds besides its tasks: the functions
@@ -15,7 +16,7 @@ import (
 const workerFootprint = 128 << 20
 
 // TestWorkerMemoryHoldsItsConcurrency: RunBackfillTask's memory holds concurrency GA4 tasks at
-// their stated bound (runbackfilltask.GA4TaskMemory) over the instance's own footprint, so a
+// their stated bound (ga4.TaskMemory) over the instance's own footprint, so a
 // change to either (a smaller instance, a higher concurrency, a bigger bound) is caught here.
 func TestWorkerMemoryHoldsItsConcurrency(t *testing.T) {
 	m := loadModule(t)
@@ -26,9 +27,9 @@ func TestWorkerMemoryHoldsItsConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunBackfillTask's memory %q: %v", memory, err)
 	}
-	if need := concurrency*runbackfilltask.GA4TaskMemory + workerFootprint; need > limit {
+	if need := concurrency*ga4.TaskMemory + workerFootprint; need > limit {
 		t.Errorf("RunBackfillTask: %d tasks x %d MiB + %d MiB = %d MiB, over its memory of %s",
-			concurrency, runbackfilltask.GA4TaskMemory>>20, workerFootprint>>20, need>>20, memory)
+			concurrency, ga4.TaskMemory>>20, workerFootprint>>20, need>>20, memory)
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the sources whose settings are read
 	"github.com/pipelinekit/pipelinekit/shared/config"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -61,9 +61,10 @@ type Config struct {
 	TasksServiceAccount string
 	// MaxTasks caps the tasks of one job (MAX_TASKS).
 	MaxTasks int
-	// AllowedHosts is the allow-list of http_json hosts (HTTP_JSON_ALLOWED_HOSTS, comma-separated).
-	AllowedHosts []string
-	// AllowPrivateHosts lets http_json URLs name private addresses (ALLOW_PRIVATE_HOSTS); local
+	// Sources are the registered sources' settings a spec is checked against (an allow-list of
+	// hosts), read in one loop (backfill.ReadSettings), by source name.
+	Sources backfill.SourceSettings
+	// AllowPrivateHosts lets specs name private addresses (ALLOW_PRIVATE_HOSTS); local
 	// stack only.
 	AllowPrivateHosts bool
 	// EnqueueSlice is how many worker tasks one request, or one expansion task, creates
@@ -104,7 +105,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		BackfillURL:         strings.TrimSuffix(env.URL("BACKFILL_URL", ""), "/"),
 		TasksServiceAccount: env.String("TASKS_SERVICE_ACCOUNT", ""),
 		MaxTasks:            env.Int("MAX_TASKS", DefaultMaxTasks, 1, 100_000_000),
-		AllowedHosts:        env.List("HTTP_JSON_ALLOWED_HOSTS", nil),
+		Sources:             backfill.ReadSettings(env, false, true), // the spec's settings hold no secret
 		AllowPrivateHosts:   env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		EnqueueSlice:        env.Int("ENQUEUE_SLICE", DefaultEnqueueSlice, 2, 100_000),
 		EnqueueParallelism:  env.Int("ENQUEUE_PARALLELISM", DefaultEnqueueParallelism, 1, 1000),
@@ -161,5 +162,5 @@ func checkQueues(names []string) []error {
 
 // Limits returns what a spec may ask for under this configuration.
 func (c Config) Limits() backfill.Limits {
-	return backfill.Limits{MaxTasks: c.MaxTasks, Hosts: sources.HostPolicy{Allow: c.AllowedHosts, AllowPrivate: c.AllowPrivateHosts}}
+	return backfill.Limits{MaxTasks: c.MaxTasks, Settings: c.Sources, AllowPrivateHosts: c.AllowPrivateHosts}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -43,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 				"DISPATCH_DEADLINE": "20m", "SWEEP_AFTER": "0s", "SWEEP_MAX_ATTEMPTS": "5", "SWEEP_BUDGET": "10"}),
 			Want: func() Config {
 				c := base
-				c.TasksServiceAccount, c.MaxTasks, c.AllowedHosts, c.AllowPrivateHosts = "tasks@p.iam.gserviceaccount.com", 5000, []string{"api.example.com", "*.example.org"}, true
+				c.TasksServiceAccount, c.MaxTasks, c.Sources, c.AllowPrivateHosts = "tasks@p.iam.gserviceaccount.com", 5000, httpjson.HostSettings("api.example.com", "*.example.org"), true
 				c.EnqueueSlice, c.EnqueueParallelism, c.EnqueueRate, c.CounterShards = 50, 4, 0, 100
 				c.DispatchDeadline, c.SweepAfter, c.SweepMaxAttempts, c.SweepBudget = 20*time.Minute, 0, 5, 10
 				return c

@@ -28,7 +28,6 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registered sources
 	"github.com/pipelinekit/pipelinekit/shared/jobnotice"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"

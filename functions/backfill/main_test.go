@@ -26,6 +26,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/firestorereads"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -150,7 +151,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.cfg = Config{
 		Project: "test-project", Queue: testQueue, Queues: h.queueNames, WorkerURL: workerSrv.URL + "/run", BackfillURL: h.fn.URL + "/" + EntryPoint,
-		TasksServiceAccount: testAccount, MaxTasks: o.maxTasks, AllowedHosts: []string{"api.example.com"},
+		TasksServiceAccount: testAccount, MaxTasks: o.maxTasks, Sources: httpjson.HostSettings("api.example.com"),
 		EnqueueSlice: o.slice, EnqueueParallelism: 8, CounterShards: 10,
 		SweepAfter: o.sweepAfter, SweepMaxAttempts: o.sweepMaxAttempts, SweepBudget: 100,
 	}

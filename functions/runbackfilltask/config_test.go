@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 )
 
@@ -24,7 +25,8 @@ func TestLoadConfig(t *testing.T) {
 		}
 		return m
 	}
-	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 8, CounterShards: 500, APITimeout: 30 * time.Second, WorkTimeout: 9 * time.Minute}
+	defaults := Config{Project: "p", Dataset: "events", QueueMaxAttempts: 8, CounterShards: 500, APITimeout: 30 * time.Second, WorkTimeout: 9 * time.Minute,
+		Sources: settings(nil)}
 	functest.CheckLoadConfig(t, LoadConfig, []functest.ConfigCase[Config]{
 		{Name: "defaults, no YouTube grant", Env: base, Want: defaults},
 		{
@@ -33,8 +35,9 @@ func TestLoadConfig(t *testing.T) {
 				"YOUTUBE_REFRESH_TOKEN_SECRET", tokenSecret, "QUEUE_MAX_ATTEMPTS", "20", "COUNTER_SHARDS", "100",
 				"API_TIMEOUT", "45s", "WORK_TIMEOUT", "4m", "HTTP_JSON_ALLOWED_HOSTS", "api.example.com, *.example.org", "K_SERVICE", "runbackfilltask"),
 			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: 20, CounterShards: 100, APITimeout: 45 * time.Second, WorkTimeout: 4 * time.Minute,
-				ClientID: Credential{Secret: idSecret}, ClientSecret: Credential{Secret: secretSecret}, RefreshToken: Credential{Secret: tokenSecret},
-				AllowedHosts: []string{"api.example.com", "*.example.org"}},
+				Sources: settings(map[string]backfill.Value{
+					"YOUTUBE_CLIENT_ID": {Secret: backfill.Credential{Secret: idSecret}}, "YOUTUBE_CLIENT_SECRET": {Secret: backfill.Credential{Secret: secretSecret}},
+					"YOUTUBE_REFRESH_TOKEN": {Secret: backfill.Credential{Secret: tokenSecret}}, "HTTP_JSON_ALLOWED_HOSTS": {List: []string{"api.example.com", "*.example.org"}}})},
 		},
 		{
 			Name: "local",
@@ -42,8 +45,11 @@ func TestLoadConfig(t *testing.T) {
 				"YOUTUBE_TOKEN_URL", "http://127.0.0.1:9000/token", "YOUTUBE_API_BASE_URL", "http://127.0.0.1:9000/",
 				"ALLOW_PRIVATE_HOSTS", "true", "HTTP_JSON_ALLOWED_HOSTS", "127.0.0.1", "QUEUE_MAX_ATTEMPTS", "-1"),
 			Want: Config{Project: "p", Dataset: "events", QueueMaxAttempts: UnlimitedAttempts, CounterShards: 500, APITimeout: 30 * time.Second, WorkTimeout: 9 * time.Minute,
-				ClientID: Credential{Value: "id"}, ClientSecret: Credential{Value: "secret"}, RefreshToken: Credential{Value: "1//t"},
-				TokenURL: "http://127.0.0.1:9000/token", APIBaseURL: "http://127.0.0.1:9000/", AllowPrivateHosts: true, AllowedHosts: []string{"127.0.0.1"}},
+				AllowPrivateHosts: true,
+				Sources: settings(map[string]backfill.Value{
+					"YOUTUBE_CLIENT_ID": {Secret: backfill.Credential{Value: "id"}}, "YOUTUBE_CLIENT_SECRET": {Secret: backfill.Credential{Value: "secret"}},
+					"YOUTUBE_REFRESH_TOKEN": {Secret: backfill.Credential{Value: "1//t"}}, "YOUTUBE_TOKEN_URL": {Text: "http://127.0.0.1:9000/token"},
+					"YOUTUBE_API_BASE_URL": {Text: "http://127.0.0.1:9000/"}, "HTTP_JSON_ALLOWED_HOSTS": {List: []string{"127.0.0.1"}}})},
 		},
 		{
 			Name:    "every problem reported",
@@ -56,7 +62,9 @@ func TestLoadConfig(t *testing.T) {
 				"X_API_BASE_URL", "http://127.0.0.1:9001/"),
 			Want: func() Config {
 				c := defaults
-				c.XToken, c.EventsTopic, c.XAPIBaseURL = Credential{Secret: "projects/p/secrets/x-bearer-token/versions/latest"}, "events", "http://127.0.0.1:9001/"
+				c.EventsTopic = "events"
+				c.Sources = settings(map[string]backfill.Value{"X_BEARER_TOKEN": {Secret: backfill.Credential{Secret: "projects/p/secrets/x-bearer-token/versions/latest"}},
+					"X_API_BASE_URL": {Text: "http://127.0.0.1:9001/"}})
 				return c
 			}(),
 		},

@@ -24,8 +24,10 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/bqemulator"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -58,7 +60,7 @@ type env struct {
 
 type envConfig struct {
 	// fetchers are more sources' fetchers, by name.
-	fetchers    map[string]func(cfg Config, logger *slog.Logger) backfill.Fetcher
+	fetchers    map[string]func(logger *slog.Logger) backfill.Fetcher
 	maxAttempts int
 	// worker sets the Worker's JobCacheTTL and APIRetries (0: none, as in most tests).
 	worker   Options
@@ -102,11 +104,11 @@ func withRowClock(now func() time.Time) envOption { return func(c *envConfig) { 
 // withWorker sets the Worker's job cache and in-process API retries.
 func withWorker(o Options) envOption { return func(c *envConfig) { c.worker = o } }
 
-// withFetcher adds a source's fetcher, built from the env's local configuration.
-func withFetcher(name string, f func(cfg Config, logger *slog.Logger) backfill.Fetcher) envOption {
+// withFetcher replaces a source's fetcher.
+func withFetcher(name string, f func(logger *slog.Logger) backfill.Fetcher) envOption {
 	return func(c *envConfig) {
 		if c.fetchers == nil {
-			c.fetchers = map[string]func(Config, *slog.Logger) backfill.Fetcher{}
+			c.fetchers = map[string]func(*slog.Logger) backfill.Fetcher{}
 		}
 		c.fetchers[name] = f
 	}
@@ -159,8 +161,6 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.yt = sourcestest.NewYouTubeServer(ec.ytOpts...)
 	t.Cleanup(e.yt.Close)
 	cfg := localConfig(e.yt)
-	yt := NewLazyYouTube(cfg, nil, sources.YouTubeConfig{Logger: logger, Now: ec.now})
-	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Logger: logger})
 	if ec.rowClock == nil {
 		ec.rowClock = func() time.Time { return fetchedAt }
 	}
@@ -168,18 +168,19 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ec.rows != nil {
 		rowsTo = ec.rows(wh)
 	}
-	fetchers := map[string]backfill.Fetcher{}
 	if ec.withGA4 {
 		e.ga4 = sourcestest.NewGA4Server(ec.ga4...)
 		t.Cleanup(e.ga4.Close)
-		gcfg := cfg
-		gcfg.GA4APIBaseURL = e.ga4.URL()
-		fetchers["ga4"] = NewLazyGA4(gcfg, nil, sources.GA4Config{Logger: logger})
+		cfg.Sources["ga4"] = backfill.Settings{ga4.EnvAPIBaseURL: {Text: e.ga4.URL()}}
+		for env, v := range cfg.Sources["youtube_analytics"] {
+			cfg.Sources["ga4"][env] = v // the grant, which ga4 reads too
+		}
 	}
+	fetchers := backfill.Fetchers(backfill.Deps{Logger: logger, Now: ec.now, AllowPrivateHosts: cfg.AllowPrivateHosts}, cfg.Sources)
 	for name, f := range ec.fetchers {
-		fetchers[name] = f(cfg, logger)
+		fetchers[name] = f(logger)
 	}
-	e.worker = NewWorker(e.store, rowsTo, yt, hj, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
+	e.worker = NewWorker(e.store, rowsTo, Options{MaxAttempts: ec.maxAttempts, Now: ec.rowClock, Logger: logger,
 		JobCacheTTL: ec.worker.JobCacheTTL, APIRetries: ec.worker.APIRetries, Budget: ec.budget, Fetchers: fetchers})
 	srv := httptest.NewServer(e.worker)
 	t.Cleanup(srv.Close)
@@ -191,19 +192,42 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func localConfig(yt *sourcestest.YouTubeServer) Config {
 	return Config{
 		Project: "p", Dataset: dataset, QueueMaxAttempts: DefaultQueueMaxAttempts,
-		ClientID:      Credential{Value: sourcestest.DefaultClientID},
-		ClientSecret:  Credential{Value: sourcestest.DefaultClientSecret},
-		RefreshToken:  Credential{Value: sourcestest.DefaultRefreshToken},
-		TokenURL:      yt.TokenURL(),
-		APIBaseURL:    yt.URL(),
-		AllowedHosts:  []string{"127.0.0.1"},
+		Sources: settings(map[string]backfill.Value{
+			youtube.EnvClientID:      {Secret: backfill.Credential{Value: sourcestest.DefaultClientID}},
+			youtube.EnvClientSecret:  {Secret: backfill.Credential{Value: sourcestest.DefaultClientSecret}},
+			youtube.EnvRefreshToken:  {Secret: backfill.Credential{Value: sourcestest.DefaultRefreshToken}},
+			youtube.EnvTokenURL:      {Text: yt.TokenURL()},
+			youtube.EnvAPIBaseURL:    {Text: yt.URL()},
+			httpjson.EnvAllowedHosts: {List: []string{"127.0.0.1"}},
+		}),
 		CounterShards: DefaultCounterShards, APITimeout: 5 * time.Second, AllowPrivateHosts: true,
 	}
 }
 
+// settings is the registered sources' settings as LoadConfig reads them from set (by
+// variable): each source's set ones; nil when none is.
+func settings(set map[string]backfill.Value) backfill.SourceSettings {
+	var out backfill.SourceSettings
+	for _, src := range backfill.Sources() {
+		s := backfill.Settings{}
+		for _, st := range src.Settings() {
+			if v, ok := set[st.Env]; ok {
+				s[st.Env] = v
+			}
+		}
+		if len(s) > 0 {
+			if out == nil {
+				out = backfill.SourceSettings{}
+			}
+			out[src.Name()] = s
+		}
+	}
+	return out
+}
+
 // limits are the spec limits of the tests: today is fetchedAt's day, loopback is allowed.
 var limits = backfill.Limits{Now: func() time.Time { return fetchedAt },
-	Hosts: sources.HostPolicy{Allow: []string{"127.0.0.1"}, AllowPrivate: true}}
+	Settings: httpjson.HostSettings("127.0.0.1"), AllowPrivateHosts: true}
 
 // newJob creates a running job for the spec and returns its plan.
 func (e *env) newJob(t *testing.T, spec string) *backfill.Plan {

@@ -1,6 +1,6 @@
 // Package runbackfilltask is the RunBackfillTask HTTP Cloud Function, the target of the
-// backfill queue: each Cloud Task carries one backfill.TaskSpec (one YouTube Analytics query or
-// one paginated http_json fetch). The worker checks the job (a cancelled or blocked job's tasks
+// backfill queue: each Cloud Task carries one backfill.TaskSpec (one task of a registered
+// source, run through the source's fetcher). The worker checks the job (a cancelled or blocked job's tasks
 // make no API call), fetches, keeps the raw pages in Firestore, appends the rows to BigQuery's
 // backfill_rows and then records the outcome, exactly once per shard, in the job store.
 //
@@ -28,14 +28,10 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
-	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/secrets"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -57,9 +53,9 @@ func init() {
 
 // NewHandler builds the production handler from cfg: the Firestore job store, the BigQuery
 // Storage Write client (both pointed at local servers by FIRESTORE_EMULATOR_HOST and
-// BIGQUERY_EMULATOR_HOST), the instance's lazy YouTube client reading its grant from Secret
-// Manager (secretOpts are that client's options), and the http_json fetcher behind cfg's host
-// policy, all behind the trace-logging middleware. The clients live until shutdown is called;
+// BIGQUERY_EMULATOR_HOST), and every registered source's fetcher over its settings, reading
+// secrets from Secret Manager (secretOpts are that client's options), all behind the
+// trace-logging middleware. The clients live until shutdown is called;
 // ctx is used only to create them.
 func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts ...option.ClientOption) (h http.Handler, shutdown func() error, err error) {
 	logger = newLogger(logger)
@@ -74,9 +70,7 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	}
 	store := backfill.NewStore(fs, backfill.WithCounterShards(cfg.CounterShards), backfill.WithLogger(logger))
 	resolver := secrets.New(secretOpts...)
-	yt := NewLazyYouTube(cfg, resolver, sources.YouTubeConfig{Logger: logger})
-	hj := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: cfg.HostPolicy(), Timeout: cfg.APITimeout, Logger: logger, Secrets: resolver})
-	// x_search publishes the tweets it finds to the events topic, as StreamTweets does.
+	// Sources that find events (tweets) publish them to the events topic, as StreamTweets does.
 	var pub *publish.Publisher
 	var ps *pubsub.Client
 	if cfg.EventsTopic != "" {
@@ -87,11 +81,11 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 		}
 		pub = publish.New(ps, cfg.EventsTopic, publish.DefaultSettings())
 	}
-	xs := NewLazyXSearch(cfg, resolver, eventPublisher(pub), sources.XSearchConfig{Logger: logger})
-	w := NewWorker(store, wh, yt, hj, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger,
+	fetchers := backfill.Fetchers(backfill.Deps{Secrets: resolver, Events: eventPublisher(pub),
+		AllowPrivateHosts: cfg.AllowPrivateHosts, APITimeout: cfg.APITimeout, Logger: logger}, cfg.Sources)
+	w := NewWorker(store, wh, Options{MaxAttempts: cfg.QueueMaxAttempts, Logger: logger,
 		JobCacheTTL: DefaultJobCacheTTL, APIRetries: DefaultAPIRetries, MaxCommits: DefaultMaxCommits, Budget: cfg.WorkTimeout,
-		Fetchers: map[string]backfill.Fetcher{ga4.Name: NewLazyGA4(cfg, resolver, sources.GA4Config{Logger: logger}),
-			xsearch.Name: xs}})
+		Fetchers: fetchers})
 	shutdown = func() error {
 		var psErr error
 		if pub != nil {
@@ -103,9 +97,9 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger, secretOpts
 	return logging.Middleware(cfg.Project, w), shutdown, nil
 }
 
-// eventPublisher is pub as an EventPublisher, nil (not a nil pointer in an interface) when
-// there is none.
-func eventPublisher(pub *publish.Publisher) EventPublisher {
+// eventPublisher is pub as a backfill.EventPublisher, nil (not a nil pointer in an interface)
+// when there is none.
+func eventPublisher(pub *publish.Publisher) backfill.EventPublisher {
 	if pub == nil {
 		return nil
 	}

@@ -25,30 +25,7 @@ type PageStreamer interface {
 	StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (calls int, err error)
 }
 
-// httpJSONFetcher is http_json's Fetcher over an HTTPJSONSource: it always streams.
-type httpJSONFetcher struct{ src HTTPJSONSource }
-
-// Fetch is not used: the worker streams a PageStreamer's tasks.
-func (f httpJSONFetcher) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
-	res := &sources.Result{}
-	calls, err := f.StreamPages(ctx, t, func(p sources.Page) error {
-		res.Pages, res.Records = append(res.Pages, p.Body), append(res.Records, p.Records...)
-		return nil
-	})
-	res.APICalls = calls
-	return res, err
-}
-
-// StreamPages implements PageStreamer.
-func (f httpJSONFetcher) StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (int, error) {
-	var req sources.HTTPJSONRequest
-	if err := backfill.Request(t, &req, "an http_json request"); err != nil {
-		return 0, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
-	}
-	return f.src.Stream(ctx, req, fn)
-}
-
-// stream runs a PageStreamer's task (http_json's) page by page: each page's raw body goes to Firestore and its
+// stream runs a PageStreamer's task page by page: each page's raw body goes to Firestore and its
 // rows to BigQuery as it arrives, so the instance holds a page or two whatever the task's size,
 // and no append is bigger than a page's rows. When the last page is in, the fetch's completion
 // marker is appended (the raw write ends in the outcome's commit): until then backfill_rows_dedup shows none of

@@ -14,8 +14,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
-	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
@@ -48,8 +46,7 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per task; nil means slog.Default().
 	Logger *slog.Logger
-	// Fetchers run the tasks of the sources registered after youtube_analytics and http_json
-	// (ga4), by source name.
+	// Fetchers run the tasks of each source, by source name (NewHandler: backfill.Fetchers).
 	Fetchers map[string]backfill.Fetcher
 	// JobCacheTTL is how long the worker keeps a job's state (see jobCache); 0 reads the job on
 	// every delivery. NewHandler sets DefaultJobCacheTTL.
@@ -76,7 +73,6 @@ type QuotaRecorder interface {
 type Worker struct {
 	store       Store
 	rows        Appender
-	youtube     YouTubeSource
 	fetchers    map[string]backfill.Fetcher
 	maxAttempts int
 	budget      time.Duration
@@ -88,25 +84,12 @@ type Worker struct {
 }
 
 // NewWorker returns a Worker recording in store, appending to rows, and fetching through
-// youtube and httpJSON.
-func NewWorker(store Store, rows Appender, youtube YouTubeSource, httpJSON HTTPJSONSource, opts Options) *Worker {
-	w := &Worker{store: store, rows: rows, youtube: youtube,
+// opts.Fetchers.
+func NewWorker(store Store, rows Appender, opts Options) *Worker {
+	w := &Worker{store: store, rows: rows, fetchers: opts.Fetchers,
 		maxAttempts: opts.MaxAttempts, budget: opts.Budget, now: opts.Now, log: newLogger(opts.Logger),
 		jobs: newJobCache(store, opts.JobCacheTTL, time.Now), apiRetries: opts.APIRetries,
 		commits: newCommitSlots(opts.MaxCommits)}
-	w.fetchers = map[string]backfill.Fetcher{
-		youtubesrc.Name: backfill.FetcherFunc(func(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
-			var q sources.YouTubeQuery
-			if err := backfill.Request(t, &q, "a youtube query"); err != nil {
-				return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
-			}
-			return youtube.Query(ctx, q)
-		}),
-		httpjson.Name: httpJSONFetcher{src: httpJSON},
-	}
-	for name, f := range opts.Fetchers {
-		w.fetchers[name] = f
-	}
 	if w.maxAttempts == 0 {
 		w.maxAttempts = DefaultQueueMaxAttempts
 	}
@@ -182,8 +165,8 @@ func (w *Worker) run(ctx context.Context, task backfill.TaskSpec, named bool, pa
 	if st, ok := fetcher.(PageStreamer); ok {
 		return w.stream(ctx, st, task)
 	}
-	if st, ok := fetcher.(GA4Streamer); ok {
-		return w.streamGA4(ctx, st, task)
+	if st, ok := fetcher.(backfill.SinkStreamer); ok {
+		return w.streamSink(ctx, st, task)
 	}
 	res, spent, err := w.fetch(ctx, fetcher, task)
 	if err != nil {
@@ -342,4 +325,12 @@ func writeAnswer(rw http.ResponseWriter, status int, retryAfter time.Duration, a
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(status)
 	json.NewEncoder(rw).Encode(a) //nolint:errcheck // the client may be gone; nothing to do
+}
+
+// newLogger returns l, or slog.Default() when l is nil.
+func newLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
 // recordingPublisher keeps what it is asked to publish.
@@ -48,11 +49,12 @@ func sampleMessages(t *testing.T) [][]byte {
 	return out
 }
 
-func xSearchEnv(t *testing.T, srv *sourcestest.XSearchServer, pub EventPublisher) *env {
-	return newEnv(t, withFetcher("x_search", func(cfg Config, logger *slog.Logger) backfill.Fetcher {
-		cfg.XToken, cfg.XAPIBaseURL = Credential{Value: sourcestest.XSearchToken}, srv.URL()
-		return NewLazyXSearch(cfg, nil, pub, sources.XSearchConfig{Logger: logger, Now: func() time.Time { return fetchedAt },
-			Sleep: func(context.Context, time.Duration) error { return nil }})
+func xSearchEnv(t *testing.T, srv *sourcestest.XSearchServer, pub backfill.EventPublisher) *env {
+	return newEnv(t, withFetcher("x_search", func(logger *slog.Logger) backfill.Fetcher {
+		s := backfill.Settings{xsearch.EnvBearerToken: {Secret: backfill.Credential{Value: sourcestest.XSearchToken}},
+			xsearch.EnvAPIBaseURL: {Text: srv.URL()}}
+		return xsearch.NewLazy(backfill.Deps{Settings: s, Events: pub, Logger: logger, Now: func() time.Time { return fetchedAt },
+			Sleep: func(context.Context, time.Duration) error { return nil }}, sources.XSearchConfig{})
 	}))
 }
 

@@ -11,9 +11,9 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -33,7 +33,7 @@ type GA4MemoryResult struct {
 	Dimensions int `json:"dimensions"`
 	Metrics    int `json:"metrics"`
 	ReportRows int `json:"report_rows"`
-	// BoundMB is runbackfilltask.GA4TaskMemory.
+	// BoundMB is ga4.TaskMemory.
 	BoundMB float64        `json:"bound_mb"`
 	Runs    []GA4MemoryRun `json:"runs"`
 }
@@ -78,7 +78,7 @@ func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, e
 	srv := sourcestest.NewGA4Server(sourcestest.WithGA4TokensPerHour(1 << 40))
 	defer srv.Close()
 	res := &GA4MemoryResult{Dimensions: len(ga4BenchDimensions), Metrics: len(ga4BenchMetrics), ReportRows: 259_200,
-		BoundMB: float64(runbackfilltask.GA4TaskMemory) / (1 << 20)}
+		BoundMB: float64(ga4.TaskMemory) / (1 << 20)}
 	for _, limit := range []int{100_000, sources.GA4MaxLimit} {
 		for _, mode := range []string{"buffered", "streamed"} {
 			c.Log.Info("ga4 memory: one task", "mode", mode, "limit", limit)

@@ -26,6 +26,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/firestorereads"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -319,7 +320,7 @@ func benchStatusReads(ctx context.Context, c SweepConfig, res *SweepResult) erro
 
 	clk := fakeclock.New(time.Now().UTC())
 	cfg := backfillfn.Config{Project: "bench", Queue: queue, WorkerURL: "http://127.0.0.1:1/run", BackfillURL: "http://127.0.0.1:1/Backfill",
-		MaxTasks: backfillfn.DefaultMaxTasks, AllowedHosts: []string{"api.example.com"}, EnqueueSlice: c.StatusTasks,
+		MaxTasks: backfillfn.DefaultMaxTasks, Sources: httpjson.HostSettings("api.example.com"), EnqueueSlice: c.StatusTasks,
 		EnqueueParallelism: backfillfn.DefaultEnqueueParallelism, CounterShards: backfillfn.DefaultCounterShards,
 		DispatchDeadline: backfillfn.DefaultDispatchDeadline, SweepAfter: backfillfn.DefaultSweepAfter,
 		SweepMaxAttempts: backfillfn.DefaultSweepMaxAttempts, SweepBudget: backfillfn.DefaultSweepBudget}

@@ -9,10 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // compatCase is a spec and what the code that predates the source contract made of it: the
@@ -38,7 +38,7 @@ var compatBodies = map[string]string{
 
 func compatCapture(t *testing.T, body string) compatCase {
 	t.Helper()
-	lim := backfill.Limits{Now: compatNow, Hosts: compatHosts()}
+	lim := backfill.Limits{Now: compatNow, Settings: compatHosts()}
 	s, err := backfill.ParseSpec([]byte(body), lim)
 	if err != nil {
 		t.Fatalf("ParseSpec(%s): %v", body, err)
@@ -85,7 +85,7 @@ func TestCompatShapes(t *testing.T) {
 				t.Errorf("%s: what the code makes of the spec differs from the captured shapes (-captured +now):\n%s", name, diff)
 			}
 			// A stored job document's spec is re-read with ParseSpec (jobs.go, sweep): same id.
-			s, err := backfill.ParseSpec(want.Canonical, backfill.Limits{Now: compatNow, Hosts: compatHosts()})
+			s, err := backfill.ParseSpec(want.Canonical, backfill.Limits{Now: compatNow, Settings: compatHosts()})
 			if err != nil {
 				t.Fatalf("ParseSpec(stored canonical spec): %v", err)
 			}
@@ -144,4 +144,4 @@ func compactBytes(t *testing.T, b []byte) json.RawMessage {
 	return out
 }
 
-func compatHosts() sources.HostPolicy { return sources.HostPolicy{Allow: []string{"api.example.com"}} }
+func compatHosts() backfill.SourceSettings { return httpjson.HostSettings("api.example.com") }

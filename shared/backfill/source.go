@@ -12,8 +12,8 @@ import (
 
 // Source is one backfill source: everything the planner, the job store, the Backfill function,
 // the worker and the CLI know of it, behind one interface, so that none of them names a source.
-// A source lives in its own files and is registered by one line in registry.go; docs/sources.md
-// lists what a new one provides.
+// A source lives in its own folder and is registered by one line in shared/backfill/sourceset;
+// docs/sources.md lists what a new one provides.
 type Source interface {
 	// Name is the spec's "source" value, and the key of its spec section.
 	Name() string
@@ -38,6 +38,13 @@ type Source interface {
 	// Example is a valid spec of the source, ending yesterday or earlier: the example of
 	// docs/backfills.md and the registry test's input.
 	Example() []byte
+	// Settings are the environment variables the source reads (base URL overrides, secrets,
+	// allow-lists), read for it by the functions' configurations (ReadSettings).
+	Settings() []Setting
+	// NewFetcher returns the source's fetcher over d (its settings and the worker's generic
+	// dependencies). It dials nothing: a client is built on the first task, so a missing
+	// setting fails only that source's tasks, with an error naming the setting.
+	NewFetcher(d Deps) Fetcher
 }
 
 // LargestTasker is a Source whose tasks' sizes vary with more than their dates: it builds its
@@ -123,4 +130,36 @@ func RowsOf(t TaskSpec, res *sources.Result, fetchedAt time.Time) []Row {
 		return src.Rows(t, res, fetchedAt)
 	}
 	return RecordRows(t, res.Records, 0, fetchedAt)
+}
+
+// Sink receives a streamed task's output as it arrives (see SinkStreamer): the worker keeps
+// the raw bytes and appends the rows, so the instance holds a piece of a page at a time.
+type Sink struct {
+	// Start begins a fetch (again, after a restart): the worker drops what it counted of an
+	// earlier one and returns the new fetch's fetched_at.
+	Start func() time.Time
+	// Rows appends rows the source numbered (RowIndex) from the fetch's first.
+	Rows func(rows []Row) error
+	// Body adds raw bytes of the current page; EndPage ends the page.
+	Body    func(p []byte) error
+	EndPage func() error
+}
+
+// StreamSummary is what a streamed attempt made: its API calls and pages, the API's last quota
+// report, and the calls of fetches the run abandoned (counted once over the run's attempts).
+type StreamSummary struct {
+	APICalls, Pages, Abandoned int
+	Quota                      *sources.Quota
+}
+
+// SinkStreamer is a Fetcher that can run a task into a Sink: the worker runs such a source's
+// tasks this way. StreamRun checks the task's request (an error is the task's fault).
+type SinkStreamer interface {
+	StreamRun(t TaskSpec) (SinkRun, error)
+}
+
+// SinkRun is one task's streamed run; the worker may call Attempt again after a transient
+// failure, and the run keeps what it learned (a report's sampling) across attempts.
+type SinkRun interface {
+	Attempt(ctx context.Context, sink Sink) (StreamSummary, error)
 }

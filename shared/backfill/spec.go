@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
 // DefaultMaxTasks is the task limit when Limits.MaxTasks is zero (callers without a
@@ -37,8 +35,11 @@ type Spec struct {
 type Limits struct {
 	// MaxTasks caps the tasks one job may create; zero means DefaultMaxTasks.
 	MaxTasks int
-	// Hosts is the allow-list http_json URLs must pass.
-	Hosts sources.HostPolicy
+	// Settings are the sources' settings a spec is checked against (Setting.Spec), by source
+	// name: an allow-list of hosts.
+	Settings SourceSettings
+	// AllowPrivateHosts lets specs name private addresses (ALLOW_PRIVATE_HOSTS); local only.
+	AllowPrivateHosts bool
 	// Now is the clock that decides which dates are in the future; nil means time.Now.
 	Now func() time.Time
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
@@ -20,8 +19,8 @@ import (
 var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 
 var testLimits = backfill.Limits{
-	Now:   func() time.Time { return today },
-	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
+	Now:      func() time.Time { return today },
+	Settings: httpjson.HostSettings("api.example.com"),
 }
 
 const ytBody = `{"source":"youtube_analytics","youtube_analytics":{"video_ids":["b","a"],"metrics":["views","likes"],"dimensions":["day"],"start":"2024-01-01","end":"2025-12-30","chunk":"day","currency":"USD"}}`
@@ -74,7 +73,7 @@ func TestParseSpecRefusesBadFields(t *testing.T) {
 		{"over the task limit", ytBody, backfill.Limits{Now: testLimits.Now, MaxTasks: 1000}, "youtube_analytics", "the job would create 1460 tasks, over the limit of 1000"},
 		{"over the default task limit", yt(`"video_ids":[` + manyIDs(1400) + `],"metrics":["views"],"start":"2024-01-01","end":"2025-12-31"`), testLimits, "youtube_analytics", "over the limit of 1000000"},
 		{"host not allowed", hj(`"url":"https://evil.example.net/x"`), testLimits, "http_json.url", "allow-list"},
-		{"private address", hj(`"url":"http://127.0.0.1/x"`), backfill.Limits{Hosts: sources.HostPolicy{Allow: []string{"*"}}}, "http_json.url", "allow-list"},
+		{"private address", hj(`"url":"http://127.0.0.1/x"`), backfill.Limits{Settings: httpjson.HostSettings("*")}, "http_json.url", "allow-list"},
 		{"relative url", hj(`"url":"/items"`), testLimits, "http_json.url", "not an absolute URL"},
 		{"credentials in url", hj(`"url":"https://u:p@api.example.com/x"`), testLimits, "http_json.url", "credentials"},
 		{"api key in url", hj(`"url":"https://api.example.com/x?api_key=123"`), testLimits, "http_json.url", "looks like a credential"},
@@ -92,7 +91,7 @@ func TestParseSpecRefusesBadFields(t *testing.T) {
 		{"cursor without param", hj(`"url":"https://api.example.com/x","pagination":{"type":"cursor","cursor_path":"meta.next"}`), testLimits, "http_json.pagination.cursor_param", "missing"},
 		{"field of another type", hj(`"url":"https://api.example.com/x","pagination":{"type":"next_link","next_path":"links.next","page_param":"p"}`), testLimits, "http_json.pagination.page_param", "not used"},
 		{"too many pages", hj(`"url":"https://api.example.com/x","pagination":{"type":"page","page_param":"p","max_pages":1000000}`), testLimits, "http_json.pagination.max_pages", "outside"},
-		{"http over the task limit", hj(`"url":"https://api.example.com/{a}/{b}","params":{"a":["1","2","3"],"b":["1","2"]}`), backfill.Limits{Hosts: testLimits.Hosts, MaxTasks: 5}, "http_json", "the job would create 6 tasks, over the limit of 5"},
+		{"http over the task limit", hj(`"url":"https://api.example.com/{a}/{b}","params":{"a":["1","2","3"],"b":["1","2"]}`), backfill.Limits{Settings: testLimits.Settings, MaxTasks: 5}, "http_json", "the job would create 6 tasks, over the limit of 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 func TestLargestTaskBytesIsTheLargest(t *testing.T) {
 	spec := `{"source":"http_json","http_json":{"url":"https://api.example.com/{a}/items?b={b}&again={a}",
 		"params":{"a":["x","a b/c","<&>","plain-long-value-without-escapes"],"b":["1","%%%","é&é","22"]}}}`
-	s, err := backfill.ParseSpec([]byte(spec), backfill.Limits{MaxTasks: 100, Hosts: testLimits.Hosts})
+	s, err := backfill.ParseSpec([]byte(spec), backfill.Limits{MaxTasks: 100, Settings: testLimits.Settings})
 	if err != nil {
 		t.Fatalf("ParseSpec() = %v", err)
 	}
@@ -45,7 +45,7 @@ func TestTaskBodyBound(t *testing.T) {
 		return fmt.Sprintf(`{"source":"http_json","http_json":{"url":"https://api.example.com/items/{id}","headers":{"X-Note":%q},"params":{"id":["1","%s"]}}}`,
 			strings.Repeat("a", pad), strings.Repeat("b", 500))
 	}
-	lim := backfill.Limits{MaxTasks: 100, Hosts: testLimits.Hosts}
+	lim := backfill.Limits{MaxTasks: 100, Settings: testLimits.Settings}
 	s, err := backfill.ParseSpec([]byte(specWith(0)), lim)
 	if err != nil {
 		t.Fatalf("ParseSpec(no padding) = %v", err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -16,7 +16,7 @@ import (
 // example that parses and plans, and a kit here (its fake API's spec and expected rows), which
 // TestDrillSources runs end to end.
 func TestEverySourceHasAKit(t *testing.T) {
-	lim := backfill.Limits{Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}}}
+	lim := backfill.Limits{Settings: httpjson.HostSettings("api.example.com")}
 	for _, src := range backfill.Sources() {
 		if _, ok := localstack.SourceKits[src.Name()]; !ok {
 			t.Errorf("source %s is registered without a SourceKit (a fake API spec for the drills)", src.Name())

@@ -11,8 +11,7 @@ import (
 var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 
 var testLimits = backfill.Limits{
-	Now:   func() time.Time { return today },
-	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
+	Now: func() time.Time { return today },
 }
 
 func ga4Req(t backfill.TaskSpec) *sources.GA4Query {

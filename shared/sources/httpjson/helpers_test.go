@@ -5,14 +5,15 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // today is the tests' clock.
 var today = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
 
 var testLimits = backfill.Limits{
-	Now:   func() time.Time { return today },
-	Hosts: sources.HostPolicy{Allow: []string{"api.example.com"}},
+	Now:      func() time.Time { return today },
+	Settings: httpjson.HostSettings("api.example.com"),
 }
 
 func hjReq(t backfill.TaskSpec) *sources.HTTPJSONRequest {

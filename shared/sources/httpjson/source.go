@@ -34,7 +34,7 @@ func (Source) TaskKey() string { return Name }
 
 func (Source) NewSection() any { return &HTTPJSONSpec{} }
 func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
-	return section.(*HTTPJSONSpec).validate(lim.Hosts)
+	return section.(*HTTPJSONSpec).validate(policy(lim.Settings[Name], lim.AllowPrivateHosts))
 }
 
 func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) { httpJSONTask(p, t) }
