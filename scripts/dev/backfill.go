@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 )
 
 // backfillSummary is the last line of `dev backfill` and the demo's backfill part.

@@ -32,7 +32,9 @@ func (Source) Settings() []backfill.Setting {
 }
 
 // NewFetcher implements backfill.Source.
-func (Source) NewFetcher(d backfill.Deps) backfill.Fetcher { return NewLazy(d, sources.XSearchConfig{}) }
+func (Source) NewFetcher(d backfill.Deps) backfill.Fetcher {
+	return NewLazy(d, sources.XSearchConfig{})
+}
 
 // errNotConfigured is why a task cannot run on an instance deployed without the settings.
 var errNotConfigured = errors.New("x_search is not configured: set X_BEARER_TOKEN_SECRET and EVENTS_TOPIC")

@@ -28,9 +28,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 )
 
 // Result is the one line printed.
