@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registered sources (--source)
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"

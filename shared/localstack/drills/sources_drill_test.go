@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"

@@ -17,7 +17,7 @@ import (
 // Name is the youtube_analytics source's name.
 const Name = "youtube_analytics"
 
-// Source is youtube_analytics on the Source contract: the spec checks of spec_youtube.go,
+// Source is youtube_analytics on the Source contract: the spec checks of spec.go,
 // date chunks, one reports.query per task and typed report rows.
 type Source struct{}
 

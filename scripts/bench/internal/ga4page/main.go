@@ -111,7 +111,7 @@ func buffered(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows
 	if err != nil {
 		return 0, 0, callsOf(err), err
 	}
-	out := backfill.RowsOf(task, r, time.Now())
+	out := ga4src.Rows(task, r.Records, 0, time.Now())
 	values := make([]map[string]any, len(out))
 	for i, row := range out {
 		values[i] = event.Values(row)
