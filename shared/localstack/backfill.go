@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,10 +128,8 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	}
 	b.XSearch = sourcestest.NewXSearchServer(sample, o.Backfill.XSearch...)
 	b.XSearch.Rebase(time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
-	xToken := sourcestest.XSearchToken
 	if s.XStream != nil {
-		xToken = s.XStream.Token()
-		if err := b.XSearch.Front(s.XStream.URL(), xToken); err != nil {
+		if err := b.XSearch.Front(s.XStream.URL(), s.XStream.Token()); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +138,7 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	if shards == 0 {
 		shards = 64
 	}
-	return map[string]string{
+	env := map[string]string{
 		"FIRESTORE_EMULATOR_HOST": b.FirestoreHost,
 		tasksemulator.EnvHost:     b.TasksHost,
 		"BACKFILL_QUEUE":          strings.Join(b.Queues, ","),
@@ -148,16 +147,26 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		"QUEUE_MAX_ATTEMPTS":      strconv.Itoa(o.Backfill.Queue.MaxAttempts),
 		"COUNTER_SHARDS":          strconv.Itoa(shards),
 		"ALLOW_PRIVATE_HOSTS":     "true",
-		"HTTP_JSON_ALLOWED_HOSTS": "127.0.0.1,localhost",
-		"YOUTUBE_CLIENT_ID":       sourcestest.DefaultClientID,
-		"YOUTUBE_CLIENT_SECRET":   sourcestest.DefaultClientSecret,
-		"YOUTUBE_REFRESH_TOKEN":   sourcestest.DefaultRefreshToken,
-		"YOUTUBE_TOKEN_URL":       b.YouTube.TokenURL(),
-		"YOUTUBE_API_BASE_URL":    b.YouTube.URL(),
-		"GA4_API_BASE_URL":        b.GA4.URL(),
-		"X_BEARER_TOKEN":          xToken,
-		"X_API_BASE_URL":          b.XSearch.URL(),
-	}, nil
+	}
+	for _, f := range b.sourceFakes() {
+		maps.Copy(env, f.Env())
+	}
+	return env, nil
+}
+
+// fake is a source's fake API: it gives the worker's environment that points the source at it.
+type fake interface{ Env() map[string]string }
+
+// sourceFakes are the sources' fakes the stack starts: the local stack's list of fakes, one line
+// a source.
+func (b *BackfillParts) sourceFakes() []fake {
+	var fakes = []fake{
+		b.YouTube,
+		b.JSONAPI,
+		b.GA4,
+		b.XSearch,
+	}
+	return fakes
 }
 
 func (b *BackfillParts) close() []error {
