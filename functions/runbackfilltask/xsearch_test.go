@@ -15,7 +15,6 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
@@ -54,7 +53,7 @@ func xSearchEnv(t *testing.T, srv *sourcestest.XSearchServer, pub backfill.Event
 		s := backfill.Settings{xsearch.EnvBearerToken: {Secret: backfill.Credential{Value: sourcestest.XSearchToken}},
 			xsearch.EnvAPIBaseURL: {Text: srv.URL()}}
 		return xsearch.NewLazy(backfill.Deps{Settings: s, Events: pub, Logger: logger, Now: func() time.Time { return fetchedAt },
-			Sleep: func(context.Context, time.Duration) error { return nil }}, sources.XSearchConfig{})
+			Sleep: func(context.Context, time.Duration) error { return nil }}, xsearch.XSearchConfig{})
 	}))
 }
 

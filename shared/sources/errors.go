@@ -131,8 +131,8 @@ func kindForStatus(status int, reason string) ErrorKind {
 	}
 }
 
-// parseRetryAfter reads a Retry-After value, seconds or an HTTP-date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// ParseRetryAfter reads a Retry-After value, seconds or an HTTP-date.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
@@ -151,8 +151,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// classifyTransport classifies an error that produced no HTTP response.
-func classifyTransport(err error) *Error {
+// ClassifyTransport classifies an error that produced no HTTP response.
+func ClassifyTransport(err error) *Error {
 	var se *Error
 	if errors.As(err, &se) {
 		return se

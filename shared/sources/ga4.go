@@ -264,7 +264,7 @@ func (g *GA4) classify(err error) *Error {
 			Kind:       kindForStatus(ge.Code, reason),
 			Status:     ge.Code,
 			Reason:     reason,
-			RetryAfter: parseRetryAfter(ge.Header.Get("Retry-After"), g.now()),
+			RetryAfter: ParseRetryAfter(ge.Header.Get("Retry-After"), g.now()),
 			Err:        fmt.Errorf("ga4 runReport: %w", ge),
 		}
 		if se.Status == http.StatusTooManyRequests && se.RetryAfter == 0 {
@@ -272,7 +272,7 @@ func (g *GA4) classify(err error) *Error {
 		}
 		return se
 	}
-	se := classifyTransport(err)
+	se := ClassifyTransport(err)
 	if se.Err == err {
 		se.Err = fmt.Errorf("ga4 runReport: %w", err)
 	}

@@ -333,14 +333,14 @@ func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string,
 		if errors.Is(err, ErrHostNotAllowed) {
 			return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("requesting %s: %w", u, err)}
 		}
-		se := classifyTransport(err)
+		se := ClassifyTransport(err)
 		se.Err = fmt.Errorf("requesting %s: %w", u, err)
 		return nil, se
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBytes+1))
 	if err != nil {
-		se := classifyTransport(err)
+		se := ClassifyTransport(err)
 		se.Status = resp.StatusCode
 		se.Err = fmt.Errorf("reading response of %s: %w", u, err)
 		return nil, se
@@ -354,7 +354,7 @@ func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string,
 			Kind:       kindForStatus(resp.StatusCode, reason),
 			Status:     resp.StatusCode,
 			Reason:     reason,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), h.now()),
+			RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), h.now()),
 			Err:        fmt.Errorf("requesting %s: http %d: %s", u, resp.StatusCode, msg),
 		}
 	}

@@ -265,11 +265,11 @@ func (y *YouTube) classify(err error) *Error {
 			Kind:       kind,
 			Status:     ge.Code,
 			Reason:     reason,
-			RetryAfter: parseRetryAfter(ge.Header.Get("Retry-After"), y.now()),
+			RetryAfter: ParseRetryAfter(ge.Header.Get("Retry-After"), y.now()),
 			Err:        fmt.Errorf("youtube analytics reports.query: %w", ge),
 		}
 	}
-	se := classifyTransport(err)
+	se := ClassifyTransport(err)
 	if se.Err == err {
 		se.Err = fmt.Errorf("youtube analytics reports.query: %w", err)
 	}
@@ -283,7 +283,7 @@ func classifyTokenError(re *oauth2.RetrieveError, now time.Time) *Error {
 	var retryAfter time.Duration
 	if re.Response != nil {
 		status = re.Response.StatusCode
-		retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"), now)
+		retryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 	}
 	wrapped := fmt.Errorf("refreshing youtube access token: %w", re)
 	switch re.ErrorCode {

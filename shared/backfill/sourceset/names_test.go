@@ -63,7 +63,6 @@ var notYetInFolders = map[string]string{
 	"shared/sources/httpjson.go":                   "API client",
 	"shared/sources/httpjson_paging.go":            "API client",
 	"shared/sources/quota.go":                      "API client",
-	"shared/sources/xsearch.go":                    "API client",
 	"shared/sources/youtube.go":                    "API client",
 	"shared/sources/youtube_transport.go":          "API client",
 	"shared/sources/sourcestest/env.go":            "fake",

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
 // XSearchToken is the bearer token XSearchServer accepts.
@@ -93,8 +93,8 @@ func NewXSearchServer(messages [][]byte, opts ...Option) *XSearchServer {
 	// Newest first, as X's search answers.
 	slices.SortFunc(s.tweets, func(a, b xTweet) int { return b.created.Compare(a.created) })
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2/tweets/search/recent", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, sources.XSearchRecent) })
-	mux.HandleFunc("GET /2/tweets/search/all", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, sources.XSearchAll) })
+	mux.HandleFunc("GET /2/tweets/search/recent", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, xsearch.XSearchRecent) })
+	mux.HandleFunc("GET /2/tweets/search/all", func(w http.ResponseWriter, r *http.Request) { s.search(w, r, xsearch.XSearchAll) })
 	s.mux = mux
 	s.srv = httptest.NewServer(mux)
 	return s
@@ -200,14 +200,14 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 		return http.StatusBadRequest
 	}
 	query := q.Get("query")
-	if query == "" || len([]rune(query)) > sources.XMaxQuery(endpoint) {
-		return bad(fmt.Sprintf("The `query` param must be 1 to %d characters", sources.XMaxQuery(endpoint)))
+	if query == "" || len([]rune(query)) > xsearch.XMaxQuery(endpoint) {
+		return bad(fmt.Sprintf("The `query` param must be 1 to %d characters", xsearch.XMaxQuery(endpoint)))
 	}
 	maxResults := 10
 	if v := q.Get("max_results"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < sources.XMinResults || n > sources.XMaxResults(endpoint) {
-			return bad(fmt.Sprintf("The `max_results` query parameter value [%s] is not between %d and %d", v, sources.XMinResults, sources.XMaxResults(endpoint)))
+		if err != nil || n < xsearch.XMinResults || n > xsearch.XMaxResults(endpoint) {
+			return bad(fmt.Sprintf("The `max_results` query parameter value [%s] is not between %d and %d", v, xsearch.XMinResults, xsearch.XMaxResults(endpoint)))
 		}
 		maxResults = n
 	}
@@ -226,7 +226,7 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 		}
 		end = t
 	}
-	if endpoint == sources.XSearchRecent && !start.IsZero() && start.Before(now.Add(-7*24*time.Hour)) {
+	if endpoint == xsearch.XSearchRecent && !start.IsZero() && start.Before(now.Add(-7*24*time.Hour)) {
 		return bad(fmt.Sprintf("Invalid 'start_time':'%s'. 'start_time' must be on or after %s", q.Get("start_time"), now.Add(-7*24*time.Hour).Format(time.RFC3339)))
 	}
 	if !start.IsZero() && !start.Before(end) {

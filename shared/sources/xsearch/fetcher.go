@@ -33,7 +33,7 @@ func (Source) Settings() []backfill.Setting {
 
 // NewFetcher implements backfill.Source.
 func (Source) NewFetcher(d backfill.Deps) backfill.Fetcher {
-	return NewLazy(d, sources.XSearchConfig{})
+	return NewLazy(d, XSearchConfig{})
 }
 
 // errNotConfigured is why a task cannot run on an instance deployed without the settings.
@@ -47,15 +47,15 @@ var errNotConfigured = errors.New("x_search is not configured: set X_BEARER_TOKE
 // once (tweets_dedup and the rankings key tweets by id).
 type Lazy struct {
 	d    backfill.Deps
-	base sources.XSearchConfig
+	base XSearchConfig
 
 	mu sync.Mutex
-	c  *sources.XSearch
+	c  *XSearch
 }
 
 // NewLazy returns the fetcher; base supplies XSearchConfig's optional fields (MaxWait), the
 // rest comes from d.
-func NewLazy(d backfill.Deps, base sources.XSearchConfig) *Lazy {
+func NewLazy(d backfill.Deps, base XSearchConfig) *Lazy {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -75,7 +75,7 @@ func (l *Lazy) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result,
 
 // StreamPages runs the task page by page, handing each page to fn after its tweets are published.
 func (l *Lazy) StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (int, error) {
-	var q sources.XSearchQuery
+	var q XSearchQuery
 	if err := backfill.Request(t, &q, "an x_search query"); err != nil {
 		return 0, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
 	}
@@ -83,7 +83,7 @@ func (l *Lazy) StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sou
 	if err != nil {
 		return 0, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
 	}
-	calls, err := c.Stream(ctx, q, func(p sources.XPage) error {
+	calls, err := c.Stream(ctx, q, func(p XPage) error {
 		if err := l.publish(ctx, p.Messages); err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (l *Lazy) publish(ctx context.Context, messages [][]byte) error {
 	return nil
 }
 
-func (l *Lazy) drop(c *sources.XSearch) {
+func (l *Lazy) drop(c *XSearch) {
 	l.mu.Lock()
 	if l.c == c {
 		l.c = nil
@@ -141,7 +141,7 @@ func (l *Lazy) drop(c *sources.XSearch) {
 	l.d.Logger.Warn("X refused the bearer token; its secret will be read again on the next task")
 }
 
-func (l *Lazy) client(ctx context.Context) (*sources.XSearch, error) {
+func (l *Lazy) client(ctx context.Context) (*XSearch, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.c != nil {
@@ -158,7 +158,7 @@ func (l *Lazy) client(ctx context.Context) (*sources.XSearch, error) {
 	xc := l.base
 	xc.BaseURL, xc.Token, xc.HTTPTimeout = l.d.Settings.Text(EnvAPIBaseURL), token, l.d.APITimeout
 	xc.Transport, xc.Now, xc.Sleep, xc.Logger = l.d.Transport, l.d.Now, l.d.Sleep, l.d.Logger
-	c, err := sources.NewXSearch(xc)
+	c, err := NewXSearch(xc)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // topic) fails x_search tasks only, as Transient, naming what to set.
 func TestFetcherWithoutSettings(t *testing.T) {
 	task := backfill.TaskSpec{JobID: "bf-1", Shard: "slice=1", Source: Name}
-	backfill.SetRequest(&task, &sources.XSearchQuery{Query: "#gcp"})
+	backfill.SetRequest(&task, &XSearchQuery{Query: "#gcp"})
 	tests := []struct {
 		name string
 		d    backfill.Deps

@@ -67,7 +67,7 @@ func (Source) TaskKey() string { return Name }
 func (Source) NewSection() any { return &XSearchSpec{} }
 
 func (Source) CheckTask(t backfill.TaskSpec) error {
-	var q sources.XSearchQuery
+	var q XSearchQuery
 	if err := backfill.Request(t, &q, "an x_search query"); err != nil {
 		return err
 	}
@@ -85,8 +85,8 @@ func (x *XSearchSpec) validate(lim backfill.Limits) *backfill.FieldError {
 	const p = Name + "."
 	switch x.Endpoint {
 	case "":
-		x.Endpoint = sources.XSearchRecent
-	case sources.XSearchRecent, sources.XSearchAll:
+		x.Endpoint = XSearchRecent
+	case XSearchRecent, XSearchAll:
 	default:
 		return backfill.FieldErrorf(p+"endpoint", "unknown endpoint %q: want recent or all", x.Endpoint)
 	}
@@ -94,8 +94,8 @@ func (x *XSearchSpec) validate(lim backfill.Limits) *backfill.FieldError {
 	switch {
 	case strings.TrimSpace(x.Query) == "":
 		return backfill.FieldErrorf(p+"query", "missing: give an X search query, e.g. #gcp lang:en")
-	case n > sources.XMaxQuery(x.Endpoint):
-		return backfill.FieldErrorf(p+"query", "%d characters, over the %d X's %s search accepts", n, sources.XMaxQuery(x.Endpoint), x.Endpoint)
+	case n > XMaxQuery(x.Endpoint):
+		return backfill.FieldErrorf(p+"query", "%d characters, over the %d X's %s search accepts", n, XMaxQuery(x.Endpoint), x.Endpoint)
 	}
 	now := lim.Clock().UTC()
 	start, err := time.Parse(time.RFC3339, x.Start)
@@ -107,7 +107,7 @@ func (x *XSearchSpec) validate(lim backfill.Limits) *backfill.FieldError {
 		return backfill.FieldErrorf(p+"end", "%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", x.End)
 	}
 	earliest := xArchiveStart
-	if x.Endpoint == sources.XSearchRecent {
+	if x.Endpoint == XSearchRecent {
 		earliest = now.Add(-xSearchWindow + xSearchWindowMargin)
 	}
 	switch {
@@ -126,12 +126,12 @@ func (x *XSearchSpec) validate(lim backfill.Limits) *backfill.FieldError {
 	case x.SliceMinutes < 1 || x.SliceMinutes > xSearchMaxSlice:
 		return backfill.FieldErrorf(p+"slice_minutes", "%d is outside 1..%d", x.SliceMinutes, xSearchMaxSlice)
 	}
-	most := sources.XMaxResults(x.Endpoint)
+	most := XMaxResults(x.Endpoint)
 	switch {
 	case x.MaxResults == 0:
 		x.MaxResults = most
-	case x.MaxResults < sources.XMinResults || x.MaxResults > most:
-		return backfill.FieldErrorf(p+"max_results", "%d is outside %d..%d, X's bounds for %s search", x.MaxResults, sources.XMinResults, most, x.Endpoint)
+	case x.MaxResults < XMinResults || x.MaxResults > most:
+		return backfill.FieldErrorf(p+"max_results", "%d is outside %d..%d, X's bounds for %s search", x.MaxResults, XMinResults, most, x.Endpoint)
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) {
 	x := p.Section().(*XSearchSpec)
 	b := p.State.([]time.Time)
 	from, to := b[t.Index].Format(time.RFC3339), b[t.Index+1].Format(time.RFC3339)
-	backfill.SetRequest(t, &sources.XSearchQuery{Endpoint: x.Endpoint, Query: x.Query, StartTime: from, EndTime: to, MaxResults: x.MaxResults})
+	backfill.SetRequest(t, &XSearchQuery{Endpoint: x.Endpoint, Query: x.Query, StartTime: from, EndTime: to, MaxResults: x.MaxResults})
 	t.Shard = x.Endpoint + "/" + from + ".." + to
 }
 

@@ -10,8 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipelinekit/pipelinekit/shared/sources"
-
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
@@ -87,21 +85,21 @@ func TestXSearchPlan(t *testing.T) {
 	if p.Tasks != 7 {
 		t.Fatalf("Tasks = %d, want 7", p.Tasks)
 	}
-	var got []sources.XSearchQuery
+	var got []xsearch.XSearchQuery
 	var shards []string
 	for i := range p.Tasks {
 		task := p.Task(i)
 		if err := backfill.CheckTask(task); err != nil {
 			t.Errorf("CheckTask(%d) = %v", i, err)
 		}
-		var q sources.XSearchQuery
+		var q xsearch.XSearchQuery
 		if err := json.Unmarshal(task.Request, &q); err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, q)
 		shards = append(shards, task.Shard)
 	}
-	if got[0] != (sources.XSearchQuery{Endpoint: "recent", Query: "#gcp", StartTime: "2026-11-30T13:00:00Z", EndTime: "2026-12-01T13:00:00Z", MaxResults: 100}) {
+	if got[0] != (xsearch.XSearchQuery{Endpoint: "recent", Query: "#gcp", StartTime: "2026-11-30T13:00:00Z", EndTime: "2026-12-01T13:00:00Z", MaxResults: 100}) {
 		t.Errorf("task 0 = %+v", got[0])
 	}
 	if diff := cmp.Diff("recent/2026-12-06T13:00:00Z..2026-12-07T11:00:00Z", shards[6]); diff != "" {

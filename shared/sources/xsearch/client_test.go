@@ -1,4 +1,4 @@
-package sources_test
+package xsearch_test
 
 import (
 	"bufio"
@@ -16,12 +16,13 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
 // sampleStream is the stream's sample data, which the fake search serves too.
 func sampleStream(t *testing.T) [][]byte {
 	t.Helper()
-	f, err := os.Open("../localstack/testdata/sample_stream.jsonl")
+	f, err := os.Open("../../localstack/testdata/sample_stream.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,29 +36,29 @@ func sampleStream(t *testing.T) [][]byte {
 	return out
 }
 
-var xNow = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+var clientNow = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-func newXSearch(t *testing.T, opts ...sourcestest.Option) (*sourcestest.XSearchServer, *sources.XSearch, *[]time.Duration) {
+func newXSearch(t *testing.T, opts ...sourcestest.Option) (*sourcestest.XSearchServer, *xsearch.XSearch, *[]time.Duration) {
 	t.Helper()
-	srv := sourcestest.NewXSearchServer(sampleStream(t), append([]sourcestest.Option{sourcestest.WithClock(func() time.Time { return xNow })}, opts...)...)
+	srv := sourcestest.NewXSearchServer(sampleStream(t), append([]sourcestest.Option{sourcestest.WithClock(func() time.Time { return clientNow })}, opts...)...)
 	t.Cleanup(srv.Close)
 	var slept []time.Duration
-	c, err := sources.NewXSearch(sources.XSearchConfig{BaseURL: srv.URL(), Token: sourcestest.XSearchToken,
-		Now: func() time.Time { return xNow }, Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }})
+	c, err := xsearch.NewXSearch(xsearch.XSearchConfig{BaseURL: srv.URL(), Token: sourcestest.XSearchToken,
+		Now: func() time.Time { return clientNow }, Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv, c, &slept
 }
 
-var xQuery = sources.XSearchQuery{Endpoint: sources.XSearchRecent, Query: "#gcp", StartTime: "2026-11-21T00:00:00Z", EndTime: "2026-11-21T23:00:00Z", MaxResults: 10}
+var xQuery = xsearch.XSearchQuery{Endpoint: xsearch.XSearchRecent, Query: "#gcp", StartTime: "2026-11-21T00:00:00Z", EndTime: "2026-11-21T23:00:00Z", MaxResults: 10}
 
 // collect runs q and returns the tweet ids of every page, in order, and the last quota.
-func collect(t *testing.T, c *sources.XSearch, q sources.XSearchQuery) ([]string, *sources.Quota, int, error) {
+func collect(t *testing.T, c *xsearch.XSearch, q xsearch.XSearchQuery) ([]string, *sources.Quota, int, error) {
 	t.Helper()
 	var ids []string
 	var quota *sources.Quota
-	calls, err := c.Stream(context.Background(), q, func(p sources.XPage) error {
+	calls, err := c.Stream(context.Background(), q, func(p xsearch.XPage) error {
 		for _, m := range p.Messages {
 			x, err := event.ParseX(m)
 			if err != nil {
@@ -140,8 +141,8 @@ func TestXSearchPacing(t *testing.T) {
 					t.Errorf("slept %v for a reset %s away: the queue should wait, not the task", *slept, tc.wantRetry)
 				}
 			}
-			if tc.wantSleep && (len(*slept) == 0 || slices.Max(*slept) > sources.XSearchMaxWait) {
-				t.Errorf("slept %v, want waits of at most %s", *slept, sources.XSearchMaxWait)
+			if tc.wantSleep && (len(*slept) == 0 || slices.Max(*slept) > xsearch.XSearchMaxWait) {
+				t.Errorf("slept %v, want waits of at most %s", *slept, xsearch.XSearchMaxWait)
 			}
 		})
 	}
@@ -151,18 +152,18 @@ func TestXSearchErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		token string
-		q     sources.XSearchQuery
+		q     xsearch.XSearchQuery
 		want  sources.ErrorKind
 	}{
 		{"refused token blocks", "wrong", xQuery, sources.AuthRevoked},
-		{"max_results past the bound fails", sourcestest.XSearchToken, func() sources.XSearchQuery { q := xQuery; q.MaxResults = 101; return q }(), sources.Permanent},
-		{"start older than 7 days fails", sourcestest.XSearchToken, func() sources.XSearchQuery { q := xQuery; q.StartTime = "2026-11-01T00:00:00Z"; return q }(), sources.Permanent},
+		{"max_results past the bound fails", sourcestest.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.MaxResults = 101; return q }(), sources.Permanent},
+		{"start older than 7 days fails", sourcestest.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.StartTime = "2026-11-01T00:00:00Z"; return q }(), sources.Permanent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := sourcestest.NewXSearchServer(sampleStream(t), sourcestest.WithClock(func() time.Time { return xNow }))
+			srv := sourcestest.NewXSearchServer(sampleStream(t), sourcestest.WithClock(func() time.Time { return clientNow }))
 			defer srv.Close()
-			c, _ := sources.NewXSearch(sources.XSearchConfig{BaseURL: srv.URL(), Token: tc.token, Now: func() time.Time { return xNow }})
-			_, err := c.Stream(context.Background(), tc.q, func(sources.XPage) error { return nil })
+			c, _ := xsearch.NewXSearch(xsearch.XSearchConfig{BaseURL: srv.URL(), Token: tc.token, Now: func() time.Time { return clientNow }})
+			_, err := c.Stream(context.Background(), tc.q, func(xsearch.XPage) error { return nil })
 			if got := sources.KindOf(err); got != tc.want {
 				t.Errorf("kind = %v (%v), want %v", got, err, tc.want)
 			}
@@ -182,7 +183,7 @@ func FuzzDecodeXSearchPage(f *testing.F) {
 	f.Add([]byte(`{"data":[{"id":"1","referenced_tweets":[{"type":"retweeted","id":"3"}]}],"includes":{"users":[{"id":5}]}}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		p, err := sources.DecodeXSearchPage(raw)
+		p, err := xsearch.DecodeXSearchPage(raw)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package sources
+package xsearch
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
 // X API v2 search (https://docs.x.com/x-api/x-api-v2/tweets/search-tweets): recent search
@@ -153,11 +155,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // XPage is one search page: its body, its tweets as stream-shaped messages and X's rate-limit
 // report after it.
 type XPage struct {
-	Page
+	sources.Page
 	// Messages are the page's tweets, each as the filtered stream delivers one:
 	// {"data":tweet,"includes":{"users":[author]}}, so event.ParseX reads it as a streamed tweet.
 	Messages [][]byte
-	Quota    *Quota
+	Quota    *sources.Quota
 }
 
 // xRate is X's rate-limit report of one response.
@@ -198,12 +200,12 @@ func (x *XSearch) Stream(ctx context.Context, q XSearchQuery, fn func(XPage) err
 			// X answers 429 when the window is spent (https://docs.x.com/fundamentals/rate-limits).
 			wait := x.untilReset(rate, hdr)
 			if wait > x.cfg.MaxWait || waits >= xMaxWaits {
-				return calls, &Error{Kind: Transient, Status: status, Reason: "rateLimited", RetryAfter: max(wait, time.Second),
+				return calls, &sources.Error{Kind: sources.Transient, Status: status, Reason: "rateLimited", RetryAfter: max(wait, time.Second),
 					APICalls: calls, Err: fmt.Errorf("X search rate limit reached; the window resets at %s", x.resetAt(rate, wait).Format(time.RFC3339))}
 			}
 			waits++
 			if err := x.cfg.Sleep(ctx, wait); err != nil {
-				return calls, &Error{Kind: Transient, Reason: "canceled", APICalls: calls, Err: err}
+				return calls, &sources.Error{Kind: sources.Transient, Reason: "canceled", APICalls: calls, Err: err}
 			}
 			continue
 		}
@@ -212,10 +214,10 @@ func (x *XSearch) Stream(ctx context.Context, q XSearchQuery, fn func(XPage) err
 		}
 		resp, err := DecodeXSearchPage(body)
 		if err != nil {
-			return calls, &Error{Kind: Permanent, Status: status, Reason: "badResponse", APICalls: calls, Err: err}
+			return calls, &sources.Error{Kind: sources.Permanent, Status: status, Reason: "badResponse", APICalls: calls, Err: err}
 		}
 		used++
-		page := XPage{Page: Page{N: n, Body: body}, Messages: resp.Messages}
+		page := XPage{Page: sources.Page{N: n, Body: body}, Messages: resp.Messages}
 		for _, m := range resp.Messages {
 			var rec map[string]any
 			if err := json.Unmarshal(m, &rec); err == nil {
@@ -223,7 +225,7 @@ func (x *XSearch) Stream(ctx context.Context, q XSearchQuery, fn func(XPage) err
 			}
 		}
 		if rate.known {
-			page.Quota = &Quota{Figures: []NamedFigure{{Name: "requests_per_15m", Consumed: used, Remaining: rate.remaining}}, ResetAt: rate.reset}
+			page.Quota = &sources.Quota{Figures: []sources.NamedFigure{{Name: "requests_per_15m", Consumed: used, Remaining: rate.remaining}}, ResetAt: rate.reset}
 		}
 		n++
 		if err := fn(page); err != nil {
@@ -237,12 +239,12 @@ func (x *XSearch) Stream(ctx context.Context, q XSearchQuery, fn func(XPage) err
 			// The window is spent: asking now would only be answered 429.
 			wait := x.untilReset(rate, nil)
 			if wait > x.cfg.MaxWait || waits >= xMaxWaits {
-				return calls, &Error{Kind: Transient, Status: http.StatusTooManyRequests, Reason: "rateLimited", RetryAfter: max(wait, time.Second),
+				return calls, &sources.Error{Kind: sources.Transient, Status: http.StatusTooManyRequests, Reason: "rateLimited", RetryAfter: max(wait, time.Second),
 					APICalls: calls, Err: fmt.Errorf("X search rate limit spent; the window resets at %s", x.resetAt(rate, wait).Format(time.RFC3339))}
 			}
 			waits++
 			if err := x.cfg.Sleep(ctx, wait); err != nil {
-				return calls, &Error{Kind: Transient, Reason: "canceled", APICalls: calls, Err: err}
+				return calls, &sources.Error{Kind: sources.Transient, Reason: "canceled", APICalls: calls, Err: err}
 			}
 		}
 	}
@@ -256,7 +258,7 @@ func (x *XSearch) untilReset(r xRate, h http.Header) time.Duration {
 		return max(r.reset.Sub(now), 0)
 	}
 	if h != nil {
-		if d := parseRetryAfter(h.Get("Retry-After"), now); d > 0 {
+		if d := sources.ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
 			return d
 		}
 	}
@@ -271,7 +273,7 @@ func (x *XSearch) resetAt(r xRate, wait time.Duration) time.Time {
 }
 
 func withCalls(err error, calls int) error {
-	var se *Error
+	var se *sources.Error
 	if errors.As(err, &se) {
 		se.APICalls = calls
 		return se
@@ -301,21 +303,21 @@ func (x *XSearch) get(ctx context.Context, q XSearchQuery, next string) (body []
 	u.RawQuery = v.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, rate, 0, nil, &Error{Kind: Permanent, Reason: "badRequest", Err: err}
+		return nil, rate, 0, nil, &sources.Error{Kind: sources.Permanent, Reason: "badRequest", Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+x.cfg.Token)
 	resp, err := x.hc.Do(req)
 	if err != nil {
 		// The URL carries no secret; the token is in a header, never in an error.
-		return nil, rate, 0, nil, classifyTransport(err)
+		return nil, rate, 0, nil, sources.ClassifyTransport(err)
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, xMaxPageBytes+1))
 	if err != nil {
-		return nil, rate, resp.StatusCode, resp.Header, &Error{Kind: Transient, Status: resp.StatusCode, Reason: "network", Err: fmt.Errorf("reading the X search response: %w", err)}
+		return nil, rate, resp.StatusCode, resp.Header, &sources.Error{Kind: sources.Transient, Status: resp.StatusCode, Reason: "network", Err: fmt.Errorf("reading the X search response: %w", err)}
 	}
 	if len(body) > xMaxPageBytes {
-		return nil, rate, resp.StatusCode, resp.Header, &Error{Kind: Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
+		return nil, rate, resp.StatusCode, resp.Header, &sources.Error{Kind: sources.Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
 			Err: fmt.Errorf("X search page over %d bytes", xMaxPageBytes)}
 	}
 	return body, readXRate(resp.Header), resp.StatusCode, resp.Header, nil
@@ -323,19 +325,19 @@ func (x *XSearch) get(ctx context.Context, q XSearchQuery, next string) (body []
 
 // xStatusError classifies a non-200, non-429 answer: a bearer token X refuses (401) blocks the
 // job until it is replaced; 400 and 403 fail the task; 5xx is retried.
-func xStatusError(status int, body []byte, calls int, retry time.Duration) *Error {
+func xStatusError(status int, body []byte, calls int, retry time.Duration) *sources.Error {
 	msg := xErrorMessage(body)
-	e := &Error{Status: status, APICalls: calls, Err: fmt.Errorf("X search answered %d: %s", status, msg)}
+	e := &sources.Error{Status: status, APICalls: calls, Err: fmt.Errorf("X search answered %d: %s", status, msg)}
 	switch {
 	case status == http.StatusUnauthorized:
-		e.Kind, e.Reason = AuthRevoked, "unauthorized"
+		e.Kind, e.Reason = sources.AuthRevoked, "unauthorized"
 	case status >= 500:
-		e.Kind, e.Reason = Transient, "serverError"
+		e.Kind, e.Reason = sources.Transient, "serverError"
 		if status == http.StatusServiceUnavailable && retry < 15*time.Minute {
 			e.RetryAfter = retry
 		}
 	default:
-		e.Kind, e.Reason = Permanent, "badRequest"
+		e.Kind, e.Reason = sources.Permanent, "badRequest"
 	}
 	return e
 }
