@@ -12,6 +12,9 @@ import (
 
 	"google.golang.org/api/idtoken"
 
+	// The registered backfill sources: the deck's column history starts a job of the one that
+	// fills a keyword's history (backfill.TermHistorySource).
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 	"github.com/pipelinekit/pipelinekit/shared/deck"
 )
 

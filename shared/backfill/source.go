@@ -53,6 +53,25 @@ type LargestTasker interface {
 	LargestTask(p *Plan) TaskSpec
 }
 
+// TermHistorian is a Source that fills a deck column's history: the spec of one keyword's or
+// hashtag's recent past as of now, equal for every start within a period so that repeated
+// starts name one job, and the range it covers. The deck's "Load last 7 days" asks the first
+// registered one (TermHistorySource) and knows no source by name.
+type TermHistorian interface {
+	Source
+	TermHistory(term string, now time.Time, dryRun bool) (spec []byte, start, end time.Time)
+}
+
+// TermHistorySource returns the first registered source that fills a column's history.
+func TermHistorySource() (TermHistorian, bool) {
+	for _, s := range registered {
+		if h, ok := s.(TermHistorian); ok {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
 // Fetcher runs one task of a source against its API and returns the whole result (every page,
 // the rows, the calls made, the API's quota report); a failure is a *sources.Error whose Kind
 // says transient (with RetryAfter when the API set one), permanent or auth revoked. The worker

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 )
 
 //go:embed web
@@ -72,6 +74,10 @@ type Config struct {
 	SignIn *SignIn
 	// Now is the clock a column's history is planned with (history.go); nil is time.Now.
 	Now func() time.Time
+	// History is the backfill source that fills a keyword column's history (history.go); nil
+	// is the first registered one that can (backfill.TermHistorySource), and none turns the
+	// history off (404).
+	History backfill.TermHistorian
 }
 
 // SignIn is what the page signs in with: Identity Platform's REST endpoints
@@ -168,6 +174,11 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.cfg.Log == nil {
 		h.cfg.Log = slog.Default()
+	}
+	if h.cfg.History == nil {
+		if src, ok := backfill.TermHistorySource(); ok {
+			h.cfg.History = src
+		}
 	}
 	if h.cfg.Now == nil {
 		h.cfg.Now = time.Now

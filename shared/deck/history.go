@@ -15,33 +15,21 @@ import (
 )
 
 // A keyword or hashtag column asks for its history: POST deck/history {"q": TERM} starts (or
-// finds) an x_search backfill of the term's last 7 days through the Backfill function, with the
+// finds) a backfill of the term's last 7 days through the Backfill function, with the
 // deck's own client, as the backfills panel reads it. The browser sends only the term; the spec
 // is built here (docs/deck.md, "A column's history").
 
 const (
-	// HistoryPeriod is how long one term's spec stays the same: start and end are rounded to
-	// it, so every start of a term within it (double clicks, many tabs, many instances) posts
-	// the same spec and gets the same job (Backfill's job id is the hash of the spec).
-	HistoryPeriod = 10 * time.Minute
-	// MaxHistoryJobsPerDay bounds the x_search jobs a deployment has started in the last 24
-	// hours (any x_search job counts, whoever started it) when a column starts a new one: each
-	// job spends X search requests, which X rate-limits per app and bills per read.
+	// MaxHistoryJobsPerDay bounds the history jobs a deployment has started in the last 24
+	// hours (any job of the history's source counts, whoever started it) when a column starts a
+	// new one: each job spends the source API's requests, which X rate-limits per app and bills
+	// per read.
 	MaxHistoryJobsPerDay = 20
 	// historyListPages bounds the pages of GET /backfills (100 jobs each) a start reads to count
 	// the last 24 hours' jobs; a day with more jobs than that is answered as past the bound.
 	historyListPages = 3
 	// MaxHistoryBodyBytes bounds a POST deck/history body: {"q": "..."} with a 100-byte term.
 	MaxHistoryBodyBytes = 1024
-	// historySliceMinutes is one task's share of the 7 days: 6 hours, 28 tasks, so the column's
-	// progress moves in steps a person sees.
-	historySliceMinutes = 360
-	// xSearchWindow, xSearchWindowMargin and xSearchEndLag are the x_search validation's bounds
-	// (docs/sources.md, x_search): start no earlier than 7 days less an hour before the Backfill
-	// function's now, end at least 10 s before it.
-	xSearchWindow       = 7 * 24 * time.Hour
-	xSearchWindowMargin = time.Hour
-	xSearchEndLag       = 10 * time.Second
 	historyDay          = 24 * time.Hour
 )
 
@@ -94,32 +82,6 @@ func excerpt(s string) string {
 	return s[:cut] + "…"
 }
 
-// HistoryRange is the range a history started at now covers: end is now less the lag X needs,
-// rounded down to HistoryPeriod; start is 7 days before the next period but one, plus the hour
-// x_search keeps inside X's window. Both depend only on now's period, so a spec built by any
-// instance at any time of it is the same, and the Backfill function (whose clock may run up to
-// HistoryPeriod − 10 s later) still finds start inside its window.
-func HistoryRange(now time.Time) (start, end time.Time) {
-	end = now.UTC().Add(-xSearchEndLag).Truncate(HistoryPeriod)
-	start = end.Add(2*HistoryPeriod - xSearchWindow + xSearchWindowMargin)
-	return start, end
-}
-
-// HistorySpec is the x_search spec of term's history at now, as its documented JSON
-// (docs/sources.md, x_search).
-func HistorySpec(term string, now time.Time, dryRun bool) []byte {
-	start, end := HistoryRange(now)
-	spec := map[string]any{"source": "x_search", "x_search": map[string]any{
-		"query": term, "endpoint": "recent", "start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339),
-		"slice_minutes": historySliceMinutes,
-	}}
-	if dryRun {
-		spec["dry_run"] = true
-	}
-	b, _ := json.Marshal(spec) // strings and numbers only: cannot fail
-	return b
-}
-
 // history serves POST deck/history.
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -129,6 +91,11 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.backfill == nil {
 		writeError(w, http.StatusNotFound, "history: no Backfill function is configured", "")
+		return
+	}
+	src := h.cfg.History
+	if src == nil {
+		writeError(w, http.StatusNotFound, "history: no backfill source fills a column's history", "")
 		return
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHistoryBodyBytes))
@@ -152,11 +119,13 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), backfillTimeout)
 	defer cancel()
+	spec, start, end := src.TermHistory(term, now, false)
+	dry, _, _ := src.TermHistory(term, now, true)
 	// The job this period's spec names: Backfill derives the id, a dry run tells it.
 	var plan struct {
 		JobID string `json:"job_id"`
 	}
-	if status, err := h.callBackfill(ctx, http.MethodPost, "/backfills", HistorySpec(term, now, true), &plan); err != nil || status != http.StatusOK || plan.JobID == "" {
+	if status, err := h.callBackfill(ctx, http.MethodPost, "/backfills", dry, &plan); err != nil || status != http.StatusOK || plan.JobID == "" {
 		h.backfillFailed(w, r, fmt.Errorf("planning the history of %q (dry run answered %d): %v", term, status, err))
 		return
 	}
@@ -167,7 +136,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	if status == http.StatusNotFound {
 		// A new job: within the deployment's bound?
-		n, err := h.recentXSearchJobs(ctx, now)
+		n, err := h.recentJobs(ctx, src.Name(), now)
 		if err != nil {
 			h.backfillFailed(w, r, err)
 			return
@@ -175,8 +144,8 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		if n >= MaxHistoryJobsPerDay {
 			w.Header().Set("Retry-After", "3600")
 			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
-				"history: %d x_search jobs started in the last 24 hours, the deployment's bound (MaxHistoryJobsPerDay %d); try later",
-				n, MaxHistoryJobsPerDay), "")
+				"history: %d %s jobs started in the last 24 hours, the deployment's bound (MaxHistoryJobsPerDay %d); try later",
+				n, src.Name(), MaxHistoryJobsPerDay), "")
 			return
 		}
 	}
@@ -188,12 +157,11 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		PlannedTasks int    `json:"planned_tasks"`
 		State        string `json:"state"`
 	}
-	status, err = h.callBackfill(ctx, http.MethodPost, "/backfills", HistorySpec(term, now, false), &created)
+	status, err = h.callBackfill(ctx, http.MethodPost, "/backfills", spec, &created)
 	if err != nil || (status != http.StatusOK && status != http.StatusAccepted) {
 		h.backfillFailed(w, r, fmt.Errorf("starting the history of %q (answered %d): %v", term, status, err))
 		return
 	}
-	start, end := HistoryRange(now)
 	if created.Created {
 		h.cfg.Log.InfoContext(r.Context(), "started a column's history", "term", term, "job_id", created.JobID, "planned", created.PlannedTasks)
 	}
@@ -208,10 +176,10 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		PlannedTasks: created.PlannedTasks, Start: start, End: end})
 }
 
-// recentXSearchJobs counts the x_search jobs created in the 24 hours before now, reading
+// recentJobs counts the jobs of source created in the 24 hours before now, reading
 // Backfill's list (newest first) for at most historyListPages pages; a longer day counts as
 // MaxHistoryJobsPerDay.
-func (h *Handler) recentXSearchJobs(ctx context.Context, now time.Time) (int, error) {
+func (h *Handler) recentJobs(ctx context.Context, source string, now time.Time) (int, error) {
 	n, token := 0, ""
 	for range historyListPages {
 		var page struct {
@@ -233,7 +201,7 @@ func (h *Handler) recentXSearchJobs(ctx context.Context, now time.Time) (int, er
 			if now.Sub(j.CreatedAt) >= historyDay {
 				return n, nil
 			}
-			if j.Source == "x_search" {
+			if j.Source == source {
 				n++
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
 // fakeBackfill is the Backfill function's POST /backfills, GET /backfills and GET
@@ -162,40 +164,6 @@ func TestHistoryTermBounds(t *testing.T) {
 	}
 }
 
-// TestHistoryRangePassesXSearchValidation: the spec built at any moment of a period passes the
-// x_search validation (the real parser) at the Backfill function's clock, from the same moment
-// to HistoryPeriod − 10 s later, and its range is the last 7 days less the margins.
-func TestHistoryRangePassesXSearchValidation(t *testing.T) {
-	base := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	for _, off := range []time.Duration{0, xSearchEndLag - time.Second, xSearchEndLag, HistoryPeriod / 2, HistoryPeriod - time.Second} {
-		now := base.Add(off)
-		for _, skew := range []time.Duration{0, HistoryPeriod - xSearchEndLag} {
-			lim := backfill.Limits{Now: func() time.Time { return now.Add(skew) }}
-			if _, err := backfill.ParseSpec(HistorySpec("#gcp", now, false), lim); err != nil {
-				t.Errorf("built at %s, validated %s later: %v", now.Format(time.TimeOnly), skew, err)
-			}
-		}
-		start, end := HistoryRange(now)
-		if got := end.Sub(start); got < xSearchWindow-xSearchWindowMargin-3*HistoryPeriod {
-			t.Errorf("built at %s: the range is %s, want about 7 days less %s", now, got, xSearchWindowMargin+2*HistoryPeriod)
-		}
-	}
-	// The tightest moment: built 1 s before the end's period turns (now − 10 s just under
-	// base), the range's start equals the Backfill function's earliest when its clock reads
-	// base + HistoryPeriod: accepted exactly there, refused one second past.
-	now := base.Add(xSearchEndLag - time.Second)
-	for _, tc := range []struct {
-		at   time.Time
-		want bool
-	}{{base.Add(HistoryPeriod), true}, {base.Add(HistoryPeriod + time.Second), false}} {
-		lim := backfill.Limits{Now: func() time.Time { return tc.at }}
-		_, err := backfill.ParseSpec(HistorySpec("#gcp", now, false), lim)
-		if (err == nil) != tc.want || (err != nil && !strings.Contains(err.Error(), "x_search.start")) {
-			t.Errorf("built at %s, validated at %s: %v, want accepted %v (else x_search.start refused)", now.Format(time.TimeOnly), tc.at.Format(time.TimeOnly), err, tc.want)
-		}
-	}
-}
-
 // TestHistoryStartsOnceAPeriod: the same term started twice (double click, two tabs), in any
 // case, within a period is one job; the next period's start is another.
 func TestHistoryStartsOnceAPeriod(t *testing.T) {
@@ -203,7 +171,7 @@ func TestHistoryStartsOnceAPeriod(t *testing.T) {
 	f := newFakeBackfill(now)
 	h := historyDeck(t, f, &now)
 	code1, first := postHistory(t, h, `{"q":"#Dataflow"}`)
-	now = now.Add(HistoryPeriod - 11*time.Second)
+	now = now.Add(xsearch.HistoryPeriod - 11*time.Second)
 	code2, again := postHistory(t, h, `{"q":"#dataflow"}`)
 	if code1 != http.StatusAccepted || code2 != http.StatusOK {
 		t.Fatalf("two starts answered %d then %d, want 202 then 200", code1, code2)
