@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
@@ -75,33 +72,6 @@ func TestLoadConfig(t *testing.T) {
 				"COUNTER_SHARDS", "ALLOW_PRIVATE_HOSTS", "DISPATCH_DEADLINE", "SWEEP_MAX_ATTEMPTS"},
 		},
 	})
-}
-
-func TestChildRanges(t *testing.T) {
-	r := func(from, to int) backfill.Range { return backfill.Range{From: from, To: to} }
-	tests := []struct {
-		name  string
-		in    backfill.Range
-		slice int
-		want  []backfill.Range
-	}{
-		{"one level", r(0, 120), 50, []backfill.Range{r(0, 50), r(50, 100), r(100, 120)}},
-		{"exactly slice squared", r(0, 100), 10, []backfill.Range{r(0, 10), r(10, 20), r(20, 30), r(30, 40), r(40, 50), r(50, 60), r(60, 70), r(70, 80), r(80, 90), r(90, 100)}},
-		{"two levels", r(0, 250), 10, []backfill.Range{r(0, 100), r(100, 200), r(200, 250)}},
-		{"an inner range", r(100, 200), 10, []backfill.Range{r(100, 110), r(110, 120), r(120, 130), r(130, 140), r(140, 150), r(150, 160), r(160, 170), r(170, 180), r(180, 190), r(190, 200)}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, childRanges(tt.in, tt.slice)); diff != "" {
-			t.Errorf("%s: childRanges(%v, %d) mismatch (-want +got):\n%s", tt.name, tt.in, tt.slice, diff)
-		}
-	}
-	// A million tasks at the default slice: a thousand expansion tasks from the first request.
-	if got := len(childRanges(r(0, 1_000_000), 1000)); got != 1000 {
-		t.Errorf("len(childRanges([0, 1e6), 1000)) = %d, want 1000", got)
-	}
-	if got := childRanges(r(0, 1_000_000), 50); len(got) > 50 {
-		t.Errorf("len(childRanges([0, 1e6), 50)) = %d, want at most 50", len(got))
-	}
 }
 
 // queueList is BACKFILL_QUEUE naming n queues: backfill, backfill-1, ...

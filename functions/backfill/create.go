@@ -78,7 +78,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	// its spec again: task names are derived from job and index, so nothing is created twice.
 	if created || (st.State == backfill.JobPlanning && !job.Cancelled) {
 		log.InfoContext(ctx, "enqueueing backfill job", "created", created, "planned", plan.Tasks, "enqueued", st.Counts.Enqueued)
-		res, kind, err := s.enqueueRange(ctx, plan, backfill.Range{From: 0, To: plan.Tasks})
+		res, kind, err := s.enqueueJob(ctx, plan)
 		if err != nil {
 			log.ErrorContext(ctx, "enqueueing backfill job", "error", err, "created", res.Created)
 			writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{

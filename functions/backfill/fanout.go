@@ -18,21 +18,63 @@ const (
 	kindRetry      = "retry"
 )
 
-// enqueueRange creates the tasks of r. A range of at most EnqueueSlice tasks gets its worker
-// tasks; a larger one is split into at most EnqueueSlice expansion tasks (childRanges), each
-// of which the queue delivers back to :expand. A million-task job thus costs the first request
-// about a thousand creates, and no request more than EnqueueSlice.
+// chainsPerQueue is how many expansion chains a job gets per backfill queue (enqueueJob): the
+// expansions of a job in flight at once, whatever its size. One chain link creates
+// EnqueueSlice tasks at up to the Enqueuer's parallelism, so two chains per queue create tasks
+// faster than the queue dispatches them (500/s,
+// https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#RateLimits),
+// while a queue's max_concurrent_dispatches (1,000 by default) no longer decides how many
+// expansions compete for one instance's CPU and enqueue rate: with a thousand expansions
+// dispatched at once, none finished before the function's timeout and every one was retried.
+const chainsPerQueue = 2
+
+// enqueueJob starts the enqueue of a whole job, the create request's part: a job of at most
+// EnqueueSlice tasks gets its worker tasks; a larger one is cut into at most chainsPerQueue x
+// queues chains (chainRanges), each an expansion task that the queue delivers back to :expand.
+// The request thus creates a bounded number of tasks whatever the job's size.
+func (s *Service) enqueueJob(ctx context.Context, plan *backfill.Plan) (taskqueue.Result, string, error) {
+	all := backfill.Range{From: 0, To: plan.Tasks}
+	if plan.Tasks <= s.cfg.EnqueueSlice {
+		res, err := s.enqueueWorkers(ctx, plan, all)
+		return res, kindWorkers, err
+	}
+	res, err := s.createExpansions(ctx, plan, chainRanges(all, s.cfg.EnqueueSlice, chainsPerQueue*len(s.queues)))
+	return res, kindExpansions, err
+}
+
+// enqueueRange runs one expansion task, a link of a chain: a range of at most EnqueueSlice
+// tasks gets its worker tasks; a larger one gets the worker tasks of its first EnqueueSlice
+// and then one expansion task for the rest. A link creates at most EnqueueSlice+1 tasks, and
+// the next link exists only once this one's tasks do, so a chain has one link in flight (or
+// two, while a retried link overlaps its successor). The rest's task is created after the
+// workers are counted: a link that dies before is delivered again and creates nothing twice
+// (names derive from job and range).
 func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backfill.Range) (taskqueue.Result, string, error) {
 	if r.To-r.From <= s.cfg.EnqueueSlice {
 		res, err := s.enqueueWorkers(ctx, plan, r)
 		return res, kindWorkers, err
 	}
-	children := childRanges(r, s.cfg.EnqueueSlice)
-	tasks := make([]taskqueue.Task, 0, len(children))
-	for _, c := range children {
+	first := backfill.Range{From: r.From, To: r.From + s.cfg.EnqueueSlice}
+	res, err := s.enqueueWorkers(ctx, plan, first)
+	if err != nil {
+		return res, kindExpansions, err
+	}
+	next, err := s.createExpansions(ctx, plan, []backfill.Range{{From: first.To, To: r.To}})
+	res.Created += next.Created
+	res.AlreadyExisted += next.AlreadyExisted
+	res.Failed = append(res.Failed, next.Failed...)
+	return res, kindExpansions, err
+}
+
+// createExpansions creates an expansion task for each range, in the queue of its first task's
+// slice (expansionKey): a function of the range alone, so a retried link creates its successor
+// in the queue it was created in, where the name dedups.
+func (s *Service) createExpansions(ctx context.Context, plan *backfill.Plan, ranges []backfill.Range) (taskqueue.Result, error) {
+	tasks := make([]taskqueue.Task, 0, len(ranges))
+	for _, c := range ranges {
 		body, err := json.Marshal(c)
 		if err != nil {
-			return taskqueue.Result{}, kindExpansions, fmt.Errorf("encoding range %v: %w", c, err)
+			return taskqueue.Result{}, fmt.Errorf("encoding range %v: %w", c, err)
 		}
 		tasks = append(tasks, taskqueue.Task{
 			Name: expansionTaskName(plan.JobID, c), URL: s.statusURL(plan.JobID) + ":expand", Body: body,
@@ -40,13 +82,11 @@ func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backf
 			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
 		})
 	}
-	// Child j in queue j mod n: the children of a range are always the same, so a retried
-	// expansion finds each child in the queue it was created in (names dedup within a queue).
-	res, err := s.queues.enqueue(ctx, tasks, func(j int) int { return j })
+	res, err := s.queues.enqueue(ctx, tasks, func(j int) int { return ranges[j].From / s.cfg.EnqueueSlice })
 	if err != nil {
-		return res, kindExpansions, fmt.Errorf("creating expansion tasks of %s [%d, %d): %w", plan.JobID, r.From, r.To, err)
+		return res, fmt.Errorf("creating expansion tasks of %s: %w", plan.JobID, err)
 	}
-	return res, kindExpansions, nil
+	return res, nil
 }
 
 // enqueueWorkers creates the worker tasks of r (generation 0, the first run), then counts the
@@ -100,13 +140,11 @@ func (s *Service) workerTasks(plan *backfill.Plan, indexes []int, name func(int)
 	return tasks, nil
 }
 
-// childRanges splits r into at most slice consecutive ranges whose size is a power of slice,
-// so that leaves hold slice tasks each and the tree is as shallow as it can be.
-func childRanges(r backfill.Range, slice int) []backfill.Range {
-	size := slice
-	for size*slice < r.To-r.From {
-		size *= slice
-	}
+// chainRanges cuts r into at most chains consecutive ranges, each a whole number of slices
+// but the last, so that every link of every chain but the last creates slice worker tasks.
+func chainRanges(r backfill.Range, slice, chains int) []backfill.Range {
+	slices := (r.To - r.From + slice - 1) / slice
+	size := (slices + chains - 1) / chains * slice
 	var out []backfill.Range
 	for from := r.From; from < r.To; from += size {
 		out = append(out, backfill.Range{From: from, To: min(from+size, r.To)})
