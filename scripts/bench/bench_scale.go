@@ -25,11 +25,16 @@ import (
 type ScaleConfig struct {
 	// FanoutVideos x FanoutDays tasks are planned and enqueued over FanoutQueues queues.
 	FanoutVideos, FanoutDays, FanoutQueues int
+	// BaselineVideos x FanoutDays tasks are fanned out first, over the same queues, as the
+	// run's baseline; 0 skips it.
+	BaselineVideos int
 	// Run is the whole-job run (benchBackfill) over Run.Queues queues; Run.Videos 0 skips it.
 	Run     BackfillConfig
 	Timeout time.Duration
-	Log     *slog.Logger
-	Logs    io.Writer
+	// FunctionsEnv adds to the fan-out's functions process's environment (a pprof address).
+	FunctionsEnv map[string]string
+	Log          *slog.Logger
+	Logs         io.Writer
 }
 
 // ScaleFanout is what became of the big job's fan-out.
@@ -62,8 +67,10 @@ type ScaleFanout struct {
 
 // ScaleResult is the scale benchmark's report.
 type ScaleResult struct {
-	Fanout *ScaleFanout    `json:"fanout"`
-	Run    *BackfillResult `json:"run,omitempty"`
+	// Baseline is the smaller fan-out run first (BaselineVideos), nil when skipped.
+	Baseline *ScaleFanout    `json:"baseline,omitempty"`
+	Fanout   *ScaleFanout    `json:"fanout"`
+	Run      *BackfillResult `json:"run,omitempty"`
 	// RunQueues is how many queues the whole-job run spread over.
 	RunQueues int `json:"run_queues,omitempty"`
 	// RunLoadStart and RunLoadEnd are the load averages around the whole-job run.
@@ -90,11 +97,20 @@ func maxRSSMB(who int) float64 {
 
 // benchScale runs the fan-out of a big job over several queues, then the whole-job run.
 func benchScale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
+	res := &ScaleResult{RunQueues: c.Run.Queues}
+	if c.BaselineVideos > 0 {
+		b := c
+		b.FanoutVideos = c.BaselineVideos
+		var err error
+		if res.Baseline, err = scaleFanout(ctx, b); err != nil {
+			return nil, fmt.Errorf("baseline fan-out: %w", err)
+		}
+	}
 	f, err := scaleFanout(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	res := &ScaleResult{Fanout: f, RunQueues: c.Run.Queues}
+	res.Fanout = f
 	if c.Run.Videos > 0 {
 		res.RunLoadStart = loadavg()
 		if res.Run, err = benchBackfill(ctx, c.Run); err != nil {
@@ -136,10 +152,14 @@ func scaleFanout(ctx context.Context, c ScaleConfig) (*ScaleFanout, error) {
 	}
 	q.MaxDispatchesPerSecond, q.MaxConcurrentDispatches = 500, 1000
 	c.Log.Info("scale benchmark: starting the local stack", "tasks", tasks, "queues", c.FanoutQueues)
+	env := map[string]string{"WORKER_URL": sink.URL + "/RunBackfillTask"}
+	for k, v := range c.FunctionsEnv {
+		env[k] = v
+	}
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs,
 		Backfill:     &localstack.BackfillOptions{Queue: q, Queues: c.FanoutQueues},
-		FunctionsEnv: map[string]string{"WORKER_URL": sink.URL + "/RunBackfillTask"},
+		FunctionsEnv: env,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)
@@ -240,11 +260,18 @@ func scaleFanout(ctx context.Context, c ScaleConfig) (*ScaleFanout, error) {
 }
 
 func printScale(w io.Writer, r *ScaleResult) {
-	f := r.Fanout
-	fmt.Fprintf(w, "scale fan-out: %d tasks over %d queues enqueued in %.1f s (%.0f/s); enqueued %d, delivered %d + queued %d (per queue %v) = %d distinct, %d duplicated, %d misplaced; after :cancel %s; max RSS children %.0f MB, self %.0f MB; load %s -> %s\n",
-		f.Tasks, f.Queues, f.EnqueueS, f.TasksPerS, f.Enqueued, f.Delivered, f.Queued, f.PerQueue, f.Distinct, f.Duplicates, f.Misplaced, f.StateAfterCancel, f.MaxRSSChildrenMB, f.MaxRSSSelfMB, f.LoadStart, f.LoadEnd)
+	for _, f := range []*ScaleFanout{r.Baseline, r.Fanout} {
+		if f != nil {
+			printScaleFanout(w, f)
+		}
+	}
 	if b := r.Run; b != nil {
 		fmt.Fprintf(w, "scale run: %d tasks over %d queues: %s in %.1f s (%.0f tasks/s), lost %d, duplicated %d; load %s -> %s\n",
 			b.Tasks, r.RunQueues, b.State, b.ElapsedS, b.TasksPerS, b.Lost, b.Duplicated, r.RunLoadStart, r.RunLoadEnd)
 	}
+}
+
+func printScaleFanout(w io.Writer, f *ScaleFanout) {
+	fmt.Fprintf(w, "scale fan-out: %d tasks over %d queues enqueued in %.1f s (%.0f/s); enqueued %d, delivered %d + queued %d (per queue %v) = %d distinct, %d duplicated, %d misplaced; after :cancel %s; max RSS children %.0f MB, self %.0f MB; load %s -> %s\n",
+		f.Tasks, f.Queues, f.EnqueueS, f.TasksPerS, f.Enqueued, f.Delivered, f.Queued, f.PerQueue, f.Distinct, f.Duplicates, f.Misplaced, f.StateAfterCancel, f.MaxRSSChildrenMB, f.MaxRSSSelfMB, f.LoadStart, f.LoadEnd)
 }

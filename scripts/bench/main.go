@@ -93,6 +93,7 @@ func main() {
 	flag.IntVar(&scc.FanoutVideos, "scale-fanout-videos", 1000, "videos of the scale fan-out job (x days = tasks)")
 	flag.IntVar(&scc.FanoutDays, "scale-fanout-days", 1000, "days of the scale fan-out job")
 	flag.IntVar(&scc.FanoutQueues, "scale-fanout-queues", 4, "queues of the scale fan-out job")
+	flag.IntVar(&scc.BaselineVideos, "scale-fanout-baseline-videos", 100, "videos of the smaller fan-out run first as the baseline (0: skip it)")
 	flag.IntVar(&scc.Run.Videos, "scale-run-videos", 200, "videos of the scale whole-job run (0: skip it)")
 	flag.IntVar(&scc.Run.Days, "scale-run-days", 720, "days of the scale whole-job run")
 	flag.IntVar(&scc.Run.Queues, "scale-run-queues", 2, "queues of the scale whole-job run")
@@ -109,6 +110,7 @@ func main() {
 	if *pprofAddr != "" {
 		bc.FunctionsEnv = map[string]string{"FUNCTIONS_PPROF_ADDR": *pprofAddr}
 		fc.FunctionsEnv = bc.FunctionsEnv
+		scc.FunctionsEnv = bc.FunctionsEnv
 	}
 	if *cpuProfile != "" {
 		stopProfile, err := startCPUProfile(*cpuProfile)
