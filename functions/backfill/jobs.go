@@ -94,14 +94,19 @@ func (s *Service) expand(w http.ResponseWriter, r *http.Request, id string) {
 // expandRetry runs a retry expansion task: it resets its shards and creates their tasks.
 func (s *Service) expandRetry(w http.ResponseWriter, r *http.Request, plan *backfill.Plan, set retrySet) {
 	ctx := r.Context()
-	for _, i := range set.Indexes {
-		if i < 0 || i >= plan.Tasks || set.Generation < 1 {
-			writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: fmt.Sprintf("retry set (generation %d, index %d) is not within the job's %d tasks", set.Generation, i, plan.Tasks), JobID: plan.JobID})
-			return
+	for _, part := range []struct {
+		generation int
+		indexes    []int
+	}{{set.Generation, set.Indexes}, {set.PendingGeneration, set.Pending}} {
+		for _, i := range part.indexes {
+			if i < 0 || i >= plan.Tasks || part.generation < 1 {
+				writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: fmt.Sprintf("retry set (generation %d, index %d) is not within the job's %d tasks", part.generation, i, plan.Tasks), JobID: plan.JobID})
+				return
+			}
 		}
 	}
 	res, err := s.retryShards(ctx, plan, set)
-	log := s.log.With("job_id", plan.JobID, "generation", set.Generation, "shards", len(set.Indexes), "created", res.Created, "already_existed", res.AlreadyExisted)
+	log := s.log.With("job_id", plan.JobID, "generation", set.Generation, "shards", len(set.Indexes), "pending", len(set.Pending), "walk", set.Walk, "created", res.Created, "already_existed", res.AlreadyExisted)
 	if err != nil {
 		log.ErrorContext(ctx, "expanding a backfill retry", "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Error: err.Error(), JobID: plan.JobID})

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 )
@@ -164,5 +168,118 @@ func TestUnknownJobs(t *testing.T) {
 		if code := h.do(t, tt.method, tt.path, "", nil, nil, &e); code != tt.wantStatus || e.Error == "" {
 			t.Errorf("%s %s = %d %+v, want %d with an error", tt.method, tt.path, code, e, tt.wantStatus)
 		}
+	}
+}
+
+// A retry of more failures than a page walks them: each request or retry expansion task reads
+// one page (here ENQUEUE_SLICE = 10 shards) and hands the next to the next task, so no call
+// lists more than a page and one retry expansion task is queued at a time. Every failed shard
+// is in exactly one page and gets exactly one task. A step that dies (the queue refuses its
+// creates after it reset its shards) is delivered again and finishes; a step delivered twice
+// creates nothing twice and does not fork the walk.
+func TestRetryWalksFailedShardsInPages(t *testing.T) {
+	const slice, tasks = 10, 95
+	h := newHarness(t, harnessOptions{slice: slice, paused: true})
+	spec := httpSpec(tasks, "")
+	plan := h.plan(t, spec)
+	job := h.create(t, spec)
+	outcomes := map[int]string{}
+	var failed []int
+	for i := range tasks {
+		outcomes[i] = ""
+		if i%4 != 0 {
+			outcomes[i] = "HTTP 500"
+			failed = append(failed, i)
+		}
+	}
+	h.record(t, plan, outcomes)
+	h.reads.Reset()
+
+	var got RetryResponse
+	if code := h.do(t, http.MethodPost, "/backfills/"+plan.JobID+":retry", "", nil, nil, &got); code != http.StatusAccepted || got.Retried != len(failed) {
+		t.Fatalf("POST :retry = %d %+v, want 202 retrying %d", code, got, len(failed))
+	}
+	path := "/backfills/" + plan.JobID + ":expand"
+	inPages := map[int]int{}
+	steps := 0
+	for ; ; steps++ {
+		var sets []*cloudtaskspb.Task
+		for _, task := range h.queued() {
+			if body := task.GetHttpRequest().GetBody(); strings.HasSuffix(task.GetHttpRequest().GetUrl(), ":expand") && strings.Contains(string(body), `"generation"`) {
+				sets = append(sets, task)
+			}
+		}
+		if len(sets) == 0 {
+			break
+		}
+		if len(sets) > 1 {
+			t.Fatalf("step %d: %d retry expansion tasks queued at once, want 1", steps, len(sets))
+		}
+		body := sets[0].GetHttpRequest().GetBody()
+		var set retrySet
+		if err := json.Unmarshal(body, &set); err != nil {
+			t.Fatalf("retry set %s: %v", body, err)
+		}
+		if n := len(set.Indexes) + len(set.Pending); n > slice {
+			t.Errorf("step %d: a set of %d shards, want at most %d", steps, n, slice)
+		}
+		for _, i := range set.Indexes {
+			inPages[i]++
+		}
+		if err := h.client.DeleteTask(t.Context(), &cloudtaskspb.DeleteTaskRequest{Name: sets[0].GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		if steps == 2 {
+			h.tasks.SetFault("CreateTask", status.Error(codes.PermissionDenied, "injected: queue unavailable"), -1)
+			if code := h.do(t, http.MethodPost, path, "application/json", body, fromTasks, nil); code != http.StatusServiceUnavailable {
+				t.Errorf("step %d while the queue refuses creates = %d, want 503", steps, code)
+			}
+			h.tasks.SetFault("CreateTask", nil, 0)
+		}
+		deliveries := 1
+		if steps == 3 {
+			deliveries = 2
+		}
+		for range deliveries {
+			var res ExpandResponse
+			if code := h.do(t, http.MethodPost, path, "application/json", body, fromTasks, &res); code != http.StatusOK {
+				t.Fatalf("step %d: POST %s %s = %d, want 200", steps, path, body, code)
+			}
+		}
+	}
+	if want := (len(failed) + slice - 1) / slice; steps != want {
+		t.Errorf("the walk took %d retry expansion tasks, want %d (one per page)", steps, want)
+	}
+	for _, i := range failed {
+		if inPages[i] != 1 {
+			t.Errorf("failed shard %d is in %d pages, want 1", i, inPages[i])
+		}
+	}
+	retried := map[int]int{}
+	for name, task := range h.queued() {
+		if strings.HasSuffix(task.GetHttpRequest().GetUrl(), ":expand") {
+			continue
+		}
+		var ts backfill.TaskSpec
+		if err := json.Unmarshal(task.GetHttpRequest().GetBody(), &ts); err != nil {
+			t.Fatalf("task %s body: %v", name, err)
+		}
+		if name == h.enq.TaskName(workerTaskName(plan.JobID, 1, ts.Index)) {
+			retried[ts.Index]++
+		}
+	}
+	for _, i := range failed {
+		if retried[i] != 1 {
+			t.Errorf("failed shard %d has %d generation-1 tasks, want 1", i, retried[i])
+		}
+	}
+	if len(retried) != len(failed) {
+		t.Errorf("%d shards got a generation-1 task, want the %d failed", len(retried), len(failed))
+	}
+	if most := h.reads.LargestCall(); most > slice {
+		t.Errorf("the retry read %d documents in one call, want at most a page (%d)", most, slice)
+	}
+	if st := h.status(t, job.JobID); st.Counts.Failed != 0 {
+		t.Errorf("status after the walk: %d failed, want 0", st.Counts.Failed)
 	}
 }

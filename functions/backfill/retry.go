@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
@@ -14,18 +15,36 @@ import (
 )
 
 // retrySet is the body of a retry expansion task: shards to reset and enqueue under a
-// generation.
+// generation, and pending shards to enqueue again under the generation that reset them. A set
+// of a walk (Walk) then hands the next page of the job's failed and pending shards, after shard
+// id After, to the next retry expansion task; After "" ends the walk.
 type retrySet struct {
-	Generation int   `json:"generation"`
-	Indexes    []int `json:"indexes"`
+	Generation        int    `json:"generation"`
+	Indexes           []int  `json:"indexes"`
+	Pending           []int  `json:"pending,omitempty"`
+	PendingGeneration int    `json:"pending_generation,omitempty"`
+	Walk              bool   `json:"walk,omitempty"`
+	After             string `json:"after,omitempty"`
 }
+
+// retryStates are the shard states a retry enqueues: failed ones under a new generation, and
+// pending ones (an earlier retry reset them and may have died before their task was created)
+// under the generation that reset them.
+var retryStates = []string{backfill.ShardFailed, backfill.ShardPending}
+
+// retryPage is how many shards one retry request or retry expansion task reads and enqueues:
+// at most a sweep's page (backfill.ShardPageSize), and at most ENQUEUE_SLICE, so a retry's
+// memory and creates per request are bounded whatever the number of failed shards.
+func (s *Service) retryPage() int { return min(backfill.ShardPageSize, s.cfg.EnqueueSlice) }
 
 // retry handles POST /backfills/{id}:retry. Failed shards and the shards an earlier retry reset
 // without getting to enqueue them (pending, no outcome since) are run again: a shard moves
 // back to pending only in the step that then creates its task, named by job, generation and
 // index, so a step that dies is repeated (by the queue, or by calling :retry again) and creates
-// nothing twice. Up to ENQUEUE_SLICE shards are reset and enqueued by this request; more are
-// handed to retry expansion tasks of ENQUEUE_SLICE shards each, as the first enqueue does.
+// nothing twice. The request reads one page of such shards (retryPage); when that is all of
+// them it resets and enqueues them itself, otherwise it hands the page to a retry expansion
+// task, which enqueues it and reads the next page after it, a walk in shard id order that sees
+// each shard once.
 func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
 	job, err := s.store.GetJob(ctx, id)
@@ -44,51 +63,43 @@ func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: err.Error(), JobID: id})
 		return
 	}
-	failed, err := s.store.FailedShards(ctx, id)
+	page, after, err := s.store.ShardsPage(ctx, id, retryStates, "", s.retryPage())
 	if err != nil {
 		s.storeError(w, r, id, err)
 		return
 	}
-	var res taskqueue.Result
-	pending, err := s.store.PendingShards(ctx, id)
-	if err != nil {
-		s.storeError(w, r, id, err)
-		return
-	}
-	// Pending shards go again under the generation that reset them (the job's retry count
-	// before this call): a task of theirs that does exist is then found, not duplicated.
-	// Failed shards go under a new generation.
-	sets := []retrySet{{Generation: job.Retries, Indexes: pending}}
-	if len(failed) > 0 {
-		generation, err := s.store.NextRetry(ctx, id)
-		if err != nil {
-			s.storeError(w, r, id, err)
-			return
-		}
-		sets = append(sets, retrySet{Generation: generation, Indexes: failed})
-	}
-	total := len(failed) + len(pending)
-	log := s.log.With("job_id", id, "failed", len(failed), "pending", len(pending), "generation", sets[len(sets)-1].Generation)
-	if total == 0 {
+	if len(page) == 0 {
 		writeJSON(w, http.StatusOK, RetryResponse{JobID: id, StatusURL: s.statusURL(id)})
 		return
 	}
+	walk := len(page) == s.retryPage() // maybe more after this page
 	retried := 0
-	for _, set := range sets {
-		if len(set.Indexes) == 0 {
-			continue
+	if walk {
+		// The failed and pending shards there are now are those the walk retries.
+		if retried, err = s.store.CountShards(ctx, id, retryStates); err != nil {
+			s.storeError(w, r, id, err)
+			return
 		}
-		if total <= s.cfg.EnqueueSlice {
-			res, err = s.retryShards(ctx, plan, set)
-			retried += res.Created
-			log = log.With("created", res.Created, "already_existed", res.AlreadyExisted)
-		} else {
-			err = s.retryExpansions(ctx, plan, set.Generation, set.Indexes)
-			retried += len(set.Indexes)
+	}
+	// Pending shards go again under the generation that reset them (the job's retry count
+	// before this call): a task of theirs that does exist is then found, not duplicated.
+	// Failed shards go under a new generation, counted only when there are some.
+	set := retrySet{PendingGeneration: job.Retries, Walk: walk, After: after}
+	if walk || slices.ContainsFunc(page, func(p backfill.PagedShard) bool { return p.State == backfill.ShardFailed }) {
+		if set.Generation, err = s.store.NextRetry(ctx, id); err != nil {
+			s.storeError(w, r, id, err)
+			return
 		}
-		if err != nil {
-			break
-		}
+	}
+	set.fill(page)
+	log := s.log.With("job_id", id, "failed", len(set.Indexes), "pending", len(set.Pending), "generation", set.Generation, "walk", walk)
+	var res taskqueue.Result
+	if walk {
+		res, err = s.createRetryWalk(ctx, plan, set, "")
+	} else {
+		res, err = s.retryShards(ctx, plan, set)
+		retried = res.Created
+		log = log.With("created", res.Created, "already_existed", res.AlreadyExisted)
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "retrying failed backfill tasks", "error", err)
@@ -104,34 +115,84 @@ func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, status, RetryResponse{JobID: id, Retried: retried, StatusURL: s.statusURL(id)})
 }
 
-// retryShards resets the set's failed shards to pending and creates their tasks.
-func (s *Service) retryShards(ctx context.Context, plan *backfill.Plan, set retrySet) (taskqueue.Result, error) {
-	if _, err := s.store.ResetShards(ctx, plan.JobID, set.Indexes); err != nil {
-		return taskqueue.Result{}, err
+// fill sorts a page into the set: failed shards to Indexes, pending ones to Pending. A failed
+// shard found by a set without a generation (no shard was failed when the retry began) is left
+// for the next :retry.
+func (set *retrySet) fill(page []backfill.PagedShard) {
+	set.Indexes, set.Pending = []int{}, nil
+	for _, p := range page {
+		switch {
+		case p.State == backfill.ShardPending && set.PendingGeneration >= 1:
+			set.Pending = append(set.Pending, p.Index)
+		case p.State == backfill.ShardFailed && set.Generation >= 1:
+			set.Indexes = append(set.Indexes, p.Index)
+		}
 	}
-	return s.createWorkers(ctx, plan, set.Indexes, set.Generation)
 }
 
-// retryExpansions hands indexes to retry expansion tasks of EnqueueSlice shards each, named by
-// generation and content, so a repeated :retry of the same set creates none twice.
-func (s *Service) retryExpansions(ctx context.Context, plan *backfill.Plan, generation int, indexes []int) error {
-	var tasks []taskqueue.Task
-	for from := 0; from < len(indexes); from += s.cfg.EnqueueSlice {
-		set := retrySet{Generation: generation, Indexes: indexes[from:min(from+s.cfg.EnqueueSlice, len(indexes))]}
-		body, err := json.Marshal(set)
-		if err != nil {
-			return fmt.Errorf("encoding a retry set of %s: %w", plan.JobID, err)
+// retryShards resets the set's failed shards to pending and creates their tasks, creates the
+// tasks of its pending shards again under their generation, and, for a set of a walk, hands the
+// next page to the next retry expansion task. The next page starts after the set's last shard
+// id, so the shards this set resets are not in it, and its task is named by that id: a set
+// delivered again creates the same task, which dedups, even when its page read differently.
+func (s *Service) retryShards(ctx context.Context, plan *backfill.Plan, set retrySet) (taskqueue.Result, error) {
+	var sum taskqueue.Result
+	add := func(r taskqueue.Result) {
+		sum.Created += r.Created
+		sum.AlreadyExisted += r.AlreadyExisted
+		sum.Failed = append(sum.Failed, r.Failed...)
+	}
+	if len(set.Indexes) > 0 {
+		if _, err := s.store.ResetShards(ctx, plan.JobID, set.Indexes); err != nil {
+			return sum, err
 		}
-		sum := sha256.Sum256(body)
-		tasks = append(tasks, taskqueue.Task{
-			Name: plan.JobID + "/r" + strconv.Itoa(generation) + "/" + hex.EncodeToString(sum[:8]),
-			URL:  s.statusURL(plan.JobID) + ":expand", Body: body,
-			Headers:            map[string]string{"Content-Type": "application/json"},
-			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
-		})
+		res, err := s.createWorkers(ctx, plan, set.Indexes, set.Generation)
+		add(res)
+		if err != nil {
+			return sum, err
+		}
 	}
-	if _, err := s.queues.enqueue(ctx, tasks, func(j int) int { return j }); err != nil {
-		return fmt.Errorf("creating retry expansion tasks of %s: %w", plan.JobID, err)
+	if len(set.Pending) > 0 {
+		res, err := s.createWorkers(ctx, plan, set.Pending, set.PendingGeneration)
+		add(res)
+		if err != nil {
+			return sum, err
+		}
 	}
-	return nil
+	if !set.Walk || set.After == "" {
+		return sum, nil
+	}
+	page, after, err := s.store.ShardsPage(ctx, plan.JobID, retryStates, set.After, s.retryPage())
+	if err != nil || len(page) == 0 {
+		return sum, err
+	}
+	next := retrySet{Generation: set.Generation, PendingGeneration: set.PendingGeneration, Walk: true}
+	if len(page) == s.retryPage() {
+		next.After = after
+	}
+	next.fill(page)
+	res, err := s.createRetryWalk(ctx, plan, next, set.After)
+	add(res)
+	return sum, err
+}
+
+// createRetryWalk creates the retry expansion task of a walk's set, the page after shard id
+// cursor, named by the walk's generations and cursor.
+func (s *Service) createRetryWalk(ctx context.Context, plan *backfill.Plan, set retrySet, cursor string) (taskqueue.Result, error) {
+	body, err := json.Marshal(set)
+	if err != nil {
+		return taskqueue.Result{}, fmt.Errorf("encoding a retry set of %s: %w", plan.JobID, err)
+	}
+	sum := sha256.Sum256([]byte(cursor))
+	task := taskqueue.Task{
+		Name: plan.JobID + "/r" + strconv.Itoa(set.Generation) + "-" + strconv.Itoa(set.PendingGeneration) + "/" + hex.EncodeToString(sum[:8]),
+		URL:  s.statusURL(plan.JobID) + ":expand", Body: body,
+		Headers:            map[string]string{"Content-Type": "application/json"},
+		OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
+	}
+	res, err := s.queues.enqueue(ctx, []taskqueue.Task{task}, func(int) int { return 0 })
+	if err != nil {
+		return res, fmt.Errorf("creating a retry expansion task of %s: %w", plan.JobID, err)
+	}
+	return res, nil
 }
