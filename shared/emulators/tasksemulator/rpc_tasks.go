@@ -139,13 +139,37 @@ func (s *Server) checkNameFreeLocked(q *queue, name string, now time.Time) error
 	s.tombSweep++
 	if s.tombSweep >= tombstoneSweepPeriod {
 		s.tombSweep = 0
-		for n, until := range s.tombstones {
-			if !now.Before(until) {
-				delete(s.tombstones, n)
-			}
-		}
+		s.sweepTombstonesLocked(now)
 	}
 	return nil
+}
+
+// tombstone is a name that became reserved, and until when.
+type tombstone struct {
+	name  string
+	until time.Time
+}
+
+// sweepTombstonesLocked forgets the expired tombstones, oldest first, looking at no live one
+// but the first. A name tombstoned again since has a later until in the map and stays.
+// Callers hold s.mu.
+func (s *Server) sweepTombstonesLocked(now time.Time) {
+	for s.tombHead < len(s.tombOrder) {
+		s.tombVisits++
+		ts := s.tombOrder[s.tombHead]
+		if now.Before(ts.until) {
+			break
+		}
+		if until, ok := s.tombstones[ts.name]; ok && !now.Before(until) {
+			delete(s.tombstones, ts.name)
+		}
+		s.tombOrder[s.tombHead] = tombstone{}
+		s.tombHead++
+	}
+	if s.tombHead > len(s.tombOrder)/2 { // let the popped half go
+		s.tombOrder = append(s.tombOrder[:0:0], s.tombOrder[s.tombHead:]...)
+		s.tombHead = 0
+	}
 }
 
 // newTaskNameLocked returns an unused name with a numeric ID like those production generates.
@@ -285,7 +309,9 @@ func (s *Server) removeTaskLocked(q *queue, t *task, now time.Time) {
 	q.removeReady(t)
 	delete(q.tasks, t.pb.Name)
 	t.gone = true
-	s.tombstones[t.pb.Name] = now.Add(s.cfg.tombstoneTTL)
+	until := now.Add(s.cfg.tombstoneTTL)
+	s.tombstones[t.pb.Name] = until
+	s.tombOrder = append(s.tombOrder, tombstone{name: t.pb.Name, until: until})
 }
 
 // RunTask dispatches a task now, even if the queue is paused, rate limited
