@@ -75,10 +75,13 @@ func (s *Service) retry(w http.ResponseWriter, r *http.Request, id string) {
 	walk := len(page) == s.retryPage() // maybe more after this page
 	retried := 0
 	if walk {
-		// The failed and pending shards there are now are those the walk retries.
+		// The failed and pending shards there are now are those the walk retries. The count
+		// only informs the answer: when it fails (an aggregation answers DEADLINE_EXCEEDED past
+		// 60 s, https://cloud.google.com/firestore/docs/query-data/aggregation-queries), the
+		// walk still starts and the answer counts the first page.
 		if retried, err = s.store.CountShards(ctx, id, retryStates); err != nil {
-			s.storeError(w, r, id, err)
-			return
+			s.log.WarnContext(ctx, "counting the shards a retry walks", "job_id", id, "error", err)
+			retried = len(page)
 		}
 	}
 	// Pending shards go again under the generation that reset them (the job's retry count
