@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,6 +55,13 @@ type ScaleFanout struct {
 	Distinct   int   `json:"distinct"`
 	Duplicates int   `json:"duplicates"`
 	Misplaced  int   `json:"misplaced"`
+	// Redelivered are deliveries of a task already delivered (same X-CloudTasks-TaskName, a later
+	// attempt: Cloud Tasks delivers at least once); SecondTasks are deliveries of another task
+	// for an index already delivered (two tasks were created for it).
+	Redelivered int `json:"redelivered"`
+	SecondTasks int `json:"second_tasks"`
+	// RetriedDeliveries are deliveries whose X-CloudTasks-TaskRetryCount is above 0.
+	RetriedDeliveries int `json:"retried_deliveries"`
 	// StateAfterCancel is the job's state once :cancel answered.
 	StateAfterCancel string `json:"state_after_cancel"`
 	// MaxRSSChildrenMB is the largest resident set of a process the bench started and waited
@@ -132,12 +140,27 @@ func scaleFanout(ctx context.Context, c ScaleConfig) (*ScaleFanout, error) {
 	res := &ScaleFanout{Tasks: tasks, Queues: c.FanoutQueues, LoadStart: loadavg()}
 	var mu sync.Mutex
 	seen := make([]uint8, tasks)
+	names := make([]uint64, tasks) // FNV-1a of the first delivery's task name
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ts struct {
 			Index int `json:"index"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&ts); err == nil && ts.Index >= 0 && ts.Index < tasks {
+			h := fnv.New64a()
+			h.Write([]byte(r.Header.Get("X-CloudTasks-TaskName")))
+			name := h.Sum64()
 			mu.Lock()
+			switch {
+			case seen[ts.Index] == 0:
+				names[ts.Index] = name
+			case names[ts.Index] == name:
+				res.Redelivered++
+			default:
+				res.SecondTasks++
+			}
+			if rc := r.Header.Get("X-CloudTasks-TaskRetryCount"); rc != "" && rc != "0" {
+				res.RetriedDeliveries++
+			}
 			seen[ts.Index]++
 			res.Delivered++
 			mu.Unlock()
@@ -272,6 +295,6 @@ func printScale(w io.Writer, r *ScaleResult) {
 }
 
 func printScaleFanout(w io.Writer, f *ScaleFanout) {
-	fmt.Fprintf(w, "scale fan-out: %d tasks over %d queues enqueued in %.1f s (%.0f/s); enqueued %d, delivered %d + queued %d (per queue %v) = %d distinct, %d duplicated, %d misplaced; after :cancel %s; max RSS children %.0f MB, self %.0f MB; load %s -> %s\n",
-		f.Tasks, f.Queues, f.EnqueueS, f.TasksPerS, f.Enqueued, f.Delivered, f.Queued, f.PerQueue, f.Distinct, f.Duplicates, f.Misplaced, f.StateAfterCancel, f.MaxRSSChildrenMB, f.MaxRSSSelfMB, f.LoadStart, f.LoadEnd)
+	fmt.Fprintf(w, "scale fan-out: %d tasks over %d queues enqueued in %.1f s (%.0f/s); enqueued %d, delivered %d + queued %d (per queue %v) = %d distinct, %d duplicated (%d redelivered, %d second tasks; %d deliveries with a retry count), %d misplaced; after :cancel %s; max RSS children %.0f MB, self %.0f MB; load %s -> %s\n",
+		f.Tasks, f.Queues, f.EnqueueS, f.TasksPerS, f.Enqueued, f.Delivered, f.Queued, f.PerQueue, f.Distinct, f.Duplicates, f.Redelivered, f.SecondTasks, f.RetriedDeliveries, f.Misplaced, f.StateAfterCancel, f.MaxRSSChildrenMB, f.MaxRSSSelfMB, f.LoadStart, f.LoadEnd)
 }
