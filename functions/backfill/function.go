@@ -4,9 +4,10 @@
 // the failed tasks of (:retry) and cancels (:cancel) jobs.
 //
 // Fan-out: a job of at most ENQUEUE_SLICE tasks is enqueued by the request that creates it.
-// A larger one gets expansion tasks that Cloud Tasks delivers back to this function
-// (/backfills/{id}:expand, body {"from":N,"to":M}); each either creates the worker tasks of its
-// range or, for a range over ENQUEUE_SLICE, splits it into expansion tasks again. Every task
+// A larger one is cut into at most 2 chains per queue of expansion tasks that Cloud Tasks
+// delivers back to this function (/backfills/{id}:expand, body {"from":N,"to":M}); each link
+// creates the worker tasks of its first ENQUEUE_SLICE and then the link of the rest, so the
+// expansions in flight do not grow with the job (fanout.go). Every task
 // name is derived from job, range or index (and retry generation), so Cloud Tasks' at-least-once
 // delivery and resent requests never create a task twice, and the job's enqueued count, to
 // which only newly created tasks are added, stays exact; the job moves to running when it
