@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -281,5 +282,58 @@ func TestRetryWalksFailedShardsInPages(t *testing.T) {
 	}
 	if st := h.status(t, job.JobID); st.Counts.Failed != 0 {
 		t.Errorf("status after the walk: %d failed, want 0", st.Counts.Failed)
+	}
+}
+
+// At the page size a retry is walked (the page may not be all), one past it takes two retry
+// expansion tasks, and one under it is retried by the request itself.
+func TestRetryPageBound(t *testing.T) {
+	const slice = 10
+	for _, tt := range []struct{ failed, wantSteps int }{{slice - 1, 0}, {slice, 1}, {slice + 1, 2}} {
+		t.Run(fmt.Sprintf("%d failed", tt.failed), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{slice: slice, paused: true})
+			spec := httpSpec(slice, "")
+			if tt.failed > slice {
+				spec = httpSpec(2*slice, "")
+			}
+			plan := h.plan(t, spec)
+			h.create(t, spec)
+			outcomes := map[int]string{}
+			for i := range tt.failed {
+				outcomes[i] = "HTTP 500"
+			}
+			h.record(t, plan, outcomes)
+			var got RetryResponse
+			if code := h.do(t, http.MethodPost, "/backfills/"+plan.JobID+":retry", "", nil, nil, &got); code != http.StatusAccepted || got.Retried != tt.failed {
+				t.Fatalf("POST :retry = %d %+v, want 202 retrying %d", code, got, tt.failed)
+			}
+			steps := 0
+			for {
+				var next *cloudtaskspb.Task
+				for _, task := range h.queued() {
+					if strings.Contains(string(task.GetHttpRequest().GetBody()), `"generation"`) {
+						next = task
+					}
+				}
+				if next == nil {
+					break
+				}
+				if err := h.client.DeleteTask(t.Context(), &cloudtaskspb.DeleteTaskRequest{Name: next.GetName()}); err != nil {
+					t.Fatal(err)
+				}
+				if code := h.do(t, http.MethodPost, "/backfills/"+plan.JobID+":expand", "application/json", next.GetHttpRequest().GetBody(), fromTasks, nil); code != http.StatusOK {
+					t.Fatalf("step %d = %d, want 200", steps, code)
+				}
+				steps++
+			}
+			if steps != tt.wantSteps {
+				t.Errorf("%d retry expansion tasks, want %d", steps, tt.wantSteps)
+			}
+			for i := range tt.failed {
+				if _, ok := h.queued()[h.enq.TaskName(workerTaskName(plan.JobID, 1, i))]; !ok {
+					t.Errorf("failed shard %d has no generation-1 task", i)
+				}
+			}
+		})
 	}
 }
