@@ -88,3 +88,41 @@ func ParseDate(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// ValidateDates checks a date-chunked section's start and end (fields prefix+"start" and
+// prefix+"end"): dates, start no earlier than earliest (why says what is there before it),
+// neither after today at now, end not before start. The mistake is a FieldError naming its field.
+func ValidateDates(prefix, start, end string, earliest time.Time, why string, now time.Time) *FieldError {
+	today := time.Date(now.UTC().Year(), now.UTC().Month(), now.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	s, err := ParseDate(start)
+	if err != nil {
+		return FieldErrorf(prefix+"start", "%v", err)
+	}
+	e, err := ParseDate(end)
+	if err != nil {
+		return FieldErrorf(prefix+"end", "%v", err)
+	}
+	switch {
+	case s.Before(earliest):
+		return FieldErrorf(prefix+"start", "%s is before %s%s", start, earliest.Format(DateLayout), why)
+	case s.After(today):
+		return FieldErrorf(prefix+"start", "%s is in the future (today is %s)", start, today.Format(DateLayout))
+	case e.After(today):
+		return FieldErrorf(prefix+"end", "%s is in the future (today is %s)", end, today.Format(DateLayout))
+	case e.Before(s):
+		return FieldErrorf(prefix+"end", "%s is before start %s", end, start)
+	}
+	return nil
+}
+
+// ValidateChunk checks a section's chunk (field prefix+"chunk"), defaulting it to a day.
+func ValidateChunk(prefix string, chunk *string) *FieldError {
+	switch *chunk {
+	case "":
+		*chunk = ChunkDay
+	case ChunkDay, ChunkWeek, ChunkMonth, ChunkRange:
+	default:
+		return FieldErrorf(prefix+"chunk", "unknown chunk %q: want day, week, month or range", *chunk)
+	}
+	return nil
+}

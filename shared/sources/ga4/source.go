@@ -112,31 +112,11 @@ func (g *GA4Spec) validate(lim backfill.Limits) *backfill.FieldError {
 		return fe
 	}
 
-	today := time.Date(lim.Clock().UTC().Year(), lim.Clock().UTC().Month(), lim.Clock().UTC().Day(), 0, 0, 0, 0, time.UTC)
-	start, err := backfill.ParseDate(g.Start)
-	if err != nil {
-		return backfill.FieldErrorf(p+"start", "%v", err)
+	if fe := backfill.ValidateDates(p, g.Start, g.End, ga4Earliest, ", the earliest date the GA4 Data API accepts", lim.Clock()); fe != nil {
+		return fe
 	}
-	end, err := backfill.ParseDate(g.End)
-	if err != nil {
-		return backfill.FieldErrorf(p+"end", "%v", err)
-	}
-	switch {
-	case start.Before(ga4Earliest):
-		return backfill.FieldErrorf(p+"start", "%s is before %s, the earliest date the GA4 Data API accepts", g.Start, ga4Earliest.Format(backfill.DateLayout))
-	case start.After(today):
-		return backfill.FieldErrorf(p+"start", "%s is in the future (today is %s)", g.Start, today.Format(backfill.DateLayout))
-	case end.After(today):
-		return backfill.FieldErrorf(p+"end", "%s is in the future (today is %s)", g.End, today.Format(backfill.DateLayout))
-	case end.Before(start):
-		return backfill.FieldErrorf(p+"end", "%s is before start %s", g.End, g.Start)
-	}
-	switch g.Chunk {
-	case "":
-		g.Chunk = backfill.ChunkDay
-	case backfill.ChunkDay, backfill.ChunkWeek, backfill.ChunkMonth, backfill.ChunkRange:
-	default:
-		return backfill.FieldErrorf(p+"chunk", "unknown chunk %q: want day, week, month or range", g.Chunk)
+	if fe := backfill.ValidateChunk(p, &g.Chunk); fe != nil {
+		return fe
 	}
 	if g.Limit < 0 || g.Limit > sources.GA4MaxLimit {
 		return backfill.FieldErrorf(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, sources.GA4MaxLimit, sources.GA4DefaultLimit)

@@ -79,32 +79,11 @@ func (y *YouTubeSpec) validate(now time.Time) *backfill.FieldError {
 	}
 	y.Dimensions = dims
 
-	today := time.Date(now.UTC().Year(), now.UTC().Month(), now.UTC().Day(), 0, 0, 0, 0, time.UTC)
-	start, err := backfill.ParseDate(y.Start)
-	if err != nil {
-		return backfill.FieldErrorf(p+"start", "%v", err)
+	if fe := backfill.ValidateDates(p, y.Start, y.End, earliestDate, ": YouTube has no data that old", now); fe != nil {
+		return fe
 	}
-	end, err := backfill.ParseDate(y.End)
-	if err != nil {
-		return backfill.FieldErrorf(p+"end", "%v", err)
-	}
-	switch {
-	case start.Before(earliestDate):
-		return backfill.FieldErrorf(p+"start", "%s is before %s: YouTube has no data that old", y.Start, earliestDate.Format(backfill.DateLayout))
-	case start.After(today):
-		return backfill.FieldErrorf(p+"start", "%s is in the future (today is %s)", y.Start, today.Format(backfill.DateLayout))
-	case end.After(today):
-		return backfill.FieldErrorf(p+"end", "%s is in the future (today is %s)", y.End, today.Format(backfill.DateLayout))
-	case end.Before(start):
-		return backfill.FieldErrorf(p+"end", "%s is before start %s", y.End, y.Start)
-	}
-
-	switch y.Chunk {
-	case "":
-		y.Chunk = backfill.ChunkDay
-	case backfill.ChunkDay, backfill.ChunkWeek, backfill.ChunkMonth, backfill.ChunkRange:
-	default:
-		return backfill.FieldErrorf(p+"chunk", "unknown chunk %q: want day, week, month or range", y.Chunk)
+	if fe := backfill.ValidateChunk(p, &y.Chunk); fe != nil {
+		return fe
 	}
 	if y.Currency != "" && !currencyPattern.MatchString(y.Currency) {
 		return backfill.FieldErrorf(p+"currency", "%q is not an ISO 4217 currency code such as USD", y.Currency)
