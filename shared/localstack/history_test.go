@@ -3,7 +3,6 @@ package localstack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/deck/deckcheck"
-	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
-	"github.com/pipelinekit/pipelinekit/shared/signin/authemu"
 	"github.com/pipelinekit/pipelinekit/shared/xstream/xstreamtest"
 )
 
@@ -40,19 +37,7 @@ func TestColumnLoadsItsHistory(t *testing.T) {
 	b := deckcheck.NewBrowser(t) // skips, naming the install command, without Chromium
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := gcloudemu.NewProjectID(t)
-	em, err := authemu.Run(ctx, root, project)
-	if errors.Is(err, authemu.ErrUnavailable) {
-		t.Skip(err.Error())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
+	project, em := runAuthEmulator(ctx, t)
 	s, err := Start(ctx, Options{Project: project, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Rankings: true,
 		AuthEmulatorHost: em.Host, Backfill: &BackfillOptions{},
 		Stream:       &StreamOptions{Rules: []map[string]string{{"value": historyTerm, "tag": "deck"}}},

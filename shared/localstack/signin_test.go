@@ -27,19 +27,7 @@ func TestServeSignsIn(t *testing.T) {
 	b := deckcheck.NewBrowser(t) // skips, naming the install command, without Chromium
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := gcloudemu.NewProjectID(t)
-	em, err := authemu.Run(ctx, root, project)
-	if errors.Is(err, authemu.ErrUnavailable) {
-		t.Skip(err.Error())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
+	project, em := runAuthEmulator(ctx, t)
 	s, err := Start(ctx, Options{Project: project, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Rankings: true,
 		AuthEmulatorHost: em.Host, FunctionsEnv: map[string]string{"DECK_WINDOW": "1d", "DECK_POLL_INTERVAL": "300ms"}})
 	if err != nil {
@@ -102,4 +90,24 @@ func TestServeSignsIn(t *testing.T) {
 	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("the page logged console errors: %q", errs)
 	}
+}
+
+// runAuthEmulator starts the Firebase Auth emulator for a new project, stopped when t ends; it
+// skips t where the emulator is not installed (scripts/authemulator/install.sh).
+func runAuthEmulator(ctx context.Context, t *testing.T) (string, *authemu.Emulator) {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := gcloudemu.NewProjectID(t)
+	em, err := authemu.Run(ctx, root, project)
+	if errors.Is(err, authemu.ErrUnavailable) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	return project, em
 }
