@@ -22,8 +22,10 @@ const (
 	DefaultMaxTasks           = 10_000_000
 	DefaultEnqueueSlice       = 1000
 	DefaultEnqueueParallelism = taskqueue.DefaultParallelism
-	// DefaultEnqueueRate is 5 times a queue's highest dispatch rate (500/s): enough to keep the
-	// queue's backlog growing, without the creates taking the CPU and quota the tasks need.
+	// DefaultEnqueueRate paces one instance's creates into one queue at 5 times the queue's
+	// highest dispatch rate (500/s): the fan-out, whose links run from the control queue
+	// (BACKFILL_CONTROL_QUEUE), gets ahead of dispatch, without the creates taking the CPU and
+	// quota the tasks need.
 	DefaultEnqueueRate = 2500
 	// DefaultCounterShards matches the queue's maximum of 500 dispatches per second.
 	DefaultCounterShards = 500
@@ -52,6 +54,10 @@ type Config struct {
 	// Queues are every backfill queue (BACKFILL_QUEUE, comma-separated full names, at most
 	// MaxQueues): task i of a job goes to queue i mod len(Queues).
 	Queues []string
+	// ControlQueue is the full name of the queue of the function's own control tasks, the
+	// links of fan-out chains and the steps of retry walks (BACKFILL_CONTROL_QUEUE); empty
+	// sends them to the backfill queues with the worker tasks, as before the setting existed.
+	ControlQueue string
 	// WorkerURL is the URL of RunBackfillTask, which worker tasks target (WORKER_URL).
 	WorkerURL string
 	// BackfillURL is this function's own URL, for expansion tasks and status_url (BACKFILL_URL).
@@ -101,6 +107,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c := Config{
 		Project:             env.Required("GOOGLE_CLOUD_PROJECT"),
 		Queues:              env.List("BACKFILL_QUEUE", nil),
+		ControlQueue:        env.String("BACKFILL_CONTROL_QUEUE", ""),
 		WorkerURL:           env.URL("WORKER_URL", ""),
 		BackfillURL:         strings.TrimSuffix(env.URL("BACKFILL_URL", ""), "/"),
 		TasksServiceAccount: env.String("TASKS_SERVICE_ACCOUNT", ""),
@@ -128,6 +135,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	errs = append(errs, checkQueues(c.Queues)...)
+	errs = append(errs, checkControlQueue(c.ControlQueue, c.Queues)...)
 	if len(c.Queues) > 0 {
 		c.Queue = c.Queues[0]
 	}
@@ -158,6 +166,24 @@ func checkQueues(names []string) []error {
 		seen[q] = true
 	}
 	return errs
+}
+
+// checkControlQueue reports what is wrong with BACKFILL_CONTROL_QUEUE: a name that is not a
+// full queue name, or one of BACKFILL_QUEUE's (control tasks would again wait behind worker
+// tasks, and that queue's retry config would drop links). Unset is allowed.
+func checkControlQueue(name string, queues []string) []error {
+	if name == "" {
+		return nil
+	}
+	if !queuePattern.MatchString(name) {
+		return []error{fmt.Errorf("BACKFILL_CONTROL_QUEUE: %q is not a full queue name (projects/P/locations/L/queues/Q)", name)}
+	}
+	for _, q := range queues {
+		if q == name {
+			return []error{fmt.Errorf("BACKFILL_CONTROL_QUEUE: %q is also a BACKFILL_QUEUE queue; name a queue of its own", name)}
+		}
+	}
+	return nil
 }
 
 // Limits returns what a spec may ask for under this configuration.

@@ -63,6 +63,19 @@ func TestLoadConfig(t *testing.T) {
 			WantErr: []string{`BACKFILL_QUEUE: "projects/p/locations/us-central1/queues/backfill" is named twice`},
 		},
 		{
+			Name: "a control queue",
+			Env:  with(map[string]string{"BACKFILL_CONTROL_QUEUE": "projects/p/locations/us-central1/queues/backfill-control"}),
+			Want: func() Config {
+				c := base
+				c.ControlQueue = "projects/p/locations/us-central1/queues/backfill-control"
+				return c
+			}(),
+		},
+		{Name: "a control queue that is no full name", Env: with(map[string]string{"BACKFILL_CONTROL_QUEUE": "backfill-control"}),
+			WantErr: []string{`BACKFILL_CONTROL_QUEUE: "backfill-control" is not a full queue name`}},
+		{Name: "a control queue that is a worker queue", Env: with(map[string]string{"BACKFILL_CONTROL_QUEUE": "projects/p/locations/us-central1/queues/backfill"}),
+			WantErr: []string{`BACKFILL_CONTROL_QUEUE: "projects/p/locations/us-central1/queues/backfill" is also a BACKFILL_QUEUE queue`}},
+		{
 			Name: "every problem reported",
 			Env: map[string]string{"BACKFILL_QUEUE": "backfill", "WORKER_URL": "not a url", "MAX_TASKS": "lots",
 				"ENQUEUE_SLICE": "1", "ENQUEUE_PARALLELISM": "0", "ENQUEUE_RATE": "-5", "COUNTER_SHARDS": "-1", "ALLOW_PRIVATE_HOSTS": "maybe",

@@ -66,9 +66,10 @@ func (s *Service) enqueueRange(ctx context.Context, plan *backfill.Plan, r backf
 	return res, kindExpansions, err
 }
 
-// createExpansions creates an expansion task for each range, in the queue of its first task's
-// slice (expansionKey): a function of the range alone, so a retried link creates its successor
-// in the queue it was created in, where the name dedups.
+// createExpansions creates an expansion task for each range, in the control queue
+// (controlEnqueue), or, without one, in the backfill queue of its first task's slice: a
+// function of the range alone, so a retried link creates its successor in the queue it was
+// created in, where the name dedups.
 func (s *Service) createExpansions(ctx context.Context, plan *backfill.Plan, ranges []backfill.Range) (taskqueue.Result, error) {
 	tasks := make([]taskqueue.Task, 0, len(ranges))
 	for _, c := range ranges {
@@ -82,11 +83,24 @@ func (s *Service) createExpansions(ctx context.Context, plan *backfill.Plan, ran
 			OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
 		})
 	}
-	res, err := s.queues.enqueue(ctx, tasks, func(j int) int { return ranges[j].From / s.cfg.EnqueueSlice })
+	res, err := s.controlEnqueue(ctx, tasks, func(j int) int { return ranges[j].From / s.cfg.EnqueueSlice })
 	if err != nil {
 		return res, fmt.Errorf("creating expansion tasks of %s: %w", plan.JobID, err)
 	}
 	return res, nil
+}
+
+// controlEnqueue creates the function's own control tasks (chain links, retry walk steps): in
+// the control queue when the deployment has one (BACKFILL_CONTROL_QUEUE), where they neither
+// wait behind worker tasks nor meet the worker queues' max_attempts; otherwise in the backfill
+// queue of key(j), as before the control queue existed. A deployment that gains the control
+// queue mid-job may run a link twice, once from each queue; a link is idempotent (task names
+// derive from job and range, a range is counted once), so that costs only the repeated creates.
+func (s *Service) controlEnqueue(ctx context.Context, tasks []taskqueue.Task, key func(j int) int) (taskqueue.Result, error) {
+	if s.control != nil {
+		return s.control.Enqueue(ctx, tasks)
+	}
+	return s.queues.enqueue(ctx, tasks, key)
 }
 
 // enqueueWorkers creates the worker tasks of r (generation 0, the first run), then counts the

@@ -5,7 +5,8 @@
 //
 // Fan-out: a job of at most ENQUEUE_SLICE tasks is enqueued by the request that creates it.
 // A larger one is cut into at most 2 chains per queue of expansion tasks that Cloud Tasks
-// delivers back to this function (/backfills/{id}:expand, body {"from":N,"to":M}); each link
+// delivers back to this function (/backfills/{id}:expand, body {"from":N,"to":M}) from the
+// control queue (BACKFILL_CONTROL_QUEUE), apart from the worker tasks' queues; each link
 // creates the worker tasks of its first ENQUEUE_SLICE and then the link of the rest, so the
 // expansions in flight do not grow with the job (fanout.go). Every task
 // name is derived from job, range or index (and retry generation), so Cloud Tasks' at-least-once
@@ -85,6 +86,10 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 	for _, q := range cfg.Queues {
 		enqs = append(enqs, taskqueue.New(tasks, q, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithRate(float64(cfg.EnqueueRate)), taskqueue.WithLogger(logger)))
 	}
+	opts := []Option{WithMoreQueues(enqs[1:]...), WithNotices(notices)}
+	if cfg.ControlQueue != "" {
+		opts = append(opts, WithControlQueue(taskqueue.New(tasks, cfg.ControlQueue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithLogger(logger))))
+	}
 	shutdown = func() error {
 		notices.Stop()
 		var errs []error
@@ -99,5 +104,5 @@ func NewHandler(ctx context.Context, cfg Config, logger *slog.Logger) (h http.Ha
 		}
 		return errors.Join(errs...)
 	}
-	return logging.Middleware(cfg.Project, NewService(cfg, store, enqs[0], logger, WithMoreQueues(enqs[1:]...), WithNotices(notices))), shutdown, nil
+	return logging.Middleware(cfg.Project, NewService(cfg, store, enqs[0], logger, opts...)), shutdown, nil
 }

@@ -46,6 +46,8 @@ const (
 	testLocation = "projects/test-project/locations/us-central1"
 	testQueue    = testLocation + "/queues/backfill"
 	testAccount  = "backfill-tasks@test-project.iam.gserviceaccount.com"
+	// testControlQueue is the control queue of a harness with control set.
+	testControlQueue = testLocation + "/queues/backfill-control"
 )
 
 // today is the service's clock: specs' dates must be before it.
@@ -85,6 +87,16 @@ type harnessOptions struct {
 	clock func() time.Time
 	// queues is how many backfill queues (default 1): testQueue, testQueue-1, ...
 	queues int
+	// control gives the function a control queue (testControlQueue) with controlRetry, running
+	// even when paused is set.
+	control      bool
+	controlRetry *cloudtaskspb.RetryConfig
+	// workerRetry is the worker queues' retry config (default: the emulator's).
+	workerRetry *cloudtaskspb.RetryConfig
+	// tasksClock is the Cloud Tasks emulator's clock (default the wall clock).
+	tasksClock tasksemulator.Clock
+	// wrap, when set, wraps the function's handler (to fail some requests).
+	wrap func(http.Handler) http.Handler
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -98,7 +110,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		}
 	})
 
-	srv, err := tasksemulator.NewServer(tasksemulator.WithLogger(slog.New(slog.DiscardHandler)))
+	topts := []tasksemulator.Option{tasksemulator.WithLogger(slog.New(slog.DiscardHandler))}
+	if o.tasksClock != nil {
+		topts = append(topts, tasksemulator.WithClock(o.tasksClock))
+	}
+	srv, err := tasksemulator.NewServer(topts...)
 	if err != nil {
 		t.Fatalf("tasksemulator.NewServer() = %v", err)
 	}
@@ -115,13 +131,20 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	for _, q := range h.queueNames {
 		if _, err := h.client.CreateQueue(t.Context(), &cloudtaskspb.CreateQueueRequest{Parent: testLocation,
-			Queue: &cloudtaskspb.Queue{Name: q}}); err != nil {
+			Queue: &cloudtaskspb.Queue{Name: q, RetryConfig: o.workerRetry}}); err != nil {
 			t.Fatalf("CreateQueue() = %v", err)
 		}
 		if o.paused {
 			if _, err := h.client.PauseQueue(t.Context(), &cloudtaskspb.PauseQueueRequest{Name: q}); err != nil {
 				t.Fatalf("PauseQueue() = %v", err)
 			}
+		}
+	}
+
+	if o.control {
+		if _, err := h.client.CreateQueue(t.Context(), &cloudtaskspb.CreateQueueRequest{Parent: testLocation,
+			Queue: &cloudtaskspb.Queue{Name: testControlQueue, RetryConfig: o.controlRetry}}); err != nil {
+			t.Fatalf("CreateQueue(%s) = %v", testControlQueue, err)
 		}
 	}
 
@@ -173,8 +196,16 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		svcOpts = append(svcOpts, WithMoreQueues(taskqueue.New(h.client, q, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
 			taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))))
 	}
+	if o.control {
+		h.cfg.ControlQueue = testControlQueue
+		svcOpts = append(svcOpts, WithControlQueue(taskqueue.New(h.client, testControlQueue, taskqueue.WithParallelism(h.cfg.EnqueueParallelism),
+			taskqueue.WithBackoff(time.Millisecond, 10*time.Millisecond), taskqueue.WithLogger(logger))))
+	}
 	h.svc = NewService(h.cfg, h.store, h.enq, logger, svcOpts...)
 	handler = logging.Middleware(h.cfg.Project, h.svc)
+	if o.wrap != nil {
+		handler = o.wrap(handler)
+	}
 	return h
 }
 

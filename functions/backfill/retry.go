@@ -193,7 +193,7 @@ func (s *Service) createRetryWalk(ctx context.Context, plan *backfill.Plan, set 
 		Headers:            map[string]string{"Content-Type": "application/json"},
 		OIDCServiceAccount: s.cfg.TasksServiceAccount, OIDCAudience: s.cfg.BackfillURL,
 	}
-	res, err := s.queues.enqueue(ctx, []taskqueue.Task{task}, func(int) int { return 0 })
+	res, err := s.controlEnqueue(ctx, []taskqueue.Task{task}, func(int) int { return 0 })
 	if err != nil {
 		return res, fmt.Errorf("creating a retry expansion task of %s: %w", plan.JobID, err)
 	}

@@ -24,9 +24,12 @@ type Service struct {
 	enq   *taskqueue.Enqueuer // the first of queues
 	// queues are every backfill queue, enq first (queues.go).
 	queues queues
-	log    *slog.Logger
-	now    func() time.Time
-	nonce  func() string
+	// control is the queue of the function's own control tasks (BACKFILL_CONTROL_QUEUE); nil
+	// sends them to queues (controlEnqueue).
+	control *taskqueue.Enqueuer
+	log     *slog.Logger
+	now     func() time.Time
+	nonce   func() string
 	// sweepNow is compared with the store's update times to tell a quiet job (SweepAfter).
 	sweepNow func() time.Time
 	// sweepJobs is how many jobs one scheduled sweep looks at (sweepJobsLimit), and how many
@@ -54,6 +57,11 @@ func WithNonce(f func() string) Option { return func(s *Service) { s.nonce = f }
 func WithMoreQueues(more ...*taskqueue.Enqueuer) Option {
 	return func(s *Service) { s.queues = append(s.queues, more...) }
 }
+
+// WithControlQueue sets the queue of the function's control tasks (BACKFILL_CONTROL_QUEUE):
+// the links of fan-out chains and the steps of retry walks, which then never wait behind worker
+// tasks.
+func WithControlQueue(q *taskqueue.Enqueuer) Option { return func(s *Service) { s.control = q } }
 
 // NewService returns the service over a job store and an enqueuer on the (first) backfill
 // queue; a nil logger means slog.Default().
