@@ -24,6 +24,7 @@ DEFAULTS=(
   "BIGQUERY_DATASET=events"
   "BACKFILL_QUEUE_ID=backfill"
   "BACKFILL_QUEUES=1"
+  "BACKFILL_CONTROL_QUEUE_ID=backfill-control"
   "QUEUE_MAX_ATTEMPTS=8"
   "STREAM_SCHEDULE=* * * * *"
   "SCHEDULER_TIME_ZONE=Etc/UTC"
@@ -244,6 +245,7 @@ env_of() {
         queues+=",projects/$project/locations/$region/queues/$BACKFILL_QUEUE_ID-$n"
       done
       echo "BACKFILL_QUEUE=$queues"
+      echo "BACKFILL_CONTROL_QUEUE=projects/$project/locations/$region/queues/$BACKFILL_CONTROL_QUEUE_ID"
       echo "WORKER_URL=$(url run-backfill-task)"
       echo "BACKFILL_URL=$(url backfill)"
       echo "TASKS_SERVICE_ACCOUNT=$(sa tasks-invoker)"

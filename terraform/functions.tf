@@ -146,6 +146,7 @@ locals {
     Backfill = {
       GOOGLE_CLOUD_PROJECT    = var.project_id
       BACKFILL_QUEUE          = join(",", [for q in google_cloud_tasks_queue.backfill : "projects/${var.project_id}/locations/${q.location}/queues/${q.name}"])
+      BACKFILL_CONTROL_QUEUE  = "projects/${var.project_id}/locations/${google_cloud_tasks_queue.backfill_control.location}/queues/${google_cloud_tasks_queue.backfill_control.name}"
       WORKER_URL              = local.function_urls.RunBackfillTask
       BACKFILL_URL            = local.function_urls.Backfill
       TASKS_SERVICE_ACCOUNT   = google_service_account.tasks_invoker.email

@@ -164,6 +164,16 @@ resource "google_cloud_tasks_queue_iam_member" "backfill_enqueuer" {
   member   = google_service_account.function["Backfill"].member
 }
 
+# Backfill creates its control tasks (fan-out links, :retry walk steps) in the control queue; it
+# never reads them back (the sweep looks only for worker tasks), so enqueuer is all it needs.
+resource "google_cloud_tasks_queue_iam_member" "backfill_control_enqueuer" {
+  project  = google_cloud_tasks_queue.backfill_control.project
+  location = google_cloud_tasks_queue.backfill_control.location
+  name     = google_cloud_tasks_queue.backfill_control.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.function["Backfill"].member
+}
+
 # The sweep asks the queue whether a job's unfinished task is still there (GetTask), which needs
 # cloudtasks.tasks.get; the enqueuer role holds only tasks.create and tasks.fullView
 # (https://cloud.google.com/iam/docs/roles-permissions/cloudtasks, read 2026-12-06). Viewer on

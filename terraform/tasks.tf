@@ -63,3 +63,52 @@ moved {
   from = google_cloud_tasks_queue.backfill
   to   = google_cloud_tasks_queue.backfill[0]
 }
+
+# The queue of the Backfill function's own control tasks: the links of a big job's fan-out
+# chains and the steps of a :retry walk, which Cloud Tasks delivers back to Backfill
+# (/backfills/{id}:expand). Apart from the worker queues, a link never waits behind the worker
+# tasks created before it, so the fan-out runs ahead of the worker queues' dispatch; and a link
+# is never dropped: max_attempts -1 is unlimited and max_retry_duration 0s sets no age limit, so
+# Cloud Tasks retries until the task succeeds or reaches its retention limit
+# (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues#RetryConfig).
+# A link's work is idempotent (names derive from job and range), so retrying it is always safe.
+resource "google_cloud_tasks_queue" "backfill_control" {
+  name     = var.backfill_control_queue
+  location = var.region
+
+  rate_limits {
+    max_dispatches_per_second = var.backfill_control_max_dispatches_per_second
+    max_concurrent_dispatches = var.backfill_control_max_concurrent_dispatches
+  }
+
+  # Backoff from 1 s to 60 s: a link that failed (a Firestore or Cloud Tasks error, a 429 from
+  # an instance at its concurrency) is tried again within a minute, every minute at most.
+  retry_config {
+    max_attempts       = -1
+    max_retry_duration = "0s"
+    min_backoff        = "1s"
+    max_backoff        = "60s"
+    max_doublings      = 5
+  }
+
+  stackdriver_logging_config {
+    sampling_ratio = 1.0
+  }
+
+  lifecycle {
+    # Every chain (2 per worker queue, functions/backfill/fanout.go chainsPerQueue) must be able
+    # to have its link in flight, or chains wait for each other.
+    precondition {
+      condition     = var.backfill_control_max_concurrent_dispatches >= 2 * var.backfill_queues
+      error_message = "backfill_control_max_concurrent_dispatches must be at least 2 x backfill_queues (two fan-out chains per queue)."
+    }
+    # The worker queues are backfill_queue and backfill_queue-<n>: the control queue must not be
+    # one of them (its tasks would again wait behind worker tasks).
+    precondition {
+      condition     = !can(regex("^${var.backfill_queue}(-[0-9]+)?$", var.backfill_control_queue))
+      error_message = "backfill_control_queue must not be named like a worker queue (backfill_queue or backfill_queue-<n>)."
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}

@@ -416,6 +416,39 @@ variable "backfill_queues" {
   }
 }
 
+variable "backfill_control_queue" {
+  type        = string
+  description = "Cloud Tasks queue of the Backfill function's own control tasks (fan-out chain links, :retry walk steps; BACKFILL_CONTROL_QUEUE): apart from the worker queues, retried without limit. A deleted queue's name cannot be reused for about 7 days."
+  default     = "backfill-control"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,100}$", var.backfill_control_queue))
+    error_message = "backfill_control_queue must be 1-100 letters, digits or hyphens."
+  }
+}
+
+variable "backfill_control_max_dispatches_per_second" {
+  type        = number
+  description = "Control tasks the control queue dispatches per second: each link creates ENQUEUE_SLICE worker tasks, so 10 links/s feed 10 x backfill_enqueue_slice tasks/s."
+  default     = 10
+
+  validation {
+    condition     = var.backfill_control_max_dispatches_per_second > 0 && var.backfill_control_max_dispatches_per_second <= 500
+    error_message = "backfill_control_max_dispatches_per_second must be greater than 0 and at most 500."
+  }
+}
+
+variable "backfill_control_max_concurrent_dispatches" {
+  type        = number
+  description = "Control tasks in flight at once: at least 2 x backfill_queues (two fan-out chains per queue); 40 covers the most queues (20)."
+  default     = 40
+
+  validation {
+    condition     = var.backfill_control_max_concurrent_dispatches >= 2 && var.backfill_control_max_concurrent_dispatches <= 5000 && floor(var.backfill_control_max_concurrent_dispatches) == var.backfill_control_max_concurrent_dispatches
+    error_message = "backfill_control_max_concurrent_dispatches must be an integer from 2 to 5000."
+  }
+}
+
 variable "backfill_task_seconds" {
   type        = number
   description = "Expected seconds one backfill task takes (mostly its source API call): RunBackfillTask's max_instances x concurrency must cover backfill_queues x queue_max_dispatches_per_second x this."

@@ -25,10 +25,12 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
-// BackfillQueue names the local backfill queue, as Terraform's default does.
+// BackfillQueue names the local backfill queue, and ControlQueue the queue of the Backfill
+// function's control tasks (fan-out links, :retry walk steps), as Terraform's defaults do.
 const (
 	Location      = "us-central1"
 	BackfillQueue = "backfill"
+	ControlQueue  = "backfill-control"
 )
 
 // QueueConfig is the backfill queue's rate limits and retry policy.
@@ -76,6 +78,9 @@ type BackfillParts struct {
 	// fake, so X_API_BASE_URL serves both.
 	XSearch *sourcestest.XSearchServer
 	Queue   string // projects/P/locations/L/queues/Q: the first queue
+	// ControlQueue is the full name of the control queue (BACKFILL_CONTROL_QUEUE), created with
+	// Terraform's settings of backfill_control (ControlQueueConfig).
+	ControlQueue string
 	// Queues are every backfill queue, Queue first (BackfillOptions.Queues).
 	Queues []string
 	// URL is the Backfill function's base URL: POST URL+"/backfills" starts a backfill.
@@ -113,6 +118,14 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 			return nil, err
 		}
 	}
+	control, err := ControlQueueConfig()
+	if err != nil {
+		return nil, err
+	}
+	b.ControlQueue = fmt.Sprintf("projects/%s/locations/%s/queues/%s", s.Project, Location, ControlQueue)
+	if err := ensureQueue(ctx, b.TasksClient, b.ControlQueue, control, o.Log); err != nil {
+		return nil, err
+	}
 
 	b.YouTube = sourcestest.NewYouTubeServer(o.Backfill.YouTube...)
 	b.JSONAPI = sourcestest.NewJSONAPIServer()
@@ -142,6 +155,7 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		"FIRESTORE_EMULATOR_HOST": b.FirestoreHost,
 		tasksemulator.EnvHost:     b.TasksHost,
 		"BACKFILL_QUEUE":          strings.Join(b.Queues, ","),
+		"BACKFILL_CONTROL_QUEUE":  b.ControlQueue,
 		"BACKFILL_URL":            b.URL,
 		"WORKER_URL":              functionsURL + "/RunBackfillTask",
 		"QUEUE_MAX_ATTEMPTS":      strconv.Itoa(o.Backfill.Queue.MaxAttempts),

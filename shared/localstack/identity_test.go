@@ -67,6 +67,14 @@ func deliveryProblems(t *topology.Topology, bindings []topology.Binding) ([]stri
 				need(f.EntryPoint+"'s tasks", topology.ServiceAccountMember(sa), "run.routes.invoke", fn(target))
 			}
 		}
+		// Its tasks go to the worker queues and its control tasks to the control queue.
+		for _, k := range []string{"BACKFILL_QUEUE", "BACKFILL_CONTROL_QUEUE"} {
+			for _, q := range strings.Split(f.Env[k], ",") {
+				if q != "" {
+					need(f.EntryPoint+" creates tasks in "+k, self, "cloudtasks.tasks.create", q)
+				}
+			}
+		}
 		if f.Env["BACKFILL_URL"] != "" && f.EntryPoint != "Backfill" {
 			need(f.EntryPoint+" calls Backfill", self, "run.routes.invoke", fn("Backfill"))
 		}

@@ -21,7 +21,7 @@ func TestNamesAreTerraformDefaults(t *testing.T) {
 	}
 	for variable, want := range map[string]string{
 		"events_topic": EventsTopic, "dead_letter_topic": DeadLetterTopic, "loader_subscription": LoaderSub,
-		"dataset_id": DefaultDataset, "backfill_queue": BackfillQueue, "backfill_job_events_topic": JobEventsTopic,
+		"dataset_id": DefaultDataset, "backfill_queue": BackfillQueue, "backfill_control_queue": ControlQueue, "backfill_job_events_topic": JobEventsTopic,
 	} {
 		if got := d[variable]; !got.RawEquals(cty.StringVal(want)) {
 			t.Errorf("Terraform default of %s = %#v, local stack uses %q", variable, got, want)

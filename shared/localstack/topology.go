@@ -71,14 +71,21 @@ func localPath(path, project string) string {
 }
 
 // DefaultQueueConfig is the backfill queue as Terraform declares it.
-func DefaultQueueConfig() (QueueConfig, error) {
+func DefaultQueueConfig() (QueueConfig, error) { return declaredQueue(BackfillQueue) }
+
+// ControlQueueConfig is the control queue as Terraform declares it: unlimited attempts
+// (MaxAttempts -1) and no age limit.
+func ControlQueueConfig() (QueueConfig, error) { return declaredQueue(ControlQueue) }
+
+// declaredQueue is the queue of the given name as Terraform declares it.
+func declaredQueue(name string) (QueueConfig, error) {
 	t, err := Topology()
 	if err != nil {
 		return QueueConfig{}, err
 	}
-	q, ok := t.Queue(BackfillQueue)
+	q, ok := t.Queue(name)
 	if !ok {
-		return QueueConfig{}, fmt.Errorf("terraform declares no queue %q", BackfillQueue)
+		return QueueConfig{}, fmt.Errorf("terraform declares no queue %q", name)
 	}
 	return QueueConfig{
 		MaxDispatchesPerSecond:  q.RateLimits.MaxDispatchesPerSecond,

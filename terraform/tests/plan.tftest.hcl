@@ -404,3 +404,41 @@ run "four_backfill_queues" {
     error_message = "BACKFILL_QUEUE lists the four queues."
   }
 }
+
+# The control queue: its own rates, a retry config that never drops a link (max_attempts -1, no
+# age limit: max_retry_duration "0s" in tasks.tf, which the plan leaves unknown, backoff 1 s to 60 s), Backfill allowed to create tasks in it and nothing more, and
+# its full name in BACKFILL_CONTROL_QUEUE; with four worker queues it holds their 8 chains.
+run "backfill_control_queue" {
+  command = plan
+  variables {
+    backfill_queues                 = 4
+    queue_max_dispatches_per_second = 25
+  }
+
+  assert {
+    condition = (google_cloud_tasks_queue.backfill_control.name == "backfill-control" &&
+      google_cloud_tasks_queue.backfill_control.rate_limits[0].max_dispatches_per_second == 10 &&
+    google_cloud_tasks_queue.backfill_control.rate_limits[0].max_concurrent_dispatches == 40)
+    error_message = "The control queue is backfill-control, 10 dispatches/s, 40 in flight."
+  }
+  assert {
+    condition = (google_cloud_tasks_queue.backfill_control.retry_config[0].max_attempts == -1 &&
+      google_cloud_tasks_queue.backfill_control.retry_config[0].min_backoff == "1s" &&
+    google_cloud_tasks_queue.backfill_control.retry_config[0].max_backoff == "60s")
+    error_message = "The control queue retries a link without limit, backing off from 1 s to 60 s."
+  }
+  assert {
+    condition = (google_cloud_tasks_queue_iam_member.backfill_control_enqueuer.role == "roles/cloudtasks.enqueuer" &&
+      google_cloud_tasks_queue_iam_member.backfill_control_enqueuer.name == "backfill-control" &&
+    google_cloud_tasks_queue_iam_member.backfill_control_enqueuer.member == google_service_account.function["Backfill"].member)
+    error_message = "Backfill, and only through the enqueuer role, creates tasks in the control queue."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.BACKFILL_CONTROL_QUEUE == "projects/pk-test-project/locations/us-central1/queues/backfill-control"
+    error_message = "BACKFILL_CONTROL_QUEUE is the control queue's full name."
+  }
+  assert {
+    condition     = !strcontains(google_cloudfunctions2_function.function["Backfill"].service_config[0].environment_variables.BACKFILL_QUEUE, "backfill-control")
+    error_message = "The control queue is not a worker queue."
+  }
+}
