@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -73,7 +73,7 @@ func post(url string, task backfill.TaskSpec) (Answer, error) {
 }
 
 // A GA4 task hands its rows to BigQuery while the API is still sending the page, in appends of
-// at most sources.GA4BatchRows rows, and asks for at most sources.GA4PageRows rows a request
+// at most ga4.GA4BatchRows rows, and asks for at most ga4.GA4PageRows rows a request
 // whatever the spec's limit (250,000 here): the fake holds the body open after 700 of its
 // 1,050 rows until rows have reached BigQuery. The whole report still lands once, with its
 // completion marker, and the raw body is kept byte for byte. (The minute's guard only turns a
@@ -107,10 +107,10 @@ func TestGA4TaskStreamsRows(t *testing.T) {
 	if err := <-done; err != nil || answer.Outcome != "succeeded" || answer.Rows != 1050 {
 		t.Fatalf("task answer = %+v, %v; want succeeded with 1050 rows", answer, err)
 	}
-	if n := watch.largest(); n > sources.GA4BatchRows {
-		t.Errorf("largest append = %d rows, want at most %d", n, sources.GA4BatchRows)
+	if n := watch.largest(); n > ga4.GA4BatchRows {
+		t.Errorf("largest append = %d rows, want at most %d", n, ga4.GA4BatchRows)
 	}
-	if diff := cmp.Diff([]int64{sources.GA4PageRows}, e.ga4.Stats().Limits); diff != "" {
+	if diff := cmp.Diff([]int64{ga4.GA4PageRows}, e.ga4.Stats().Limits); diff != "" {
 		t.Errorf("limits asked of the API (-want +got):\n%s", diff)
 	}
 	if rows := e.rows(t, "backfill_rows_dedup"); len(rows) != 1050 {

@@ -15,6 +15,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -94,7 +95,7 @@ type BackfillResult struct {
 	// when it ended: other work on the machine shares its CPUs.
 	LoadStart float64 `json:"load_avg_start"`
 	LoadEnd   float64 `json:"load_avg_end"`
-	// Baseline is the original way: one sources.YouTube.Query at a time, in a loop.
+	// Baseline is the original way: one youtube.YouTube.Query at a time, in a loop.
 	BaselineQueries   int          `json:"baseline_queries"`
 	BaselineTasksPerS float64      `json:"baseline_tasks_per_s"`
 	Ratio             float64      `json:"ratio"`
@@ -350,7 +351,7 @@ func dispatches(s *localstack.Stack, start time.Time) map[string]int {
 }
 
 // sequentialQueries is the original way: the day plan's first queries, one at a time, each
-// retried until it succeeds (as a loop must), through sources.YouTube against the same fake API.
+// retried until it succeeds (as a loop must), through youtube.YouTube against the same fake API.
 func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
 	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
@@ -360,7 +361,7 @@ func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c Bac
 	if err != nil {
 		return 0, 0, err
 	}
-	client, err := sources.NewYouTube(ctx, sources.YouTubeConfig{
+	client, err := youtube.NewYouTube(ctx, youtube.YouTubeConfig{
 		ClientID: sourcestest.DefaultClientID, ClientSecret: sourcestest.DefaultClientSecret, RefreshToken: sourcestest.DefaultRefreshToken,
 		TokenURL: yt.TokenURL(), BaseURL: yt.URL(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -370,7 +371,7 @@ func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c Bac
 	n := min(c.BaselineQueries, plan.Tasks)
 	start := time.Now()
 	for i := range n {
-		var q sources.YouTubeQuery
+		var q youtube.YouTubeQuery
 		if err := backfill.Request(plan.Task(i), &q, "a youtube query"); err != nil {
 			return 0, 0, err
 		}

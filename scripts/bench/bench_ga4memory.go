@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -79,7 +78,7 @@ func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, e
 	defer srv.Close()
 	res := &GA4MemoryResult{Dimensions: len(ga4BenchDimensions), Metrics: len(ga4BenchMetrics), ReportRows: 259_200,
 		BoundMB: float64(ga4.TaskMemory) / (1 << 20)}
-	for _, limit := range []int{100_000, sources.GA4MaxLimit} {
+	for _, limit := range []int{100_000, ga4.GA4MaxLimit} {
 		for _, mode := range []string{"buffered", "streamed"} {
 			c.Log.Info("ga4 memory: one task", "mode", mode, "limit", limit)
 			cmd := exec.CommandContext(ctx, bin, "--url", srv.URL(), "--mode", mode, "--limit", fmt.Sprint(limit),
@@ -109,7 +108,7 @@ func printGA4Memory(w io.Writer, r *GA4MemoryResult) {
 	for _, run := range r.Runs {
 		byKey[fmt.Sprintf("%s/%d", run.Mode, run.Limit)] = run
 	}
-	for _, limit := range []int{100_000, sources.GA4MaxLimit} {
+	for _, limit := range []int{100_000, ga4.GA4MaxLimit} {
 		s, b := byKey[fmt.Sprintf("streamed/%d", limit)], byKey[fmt.Sprintf("buffered/%d", limit)]
 		base := fmt.Sprintf("%14.0f", b.PeakRSSMB)
 		if b.Error != "" {

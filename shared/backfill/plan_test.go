@@ -8,7 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
@@ -81,7 +82,7 @@ func TestYouTubeTasks(t *testing.T) {
 	}
 	got := p.Task(731) // video 1, day 1
 	want := withRequest(backfill.TaskSpec{JobID: p.JobID, Shard: "video=v001/2024-01-02..2024-01-02", Index: 731, Source: "youtube_analytics"},
-		&sources.YouTubeQuery{IDs: "channel==MINE", StartDate: "2024-01-02", EndDate: "2024-01-02",
+		&youtube.YouTubeQuery{IDs: "channel==MINE", StartDate: "2024-01-02", EndDate: "2024-01-02",
 			Metrics: []string{"views"}, Dimensions: []string{"day"}, Filters: "video==v001", Sort: "day"})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Task(731) mismatch (-want +got):\n%s", diff)
@@ -147,9 +148,9 @@ func TestHTTPJSONTasks(t *testing.T) {
 		t.Errorf("Sample(10) mismatch (-want +got):\n%s", diff)
 	}
 	task := p.Task(0)
-	wantReq := &sources.HTTPJSONRequest{URL: "https://api.example.com/items/2?lang=de%26x",
+	wantReq := &httpjson.HTTPJSONRequest{URL: "https://api.example.com/items/2?lang=de%26x",
 		Headers:    map[string]string{"Accept": "application/json"},
-		Pagination: sources.Pagination{Type: "page", PageParam: "page", StartPage: 1}}
+		Pagination: httpjson.Pagination{Type: "page", PageParam: "page", StartPage: 1}}
 	if diff := cmp.Diff(wantReq, hjReq(task)); diff != "" {
 		t.Errorf("Task(0).HTTPJSON mismatch (-want +got):\n%s", diff)
 	}

@@ -11,7 +11,7 @@ import (
 
 // TestDecodeQuotaReport: quota documents read in both shapes, the generic one and the one the
 // worker wrote before the source contract (GA4's propertyQuota as a map of figures; the map
-// below is what Firestore returned for a QuotaReport{Quota: sources.GA4Quota{...}} then).
+// below is what Firestore returned for a QuotaReport{Quota: ga4.GA4Quota{...}} then).
 func TestDecodeQuotaReport(t *testing.T) {
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	fig := func(c, r int64) map[string]any { return map[string]any{"consumed": c, "remaining": r} }

@@ -1,7 +1,9 @@
 package backfill_test
 
 import (
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
@@ -9,24 +11,24 @@ import (
 
 // The requests of the built-in sources' tasks, decoded for tests (nil when the task has none).
 
-func ytReq(t backfill.TaskSpec) *sources.YouTubeQuery {
-	var q sources.YouTubeQuery
+func ytReq(t backfill.TaskSpec) *youtube.YouTubeQuery {
+	var q youtube.YouTubeQuery
 	if backfill.Request(t, &q, "a youtube query") != nil {
 		return nil
 	}
 	return &q
 }
 
-func hjReq(t backfill.TaskSpec) *sources.HTTPJSONRequest {
-	var r sources.HTTPJSONRequest
+func hjReq(t backfill.TaskSpec) *httpjson.HTTPJSONRequest {
+	var r httpjson.HTTPJSONRequest
 	if backfill.Request(t, &r, "an http_json request") != nil {
 		return nil
 	}
 	return &r
 }
 
-func ga4Req(t backfill.TaskSpec) *sources.GA4Query {
-	var q sources.GA4Query
+func ga4Req(t backfill.TaskSpec) *ga4.GA4Query {
+	var q ga4.GA4Query
 	if backfill.Request(t, &q, "a ga4 query") != nil {
 		return nil
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
@@ -83,7 +85,7 @@ func TestSchemaFileMatchesRow(t *testing.T) {
 func TestRows(t *testing.T) {
 	fetched := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	yt := withRequest(backfill.TaskSpec{JobID: "bf-1", Shard: "video=abc/2024-01-01..2024-01-02", Index: 3, Source: "youtube_analytics"},
-		&sources.YouTubeQuery{IDs: "channel==MINE", Filters: "video==abc"})
+		&youtube.YouTubeQuery{IDs: "channel==MINE", Filters: "video==abc"})
 	res := &sources.Result{
 		Columns: []sources.Column{{Name: "day"}, {Name: "views"}},
 		Rows:    [][]any{{"2024-01-01", int64(0)}, {"2024-01-02", int64(12)}},
@@ -101,7 +103,7 @@ func TestRows(t *testing.T) {
 		t.Errorf("Rows(youtube) mismatch (-want +got):\n%s", diff)
 	}
 
-	hj := withRequest(backfill.TaskSpec{JobID: "bf-2", Shard: "id=1", Source: "http_json"}, &sources.HTTPJSONRequest{URL: "https://api.example.com/1"})
+	hj := withRequest(backfill.TaskSpec{JobID: "bf-2", Shard: "id=1", Source: "http_json"}, &httpjson.HTTPJSONRequest{URL: "https://api.example.com/1"})
 	rows = backfill.RowsOf(hj, &sources.Result{Records: []map[string]any{{"id": "x", "n": int64(2)}}}, fetched)
 	want = []backfill.Row{{JobID: "bf-2", Shard: "id=1", RowIndex: &zero, Source: "http_json", FetchedAt: utc, Record: `{"id":"x","n":2}`}}
 	if diff := cmp.Diff(want, rows); diff != "" {

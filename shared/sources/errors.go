@@ -61,8 +61,8 @@ type Error struct {
 	// API's own message, e.g. "Unknown identifier (foo) given in field
 	// parameters.metrics.".
 	Err error
-	// redact, when set, removes credentials from the message (see redactor.sourceError).
-	redact *redactor
+	// redact, when set, removes credentials from the message (see Redactor.SourceError).
+	redact *Redactor
 }
 
 // Error implements error.
@@ -110,8 +110,8 @@ var transientReasons = map[string]bool{
 	"internalError":         true,
 }
 
-// kindForStatus classifies an HTTP status (with the API's reason, if any).
-func kindForStatus(status int, reason string) ErrorKind {
+// KindForStatus classifies an HTTP status (with the API's reason, if any).
+func KindForStatus(status int, reason string) ErrorKind {
 	switch {
 	case transientReasons[reason]:
 		return Transient
@@ -185,9 +185,9 @@ type googleErrorBody struct {
 	} `json:"error"`
 }
 
-// googleReason picks the most specific reason from a Google error body:
+// GoogleReason picks the most specific reason from a Google error body:
 // a transient one if any entry has it, else the first reason, else status.
-func googleReason(body []byte) (reason, message string) {
+func GoogleReason(body []byte) (reason, message string) {
 	var g googleErrorBody
 	if json.Unmarshal(body, &g) != nil {
 		return "", ""

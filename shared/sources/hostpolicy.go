@@ -86,10 +86,10 @@ func (p HostPolicy) allowed(host string) bool {
 	return false
 }
 
-// dialControl runs after DNS resolution, on the exact address being
+// DialControl runs after DNS resolution, on the exact address being
 // connected to, so a name that resolves (or re-resolves, DNS rebinding) to a
 // private address is refused even though the name itself is allowed.
-func (p HostPolicy) dialControl(network, address string, _ syscall.RawConn) error {
+func (p HostPolicy) DialControl(network, address string, _ syscall.RawConn) error {
 	if p.AllowPrivate {
 		return nil
 	}

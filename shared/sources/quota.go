@@ -19,18 +19,3 @@ type NamedFigure struct {
 	Consumed  int64  `json:"consumed" firestore:"consumed"`
 	Remaining int64  `json:"remaining" firestore:"remaining"`
 }
-
-// Report is the GA4 propertyQuota in the generic shape, hourly and daily tokens first.
-func (q *GA4Quota) Report() *Quota {
-	if q == nil {
-		return nil
-	}
-	return &Quota{Figures: []NamedFigure{
-		{"tokens_per_hour", q.TokensPerHour.Consumed, q.TokensPerHour.Remaining},
-		{"tokens_per_day", q.TokensPerDay.Consumed, q.TokensPerDay.Remaining},
-		{"tokens_per_project_per_hour", q.TokensPerProjectPerHour.Consumed, q.TokensPerProjectPerHour.Remaining},
-		{"concurrent_requests", q.ConcurrentRequests.Consumed, q.ConcurrentRequests.Remaining},
-		{"server_errors_per_project_per_hour", q.ServerErrorsPerProjectPerHour.Consumed, q.ServerErrorsPerProjectPerHour.Remaining},
-		{"potentially_thresholded_requests_per_hour", q.PotentiallyThresholdedRequestsPerHour.Consumed, q.PotentiallyThresholdedRequestsPerHour.Remaining},
-	}}
-}

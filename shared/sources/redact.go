@@ -14,23 +14,23 @@ const Redacted = "REDACTED"
 // (a credential that the marker itself helps spell, such as "ED" or "aREDACTED").
 const withheld = "message withheld: it quotes a credential"
 
-// maxRedactBody caps the part of an error body that is redacted (and so may be quoted).
-const maxRedactBody = 64 << 10
+// MaxRedactBody caps the part of an error body that is redacted (and so may be quoted).
+const MaxRedactBody = 64 << 10
 
-// redactor removes credential values from text that leaves the source: error messages, failure
+// Redactor removes credential values from text that leaves the source: error messages, failure
 // reasons and log lines. APIs hand back URLs (next links, redirects, error pages) holding the
 // credentials they were sent, encoded any way they like, so a value is matched byte by byte in
 // any mix of spellings: raw, percent-escaped (any hex case, "%25" nested to any depth, "+" or
 // "%2B" for a space), Go- or JSON-quoted (backslash escapes, \xHH, \uHHHH, surrogate pairs, nested) and
-// HTML entities. Matching more than was meant only costs a message some text. A nil *redactor
+// HTML entities. Matching more than was meant only costs a message some text. A nil *Redactor
 // leaves text as it is.
-type redactor struct {
+type Redactor struct {
 	secrets []string
 }
 
-// newRedactor returns a redactor for the non-empty values, or nil when there are none.
-func newRedactor(values ...string) *redactor {
-	var r redactor
+// NewRedactor returns a Redactor for the non-empty values, or nil when there are none.
+func NewRedactor(values ...string) *Redactor {
+	var r Redactor
 	for _, v := range values {
 		if v != "" {
 			r.secrets = append(r.secrets, v)
@@ -45,7 +45,7 @@ func newRedactor(values ...string) *redactor {
 // String returns s with every spelling of every credential replaced by Redacted. Replacing
 // can make the marker and its neighbours spell a credential; then it replaces again, and
 // withholds the message when that does not converge.
-func (r *redactor) String(s string) string {
+func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
@@ -65,17 +65,17 @@ func (r *redactor) String(s string) string {
 // error returns err with its message redacted. errors.Is still sees through it (sentinels
 // such as ErrHostNotAllowed or context.DeadlineExceeded carry no credential) but errors.As
 // does not, so no caller can reach an unredacted message in the chain.
-func (r *redactor) error(err error) error {
+func (r *Redactor) error(err error) error {
 	if r == nil || err == nil {
 		return err
 	}
 	return &redactedError{msg: r.String(err.Error()), err: err}
 }
 
-// sourceError returns a failure of Stream with its reason and message redacted: a copy of a
+// SourceError returns a failure of Stream with its reason and message redacted: a copy of a
 // *Error, whose Error() also redacts the whole line (a credential could straddle the reason
 // and the message), or any other error redacted as error does.
-func (r *redactor) sourceError(err error) error {
+func (r *Redactor) SourceError(err error) error {
 	if r == nil || err == nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
 
 // replace replaces the leftmost-longest matches of any credential in s.
-func (r *redactor) replace(s string) (string, bool) {
+func (r *Redactor) replace(s string) (string, bool) {
 	var b strings.Builder
 	changed := false
 	last := 0

@@ -84,9 +84,9 @@ type Result struct {
 	Quota *Quota
 }
 
-// normalizeNumber turns a json.Number into int64 when it is integral and fits,
+// NormalizeNumber turns a json.Number into int64 when it is integral and fits,
 // else float64, so integers above 2^53 keep every digit.
-func normalizeNumber(n json.Number) any {
+func NormalizeNumber(n json.Number) any {
 	if i, err := n.Int64(); err == nil {
 		return i
 	}
@@ -100,21 +100,31 @@ func normalizeNumber(n json.Number) any {
 }
 
 // normalize walks a value decoded with UseNumber and converts every number.
-func normalize(v any) any {
+func Normalize(v any) any {
 	switch t := v.(type) {
 	case json.Number:
-		return normalizeNumber(t)
+		return NormalizeNumber(t)
 	case map[string]any:
 		for k, e := range t {
-			t[k] = normalize(e)
+			t[k] = Normalize(e)
 		}
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = normalize(e)
+			t[i] = Normalize(e)
 		}
 		return t
 	default:
 		return v
 	}
+}
+
+// Page is one fetched page: its number (from 1), its body as received and its records.
+type Page struct {
+	N       int
+	Body    []byte
+	Records []map[string]any
+	// Quota is the API's quota report after this page, when it gives one; the worker keeps
+	// the last page's.
+	Quota *Quota
 }

@@ -14,8 +14,8 @@ import (
 // flight, and clock skew between us and Google does not matter.
 const TokenRefreshMargin = 5 * time.Minute
 
-// tokenCache is the one token source of a YouTube instance, shared by all
-// concurrent queries.
+// TokenCache is the one token source of a Google API client, shared by all its concurrent
+// queries.
 //
 // It plays the role of oauth2.ReuseTokenSourceWithExpiry(nil, src,
 // TokenRefreshMargin) but cannot be built from it: Config.TokenSource already
@@ -26,7 +26,7 @@ const TokenRefreshMargin = 5 * time.Minute
 // the refresh, checked in oauth2 v0.37.0 oauth2.go), mu is held while
 // refreshing, so concurrent callers wait for one refresh instead of each
 // starting their own.
-type tokenCache struct {
+type TokenCache struct {
 	conf   *oauth2.Config
 	ctx    context.Context // carries the token endpoint's *http.Client
 	now    func() time.Time
@@ -39,9 +39,15 @@ type tokenCache struct {
 	issued       time.Time // by now(), when the refresh that got tok started
 }
 
+// NewTokenCache builds the token source of one client: it refreshes with conf and refreshToken
+// through the *http.Client ctx carries (oauth2.HTTPClient), TokenRefreshMargin before expiry.
+func NewTokenCache(ctx context.Context, conf *oauth2.Config, refreshToken string, now func() time.Time) *TokenCache {
+	return &TokenCache{conf: conf, ctx: ctx, now: now, margin: TokenRefreshMargin, refreshToken: refreshToken}
+}
+
 // Token returns a token valid for at least margin (half its lifetime for a token that lives
 // less than twice margin), refreshing if needed.
-func (c *tokenCache) Token() (*oauth2.Token, error) {
+func (c *TokenCache) Token() (*oauth2.Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Without the cap, a token living less than margin would be refreshed on every call: one
@@ -53,9 +59,9 @@ func (c *tokenCache) Token() (*oauth2.Token, error) {
 	return c.refreshLocked()
 }
 
-// invalidate drops tok if it is still the cached one, so the next Token call
+// Invalidate drops tok if it is still the cached one, so the next Token call
 // refreshes; a token already replaced by a concurrent caller is left alone.
-func (c *tokenCache) invalidate(tok *oauth2.Token) {
+func (c *TokenCache) Invalidate(tok *oauth2.Token) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tok == tok {
@@ -65,7 +71,7 @@ func (c *tokenCache) invalidate(tok *oauth2.Token) {
 
 // refreshLocked exchanges the refresh token for a new access token. c.mu must
 // be held.
-func (c *tokenCache) refreshLocked() (*oauth2.Token, error) {
+func (c *TokenCache) refreshLocked() (*oauth2.Token, error) {
 	start := c.now()
 	// A token without an access token is never Valid, so this source always
 	// goes to the token endpoint exactly once.

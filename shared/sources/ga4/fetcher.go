@@ -16,8 +16,8 @@ const EnvAPIBaseURL = "GA4_API_BASE_URL"
 
 // TaskMemory is the most a GA4 task adds to an instance's memory at any page size, the
 // API's largest limit included: the body is decoded a row at a time (at most
-// sources.GA4MaxRowBytes, and the decoder's read-ahead), records leave for BigQuery in batches
-// of sources.GA4BatchRows rows and about sources.GA4BatchBytes (each held as records, rows,
+// GA4MaxRowBytes, and the decoder's read-ahead), records leave for BigQuery in batches
+// of GA4BatchRows rows and about GA4BatchBytes (each held as records, rows,
 // encoded values and the append request), and the raw body goes to Firestore through two
 // parts of 900 KB. scripts/bench's ga4_memory measured 13 MB of RSS over the process's start
 // for a 259,200-row report at 9 dimensions and 10 metrics, at limit 250,000 (without the
@@ -41,14 +41,14 @@ func (Source) NewFetcher(d backfill.Deps) backfill.Fetcher { return NewLazy(d, n
 // viewer. Built on the first task, rebuilt when the grant is refused.
 type Lazy struct {
 	d    backfill.Deps
-	base sources.GA4Config
+	base GA4Config
 
 	mu sync.Mutex
-	g  *sources.GA4
+	g  *GA4
 }
 
 // NewLazy returns the lazy client over d; base, when not nil, supplies GA4Config's TokenSource.
-func NewLazy(d backfill.Deps, base *sources.GA4Config) *Lazy {
+func NewLazy(d backfill.Deps, base *GA4Config) *Lazy {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -66,7 +66,7 @@ func (l *Lazy) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result,
 	if err != nil {
 		return nil, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
 	}
-	var q sources.GA4Query
+	var q GA4Query
 	if err := backfill.Request(t, &q, "a ga4 query"); err != nil {
 		return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
 	}
@@ -77,11 +77,11 @@ func (l *Lazy) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result,
 	return res, err
 }
 
-// StreamReport streams a report (sources.GA4.Stream) on the shared client.
-func (l *Lazy) StreamReport(ctx context.Context, q sources.GA4Query, sampled bool, sink sources.GA4Sink) (sources.GA4Summary, error) {
+// StreamReport streams a report (GA4.Stream) on the shared client.
+func (l *Lazy) StreamReport(ctx context.Context, q GA4Query, sampled bool, sink GA4Sink) (GA4Summary, error) {
 	g, err := l.client(ctx)
 	if err != nil {
-		return sources.GA4Summary{}, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
+		return GA4Summary{}, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
 	}
 	sum, err := g.Stream(ctx, q, sampled, sink)
 	if sources.KindOf(err) == sources.AuthRevoked {
@@ -91,7 +91,7 @@ func (l *Lazy) StreamReport(ctx context.Context, q sources.GA4Query, sampled boo
 }
 
 // drop forgets g (unless another task already replaced it) and the grant's secrets.
-func (l *Lazy) drop(g *sources.GA4) {
+func (l *Lazy) drop(g *GA4) {
 	l.mu.Lock()
 	if l.g == g {
 		l.g = nil
@@ -101,7 +101,7 @@ func (l *Lazy) drop(g *sources.GA4) {
 	l.d.Logger.Warn("the GA4 grant was refused; its secrets will be read again on the next task")
 }
 
-func (l *Lazy) client(ctx context.Context) (*sources.GA4, error) {
+func (l *Lazy) client(ctx context.Context) (*GA4, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.g != nil {
@@ -118,7 +118,7 @@ func (l *Lazy) client(ctx context.Context) (*sources.GA4, error) {
 		gc.TokenURL = s.Text(youtube.EnvTokenURL)
 	}
 	gc.BaseURL, gc.HTTPTimeout = s.Text(EnvAPIBaseURL), l.d.APITimeout
-	g, err := sources.NewGA4(context.WithoutCancel(ctx), gc)
+	g, err := NewGA4(context.WithoutCancel(ctx), gc)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (l *Lazy) StreamRun(t backfill.TaskSpec) (backfill.SinkRun, error) {
 type run struct {
 	l         *Lazy
 	t         backfill.TaskSpec
-	q         sources.GA4Query
+	q         GA4Query
 	sampled   bool
 	restarts  int
 	abandoned int
@@ -153,14 +153,14 @@ type run struct {
 func (r *run) Attempt(ctx context.Context, sink backfill.Sink) (backfill.StreamSummary, error) {
 	for {
 		fetchedAt := sink.Start()
-		sum, err := r.l.StreamReport(ctx, r.q, r.sampled, sources.GA4Sink{
+		sum, err := r.l.StreamReport(ctx, r.q, r.sampled, GA4Sink{
 			Records: func(first int, recs []map[string]any) error {
 				return sink.Rows(Rows(r.t, recs, first, fetchedAt))
 			},
 			Body:    sink.Body,
 			EndPage: sink.EndPage,
 		})
-		var changed *sources.GA4SamplingError
+		var changed *GA4SamplingError
 		if errors.As(err, &changed) && r.restarts == 0 {
 			r.restarts++
 			r.sampled = changed.Sampled

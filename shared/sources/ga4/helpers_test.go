@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 )
 
 // today is the tests' clock.
@@ -14,8 +14,8 @@ var testLimits = backfill.Limits{
 	Now: func() time.Time { return today },
 }
 
-func ga4Req(t backfill.TaskSpec) *sources.GA4Query {
-	var q sources.GA4Query
+func ga4Req(t backfill.TaskSpec) *ga4.GA4Query {
+	var q ga4.GA4Query
 	if backfill.Request(t, &q, "a ga4 query") != nil {
 		return nil
 	}

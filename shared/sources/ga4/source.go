@@ -29,7 +29,7 @@ type GA4Spec struct {
 	// Chunk is day (default), week, month or range (the whole range in one task).
 	Chunk string `json:"chunk,omitempty"`
 	// Limit is the rows one request asks for (offset paging reads the rest), 1..250,000;
-	// 0 means the API's default of 10,000. Requests ask for at most sources.GA4PageRows: a
+	// 0 means the API's default of 10,000. Requests ask for at most GA4PageRows: a
 	// larger limit is read in pages of that many.
 	Limit int `json:"limit,omitempty"`
 }
@@ -61,7 +61,7 @@ type Source struct{}
 func (Source) Name() string    { return Name }
 func (Source) TaskKey() string { return Name }
 func (Source) CheckTask(t backfill.TaskSpec) error {
-	var q sources.GA4Query
+	var q GA4Query
 	return backfill.Request(t, &q, "a ga4 query")
 }
 
@@ -118,8 +118,8 @@ func (g *GA4Spec) validate(lim backfill.Limits) *backfill.FieldError {
 	if fe := backfill.ValidateChunk(p, &g.Chunk); fe != nil {
 		return fe
 	}
-	if g.Limit < 0 || g.Limit > sources.GA4MaxLimit {
-		return backfill.FieldErrorf(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, sources.GA4MaxLimit, sources.GA4DefaultLimit)
+	if g.Limit < 0 || g.Limit > GA4MaxLimit {
+		return backfill.FieldErrorf(p+"limit", "%d is outside 1..%d (0 means %d)", g.Limit, GA4MaxLimit, GA4DefaultLimit)
 	}
 	return nil
 }
@@ -137,11 +137,11 @@ func (Source) Plan(section any, p *backfill.Plan) error {
 	// page size, at least one request.
 	perDay := 1
 	for _, d := range g.Dimensions {
-		if d != "date" && perDay < sources.GA4MaxLimit {
+		if d != "date" && perDay < GA4MaxLimit {
 			perDay *= ga4RowsPerDimension
 		}
 	}
-	limit := sources.GA4RequestRows(sources.GA4Query{Limit: g.Limit})
+	limit := GA4RequestRows(GA4Query{Limit: g.Limit})
 	for _, c := range p.Chunks {
 		from, _ := backfill.ParseDate(c.Start)
 		to, _ := backfill.ParseDate(c.End)
@@ -154,7 +154,7 @@ func (Source) Plan(section any, p *backfill.Plan) error {
 func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) {
 	g := p.Section().(*GA4Spec)
 	c := p.Chunks[t.Index]
-	backfill.SetRequest(t, &sources.GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
+	backfill.SetRequest(t, &GA4Query{Property: g.Property, StartDate: c.Start, EndDate: c.End,
 		Dimensions: slices.Clone(g.Dimensions), Metrics: slices.Clone(g.Metrics), Limit: g.Limit})
 	t.Shard = "property=" + strings.TrimPrefix(g.Property, "properties/") + "/" + c.Start + ".." + c.End
 }

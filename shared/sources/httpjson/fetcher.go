@@ -29,13 +29,13 @@ func policy(s backfill.Settings, allowPrivate bool) sources.HostPolicy {
 
 // NewFetcher implements backfill.Source: the client behind the allow-list, streamed page by page.
 func (Source) NewFetcher(d backfill.Deps) backfill.Fetcher {
-	return Fetcher{Src: sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: policy(d.Settings, d.AllowPrivateHosts),
+	return Fetcher{Src: NewHTTPJSON(HTTPJSONConfig{Policy: policy(d.Settings, d.AllowPrivateHosts),
 		Timeout: d.APITimeout, Now: d.Now, Logger: d.Logger, Secrets: d.Secrets})}
 }
 
-// Streamer streams one paginated JSON resource page by page; *sources.HTTPJSON is one.
+// Streamer streams one paginated JSON resource page by page; *HTTPJSON is one.
 type Streamer interface {
-	Stream(ctx context.Context, req sources.HTTPJSONRequest, fn func(sources.Page) error) (calls int, err error)
+	Stream(ctx context.Context, req HTTPJSONRequest, fn func(sources.Page) error) (calls int, err error)
 }
 
 // Fetcher is the source's fetcher over a Streamer: the worker streams its tasks (StreamPages).
@@ -54,7 +54,7 @@ func (f Fetcher) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Resul
 
 // StreamPages runs the task page by page, handing each page to fn as it arrives.
 func (f Fetcher) StreamPages(ctx context.Context, t backfill.TaskSpec, fn func(sources.Page) error) (int, error) {
-	var req sources.HTTPJSONRequest
+	var req HTTPJSONRequest
 	if err := backfill.Request(t, &req, "an http_json request"); err != nil {
 		return 0, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
 	}

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
-	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
@@ -16,8 +15,8 @@ var testLimits = backfill.Limits{
 	Settings: httpjson.HostSettings("api.example.com"),
 }
 
-func hjReq(t backfill.TaskSpec) *sources.HTTPJSONRequest {
-	var r sources.HTTPJSONRequest
+func hjReq(t backfill.TaskSpec) *httpjson.HTTPJSONRequest {
+	var r httpjson.HTTPJSONRequest
 	if backfill.Request(t, &r, "an http_json request") != nil {
 		return nil
 	}

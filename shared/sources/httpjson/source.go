@@ -40,7 +40,7 @@ func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
 func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) { httpJSONTask(p, t) }
 
 func (Source) CheckTask(t backfill.TaskSpec) error {
-	var r sources.HTTPJSONRequest
+	var r HTTPJSONRequest
 	return backfill.Request(t, &r, "an http_json request")
 }
 
@@ -80,14 +80,14 @@ func httpJSONTask(p *backfill.Plan, t *backfill.TaskSpec) {
 		chosen[params[i].name] = vs[rest%len(vs)]
 		rest /= len(vs)
 	}
-	req := &sources.HTTPJSONRequest{
+	req := &HTTPJSONRequest{
 		URL:         fillURL(h.URL, chosen),
 		Headers:     maps.Clone(h.Headers),
 		RecordsPath: h.RecordsPath,
 		Secrets:     slices.Clone(h.Secrets),
 	}
 	if pg := h.Pagination; pg != nil {
-		req.Pagination = sources.Pagination{Type: pg.Type, NextPath: pg.NextPath, CursorPath: pg.CursorPath,
+		req.Pagination = Pagination{Type: pg.Type, NextPath: pg.NextPath, CursorPath: pg.CursorPath,
 			CursorParam: pg.CursorParam, PageParam: pg.PageParam, StartPage: pg.StartPage, MaxPages: pg.MaxPages}
 	}
 	backfill.SetRequest(t, req)
@@ -188,7 +188,7 @@ type HTTPJSONSpec struct {
 // SecretRef names a credential by Secret Manager resource and says where requests carry it:
 // {"header": "Authorization", "prefix": "Bearer ", "secret": "projects/P/secrets/S"} or
 // {"query": "appid", "secret": "projects/P/secrets/S/versions/3"} (no version means latest).
-type SecretRef = sources.Credential
+type SecretRef = Credential
 
 // PaginationSpec says how an http_json fetch finds its next page.
 type PaginationSpec struct {

@@ -171,7 +171,7 @@ func (h *HTTPJSONSpec) validatePagination() *backfill.FieldError {
 		return backfill.FieldErrorf(p+"start_page", "is negative")
 	}
 	if pg.MaxPages < 0 || pg.MaxPages > MaxPagesLimit {
-		return backfill.FieldErrorf(p+"max_pages", "%d is outside 0..%d (0 means %d)", pg.MaxPages, MaxPagesLimit, sources.DefaultMaxPages)
+		return backfill.FieldErrorf(p+"max_pages", "%d is outside 0..%d (0 means %d)", pg.MaxPages, MaxPagesLimit, DefaultMaxPages)
 	}
 	if pg.Type == PageNone {
 		if pg.MaxPages != 0 {

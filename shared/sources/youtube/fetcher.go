@@ -102,7 +102,7 @@ type Lazy struct {
 	d backfill.Deps
 
 	mu sync.Mutex // serialises builds
-	yt *sources.YouTube
+	yt *YouTube
 }
 
 // NewLazy returns the lazy client over d's settings.
@@ -115,7 +115,7 @@ func NewLazy(d backfill.Deps) *Lazy {
 
 // Fetch runs the task's query.
 func (l *Lazy) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result, error) {
-	var q sources.YouTubeQuery
+	var q YouTubeQuery
 	if err := backfill.Request(t, &q, "a youtube query"); err != nil {
 		return nil, &sources.Error{Kind: sources.Permanent, Reason: "badTask", Err: err}
 	}
@@ -124,7 +124,7 @@ func (l *Lazy) Fetch(ctx context.Context, t backfill.TaskSpec) (*sources.Result,
 
 // Query runs q on the shared client. A client that cannot be built is a Transient error: the
 // secrets or the deployment can be fixed while the task waits in the queue.
-func (l *Lazy) Query(ctx context.Context, q sources.YouTubeQuery) (*sources.Result, error) {
+func (l *Lazy) Query(ctx context.Context, q YouTubeQuery) (*sources.Result, error) {
 	yt, err := l.client(ctx)
 	if err != nil {
 		return nil, &sources.Error{Kind: sources.Transient, Reason: "clientUnavailable", Err: err}
@@ -136,7 +136,7 @@ func (l *Lazy) Query(ctx context.Context, q sources.YouTubeQuery) (*sources.Resu
 	return res, err
 }
 
-func (l *Lazy) client(ctx context.Context) (*sources.YouTube, error) {
+func (l *Lazy) client(ctx context.Context) (*YouTube, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.yt != nil {
@@ -146,14 +146,14 @@ func (l *Lazy) client(ctx context.Context) (*sources.YouTube, error) {
 	if !GrantConfigured(s) {
 		return nil, errNoGrant
 	}
-	yc := sources.YouTubeConfig{TokenURL: s.Text(EnvTokenURL), BaseURL: s.Text(EnvAPIBaseURL), HTTPTimeout: l.d.APITimeout,
+	yc := YouTubeConfig{TokenURL: s.Text(EnvTokenURL), BaseURL: s.Text(EnvAPIBaseURL), HTTPTimeout: l.d.APITimeout,
 		Now: l.d.Now, Logger: l.d.Logger, Transport: l.d.Transport}
 	var err error
 	if yc.ClientID, yc.ClientSecret, yc.RefreshToken, err = Grant(ctx, s, l.d.Secrets); err != nil {
 		return nil, err
 	}
 	// The client and its token source outlive this request.
-	yt, err := sources.NewYouTube(context.WithoutCancel(ctx), yc)
+	yt, err := NewYouTube(context.WithoutCancel(ctx), yc)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (l *Lazy) client(ctx context.Context) (*sources.YouTube, error) {
 }
 
 // drop forgets yt (unless another request already replaced it) and the grant's secrets.
-func (l *Lazy) drop(yt *sources.YouTube) {
+func (l *Lazy) drop(yt *YouTube) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.yt != yt {

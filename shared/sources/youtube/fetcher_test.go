@@ -13,7 +13,7 @@ import (
 // Transient (the deployment can be fixed while the task waits), naming the settings to set.
 func TestFetcherWithoutGrant(t *testing.T) {
 	task := backfill.TaskSpec{JobID: "bf-1", Shard: "video=a/2026-01-01..2026-01-01", Source: Name}
-	backfill.SetRequest(&task, &sources.YouTubeQuery{IDs: "channel==MINE", StartDate: "2026-01-01", EndDate: "2026-01-01", Metrics: []string{"views"}})
+	backfill.SetRequest(&task, &YouTubeQuery{IDs: "channel==MINE", StartDate: "2026-01-01", EndDate: "2026-01-01", Metrics: []string{"views"}})
 	_, err := Source{}.NewFetcher(backfill.Deps{}).Fetch(context.Background(), task)
 	if k := sources.KindOf(err); k != sources.Transient {
 		t.Errorf("Fetch() kind = %v, want Transient (err %v)", k, err)

@@ -32,7 +32,7 @@ func (Source) Validate(section any, lim backfill.Limits) *backfill.FieldError {
 func (Source) Task(p *backfill.Plan, t *backfill.TaskSpec) { youTubeTask(p, t) }
 
 func (Source) CheckTask(t backfill.TaskSpec) error {
-	var q sources.YouTubeQuery
+	var q YouTubeQuery
 	return backfill.Request(t, &q, "a youtube query")
 }
 
@@ -66,7 +66,7 @@ const channelVideosEstimate = 200
 func youTubeTask(p *backfill.Plan, t *backfill.TaskSpec) {
 	y := p.Section().(*YouTubeSpec)
 	chunk := p.Chunks[t.Index%len(p.Chunks)]
-	q := &sources.YouTubeQuery{
+	q := &YouTubeQuery{
 		StartDate:  chunk.Start,
 		EndDate:    chunk.End,
 		Metrics:    append([]string(nil), y.Metrics...),
@@ -131,7 +131,7 @@ func (Source) Rows(task backfill.TaskSpec, res *sources.Result, fetchedAt time.T
 		out = append(out, backfill.Row{JobID: task.JobID, Shard: task.Shard, RowIndex: &i, Source: task.Source,
 			FetchedAt: fetchedAt, VideoID: video, Day: day, Record: string(b)})
 	}
-	var q sources.YouTubeQuery
+	var q YouTubeQuery
 	if err := backfill.Request(task, &q, "a youtube query"); err == nil {
 		filterVideo := videoOfFilter(q.Filters)
 		for _, values := range res.Rows {

@@ -55,7 +55,7 @@ const rawPart = 900_000
 func main() {
 	url := flag.String("url", "", "GA4 API base URL")
 	mode := flag.String("mode", "streamed", "streamed or buffered")
-	limit := flag.Int("limit", sources.GA4MaxLimit, "the spec's limit")
+	limit := flag.Int("limit", ga4src.GA4MaxLimit, "the spec's limit")
 	start := flag.String("start", "2026-01-01", "start date")
 	end := flag.String("end", "2026-01-01", "end date")
 	dims := flag.String("dimensions", "date", "dimensions")
@@ -64,13 +64,13 @@ func main() {
 	flag.Parse()
 
 	ctx := context.Background()
-	g, err := sources.NewGA4(ctx, sources.GA4Config{BaseURL: *url, HTTPTimeout: 5 * time.Minute,
+	g, err := ga4src.NewGA4(ctx, ga4src.GA4Config{BaseURL: *url, HTTPTimeout: 5 * time.Minute,
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ya29.bench"})})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	q := sources.GA4Query{Property: "properties/" + *property, StartDate: *start, EndDate: *end,
+	q := ga4src.GA4Query{Property: "properties/" + *property, StartDate: *start, EndDate: *end,
 		Dimensions: strings.Split(*dims, ","), Metrics: strings.Split(*mets, ","), Limit: *limit}
 	task := backfill.TaskSpec{JobID: "bf-bench", Shard: "property=" + *property + "/" + *start + ".." + *end,
 		Source: ga4src.Name}
@@ -102,8 +102,8 @@ func main() {
 
 // buffered is the worker before streaming: the whole report (Fetch), its rows, their values,
 // all alive until the one append.
-func buffered(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows, pages, calls int, err error) {
-	var q sources.GA4Query
+func buffered(ctx context.Context, g *ga4src.GA4, task backfill.TaskSpec) (rows, pages, calls int, err error) {
+	var q ga4src.GA4Query
 	if err := backfill.Request(task, &q, "a ga4 query"); err != nil {
 		return 0, 0, 0, err
 	}
@@ -122,7 +122,7 @@ func buffered(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows
 }
 
 // streamed is the worker's GA4 path: each batch becomes rows and values, handed on and dropped.
-func streamed(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows, pages, calls int, err error) {
+func streamed(ctx context.Context, g *ga4src.GA4, task backfill.TaskSpec) (rows, pages, calls int, err error) {
 	head := make([]byte, 0, rawPart)
 	var cur []byte
 	keepRaw := func(p []byte) error {
@@ -144,11 +144,11 @@ func streamed(ctx context.Context, g *sources.GA4, task backfill.TaskSpec) (rows
 		return nil
 	}
 	now := time.Now()
-	var q sources.GA4Query
+	var q ga4src.GA4Query
 	if err := backfill.Request(task, &q, "a ga4 query"); err != nil {
 		return 0, 0, 0, err
 	}
-	sum, err := g.Stream(ctx, q, false, sources.GA4Sink{
+	sum, err := g.Stream(ctx, q, false, ga4src.GA4Sink{
 		Records: func(first int, recs []map[string]any) error {
 			out := ga4src.Rows(task, recs, first, now)
 			values := make([]map[string]any, len(out))

@@ -1,4 +1,4 @@
-package sources_test
+package youtube_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
 )
 
 // fakeClock is a settable clock shared by the client and the fake server.
@@ -36,14 +37,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newYouTube starts a fake and a client pointed at it.
-func newYouTube(t *testing.T, clock func() time.Time, timeout time.Duration, opts ...sourcestest.Option) (*sourcestest.YouTubeServer, *sources.YouTube) {
+func newYouTube(t *testing.T, clock func() time.Time, timeout time.Duration, opts ...sourcestest.Option) (*sourcestest.YouTubeServer, *youtube.YouTube) {
 	t.Helper()
 	if clock != nil {
 		opts = append(opts, sourcestest.WithClock(clock))
 	}
 	srv := sourcestest.NewYouTubeServer(opts...)
 	t.Cleanup(srv.Close)
-	yt, err := sources.NewYouTube(context.Background(), sources.YouTubeConfig{
+	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID:     sourcestest.DefaultClientID,
 		ClientSecret: sourcestest.DefaultClientSecret,
 		RefreshToken: sourcestest.DefaultRefreshToken,
@@ -58,8 +59,8 @@ func newYouTube(t *testing.T, clock func() time.Time, timeout time.Duration, opt
 	return srv, yt
 }
 
-func dailyQuery() sources.YouTubeQuery {
-	return sources.YouTubeQuery{
+func dailyQuery() youtube.YouTubeQuery {
+	return youtube.YouTubeQuery{
 		IDs:        "channel==MINE",
 		StartDate:  "2024-02-27",
 		EndDate:    "2024-03-02",
@@ -88,7 +89,7 @@ func TestQueryRoundTripsRowsAndTypes(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		q        sources.YouTubeQuery
+		q        youtube.YouTubeQuery
 		wantCols []sources.Column
 		wantRows [][]any
 	}{
@@ -276,7 +277,7 @@ func TestQueryErrorClassification(t *testing.T) {
 	tests := []struct {
 		name           string
 		fail           func(*sourcestest.YouTubeServer)
-		edit           func(*sources.YouTubeQuery)
+		edit           func(*youtube.YouTubeQuery)
 		wantKind       sources.ErrorKind
 		wantStatus     int
 		wantReason     string
@@ -303,7 +304,7 @@ func TestQueryErrorClassification(t *testing.T) {
 		},
 		{
 			name:       "403 not the channel owner",
-			edit:       func(q *sources.YouTubeQuery) { q.IDs = "channel==UCsomeoneelse" },
+			edit:       func(q *youtube.YouTubeQuery) { q.IDs = "channel==UCsomeoneelse" },
 			wantKind:   sources.Permanent,
 			wantStatus: 403, wantReason: "forbidden",
 		},
@@ -315,14 +316,14 @@ func TestQueryErrorClassification(t *testing.T) {
 		},
 		{
 			name:       "400 unknown metric carries Google's message",
-			edit:       func(q *sources.YouTubeQuery) { q.Metrics = []string{"views", "foo"} },
+			edit:       func(q *youtube.YouTubeQuery) { q.Metrics = []string{"views", "foo"} },
 			wantKind:   sources.Permanent,
 			wantStatus: 400, wantReason: "badRequest",
 			wantMessage: "Unknown identifier (foo) given in field parameters.metrics.",
 		},
 		{
 			name:       "invalid date never reaches the API",
-			edit:       func(q *sources.YouTubeQuery) { q.StartDate = "2024-3-1" },
+			edit:       func(q *youtube.YouTubeQuery) { q.StartDate = "2024-3-1" },
 			wantKind:   sources.Permanent,
 			wantReason: "invalidQuery",
 		},
@@ -373,7 +374,7 @@ func TestQueryTimeoutIsTransient(t *testing.T) {
 func TestTokenEndpointDownIsTransient(t *testing.T) {
 	srv := sourcestest.NewYouTubeServer()
 	srv.Close() // nothing listens any more
-	yt, err := sources.NewYouTube(context.Background(), sources.YouTubeConfig{
+	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID: "id", ClientSecret: "secret", RefreshToken: "rt",
 		TokenURL: srv.TokenURL(), BaseURL: srv.URL(), HTTPTimeout: time.Second,
 	})
@@ -418,7 +419,7 @@ func TestConcurrentQueriesShareOneTokenSource(t *testing.T) {
 func BenchmarkQuery(b *testing.B) {
 	srv := sourcestest.NewYouTubeServer()
 	defer srv.Close()
-	yt, err := sources.NewYouTube(context.Background(), sources.YouTubeConfig{
+	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID: sourcestest.DefaultClientID, ClientSecret: sourcestest.DefaultClientSecret,
 		RefreshToken: sourcestest.DefaultRefreshToken, TokenURL: srv.TokenURL(), BaseURL: srv.URL(),
 	})

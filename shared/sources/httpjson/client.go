@@ -1,4 +1,4 @@
-package sources
+package httpjson
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,7 +41,7 @@ const (
 // HTTPJSONConfig configures an HTTPJSON fetcher.
 type HTTPJSONConfig struct {
 	// Policy is the SSRF guard; its zero value refuses every host.
-	Policy HostPolicy
+	Policy sources.HostPolicy
 	// Timeout bounds each request (per page); 0 means DefaultHTTPTimeout.
 	Timeout time.Duration
 	// MaxBytes caps each response body; 0 means DefaultMaxBytes.
@@ -110,7 +112,7 @@ type Pagination struct {
 // use.
 type HTTPJSON struct {
 	client   *http.Client
-	policy   HostPolicy
+	policy   sources.HostPolicy
 	timeout  time.Duration
 	maxBytes int64
 	ua       string
@@ -125,7 +127,7 @@ func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
 	h := &HTTPJSON{policy: cfg.Policy, timeout: cfg.Timeout, maxBytes: cfg.MaxBytes, ua: cfg.UserAgent, now: cfg.Now, log: cfg.Logger,
 		secrets: cfg.Secrets}
 	if h.timeout <= 0 {
-		h.timeout = DefaultHTTPTimeout
+		h.timeout = sources.DefaultHTTPTimeout
 	}
 	if h.maxBytes <= 0 {
 		h.maxBytes = DefaultMaxBytes
@@ -139,7 +141,7 @@ func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: cfg.Policy.dialControl}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: cfg.Policy.DialControl}
 	transport := &http.Transport{
 		// No proxy: a proxy would be the address dialled and checked, not the
 		// API host, which would defeat the dial-time guard.
@@ -164,23 +166,13 @@ func NewHTTPJSON(cfg HTTPJSONConfig) *HTTPJSON {
 	return h
 }
 
-// Page is one fetched page: its number (from 1), its body as received and its records.
-type Page struct {
-	N       int
-	Body    []byte
-	Records []map[string]any
-	// Quota is the API's quota report after this page, when it gives one; the worker keeps
-	// the last page's.
-	Quota *Quota
-}
-
 // Fetch follows req's pagination to the end and returns every record and
 // every page body. Errors are *Error; host-policy refusals also match
 // ErrHostNotAllowed. It holds the whole result in memory: a task of any size
 // should use Stream.
-func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, error) {
-	res := &Result{}
-	calls, err := h.Stream(ctx, req, func(p Page) error {
+func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*sources.Result, error) {
+	res := &sources.Result{}
+	calls, err := h.Stream(ctx, req, func(p sources.Page) error {
 		res.Pages = append(res.Pages, p.Body)
 		res.Raw = p.Body
 		res.Records = append(res.Records, p.Records...)
@@ -200,25 +192,25 @@ func (h *HTTPJSON) Fetch(ctx context.Context, req HTTPJSONRequest) (*Result, err
 // refusals also match ErrHostNotAllowed. No error of its own and no log line quotes the value
 // of a credential req names, in any encoding, wherever it came from (the API echoes them in
 // next links, redirects and error pages).
-func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page) error) (calls int, err error) {
-	var red *redactor
+func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(sources.Page) error) (calls int, err error) {
+	var red *sources.Redactor
 	var fnErr error
 	defer func() {
-		var se *Error
+		var se *sources.Error
 		if errors.As(err, &se) {
 			se.APICalls = calls
 		}
 		// The one place Stream's failures leave the source. fn's errors are the caller's own.
 		if err != fnErr {
-			err = red.sourceError(err)
+			err = red.SourceError(err)
 		}
 	}()
 	if err := h.policy.CheckURL(req.URL); err != nil {
-		return 0, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("checking %s: %w", req.URL, err)}
+		return 0, &sources.Error{Kind: sources.Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("checking %s: %w", req.URL, err)}
 	}
 	pager, err := newPager(req)
 	if err != nil {
-		return 0, &Error{Kind: Permanent, Reason: "invalidRequest", Err: err}
+		return 0, &sources.Error{Kind: sources.Permanent, Reason: "invalidRequest", Err: err}
 	}
 	creds, err := h.credentials(ctx, req.Secrets)
 	if err != nil {
@@ -228,7 +220,7 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 	for i, c := range creds {
 		values[i] = c.value
 	}
-	red = newRedactor(values...)
+	red = sources.NewRedactor(values...)
 	maxPages := req.Pagination.MaxPages
 	if maxPages <= 0 {
 		maxPages = DefaultMaxPages
@@ -236,10 +228,10 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 	next := pager.first()
 	for n := 1; next != ""; n++ {
 		if n > maxPages {
-			return calls, &Error{Kind: Permanent, Reason: "tooManyPages", Err: fmt.Errorf("fetching %s: more than %d pages", req.URL, maxPages)}
+			return calls, &sources.Error{Kind: sources.Permanent, Reason: "tooManyPages", Err: fmt.Errorf("fetching %s: more than %d pages", req.URL, maxPages)}
 		}
 		if err := h.policy.CheckURL(next); err != nil {
-			return calls, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("following page %d: %w", n, err)}
+			return calls, &sources.Error{Kind: sources.Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("following page %d: %w", n, err)}
 		}
 		body, err := h.get(ctx, next, req.Headers, creds, red)
 		calls++
@@ -248,18 +240,18 @@ func (h *HTTPJSON) Stream(ctx context.Context, req HTTPJSONRequest, fn func(Page
 		}
 		doc, err := decodeJSON(body)
 		if err != nil {
-			return calls, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "notJSON", Err: fmt.Errorf("decoding page %d of %s: %w", n, req.URL, err)}
+			return calls, &sources.Error{Kind: sources.Permanent, Status: http.StatusOK, Reason: "notJSON", Err: fmt.Errorf("decoding page %d of %s: %w", n, req.URL, err)}
 		}
 		records, err := extractRecords(doc, req.RecordsPath)
 		if err != nil {
-			return calls, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badRecords", Err: fmt.Errorf("reading records of page %d of %s: %w", n, req.URL, err)}
+			return calls, &sources.Error{Kind: sources.Permanent, Status: http.StatusOK, Reason: "badRecords", Err: fmt.Errorf("reading records of page %d of %s: %w", n, req.URL, err)}
 		}
 		h.log.DebugContext(ctx, "fetched json page", "url", red.String(next), "page", n, "records", len(records), "bytes", len(body))
 		if next, err = pager.next(next, doc, len(records)); err != nil {
-			return calls, &Error{Kind: Permanent, Reason: "badPagination", Err: fmt.Errorf("paging %s after page %d: %w", req.URL, n, err)}
+			return calls, &sources.Error{Kind: sources.Permanent, Reason: "badPagination", Err: fmt.Errorf("paging %s after page %d: %w", req.URL, n, err)}
 		}
 		doc = nil
-		if err := fn(Page{N: n, Body: body, Records: records}); err != nil {
+		if err := fn(sources.Page{N: n, Body: body, Records: records}); err != nil {
 			fnErr = err
 			return calls, err
 		}
@@ -280,18 +272,18 @@ func (h *HTTPJSON) credentials(ctx context.Context, refs []Credential) ([]resolv
 		return nil, nil
 	}
 	if h.secrets == nil {
-		return nil, &Error{Kind: Permanent, Reason: "noSecretResolver", Err: errors.New("the request names secrets and this fetcher has no Secret Manager access")}
+		return nil, &sources.Error{Kind: sources.Permanent, Reason: "noSecretResolver", Err: errors.New("the request names secrets and this fetcher has no Secret Manager access")}
 	}
 	out := make([]resolved, 0, len(refs))
 	for _, c := range refs {
 		v, err := h.secrets.Resolve(ctx, c.Secret)
 		if err != nil {
-			kind := Transient
+			kind := sources.Transient
 			switch status.Code(err) {
 			case codes.NotFound, codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition:
-				kind = Permanent
+				kind = sources.Permanent
 			}
-			return nil, &Error{Kind: kind, Reason: "secretUnavailable", Err: fmt.Errorf("reading credential %s: %w", c.Secret, err)}
+			return nil, &sources.Error{Kind: kind, Reason: "secretUnavailable", Err: fmt.Errorf("reading credential %s: %w", c.Secret, err)}
 		}
 		out = append(out, resolved{Credential: c, value: v})
 	}
@@ -301,12 +293,12 @@ func (h *HTTPJSON) credentials(ctx context.Context, refs []Credential) ([]resolv
 // get performs one GET and returns the body of a 2xx response. Credentials are added to the
 // request only, but u (a next link) may hold one the API echoed: Stream redacts the errors, and
 // red redacts an error body here, before it is cut short (which could leave part of one).
-func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string, creds []resolved, red *redactor) ([]byte, error) {
+func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string, creds []resolved, red *sources.Redactor) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, &Error{Kind: Permanent, Reason: "invalidRequest", Err: fmt.Errorf("building request for %s: %w", u, err)}
+		return nil, &sources.Error{Kind: sources.Permanent, Reason: "invalidRequest", Err: fmt.Errorf("building request for %s: %w", u, err)}
 	}
 	r.Header.Set("Accept", "application/json")
 	r.Header.Set("User-Agent", h.ua)
@@ -330,36 +322,36 @@ func (h *HTTPJSON) get(ctx context.Context, u string, headers map[string]string,
 		if errors.As(err, &ue) {
 			ue.URL = u // the request's URL may hold a credential
 		}
-		if errors.Is(err, ErrHostNotAllowed) {
-			return nil, &Error{Kind: Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("requesting %s: %w", u, err)}
+		if errors.Is(err, sources.ErrHostNotAllowed) {
+			return nil, &sources.Error{Kind: sources.Permanent, Reason: "hostNotAllowed", Err: fmt.Errorf("requesting %s: %w", u, err)}
 		}
-		se := ClassifyTransport(err)
+		se := sources.ClassifyTransport(err)
 		se.Err = fmt.Errorf("requesting %s: %w", u, err)
 		return nil, se
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBytes+1))
 	if err != nil {
-		se := ClassifyTransport(err)
+		se := sources.ClassifyTransport(err)
 		se.Status = resp.StatusCode
 		se.Err = fmt.Errorf("reading response of %s: %w", u, err)
 		return nil, se
 	}
 	if resp.StatusCode/100 != 2 {
-		reason, msg := googleReason(body)
+		reason, msg := sources.GoogleReason(body)
 		if msg == "" {
-			msg = snippet([]byte(red.String(string(body[:min(len(body), maxRedactBody)]))))
+			msg = snippet([]byte(red.String(string(body[:min(len(body), sources.MaxRedactBody)]))))
 		}
-		return nil, &Error{
-			Kind:       kindForStatus(resp.StatusCode, reason),
+		return nil, &sources.Error{
+			Kind:       sources.KindForStatus(resp.StatusCode, reason),
 			Status:     resp.StatusCode,
 			Reason:     reason,
-			RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After"), h.now()),
+			RetryAfter: sources.ParseRetryAfter(resp.Header.Get("Retry-After"), h.now()),
 			Err:        fmt.Errorf("requesting %s: http %d: %s", u, resp.StatusCode, msg),
 		}
 	}
 	if int64(len(body)) > h.maxBytes {
-		return nil, &Error{Kind: Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
+		return nil, &sources.Error{Kind: sources.Permanent, Status: resp.StatusCode, Reason: "responseTooLarge",
 			Err: fmt.Errorf("reading %s: response over %d bytes", u, h.maxBytes)}
 	}
 	return body, nil

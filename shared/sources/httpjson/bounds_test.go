@@ -1,4 +1,4 @@
-package sources_test
+package httpjson_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // TestHTTPJSONResponseBound: a response of exactly MaxBytes is read; one byte more fails the
@@ -20,8 +21,8 @@ func TestHTTPJSONResponseBound(t *testing.T) {
 		{int64(len(body)), ""},
 		{int64(len(body)) - 1, "response over"},
 	} {
-		h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy, MaxBytes: tc.max})
-		res, err := h.Fetch(t.Context(), sources.HTTPJSONRequest{URL: srv.URL, RecordsPath: "data.items"})
+		h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy, MaxBytes: tc.max})
+		res, err := h.Fetch(t.Context(), httpjson.HTTPJSONRequest{URL: srv.URL, RecordsPath: "data.items"})
 		var se *sources.Error
 		switch {
 		case tc.wantErr == "" && (err != nil || len(res.Records) != 1):

@@ -1,4 +1,4 @@
-package sources
+package ga4
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"google.golang.org/api/googleapi"
 )
@@ -90,22 +92,22 @@ func GA4RequestRows(q GA4Query) int {
 func (g *GA4) Stream(ctx context.Context, q GA4Query, sampled bool, sink GA4Sink) (GA4Summary, error) {
 	var sum GA4Summary
 	if err := q.validate(); err != nil {
-		return sum, &Error{Kind: Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating ga4 query: %w", err)}
+		return sum, &sources.Error{Kind: sources.Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating ga4 query: %w", err)}
 	}
 	limit := GA4RequestRows(q)
 	var rowCount int64
 	retried401 := false
 	for {
-		ex := &exchange{stream: true}
+		ex := &sources.Exchange{Stream: true}
 		page, err := g.streamPage(ctx, q, sum.Rows, limit, sampled, sink, ex)
-		if ex.sent {
+		if ex.Sent {
 			sum.APICalls++
 		}
-		var se *Error
+		var se *sources.Error
 		if errors.As(err, &se) && se.Status == http.StatusUnauthorized && !retried401 && g.cache != nil {
 			retried401 = true
 			g.log.WarnContext(ctx, "ga4 rejected the access token; refreshing and retrying once", "property", q.Property)
-			g.cache.invalidate(ex.token)
+			g.cache.Invalidate(ex.Token)
 			continue
 		}
 		if err != nil {
@@ -128,14 +130,14 @@ func (g *GA4) Stream(ctx context.Context, q GA4Query, sampled bool, sink GA4Sink
 
 // streamPage sends one runReport and streams its answer. A 2xx body is decoded by a
 // ga4PageDecoder; anything else is classified as Report's errors are.
-func (g *GA4) streamPage(ctx context.Context, q GA4Query, offset, limit int, sampled bool, sink GA4Sink, ex *exchange) (ga4Page, error) {
+func (g *GA4) streamPage(ctx context.Context, q GA4Query, offset, limit int, sampled bool, sink GA4Sink, ex *sources.Exchange) (ga4Page, error) {
 	// The attempt's timeout bounds the API's silence (time to the headers, then between reads),
 	// not the sink's work: the clock stops while the sink writes.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stall := time.AfterFunc(g.timeout, func() { cancel(errGA4Stalled) })
 	defer stall.Stop()
-	resp, err := g.post(withExchange(ctx, ex), q, offset, limit)
+	resp, err := g.post(sources.WithExchange(ctx, ex), q, offset, limit)
 	if err != nil {
 		return ga4Page{}, g.streamError(ctx, err)
 	}
@@ -149,7 +151,7 @@ func (g *GA4) streamPage(ctx context.Context, q GA4Query, offset, limit int, sam
 		defer stall.Reset(g.timeout)
 		return f()
 	}
-	in := &ga4BodyReader{r: resp.Body, left: maxReportBytes, progress: func() { stall.Reset(g.timeout) }}
+	in := &ga4BodyReader{r: resp.Body, left: sources.MaxReportBytes, progress: func() { stall.Reset(g.timeout) }}
 	tee := &ga4Tee{r: in, sink: sink.Body, pause: pause}
 	d := newGA4PageDecoder(tee, sampled, limit, func(first int, recs []map[string]any) error {
 		return pause(func() error { return sink.Records(offset+first, recs) })
@@ -164,7 +166,7 @@ func (g *GA4) streamPage(ctx context.Context, q GA4Query, offset, limit int, sam
 		// The wire failed (a reset, a cut, the stall timer): the same answer as a failed read.
 		return page, g.streamError(ctx, in.err)
 	case err != nil:
-		return page, &Error{Kind: Permanent, Status: resp.StatusCode, Reason: ga4ErrReason(err),
+		return page, &sources.Error{Kind: sources.Permanent, Status: resp.StatusCode, Reason: ga4ErrReason(err),
 			Err: fmt.Errorf("decoding ga4 report at offset %d: %w", offset, err)}
 	}
 	if err := tee.finish(); err != nil {
@@ -179,15 +181,15 @@ func (g *GA4) streamPage(ctx context.Context, q GA4Query, offset, limit int, sam
 		}
 	}
 	if page.rows > 0 && page.sampled != sampled {
-		return page, &Error{Kind: Transient, Status: resp.StatusCode, Reason: "samplingChanged", Err: &GA4SamplingError{Sampled: page.sampled}}
+		return page, &sources.Error{Kind: sources.Transient, Status: resp.StatusCode, Reason: "samplingChanged", Err: &GA4SamplingError{Sampled: page.sampled}}
 	}
 	return page, nil
 }
 
 var errGA4Stalled = errors.New("the ga4 api sent nothing for the attempt's timeout")
 
-// errGA4ResponseTooLarge is a page body over maxReportBytes.
-var errGA4ResponseTooLarge = fmt.Errorf("ga4 response over %d bytes", maxReportBytes)
+// errGA4ResponseTooLarge is a page body over MaxReportBytes.
+var errGA4ResponseTooLarge = fmt.Errorf("ga4 response over %d bytes", sources.MaxReportBytes)
 
 // errGA4RowTooLarge is a row over GA4MaxRowBytes (or another value over ga4MaxValueBytes).
 var errGA4RowTooLarge = fmt.Errorf("over the %d bytes a ga4 row may take", GA4MaxRowBytes)
@@ -200,12 +202,12 @@ func ga4ErrReason(err error) string {
 }
 
 // streamError classifies a failure to send or read, naming the stall timer as a timeout.
-func (g *GA4) streamError(ctx context.Context, err error) *Error {
+func (g *GA4) streamError(ctx context.Context, err error) *sources.Error {
 	if errors.Is(context.Cause(ctx), errGA4Stalled) {
-		return &Error{Kind: Transient, Reason: "timeout", Err: fmt.Errorf("ga4 runReport: %w: %w", errGA4Stalled, err)}
+		return &sources.Error{Kind: sources.Transient, Reason: "timeout", Err: fmt.Errorf("ga4 runReport: %w: %w", errGA4Stalled, err)}
 	}
 	if errors.Is(err, errGA4ResponseTooLarge) {
-		return &Error{Kind: Permanent, Status: http.StatusOK, Reason: "responseTooLarge", Err: err}
+		return &sources.Error{Kind: sources.Permanent, Status: http.StatusOK, Reason: "responseTooLarge", Err: err}
 	}
 	return g.classify(err)
 }

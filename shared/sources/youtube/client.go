@@ -1,4 +1,4 @@
-package sources
+package youtube
 
 import (
 	"context"
@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -26,9 +27,6 @@ const (
 	// MaxVideosPerFilter is the most ids the planner puts in one
 	// video==a,b,... filter.
 	MaxVideosPerFilter = 500
-	// DefaultHTTPTimeout bounds one API attempt when YouTubeConfig.HTTPTimeout
-	// and HTTPJSONConfig.Timeout are zero.
-	DefaultHTTPTimeout = 30 * time.Second
 )
 
 // YouTubeConfig configures a YouTube Analytics client.
@@ -80,7 +78,7 @@ type YouTubeQuery struct {
 // concurrent use; all queries share one token source.
 type YouTube struct {
 	svc     *youtubeanalytics.Service
-	tokens  *tokenCache
+	tokens  *sources.TokenCache
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
@@ -93,7 +91,7 @@ func NewYouTube(ctx context.Context, cfg YouTubeConfig) (*YouTube, error) {
 		return nil, errors.New("creating youtube analytics client: client id, client secret and refresh token are required")
 	}
 	if cfg.HTTPTimeout <= 0 {
-		cfg.HTTPTimeout = DefaultHTTPTimeout
+		cfg.HTTPTimeout = sources.DefaultHTTPTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -122,9 +120,9 @@ func NewYouTube(ctx context.Context, cfg YouTubeConfig) (*YouTube, error) {
 	// keeps ctx's values but not its cancellation.
 	tokenCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient,
 		&http.Client{Transport: base, Timeout: cfg.HTTPTimeout})
-	tokens := &tokenCache{conf: conf, ctx: tokenCtx, now: cfg.Now, margin: TokenRefreshMargin, refreshToken: cfg.RefreshToken}
+	tokens := sources.NewTokenCache(tokenCtx, conf, cfg.RefreshToken, cfg.Now)
 
-	client := &http.Client{Transport: &capturingTransport{tokens: tokens, base: base, api: "youtube analytics"}}
+	client := &http.Client{Transport: &sources.GoogleTransport{Tokens: tokens, Base: base, API: "youtube analytics"}}
 	opts := []option.ClientOption{option.WithHTTPClient(client)}
 	if cfg.BaseURL != "" {
 		u := cfg.BaseURL
@@ -140,18 +138,15 @@ func NewYouTube(ctx context.Context, cfg YouTubeConfig) (*YouTube, error) {
 	return &YouTube{svc: svc, tokens: tokens, timeout: cfg.HTTPTimeout, now: cfg.Now, log: cfg.Logger}, nil
 }
 
-// datePattern is reports.query's startDate/endDate pattern.
-var datePattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
-
 // validate rejects what Google would reject with a 400, without spending a
 // quota unit.
 func (q YouTubeQuery) validate() error {
 	switch {
 	case q.IDs == "":
 		return errors.New("ids is required")
-	case !datePattern.MatchString(q.StartDate):
+	case !sources.DatePattern.MatchString(q.StartDate):
 		return fmt.Errorf("startDate %q is not YYYY-MM-DD", q.StartDate)
-	case !datePattern.MatchString(q.EndDate):
+	case !sources.DatePattern.MatchString(q.EndDate):
 		return fmt.Errorf("endDate %q is not YYYY-MM-DD", q.EndDate)
 	case q.StartDate > q.EndDate:
 		return fmt.Errorf("startDate %s is after endDate %s", q.StartDate, q.EndDate)
@@ -166,19 +161,19 @@ func (q YouTubeQuery) validate() error {
 // Query runs q once (twice when the first attempt gets a 401: the cached
 // access token is dropped, refreshed and the query retried once). Errors are
 // *Error.
-func (y *YouTube) Query(ctx context.Context, q YouTubeQuery) (*Result, error) {
+func (y *YouTube) Query(ctx context.Context, q YouTubeQuery) (*sources.Result, error) {
 	if err := q.validate(); err != nil {
-		return nil, &Error{Kind: Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating youtube analytics query: %w", err)}
+		return nil, &sources.Error{Kind: sources.Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating youtube analytics query: %w", err)}
 	}
-	res := &Result{}
+	res := &sources.Result{}
 	for attempt := 1; ; attempt++ {
-		ex := &exchange{}
-		err := y.queryOnce(ctx, q, ex)
-		if ex.sent {
+		ex := &sources.Exchange{}
+		decoded, err := y.queryOnce(ctx, q, ex)
+		if ex.Sent {
 			res.APICalls++
 		}
 		if err == nil {
-			return y.result(res, ex)
+			return y.result(res, ex, decoded)
 		}
 		se := y.classify(err)
 		if se.Status == http.StatusUnauthorized && attempt == 1 {
@@ -186,7 +181,7 @@ func (y *YouTube) Query(ctx context.Context, q YouTubeQuery) (*Result, error) {
 			// or the server's clock disagrees with ours): refresh and retry
 			// once; a second 401 goes back to the queue as Transient.
 			y.log.WarnContext(ctx, "youtube analytics rejected the access token; refreshing and retrying once", "ids", q.IDs)
-			y.tokens.invalidate(ex.token)
+			y.tokens.Invalidate(ex.Token)
 			continue
 		}
 		se.APICalls = res.APICalls
@@ -195,7 +190,7 @@ func (y *YouTube) Query(ctx context.Context, q YouTubeQuery) (*Result, error) {
 }
 
 // queryOnce issues one reports.query through the generated client.
-func (y *YouTube) queryOnce(ctx context.Context, q YouTubeQuery, ex *exchange) error {
+func (y *YouTube) queryOnce(ctx context.Context, q YouTubeQuery, ex *sources.Exchange) (*youtubeanalytics.QueryResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, y.timeout)
 	defer cancel()
 	call := y.svc.Reports.Query().
@@ -221,80 +216,52 @@ func (y *YouTube) queryOnce(ctx context.Context, q YouTubeQuery, ex *exchange) e
 	if q.Currency != "" {
 		call.Currency(q.Currency)
 	}
-	resp, err := call.Context(withExchange(ctx, ex)).Do()
-	if err != nil {
-		return err
-	}
-	ex.decoded = resp
-	return nil
+	return call.Context(sources.WithExchange(ctx, ex)).Do()
 }
 
 // result fills res from a successful exchange.
-func (y *YouTube) result(res *Result, ex *exchange) (*Result, error) {
-	raw := ex.body
-	if raw == nil && ex.decoded != nil {
+func (y *YouTube) result(res *sources.Result, ex *sources.Exchange, decoded *youtubeanalytics.QueryResponse) (*sources.Result, error) {
+	raw := ex.Body
+	if raw == nil && decoded != nil {
 		// Only when a caller-supplied Transport hid the body from us.
-		b, err := ex.decoded.MarshalJSON()
+		b, err := decoded.MarshalJSON()
 		if err != nil {
-			return nil, &Error{Kind: Permanent, Err: fmt.Errorf("re-encoding youtube analytics response: %w", err)}
+			return nil, &sources.Error{Kind: sources.Permanent, Err: fmt.Errorf("re-encoding youtube analytics response: %w", err)}
 		}
 		raw = b
 	}
 	cols, rows, err := decodeReport(raw)
 	if err != nil {
-		return nil, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badResponse", Err: err}
+		return nil, &sources.Error{Kind: sources.Permanent, Status: http.StatusOK, Reason: "badResponse", Err: err}
 	}
 	res.Raw, res.Pages, res.Columns, res.Rows = raw, [][]byte{raw}, cols, rows
 	return res, nil
 }
 
 // classify turns a Do error into an *Error.
-func (y *YouTube) classify(err error) *Error {
+func (y *YouTube) classify(err error) *sources.Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		return classifyTokenError(re, y.now())
+		return sources.ClassifyTokenError(re, y.now(), "youtube")
 	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		reason, _ := googleReason([]byte(ge.Body))
+		reason, _ := sources.GoogleReason([]byte(ge.Body))
 		if reason == "" && len(ge.Errors) > 0 {
 			reason = ge.Errors[0].Reason
 		}
-		kind := kindForStatus(ge.Code, reason)
-		return &Error{
+		kind := sources.KindForStatus(ge.Code, reason)
+		return &sources.Error{
 			Kind:       kind,
 			Status:     ge.Code,
 			Reason:     reason,
-			RetryAfter: ParseRetryAfter(ge.Header.Get("Retry-After"), y.now()),
+			RetryAfter: sources.ParseRetryAfter(ge.Header.Get("Retry-After"), y.now()),
 			Err:        fmt.Errorf("youtube analytics reports.query: %w", ge),
 		}
 	}
-	se := ClassifyTransport(err)
+	se := sources.ClassifyTransport(err)
 	if se.Err == err {
 		se.Err = fmt.Errorf("youtube analytics reports.query: %w", err)
 	}
 	return se
-}
-
-// classifyTokenError classifies a token endpoint failure: a dead grant blocks
-// the job; the endpoint being down is retried.
-func classifyTokenError(re *oauth2.RetrieveError, now time.Time) *Error {
-	status := 0
-	var retryAfter time.Duration
-	if re.Response != nil {
-		status = re.Response.StatusCode
-		retryAfter = ParseRetryAfter(re.Response.Header.Get("Retry-After"), now)
-	}
-	wrapped := fmt.Errorf("refreshing youtube access token: %w", re)
-	switch re.ErrorCode {
-	case "invalid_grant":
-		// Revoked by the user, expired (unused for 6 months, or 7 days for an
-		// app in "testing"), or the password changed: only a human can fix it.
-		return &Error{Kind: AuthRevoked, Status: status, Reason: re.ErrorCode, Err: wrapped}
-	case "invalid_client", "unauthorized_client":
-		// The OAuth client itself was deleted or disabled: every task of the
-		// job would fail the same way, so block rather than fail them one by one.
-		return &Error{Kind: AuthRevoked, Status: status, Reason: re.ErrorCode, Err: wrapped}
-	}
-	return &Error{Kind: kindForStatus(status, re.ErrorCode), Status: status, Reason: re.ErrorCode, RetryAfter: retryAfter, Err: wrapped}
 }

@@ -1,4 +1,4 @@
-package sources_test
+package ga4_test
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // newGA4 starts a fake GA4 API and a client pointed at it, authorized by a static token.
-func newGA4(t *testing.T, opts ...sourcestest.Option) (*sourcestest.GA4Server, *sources.GA4) {
+func newGA4(t *testing.T, opts ...sourcestest.Option) (*sourcestest.GA4Server, *ga4.GA4) {
 	t.Helper()
 	srv := sourcestest.NewGA4Server(opts...)
 	t.Cleanup(srv.Close)
-	g, err := sources.NewGA4(context.Background(), sources.GA4Config{
+	g, err := ga4.NewGA4(context.Background(), ga4.GA4Config{
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ya29.test"}),
 		BaseURL:     srv.URL(),
 		HTTPTimeout: 10 * time.Second,
@@ -30,8 +31,8 @@ func newGA4(t *testing.T, opts ...sourcestest.Option) (*sourcestest.GA4Server, *
 	return srv, g
 }
 
-func ga4Query(limit int) sources.GA4Query {
-	return sources.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-01-10",
+func ga4Query(limit int) ga4.GA4Query {
+	return ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-01-10",
 		Dimensions: []string{"date", "deviceCategory"}, Metrics: []string{"activeUsers", "engagementRate"}, Limit: limit}
 }
 
@@ -98,7 +99,7 @@ func TestGA4Flags(t *testing.T) {
 		}
 		if r["other_row"] == true {
 			others++
-			if r["deviceCategory"] != sources.GA4OtherValue {
+			if r["deviceCategory"] != ga4.GA4OtherValue {
 				t.Errorf("row %v flagged other_row without (other)", r)
 			}
 		}
@@ -150,7 +151,7 @@ func TestGA4QuotaWait(t *testing.T) {
 		{"Exhausted property tokens per day.", 21*time.Hour + 15*time.Minute + time.Second}, // 02:45 PST to midnight PST,
 		{"Exhausted concurrent requests.", 0},
 	} {
-		if got := sources.GA4QuotaWait(tc.msg, now); got != tc.want {
+		if got := ga4.GA4QuotaWait(tc.msg, now); got != tc.want {
 			t.Errorf("GA4QuotaWait(%q) = %v, want %v", tc.msg, got, tc.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package sources_test
+package httpjson_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -31,44 +32,44 @@ func items(from, to int) []map[string]any {
 func TestFetchPagination(t *testing.T) {
 	api := sourcestest.NewJSONAPIServer(sourcestest.WithItems(95), sourcestest.WithPageSize(10))
 	defer api.Close()
-	h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy})
+	h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy})
 	tests := []struct {
 		name      string
-		req       sources.HTTPJSONRequest
+		req       httpjson.HTTPJSONRequest
 		wantItems []map[string]any
 		wantCalls int
 	}{
 		{
 			name:      "single page",
-			req:       sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items"},
+			req:       httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items"},
 			wantItems: items(1, 10),
 			wantCalls: 1,
 		},
 		{
 			name: "next link",
-			req: sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
-				Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "paging.next"}},
+			req: httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
+				Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "paging.next"}},
 			wantItems: items(1, 95),
 			wantCalls: 10,
 		},
 		{
 			name: "cursor",
-			req: sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
-				Pagination: sources.Pagination{Type: sources.PaginationCursor, CursorPath: "paging.cursor", CursorParam: "cursor"}},
+			req: httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
+				Pagination: httpjson.Pagination{Type: httpjson.PaginationCursor, CursorPath: "paging.cursor", CursorParam: "cursor"}},
 			wantItems: items(1, 95),
 			wantCalls: 10,
 		},
 		{
 			name: "page numbers end on an empty page",
-			req: sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
-				Pagination: sources.Pagination{Type: sources.PaginationPage, PageParam: "page"}},
+			req: httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
+				Pagination: httpjson.Pagination{Type: httpjson.PaginationPage, PageParam: "page"}},
 			wantItems: items(1, 95),
 			wantCalls: 11,
 		},
 		{
 			name: "page numbers from a start page, body is the array",
-			req: sources.HTTPJSONRequest{URL: api.URL() + "/list", RecordsPath: "",
-				Pagination: sources.Pagination{Type: sources.PaginationPage, PageParam: "page", StartPage: 9}},
+			req: httpjson.HTTPJSONRequest{URL: api.URL() + "/list", RecordsPath: "",
+				Pagination: httpjson.Pagination{Type: httpjson.PaginationPage, PageParam: "page", StartPage: 9}},
 			wantItems: items(81, 95),
 			wantCalls: 3,
 		},
@@ -110,8 +111,8 @@ func TestFetchErrors(t *testing.T) {
 	defer api.Close()
 	tests := []struct {
 		name           string
-		cfg            sources.HTTPJSONConfig
-		req            func(t *testing.T) sources.HTTPJSONRequest
+		cfg            httpjson.HTTPJSONConfig
+		req            func(t *testing.T) httpjson.HTTPJSONRequest
 		wantKind       sources.ErrorKind
 		wantStatus     int
 		wantRetryAfter time.Duration
@@ -120,9 +121,9 @@ func TestFetchErrors(t *testing.T) {
 	}{
 		{
 			name: "more pages than MaxPages",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
-					Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "paging.next", MaxPages: 3}}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items",
+					Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "paging.next", MaxPages: 3}}
 			},
 			wantKind:    sources.Permanent,
 			wantMessage: "more than 3 pages",
@@ -130,9 +131,9 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "response over the size cap",
-			cfg:  sources.HTTPJSONConfig{MaxBytes: 100},
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items"}
+			cfg:  httpjson.HTTPJSONConfig{MaxBytes: 100},
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "data.items"}
 			},
 			wantKind:    sources.Permanent,
 			wantStatus:  200,
@@ -140,8 +141,8 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "non-JSON body",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: fixedServer(t, 200, nil, "<html>hi</html>").URL}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: fixedServer(t, 200, nil, "<html>hi</html>").URL}
 			},
 			wantKind:    sources.Permanent,
 			wantStatus:  200,
@@ -149,8 +150,8 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "records path is not an array",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "paging"}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: api.URL() + "/items", RecordsPath: "paging"}
 			},
 			wantKind:    sources.Permanent,
 			wantStatus:  200,
@@ -158,8 +159,8 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "429 with Retry-After seconds",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: fixedServer(t, 429, map[string]string{"Retry-After": "12"}, `{"error":"slow down"}`).URL}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: fixedServer(t, 429, map[string]string{"Retry-After": "12"}, `{"error":"slow down"}`).URL}
 			},
 			wantKind:       sources.Transient,
 			wantStatus:     429,
@@ -167,9 +168,9 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "503 with Retry-After date",
-			cfg:  sources.HTTPJSONConfig{Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }},
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: fixedServer(t, 503, map[string]string{"Retry-After": "Wed, 01 Jan 2025 00:01:30 GMT"}, `down`).URL}
+			cfg:  httpjson.HTTPJSONConfig{Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }},
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: fixedServer(t, 503, map[string]string{"Retry-After": "Wed, 01 Jan 2025 00:01:30 GMT"}, `down`).URL}
 			},
 			wantKind:       sources.Transient,
 			wantStatus:     503,
@@ -177,8 +178,8 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "404",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: api.URL() + "/items/9999"}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: api.URL() + "/items/9999"}
 			},
 			wantKind:    sources.Permanent,
 			wantStatus:  404,
@@ -186,28 +187,28 @@ func TestFetchErrors(t *testing.T) {
 		},
 		{
 			name: "next link repeats",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: fixedServer(t, 200, nil, `{"items":[{"a":1}],"next":"/same"}`).URL + "/same",
-					RecordsPath: "items", Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "next"}}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: fixedServer(t, 200, nil, `{"items":[{"a":1}],"next":"/same"}`).URL + "/same",
+					RecordsPath: "items", Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "next"}}
 			},
 			wantKind:    sources.Permanent,
 			wantMessage: "repeats an earlier page",
 		},
 		{
 			name: "unknown pagination type",
-			req: func(t *testing.T) sources.HTTPJSONRequest {
-				return sources.HTTPJSONRequest{URL: api.URL() + "/items", Pagination: sources.Pagination{Type: "offset"}}
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
+				return httpjson.HTTPJSONRequest{URL: api.URL() + "/items", Pagination: httpjson.Pagination{Type: "offset"}}
 			},
 			wantKind:    sources.Permanent,
 			wantMessage: `unknown pagination type "offset"`,
 		},
 		{
 			name: "timeout",
-			cfg:  sources.HTTPJSONConfig{Timeout: 50 * time.Millisecond},
-			req: func(t *testing.T) sources.HTTPJSONRequest {
+			cfg:  httpjson.HTTPJSONConfig{Timeout: 50 * time.Millisecond},
+			req: func(t *testing.T) httpjson.HTTPJSONRequest {
 				slow := sourcestest.NewJSONAPIServer(sourcestest.WithLatency(10 * time.Second))
 				t.Cleanup(slow.Close)
-				return sources.HTTPJSONRequest{URL: slow.URL() + "/items", RecordsPath: "data.items"}
+				return httpjson.HTTPJSONRequest{URL: slow.URL() + "/items", RecordsPath: "data.items"}
 			},
 			wantKind:    sources.Transient,
 			wantMessage: "deadline exceeded",
@@ -217,7 +218,7 @@ func TestFetchErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.Policy = localPolicy
-			h := sources.NewHTTPJSON(cfg)
+			h := httpjson.NewHTTPJSON(cfg)
 			_, err := h.Fetch(context.Background(), tt.req(t))
 			var se *sources.Error
 			if !errors.As(err, &se) {
@@ -289,8 +290,8 @@ func TestFetchRefusesPrivateAddressAtDialTime(t *testing.T) {
 	if err := policy.CheckURL(target); err != nil {
 		t.Fatalf("CheckURL(%q) = %v, want allowed by name", target, err)
 	}
-	h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: policy})
-	_, err = h.Fetch(context.Background(), sources.HTTPJSONRequest{URL: target, RecordsPath: "data.items"})
+	h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: policy})
+	_, err = h.Fetch(context.Background(), httpjson.HTTPJSONRequest{URL: target, RecordsPath: "data.items"})
 	if !errors.Is(err, sources.ErrHostNotAllowed) || sources.KindOf(err) != sources.Permanent {
 		t.Errorf("Fetch(%q) error = %v, want Permanent ErrHostNotAllowed", target, err)
 	}
@@ -314,15 +315,15 @@ func TestFetchRefusesRedirectAndLinksOffTheAllowList(t *testing.T) {
 	defer redirect.Close()
 	nextOff := fixedServer(t, 200, nil, `{"items":[{"id":1}],"next":"http://metadata.google.internal/computeMetadata/v1/"}`)
 
-	h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy})
+	h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy})
 	tests := []struct {
 		name string
-		req  sources.HTTPJSONRequest
+		req  httpjson.HTTPJSONRequest
 	}{
-		{"redirect to a host off the list", sources.HTTPJSONRequest{URL: redirect.URL + "/start"}},
-		{"next link to a host off the list", sources.HTTPJSONRequest{URL: nextOff.URL, RecordsPath: "items",
-			Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "next"}}},
-		{"first url off the list", sources.HTTPJSONRequest{URL: offList}},
+		{"redirect to a host off the list", httpjson.HTTPJSONRequest{URL: redirect.URL + "/start"}},
+		{"next link to a host off the list", httpjson.HTTPJSONRequest{URL: nextOff.URL, RecordsPath: "items",
+			Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "next"}}},
+		{"first url off the list", httpjson.HTTPJSONRequest{URL: offList}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

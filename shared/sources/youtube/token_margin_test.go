@@ -1,4 +1,4 @@
-package sources_test
+package youtube_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package sources_test
+package ga4_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -24,8 +25,8 @@ type collected struct {
 	biggest int
 }
 
-func (c *collected) sink() sources.GA4Sink {
-	return sources.GA4Sink{
+func (c *collected) sink() ga4.GA4Sink {
+	return ga4.GA4Sink{
 		Records: func(first int, recs []map[string]any) error {
 			c.firsts = append(c.firsts, first)
 			c.records = append(c.records, recs...)
@@ -61,7 +62,7 @@ func TestGA4StreamMatchesReport(t *testing.T) {
 	if diff := cmp.Diff([]int{0, 7, 14, 21, 28}, c.firsts); diff != "" {
 		t.Errorf("first index of each batch (-want +got):\n%s", diff)
 	}
-	got := sources.GA4Summary{APICalls: want.APICalls, Pages: len(want.Pages), Rows: len(want.Records)}
+	got := ga4.GA4Summary{APICalls: want.APICalls, Pages: len(want.Pages), Rows: len(want.Records)}
 	if diff := cmp.Diff(want.Quota, sum.Quota.Report()); diff != "" {
 		t.Errorf("quota (-Report +Stream):\n%s", diff)
 	}
@@ -78,11 +79,11 @@ func TestGA4StreamCapsRowsPerRequest(t *testing.T) {
 		limit int
 		want  int64
 	}{
-		{0, sources.GA4DefaultLimit},
+		{0, ga4.GA4DefaultLimit},
 		{7, 7},
-		{sources.GA4PageRows, sources.GA4PageRows},
-		{sources.GA4PageRows + 1, sources.GA4PageRows},
-		{sources.GA4MaxLimit, sources.GA4PageRows},
+		{ga4.GA4PageRows, ga4.GA4PageRows},
+		{ga4.GA4PageRows + 1, ga4.GA4PageRows},
+		{ga4.GA4MaxLimit, ga4.GA4PageRows},
 	} {
 		srv, g := newGA4(t)
 		var c collected
@@ -99,23 +100,23 @@ func TestGA4StreamCapsRowsPerRequest(t *testing.T) {
 // every row once, handed on in batches of at most GA4BatchRows.
 func TestGA4StreamPagesAtTheCap(t *testing.T) {
 	srv, g := newGA4(t)
-	q := sources.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
+	q := ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
 		Dimensions: []string{"date", "country", "deviceCategory", "sessionDefaultChannelGroup", "pagePath", "browser"},
-		Metrics:    []string{"activeUsers"}, Limit: sources.GA4MaxLimit}
+		Metrics:    []string{"activeUsers"}, Limit: ga4.GA4MaxLimit}
 	var c collected
 	sum, err := g.Stream(context.Background(), q, false, c.sink())
 	if err != nil {
 		t.Fatalf("Stream() error = %v", err)
 	}
 	const rows = 70 * 5 * 3 * 3 * 4 * 4 // days x dimension values
-	if diff := cmp.Diff([]int64{sources.GA4PageRows, sources.GA4PageRows}, srv.Stats().Limits); diff != "" {
+	if diff := cmp.Diff([]int64{ga4.GA4PageRows, ga4.GA4PageRows}, srv.Stats().Limits); diff != "" {
 		t.Errorf("limits asked (-want +got):\n%s", diff)
 	}
 	if sum.Rows != rows || len(c.records) != rows || sum.Pages != 2 {
 		t.Errorf("Stream() read %d rows (%d handed on) in %d pages, want %d in 2", sum.Rows, len(c.records), sum.Pages, rows)
 	}
-	if c.biggest > sources.GA4BatchRows {
-		t.Errorf("largest batch = %d records, want at most %d", c.biggest, sources.GA4BatchRows)
+	if c.biggest > ga4.GA4BatchRows {
+		t.Errorf("largest batch = %d records, want at most %d", c.biggest, ga4.GA4BatchRows)
 	}
 }
 
@@ -125,12 +126,12 @@ func TestGA4StreamPagesAtTheCap(t *testing.T) {
 func TestGA4StreamHandsRowsOnBeforeTheBodyEnds(t *testing.T) {
 	hold := sourcestest.NewGA4Hold(700)
 	_, g := newGA4(t, sourcestest.WithGA4Hold(hold))
-	q := sources.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
+	q := ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
 		Dimensions: []string{"date", "country", "deviceCategory"}, Metrics: []string{"activeUsers"}, Limit: 3000}
 	first := make(chan int, 1)
 	done := make(chan error, 1)
 	go func() {
-		_, err := g.Stream(context.Background(), q, false, sources.GA4Sink{Records: func(_ int, recs []map[string]any) error {
+		_, err := g.Stream(context.Background(), q, false, ga4.GA4Sink{Records: func(_ int, recs []map[string]any) error {
 			select {
 			case first <- len(recs):
 			default:
@@ -146,8 +147,8 @@ func TestGA4StreamHandsRowsOnBeforeTheBodyEnds(t *testing.T) {
 	}
 	select {
 	case n := <-first:
-		if n > sources.GA4BatchRows {
-			t.Errorf("first batch = %d records, want at most %d", n, sources.GA4BatchRows)
+		if n > ga4.GA4BatchRows {
+			t.Errorf("first batch = %d records, want at most %d", n, ga4.GA4BatchRows)
 		}
 	case err := <-done:
 		t.Fatalf("Stream() returned %v while the body was held open, before any record reached the sink", err)
@@ -167,7 +168,7 @@ func TestGA4StreamSamplingAfterRows(t *testing.T) {
 	var c collected
 	_, err := g.Stream(context.Background(), ga4Query(0), false, c.sink())
 	var se *sources.Error
-	var sampling *sources.GA4SamplingError
+	var sampling *ga4.GA4SamplingError
 	if !errors.As(err, &se) || se.Kind != sources.Transient || se.Reason != "samplingChanged" || !errors.As(err, &sampling) || !sampling.Sampled {
 		t.Fatalf("Stream(sampled=false) of a sampled report = %v, want Transient samplingChanged saying sampled", err)
 	}

@@ -1,4 +1,4 @@
-package sources
+package httpjson
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 )
 
 // pager computes the URL of each page for one pagination type.
@@ -170,7 +172,7 @@ func extractRecords(doc any, path string) ([]map[string]any, error) {
 		if !isObj {
 			return nil, fmt.Errorf("record %d is %s, not an object", i, jsonKind(e))
 		}
-		out = append(out, normalize(m).(map[string]any))
+		out = append(out, sources.Normalize(m).(map[string]any))
 	}
 	return out, nil
 }

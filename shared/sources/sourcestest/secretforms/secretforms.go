@@ -1,4 +1,8 @@
-package sources
+// Package secretforms spells a secret every way a message could carry it, for the tests of the
+// sources' redaction.
+//
+// Reference: docs/sources.md
+package secretforms
 
 import (
 	"encoding/json"
@@ -9,13 +13,10 @@ import (
 	"unicode/utf8"
 )
 
-// SecretForms is secretForms for the external tests.
-var SecretForms = secretForms
-
-// secretForms are the spellings of secret a message could carry, written out independently of
-// the redactor so that tests do not check the redactor against itself: raw, query- and
+// SecretForms are the spellings of secret a message could carry, written out independently of
+// the Redactor so that tests do not check the Redactor against itself: raw, query- and
 // path-escaped, lower-case hex, every byte escaped, escaped twice, Go- and JSON-quoted.
-func secretForms(secret string) []string {
+func SecretForms(secret string) []string {
 	var every strings.Builder
 	for i := 0; i < len(secret); i++ {
 		fmt.Fprintf(&every, "%%%02x", secret[i])

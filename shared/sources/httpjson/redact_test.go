@@ -1,4 +1,4 @@
-package sources_test
+package httpjson_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest/secretforms"
 )
 
 // appIDSecret is the resource name of the query credential in these tests.
@@ -78,11 +80,11 @@ func TestStreamRedactsEchoedCredential(t *testing.T) {
 			srv := echoAPI(fail)
 			defer srv.Close()
 			var logs bytes.Buffer
-			h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{appIDSecret: appID},
+			h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{appIDSecret: appID},
 				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-			req := sources.HTTPJSONRequest{URL: srv.URL + "/items", RecordsPath: "items",
-				Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "next"},
-				Secrets:    []sources.Credential{{Query: "appid", Secret: appIDSecret}}}
+			req := httpjson.HTTPJSONRequest{URL: srv.URL + "/items", RecordsPath: "items",
+				Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "next"},
+				Secrets:    []httpjson.Credential{{Query: "appid", Secret: appIDSecret}}}
 			calls, err := h.Stream(t.Context(), req, func(sources.Page) error { return nil })
 			var se *sources.Error
 			if !errors.As(err, &se) {
@@ -97,7 +99,7 @@ func TestStreamRedactsEchoedCredential(t *testing.T) {
 			}
 			t.Logf("Stream() = %v", err)
 			for _, out := range []struct{ what, text string }{{"error", err.Error()}, {"reason", se.Reason}, {"log", logs.String()}} {
-				for _, form := range sources.SecretForms(appID) {
+				for _, form := range secretforms.SecretForms(appID) {
 					if strings.Contains(out.text, form) {
 						t.Errorf("Stream() %s quotes the credential as %q:\n%s", out.what, form, out.text)
 					}
@@ -164,16 +166,16 @@ func FuzzRedactHTTPJSON(f *testing.F) {
 			// covers them.
 			return
 		}
-		forms := sources.SecretForms(secret)
+		forms := secretforms.SecretForms(secret)
 		id := strconv.FormatInt(ids.Add(1), 10)
 		cases.Store(id, fuzzCase{form: forms[int(enc)%len(forms)], before: before, after: after, mode: mode})
 		defer cases.Delete(id)
 		var logs bytes.Buffer
-		h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{appIDSecret: secret},
+		h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{appIDSecret: secret},
 			Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-		req := sources.HTTPJSONRequest{URL: srv.URL + "/items?case=" + id, RecordsPath: "items",
-			Pagination: sources.Pagination{Type: sources.PaginationNextLink, NextPath: "next", MaxPages: 3},
-			Secrets:    []sources.Credential{{Query: "appid", Secret: appIDSecret}}}
+		req := httpjson.HTTPJSONRequest{URL: srv.URL + "/items?case=" + id, RecordsPath: "items",
+			Pagination: httpjson.Pagination{Type: httpjson.PaginationNextLink, NextPath: "next", MaxPages: 3},
+			Secrets:    []httpjson.Credential{{Query: "appid", Secret: appIDSecret}}}
 		_, err := h.Stream(t.Context(), req, func(sources.Page) error { return nil })
 		var texts []string
 		for line := range strings.Lines(logs.String()) {

@@ -1,4 +1,4 @@
-package sources_test
+package httpjson_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 )
 
 // mapSecrets is a SecretResolver over a map; a missing name is NotFound, as Secret Manager says.
@@ -39,14 +40,14 @@ func TestStreamInjectsSecrets(t *testing.T) {
 		w.Write([]byte(`{"items":[{"a":1},{"a":2}]}`))
 	}))
 	defer srv.Close()
-	creds := []sources.Credential{
+	creds := []httpjson.Credential{
 		{Header: "Authorization", Prefix: "Bearer ", Secret: "projects/p/secrets/token/versions/latest"},
 		{Query: "appid", Secret: "projects/p/secrets/app/versions/1"},
 	}
 	secrets := mapSecrets{creds[0].Secret: token, creds[1].Secret: appID}
-	h := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy, Secrets: secrets})
-	req := sources.HTTPJSONRequest{URL: srv.URL + "/items", RecordsPath: "items", Secrets: creds,
-		Pagination: sources.Pagination{Type: sources.PaginationPage, PageParam: "page"}}
+	h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy, Secrets: secrets})
+	req := httpjson.HTTPJSONRequest{URL: srv.URL + "/items", RecordsPath: "items", Secrets: creds,
+		Pagination: httpjson.Pagination{Type: httpjson.PaginationPage, PageParam: "page"}}
 	var records int
 	calls, err := h.Stream(t.Context(), req, func(p sources.Page) error { records += len(p.Records); return nil })
 	if err != nil || records != 2 || calls != 2 {
@@ -54,12 +55,12 @@ func TestStreamInjectsSecrets(t *testing.T) {
 	}
 
 	// Without the secrets: the API refuses, and the error does not quote any credential.
-	missing := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{}})
+	missing := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy, Secrets: mapSecrets{}})
 	_, err = missing.Fetch(t.Context(), req)
 	if sources.KindOf(err) != sources.Permanent {
 		t.Errorf("Fetch() with a missing secret = %v (%v), want a permanent failure", err, sources.KindOf(err))
 	}
-	none := sources.NewHTTPJSON(sources.HTTPJSONConfig{Policy: localPolicy})
+	none := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy})
 	if _, err := none.Fetch(t.Context(), req); sources.KindOf(err) != sources.Permanent {
 		t.Errorf("Fetch() without a resolver = %v, want a permanent failure", err)
 	}

@@ -1,4 +1,4 @@
-package sources
+package ga4
 
 import (
 	"bytes"

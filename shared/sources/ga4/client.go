@@ -1,4 +1,4 @@
-package sources
+package ga4
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -86,7 +88,7 @@ type GA4 struct {
 	svc     *analyticsdata.Service
 	client  *http.Client // the authorizing client Stream sends through
 	tokens  oauth2.TokenSource
-	cache   *tokenCache // nil with a caller's TokenSource
+	cache   *sources.TokenCache // nil with a caller's TokenSource
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
@@ -95,7 +97,7 @@ type GA4 struct {
 // NewGA4 builds a client; it does not contact Google.
 func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 	if cfg.HTTPTimeout <= 0 {
-		cfg.HTTPTimeout = DefaultHTTPTimeout
+		cfg.HTTPTimeout = sources.DefaultHTTPTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -123,7 +125,7 @@ func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 			Scopes: []string{analyticsdata.AnalyticsReadonlyScope}}
 		tokenCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient,
 			&http.Client{Transport: base, Timeout: cfg.HTTPTimeout})
-		g.cache = &tokenCache{conf: conf, ctx: tokenCtx, now: cfg.Now, margin: TokenRefreshMargin, refreshToken: cfg.RefreshToken}
+		g.cache = sources.NewTokenCache(tokenCtx, conf, cfg.RefreshToken, cfg.Now)
 		g.tokens = g.cache
 	case cfg.TokenSource != nil:
 		g.tokens = cfg.TokenSource
@@ -134,7 +136,7 @@ func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 		}
 		g.tokens = ts
 	}
-	client := &http.Client{Transport: &capturingTransport{tokens: g.tokens, base: base, api: "ga4"}}
+	client := &http.Client{Transport: &sources.GoogleTransport{Tokens: g.tokens, Base: base, API: "ga4"}}
 	opts := []option.ClientOption{option.WithHTTPClient(client)}
 	if cfg.BaseURL != "" {
 		u := cfg.BaseURL
@@ -155,7 +157,7 @@ func (q GA4Query) validate() error {
 	switch {
 	case !strings.HasPrefix(q.Property, "properties/") || len(q.Property) == len("properties/"):
 		return fmt.Errorf("property %q is not properties/ID", q.Property)
-	case !datePattern.MatchString(q.StartDate), !datePattern.MatchString(q.EndDate):
+	case !sources.DatePattern.MatchString(q.StartDate), !sources.DatePattern.MatchString(q.EndDate):
 		return fmt.Errorf("dates %q..%q are not YYYY-MM-DD", q.StartDate, q.EndDate)
 	case q.StartDate > q.EndDate:
 		return fmt.Errorf("startDate %s is after endDate %s", q.StartDate, q.EndDate)
@@ -172,21 +174,21 @@ func (q GA4Query) validate() error {
 // Errors are *Error; a 401 is retried once with a fresh token. It holds the whole report (each
 // page's body, the generated client's decoded copy and the records): tasks use Stream, and
 // Report stays for small reports and as the memory benchmark's baseline.
-func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
+func (g *GA4) Report(ctx context.Context, q GA4Query) (*sources.Result, error) {
 	if err := q.validate(); err != nil {
-		return nil, &Error{Kind: Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating ga4 query: %w", err)}
+		return nil, &sources.Error{Kind: sources.Permanent, Reason: "invalidQuery", Err: fmt.Errorf("validating ga4 query: %w", err)}
 	}
 	limit := q.Limit
 	if limit == 0 {
 		limit = GA4DefaultLimit
 	}
-	res := &Result{}
+	res := &sources.Result{}
 	pager := &GA4Pager{}
 	retried401 := false
 	for !pager.Done() {
-		ex := &exchange{}
+		ex := &sources.Exchange{}
 		err := g.runOnce(ctx, q, pager.Offset(), limit, ex)
-		if ex.sent {
+		if ex.Sent {
 			res.APICalls++
 		}
 		if err != nil {
@@ -194,14 +196,14 @@ func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
 			if se.Status == http.StatusUnauthorized && !retried401 && g.cache != nil {
 				retried401 = true
 				g.log.WarnContext(ctx, "ga4 rejected the access token; refreshing and retrying once", "property", q.Property)
-				g.cache.invalidate(ex.token)
+				g.cache.Invalidate(ex.Token)
 				continue
 			}
 			se.APICalls = res.APICalls
 			return nil, se
 		}
-		if err := pager.Add(ex.body); err != nil {
-			return nil, &Error{Kind: Permanent, Status: http.StatusOK, Reason: "badResponse", APICalls: res.APICalls, Err: err}
+		if err := pager.Add(ex.Body); err != nil {
+			return nil, &sources.Error{Kind: sources.Permanent, Status: http.StatusOK, Reason: "badResponse", APICalls: res.APICalls, Err: err}
 		}
 	}
 	res.Pages, res.Records, res.Quota = pager.Pages, pager.Records, pager.Quota.Report()
@@ -212,10 +214,10 @@ func (g *GA4) Report(ctx context.Context, q GA4Query) (*Result, error) {
 }
 
 // runOnce issues one runReport through the generated client.
-func (g *GA4) runOnce(ctx context.Context, q GA4Query, offset, limit int, ex *exchange) error {
+func (g *GA4) runOnce(ctx context.Context, q GA4Query, offset, limit int, ex *sources.Exchange) error {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	_, err := g.svc.Properties.RunReport(q.Property, runReportRequest(q, offset, limit)).Context(withExchange(ctx, ex)).Do()
+	_, err := g.svc.Properties.RunReport(q.Property, runReportRequest(q, offset, limit)).Context(sources.WithExchange(ctx, ex)).Do()
 	return err
 }
 
@@ -249,22 +251,22 @@ func dimensionOrder(dims []string) []*analyticsdata.OrderBy {
 
 // classify turns a Do error into an *Error. A 429 without Retry-After waits for the window
 // of the quota it names: the next hour for tokens per hour, midnight Pacific for tokens per day.
-func (g *GA4) classify(err error) *Error {
+func (g *GA4) classify(err error) *sources.Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		return classifyTokenError(re, g.now())
+		return sources.ClassifyTokenError(re, g.now(), "ga4")
 	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		reason, msg := googleReason([]byte(ge.Body))
+		reason, msg := sources.GoogleReason([]byte(ge.Body))
 		if msg == "" {
 			msg = ge.Message
 		}
-		se := &Error{
-			Kind:       kindForStatus(ge.Code, reason),
+		se := &sources.Error{
+			Kind:       sources.KindForStatus(ge.Code, reason),
 			Status:     ge.Code,
 			Reason:     reason,
-			RetryAfter: ParseRetryAfter(ge.Header.Get("Retry-After"), g.now()),
+			RetryAfter: sources.ParseRetryAfter(ge.Header.Get("Retry-After"), g.now()),
 			Err:        fmt.Errorf("ga4 runReport: %w", ge),
 		}
 		if se.Status == http.StatusTooManyRequests && se.RetryAfter == 0 {
@@ -272,7 +274,7 @@ func (g *GA4) classify(err error) *Error {
 		}
 		return se
 	}
-	se := ClassifyTransport(err)
+	se := sources.ClassifyTransport(err)
 	if se.Err == err {
 		se.Err = fmt.Errorf("ga4 runReport: %w", err)
 	}
