@@ -14,7 +14,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 )
 
 // appendWatch records the appends to backfill_rows and says when the first one arrives.
@@ -53,7 +53,7 @@ func (a *appendWatch) largest() int {
 
 // ga4Spec is a one-task GA4 backfill of 70 days x 5 countries x 3 devices (1,050 rows) at the
 // spec's largest limit.
-const ga4Spec = `{"source":"ga4","ga4":{"property":"` + sourcestest.GA4DefaultPropertyID + `",
+const ga4Spec = `{"source":"ga4","ga4":{"property":"` + ga4fake.GA4DefaultPropertyID + `",
 	"dimensions":["date","country","deviceCategory"],"metrics":["activeUsers","engagementRate"],
 	"start":"2026-01-01","end":"2026-03-11","chunk":"range","limit":250000}}`
 
@@ -79,9 +79,9 @@ func post(url string, task backfill.TaskSpec) (Answer, error) {
 // completion marker, and the raw body is kept byte for byte. (The minute's guard only turns a
 // hang into a failure; nothing is timed.)
 func TestGA4TaskStreamsRows(t *testing.T) {
-	hold := sourcestest.NewGA4Hold(700)
+	hold := ga4fake.NewGA4Hold(700)
 	watch := newAppendWatch()
-	e := newEnv(t, withGA4(sourcestest.WithGA4Hold(hold)), withAppender(func(a Appender) Appender { watch.Appender = a; return watch }))
+	e := newEnv(t, withGA4(ga4fake.WithGA4Hold(hold)), withAppender(func(a Appender) Appender { watch.Appender = a; return watch }))
 	p := e.newJob(t, ga4Spec)
 	task := p.Task(0)
 	done := make(chan error, 1)
@@ -134,7 +134,7 @@ func TestGA4TaskSampledAfterRows(t *testing.T) {
 		n++
 		return fetchedAt.Add(time.Duration(n) * time.Second)
 	}
-	e := newEnv(t, withGA4(sourcestest.WithGA4SamplingOver(7)), withRowClock(tick))
+	e := newEnv(t, withGA4(ga4fake.WithGA4SamplingOver(7)), withRowClock(tick))
 	p := e.newJob(t, ga4Spec)
 	got := e.deliver(t, p.Task(0), attemptOf{})
 	if got.answer.Outcome != "succeeded" || got.answer.Rows != 1050 {
@@ -158,7 +158,7 @@ func TestGA4TaskSampledAfterRows(t *testing.T) {
 // A body cut short on the wire is a transient failure: the task is retried, and the rows it
 // appended before the cut never show (no completion marker).
 func TestGA4TaskCutBodyRetries(t *testing.T) {
-	e := newEnv(t, withGA4(sourcestest.WithGA4TruncateAfter(600)))
+	e := newEnv(t, withGA4(ga4fake.WithGA4TruncateAfter(600)))
 	p := e.newJob(t, ga4Spec)
 	got := e.deliver(t, p.Task(0), attemptOf{})
 	if got.status != http.StatusInternalServerError && got.status != http.StatusServiceUnavailable && got.status != http.StatusTooManyRequests {

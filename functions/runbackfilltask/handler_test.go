@@ -17,6 +17,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/secrets/secretstest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -56,7 +57,7 @@ func TestProductionHandler(t *testing.T) {
 		sm.Set(name, v)
 		cfgSecrets = append(cfgSecrets, name)
 	}
-	yt := sourcestest.NewYouTubeServer()
+	yt := youtubefake.NewYouTubeServer()
 	t.Cleanup(yt.Close)
 
 	vars := map[string]string{

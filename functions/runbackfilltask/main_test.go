@@ -25,9 +25,11 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 	"github.com/pipelinekit/pipelinekit/terraform/schemas"
 )
@@ -51,8 +53,8 @@ type env struct {
 	store  *backfill.Store
 	bq     *bqemulator.Server
 	bqc    *bigquery.Client
-	yt     *sourcestest.YouTubeServer
-	ga4    *sourcestest.GA4Server // nil unless withGA4
+	yt     *youtubefake.YouTubeServer
+	ga4    *ga4fake.GA4Server // nil unless withGA4
 	worker *Worker
 	url    string
 	logs   *functest.Buffer
@@ -158,7 +160,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	t.Cleanup(func() { wh.Close() })
 
-	e.yt = sourcestest.NewYouTubeServer(ec.ytOpts...)
+	e.yt = youtubefake.NewYouTubeServer(ec.ytOpts...)
 	t.Cleanup(e.yt.Close)
 	cfg := localConfig(e.yt)
 	if ec.rowClock == nil {
@@ -169,7 +171,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		rowsTo = ec.rows(wh)
 	}
 	if ec.withGA4 {
-		e.ga4 = sourcestest.NewGA4Server(ec.ga4...)
+		e.ga4 = ga4fake.NewGA4Server(ec.ga4...)
 		t.Cleanup(e.ga4.Close)
 		cfg.Sources["ga4"] = backfill.Settings{ga4.EnvAPIBaseURL: {Text: e.ga4.URL()}}
 		for env, v := range cfg.Sources["youtube_analytics"] {
@@ -189,7 +191,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 // localConfig is the configuration of a local run against the fake YouTube server.
-func localConfig(yt *sourcestest.YouTubeServer) Config {
+func localConfig(yt *youtubefake.YouTubeServer) Config {
 	return Config{
 		Project: "p", Dataset: dataset, QueueMaxAttempts: DefaultQueueMaxAttempts,
 		Sources: settings(map[string]backfill.Value{

@@ -18,7 +18,9 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/functest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson/httpjsonfake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // twoVideosThreeDays plans 6 one-day tasks: task i is video i/3 on day 2024-01-0(i%3+1).
@@ -30,7 +32,7 @@ func ytRow(t *testing.T, task backfill.TaskSpec, index int64, video, day string,
 	t.Helper()
 	record := map[string]any{"day": day}
 	for _, m := range metrics {
-		record[m] = sourcestest.YouTubeValue(video, day, m)
+		record[m] = youtubefake.YouTubeValue(video, day, m)
 	}
 	b, err := json.Marshal(record)
 	if err != nil {
@@ -73,8 +75,8 @@ func TestSuccess(t *testing.T) {
 		t.Fatalf("raw page is not JSON: %v", err)
 	}
 	wantRaw := [][]any{{"2024-01-02",
-		float64(sourcestest.YouTubeValue("vid00000002", "2024-01-02", "likes").(int64)),
-		float64(sourcestest.YouTubeValue("vid00000002", "2024-01-02", "views").(int64))}}
+		float64(youtubefake.YouTubeValue("vid00000002", "2024-01-02", "likes").(int64)),
+		float64(youtubefake.YouTubeValue("vid00000002", "2024-01-02", "views").(int64))}}
 	if diff := cmp.Diff(wantRaw, raw.Rows); diff != "" || raw.Kind != "youtubeAnalytics#resultTable" {
 		t.Errorf("raw page = kind %q, rows mismatch (-want +got):\n%s", raw.Kind, diff)
 	}
@@ -395,7 +397,7 @@ func TestBigQueryTransientFault(t *testing.T) {
 func TestHTTPJSONWithPagination(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	api := sourcestest.NewJSONAPIServer(sourcestest.WithItems(25), sourcestest.WithPageSize(10))
+	api := httpjsonfake.NewJSONAPIServer(sourcestest.WithItems(25), sourcestest.WithPageSize(10))
 	t.Cleanup(api.Close)
 	p := e.newJob(t, `{"source":"http_json","http_json":{"url":"`+api.URL()+`/items","records_path":"data.items",
 		"pagination":{"type":"next_link","next_path":"paging.next"}}}`)
@@ -406,7 +408,7 @@ func TestHTTPJSONWithPagination(t *testing.T) {
 	}
 	var want []map[string]any
 	for i := 1; i <= 25; i++ {
-		b, err := json.Marshal(sourcestest.Item(i))
+		b, err := json.Marshal(httpjsonfake.Item(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,7 +452,7 @@ func TestRowErrorFailsTask(t *testing.T) {
 	if err := tbl.Create(ctx, &bigquery.TableMetadata{Schema: md.Schema}); err != nil {
 		t.Fatal(err)
 	}
-	api := sourcestest.NewJSONAPIServer(sourcestest.WithItems(3))
+	api := httpjsonfake.NewJSONAPIServer(sourcestest.WithItems(3))
 	t.Cleanup(api.Close)
 	p := e.newJob(t, `{"source":"http_json","http_json":{"url":"`+api.URL()+`/list"}}`)
 	got := e.deliver(t, p.Task(0), attemptOf{})

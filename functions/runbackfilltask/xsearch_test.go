@@ -17,6 +17,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch/xsearchfake"
 )
 
 // recordingPublisher keeps what it is asked to publish.
@@ -48,9 +49,9 @@ func sampleMessages(t *testing.T) [][]byte {
 	return out
 }
 
-func xSearchEnv(t *testing.T, srv *sourcestest.XSearchServer, pub backfill.EventPublisher) *env {
+func xSearchEnv(t *testing.T, srv *xsearchfake.XSearchServer, pub backfill.EventPublisher) *env {
 	return newEnv(t, withFetcher("x_search", func(logger *slog.Logger) backfill.Fetcher {
-		s := backfill.Settings{xsearch.EnvBearerToken: {Secret: backfill.Credential{Value: sourcestest.XSearchToken}},
+		s := backfill.Settings{xsearch.EnvBearerToken: {Secret: backfill.Credential{Value: xsearchfake.XSearchToken}},
 			xsearch.EnvAPIBaseURL: {Text: srv.URL()}}
 		return xsearch.NewLazy(backfill.Deps{Settings: s, Events: pub, Logger: logger, Now: func() time.Time { return fetchedAt },
 			Sleep: func(context.Context, time.Duration) error { return nil }}, xsearch.XSearchConfig{})
@@ -63,7 +64,7 @@ const xSearchJob = `{"source":"x_search","x_search":{"query":"#gcp","start":"202
 // tweet is published once to the events topic as the stream publishes it (kind tweet..., source
 // x_search, the tweet id), kept in backfill_rows, and the API's quota is recorded.
 func TestXSearchPublishesEveryTweetOnce(t *testing.T) {
-	srv := sourcestest.NewXSearchServer(sampleMessages(t), sourcestest.WithClock(func() time.Time { return fetchedAt }))
+	srv := xsearchfake.NewXSearchServer(sampleMessages(t), sourcestest.WithClock(func() time.Time { return fetchedAt }))
 	defer srv.Close()
 	srv.SetPageLimit(3)
 	pub := &recordingPublisher{}
@@ -106,7 +107,7 @@ func TestXSearchPublishesEveryTweetOnce(t *testing.T) {
 // out in the task: the worker answers 429 with Retry-After at the reset, so the queue retries
 // then.
 func TestXSearchRateLimitRetriesAtTheReset(t *testing.T) {
-	srv := sourcestest.NewXSearchServer(sampleMessages(t), sourcestest.WithClock(func() time.Time { return fetchedAt }),
+	srv := xsearchfake.NewXSearchServer(sampleMessages(t), sourcestest.WithClock(func() time.Time { return fetchedAt }),
 		sourcestest.With429Rate(1, 10*time.Minute))
 	defer srv.Close()
 	pub := &recordingPublisher{}

@@ -16,6 +16,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -352,7 +353,7 @@ func dispatches(s *localstack.Stack, start time.Time) map[string]int {
 
 // sequentialQueries is the original way: the day plan's first queries, one at a time, each
 // retried until it succeeds (as a loop must), through youtube.YouTube against the same fake API.
-func sequentialQueries(ctx context.Context, yt *sourcestest.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
+func sequentialQueries(ctx context.Context, yt *youtubefake.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
 	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
 		return 0, 0, err

@@ -13,7 +13,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 )
 
 // GA4MemoryConfig sizes the GA4 memory benchmark.
@@ -74,7 +74,7 @@ func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, e
 	if err != nil {
 		return nil, err
 	}
-	srv := sourcestest.NewGA4Server(sourcestest.WithGA4TokensPerHour(1 << 40))
+	srv := ga4fake.NewGA4Server(ga4fake.WithGA4TokensPerHour(1 << 40))
 	defer srv.Close()
 	res := &GA4MemoryResult{Dimensions: len(ga4BenchDimensions), Metrics: len(ga4BenchMetrics), ReportRows: 259_200,
 		BoundMB: float64(ga4.TaskMemory) / (1 << 20)}

@@ -22,7 +22,11 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson/httpjsonfake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch/xsearchfake"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // BackfillQueue names the local backfill queue, and ControlQueue the queue of the Backfill
@@ -70,13 +74,13 @@ type BackfillParts struct {
 	// TasksHost is the Cloud Tasks server's host:port, the stack's or the one reused.
 	TasksHost   string
 	TasksClient *cloudtasks.Client
-	YouTube     *sourcestest.YouTubeServer
-	JSONAPI     *sourcestest.JSONAPIServer
-	GA4         *sourcestest.GA4Server
+	YouTube     *youtubefake.YouTubeServer
+	JSONAPI     *httpjsonfake.JSONAPIServer
+	GA4         *ga4fake.GA4Server
 	// XSearch is the fake X API search over the stream's sample data, moved to end an hour
 	// ago (recent search reaches 7 days back); with the stream on it also fronts the stream's
 	// fake, so X_API_BASE_URL serves both.
-	XSearch *sourcestest.XSearchServer
+	XSearch *xsearchfake.XSearchServer
 	Queue   string // projects/P/locations/L/queues/Q: the first queue
 	// ControlQueue is the full name of the control queue (BACKFILL_CONTROL_QUEUE), created with
 	// Terraform's settings of backfill_control (ControlQueueConfig).
@@ -127,10 +131,10 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		return nil, err
 	}
 
-	b.YouTube = sourcestest.NewYouTubeServer(o.Backfill.YouTube...)
-	b.JSONAPI = sourcestest.NewJSONAPIServer()
+	b.YouTube = youtubefake.NewYouTubeServer(o.Backfill.YouTube...)
+	b.JSONAPI = httpjsonfake.NewJSONAPIServer()
 	// The GA4 fake honours the YouTube fake's tokens: the worker uses one grant for both.
-	b.GA4 = sourcestest.NewGA4Server(append([]sourcestest.Option{sourcestest.WithGA4TokenCheck(b.YouTube.ValidToken)}, o.Backfill.GA4...)...)
+	b.GA4 = ga4fake.NewGA4Server(append([]sourcestest.Option{ga4fake.WithGA4TokenCheck(b.YouTube.ValidToken)}, o.Backfill.GA4...)...)
 	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -139,7 +143,7 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 	if err != nil {
 		return nil, err
 	}
-	b.XSearch = sourcestest.NewXSearchServer(sample, o.Backfill.XSearch...)
+	b.XSearch = xsearchfake.NewXSearchServer(sample, o.Backfill.XSearch...)
 	b.XSearch.Rebase(time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
 	if s.XStream != nil {
 		if err := b.XSearch.Front(s.XStream.URL(), s.XStream.Token()); err != nil {

@@ -12,13 +12,14 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // newGA4 starts a fake GA4 API and a client pointed at it, authorized by a static token.
-func newGA4(t *testing.T, opts ...sourcestest.Option) (*sourcestest.GA4Server, *ga4.GA4) {
+func newGA4(t *testing.T, opts ...sourcestest.Option) (*ga4fake.GA4Server, *ga4.GA4) {
 	t.Helper()
-	srv := sourcestest.NewGA4Server(opts...)
+	srv := ga4fake.NewGA4Server(opts...)
 	t.Cleanup(srv.Close)
 	g, err := ga4.NewGA4(context.Background(), ga4.GA4Config{
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ya29.test"}),
@@ -32,7 +33,7 @@ func newGA4(t *testing.T, opts ...sourcestest.Option) (*sourcestest.GA4Server, *
 }
 
 func ga4Query(limit int) ga4.GA4Query {
-	return ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-01-10",
+	return ga4.GA4Query{Property: "properties/" + ga4fake.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-01-10",
 		Dimensions: []string{"date", "deviceCategory"}, Metrics: []string{"activeUsers", "engagementRate"}, Limit: limit}
 }
 
@@ -65,11 +66,11 @@ func TestGA4ReportPages(t *testing.T) {
 		}
 	}
 	want := res.Records[0]["activeUsers"]
-	if got := sourcestest.GA4Value("activeUsers", "TYPE_INTEGER", []string{"20240101", "desktop"}); got != "" && want != mustInt(t, got) {
+	if got := ga4fake.GA4Value("activeUsers", "TYPE_INTEGER", []string{"20240101", "desktop"}); got != "" && want != mustInt(t, got) {
 		t.Errorf("first row activeUsers = %v, want %s", want, got)
 	}
-	if res.Quota == nil || res.Quota.Figures[0] != (sources.NamedFigure{Name: "tokens_per_hour", Consumed: 5, Remaining: sourcestest.GA4TokensPerHour - 5}) {
-		t.Errorf("Quota = %+v, want 5 tokens per hour consumed, %d remaining", res.Quota, sourcestest.GA4TokensPerHour-5)
+	if res.Quota == nil || res.Quota.Figures[0] != (sources.NamedFigure{Name: "tokens_per_hour", Consumed: 5, Remaining: ga4fake.GA4TokensPerHour - 5}) {
+		t.Errorf("Quota = %+v, want 5 tokens per hour consumed, %d remaining", res.Quota, ga4fake.GA4TokensPerHour-5)
 	}
 	if st := srv.Stats(); st.Calls != 5 || st.RowsServed != 30 {
 		t.Errorf("server saw %d calls, %d rows; want 5, 30", st.Calls, st.RowsServed)
@@ -87,7 +88,7 @@ func mustInt(t *testing.T, s string) int64 {
 
 // TestGA4Flags: a sampled report flags every row sampled, and "(other)" rows are flagged.
 func TestGA4Flags(t *testing.T) {
-	_, g := newGA4(t, sourcestest.WithGA4SamplingOver(5), sourcestest.WithGA4OtherRow())
+	_, g := newGA4(t, ga4fake.WithGA4SamplingOver(5), ga4fake.WithGA4OtherRow())
 	res, err := g.Report(context.Background(), ga4Query(0))
 	if err != nil {
 		t.Fatalf("Report() error = %v", err)
@@ -135,7 +136,7 @@ func TestGA4Errors(t *testing.T) {
 // TestGA4TokensPerHour: a property out of hourly tokens answers 429 without Retry-After; the
 // client waits until the hour turns.
 func TestGA4TokensPerHour(t *testing.T) {
-	_, g := newGA4(t, sourcestest.WithGA4TokensPerHour(2))
+	_, g := newGA4(t, ga4fake.WithGA4TokensPerHour(2))
 	if _, err := g.Report(context.Background(), ga4Query(10)); err == nil || sources.KindOf(err) != sources.Transient {
 		t.Errorf("Report() over the hourly tokens: err = %v, want transient", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 )
 
 // collected is what a GA4Sink received.
@@ -100,7 +100,7 @@ func TestGA4StreamCapsRowsPerRequest(t *testing.T) {
 // every row once, handed on in batches of at most GA4BatchRows.
 func TestGA4StreamPagesAtTheCap(t *testing.T) {
 	srv, g := newGA4(t)
-	q := ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
+	q := ga4.GA4Query{Property: "properties/" + ga4fake.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
 		Dimensions: []string{"date", "country", "deviceCategory", "sessionDefaultChannelGroup", "pagePath", "browser"},
 		Metrics:    []string{"activeUsers"}, Limit: ga4.GA4MaxLimit}
 	var c collected
@@ -124,9 +124,9 @@ func TestGA4StreamPagesAtTheCap(t *testing.T) {
 // after 700 of its 1,050 rows, and is released only once a batch has arrived. (The guard
 // below only turns a hang into a failure; nothing is timed.)
 func TestGA4StreamHandsRowsOnBeforeTheBodyEnds(t *testing.T) {
-	hold := sourcestest.NewGA4Hold(700)
-	_, g := newGA4(t, sourcestest.WithGA4Hold(hold))
-	q := ga4.GA4Query{Property: "properties/" + sourcestest.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
+	hold := ga4fake.NewGA4Hold(700)
+	_, g := newGA4(t, ga4fake.WithGA4Hold(hold))
+	q := ga4.GA4Query{Property: "properties/" + ga4fake.GA4DefaultPropertyID, StartDate: "2024-01-01", EndDate: "2024-03-10",
 		Dimensions: []string{"date", "country", "deviceCategory"}, Metrics: []string{"activeUsers"}, Limit: 3000}
 	first := make(chan int, 1)
 	done := make(chan error, 1)
@@ -164,7 +164,7 @@ func TestGA4StreamHandsRowsOnBeforeTheBodyEnds(t *testing.T) {
 // Sampling metadata follows the rows: rows handed on as unsampled end the stream with
 // samplingChanged once the page says it is sampled; streamed again as sampled, they carry it.
 func TestGA4StreamSamplingAfterRows(t *testing.T) {
-	_, g := newGA4(t, sourcestest.WithGA4SamplingOver(3))
+	_, g := newGA4(t, ga4fake.WithGA4SamplingOver(3))
 	var c collected
 	_, err := g.Stream(context.Background(), ga4Query(0), false, c.sink())
 	var se *sources.Error
@@ -185,7 +185,7 @@ func TestGA4StreamSamplingAfterRows(t *testing.T) {
 
 // A body cut short on the wire is a Transient network failure, as a failed read was before.
 func TestGA4StreamTruncatedBodyIsTransient(t *testing.T) {
-	_, g := newGA4(t, sourcestest.WithGA4TruncateAfter(5))
+	_, g := newGA4(t, ga4fake.WithGA4TruncateAfter(5))
 	var c collected
 	_, err := g.Stream(context.Background(), ga4Query(0), false, c.sink())
 	var se *sources.Error

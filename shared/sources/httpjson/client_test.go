@@ -15,6 +15,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson/httpjsonfake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
@@ -24,13 +25,13 @@ var localPolicy = sources.HostPolicy{Allow: []string{"127.0.0.1"}, AllowPrivate:
 func items(from, to int) []map[string]any {
 	var out []map[string]any
 	for i := from; i <= to; i++ {
-		out = append(out, sourcestest.Item(i))
+		out = append(out, httpjsonfake.Item(i))
 	}
 	return out
 }
 
 func TestFetchPagination(t *testing.T) {
-	api := sourcestest.NewJSONAPIServer(sourcestest.WithItems(95), sourcestest.WithPageSize(10))
+	api := httpjsonfake.NewJSONAPIServer(sourcestest.WithItems(95), sourcestest.WithPageSize(10))
 	defer api.Close()
 	h := httpjson.NewHTTPJSON(httpjson.HTTPJSONConfig{Policy: localPolicy})
 	tests := []struct {
@@ -107,7 +108,7 @@ func fixedServer(t *testing.T, status int, header map[string]string, body string
 }
 
 func TestFetchErrors(t *testing.T) {
-	api := sourcestest.NewJSONAPIServer(sourcestest.WithItems(95), sourcestest.WithPageSize(10))
+	api := httpjsonfake.NewJSONAPIServer(sourcestest.WithItems(95), sourcestest.WithPageSize(10))
 	defer api.Close()
 	tests := []struct {
 		name           string
@@ -206,7 +207,7 @@ func TestFetchErrors(t *testing.T) {
 			name: "timeout",
 			cfg:  httpjson.HTTPJSONConfig{Timeout: 50 * time.Millisecond},
 			req: func(t *testing.T) httpjson.HTTPJSONRequest {
-				slow := sourcestest.NewJSONAPIServer(sourcestest.WithLatency(10 * time.Second))
+				slow := httpjsonfake.NewJSONAPIServer(sourcestest.WithLatency(10 * time.Second))
 				t.Cleanup(slow.Close)
 				return httpjson.HTTPJSONRequest{URL: slow.URL() + "/items", RecordsPath: "data.items"}
 			},
@@ -277,7 +278,7 @@ func TestCheckURL(t *testing.T) {
 }
 
 func TestFetchRefusesPrivateAddressAtDialTime(t *testing.T) {
-	api := sourcestest.NewJSONAPIServer()
+	api := httpjsonfake.NewJSONAPIServer()
 	defer api.Close()
 	u, err := url.Parse(api.URL())
 	if err != nil {
@@ -304,7 +305,7 @@ func TestFetchRefusesPrivateAddressAtDialTime(t *testing.T) {
 }
 
 func TestFetchRefusesRedirectAndLinksOffTheAllowList(t *testing.T) {
-	api := sourcestest.NewJSONAPIServer()
+	api := httpjsonfake.NewJSONAPIServer()
 	defer api.Close()
 	u, err := url.Parse(api.URL())
 	if err != nil {

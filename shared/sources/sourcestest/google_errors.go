@@ -5,8 +5,8 @@ import (
 	"net/http"
 )
 
-// statusNames are google.rpc.Code names Google puts in error.status.
-var statusNames = map[int]string{
+// StatusNames are google.rpc.Code names Google puts in error.status.
+var StatusNames = map[int]string{
 	http.StatusBadRequest:          "INVALID_ARGUMENT",
 	http.StatusUnauthorized:        "UNAUTHENTICATED",
 	http.StatusForbidden:           "PERMISSION_DENIED",
@@ -37,9 +37,15 @@ type errorItem struct {
 	LocationType string `json:"locationType,omitempty"`
 }
 
-// googleError renders Google's JSON error body:
+// GoogleError renders Google's JSON error body:
 // {"error":{"code":..,"message":..,"errors":[{message,domain,reason}],"status":..}}.
-func googleError(status int, reason, message string) []byte {
+func GoogleError(status int, reason, message string) []byte {
+	return GoogleErrorIn("global", status, reason, message)
+}
+
+// GoogleErrorIn is GoogleError with quotaDomain, the errors[].domain of a quotaExceeded (each API
+// names its own, e.g. youtube.quota).
+func GoogleErrorIn(quotaDomain string, status int, reason, message string) []byte {
 	if message == "" {
 		message = defaultMessages[reason]
 	}
@@ -51,7 +57,7 @@ func googleError(status int, reason, message string) []byte {
 	case "authError":
 		item.Message, item.Location, item.LocationType = "Invalid Credentials", "Authorization", "header"
 	case "quotaExceeded":
-		item.Domain = "youtube.quota"
+		item.Domain = quotaDomain
 	case "rateLimitExceeded":
 		item.Domain = "usageLimits"
 	}
@@ -59,15 +65,22 @@ func googleError(status int, reason, message string) []byte {
 		"code":    status,
 		"message": message,
 		"errors":  []errorItem{item},
-		"status":  statusNames[status],
+		"status":  StatusNames[status],
 	}}
 	b, _ := json.Marshal(body)
 	return b
 }
 
-// writeOAuthError writes an RFC 6749 token endpoint error as Google does.
-func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+// WriteOAuthError writes an RFC 6749 token endpoint error as Google does.
+func WriteOAuthError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// WriteJSON writes v as a JSON response.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }

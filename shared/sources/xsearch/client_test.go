@@ -17,6 +17,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch/xsearchfake"
 )
 
 // sampleStream is the stream's sample data, which the fake search serves too.
@@ -38,12 +39,12 @@ func sampleStream(t *testing.T) [][]byte {
 
 var clientNow = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-func newXSearch(t *testing.T, opts ...sourcestest.Option) (*sourcestest.XSearchServer, *xsearch.XSearch, *[]time.Duration) {
+func newXSearch(t *testing.T, opts ...sourcestest.Option) (*xsearchfake.XSearchServer, *xsearch.XSearch, *[]time.Duration) {
 	t.Helper()
-	srv := sourcestest.NewXSearchServer(sampleStream(t), append([]sourcestest.Option{sourcestest.WithClock(func() time.Time { return clientNow })}, opts...)...)
+	srv := xsearchfake.NewXSearchServer(sampleStream(t), append([]sourcestest.Option{sourcestest.WithClock(func() time.Time { return clientNow })}, opts...)...)
 	t.Cleanup(srv.Close)
 	var slept []time.Duration
-	c, err := xsearch.NewXSearch(xsearch.XSearchConfig{BaseURL: srv.URL(), Token: sourcestest.XSearchToken,
+	c, err := xsearch.NewXSearch(xsearch.XSearchConfig{BaseURL: srv.URL(), Token: xsearchfake.XSearchToken,
 		Now: func() time.Time { return clientNow }, Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -156,18 +157,18 @@ func TestXSearchErrors(t *testing.T) {
 		want  sources.ErrorKind
 	}{
 		{"refused token blocks", "wrong", xQuery, sources.AuthRevoked},
-		{"max_results past the bound fails", sourcestest.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.MaxResults = 101; return q }(), sources.Permanent},
-		{"start older than 7 days fails", sourcestest.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.StartTime = "2026-11-01T00:00:00Z"; return q }(), sources.Permanent},
+		{"max_results past the bound fails", xsearchfake.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.MaxResults = 101; return q }(), sources.Permanent},
+		{"start older than 7 days fails", xsearchfake.XSearchToken, func() xsearch.XSearchQuery { q := xQuery; q.StartTime = "2026-11-01T00:00:00Z"; return q }(), sources.Permanent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := sourcestest.NewXSearchServer(sampleStream(t), sourcestest.WithClock(func() time.Time { return clientNow }))
+			srv := xsearchfake.NewXSearchServer(sampleStream(t), sourcestest.WithClock(func() time.Time { return clientNow }))
 			defer srv.Close()
 			c, _ := xsearch.NewXSearch(xsearch.XSearchConfig{BaseURL: srv.URL(), Token: tc.token, Now: func() time.Time { return clientNow }})
 			_, err := c.Stream(context.Background(), tc.q, func(xsearch.XPage) error { return nil })
 			if got := sources.KindOf(err); got != tc.want {
 				t.Errorf("kind = %v (%v), want %v", got, err, tc.want)
 			}
-			if tc.token == "wrong" && err != nil && strings.Contains(err.Error(), sourcestest.XSearchToken) {
+			if tc.token == "wrong" && err != nil && strings.Contains(err.Error(), xsearchfake.XSearchToken) {
 				t.Errorf("error %q carries the token", err)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // fakeClock is a settable clock shared by the client and the fake server.
@@ -37,12 +38,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newYouTube starts a fake and a client pointed at it.
-func newYouTube(t *testing.T, clock func() time.Time, timeout time.Duration, opts ...sourcestest.Option) (*sourcestest.YouTubeServer, *youtube.YouTube) {
+func newYouTube(t *testing.T, clock func() time.Time, timeout time.Duration, opts ...sourcestest.Option) (*youtubefake.YouTubeServer, *youtube.YouTube) {
 	t.Helper()
 	if clock != nil {
 		opts = append(opts, sourcestest.WithClock(clock))
 	}
-	srv := sourcestest.NewYouTubeServer(opts...)
+	srv := youtubefake.NewYouTubeServer(opts...)
 	t.Cleanup(srv.Close)
 	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID:     sourcestest.DefaultClientID,
@@ -73,7 +74,7 @@ func dailyQuery() youtube.YouTubeQuery {
 
 func TestQueryRoundTripsRowsAndTypes(t *testing.T) {
 	_, yt := newYouTube(t, nil, 0)
-	v := sourcestest.YouTubeValue
+	v := youtubefake.YouTubeValue
 	days := []string{"2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02"}
 	var wantDaily [][]any
 	var totalViews, totalLikes int64
@@ -165,8 +166,8 @@ func TestQueryKeepsBodyAsReceived(t *testing.T) {
 	if !strings.HasPrefix(string(res.Raw), want) || !json.Valid(res.Raw) {
 		t.Errorf("Query().Raw = %s, want the wire body starting with %s", res.Raw, want)
 	}
-	if got := res.Rows[0][1]; got != sourcestest.YouTubeValue("abc123", "2024-01-01", "averageViewPercentage") {
-		t.Errorf("Query().Rows[0][1] = %v (%T), want %v", got, got, sourcestest.YouTubeValue("abc123", "2024-01-01", "averageViewPercentage"))
+	if got := res.Rows[0][1]; got != youtubefake.YouTubeValue("abc123", "2024-01-01", "averageViewPercentage") {
+		t.Errorf("Query().Rows[0][1] = %v (%T), want %v", got, got, youtubefake.YouTubeValue("abc123", "2024-01-01", "averageViewPercentage"))
 	}
 }
 
@@ -276,7 +277,7 @@ func TestRevokedRefreshTokenIsAuthRevoked(t *testing.T) {
 func TestQueryErrorClassification(t *testing.T) {
 	tests := []struct {
 		name           string
-		fail           func(*sourcestest.YouTubeServer)
+		fail           func(*youtubefake.YouTubeServer)
 		edit           func(*youtube.YouTubeQuery)
 		wantKind       sources.ErrorKind
 		wantStatus     int
@@ -286,19 +287,19 @@ func TestQueryErrorClassification(t *testing.T) {
 	}{
 		{
 			name:       "429 with Retry-After",
-			fail:       func(s *sourcestest.YouTubeServer) { s.FailNext(1, 429, "rateLimitExceeded") },
+			fail:       func(s *youtubefake.YouTubeServer) { s.FailNext(1, 429, "rateLimitExceeded") },
 			wantKind:   sources.Transient,
 			wantStatus: 429, wantReason: "rateLimitExceeded", wantRetryAfter: 7 * time.Second,
 		},
 		{
 			name:       "503",
-			fail:       func(s *sourcestest.YouTubeServer) { s.FailNext(1, 503, "backendError") },
+			fail:       func(s *youtubefake.YouTubeServer) { s.FailNext(1, 503, "backendError") },
 			wantKind:   sources.Transient,
 			wantStatus: 503, wantReason: "backendError",
 		},
 		{
 			name:       "403 quotaExceeded is transient",
-			fail:       func(s *sourcestest.YouTubeServer) { s.FailNext(1, 403, "quotaExceeded") },
+			fail:       func(s *youtubefake.YouTubeServer) { s.FailNext(1, 403, "quotaExceeded") },
 			wantKind:   sources.Transient,
 			wantStatus: 403, wantReason: "quotaExceeded",
 		},
@@ -310,7 +311,7 @@ func TestQueryErrorClassification(t *testing.T) {
 		},
 		{
 			name:       "404",
-			fail:       func(s *sourcestest.YouTubeServer) { s.FailNext(1, 404, "notFound") },
+			fail:       func(s *youtubefake.YouTubeServer) { s.FailNext(1, 404, "notFound") },
 			wantKind:   sources.Permanent,
 			wantStatus: 404, wantReason: "notFound",
 		},
@@ -372,7 +373,7 @@ func TestQueryTimeoutIsTransient(t *testing.T) {
 }
 
 func TestTokenEndpointDownIsTransient(t *testing.T) {
-	srv := sourcestest.NewYouTubeServer()
+	srv := youtubefake.NewYouTubeServer()
 	srv.Close() // nothing listens any more
 	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID: "id", ClientSecret: "secret", RefreshToken: "rt",
@@ -417,7 +418,7 @@ func TestConcurrentQueriesShareOneTokenSource(t *testing.T) {
 // BenchmarkQuery measures one daily report (one video, one year) through the
 // generated client against the local server.
 func BenchmarkQuery(b *testing.B) {
-	srv := sourcestest.NewYouTubeServer()
+	srv := youtubefake.NewYouTubeServer()
 	defer srv.Close()
 	yt, err := youtube.NewYouTube(context.Background(), youtube.YouTubeConfig{
 		ClientID: sourcestest.DefaultClientID, ClientSecret: sourcestest.DefaultClientSecret,

@@ -1,4 +1,4 @@
-package sourcestest
+package youtubefake
 
 import (
 	"encoding/json"
@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // token gets an access token from s's token endpoint.
 func token(t *testing.T, s *YouTubeServer) string {
 	t.Helper()
 	status, body := postToken(t, s, url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {DefaultRefreshToken},
-		"client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret},
+		"grant_type": {"refresh_token"}, "refresh_token": {sourcestest.DefaultRefreshToken},
+		"client_id": {sourcestest.DefaultClientID}, "client_secret": {sourcestest.DefaultClientSecret},
 	})
 	if status != 200 {
 		t.Fatalf("POST /token = %d %v, want 200", status, body)
@@ -129,10 +130,10 @@ func TestTokenEndpoint(t *testing.T) {
 	clock := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	s := NewYouTubeServer(WithTokenTTL(10*time.Minute), WithClock(now))
+	s := NewYouTubeServer(sourcestest.WithTokenTTL(10*time.Minute), sourcestest.WithClock(now))
 	defer s.Close()
 
-	good := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {DefaultRefreshToken}, "client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}}
+	good := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {sourcestest.DefaultRefreshToken}, "client_id": {sourcestest.DefaultClientID}, "client_secret": {sourcestest.DefaultClientSecret}}
 	status, body := postToken(t, s, good)
 	if status != 200 || body["expires_in"] != 600.0 || body["token_type"] != "Bearer" {
 		t.Fatalf("POST /token = %d %v, want 200 with expires_in 600", status, body)
@@ -148,7 +149,7 @@ func TestTokenEndpoint(t *testing.T) {
 		t.Errorf("report with an expired token = %d (%q), want 401 invalid_token", st, hdr.Get("WWW-Authenticate"))
 	}
 
-	badSecret := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {DefaultRefreshToken}, "client_id": {DefaultClientID}, "client_secret": {"x"}}
+	badSecret := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {sourcestest.DefaultRefreshToken}, "client_id": {sourcestest.DefaultClientID}, "client_secret": {"x"}}
 	if status, body := postToken(t, s, badSecret); status != 401 || body["error"] != "invalid_client" {
 		t.Errorf("POST /token with a wrong secret = %d %v, want 401 invalid_client", status, body)
 	}
@@ -192,7 +193,7 @@ func TestReportsAreDeterministic(t *testing.T) {
 
 func TestFaultsAreSeeded(t *testing.T) {
 	statuses := func(seed uint64) []int {
-		s := NewYouTubeServer(WithFailRate(0.3), With429Rate(0.2, 3*time.Second), WithSeed(seed))
+		s := NewYouTubeServer(sourcestest.WithFailRate(0.3), sourcestest.With429Rate(0.2, 3*time.Second), sourcestest.WithSeed(seed))
 		defer s.Close()
 		tok := token(t, s)
 		var out []int
@@ -222,7 +223,7 @@ func TestFaultsAreSeeded(t *testing.T) {
 // that the bound, half the serialized time, leaves seconds for a loaded machine's overhead.
 func TestLatencyDoesNotSerializeRequests(t *testing.T) {
 	const n, latency = 20, time.Second
-	s := NewYouTubeServer(WithLatency(latency))
+	s := NewYouTubeServer(sourcestest.WithLatency(latency))
 	defer s.Close()
 	tok := token(t, s)
 	start := time.Now()
@@ -248,8 +249,8 @@ func BenchmarkReports(b *testing.B) {
 	s := NewYouTubeServer()
 	defer s.Close()
 	resp, err := http.PostForm(s.TokenURL(), url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {DefaultRefreshToken},
-		"client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret},
+		"grant_type": {"refresh_token"}, "refresh_token": {sourcestest.DefaultRefreshToken},
+		"client_id": {sourcestest.DefaultClientID}, "client_secret": {sourcestest.DefaultClientSecret},
 	})
 	if err != nil {
 		b.Fatal(err)

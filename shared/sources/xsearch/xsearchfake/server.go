@@ -1,4 +1,7 @@
-package sourcestest
+// Package xsearchfake runs a local X API v2 search for the x_search source.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
+package xsearchfake
 
 import (
 	"bytes"
@@ -16,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch"
 )
 
@@ -36,7 +40,7 @@ const XSearchToken = "xsearchtest-token"
 type XSearchServer struct {
 	srv    *httptest.Server
 	mux    *http.ServeMux
-	opts   options
+	opts   sourcestest.Options
 	tweets []xTweet
 
 	token     string
@@ -60,12 +64,9 @@ type xTweet struct {
 
 // NewXSearchServer serves messages (stream-shaped lines); a line that is not a tweet with an id
 // and created_at is skipped.
-func NewXSearchServer(messages [][]byte, opts ...Option) *XSearchServer {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	s := &XSearchServer{opts: o, token: XSearchToken, rng: rand.New(rand.NewPCG(o.seed, o.seed)), limit: 450, window: 15 * time.Minute,
+func NewXSearchServer(messages [][]byte, opts ...sourcestest.Option) *XSearchServer {
+	o := sourcestest.Resolve(opts)
+	s := &XSearchServer{opts: o, token: XSearchToken, rng: rand.New(rand.NewPCG(o.Seed, o.Seed)), limit: 450, window: 15 * time.Minute,
 		byStatus: map[int]int{}}
 	for _, m := range messages {
 		var msg struct {
@@ -144,12 +145,12 @@ func (s *XSearchServer) Calls() (int, map[int]int) {
 }
 
 func xProblem(w http.ResponseWriter, status int, title, detail string) {
-	writeJSON(w, status, map[string]any{"title": title, "detail": detail, "type": "about:blank", "status": status})
+	sourcestest.WriteJSON(w, status, map[string]any{"title": title, "detail": detail, "type": "about:blank", "status": status})
 }
 
 func (s *XSearchServer) search(w http.ResponseWriter, r *http.Request, endpoint string) {
-	sleepCtx(r.Context(), s.opts.latency)
-	now := s.opts.now().UTC()
+	sourcestest.SleepCtx(r.Context(), s.opts.Latency)
+	now := s.opts.Now().UTC()
 	s.mu.Lock()
 	s.calls++
 	if s.resetAt.IsZero() || !now.Before(s.resetAt) {
@@ -168,7 +169,7 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 		return http.StatusUnauthorized
 	}
 	x := 1.0
-	if s.opts.failRate > 0 || s.opts.rate429 > 0 {
+	if s.opts.FailRate > 0 || s.opts.Rate429 > 0 {
 		x = s.rng.Float64()
 	}
 	rateHeaders := func(remaining int, reset time.Time) {
@@ -177,17 +178,17 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 		h.Set("x-rate-limit-reset", strconv.FormatInt(reset.Unix(), 10))
 	}
 	switch {
-	case x < s.opts.failRate:
+	case x < s.opts.FailRate:
 		xProblem(w, http.StatusServiceUnavailable, "Service Unavailable", "Service Unavailable")
 		return http.StatusServiceUnavailable
-	case x < s.opts.failRate+s.opts.rate429:
-		rateHeaders(0, now.Add(max(s.opts.retryAfter, time.Second)))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+	case x < s.opts.FailRate+s.opts.Rate429:
+		rateHeaders(0, now.Add(max(s.opts.RetryAfter, time.Second)))
+		sourcestest.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
 		return http.StatusTooManyRequests
 	}
 	if s.used >= s.limit {
 		rateHeaders(0, s.resetAt)
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+		sourcestest.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
 		return http.StatusTooManyRequests
 	}
 	s.used++
@@ -195,7 +196,7 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 
 	q := r.URL.Query()
 	bad := func(detail string) int {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"message": detail}},
+		sourcestest.WriteJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"message": detail}},
 			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
 		return http.StatusBadRequest
 	}
@@ -275,7 +276,7 @@ func (s *XSearchServer) answer(w http.ResponseWriter, r *http.Request, endpoint 
 		body["data"] = data
 		body["includes"] = map[string]any{"users": users}
 	}
-	writeJSON(w, http.StatusOK, body)
+	sourcestest.WriteJSON(w, http.StatusOK, body)
 	return http.StatusOK
 }
 
@@ -309,4 +310,13 @@ func (s *XSearchServer) IDs() []string {
 		out[i] = t.id
 	}
 	return out
+}
+
+// Env points the x_search source at the fake, with the token it accepts (the stream fake's
+// when it fronts one).
+func (s *XSearchServer) Env() map[string]string {
+	s.mu.Lock()
+	token := s.token
+	s.mu.Unlock()
+	return map[string]string{"X_BEARER_TOKEN": token, "X_API_BASE_URL": s.URL()}
 }

@@ -1,4 +1,4 @@
-package sourcestest
+package httpjsonfake
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 func getJSON(t *testing.T, u string) (int, map[string]any) {
@@ -24,7 +25,7 @@ func getJSON(t *testing.T, u string) (int, map[string]any) {
 }
 
 func TestJSONAPIPaging(t *testing.T) {
-	s := NewJSONAPIServer(WithItems(25), WithPageSize(10))
+	s := NewJSONAPIServer(sourcestest.WithItems(25), sourcestest.WithPageSize(10))
 	defer s.Close()
 	tests := []struct {
 		path       string
@@ -68,7 +69,7 @@ func TestJSONAPIPaging(t *testing.T) {
 
 func TestJSONAPIFaultsAreSeeded(t *testing.T) {
 	statuses := func() []int {
-		s := NewJSONAPIServer(WithFailRate(0.5), WithSeed(3))
+		s := NewJSONAPIServer(sourcestest.WithFailRate(0.5), sourcestest.WithSeed(3))
 		defer s.Close()
 		var out []int
 		for range 30 {

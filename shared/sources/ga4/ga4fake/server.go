@@ -1,4 +1,8 @@
-package sourcestest
+// Package ga4fake runs a local GA4 Data API (runReport) for the ga4 source, with the options of
+// sourcestest and its own (WithGA4...).
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
+package ga4fake
 
 import (
 	"bufio"
@@ -13,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	analyticsdata "google.golang.org/api/analyticsdata/v1beta"
 )
 
@@ -83,7 +88,8 @@ type GA4Stats struct {
 // is "(other)", as in a high-cardinality report.
 type GA4Server struct {
 	srv  *httptest.Server
-	opts options
+	opts sourcestest.Options
+	cfg  config
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -101,12 +107,9 @@ type GA4Server struct {
 
 // NewGA4Server starts a fake GA4 Data API on loopback; Close it when done. It accepts the
 // options of the YouTube fake (latency, 503 and 429 rates, seed, clock) and the WithGA4 ones.
-func NewGA4Server(opts ...Option) *GA4Server {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	s := &GA4Server{opts: o, rng: rand.New(rand.NewPCG(o.seed, o.seed^0x51a4)), byStatus: map[int]int{}}
+func NewGA4Server(opts ...sourcestest.Option) *GA4Server {
+	o := sourcestest.Resolve(opts)
+	s := &GA4Server{opts: o, cfg: sourcestest.ExtOf(o, defaultConfig), rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x51a4)), byStatus: map[int]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1beta/properties/{call}", s.handleRunReport)
 	s.srv = httptest.NewServer(mux)
@@ -141,7 +144,7 @@ func (s *GA4Server) Stats() GA4Stats {
 }
 
 func (s *GA4Server) handleRunReport(w http.ResponseWriter, r *http.Request) {
-	sleepCtx(r.Context(), s.opts.latency)
+	sourcestest.SleepCtx(r.Context(), s.opts.Latency)
 	status, body, hdr, rep := s.runReport(r)
 	rows := 0
 	if rep != nil {
@@ -221,13 +224,13 @@ func (s *GA4Server) writeReport(ctx context.Context, w http.ResponseWriter, rep 
 			b, _ := json.Marshal(rep.row(i))
 			bw.Write(b)
 			n := int(i - rep.from + 1)
-			if t := s.opts.ga4Truncate; t > 0 && n == t {
+			if t := s.cfg.truncate; t > 0 && n == t {
 				bw.Flush()
 				w.(http.Flusher).Flush()
 				// Ends the response without its last chunk: the client reads an unexpected EOF.
 				panic(http.ErrAbortHandler)
 			}
-			if h := s.opts.ga4Hold; h != nil && n == h.AfterRows && s.holdOnce() {
+			if h := s.cfg.hold; h != nil && n == h.AfterRows && s.holdOnce() {
 				bw.Flush()
 				w.(http.Flusher).Flush()
 				close(h.Reached)
@@ -265,7 +268,7 @@ func (s *GA4Server) holdOnce() bool {
 
 // ga4Error renders the API's error body: {"error":{"code","message","status"}}.
 func ga4Error(status int, message string) []byte {
-	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": status, "message": message, "status": statusNames[status]}})
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": status, "message": message, "status": sourcestest.StatusNames[status]}})
 	return b
 }
 
@@ -274,7 +277,7 @@ const exhaustedHour = "Exhausted property tokens per hour. The property's quota 
 
 func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map[string]string, rep *ga4Report) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" || (s.opts.ga4Token != nil && !s.opts.ga4Token(tok)) {
+	if !ok || tok == "" || (s.cfg.token != nil && !s.cfg.token(tok)) {
 		return http.StatusUnauthorized, ga4Error(http.StatusUnauthorized, "Request had invalid authentication credentials."),
 			map[string]string{"WWW-Authenticate": `Bearer realm="https://accounts.google.com/", error="invalid_token"`}, nil
 	}
@@ -282,7 +285,7 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 	if !ok {
 		return http.StatusNotFound, ga4Error(http.StatusNotFound, "Method not found."), nil, nil
 	}
-	if id != s.opts.ga4Property {
+	if id != s.cfg.property {
 		return http.StatusForbidden, ga4Error(http.StatusForbidden, "User does not have sufficient permissions for this property."), nil, nil
 	}
 	s.mu.Lock()
@@ -293,8 +296,8 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 		msg := "The service is currently unavailable."
 		if f.status == http.StatusTooManyRequests {
 			msg = exhaustedHour
-			if s.opts.retryAfter > 0 {
-				hdr["Retry-After"] = fmt.Sprint(int(s.opts.retryAfter / time.Second))
+			if s.opts.RetryAfter > 0 {
+				hdr["Retry-After"] = fmt.Sprint(int(s.opts.RetryAfter / time.Second))
 			}
 		}
 		return f.status, ga4Error(f.status, msg), hdr, nil
@@ -312,11 +315,11 @@ func (s *GA4Server) runReport(r *http.Request) (status int, body []byte, hdr map
 	}
 	cost := int64(1 + rep.rows()/100)
 	s.mu.Lock()
-	now := s.opts.now()
+	now := s.opts.Now()
 	if h := now.Truncate(time.Hour); !h.Equal(s.hour) {
 		s.hour, s.tokensHr, s.errorsHr = h, 0, 0
 	}
-	limitHr := s.opts.ga4TokensPerHour
+	limitHr := s.cfg.tokensPerHour
 	if s.tokensHr+cost > limitHr {
 		s.mu.Unlock()
 		return http.StatusTooManyRequests, ga4Error(http.StatusTooManyRequests, exhaustedHour), nil, nil
@@ -349,14 +352,14 @@ func (s *GA4Server) drawFaultLocked() *fault {
 		s.faults = s.faults[1:]
 		return &f
 	}
-	if s.opts.failRate <= 0 && s.opts.rate429 <= 0 {
+	if s.opts.FailRate <= 0 && s.opts.Rate429 <= 0 {
 		return nil
 	}
 	x := s.rng.Float64()
 	switch {
-	case x < s.opts.failRate:
+	case x < s.opts.FailRate:
 		return &fault{status: http.StatusServiceUnavailable}
-	case x < s.opts.failRate+s.opts.rate429:
+	case x < s.opts.FailRate+s.opts.Rate429:
 		return &fault{status: http.StatusTooManyRequests}
 	}
 	return nil
@@ -397,7 +400,7 @@ func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*ga4Report
 			for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
 				vs = append(vs, t.Format("20060102"))
 			}
-		} else if s.opts.ga4OtherRow {
+		} else if s.cfg.otherRow {
 			vs = append(slices.Clone(vs[:len(vs)-1]), "(other)")
 			rep.Metadata.DataLossFromOtherRow = true
 		}
@@ -422,8 +425,8 @@ func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*ga4Report
 		total = 1
 	}
 	days := int64(end.Sub(start).Hours()/24) + 1
-	if s.opts.ga4SampleOver > 0 && days > int64(s.opts.ga4SampleOver) {
-		rep.Metadata.SamplingMetadatas = []*analyticsdata.SamplingMetadata{{SamplesReadCount: 500_000, SamplingSpaceSize: 500_000 * days / int64(s.opts.ga4SampleOver)}}
+	if s.cfg.sampleOver > 0 && days > int64(s.cfg.sampleOver) {
+		rep.Metadata.SamplingMetadatas = []*analyticsdata.SamplingMetadata{{SamplesReadCount: 500_000, SamplingSpaceSize: 500_000 * days / int64(s.cfg.sampleOver)}}
 	}
 	out := &ga4Report{head: rep, from: min(req.Offset, total), to: min(total, req.Offset+limit), values: values, metricHdr: rep.MetricHeaders}
 	return out, ""
@@ -432,7 +435,7 @@ func (s *GA4Server) buildReport(req *analyticsdata.RunReportRequest) (*ga4Report
 // GA4Value is the fake's deterministic value of metric (of type typ) for the row whose
 // dimension values are key, as the API sends it (a string).
 func GA4Value(metric, typ string, key []string) string {
-	h := hash64(append([]string{"ga4", metric}, key...)...)
+	h := sourcestest.Hash64(append([]string{"ga4", metric}, key...)...)
 	switch typ {
 	case "TYPE_INTEGER":
 		return fmt.Sprint(h % 10_000)
@@ -442,3 +445,11 @@ func GA4Value(metric, typ string, key []string) string {
 		return fmt.Sprintf("%.2f", float64(h%1_000_000)/100)
 	}
 }
+
+// Env points the ga4 source at the fake (its tokens come from the YouTube fake's grant).
+func (s *GA4Server) Env() map[string]string {
+	return map[string]string{"GA4_API_BASE_URL": s.URL()}
+}
+
+// fault is one queued failure from FailNext.
+type fault struct{ status int }

@@ -1,7 +1,10 @@
-package sourcestest
+// Package httpjsonfake runs a local paginated JSON API (page, cursor and next-link styles, and
+// item details) for the http_json source, with the options of sourcestest.
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
+package httpjsonfake
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // JSONAPIStats is a snapshot of what a JSONAPIServer served.
@@ -34,7 +39,7 @@ type JSONAPIStats struct {
 // "cursor":C|null},"total":T}; past the last page items is empty and next null.
 type JSONAPIServer struct {
 	srv  *httptest.Server
-	opts options
+	opts sourcestest.Options
 
 	mu       sync.Mutex // guards the generator and counters; never held while sleeping
 	rng      *rand.Rand
@@ -44,17 +49,14 @@ type JSONAPIServer struct {
 }
 
 // NewJSONAPIServer starts a server on loopback; Close it when done.
-func NewJSONAPIServer(opts ...Option) *JSONAPIServer {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.pageSize < 1 {
-		o.pageSize = 1
+func NewJSONAPIServer(opts ...sourcestest.Option) *JSONAPIServer {
+	o := sourcestest.Resolve(opts)
+	if o.PageSize < 1 {
+		o.PageSize = 1
 	}
 	s := &JSONAPIServer{
 		opts:     o,
-		rng:      rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		rng:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		byStatus: map[int]int{},
 		byPath:   map[string]int{},
 	}
@@ -89,7 +91,7 @@ func (s *JSONAPIServer) Stats() JSONAPIStats {
 // Item is the fake's item number id (1-based), as served; tests use it to
 // predict records.
 func Item(id int) map[string]any {
-	h := hash64("item", strconv.Itoa(id))
+	h := sourcestest.Hash64("item", strconv.Itoa(id))
 	return map[string]any{
 		"id":         int64(id),
 		"name":       fmt.Sprintf("item-%05d", id),
@@ -115,20 +117,20 @@ func (r *statusRecorder) WriteHeader(code int) {
 // count wraps next with latency, random faults and counters.
 func (s *JSONAPIServer) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sleepCtx(r.Context(), s.opts.latency)
+		sourcestest.SleepCtx(r.Context(), s.opts.Latency)
 		s.mu.Lock()
 		x := 1.0
-		if s.opts.failRate > 0 || s.opts.rate429 > 0 {
+		if s.opts.FailRate > 0 || s.opts.Rate429 > 0 {
 			x = s.rng.Float64()
 		}
 		s.mu.Unlock()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		switch {
-		case x < s.opts.failRate:
-			writeJSON(rec, http.StatusServiceUnavailable, map[string]string{"error": "service unavailable"})
-		case x < s.opts.failRate+s.opts.rate429:
-			rec.Header().Set("Retry-After", strconv.Itoa(int(s.opts.retryAfter/time.Second)))
-			writeJSON(rec, http.StatusTooManyRequests, map[string]string{"error": "too many requests"})
+		case x < s.opts.FailRate:
+			sourcestest.WriteJSON(rec, http.StatusServiceUnavailable, map[string]string{"error": "service unavailable"})
+		case x < s.opts.FailRate+s.opts.Rate429:
+			rec.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter/time.Second)))
+			sourcestest.WriteJSON(rec, http.StatusTooManyRequests, map[string]string{"error": "too many requests"})
 		default:
 			next.ServeHTTP(rec, r)
 		}
@@ -143,21 +145,21 @@ func (s *JSONAPIServer) count(next http.Handler) http.Handler {
 // handleList serves /items and /list pages.
 func (s *JSONAPIServer) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	size, total := s.opts.pageSize, s.opts.items
+	size, total := s.opts.PageSize, s.opts.Items
 	offset, page := 0, 1
 	byPage := q.Has("page")
 	switch {
 	case byPage:
 		n, err := strconv.Atoi(q.Get("page"))
 		if err != nil || n < 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "page must be a positive integer"})
+			sourcestest.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "page must be a positive integer"})
 			return
 		}
 		page, offset = n, (n-1)*size
 	case q.Has("cursor"):
 		n, err := strconv.Atoi(strings.TrimPrefix(q.Get("cursor"), "c"))
 		if err != nil || n < 0 || !strings.HasPrefix(q.Get("cursor"), "c") {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid cursor"})
+			sourcestest.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid cursor"})
 			return
 		}
 		offset, page = n, n/size+1
@@ -167,7 +169,7 @@ func (s *JSONAPIServer) handleList(w http.ResponseWriter, r *http.Request) {
 		items = append(items, Item(id))
 	}
 	if r.URL.Path == "/list" {
-		writeJSON(w, http.StatusOK, items)
+		sourcestest.WriteJSON(w, http.StatusOK, items)
 		return
 	}
 	paging := map[string]any{"page": page, "next": nil, "cursor": nil}
@@ -180,22 +182,20 @@ func (s *JSONAPIServer) handleList(w http.ResponseWriter, r *http.Request) {
 			paging["next"] = fmt.Sprintf("%s/items?cursor=%s", s.srv.URL, cursor)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"items": items}, "paging": paging, "total": total})
+	sourcestest.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"items": items}, "paging": paging, "total": total})
 }
 
 // handleItem serves /items/{id}.
 func (s *JSONAPIServer) handleItem(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil || id < 1 || id > s.opts.items {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "item not found"})
+	if err != nil || id < 1 || id > s.opts.Items {
+		sourcestest.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "item not found"})
 		return
 	}
-	writeJSON(w, http.StatusOK, Item(id))
+	sourcestest.WriteJSON(w, http.StatusOK, Item(id))
 }
 
-// writeJSON writes v as a JSON response.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+// Env lets the http_json source reach the fake's loopback host.
+func (s *JSONAPIServer) Env() map[string]string {
+	return map[string]string{"HTTP_JSON_ALLOWED_HOSTS": strings.Join([]string{"127.0.0.1", "localhost"}, ",")}
 }

@@ -1,4 +1,17 @@
-package sourcestest
+// Package youtubefake runs a local YouTube Analytics API and Google OAuth token endpoint, so the
+// official client runs unchanged in development, tests and benchmarks: YouTubeServer serves
+// YouTube Analytics v2 GET /v2/reports (the path google.golang.org/api/youtubeanalytics/v2
+// calls) and Google's OAuth token endpoint POST /token, with deterministic numbers per (video,
+// day, metric), Google's error bodies, expiring access tokens and revocable refresh tokens. It
+// injects faults (sourcestest's options) and counts what it served for assertions.
+//
+// Where the fake differs from Google: only the dimensions day, month and video and the filter
+// video==... exist; every id gets data (no "video not in channel" check); the most recent days
+// are not held back; month reports do not require whole months; quota is never counted (inject
+// 403 quotaExceeded with FailNext).
+//
+// Reference: docs/local-stack.md#local-servers-that-speak-googles-apis.
+package youtubefake
 
 import (
 	"encoding/json"
@@ -9,14 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Credentials the YouTubeServer accepts unless told otherwise.
-const (
-	DefaultClientID     = "sourcestest-client.apps.googleusercontent.com"
-	DefaultClientSecret = "sourcestest-client-secret"
-	DefaultRefreshToken = "1//sourcestest-refresh-token"
-	DefaultChannelID    = "UCsourcestest00000000000"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // YouTubeStats is a snapshot of what a YouTubeServer served.
@@ -45,7 +52,7 @@ type fault struct {
 // YouTubeServer is a local YouTube Analytics API and OAuth token endpoint.
 type YouTubeServer struct {
 	srv  *httptest.Server
-	opts options
+	opts sourcestest.Options
 
 	mu        sync.Mutex // guards everything below; never held while sleeping
 	rng       *rand.Rand
@@ -61,14 +68,11 @@ type YouTubeServer struct {
 }
 
 // NewYouTubeServer starts a server on loopback; Close it when done.
-func NewYouTubeServer(opts ...Option) *YouTubeServer {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
+func NewYouTubeServer(opts ...sourcestest.Option) *YouTubeServer {
+	o := sourcestest.Resolve(opts)
 	s := &YouTubeServer{
 		opts:     o,
-		rng:      rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		rng:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		tokens:   map[string]time.Time{},
 		byStatus: map[int]int{},
 		videoDay: map[string]int{},
@@ -140,7 +144,7 @@ func (s *YouTubeServer) VideoDayCalls(video, day string) int {
 // handleToken is Google's token endpoint for grant_type=refresh_token.
 func (s *YouTubeServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Could not parse the request body.")
+		sourcestest.WriteOAuthError(w, http.StatusBadRequest, "invalid_request", "Could not parse the request body.")
 		return
 	}
 	id, secret, ok := r.BasicAuth()
@@ -151,31 +155,31 @@ func (s *YouTubeServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.tokenReqs++
 	switch {
-	case id != DefaultClientID:
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "The OAuth client was not found.")
+	case id != sourcestest.DefaultClientID:
+		sourcestest.WriteOAuthError(w, http.StatusUnauthorized, "invalid_client", "The OAuth client was not found.")
 		return
-	case secret != DefaultClientSecret:
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Unauthorized")
+	case secret != sourcestest.DefaultClientSecret:
+		sourcestest.WriteOAuthError(w, http.StatusUnauthorized, "invalid_client", "Unauthorized")
 		return
 	case r.PostForm.Get("grant_type") != "refresh_token":
-		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+r.PostForm.Get("grant_type"))
+		sourcestest.WriteOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+r.PostForm.Get("grant_type"))
 		return
 	case s.revoked:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
+		sourcestest.WriteOAuthError(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
 		return
-	case r.PostForm.Get("refresh_token") != DefaultRefreshToken:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Bad Request")
+	case r.PostForm.Get("refresh_token") != sourcestest.DefaultRefreshToken:
+		sourcestest.WriteOAuthError(w, http.StatusBadRequest, "invalid_grant", "Bad Request")
 		return
 	}
 	s.issued++
 	s.refreshes++
 	tok := fmt.Sprintf("ya29.sourcestest-%06d", s.issued)
-	s.tokens[tok] = s.opts.now().Add(s.opts.tokenTTL)
+	s.tokens[tok] = s.opts.Now().Add(s.opts.TokenTTL)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate")
 	json.NewEncoder(w).Encode(map[string]any{
 		"access_token": tok,
-		"expires_in":   max(1, int(s.opts.tokenTTL/time.Second)),
+		"expires_in":   max(1, int(s.opts.TokenTTL/time.Second)),
 		"scope":        "https://www.googleapis.com/auth/yt-analytics.readonly",
 		"token_type":   "Bearer",
 	})
@@ -183,7 +187,7 @@ func (s *YouTubeServer) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // handleReports is GET /v2/reports.
 func (s *YouTubeServer) handleReports(w http.ResponseWriter, r *http.Request) {
-	sleepCtx(r.Context(), s.opts.latency)
+	sourcestest.SleepCtx(r.Context(), s.opts.Latency)
 	status, body, hdr, cells := s.report(r)
 	s.mu.Lock()
 	s.calls++
@@ -205,30 +209,30 @@ func (s *YouTubeServer) report(r *http.Request) (status int, body []byte, hdr ma
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	expiry, known := s.tokens[tok]
-	valid := ok && known && s.opts.now().Before(expiry)
+	valid := ok && known && s.opts.Now().Before(expiry)
 	var f *fault
 	if valid {
 		f = s.drawFaultLocked()
 	}
 	s.mu.Unlock()
 	if !valid {
-		return http.StatusUnauthorized, googleError(http.StatusUnauthorized, "authError", ""),
+		return http.StatusUnauthorized, sourcestest.GoogleErrorIn("youtube.quota", http.StatusUnauthorized, "authError", ""),
 			map[string]string{"WWW-Authenticate": `Bearer realm="https://accounts.google.com/", error="invalid_token"`}, nil
 	}
 	if f != nil {
 		hdr = map[string]string{}
 		if f.status == http.StatusTooManyRequests {
-			hdr["Retry-After"] = fmt.Sprint(int(s.opts.retryAfter / time.Second))
+			hdr["Retry-After"] = fmt.Sprint(int(s.opts.RetryAfter / time.Second))
 		}
-		return f.status, googleError(f.status, f.reason, ""), hdr, nil
+		return f.status, sourcestest.GoogleErrorIn("youtube.quota", f.status, f.reason, ""), hdr, nil
 	}
-	q, err := parseReportQuery(r.URL.Query(), s.opts.channelID)
+	q, err := parseReportQuery(r.URL.Query(), s.opts.ChannelID)
 	if err != nil {
-		return err.status, googleError(err.status, err.reason, err.message), nil, nil
+		return err.status, sourcestest.GoogleErrorIn("youtube.quota", err.status, err.reason, err.message), nil, nil
 	}
 	videos := q.videos
 	if videos == nil {
-		videos = s.opts.videos
+		videos = s.opts.Videos
 	}
 	b, cells := buildReport(q, videos)
 	return http.StatusOK, b, nil, cells
@@ -242,15 +246,27 @@ func (s *YouTubeServer) drawFaultLocked() *fault {
 		s.faults = s.faults[1:]
 		return &f
 	}
-	if s.opts.failRate <= 0 && s.opts.rate429 <= 0 {
+	if s.opts.FailRate <= 0 && s.opts.Rate429 <= 0 {
 		return nil
 	}
 	x := s.rng.Float64()
 	switch {
-	case x < s.opts.failRate:
+	case x < s.opts.FailRate:
 		return &fault{status: http.StatusServiceUnavailable, reason: "backendError"}
-	case x < s.opts.failRate+s.opts.rate429:
+	case x < s.opts.FailRate+s.opts.Rate429:
 		return &fault{status: http.StatusTooManyRequests, reason: "rateLimitExceeded"}
 	}
 	return nil
+}
+
+// Env points the youtube_analytics source at the fake: its token endpoint, its API and the
+// grant it accepts (the values themselves, as local runs give them).
+func (s *YouTubeServer) Env() map[string]string {
+	return map[string]string{
+		"YOUTUBE_CLIENT_ID":     sourcestest.DefaultClientID,
+		"YOUTUBE_CLIENT_SECRET": sourcestest.DefaultClientSecret,
+		"YOUTUBE_REFRESH_TOKEN": sourcestest.DefaultRefreshToken,
+		"YOUTUBE_TOKEN_URL":     s.TokenURL(),
+		"YOUTUBE_API_BASE_URL":  s.URL(),
+	}
 }

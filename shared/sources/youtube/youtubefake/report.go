@@ -1,4 +1,4 @@
-package sourcestest
+package youtubefake
 
 import (
 	"cmp"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // metricSpec is a metric the fake knows: its dataType, how cells combine and
@@ -56,7 +58,7 @@ func YouTubeValue(video, day, metric string) any {
 	if !ok {
 		return nil
 	}
-	h := hash64(video, day, metric) % spec.modulus
+	h := sourcestest.Hash64(video, day, metric) % spec.modulus
 	if spec.dataType == "INTEGER" {
 		return int64(h)
 	}
