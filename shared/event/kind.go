@@ -6,6 +6,8 @@
 // Reference: docs/event-contract.md.
 package event
 
+import "slices"
+
 // Kind names what an event is. The names are part of the public contract: they appear in the
 // Pub/Sub "kind" attribute, in the kind column of every table and in the replay summary.
 type Kind string
@@ -103,3 +105,15 @@ const (
 	// stream publishes its own.
 	SourceXSearch = "x_search"
 )
+
+// countAtCreation are the sources whose tweets count at their created_at (the event_time) rather
+// than at publication: a backfill writes last week's tweets now, and they belong to last week
+// (docs/event-contract.md). Messages already published with these values keep counting so.
+var countAtCreation = []string{SourceXSearch}
+
+// CountsAtCreation reports whether a tweet published with source counts at its created_at.
+func CountsAtCreation(source string) bool { return slices.Contains(countAtCreation, source) }
+
+// SourcesCountingAtCreation lists the sources CountsAtCreation holds for, for queries that
+// decide the same in SQL.
+func SourcesCountingAtCreation() []string { return slices.Clone(countAtCreation) }

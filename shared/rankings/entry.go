@@ -17,9 +17,9 @@ import (
 type Entry struct {
 	Key         string // "t:<tweet id>", or AppEventKey's "e:<event id>" or "a:<app>:<event id>"
 	PublishTime time.Time
-	// CountAt is the time the event counts at in the windowed rankings: a backfilled
-	// (x_search) tweet's created_at, so that last week's tweets count last week and never look
-	// like a burst now; zero (every other event) means PublishTime (see countAt).
+	// CountAt is the time the event counts at in the windowed rankings: a backfilled tweet's
+	// created_at (event.CountsAtCreation), so that last week's tweets count last week and never
+	// look like a burst now; zero (every other event) means PublishTime (see countAt).
 	CountAt   time.Time
 	MessageID string
 	// Delete is a delete notice for the tweet of Key: it leaves every ranking.
@@ -83,7 +83,7 @@ func EntryOf(rec event.Record) (e Entry, ok bool) {
 	switch row := rec.Row.(type) {
 	case *event.TweetRow:
 		e = Entry{Key: "t:" + row.TweetID, PublishTime: row.PublishTime, MessageID: row.MessageID}
-		if row.Source == event.SourceXSearch {
+		if event.CountsAtCreation(row.Source) {
 			// A backfill's tweets count when they were written; the stream's and a replay's
 			// count when published (a replayed capture animates the rankings now).
 			e.CountAt = tweetCountAt(row.EventTime, row.PublishTime)

@@ -27,9 +27,14 @@ func sqlString(s string) string {
 func TruthSQL(project, dataset string, r Ranking, from, to time.Time, n int) (string, error) {
 	table := func(name string) string { return fmt.Sprintf("`%s.%s.%s`", project, dataset, name) }
 	window := fmt.Sprintf("t.publish_time >= %s AND t.publish_time < %s", sqlTS(from), sqlTS(to))
-	// A tweet counts when tweetCountAt says: an x_search backfill's at its event_time (its
-	// created_at) unless that is missing or after its publication, every other at publication.
-	countAt := "IF(t.source = " + sqlString(string(event.SourceXSearch)) + " AND t.event_time IS NOT NULL AND t.event_time <= t.publish_time, t.event_time, t.publish_time)"
+	// A tweet counts when tweetCountAt says: one of a source counting at creation (a backfill's)
+	// at its event_time (its created_at) unless that is missing or after its publication, every
+	// other at publication.
+	var atCreation []string
+	for _, s := range event.SourcesCountingAtCreation() {
+		atCreation = append(atCreation, sqlString(s))
+	}
+	countAt := "IF(t.source IN (" + strings.Join(atCreation, ", ") + ") AND t.event_time IS NOT NULL AND t.event_time <= t.publish_time, t.event_time, t.publish_time)"
 	tweetWindow := fmt.Sprintf("%s >= %s AND %s < %s", countAt, sqlTS(from), countAt, sqlTS(to))
 	countable := countableSQL()
 	var q string

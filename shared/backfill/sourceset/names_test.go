@@ -68,9 +68,14 @@ var notYetInFolders = map[string]string{
 	"scripts/bench/internal/ga4page/main.go": "a source's benchmark",
 	"scripts/bench/main.go":                  "a source's benchmark",
 	"scripts/dev/demo.go":                    "the demo's backfill",
-	"shared/event/kind.go":                   "the event attribute source=x_search",
-	"shared/rankings/entry.go":               "the event attribute source=x_search",
-	"shared/rankings/sql.go":                 "the event attribute source=x_search",
+}
+
+// contractFiles may name a source for a reason outside the sources: the value is the reason.
+var contractFiles = map[string]string{
+	// A message's source attribute says where a tweet entered the pipeline (x_stream, replay,
+	// app, x_search): the event contract's vocabulary (docs/event-contract.md), which published
+	// messages carry; consumers ask event.CountsAtCreation rather than naming a value.
+	"shared/event/kind.go": "the event contract's source values",
 }
 
 func TestSourceNamedOnlyInItsFolder(t *testing.T) {
@@ -99,7 +104,7 @@ func TestSourceNamedOnlyInItsFolder(t *testing.T) {
 		}
 		for _, m := range mentions(t, p, rel, srcs) {
 			switch {
-			case m.allowed:
+			case m.allowed, contractFiles[rel] != "":
 			case notYetInFolders[rel] != "":
 				stillNaming[rel] = true
 			default:
