@@ -168,7 +168,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary, FunctionsEnv: c.FunctionsEnv,
-		Backfill: &localstack.BackfillOptions{Queue: q, Queues: c.Queues, YouTube: c.youTubeOptions()},
+		Backfill: &localstack.BackfillOptions{Queue: q, Queues: c.Queues, Fakes: map[string][]sourcestest.Option{"youtube_analytics": c.youTubeOptions()}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)
@@ -182,7 +182,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	c.Timeout = max(c.Timeout, time.Duration(expected)*10*time.Millisecond)
 	opsBefore := proxy.Snapshot()
 	res.LoadStart = loadAverage()
-	day, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
+	day, err := runJob(ctx, s, c, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
 	if err != nil {
 		return nil, fmt.Errorf("day plan: %w", err)
 	}
@@ -205,10 +205,10 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	res.EnqueueTasksPerS = float64(day.tasks) / day.enqueue.Seconds()
 	res.Rows, res.Lost, res.Duplicated, res.RawReappends, res.APICalls = day.rows, day.lost, day.duplicated, day.reappends, day.apiCalls
 	res.Dispatches = day.dispatches
-	st := s.Backfill.YouTube.Stats()
+	st := s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).Stats()
 	res.API503s, res.TokenRefreshes = st.ByStatus[503], st.TokenRefreshes
 
-	rng, err := runJob(ctx, s, c, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkRange, end), expected)
+	rng, err := runJob(ctx, s, c, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkRange, end), expected)
 	if err != nil {
 		return nil, fmt.Errorf("range plan: %w", err)
 	}
@@ -216,7 +216,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 		RawReappends: rng.reappends}
 
 	c.Log.Info("backfill baseline: one query at a time", "queries", c.BaselineQueries)
-	n, elapsed, err := sequentialQueries(ctx, s.Backfill.YouTube, c, end)
+	n, elapsed, err := sequentialQueries(ctx, s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer), c, end)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -354,7 +354,7 @@ func dispatches(s *localstack.Stack, start time.Time) map[string]int {
 // sequentialQueries is the original way: the day plan's first queries, one at a time, each
 // retried until it succeeds (as a loop must), through youtube.YouTube against the same fake API.
 func sequentialQueries(ctx context.Context, yt *youtubefake.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
-	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+	spec, err := backfill.ParseSpec(youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -82,7 +83,7 @@ func benchFanout(ctx context.Context, c FanoutConfig) (*FanoutResult, error) {
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	start := time.Now()
-	created, err := s.StartBackfill(ctx, localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end))
+	created, err := s.StartBackfill(ctx, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func baselineCreates(ctx context.Context, s *localstack.Stack, c FanoutConfig, e
 	if err != nil {
 		return 0, 0, fmt.Errorf("creating the baseline queue: %w", err)
 	}
-	spec, err := backfill.ParseSpec(localstack.YouTubeSpec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+	spec, err := backfill.ParseSpec(youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
 		return 0, 0, err
 	}

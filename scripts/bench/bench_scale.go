@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // ScaleConfig sizes the scale benchmark (issue 27): a big job's fan-out over several queues,
@@ -193,7 +194,7 @@ func scaleFanout(ctx context.Context, c ScaleConfig) (*ScaleFanout, error) {
 	}
 
 	start := time.Now()
-	created, err := s.StartBackfill(ctx, localstack.YouTubeSpec(c.FanoutVideos, c.FanoutDays, backfill.ChunkDay, time.Now().UTC().AddDate(0, 0, -3)))
+	created, err := s.StartBackfill(ctx, youtubefake.Spec(c.FanoutVideos, c.FanoutDays, backfill.ChunkDay, time.Now().UTC().AddDate(0, 0, -3)))
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,10 @@ import (
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registered sources (--source)
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // backfillSummary is the last line of `dev backfill` and the demo's backfill part.
@@ -70,7 +72,7 @@ func runBackfill(ctx context.Context, args []string) error {
 	}
 	log := logger()
 	faults := []sourcestest.Option{sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL)}
-	bo := &localstack.BackfillOptions{YouTube: faults, GA4: faults, XSearch: faults}
+	bo := &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": faults, "ga4": faults, "x_search": faults}}
 	if *rate > 0 {
 		var err error
 		if bo.Queue, err = localstack.DefaultQueueConfig(); err != nil {
@@ -123,7 +125,7 @@ func buildCLI(ctx context.Context) (string, error) {
 // backfillAndCheck runs one YouTube backfill through the CLI, as a user does, and checks what
 // BigQuery holds against what the job says.
 func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration, newRun bool) (*backfillSummary, error) {
-	spec := localstack.YouTubeSpec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
+	spec := youtubefake.Spec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
 	return backfillSpecAndCheck(ctx, s, cli, spec, videos*days, timeout, newRun)
 }
 
@@ -132,7 +134,7 @@ func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, vide
 func sourceSpec(s *localstack.Stack, source string, days int, chunk string) ([]byte, int) {
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	if source == ga4src.Name {
-		return localstack.GA4Spec(days, chunk, 0, end), days * 3
+		return ga4fake.Spec(days, chunk, 0, end), days * 3
 	}
 	kit := localstack.SourceKits[source]
 	return kit.Spec(s.Backfill, end), kit.Rows

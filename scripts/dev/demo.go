@@ -22,6 +22,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/signin"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -116,9 +117,9 @@ func demo(ctx context.Context, args []string) error {
 		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, RankingsCache: *serve, Unchecked: *noChecks,
 		AuthEmulatorHost: authHost,
 		Stream:           &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
-		Backfill: &localstack.BackfillOptions{YouTube: []sourcestest.Option{
+		Backfill: &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": {
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
-		}},
+		}}},
 	})
 	if err != nil {
 		return err
@@ -489,7 +490,7 @@ func printServe(ctx context.Context, s *localstack.Stack) {
 	b := serveBanner{
 		Functions: s.Functions.URL, Backfill: s.Backfill.URL,
 		BigQuery: s.BigQueryHost, PubSub: s.PubSubHost, Firestore: s.FirestoreHost, Tasks: s.Backfill.TasksHost,
-		YouTube: s.Backfill.YouTube.URL(), X: s.XStream.URL(), External: s.External,
+		YouTube: s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).URL(), X: s.XStream.URL(), External: s.External,
 	}
 	if s.Rankings != nil {
 		b.Rankings = s.Rankings.URL

@@ -51,12 +51,9 @@ type QueueConfig struct {
 // Cloud Tasks server and queue, and the fake YouTube Analytics and JSON APIs.
 type BackfillOptions struct {
 	Queue QueueConfig
-	// YouTube configures the fake YouTube Analytics API (latency, failure rates, token TTL).
-	YouTube []sourcestest.Option
-	// GA4 configures the fake GA4 Data API (latency, failure rates, quota, sampling).
-	GA4 []sourcestest.Option
-	// XSearch configures the fake X API search (failure rates, 429s).
-	XSearch []sourcestest.Option
+	// Fakes configures the sources' fakes, by source (latency, failure rates, token TTL, each
+	// fake's own options).
+	Fakes map[string][]sourcestest.Option
 	// TombstoneTTL is how long the local Cloud Tasks remembers a task name (default 1h).
 	TombstoneTTL time.Duration
 	// CounterShards is the job store's counter shards (default 64 locally).
@@ -74,14 +71,9 @@ type BackfillParts struct {
 	// TasksHost is the Cloud Tasks server's host:port, the stack's or the one reused.
 	TasksHost   string
 	TasksClient *cloudtasks.Client
-	YouTube     *youtubefake.YouTubeServer
-	JSONAPI     *httpjsonfake.JSONAPIServer
-	GA4         *ga4fake.GA4Server
-	// XSearch is the fake X API search over the stream's sample data, moved to end an hour
-	// ago (recent search reaches 7 days back); with the stream on it also fronts the stream's
-	// fake, so X_API_BASE_URL serves both.
-	XSearch *xsearchfake.XSearchServer
-	Queue   string // projects/P/locations/L/queues/Q: the first queue
+	// fakes are the sources' fakes, by source (Fake).
+	fakes map[string]sourcestest.Fake
+	Queue string // projects/P/locations/L/queues/Q: the first queue
 	// ControlQueue is the full name of the control queue (BACKFILL_CONTROL_QUEUE), created with
 	// Terraform's settings of backfill_control (ControlQueueConfig).
 	ControlQueue string
@@ -131,24 +123,8 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		return nil, err
 	}
 
-	b.YouTube = youtubefake.NewYouTubeServer(o.Backfill.YouTube...)
-	b.JSONAPI = httpjsonfake.NewJSONAPIServer()
-	// The GA4 fake honours the YouTube fake's tokens: the worker uses one grant for both.
-	b.GA4 = ga4fake.NewGA4Server(append([]sourcestest.Option{ga4fake.WithGA4TokenCheck(b.YouTube.ValidToken)}, o.Backfill.GA4...)...)
-	root, err := ModuleRoot()
-	if err != nil {
+	if err := b.startFakes(s, o); err != nil {
 		return nil, err
-	}
-	sample, err := readLines(filepath.Join(root, SampleStreamFile))
-	if err != nil {
-		return nil, err
-	}
-	b.XSearch = xsearchfake.NewXSearchServer(sample, o.Backfill.XSearch...)
-	b.XSearch.Rebase(time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
-	if s.XStream != nil {
-		if err := b.XSearch.Front(s.XStream.URL(), s.XStream.Token()); err != nil {
-			return nil, err
-		}
 	}
 	b.URL = functionsURL + "/Backfill"
 	shards := o.Backfill.CounterShards
@@ -166,26 +142,48 @@ func (s *Stack) startBackfill(ctx context.Context, o Options, functionsURL strin
 		"COUNTER_SHARDS":          strconv.Itoa(shards),
 		"ALLOW_PRIVATE_HOSTS":     "true",
 	}
-	for _, f := range b.sourceFakes() {
+	for _, f := range b.fakes {
 		maps.Copy(env, f.Env())
 	}
 	return env, nil
 }
 
-// fake is a source's fake API: it gives the worker's environment that points the source at it.
-type fake interface{ Env() map[string]string }
-
-// sourceFakes are the sources' fakes the stack starts: the local stack's list of fakes, one line
-// a source.
-func (b *BackfillParts) sourceFakes() []fake {
-	var fakes = []fake{
-		b.YouTube,
-		b.JSONAPI,
-		b.GA4,
-		b.XSearch,
-	}
-	return fakes
+// fakes is the local stack's list of fakes, one line a source, in start order.
+var fakes = []sourcestest.Kit{
+	youtubefake.Kit,
+	httpjsonfake.Kit,
+	ga4fake.Kit, // after a fake issuing Google tokens, whose tokens it honours
+	xsearchfake.Kit,
 }
+
+// startFakes starts every source's fake, each with its options (BackfillOptions.Fakes).
+func (b *BackfillParts) startFakes(s *Stack, o Options) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	sample, err := readLines(filepath.Join(root, SampleStreamFile))
+	if err != nil {
+		return err
+	}
+	st := sourcestest.Stack{Fakes: map[string]sourcestest.Fake{}, Sample: sample}
+	if s.XStream != nil {
+		st.StreamURL, st.StreamToken = s.XStream.URL(), s.XStream.Token()
+	}
+	b.fakes = st.Fakes
+	for _, k := range fakes {
+		f, err := k.Start(st, o.Backfill.Fakes[k.Source])
+		if err != nil {
+			return fmt.Errorf("starting the fake of %s: %w", k.Source, err)
+		}
+		st.Fakes[k.Source] = f
+	}
+	return nil
+}
+
+// Fake returns the fake of source (nil when the stack runs none); callers assert its type, e.g.
+// Fake(name).(*ga4fake.GA4Server).
+func (b *BackfillParts) Fake(source string) sourcestest.Fake { return b.fakes[source] }
 
 func (b *BackfillParts) close() []error {
 	var errs []error
@@ -195,17 +193,8 @@ func (b *BackfillParts) close() []error {
 	if b.Tasks != nil {
 		errs = append(errs, b.Tasks.Close())
 	}
-	if b.YouTube != nil {
-		b.YouTube.Close()
-	}
-	if b.JSONAPI != nil {
-		b.JSONAPI.Close()
-	}
-	if b.GA4 != nil {
-		b.GA4.Close()
-	}
-	if b.XSearch != nil {
-		b.XSearch.Close()
+	for _, f := range b.fakes {
+		f.Close()
 	}
 	return errs
 }

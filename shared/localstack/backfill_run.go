@@ -14,24 +14,6 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
-// YouTubeSpec is the spec of a daily YouTube Analytics backfill of videos v0001..vN over the
-// days days ending at end.
-func YouTubeSpec(videos, days int, chunk string, end time.Time) []byte {
-	ids := make([]string, videos)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("v%04d", i+1)
-	}
-	spec := map[string]any{
-		"source": "youtube_analytics",
-		"youtube_analytics": map[string]any{
-			"video_ids": ids, "metrics": []string{"views", "likes"}, "dimensions": []string{"day"},
-			"start": end.AddDate(0, 0, -(days - 1)).Format(time.DateOnly), "end": end.Format(time.DateOnly), "chunk": chunk,
-		},
-	}
-	b, _ := json.Marshal(spec)
-	return b
-}
-
 // Created is the Backfill function's answer to a new job.
 type Created struct {
 	JobID        string `json:"job_id"`

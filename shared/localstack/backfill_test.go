@@ -13,6 +13,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/jobnotice"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 func startBackfillStack(t *testing.T, b *BackfillOptions) *Stack {
@@ -32,7 +33,7 @@ func startBackfillStack(t *testing.T, b *BackfillOptions) *Stack {
 }
 
 func TestBackfillEndToEnd(t *testing.T) {
-	s := startBackfillStack(t, &BackfillOptions{YouTube: []sourcestest.Option{sourcestest.WithLatency(5 * time.Millisecond)}})
+	s := startBackfillStack(t, &BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": []sourcestest.Option{sourcestest.WithLatency(5 * time.Millisecond)}}})
 	ctx := context.Background()
 	// A user's subscription to the job notices, as one would add it to Terraform's topic.
 	const notices = "backfill-job-events-e2e"
@@ -40,7 +41,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now().UTC().AddDate(0, 0, -3)
-	c, err := s.StartBackfill(ctx, YouTubeSpec(3, 5, "day", end))
+	c, err := s.StartBackfill(ctx, youtubefake.Spec(3, 5, "day", end))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -61,7 +62,7 @@ func TestDocQueries(t *testing.T) {
 	if len(queries) != 5 {
 		t.Errorf("%s has %d example queries, want 5", queriesDoc, len(queries))
 	}
-	s := startBackfillStack(t, &BackfillOptions{YouTube: []sourcestest.Option{sourcestest.WithLatency(time.Millisecond)}})
+	s := startBackfillStack(t, &BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": []sourcestest.Option{sourcestest.WithLatency(time.Millisecond)}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -75,7 +76,7 @@ func TestDocQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	c, err := s.StartBackfill(ctx, YouTubeSpec(2, 2, "day", time.Now().UTC().AddDate(0, 0, -3)))
+	c, err := s.StartBackfill(ctx, youtubefake.Spec(2, 2, "day", time.Now().UTC().AddDate(0, 0, -3)))
 	if err != nil {
 		t.Fatal(err)
 	}

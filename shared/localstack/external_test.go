@@ -15,6 +15,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // startTasksProcess builds scripts/tasksemulator and runs it as its own process, as a user runs
@@ -65,12 +66,12 @@ func TestBackfillAgainstASeparateCloudTasksProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	project := gcloudemu.NewProjectID(t)
-	spec := YouTubeSpec(2, 3, "day", time.Now().UTC().AddDate(0, 0, -3))
+	spec := youtubefake.Spec(2, 3, "day", time.Now().UTC().AddDate(0, 0, -3))
 
 	run := func(name string, spec []byte) {
 		t.Helper()
 		s, err := Start(ctx, Options{Project: project, FunctionsBinary: bin, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Backfill: &BackfillOptions{YouTube: []sourcestest.Option{sourcestest.WithLatency(time.Millisecond)}}})
+			Backfill: &BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": []sourcestest.Option{sourcestest.WithLatency(time.Millisecond)}}}})
 		if err != nil {
 			t.Fatalf("%s: Start: %v", name, err)
 		}

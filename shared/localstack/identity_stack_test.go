@@ -17,6 +17,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/iamcheck"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // TestSweepUnderTerraformRoles: the sweep's GetTask runs under the roles Terraform grants
@@ -40,7 +41,7 @@ func TestSweepUnderTerraformRoles(t *testing.T) {
 			o := Options{
 				Project: gcloudemu.NewProjectID(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 				// Slow calls keep the tasks in the queue while the sweep asks for them.
-				Backfill: &BackfillOptions{YouTube: []sourcestest.Option{sourcestest.WithLatency(5 * time.Second)}},
+				Backfill: &BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": []sourcestest.Option{sourcestest.WithLatency(5 * time.Second)}}},
 			}
 			if tc.drop != "" {
 				o.EditBindings = func(bs []iamcheck.Binding) []iamcheck.Binding {
@@ -65,7 +66,7 @@ func TestSweepUnderTerraformRoles(t *testing.T) {
 					t.Errorf("Close: %v", err)
 				}
 			}()
-			c, err := s.StartBackfill(ctx, YouTubeSpec(1, 2, "day", time.Now().UTC().AddDate(0, 0, -3)))
+			c, err := s.StartBackfill(ctx, youtubefake.Spec(1, 2, "day", time.Now().UTC().AddDate(0, 0, -3)))
 			if err != nil {
 				t.Fatal(err)
 			}

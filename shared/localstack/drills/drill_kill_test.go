@@ -14,6 +14,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // killSeed fixes TestKillDrill's random kills; 0 draws a seed (logged, to replay a failure with
@@ -44,7 +45,7 @@ func TestKillDrill(t *testing.T) {
 	t.Logf("seed %d: sweep attempts %d, cancel %v (replay with -drills.kill.seed=%d)", seed, sweepAttempts, cancelToo, seed)
 
 	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(4),
-		YouTube: []sourcestest.Option{sourcestest.WithLatency(60 * time.Millisecond)}},
+		Fakes: map[string][]sourcestest.Option{"youtube_analytics": {sourcestest.WithLatency(60 * time.Millisecond)}}},
 		func(o *localstack.Options) {
 			o.FunctionsEnv = map[string]string{
 				"ENQUEUE_SLICE":      "8", // 40 tasks: the create request hands ranges to expansion tasks
@@ -54,7 +55,7 @@ func TestKillDrill(t *testing.T) {
 		})
 	ctx := context.Background()
 	videos, days := drillVideos**drillSize, drillDays
-	spec := localstack.YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3))
+	spec := youtubefake.Spec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3))
 	parsed, err := backfill.ParseSpec(spec, backfill.Limits{})
 	if err != nil {
 		t.Fatal(err)

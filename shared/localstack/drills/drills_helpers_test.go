@@ -23,6 +23,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/functest"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // drillSize multiplies every drill's backfill and stream, for longer runs than the default one:
@@ -59,7 +60,7 @@ func drillQueue(concurrency int) localstack.QueueConfig {
 func startQuarterDone(t *testing.T, concurrency int, latency time.Duration) (s *localstack.Stack, job string, planned int, st *backfill.Status) {
 	t.Helper()
 	s = startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency),
-		YouTube: []sourcestest.Option{sourcestest.WithLatency(latency)}})
+		Fakes: map[string][]sourcestest.Option{"youtube_analytics": {sourcestest.WithLatency(latency)}}})
 	job, planned = startDrillBackfill(t, s)
 	st = waitStatus(t, s, job, "a quarter of the tasks succeeded", func(st *backfill.Status) bool {
 		return st.Counts.Succeeded >= planned/4
@@ -102,7 +103,7 @@ func startDrillStack(t *testing.T, b *localstack.BackfillOptions, opts ...func(*
 func startDrillBackfill(t *testing.T, s *localstack.Stack) (job string, planned int) {
 	t.Helper()
 	videos, days := drillVideos**drillSize, drillDays
-	c, err := s.StartBackfill(context.Background(), localstack.YouTubeSpec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3)))
+	c, err := s.StartBackfill(context.Background(), youtubefake.Spec(videos, days, "day", time.Now().UTC().AddDate(0, 0, -3)))
 	if err != nil {
 		t.Fatalf("StartBackfill: %v", err)
 	}

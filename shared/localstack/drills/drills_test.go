@@ -27,6 +27,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // checkInvariants asserts what must hold at the end of every drill, whatever the fault:
@@ -148,14 +149,14 @@ func TestDrillWorkerKilledMidBackfill(t *testing.T) {
 // TestDrillAPIFailuresAndRateLimits: 30% of report calls answer 503 and 10% 429 with a
 // Retry-After of one second.
 func TestDrillAPIFailuresAndRateLimits(t *testing.T) {
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{
-		sourcestest.WithLatency(5 * time.Millisecond), sourcestest.WithFailRate(0.3), sourcestest.With429Rate(0.1, time.Second)}})
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), Fakes: map[string][]sourcestest.Option{"youtube_analytics": {
+		sourcestest.WithLatency(5 * time.Millisecond), sourcestest.WithFailRate(0.3), sourcestest.With429Rate(0.1, time.Second)}}})
 	job, planned := startDrillBackfill(t, s)
 	st := waitBackfill(t, s, job)
 	if st.State != backfill.JobDone {
 		t.Errorf("job ended %s (%+v), want %s", st.State, st.Failures, backfill.JobDone)
 	}
-	api := s.Backfill.YouTube.Stats()
+	api := s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).Stats()
 	if api.ByStatus[http.StatusServiceUnavailable] == 0 || api.ByStatus[http.StatusTooManyRequests] == 0 {
 		t.Errorf("the API answered %v: want some 503s and some 429s", api.ByStatus)
 	}
@@ -192,8 +193,8 @@ func TestDrillAPIFailuresAndRateLimits(t *testing.T) {
 func TestDrillShortLivedTokens(t *testing.T) {
 	// Three slow tasks at a time: 40 tasks take at least 40/3 x 400ms, over two token lifetimes.
 	const concurrency = 3
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency), YouTube: []sourcestest.Option{
-		sourcestest.WithTokenTTL(2 * time.Second), sourcestest.WithLatency(400 * time.Millisecond)}})
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(concurrency), Fakes: map[string][]sourcestest.Option{"youtube_analytics": {
+		sourcestest.WithTokenTTL(2 * time.Second), sourcestest.WithLatency(400 * time.Millisecond)}}})
 	job, planned := startDrillBackfill(t, s)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -205,7 +206,7 @@ func TestDrillShortLivedTokens(t *testing.T) {
 			case <-stop:
 				return
 			case <-tick.C:
-				s.Backfill.YouTube.ExpireAccessTokens()
+				s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).ExpireAccessTokens()
 			}
 		}
 	})
@@ -217,7 +218,7 @@ func TestDrillShortLivedTokens(t *testing.T) {
 	if st.State != backfill.JobDone {
 		t.Errorf("job ended %s (%+v), want %s", st.State, st.Failures, backfill.JobDone)
 	}
-	api := s.Backfill.YouTube.Stats()
+	api := s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).Stats()
 	if elapsed < 4*time.Second {
 		t.Errorf("the job took %s, want at least two token lifetimes (4s)", elapsed.Round(time.Millisecond))
 	}
@@ -239,7 +240,7 @@ func TestDrillShortLivedTokens(t *testing.T) {
 // succeeded, and every stream message is delivered to LoadEvents twice, both at once.
 func TestDrillDuplicateDeliveries(t *testing.T) {
 	// Slow enough that the tasks are still in flight when they are forced a second time.
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), YouTube: []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}}, withRankings)
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(50), Fakes: map[string][]sourcestest.Option{"youtube_analytics": []sourcestest.Option{sourcestest.WithLatency(300 * time.Millisecond)}}}, withRankings)
 	ctx := context.Background()
 	job, planned := startDrillBackfill(t, s)
 	forced := forceWorkerTasks(t, s)
@@ -463,7 +464,7 @@ func TestDrillPoisonMessages(t *testing.T) {
 func TestDrillRefreshTokenRevoked(t *testing.T) {
 	const concurrency = 4
 	s, job, planned, progress := startQuarterDone(t, concurrency, 100*time.Millisecond)
-	yt := s.Backfill.YouTube
+	yt := s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer)
 	before, revoked := yt.Stats(), time.Now()
 	// Google revokes the access tokens of a grant with it; the fake keeps them unless told.
 	yt.RevokeRefreshToken()

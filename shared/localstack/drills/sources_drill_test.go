@@ -9,6 +9,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
@@ -43,7 +44,7 @@ func TestEverySourceHasAKit(t *testing.T) {
 // key once in the dedup view, and ga4's quota figures in the job's status.
 func TestDrillSources(t *testing.T) {
 	faults := []sourcestest.Option{sourcestest.WithLatency(2 * time.Millisecond), sourcestest.WithFailRate(0.15), sourcestest.With429Rate(0.1, time.Second)}
-	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(20), YouTube: faults, GA4: faults, XSearch: faults})
+	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(20), Fakes: map[string][]sourcestest.Option{"youtube_analytics": faults, "ga4": faults, "x_search": faults}})
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	for _, src := range backfill.Sources() {
 		kit, ok := localstack.SourceKits[src.Name()]
@@ -64,7 +65,7 @@ func TestDrillSources(t *testing.T) {
 				if st.Quota == nil || len(st.Quota.Quota.Figures) == 0 || st.Quota.Quota.Figures[0].Consumed == 0 || st.Quota.Quota.Figures[0].Remaining <= 0 {
 					t.Errorf("ga4 job status quota = %+v, want the last task's propertyQuota", st.Quota)
 				}
-				api := s.Backfill.GA4.Stats()
+				api := s.Backfill.Fake("ga4").(*ga4fake.GA4Server).Stats()
 				if api.ByStatus[http.StatusServiceUnavailable] == 0 || api.ByStatus[http.StatusTooManyRequests] == 0 {
 					t.Errorf("the GA4 API answered %v: want some 503s and some 429s", api.ByStatus)
 				}

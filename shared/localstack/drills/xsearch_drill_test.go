@@ -2,16 +2,18 @@ package drills
 
 import (
 	"context"
-	"github.com/pipelinekit/pipelinekit/shared/rankings"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/rankings"
 
 	"cloud.google.com/go/bigquery"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
+	"github.com/pipelinekit/pipelinekit/shared/sources/xsearch/xsearchfake"
 )
 
 // TestDrillXSearch is x_search's done-when: a backfill of the last 7 days of the fake X API
@@ -22,12 +24,12 @@ import (
 // as a tweet seen by both the stream and the search is, and tweets_dedup still has it once.
 func TestDrillXSearch(t *testing.T) {
 	s := startDrillStack(t, &localstack.BackfillOptions{Queue: drillQueue(8),
-		XSearch: []sourcestest.Option{sourcestest.With429Rate(0.3, time.Second)}}, withRankings)
-	ids := s.Backfill.XSearch.IDs()
+		Fakes: map[string][]sourcestest.Option{"x_search": {sourcestest.With429Rate(0.3, time.Second)}}}, withRankings)
+	ids := s.Backfill.Fake("x_search").(*xsearchfake.XSearchServer).IDs()
 	if len(ids) != localstack.SourceKits["x_search"].Rows {
 		t.Fatalf("the fake serves %d tweets, the kit expects %d", len(ids), localstack.SourceKits["x_search"].Rows)
 	}
-	spec := localstack.XSearchSpec(time.Now(), 10)
+	spec := xsearchfake.Spec(time.Now(), 10)
 	for run := range 2 {
 		body := spec
 		if run == 1 {
@@ -70,7 +72,7 @@ func TestDrillXSearch(t *testing.T) {
 	if !held {
 		t.Errorf("no tweet ranking holds the searched tweets in any window: %+v", checks)
 	}
-	calls, byStatus := s.Backfill.XSearch.Calls()
+	calls, byStatus := s.Backfill.Fake("x_search").(*xsearchfake.XSearchServer).Calls()
 	if byStatus[http.StatusTooManyRequests] == 0 {
 		t.Errorf("the fake X API answered %v: want some 429s", byStatus)
 	}

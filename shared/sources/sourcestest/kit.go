@@ -1,0 +1,36 @@
+package sourcestest
+
+import "time"
+
+// Fake is a source's fake as the local stack runs it: it gives the worker's environment that
+// points the source at it (base URLs, credentials, allow-lists), and closes.
+type Fake interface {
+	Env() map[string]string
+	Close()
+}
+
+// Stack is what the local stack gives a fake it starts.
+type Stack struct {
+	// Fakes are the fakes started before this one, by source.
+	Fakes map[string]Fake
+	// Sample is the stream's sample data, a message a line.
+	Sample [][]byte
+	// StreamURL and StreamToken reach the stream's fake when it runs ("" when not).
+	StreamURL, StreamToken string
+}
+
+// Kit is a source's fake as the local stack knows it: how to start it, and a small job against
+// it (the source drill's), which every registered source has.
+type Kit struct {
+	// Source is the source's name.
+	Source string
+	// Start starts the fake with opts (BackfillOptions.Fakes[Source]).
+	Start func(s Stack, opts []Option) (Fake, error)
+	// Spec is a small job's spec against f; end is the last day it covers (a few days ago).
+	Spec func(f Fake, end time.Time) []byte
+	// Rows is the distinct (shard, row_index) keys the job yields in backfill_rows.
+	Rows int
+}
+
+// TokenChecker is a fake whose token endpoint other Google fakes honour (one grant for all).
+type TokenChecker interface{ ValidToken(token string) bool }
