@@ -16,11 +16,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registered sources (--source)
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
-	ga4src "github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
-	youtubesrc "github.com/pipelinekit/pipelinekit/shared/sources/youtube"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // backfillSummary is the last line of `dev backfill` and the demo's backfill part.
@@ -45,11 +41,11 @@ type backfillSummary struct {
 
 func runBackfill(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	source := fs.String("source", youtubesrc.Name, "the source to backfill, from the registry: youtube_analytics, http_json or ga4")
-	videos := fs.Int("videos", 20, "videos to backfill")
-	days := fs.Int("days", 30, "days per video, ending three days ago")
-	chunk := fs.String("chunk", "day", "day, week, month or range")
-	latency := fs.Duration("latency", 50*time.Millisecond, "latency of the fake YouTube Analytics API")
+	source := fs.String("source", backfill.Sources()[0].Name(), "the source to backfill, from the registry: youtube_analytics, http_json, ga4 or x_search")
+	videos := fs.Int("videos", 20, "videos to backfill (youtube_analytics)")
+	days := fs.Int("days", 30, "days per video (youtube_analytics) or of the report (ga4), ending three days ago")
+	chunk := fs.String("chunk", "day", "day, week, month or range (youtube_analytics, ga4)")
+	latency := fs.Duration("latency", 50*time.Millisecond, "latency of the fake APIs (youtube_analytics, ga4, x_search, http_json)")
 	failRate := fs.Float64("fail-rate", 0.02, "share of API calls answered 503")
 	tokenTTL := fs.Duration("token-ttl", 60*time.Second, "lifetime of the fake API's access tokens")
 	rate := fs.Float64("rate", 0, "queue max dispatches per second (0: Terraform's default)")
@@ -72,7 +68,10 @@ func runBackfill(ctx context.Context, args []string) error {
 	}
 	log := logger()
 	faults := []sourcestest.Option{sourcestest.WithLatency(*latency), sourcestest.WithFailRate(*failRate), sourcestest.WithTokenTTL(*tokenTTL)}
-	bo := &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": faults, "ga4": faults, "x_search": faults}}
+	bo := &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{}}
+	for name := range localstack.SourceKits {
+		bo.Fakes[name] = faults
+	}
 	if *rate > 0 {
 		var err error
 		if bo.Queue, err = localstack.DefaultQueueConfig(); err != nil {
@@ -91,13 +90,8 @@ func runBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	var sum *backfillSummary
-	if *source == youtubesrc.Name {
-		sum, err = backfillAndCheck(ctx, s, cli, *videos, *days, *chunk, *timeout, *newRun)
-	} else {
-		spec, expected := sourceSpec(s, *source, *days, *chunk)
-		sum, err = backfillSpecAndCheck(ctx, s, cli, spec, expected, *timeout, *newRun)
-	}
+	spec, expected := localstack.SourceKits[*source].Sized(s.Backfill, *videos, *days, *chunk, time.Now().UTC().AddDate(0, 0, -3))
+	sum, err := backfillSpecAndCheck(ctx, s, cli, spec, expected, *timeout, *newRun)
 	if err != nil {
 		return err
 	}
@@ -120,24 +114,6 @@ func buildCLI(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return localstack.Build(ctx, root, dir, "./scripts/backfill")
-}
-
-// backfillAndCheck runs one YouTube backfill through the CLI, as a user does, and checks what
-// BigQuery holds against what the job says.
-func backfillAndCheck(ctx context.Context, s *localstack.Stack, cli string, videos, days int, chunk string, timeout time.Duration, newRun bool) (*backfillSummary, error) {
-	spec := youtubefake.Spec(videos, days, chunk, time.Now().UTC().AddDate(0, 0, -3))
-	return backfillSpecAndCheck(ctx, s, cli, spec, videos*days, timeout, newRun)
-}
-
-// sourceSpec is the spec of `dev backfill --source` for a source other than YouTube, from its
-// SourceKit (ga4: --days days by --chunk), and the rows it yields.
-func sourceSpec(s *localstack.Stack, source string, days int, chunk string) ([]byte, int) {
-	end := time.Now().UTC().AddDate(0, 0, -3)
-	if source == ga4src.Name {
-		return ga4fake.Spec(days, chunk, 0, end), days * 3
-	}
-	kit := localstack.SourceKits[source]
-	return kit.Spec(s.Backfill, end), kit.Rows
 }
 
 // backfillSpecAndCheck runs spec through the CLI and checks BigQuery's keys against expected.

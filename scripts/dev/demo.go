@@ -183,7 +183,8 @@ func demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	if sum.Backfill, err = backfillAndCheck(ctx, s, cli, *videos, *days, "day", 5*time.Minute, false); err != nil {
+	spec := youtubefake.Spec(*videos, *days, "day", time.Now().UTC().AddDate(0, 0, -3))
+	if sum.Backfill, err = backfillSpecAndCheck(ctx, s, cli, spec, *videos**days, 5*time.Minute, false); err != nil {
 		return err
 	}
 	b := sum.Backfill

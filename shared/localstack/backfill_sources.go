@@ -12,6 +12,9 @@ type SourceKit struct {
 	Spec func(b *BackfillParts, end time.Time) []byte
 	// Rows is the distinct (shard, row_index) keys the job yields in backfill_rows.
 	Rows int
+	// Sized is a job of a chosen size (items over days days ending at end, by chunk) and the keys
+	// it yields, as far as the source has such sizes; Spec's job when it has none.
+	Sized func(b *BackfillParts, items, days int, chunk string, end time.Time) ([]byte, int)
 }
 
 // SourceKits are the kits by source name.
@@ -20,7 +23,14 @@ var SourceKits = sourceKits()
 func sourceKits() map[string]SourceKit {
 	out := map[string]SourceKit{}
 	for _, k := range fakes {
-		out[k.Source] = SourceKit{Spec: func(b *BackfillParts, end time.Time) []byte { return k.Spec(b.Fake(k.Source), end) }, Rows: k.Rows}
+		kit := SourceKit{Spec: func(b *BackfillParts, end time.Time) []byte { return k.Spec(b.Fake(k.Source), end) }, Rows: k.Rows}
+		kit.Sized = func(b *BackfillParts, items, days int, chunk string, end time.Time) ([]byte, int) {
+			if k.Sized == nil {
+				return kit.Spec(b, end), kit.Rows
+			}
+			return k.Sized(b.Fake(k.Source), items, days, chunk, end)
+		}
+		out[k.Source] = kit
 	}
 	return out
 }

@@ -55,7 +55,6 @@ func registered(t *testing.T) []source {
 // emptied by moving the code into the source's folder (docs/sources.md, "Adding a source"). The
 // test fails when one no longer names a source, so the list only shrinks.
 var notYetInFolders = map[string]string{
-	"scripts/dev/backfill.go":                "dev backfill's per-source runs",
 	"scripts/bench/bench_backfill.go":        "a source's benchmark",
 	"scripts/bench/bench_coldstart.go":       "a source's benchmark",
 	"scripts/bench/bench_fanout.go":          "a source's benchmark",

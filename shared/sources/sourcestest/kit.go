@@ -30,6 +30,10 @@ type Kit struct {
 	Spec func(f Fake, end time.Time) []byte
 	// Rows is the distinct (shard, row_index) keys the job yields in backfill_rows.
 	Rows int
+	// Sized is a job of a chosen size against f, and the keys it yields: items (videos, ...)
+	// over days days ending at end, chunked by chunk, as far as the source has such sizes; nil
+	// when it has none (Spec's job then).
+	Sized func(f Fake, items, days int, chunk string, end time.Time) ([]byte, int)
 }
 
 // TokenChecker is a fake whose token endpoint other Google fakes honour (one grant for all).

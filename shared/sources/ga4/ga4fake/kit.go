@@ -24,6 +24,10 @@ var Kit = sourcestest.Kit{
 	},
 	Spec: func(_ sourcestest.Fake, end time.Time) []byte { return Spec(14, "week", 10, end) },
 	Rows: 14 * 3,
+	// Three deviceCategory values: 3 rows a day, whatever items says.
+	Sized: func(_ sourcestest.Fake, _, days int, chunk string, end time.Time) ([]byte, int) {
+		return Spec(days, chunk, 0, end), days * 3
+	},
 }
 
 // Spec is the spec of a GA4 backfill of the fake property's activeUsers and sessions by date

@@ -17,6 +17,9 @@ var Kit = sourcestest.Kit{
 	},
 	Spec: func(_ sourcestest.Fake, end time.Time) []byte { return Spec(2, 5, "day", end) },
 	Rows: 2 * 5,
+	Sized: func(_ sourcestest.Fake, videos, days int, chunk string, end time.Time) ([]byte, int) {
+		return Spec(videos, days, chunk, end), videos * days
+	},
 }
 
 // Spec is the spec of a daily YouTube Analytics backfill of videos v0001..vN over the days days
