@@ -23,7 +23,6 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/pushdelivery"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // ColdStartConfig sizes the cold-start benchmark.
@@ -170,7 +169,11 @@ func heldWorkerTasks(ctx context.Context, s *localstack.Stack, n int) ([]*cloudt
 	if _, err := s.Backfill.TasksClient.PauseQueue(ctx, &cloudtaskspb.PauseQueueRequest{Name: s.Backfill.Queue}); err != nil {
 		return nil, fmt.Errorf("pausing the queue: %w", err)
 	}
-	spec, err := localstack.NewRun(youtubefake.Spec(1, n, "day", time.Now().UTC().AddDate(0, 0, -30)))
+	job, err := sizedSpec(s, 1, n, time.Now().UTC().AddDate(0, 0, -30))
+	if err != nil {
+		return nil, err
+	}
+	spec, err := localstack.NewRun(job)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +246,11 @@ func coldRequests(s *localstack.Stack, tasks []*cloudtaskspb.Task) []coldRequest
 					Subscription: "projects/" + s.Project + "/subscriptions/events-loader"}, "")
 		}},
 		{"Backfill", "POST /backfills, a 1-task job (Firestore job, Cloud Tasks create)", func(ctx context.Context, base string, n int) (*http.Request, error) {
-			spec, err := localstack.NewRun(youtubefake.Spec(1, 1, "day", time.Now().UTC().AddDate(0, 0, -3-n)))
+			job, err := sizedSpec(s, 1, 1, time.Now().UTC().AddDate(0, 0, -3-n))
+			if err != nil {
+				return nil, err
+			}
+			spec, err := localstack.NewRun(job)
 			if err != nil {
 				return nil, err
 			}

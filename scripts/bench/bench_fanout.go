@@ -16,7 +16,6 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -83,7 +82,11 @@ func benchFanout(ctx context.Context, c FanoutConfig) (*FanoutResult, error) {
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
 	start := time.Now()
-	created, err := s.StartBackfill(ctx, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end))
+	job, err := sizedSpec(s, c.Videos, c.Days, end)
+	if err != nil {
+		return nil, err
+	}
+	created, err := s.StartBackfill(ctx, job)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +146,11 @@ func baselineCreates(ctx context.Context, s *localstack.Stack, c FanoutConfig, e
 	if err != nil {
 		return 0, 0, fmt.Errorf("creating the baseline queue: %w", err)
 	}
-	spec, err := backfill.ParseSpec(youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+	job, err := sizedSpec(s, c.Videos, c.Days, end)
+	if err != nil {
+		return 0, 0, err
+	}
+	spec, err := backfill.ParseSpec(job, backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -17,9 +17,7 @@ import (
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
-	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 )
 
 // ScaleConfig sizes the scale benchmark (issue 27): a big job's fan-out over several queues,
@@ -194,7 +192,11 @@ func scaleFanout(ctx context.Context, c ScaleConfig) (*ScaleFanout, error) {
 	}
 
 	start := time.Now()
-	created, err := s.StartBackfill(ctx, youtubefake.Spec(c.FanoutVideos, c.FanoutDays, backfill.ChunkDay, time.Now().UTC().AddDate(0, 0, -3)))
+	job, err := sizedSpec(s, c.FanoutVideos, c.FanoutDays, time.Now().UTC().AddDate(0, 0, -3))
+	if err != nil {
+		return nil, err
+	}
+	created, err := s.StartBackfill(ctx, job)
 	if err != nil {
 		return nil, err
 	}

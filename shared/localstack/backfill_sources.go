@@ -1,6 +1,12 @@
 package localstack
 
-import "time"
+import (
+	"errors"
+	"time"
+
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registry SizedSource reads
+)
 
 // SourceKit is the local stack's support for one registered backfill source: a small job's
 // spec against the stack's fake API of that source, and the keys the job yields. Every source
@@ -15,6 +21,8 @@ type SourceKit struct {
 	// Sized is a job of a chosen size (items over days days ending at end, by chunk) and the keys
 	// it yields, as far as the source has such sizes; Spec's job when it has none.
 	Sized func(b *BackfillParts, items, days int, chunk string, end time.Time) ([]byte, int)
+	// Sizes reports whether the fake's kit has sizes (its Sized is not Spec's job).
+	Sizes bool
 }
 
 // SourceKits are the kits by source name.
@@ -23,7 +31,7 @@ var SourceKits = sourceKits()
 func sourceKits() map[string]SourceKit {
 	out := map[string]SourceKit{}
 	for _, k := range fakes {
-		kit := SourceKit{Spec: func(b *BackfillParts, end time.Time) []byte { return k.Spec(b.Fake(k.Source), end) }, Rows: k.Rows}
+		kit := SourceKit{Spec: func(b *BackfillParts, end time.Time) []byte { return k.Spec(b.Fake(k.Source), end) }, Rows: k.Rows, Sizes: k.Sized != nil}
 		kit.Sized = func(b *BackfillParts, items, days int, chunk string, end time.Time) ([]byte, int) {
 			if k.Sized == nil {
 				return kit.Spec(b, end), kit.Rows
@@ -33,4 +41,15 @@ func sourceKits() map[string]SourceKit {
 		out[k.Source] = kit
 	}
 	return out
+}
+
+// SizedSource is the first registered source (backfill.Sources, the registry's order) whose
+// kit has sizes: the source of the benchmarks' and the demo's sized jobs, named by none of them.
+func SizedSource() (string, error) {
+	for _, s := range backfill.Sources() {
+		if k, ok := SourceKits[s.Name()]; ok && k.Sizes {
+			return s.Name(), nil
+		}
+	}
+	return "", errors.New("no registered source's fake has a sized job")
 }

@@ -56,10 +56,7 @@ func registered(t *testing.T) []source {
 // test fails when one no longer names a source, so the list only shrinks.
 var notYetInFolders = map[string]string{
 	"scripts/bench/bench_backfill.go":        "a source's benchmark",
-	"scripts/bench/bench_coldstart.go":       "a source's benchmark",
-	"scripts/bench/bench_fanout.go":          "a source's benchmark",
 	"scripts/bench/bench_ga4memory.go":       "a source's benchmark",
-	"scripts/bench/bench_scale.go":           "a source's benchmark",
 	"scripts/bench/bench_sweep.go":           "a source's benchmark",
 	"scripts/bench/internal/ga4page/main.go": "a source's benchmark",
 	"scripts/bench/main.go":                  "a source's benchmark",
