@@ -10,20 +10,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipelinekit/pipelinekit/functions/runbackfilltask"
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
+	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
 // BackfillConfig sizes the backfill benchmark and the fake API it runs against.
 type BackfillConfig struct {
 	Videos, Days int
-	// Latency, FailRate and TokenTTL shape the fake YouTube Analytics API.
+	// Latency, FailRate and TokenTTL shape the source's fake API.
 	Latency  time.Duration
 	FailRate float64
 	TokenTTL time.Duration
@@ -96,7 +96,7 @@ type BackfillResult struct {
 	// when it ended: other work on the machine shares its CPUs.
 	LoadStart float64 `json:"load_avg_start"`
 	LoadEnd   float64 `json:"load_avg_end"`
-	// Baseline is the original way: one youtube.YouTube.Query at a time, in a loop.
+	// Baseline is the original way: one query at a time through the source's fetcher, in a loop.
 	BaselineQueries   int          `json:"baseline_queries"`
 	BaselineTasksPerS float64      `json:"baseline_tasks_per_s"`
 	Ratio             float64      `json:"ratio"`
@@ -117,16 +117,22 @@ type RangeResult struct {
 	RawReappends int `json:"raw_reappends"`
 }
 
-// youTubeOptions are the fake API's faults for a config.
-func (c BackfillConfig) youTubeOptions() []sourcestest.Option {
+// fakeOptions are the fake API's faults for a config.
+func (c BackfillConfig) fakeOptions() []sourcestest.Option {
 	return []sourcestest.Option{sourcestest.WithLatency(c.Latency), sourcestest.WithFailRate(c.FailRate), sourcestest.WithTokenTTL(c.TokenTTL)}
 }
 
 // benchBackfill runs the day plan of videos x days through the local stack (the Backfill
 // function's fan-out, local Cloud Tasks, RunBackfillTask, the Firestore emulator, the local
-// BigQuery) against the fake YouTube API, then the range plan of the same job, then the
-// baseline: the same queries one at a time through the same client code.
+// BigQuery) against the fake API of the first registered source whose kit has sizes
+// (localstack.SizedSource), then the range plan of the same job, then the baseline: the same
+// queries one at a time through the same fetcher code.
 func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, error) {
+	source, err := localstack.SizedSource()
+	if err != nil {
+		return nil, err
+	}
+	kit := localstack.SourceKits[source]
 	q := c.Queue
 	res := &BackfillResult{Videos: c.Videos, Days: c.Days, LatencyMs: ms(c.Latency), FailRate: c.FailRate, TokenTTLS: c.TokenTTL.Seconds(),
 		Queue: QueueJSON{MaxDispatchesPerSecond: q.MaxDispatchesPerSecond, MaxConcurrentDispatches: q.MaxConcurrentDispatches,
@@ -168,7 +174,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	c.Log.Info("backfill benchmark: starting the local stack", "queue", fmt.Sprintf("%+v", q))
 	s, err := localstack.Start(ctx, localstack.Options{
 		Project: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs, FunctionsBinary: c.Binary, FunctionsEnv: c.FunctionsEnv,
-		Backfill: &localstack.BackfillOptions{Queue: q, Queues: c.Queues, Fakes: map[string][]sourcestest.Option{"youtube_analytics": c.youTubeOptions()}},
+		Backfill: &localstack.BackfillOptions{Queue: q, Queues: c.Queues, Fakes: map[string][]sourcestest.Option{source: c.fakeOptions()}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local stack: %w", err)
@@ -176,13 +182,14 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	defer s.Close()
 
 	end := time.Now().UTC().AddDate(0, 0, -3)
-	expected := c.Videos * c.Days
+	daySpec, expected := kit.Sized(s.Backfill, c.Videos, c.Days, backfill.ChunkDay, end)
+	rangeSpec, _ := kit.Sized(s.Backfill, c.Videos, c.Days, backfill.ChunkRange, end)
 	// The queue alone needs expected/500 s: a job of 500,000 tasks outlasts the default bound, so
 	// the bound grows with the job (10 ms a task), never below the flag.
 	c.Timeout = max(c.Timeout, time.Duration(expected)*10*time.Millisecond)
 	opsBefore := proxy.Snapshot()
 	res.LoadStart = loadAverage()
-	day, err := runJob(ctx, s, c, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), expected)
+	day, err := runJob(ctx, s, c, daySpec, expected)
 	if err != nil {
 		return nil, fmt.Errorf("day plan: %w", err)
 	}
@@ -205,10 +212,10 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 	res.EnqueueTasksPerS = float64(day.tasks) / day.enqueue.Seconds()
 	res.Rows, res.Lost, res.Duplicated, res.RawReappends, res.APICalls = day.rows, day.lost, day.duplicated, day.reappends, day.apiCalls
 	res.Dispatches = day.dispatches
-	st := s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).Stats()
+	st := s.Backfill.Fake(source).Counts()
 	res.API503s, res.TokenRefreshes = st.ByStatus[503], st.TokenRefreshes
 
-	rng, err := runJob(ctx, s, c, youtubefake.Spec(c.Videos, c.Days, backfill.ChunkRange, end), expected)
+	rng, err := runJob(ctx, s, c, rangeSpec, expected)
 	if err != nil {
 		return nil, fmt.Errorf("range plan: %w", err)
 	}
@@ -216,7 +223,7 @@ func benchBackfill(ctx context.Context, c BackfillConfig) (*BackfillResult, erro
 		RawReappends: rng.reappends}
 
 	c.Log.Info("backfill baseline: one query at a time", "queries", c.BaselineQueries)
-	n, elapsed, err := sequentialQueries(ctx, s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer), c, end)
+	n, elapsed, err := sequentialQueries(ctx, source, s.Backfill.Fake(source), daySpec, c)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -352,9 +359,14 @@ func dispatches(s *localstack.Stack, start time.Time) map[string]int {
 }
 
 // sequentialQueries is the original way: the day plan's first queries, one at a time, each
-// retried until it succeeds (as a loop must), through youtube.YouTube against the same fake API.
-func sequentialQueries(ctx context.Context, yt *youtubefake.YouTubeServer, c BackfillConfig, end time.Time) (int, time.Duration, error) {
-	spec, err := backfill.ParseSpec(youtubefake.Spec(c.Videos, c.Days, backfill.ChunkDay, end), backfill.Limits{MaxTasks: c.Videos * c.Days})
+// retried until it succeeds (as a loop must), through the source's own fetcher (what the worker
+// runs) pointed at the same fake API by the settings of the fake's environment.
+func sequentialQueries(ctx context.Context, source string, fake sourcestest.Fake, job []byte, c BackfillConfig) (int, time.Duration, error) {
+	src, ok := backfill.Lookup(source)
+	if !ok {
+		return 0, 0, fmt.Errorf("%s is not a registered source", source)
+	}
+	spec, err := backfill.ParseSpec(job, backfill.Limits{MaxTasks: c.Videos * c.Days})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -362,22 +374,19 @@ func sequentialQueries(ctx context.Context, yt *youtubefake.YouTubeServer, c Bac
 	if err != nil {
 		return 0, 0, err
 	}
-	client, err := youtube.NewYouTube(ctx, youtube.YouTubeConfig{
-		ClientID: sourcestest.DefaultClientID, ClientSecret: sourcestest.DefaultClientSecret, RefreshToken: sourcestest.DefaultRefreshToken,
-		TokenURL: yt.TokenURL(), BaseURL: yt.URL(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		return 0, 0, err
+	fakeEnv := fake.Env()
+	env := config.New(func(k string) (string, bool) { v, ok := fakeEnv[k]; return v, ok })
+	settings := backfill.ReadSettings(env, false, false)
+	if err := env.Err(); err != nil {
+		return 0, 0, fmt.Errorf("reading the settings of %s's fake: %w", source, err)
 	}
+	fetcher := src.NewFetcher(backfill.Deps{Settings: settings[source], AllowPrivateHosts: true, // the fake listens on 127.0.0.1
+		APITimeout: runbackfilltask.DefaultAPITimeout, Logger: slog.New(slog.DiscardHandler)})
 	n := min(c.BaselineQueries, plan.Tasks)
 	start := time.Now()
 	for i := range n {
-		var q youtube.YouTubeQuery
-		if err := backfill.Request(plan.Task(i), &q, "a youtube query"); err != nil {
-			return 0, 0, err
-		}
 		for attempt := 1; ; attempt++ {
-			_, err := client.Query(ctx, q)
+			_, err := fetcher.Fetch(ctx, plan.Task(i))
 			if err == nil {
 				break
 			}

@@ -55,7 +55,6 @@ func registered(t *testing.T) []source {
 // emptied by moving the code into the source's folder (docs/sources.md, "Adding a source"). The
 // test fails when one no longer names a source, so the list only shrinks.
 var notYetInFolders = map[string]string{
-	"scripts/bench/bench_backfill.go":        "a source's benchmark",
 	"scripts/bench/bench_ga4memory.go":       "a source's benchmark",
 	"scripts/bench/bench_sweep.go":           "a source's benchmark",
 	"scripts/bench/internal/ga4page/main.go": "a source's benchmark",

@@ -3,10 +3,24 @@ package sourcestest
 import "time"
 
 // Fake is a source's fake as the local stack runs it: it gives the worker's environment that
-// points the source at it (base URLs, credentials, allow-lists), and closes.
+// points the source at it (base URLs, credentials, allow-lists), its address (the demo's
+// banner), counts what it answered, and closes.
 type Fake interface {
 	Env() map[string]string
+	URL() string
+	Counts() Counts
 	Close()
+}
+
+// Counts is what a fake answered so far: the benchmarks' API figures, whatever the source.
+type Counts struct {
+	// Calls counts the API's requests (not the token endpoint's), whatever their outcome.
+	Calls int
+	// ByStatus counts those requests' answers by HTTP status.
+	ByStatus map[int]int
+	// TokenRefreshes counts the access tokens the fake's token endpoint issued (0 when it has
+	// none).
+	TokenRefreshes int
 }
 
 // Stack is what the local stack gives a fake it starts.

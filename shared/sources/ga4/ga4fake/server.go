@@ -453,3 +453,10 @@ func (s *GA4Server) Env() map[string]string {
 
 // fault is one queued failure from FailNext.
 type fault struct{ status int }
+
+// Counts implements sourcestest.Fake: the runReport requests by status (its tokens come from
+// another fake's token endpoint, which counts them).
+func (s *GA4Server) Counts() sourcestest.Counts {
+	st := s.Stats()
+	return sourcestest.Counts{Calls: st.Calls, ByStatus: st.ByStatus}
+}

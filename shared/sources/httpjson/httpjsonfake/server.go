@@ -199,3 +199,9 @@ func (s *JSONAPIServer) handleItem(w http.ResponseWriter, r *http.Request) {
 func (s *JSONAPIServer) Env() map[string]string {
 	return map[string]string{"HTTP_JSON_ALLOWED_HOSTS": strings.Join([]string{"127.0.0.1", "localhost"}, ",")}
 }
+
+// Counts implements sourcestest.Fake: the requests by status (the API takes no token).
+func (s *JSONAPIServer) Counts() sourcestest.Counts {
+	st := s.Stats()
+	return sourcestest.Counts{Calls: st.Calls, ByStatus: st.ByStatus}
+}

@@ -320,3 +320,10 @@ func (s *XSearchServer) Env() map[string]string {
 	s.mu.Unlock()
 	return map[string]string{"X_BEARER_TOKEN": token, "X_API_BASE_URL": s.URL()}
 }
+
+// Counts implements sourcestest.Fake: the search requests by status (a bearer token, no
+// token endpoint).
+func (s *XSearchServer) Counts() sourcestest.Counts {
+	n, by := s.Calls()
+	return sourcestest.Counts{Calls: n, ByStatus: by}
+}

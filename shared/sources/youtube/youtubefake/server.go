@@ -270,3 +270,9 @@ func (s *YouTubeServer) Env() map[string]string {
 		"YOUTUBE_API_BASE_URL":  s.URL(),
 	}
 }
+
+// Counts implements sourcestest.Fake: the report requests by status and the tokens issued.
+func (s *YouTubeServer) Counts() sourcestest.Counts {
+	st := s.Stats()
+	return sourcestest.Counts{Calls: st.Calls, ByStatus: st.ByStatus, TokenRefreshes: st.TokenRefreshes}
+}
