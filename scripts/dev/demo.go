@@ -18,11 +18,11 @@ import (
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/iterator"
 
+	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	"github.com/pipelinekit/pipelinekit/shared/event"
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/signin"
 	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
-	"github.com/pipelinekit/pipelinekit/shared/sources/youtube/youtubefake"
 	"github.com/pipelinekit/pipelinekit/shared/warehouse"
 )
 
@@ -113,11 +113,16 @@ func demo(ctx context.Context, args []string) error {
 			authHost = em.Host
 		}
 	}
+	// The demo's backfill runs the first registered source whose fake's kit has sizes.
+	source, err := localstack.SizedSource()
+	if err != nil {
+		return err
+	}
 	s, err := localstack.Start(ctx, localstack.Options{
 		Log: log, Logs: processLogs(*verbose), DataDir: *data, Rankings: true, RankingsCache: *serve, Unchecked: *noChecks,
 		AuthEmulatorHost: authHost,
 		Stream:           &localstack.StreamOptions{Lines: lines, Rules: []map[string]string{{"value": "#golang OR #bigquery OR #gcp", "tag": "demo"}}},
-		Backfill: &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{"youtube_analytics": {
+		Backfill: &localstack.BackfillOptions{Fakes: map[string][]sourcestest.Option{source: {
 			sourcestest.WithLatency(20 * time.Millisecond), sourcestest.WithFailRate(0.02), sourcestest.WithTokenTTL(30 * time.Second),
 		}}},
 	})
@@ -177,14 +182,14 @@ func demo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(out, "   published %d messages no loader can decode; LoadEvents dead-letters each with its reason\n", sum.Burst.Published)
 
-	fmt.Fprintf(out, "\n== 4. A YouTube Analytics backfill (%d videos x %d days) over HTTP, watched with scripts/backfill\n", *videos, *days)
+	fmt.Fprintf(out, "\n== 4. A %s backfill (%d videos x %d days) over HTTP, watched with scripts/backfill\n", source, *videos, *days)
 	cli, err := buildCLI(ctx)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(cli))
-	spec := youtubefake.Spec(*videos, *days, "day", time.Now().UTC().AddDate(0, 0, -3))
-	if sum.Backfill, err = backfillSpecAndCheck(ctx, s, cli, spec, *videos**days, 5*time.Minute, false); err != nil {
+	spec, expected := localstack.SourceKits[source].Sized(s.Backfill, *videos, *days, "day", time.Now().UTC().AddDate(0, 0, -3))
+	if sum.Backfill, err = backfillSpecAndCheck(ctx, s, cli, spec, expected, 5*time.Minute, false); err != nil {
 		return err
 	}
 	b := sum.Backfill
@@ -491,7 +496,17 @@ func printServe(ctx context.Context, s *localstack.Stack) {
 	b := serveBanner{
 		Functions: s.Functions.URL, Backfill: s.Backfill.URL,
 		BigQuery: s.BigQueryHost, PubSub: s.PubSubHost, Firestore: s.FirestoreHost, Tasks: s.Backfill.TasksHost,
-		YouTube: s.Backfill.Fake("youtube_analytics").(*youtubefake.YouTubeServer).URL(), X: s.XStream.URL(), External: s.External,
+		X: s.XStream.URL(), External: s.External,
+	}
+	// The backfill lines name the demo's source (the first registered one with sizes).
+	if name, err := localstack.SizedSource(); err == nil {
+		b.Source, b.SourceAPI = name, s.Backfill.Fake(name).URL()
+		if src, ok := backfill.Lookup(name); ok {
+			var ex bytes.Buffer
+			if json.Compact(&ex, src.Example()) == nil {
+				b.Example = ex.String()
+			}
+		}
 	}
 	if s.Rankings != nil {
 		b.Rankings = s.Rankings.URL
@@ -511,11 +526,13 @@ func printServe(ctx context.Context, s *localstack.Stack) {
 // serveBanner is what --serve prints once the demo is done: every server with its address (the
 // ones the stack reused, not started, marked so), then commands to try.
 type serveBanner struct {
-	Functions, Backfill, Rankings      string            // URLs; Rankings is empty without ServeRankings
-	ViewsUser, ViewsToken              string            // a demo user and a token for its recent views
-	BigQuery, PubSub, Firestore, Tasks string            // host:port
-	YouTube, X                         string            // URLs of the fake APIs
-	External                           map[string]string // variable -> host:port, for reused servers
+	Functions, Backfill, Rankings      string // URLs; Rankings is empty without ServeRankings
+	ViewsUser, ViewsToken              string // a demo user and a token for its recent views
+	BigQuery, PubSub, Firestore, Tasks string // host:port
+	X                                  string // URL of the local X API
+	// Source is the demo's backfill source, SourceAPI its fake API's URL, Example a spec of it.
+	Source, SourceAPI, Example string
+	External                   map[string]string // variable -> host:port, for reused servers
 	// With sign-in on: the Auth emulator's host:port, the demo user, and its ID token.
 	AuthEmulator, SignInUser, SignInToken string
 }
@@ -541,18 +558,20 @@ func (b serveBanner) write(w io.Writer) {
 	if b.AuthEmulator != "" {
 		server("Auth emulator", b.AuthEmulator, signin.EmulatorHostEnv)
 	}
-	fmt.Fprintf(w, "   %-20s %s\n", "fake YouTube API", b.YouTube)
+	if b.Source != "" {
+		fmt.Fprintf(w, "   %-20s %s\n", "fake "+b.Source+" API", b.SourceAPI)
+	}
 	fmt.Fprintf(w, "   %-20s %s\n", "local X API", b.X)
 	fmt.Fprintf(w, `
 Try:
    curl -s -XPOST -H 'Content-Type: application/json' %[1]s/CollectEvents -d '{"kind":"search","query":"hello"}'
    curl -s -XPOST %[1]s/StreamTweets
-   go run ./scripts/backfill --url %[2]s start - <<<'{"source":"youtube_analytics","youtube_analytics":{"video_ids":["a","b"],"metrics":["views"],"start":"2026-01-01","end":"2026-01-31","chunk":"week"}}'
+   go run ./scripts/backfill --url %[2]s start - <<<'%[3]s'
    go run ./scripts/backfill --url %[2]s status JOB_ID
    go run ./scripts/dev query "SELECT kind, COUNT(*) AS n FROM tweets_dedup GROUP BY kind"   # this stack's BigQuery
    go run ./scripts/dev query                                                         # a SQL prompt
    go run ./scripts/dev status --watch 5s                                             # dead letters, backlog, stream, jobs, 5xx
-`, b.Functions, b.Backfill)
+`, b.Functions, b.Backfill, b.Example)
 	if b.Rankings != "" && b.SignInUser != "" {
 		fmt.Fprintf(w, "\nSign in: open %s/ and %s.\n", b.Rankings, signInHint(b.SignInUser))
 	}

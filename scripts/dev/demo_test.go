@@ -56,7 +56,7 @@ func TestServeBanner(t *testing.T) {
 	base := serveBanner{
 		Functions: "http://127.0.0.1:1", Backfill: "http://127.0.0.1:1/Backfill",
 		BigQuery: "127.0.0.1:2", PubSub: "127.0.0.1:3", Firestore: "127.0.0.1:4", Tasks: "127.0.0.1:5",
-		YouTube: "http://127.0.0.1:6", X: "http://127.0.0.1:7",
+		X: "http://127.0.0.1:7", Source: "some_source", SourceAPI: "http://127.0.0.1:6", Example: `{"source":"some_source"}`,
 	}
 	withRankings := base
 	withRankings.Rankings = "http://127.0.0.1:1/ServeRankings"
@@ -83,7 +83,9 @@ func TestServeBanner(t *testing.T) {
 				"   ServeRankings        http://127.0.0.1:1/ServeRankings/rankings",
 				"   BigQuery             127.0.0.1:2   (BIGQUERY_EMULATOR_HOST=127.0.0.1:2)",
 				"   Cloud Tasks          127.0.0.1:5   (CLOUD_TASKS_EMULATOR_HOST=127.0.0.1:5)",
+				"   fake some_source API http://127.0.0.1:6",
 				"Try:",
+				`   go run ./scripts/backfill --url http://127.0.0.1:1/Backfill start - <<<'{"source":"some_source"}'`,
 				`   go run ./scripts/dev query "SELECT`,
 				"Rankings (windows 15m, 1h, 1d; n up to 100):",
 				"   curl -s 'http://127.0.0.1:1/ServeRankings/tweets?q=%23gcp&n=5'",

@@ -59,7 +59,6 @@ var notYetInFolders = map[string]string{
 	"scripts/bench/bench_sweep.go":           "a source's benchmark",
 	"scripts/bench/internal/ga4page/main.go": "a source's benchmark",
 	"scripts/bench/main.go":                  "a source's benchmark",
-	"scripts/dev/demo.go":                    "the demo's backfill",
 }
 
 // contractFiles may name a source for a reason outside the sources: the value is the reason.
