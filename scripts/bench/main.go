@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/localstack"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // Report is every figure of a run.
@@ -36,11 +37,37 @@ type Report struct {
 	Coverage  *CoverageResult  `json:"stream_coverage,omitempty"`
 	Collect   *CollectResult   `json:"collect_memory,omitempty"`
 	Sweep     *SweepResult     `json:"sweep,omitempty"`
-	GA4Memory *GA4MemoryResult `json:"ga4_memory,omitempty"`
 	Cost      *CostResult      `json:"cost,omitempty"`
 	Serving   *ServingResult   `json:"serving,omitempty"`
 	RateLimit *RateLimitResult `json:"ratelimit,omitempty"`
 	Scale     *ScaleResult     `json:"scale,omitempty"`
+	// Sources are the sources' own benchmarks' results (localstack.SourceBenches) by name, in
+	// the JSON at the top level under their names.
+	Sources []SourceBenchResult `json:"-"`
+}
+
+// SourceBenchResult is one source benchmark's result.
+type SourceBenchResult struct {
+	Name   string
+	Result sourcestest.BenchResult
+}
+
+// MarshalJSON adds each source benchmark's result under its name beside the others.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	b, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	for _, sr := range r.Sources {
+		name, _ := json.Marshal(sr.Name)
+		v, err := json.Marshal(sr.Result)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sr.Name, err)
+		}
+		b = append(append(append(append(b[:len(b)-1], ','), name...), ':'), append(v, '}')...)
+	}
+	return b, nil
 }
 
 func main() {
@@ -202,13 +229,16 @@ func main() {
 		}
 		r.Sweep = res
 	}
-	if want("ga4_memory") {
-		res, err := benchGA4Memory(ctx, GA4MemoryConfig{Log: log})
+	for _, sb := range localstack.SourceBenches() {
+		if !want(sb.Name) {
+			continue
+		}
+		res, err := sb.Run(ctx, log)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: ga4_memory: %v\n", err)
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", sb.Name, err)
 			os.Exit(1)
 		}
-		r.GA4Memory = res
+		r.Sources = append(r.Sources, SourceBenchResult{Name: sb.Name, Result: res})
 	}
 	if want("cost") {
 		costc.Log, costc.Logs = log, lc.Logs
@@ -288,7 +318,9 @@ func printTable(w io.Writer, r Report) {
 	printCoverage(w, r.Coverage)
 	printCollect(w, r.Collect)
 	printSweep(w, r.Sweep)
-	printGA4Memory(w, r.GA4Memory)
+	for _, sr := range r.Sources {
+		sr.Result.Print(w)
+	}
 	printCost(w, r.Cost)
 	printServing(w, r.Serving)
 	printRateLimit(w, r.RateLimit)

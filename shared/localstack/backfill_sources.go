@@ -6,6 +6,7 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
 	_ "github.com/pipelinekit/pipelinekit/shared/backfill/sourceset" // the registry SizedSource reads
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
 // SourceKit is the local stack's support for one registered backfill source: a small job's
@@ -52,4 +53,14 @@ func SizedSource() (string, error) {
 		}
 	}
 	return "", errors.New("no registered source's fake has a sized job")
+}
+
+// SourceBenches are the sources' own benchmarks (each fake's Kit.Benches), in the list of
+// fakes' order: scripts/bench runs them by name without naming a source.
+func SourceBenches() []sourcestest.Bench {
+	var out []sourcestest.Bench
+	for _, k := range fakes {
+		out = append(out, k.Benches...)
+	}
+	return out
 }

@@ -55,10 +55,7 @@ func registered(t *testing.T) []source {
 // emptied by moving the code into the source's folder (docs/sources.md, "Adding a source"). The
 // test fails when one no longer names a source, so the list only shrinks.
 var notYetInFolders = map[string]string{
-	"scripts/bench/bench_ga4memory.go":       "a source's benchmark",
-	"scripts/bench/bench_sweep.go":           "a source's benchmark",
-	"scripts/bench/internal/ga4page/main.go": "a source's benchmark",
-	"scripts/bench/main.go":                  "a source's benchmark",
+	"scripts/bench/bench_sweep.go": "a source's benchmark",
 }
 
 // contractFiles may name a source for a reason outside the sources: the value is the reason.

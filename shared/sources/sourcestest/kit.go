@@ -1,6 +1,11 @@
 package sourcestest
 
-import "time"
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+)
 
 // Fake is a source's fake as the local stack runs it: it gives the worker's environment that
 // points the source at it (base URLs, credentials, allow-lists), its address (the demo's
@@ -48,7 +53,20 @@ type Kit struct {
 	// over days days ending at end, chunked by chunk, as far as the source has such sizes; nil
 	// when it has none (Spec's job then).
 	Sized func(f Fake, items, days int, chunk string, end time.Time) ([]byte, int)
+	// Benches are the source's own benchmarks, which scripts/bench runs by name (--only).
+	Benches []Bench
 }
+
+// Bench is a benchmark of one source, kept in the source's folder: scripts/bench runs it with
+// --only Name, puts its result in the JSON report under Name and prints its rows in the table.
+type Bench struct {
+	Name string
+	Run  func(ctx context.Context, log *slog.Logger) (BenchResult, error)
+}
+
+// BenchResult is a Bench's figures: marshalled to JSON as they are, printed as rows of
+// scripts/bench's table by Print.
+type BenchResult interface{ Print(w io.Writer) }
 
 // TokenChecker is a fake whose token endpoint other Google fakes honour (one grant for all).
 type TokenChecker interface{ ValidToken(token string) bool }

@@ -28,6 +28,7 @@ var Kit = sourcestest.Kit{
 	Sized: func(_ sourcestest.Fake, _, days int, chunk string, end time.Time) ([]byte, int) {
 		return Spec(days, chunk, 0, end), days * 3
 	},
+	Benches: []sourcestest.Bench{MemoryBench},
 }
 
 // Spec is the spec of a GA4 backfill of the fake property's activeUsers and sessions by date

@@ -1,4 +1,4 @@
-package main
+package ga4fake
 
 import (
 	"bytes"
@@ -9,22 +9,23 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
-	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/sources/ga4"
-	"github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake"
+	"github.com/pipelinekit/pipelinekit/shared/sources/sourcestest"
 )
 
-// GA4MemoryConfig sizes the GA4 memory benchmark.
-type GA4MemoryConfig struct {
-	Log *slog.Logger
-}
+// MemoryBench is the ga4_memory benchmark (scripts/bench --only ga4_memory): one GA4 task's
+// peak memory at the biggest report page, streamed against the buffered path.
+var MemoryBench = sourcestest.Bench{Name: "ga4_memory", Run: func(ctx context.Context, log *slog.Logger) (sourcestest.BenchResult, error) {
+	return benchGA4Memory(ctx, log)
+}}
 
 // GA4MemoryResult is the peak memory of one GA4 task reading the biggest report page: 9
 // dimensions and 10 metrics (the API's most a request), 259,200 rows, at the spec's limits of
 // 100,000 and 250,000 (the API's largest). Each run is a process of its own
-// (scripts/bench/internal/ga4page), so its peak RSS (VmHWM) is the task's: RSS is what Cloud
+// (shared/sources/ga4/ga4fake/ga4page), so its peak RSS (VmHWM) is the task's: RSS is what Cloud
 // Run's memory limit counts, garbage the collector has not returned included; the peak of live
 // heap objects, sampled every millisecond, is given beside it. The baseline is the buffered path
 // the worker had (GA4.Report, then every row) in the same run.
@@ -60,27 +61,26 @@ var (
 
 // benchGA4Memory serves the report from the fake GA4 API in this process and runs the task in
 // fresh processes: buffered, then streamed, at each limit.
-func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, error) {
-	root, err := localstack.ModuleRoot()
-	if err != nil {
-		return nil, err
-	}
+func benchGA4Memory(ctx context.Context, log *slog.Logger) (*GA4MemoryResult, error) {
 	tmp, err := os.MkdirTemp("", "bench-ga4-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := buildTool(ctx, root, tmp, "ga4page")
-	if err != nil {
-		return nil, err
+	// The child is built from this package's folder, wherever the module is (go build resolves
+	// the import path from the current module).
+	bin := filepath.Join(tmp, "ga4page")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelinekit/pipelinekit/shared/sources/ga4/ga4fake/ga4page")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building ga4page: %w\n%s", err, out)
 	}
-	srv := ga4fake.NewGA4Server(ga4fake.WithGA4TokensPerHour(1 << 40))
+	srv := NewGA4Server(WithGA4TokensPerHour(1 << 40))
 	defer srv.Close()
 	res := &GA4MemoryResult{Dimensions: len(ga4BenchDimensions), Metrics: len(ga4BenchMetrics), ReportRows: 259_200,
 		BoundMB: float64(ga4.TaskMemory) / (1 << 20)}
 	for _, limit := range []int{100_000, ga4.GA4MaxLimit} {
 		for _, mode := range []string{"buffered", "streamed"} {
-			c.Log.Info("ga4 memory: one task", "mode", mode, "limit", limit)
+			log.Info("ga4 memory: one task", "mode", mode, "limit", limit)
 			cmd := exec.CommandContext(ctx, bin, "--url", srv.URL(), "--mode", mode, "--limit", fmt.Sprint(limit),
 				"--start", "2026-01-01", "--end", "2026-01-01",
 				"--dimensions", strings.Join(ga4BenchDimensions, ","), "--metrics", strings.Join(ga4BenchMetrics, ","))
@@ -99,10 +99,8 @@ func benchGA4Memory(ctx context.Context, c GA4MemoryConfig) (*GA4MemoryResult, e
 	return res, nil
 }
 
-func printGA4Memory(w io.Writer, r *GA4MemoryResult) {
-	if r == nil {
-		return
-	}
+// Print implements sourcestest.BenchResult: scripts/bench's table rows.
+func (r *GA4MemoryResult) Print(w io.Writer) {
 	name := fmt.Sprintf("ga4, %dx%d", r.Dimensions, r.Metrics)
 	byKey := map[string]GA4MemoryRun{}
 	for _, run := range r.Runs {
