@@ -26,7 +26,7 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/tasksemulator"
 	"github.com/pipelinekit/pipelinekit/shared/fakeclock"
 	"github.com/pipelinekit/pipelinekit/shared/firestorereads"
-	"github.com/pipelinekit/pipelinekit/shared/sources/httpjson"
+	"github.com/pipelinekit/pipelinekit/shared/localstack"
 	"github.com/pipelinekit/pipelinekit/shared/taskqueue"
 )
 
@@ -320,7 +320,7 @@ func benchStatusReads(ctx context.Context, c SweepConfig, res *SweepResult) erro
 
 	clk := fakeclock.New(time.Now().UTC())
 	cfg := backfillfn.Config{Project: "bench", Queue: queue, WorkerURL: "http://127.0.0.1:1/run", BackfillURL: "http://127.0.0.1:1/Backfill",
-		MaxTasks: backfillfn.DefaultMaxTasks, Sources: httpjson.HostSettings("api.example.com"), EnqueueSlice: c.StatusTasks,
+		MaxTasks: backfillfn.DefaultMaxTasks, EnqueueSlice: c.StatusTasks,
 		EnqueueParallelism: backfillfn.DefaultEnqueueParallelism, CounterShards: backfillfn.DefaultCounterShards,
 		DispatchDeadline: backfillfn.DefaultDispatchDeadline, SweepAfter: backfillfn.DefaultSweepAfter,
 		SweepMaxAttempts: backfillfn.DefaultSweepMaxAttempts, SweepBudget: backfillfn.DefaultSweepBudget}
@@ -329,11 +329,24 @@ func benchStatusReads(ctx context.Context, c SweepConfig, res *SweepResult) erro
 	enq := taskqueue.New(tasks, queue, taskqueue.WithParallelism(cfg.EnqueueParallelism), taskqueue.WithLogger(log))
 	svc := backfillfn.NewService(cfg, store, enq, log, backfillfn.WithSweepClock(clk.Now))
 
-	ids := make([]string, c.StatusTasks)
-	for i := range ids {
-		ids[i] = fmt.Sprintf(`"%06d"`, i)
+	// A job of StatusTasks tasks (items over one day) of the first source with sizes; its
+	// shards are seeded under the plan's own names.
+	specJSON, err := localstack.SizedSpecAlone(c.StatusTasks, 1, backfill.ChunkDay, clk.Now().AddDate(0, 0, -3))
+	if err != nil {
+		return err
 	}
-	spec := `{"source":"http_json","http_json":{"url":"https://api.example.com/items/{id}","params":{"id":[` + strings.Join(ids, ",") + `]}}}`
+	parsed, err := backfill.ParseSpec(specJSON, backfill.Limits{MaxTasks: c.StatusTasks})
+	if err != nil {
+		return fmt.Errorf("the quiet job's spec: %w", err)
+	}
+	plan, err := parsed.Plan()
+	if err != nil {
+		return fmt.Errorf("planning the quiet job: %w", err)
+	}
+	if plan.Tasks != c.StatusTasks {
+		return fmt.Errorf("the quiet job plans %d tasks, want %d", plan.Tasks, c.StatusTasks)
+	}
+	spec := string(specJSON)
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/backfills", strings.NewReader(spec))
 	req.Header.Set("Content-Type", "application/json")
@@ -348,7 +361,7 @@ func benchStatusReads(ctx context.Context, c SweepConfig, res *SweepResult) erro
 		if i >= c.StatusTasks-20 {
 			state = backfill.ShardRetrying
 		}
-		return map[string]any{"index": i, "shard": fmt.Sprintf("id=%06d", i), "state": state, "attempts": 1, "updated_at": now}
+		return map[string]any{"index": i, "shard": plan.Task(i).Shard, "state": state, "attempts": 1, "updated_at": now}
 	}); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pipelinekit/pipelinekit/shared/backfill"
@@ -53,6 +54,22 @@ func SizedSource() (string, error) {
 		}
 	}
 	return "", errors.New("no registered source's fake has a sized job")
+}
+
+// SizedSpecAlone is SizedSource's job of items over days days ending at end, by chunk, built
+// without a running stack (no fake), for benchmarks that drive the Backfill function alone.
+func SizedSpecAlone(items, days int, chunk string, end time.Time) ([]byte, error) {
+	name, err := SizedSource()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range fakes {
+		if k.Source == name {
+			spec, _ := k.Sized(nil, items, days, chunk, end)
+			return spec, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no fake in the stack's list", name)
 }
 
 // SourceBenches are the sources' own benchmarks (each fake's Kit.Benches), in the list of

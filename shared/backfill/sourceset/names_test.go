@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"unicode"
@@ -51,13 +50,6 @@ func registered(t *testing.T) []source {
 	return out
 }
 
-// notYetInFolders are files outside the sources' folders that still name a source, each to be
-// emptied by moving the code into the source's folder (docs/sources.md, "Adding a source"). The
-// test fails when one no longer names a source, so the list only shrinks.
-var notYetInFolders = map[string]string{
-	"scripts/bench/bench_sweep.go": "a source's benchmark",
-}
-
 // contractFiles may name a source for a reason outside the sources: the value is the reason.
 var contractFiles = map[string]string{
 	// A message's source attribute says where a tweet entered the pipeline (x_stream, replay,
@@ -69,7 +61,6 @@ var contractFiles = map[string]string{
 func TestSourceNamedOnlyInItsFolder(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
 	srcs := registered(t)
-	stillNaming := map[string]bool{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -93,8 +84,6 @@ func TestSourceNamedOnlyInItsFolder(t *testing.T) {
 		for _, m := range mentions(t, p, rel, srcs) {
 			switch {
 			case m.allowed, contractFiles[rel] != "":
-			case notYetInFolders[rel] != "":
-				stillNaming[rel] = true
 			default:
 				t.Errorf("%s:%d names source %s (%s): outside its folder a source is named only on its registration line, in the local stack's list of fakes and in CLI help", rel, m.line, m.source, m.text)
 			}
@@ -103,16 +92,6 @@ func TestSourceNamedOnlyInItsFolder(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var gone []string
-	for rel := range notYetInFolders {
-		if !stillNaming[rel] {
-			gone = append(gone, rel)
-		}
-	}
-	sort.Strings(gone)
-	for _, rel := range gone {
-		t.Errorf("%s names no source any more: remove it from notYetInFolders", rel)
 	}
 }
 

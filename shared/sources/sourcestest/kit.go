@@ -51,7 +51,8 @@ type Kit struct {
 	Rows int
 	// Sized is a job of a chosen size against f, and the keys it yields: items (videos, ...)
 	// over days days ending at end, chunked by chunk, as far as the source has such sizes; nil
-	// when it has none (Spec's job then).
+	// when it has none (Spec's job then). f is nil when the job is built without a running
+	// stack (localstack.SizedSpecAlone), so a sized job names its items without asking its fake.
 	Sized func(f Fake, items, days int, chunk string, end time.Time) ([]byte, int)
 	// Benches are the source's own benchmarks, which scripts/bench runs by name (--only).
 	Benches []Bench
