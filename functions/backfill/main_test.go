@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -281,10 +282,13 @@ func (h *harness) waitIdle(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, q := range h.queueNames {
-		if err := h.tasks.WaitIdle(ctx, q); err != nil {
-			t.Fatalf("WaitIdle(%s) = %v; %d tasks left", q, err, len(h.tasks.Tasks(q)))
+	// The control queue too when the harness has one (a queue that does not exist is idle).
+	if err := h.tasks.WaitAllIdle(ctx, append(slices.Clone(h.queueNames), testControlQueue)...); err != nil {
+		left := 0
+		for _, q := range h.queueNames {
+			left += len(h.tasks.Tasks(q))
 		}
+		t.Fatalf("WaitAllIdle(%v) = %v; %d tasks left", h.queueNames, err, left)
 	}
 }
 

@@ -86,6 +86,20 @@ func (s *Server) WaitIdle(ctx context.Context, queueName string) error {
 	})
 }
 
+// WaitAllIdle waits until every one of the queues has no task left and no attempt in flight at
+// the same moment: a task of one queue may create tasks in another (a backfill's chain links),
+// so queues found idle one after the other are not idle together.
+func (s *Server) WaitAllIdle(ctx context.Context, queueNames ...string) error {
+	return s.waitFor(ctx, func() bool {
+		for _, name := range queueNames {
+			if q, ok := s.queues[name]; ok && (len(q.tasks) > 0 || q.inflight > 0) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // InFlight reports how many attempts of the queue are running.
 func (s *Server) InFlight(queueName string) int {
 	s.mu.Lock()
