@@ -195,7 +195,7 @@ func listensOn(pid, port int) (bool, error) {
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
-		return false, err
+		return false, nil // the process is gone (it exited, e.g. on a port taken): not its socket
 	}
 	want := "socket:[" + inode + "]"
 	for _, fd := range fds {
