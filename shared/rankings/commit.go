@@ -96,8 +96,18 @@ func (s *Store) commitGroup(ctx context.Context, batch []*pending, shard int) er
 		if attempt > 0 {
 			time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
 		}
-		if err = s.tryCommit(ctx, batch, shard, read); err == nil || errors.Is(err, errTooBig) {
+		if s.o.Layout == LayoutLog {
+			err = s.tryCommitLog(ctx, batch, shard, read)
+		} else {
+			err = s.tryCommit(ctx, batch, shard, read)
+		}
+		if err == nil || errors.Is(err, errTooBig) {
 			return err
+		}
+		if s.o.Layout == LayoutLog {
+			// The commit may have landed before the error: reading first finds its records, so
+			// a retry adds nothing twice.
+			read = true
 		}
 		switch {
 		case conflict(err):
@@ -209,17 +219,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 
 	// The group's count deltas, merged per series of counter documents and key.
 	counts := map[seriesKey]map[string]int64{}
-	add := func(cs []Count, at time.Time, d int64) {
-		for _, c := range cs {
-			for _, size := range BucketSizes {
-				sk := seriesKey{ranking: c.Ranking, size: size, bucket: at.UTC().Truncate(size).Unix(), shard: shard}
-				if counts[sk] == nil {
-					counts[sk] = map[string]int64{}
-				}
-				counts[sk][c.Key] += d
-			}
-		}
-	}
+	add := func(cs []Count, at time.Time, d int64) { addCounts(counts, cs, at, shard, d) }
 
 	// The group's card count deltas (cards.go), with the markers that decide them.
 	cards := cardDeltas{}
@@ -256,15 +256,8 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 			m.CountedAt = e.countAt()
 		}
 		if v := e.View; v != nil {
-			// Max is commutative and idempotent: views need no marker, in any order.
-			ref := s.c.Collection(s.o.Collections.Views).Doc(hashKey(v.UserID + "\x00" + v.ItemID))
-			data := map[string]any{
-				"user_id": v.UserID, "item_id": v.ItemID,
-				"viewed_us":  firestore.FieldTransformMaximum(v.Time.UnixMicro()),
-				"expires_at": now.Add(s.o.Retention),
-			}
-			adds = append(adds, func(wb *firestore.WriteBatch) { wb.Set(ref, data, firestore.MergeAll) })
-			writes, bytes = writes+1, bytes+len(ref.Path)+wireBytes(data)
+			add, n := s.viewWrite(v, now)
+			adds, writes, bytes = append(adds, add), writes+1, bytes+n
 		}
 	}
 	for _, m := range markers {
@@ -299,22 +292,7 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 	writes, bytes = writes+len(cardAdds), bytes+cardBytes
 	// Before placing the counts (which reserves room in their documents), what they take at
 	// least: a write per series and each increment's field path.
-	leastWrites, leastBytes := len(counts), 0
-	for _, deltas := range counts {
-		for key := range deltas {
-			f, _ := countField(key)
-			leastBytes += 3*len(f) + 32
-		}
-	}
-	var plan []*counterWrite
-	if writes+leastWrites <= maxWrites && bytes+leastBytes <= commitBytesBudget {
-		plan = s.counters.plan(counts)
-		for _, w := range plan {
-			writes, bytes = writes+1, bytes+w.bytes
-		}
-	} else {
-		writes, bytes = writes+leastWrites, bytes+leastBytes
-	}
+	plan, writes, bytes := s.planCounts(counts, writes, bytes)
 	if writes == 0 {
 		return nil // every event was a redelivery: nothing to write
 	}
@@ -337,4 +315,16 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 	}
 	s.counters.confirm(plan)
 	return nil
+}
+
+// viewWrite is the write of a detail view: max is commutative and idempotent, so views need no
+// marker and apply in any order.
+func (s *Store) viewWrite(v *ViewEvent, now time.Time) (func(*firestore.WriteBatch), int) {
+	ref := s.c.Collection(s.o.Collections.Views).Doc(hashKey(v.UserID + "\x00" + v.ItemID))
+	data := map[string]any{
+		"user_id": v.UserID, "item_id": v.ItemID,
+		"viewed_us":  firestore.FieldTransformMaximum(v.Time.UnixMicro()),
+		"expires_at": now.Add(s.o.Retention),
+	}
+	return func(wb *firestore.WriteBatch) { wb.Set(ref, data, firestore.MergeAll) }, len(ref.Path) + wireBytes(data)
 }

@@ -26,7 +26,7 @@ import (
 // alone returns a Store on s's client with the default batching, for deliveries that s, with
 // its minute of Linger, would hold that long.
 func alone(t *testing.T, s *Store) *Store {
-	a := NewStore(s.c, Options{Collections: s.o.Collections})
+	a := NewStore(s.c, testLayout(Options{Collections: s.o.Collections, Layout: s.o.Layout}))
 	t.Cleanup(a.Close)
 	return a
 }

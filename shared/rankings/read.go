@@ -78,6 +78,14 @@ func (s *Store) originals(ctx context.Context, items []Item) ([]Item, error) {
 	for len(items) > 0 && len(out) < MaxN {
 		chunk := items[:min(len(items), MaxN)]
 		items = items[len(chunk):]
+		if s.o.Layout == LayoutLog {
+			kept, err := s.originalsLog(ctx, chunk)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, kept...)
+			continue
+		}
 		refs := make([]*firestore.DocumentRef, len(chunk))
 		for i, it := range chunk {
 			refs[i] = s.c.Collection(s.o.Collections.Tweets).Doc(docID(it.Key))
@@ -231,45 +239,30 @@ func (s *Store) Latest(ctx context.Context, search Search, cur *Cursor, n int) (
 func (s *Store) latest(ctx context.Context, search Search, cur *Cursor, n int) ([]Tweet, string, error) {
 	out := make([]Tweet, 0, n)
 	refused := 0
+	st, err := s.tweets(ctx, search.IndexTerm, cur, n+1)
+	if err != nil {
+		return nil, "", err
+	}
 	for {
-		q := s.c.Collection(s.o.Collections.Tweets).Where("terms", "array-contains", search.IndexTerm).Where("deleted", "==", false).
-			OrderBy("created_us", firestore.Desc).OrderBy("id_key", firestore.Desc)
-		if cur != nil {
-			q = q.StartAfter(cur.CreatedUS, cur.IDKey)
-		}
-		// One more than the page needs tells whether there is a next page.
-		want := n + 1 - len(out)
-		snaps, err := q.Limit(want).Documents(ctx).GetAll()
+		t, err := st.next(ctx)
 		if err != nil {
-			return nil, "", fmt.Errorf("reading the latest tweets for %q: %w", search.IndexTerm, err)
+			return nil, "", err
 		}
-		for _, snap := range snaps {
-			d, err := decodeMarker(snap)
-			if err != nil {
-				return nil, "", err
-			}
-			if d.Tweet == nil {
-				// Only tweets with content have terms; a document without is not served.
-				return nil, "", fmt.Errorf("tweet %s has terms but no content", snap.Ref.Path)
-			}
-			t := *d.Tweet
-			cur = &Cursor{CreatedUS: t.CreatedAt.UnixMicro(), IDKey: IDKey(t.ID)}
-			switch {
-			case !search.Match(&t):
-				if refused++; refused >= MaxSearchScan {
-					return out, cur.Encode(), nil
-				}
-			case len(out) == n:
-				return out, pageEnd(out), nil
-			default:
-				out = append(out, t)
-			}
+		if t == nil {
+			return out, "", nil
 		}
 		switch {
-		case len(snaps) < want:
-			return out, "", nil
+		case !search.Match(t):
+			if refused++; refused >= MaxSearchScan {
+				return out, Cursor{CreatedUS: t.CreatedAt.UnixMicro(), IDKey: IDKey(t.ID)}.Encode(), nil
+			}
+			if len(out) == n {
+				return out, pageEnd(out), nil
+			}
 		case len(out) == n:
 			return out, pageEnd(out), nil
+		default:
+			out = append(out, *t)
 		}
 	}
 }

@@ -27,6 +27,12 @@ type Collections struct {
 	// TweetCounts holds one document per retweeted, replied-to or quoted tweet: its card
 	// counts (cards.go).
 	TweetCounts string
+	// Log holds the log layout's records (log.go): a group's events, a few documents a group.
+	Log string
+	// Dups holds the log layout's ledgers: one document per key that had a duplicate.
+	Dups string
+	// Meta holds the document that says when the log layout started (layoutmeta.go).
+	Meta string
 }
 
 // DefaultDatabase is the Firestore database of the rankings (RANKINGS_DATABASE), as
@@ -36,20 +42,26 @@ const DefaultDatabase = "rankings"
 
 // DefaultCollections are the collections Terraform declares (rankings_*).
 var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views",
-	TweetCounts: "rankings_tweet_counts"}
+	TweetCounts: "rankings_tweet_counts",
+	Log:         "rankings_log", Dups: "rankings_dups", Meta: "rankings_meta"}
 
 // Options tune a Store; zero values take the defaults.
 type Options struct {
 	Collections Collections
+	// Layout is how each event is kept counting once (default LayoutMarkers): a marker document
+	// per event, or the log layout's records per group (log.go).
+	Layout Layout
 	// Shards bounds how many documents of a bucket one Store writes (default 16). Each commit
 	// takes the lowest-numbered shard that no other commit of the Store holds and none wrote in
 	// the last second (shards.go), so no document is written by two commits at once and each
 	// takes about one write a second while the Store commits at most Shards times a second.
 	Shards int
-	// MaxBatch is the most events one commit carries (default 100). A group that would pass
-	// Firestore's limits per commit is committed in parts.
+	// MaxBatch is the most events one commit carries (default 100; 1,000 in the log layout,
+	// whose writes are per group). A group that would pass Firestore's limits per commit is
+	// committed in parts.
 	MaxBatch int
-	// Linger is how long the first event of a batch waits for others (default 5ms).
+	// Linger is how long the first event of a batch waits for others (default 5ms; 1s in the
+	// log layout, where a longer wait makes fewer, larger groups).
 	Linger time.Duration
 	// InFlight bounds concurrent commits per instance (default 4).
 	InFlight int
@@ -73,7 +85,15 @@ type Store struct {
 	// a blind commit met a marker, since duplicates come in bursts (a redelivered backlog).
 	readFirst atomic.Int32
 	counters  *counterDocs
-	stats     struct{ groups, commits, blindCommits, blindMisses, reads, events, split, rejected atomic.Int64 }
+	stats     struct {
+		groups, commits, blindCommits, blindMisses, reads, events, split, rejected, reconciles atomic.Int64
+	}
+	// meta is what the log layout knows of when it started (layoutmeta.go).
+	meta struct {
+		mu    sync.Mutex
+		known bool
+		until time.Time
+	}
 }
 
 // Stats counts what a Store did since it started.
@@ -91,13 +111,17 @@ type Stats struct {
 	// Rejected is how many events were acknowledged without being stored, since they never
 	// can be (each is logged).
 	Rejected int64
+	// Reconciles is how many times the log layout read a key's applications and ledger to take
+	// out what must not count.
+	Reconciles int64
 }
 
 // Stats returns the counts so far.
 func (s *Store) Stats() Stats {
 	st := &s.stats
 	return Stats{Groups: st.groups.Load(), Events: st.events.Load(), Commits: st.commits.Load(), BlindCommits: st.blindCommits.Load(),
-		BlindMisses: st.blindMisses.Load(), Reads: st.reads.Load(), Splits: st.split.Load(), Rejected: st.rejected.Load()}
+		BlindMisses: st.blindMisses.Load(), Reads: st.reads.Load(), Splits: st.split.Load(), Rejected: st.rejected.Load(),
+		Reconciles: st.reconciles.Load()}
 }
 
 type pending struct {
@@ -111,14 +135,23 @@ func NewStore(client *firestore.Client, o Options) *Store {
 	if o.Collections == (Collections{}) {
 		o.Collections = DefaultCollections
 	}
+	if o.Layout == "" {
+		o.Layout = LayoutMarkers
+	}
 	if o.Shards <= 0 {
 		o.Shards = 16
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 100
+		if o.Layout == LayoutLog {
+			o.MaxBatch = 1000
+		}
 	}
 	if o.Linger <= 0 {
 		o.Linger = 5 * time.Millisecond
+		if o.Layout == LayoutLog {
+			o.Linger = time.Second
+		}
 	}
 	if o.InFlight <= 0 {
 		o.InFlight = 4

@@ -29,8 +29,20 @@ func newStoreB(b *testing.B) *Store {
 	return s
 }
 
+// testLayout is the layout the package's tests run (RANKINGS_TEST_LAYOUT, else markers).
+func testLayout(o Options) Options {
+	if o.Layout == "" {
+		o.Layout = Layout(os.Getenv("RANKINGS_TEST_LAYOUT"))
+	}
+	if o.Layout == LayoutLog && o.Linger == 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	return o
+}
+
 func newStore(t *testing.T, o Options) *Store {
 	t.Helper()
+	o = testLayout(o)
 	c, err := firestore.NewClient(t.Context(), gcloudemu.NewProjectID(t))
 	if err != nil {
 		t.Fatalf("firestore.NewClient = %v", err)
