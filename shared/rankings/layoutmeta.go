@@ -40,6 +40,11 @@ func (s *Store) markersUntil(ctx context.Context) (time.Time, error) {
 		if status.Code(err) != codes.NotFound {
 			return time.Time{}, fmt.Errorf("reading %s: %w", ref.Path, err)
 		}
+		if s.o.ReadOnly {
+			// No writer has run the log layout yet: markers are all there is. Not kept, so the
+			// start is read again until a writer records it.
+			return s.o.Now().Add(s.o.Retention), nil
+		}
 		found, err := s.anyMarker(ctx)
 		if err != nil {
 			return time.Time{}, err

@@ -1,6 +1,7 @@
 package rankings
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -303,7 +304,9 @@ func TestOneBadEventDoesNotFailItsGroup(t *testing.T) {
 			if tc.refuse {
 				refuse = func(req *pb.CommitRequest) error {
 					for _, w := range req.GetWrites() {
-						if strings.HasSuffix(w.GetUpdate().GetName(), "/"+DefaultCollections.Tweets+"/666") {
+						u := w.GetUpdate()
+						if strings.HasSuffix(u.GetName(), "/"+DefaultCollections.Tweets+"/666") ||
+							bytes.Contains(u.GetFields()[bodyField].GetBytesValue(), []byte(`"k":"t:666"`)) {
 							return status.Error(codes.InvalidArgument, "injected: the document is too large")
 						}
 					}
@@ -325,9 +328,16 @@ func TestOneBadEventDoesNotFailItsGroup(t *testing.T) {
 			if st := s.Stats(); st.Rejected != 1 {
 				t.Errorf("stats %+v: want one event rejected", st)
 			}
-			snap, err := s.markerRef(tc.bad.Key).Get(context.Background())
-			if status.Code(err) != codes.NotFound {
-				t.Errorf("the bad event's marker: %v, %v; want none", snap.Exists(), err)
+			if s.o.Layout == LayoutMarkers {
+				snap, err := s.markerRef(tc.bad.Key).Get(context.Background())
+				if status.Code(err) != codes.NotFound {
+					t.Errorf("the bad event's marker: %v, %v; want none", snap.Exists(), err)
+				}
+				return
+			}
+			apps, err := s.appsOf(context.Background(), []string{tc.bad.Key}, true, false)
+			if err != nil || len(apps[tc.bad.Key]) != 0 {
+				t.Errorf("the bad event's records: %v, %v; want none", apps, err)
 			}
 		})
 	}

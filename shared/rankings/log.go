@@ -55,10 +55,10 @@ const (
 // Layouts are the layouts a Store takes.
 var Layouts = []Layout{LayoutMarkers, LayoutLog}
 
-// ParseLayout returns the layout named s ("" is the default, markers).
+// ParseLayout returns the layout named s ("" is the default, log).
 func ParseLayout(s string) (Layout, error) {
 	if s == "" {
-		return LayoutMarkers, nil
+		return LayoutLog, nil
 	}
 	for _, l := range Layouts {
 		if string(l) == s {

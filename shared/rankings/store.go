@@ -48,9 +48,12 @@ var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "ranking
 // Options tune a Store; zero values take the defaults.
 type Options struct {
 	Collections Collections
-	// Layout is how each event is kept counting once (default LayoutMarkers): a marker document
-	// per event, or the log layout's records per group (log.go).
+	// Layout is how each event is kept counting once (default LayoutLog): the log layout's
+	// records per group (log.go), or a marker document per event.
 	Layout Layout
+	// ReadOnly is a Store that only reads (ServeRankings, whose grant is read-only): it never
+	// records the log layout's start (layoutmeta.go), and reads markers until a writer has.
+	ReadOnly bool
 	// Shards bounds how many documents of a bucket one Store writes (default 16). Each commit
 	// takes the lowest-numbered shard that no other commit of the Store holds and none wrote in
 	// the last second (shards.go), so no document is written by two commits at once and each
@@ -136,7 +139,7 @@ func NewStore(client *firestore.Client, o Options) *Store {
 		o.Collections = DefaultCollections
 	}
 	if o.Layout == "" {
-		o.Layout = LayoutMarkers
+		o.Layout = LayoutLog
 	}
 	if o.Shards <= 0 {
 		o.Shards = 16

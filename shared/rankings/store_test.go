@@ -2,8 +2,10 @@ package rankings
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +17,22 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/emulators/gcloudemu"
 )
 
+// TestMain runs the package's tests in the default layout, then again in the markers layout
+// (which deployments before the log layout have, and which it reads during the switch): the
+// test binary runs itself once more with RANKINGS_TEST_LAYOUT=markers.
 func TestMain(m *testing.M) {
-	os.Exit(gcloudemu.Main(m, gcloudemu.Firestore))
+	code := gcloudemu.Main(m, gcloudemu.Firestore)
+	if code != 0 || os.Getenv("RANKINGS_TEST_LAYOUT") != "" || testing.Short() || flagSet("test.bench") || flagSet("test.fuzz") {
+		os.Exit(code)
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "RANKINGS_TEST_LAYOUT=markers")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "the tests in the markers layout: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 func newStoreB(b *testing.B) *Store {
@@ -29,7 +45,12 @@ func newStoreB(b *testing.B) *Store {
 	return s
 }
 
-// testLayout is the layout the package's tests run (RANKINGS_TEST_LAYOUT, else markers).
+func flagSet(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() != ""
+}
+
+// testLayout is the layout the package's tests run (RANKINGS_TEST_LAYOUT, else the default).
 func testLayout(o Options) Options {
 	if o.Layout == "" {
 		o.Layout = Layout(os.Getenv("RANKINGS_TEST_LAYOUT"))
