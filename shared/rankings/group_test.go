@@ -119,10 +119,10 @@ func TestGroupTooBigForOneCommitIsSplit(t *testing.T) {
 
 // faultyStore is a Store whose Firestore client goes through fault, a gRPC interceptor that
 // sees every call to the emulator before and instead of it.
-func faultyStore(t *testing.T, o Options, fault grpc.UnaryClientInterceptor) *Store {
+func faultyStore(t *testing.T, o Options, fault grpc.UnaryClientInterceptor, streams ...grpc.StreamClientInterceptor) *Store {
 	t.Helper()
 	conn, err := grpc.NewClient(os.Getenv("FIRESTORE_EMULATOR_HOST"), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(emulatorOwner{}), grpc.WithUnaryInterceptor(fault))
+		grpc.WithPerRPCCredentials(emulatorOwner{}), grpc.WithUnaryInterceptor(fault), grpc.WithChainStreamInterceptor(streams...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,8 @@ type commitLog struct {
 	// Commits counts the commits sent, Bytes is the largest request, Writes the most writes
 	// in one, Transforms the most field transforms on one document in one.
 	Commits, Bytes, Writes, Transforms int
+	// TotalWrites is every write of every commit: what Firestore bills as document writes.
+	TotalWrites int
 }
 
 func (l *commitLog) record(req *pb.CommitRequest) {
@@ -45,6 +47,7 @@ func (l *commitLog) record(req *pb.CommitRequest) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.Commits++
+	l.TotalWrites += len(req.GetWrites())
 	l.Bytes = max(l.Bytes, proto.Size(req))
 	l.Writes = max(l.Writes, len(req.GetWrites()))
 	for _, n := range perDoc {
