@@ -40,7 +40,7 @@ func init() {
 		if err != nil {
 			return nil, fmt.Errorf("creating Firestore client for database %s of project %s: %w", cfg.Database, cfg.Project, err)
 		}
-		store := rankings.NewStore(fs, rankings.Options{Log: logger})
+		store := rankings.NewStore(fs, rankings.Options{Layout: cfg.Layout, ReadOnly: true, Log: logger})
 		d, err := newDeck(ctx, cfg.Deck, logger)
 		if err != nil {
 			return nil, err
@@ -93,6 +93,8 @@ type Config struct {
 	Project string // GOOGLE_CLOUD_PROJECT
 	// Database is the rankings' Firestore database (RANKINGS_DATABASE).
 	Database string
+	// Layout is the layout UpdateRankings writes (RANKINGS_LAYOUT: log, the default, or markers).
+	Layout rankings.Layout
 	// CacheTTL is how long an instance reuses a computed ranking (RANKINGS_CACHE_TTL), and the
 	// max-age of its answers.
 	CacheTTL time.Duration
@@ -119,6 +121,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	c := Config{
 		Project:  env.Required("GOOGLE_CLOUD_PROJECT"),
 		Database: env.String("RANKINGS_DATABASE", rankings.DefaultDatabase),
+		Layout:   rankings.Layout(env.OneOf("RANKINGS_LAYOUT", string(rankings.LayoutLog), string(rankings.LayoutLog), string(rankings.LayoutMarkers))),
 		CacheTTL: env.Duration("RANKINGS_CACHE_TTL", 5*time.Second, 0, time.Minute),
 		Deck: DeckConfig{
 			DefaultKeyword: env.String("DECK_DEFAULT_KEYWORD", "pipeline"),

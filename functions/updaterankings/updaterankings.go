@@ -52,13 +52,17 @@ type Config struct {
 	Database string
 	// Shards is how many documents each bucket's counters spread over (RANKINGS_SHARDS).
 	Shards int
+	// Layout is how each event is kept counting once (RANKINGS_LAYOUT: log, the default, or
+	// markers; shared/rankings/log.go).
+	Layout rankings.Layout
 }
 
 // LoadConfig reads the Config through lookup.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
 	c := Config{Project: env.Required("GOOGLE_CLOUD_PROJECT"), Database: env.String("RANKINGS_DATABASE", rankings.DefaultDatabase),
-		Shards: env.Int("RANKINGS_SHARDS", 16, 1, 500)}
+		Shards: env.Int("RANKINGS_SHARDS", 16, 1, 500),
+		Layout: rankings.Layout(env.OneOf("RANKINGS_LAYOUT", string(rankings.LayoutLog), string(rankings.LayoutLog), string(rankings.LayoutMarkers)))}
 	return c, env.Err()
 }
 
@@ -73,7 +77,7 @@ var updater = lazy.NewValue(func(ctx context.Context) (*Updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Firestore client for database %s of project %s: %w", cfg.Database, cfg.Project, err)
 	}
-	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Log: log}), nil, log), nil
+	return NewUpdater(rankings.NewStore(fs, rankings.Options{Shards: cfg.Shards, Layout: cfg.Layout, Log: log}), nil, log), nil
 })
 
 // Applier records an event; *rankings.Store in production.

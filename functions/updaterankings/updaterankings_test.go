@@ -116,13 +116,22 @@ func TestLoadConfig(t *testing.T) {
 		v, ok := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "RANKINGS_SHARDS": "4"}[k]
 		return v, ok
 	})
-	if err != nil || c != (Config{Project: "p", Database: rankings.DefaultDatabase, Shards: 4}) {
+	if err != nil || c != (Config{Project: "p", Database: rankings.DefaultDatabase, Shards: 4, Layout: rankings.LayoutLog}) {
 		t.Errorf("LoadConfig = %+v, %v", c, err)
 	}
-	_, err = LoadConfig(func(k string) (string, bool) { return map[string]string{"RANKINGS_SHARDS": "0"}[k], true })
-	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "RANKINGS_SHARDS"} {
+	c, err = LoadConfig(func(k string) (string, bool) {
+		v, ok := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "RANKINGS_LAYOUT": "markers"}[k]
+		return v, ok
+	})
+	if err != nil || c.Layout != rankings.LayoutMarkers {
+		t.Errorf("LoadConfig(RANKINGS_LAYOUT=markers) = %+v, %v", c, err)
+	}
+	_, err = LoadConfig(func(k string) (string, bool) {
+		return map[string]string{"RANKINGS_SHARDS": "0", "RANKINGS_LAYOUT": "claims"}[k], true
+	})
+	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "RANKINGS_SHARDS", "RANKINGS_LAYOUT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("LoadConfig(nothing, RANKINGS_SHARDS=0) = %v, want an error naming %s", err, name)
+			t.Errorf("LoadConfig(nothing, RANKINGS_SHARDS=0, RANKINGS_LAYOUT=claims) = %v, want an error naming %s", err, name)
 		}
 	}
 }
