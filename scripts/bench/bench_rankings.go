@@ -31,8 +31,10 @@ type RankingsConfig struct {
 	InFlight int
 	// Offered paces the deliveries at this many a second (still at most InFlight at once), as
 	// Pub/Sub offers a steady stream; 0 delivers as fast as InFlight allows.
-	Offered          float64
-	BaselineEvents   int
+	Offered        float64
+	BaselineEvents int
+	// LayoutEvents is how many events each layout's run of benchLayouts delivers (0: none).
+	LayoutEvents     int
 	Readers          int
 	ReadFor          time.Duration
 	FreshnessSamples int
@@ -66,6 +68,8 @@ type RankingsResult struct {
 	// HotTagCount is the hot hashtag's count in the 1d window, which must equal the tweets sent.
 	HotTagCount int64 `json:"hot_tag_count"`
 	HotTagWant  int64 `json:"hot_tag_want"`
+	// Layouts are the same events through each rankings layout at the same concurrency.
+	Layouts []LayoutRun `json:"layouts,omitempty"`
 
 	Readers      int     `json:"readers"`
 	Requests     int     `json:"requests"`
@@ -144,6 +148,11 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	res.BaselineOps = proxy.Snapshot().Sub(ops0)
 	res.BaselineCommitsPerEvent = float64(res.BaselineOps.Calls["Commit"]) / float64(len(base))
 	res.BaselineWritesPerEvent = float64(res.BaselineOps.Writes) / float64(len(base))
+	if c.LayoutEvents > 0 {
+		if res.Layouts, err = benchLayouts(ctx, proxy, s.Project, c.LayoutEvents, c.InFlight, c.Offered, c.Log); err != nil {
+			return nil, err
+		}
+	}
 	res.LoadAfter = loadAverage()
 	// Said at once, so that a later phase failing on a loaded machine does not lose it.
 	c.Log.Info("rankings: throughput", "events_per_s", res.EventsPS, "baseline_events_per_s", res.BaselineEventsPS,
@@ -453,6 +462,7 @@ func printRankings(w io.Writer, r *RankingsResult) {
 	fmt.Fprintf(w, "%-20s %-40s %14.3f %14.3f\n", "rankings", "Firestore commits per event", r.CommitsPerEvent, r.BaselineCommitsPerEvent)
 	fmt.Fprintf(w, "%-20s %-40s %14.3f %14.3f\n", "rankings", "Firestore documents written per event", r.WritesPerEvent, r.BaselineWritesPerEvent)
 	fmt.Fprintf(w, "%-20s %-40s %s | %s\n", "rankings", "Firestore calls", r.Ops, r.BaselineOps)
+	printLayouts(w, r.Layouts)
 	fmt.Fprintf(w, "%-20s %-40s %14.2f %14.2f\n", "rankings", "load average (1 min) before / after", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "%-20s %-40s %14d %14d\n", "rankings", "hot hashtag count / tweets sent", r.HotTagCount, r.HotTagWant)
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", "rankings", fmt.Sprintf("serve p50 (ms), %d readers", r.Readers), r.ServeP50Ms, r.NoCacheP50Ms)

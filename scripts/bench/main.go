@@ -95,7 +95,8 @@ func main() {
 	rc := RankingsConfig{Readers: 100, FreshnessSamples: 10}
 	flag.IntVar(&rc.Events, "rankings-events", 20000, "events delivered to UpdateRankings")
 	flag.Float64Var(&rc.Offered, "rankings-offered", 0, "events a second offered to UpdateRankings (0: as fast as the deliveries in flight allow)")
-	flag.IntVar(&rc.InFlight, "rankings-inflight", 250, "deliveries in flight, as Eventarc with UpdateRankings' concurrency")
+	flag.IntVar(&rc.InFlight, "rankings-inflight", 1000, "deliveries in flight, as Pub/Sub push with UpdateRankings' concurrency (1,000 in the log layout)")
+	flag.IntVar(&rc.LayoutEvents, "rankings-layout-events", 10000, "events each rankings layout (markers, then log) is given through UpdateRankings' handler in this process, at the same deliveries in flight and offered rate (0: no layout runs)")
 	flag.IntVar(&rc.BaselineEvents, "rankings-baseline-events", 2000, "events of the one-transaction-per-event baseline")
 	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings (0: measure the throughput only, no serving or freshness)")
 	covc := CoverageConfig{LeasePoll: time.Second / 30, Every: 10 * time.Millisecond}
@@ -128,7 +129,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write the bench process's CPU profile (the local Cloud Tasks, BigQuery and fake API run in it) to this file")
 	costc := CostConfig{Backfill: BackfillConfig{Videos: 20, Days: 50, BaselineQueries: 10, Timeout: 10 * time.Minute}}
 	flag.IntVar(&costc.RankingEvents, "cost-rankings-events", 20000, "events delivered to UpdateRankings by the cost report")
-	flag.IntVar(&costc.RankingInFlight, "cost-rankings-inflight", 250, "their deliveries in flight (UpdateRankings' concurrency)")
+	flag.IntVar(&costc.RankingInFlight, "cost-rankings-inflight", 1000, "their deliveries in flight (UpdateRankings' concurrency in the log layout)")
 	flag.IntVar(&costc.LoaderMessages, "cost-loader-messages", 5000, "messages delivered to LoadEvents by the cost report")
 	flag.IntVar(&costc.LoaderInFlight, "cost-loader-inflight", 80, "their deliveries in flight (LoadEvents' concurrency)")
 	flag.IntVar(&costc.BackfillTasks, "cost-backfill-tasks", 144000, "tasks of the backfill the report prices (scaled from a 20 x 50 job)")
