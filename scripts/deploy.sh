@@ -58,6 +58,7 @@ DEFAULTS=(
   "BACKFILL_SWEEP_SCHEDULE=*/10 * * * *"
   "RANKINGS_SUBSCRIPTION=events-rankings"
   "RANKINGS_SHARDS=16"
+  "RANKINGS_LAYOUT=log"
   "RANKINGS_CACHE_TTL=5s"
   "RANKINGS_DATABASE=rankings"
   "RECENT_VIEWS_KEY_SECRET_ID=recent-views-token-key"
@@ -115,6 +116,14 @@ done
 
 RUNTIME=go126
 
+# terraform/rankings.tf local.update_rankings_concurrency: UpdateRankings' concurrent deliveries
+# by rankings layout (the log layout groups up to 1,000 deliveries into one commit).
+case $RANKINGS_LAYOUT in
+  markers) update_rankings_concurrency=250 ;;
+  log) update_rankings_concurrency=1000 ;;
+  *) echo "deploy.sh: RANKINGS_LAYOUT must be markers or log" >&2; exit 2 ;;
+esac
+
 # One line per function: entry point, name, service account id, memory, CPU, timeout (s),
 # concurrency, max instances, ingress. terraform/functions.tf locals.functions has the same.
 FUNCTIONS=(
@@ -123,7 +132,7 @@ FUNCTIONS=(
   "LoadEvents      load-events       fn-load-events       512Mi 1 60  80 20 internal-only"
   "Backfill        backfill          fn-backfill          512Mi 1 540 10 5  all"
   "RunBackfillTask run-backfill-task fn-run-backfill-task 512Mi 1 600 10 20 internal-only"
-  "UpdateRankings  update-rankings   fn-update-rankings   512Mi 1 60  250 20 internal-only"
+  "UpdateRankings  update-rankings   fn-update-rankings   512Mi 1 60  $update_rankings_concurrency 20 internal-only"
   "ServeRankings   serve-rankings    fn-serve-rankings    512Mi 1 30  250 10 all"
 )
 
@@ -279,11 +288,13 @@ env_of() {
       echo "GOOGLE_CLOUD_PROJECT=$project"
       echo "RANKINGS_DATABASE=$RANKINGS_DATABASE"
       echo "RANKINGS_SHARDS=$RANKINGS_SHARDS"
+      echo "RANKINGS_LAYOUT=$RANKINGS_LAYOUT"
       ;;
     ServeRankings)
       echo "GOOGLE_CLOUD_PROJECT=$project"
       echo "RANKINGS_DATABASE=$RANKINGS_DATABASE"
       echo "RANKINGS_CACHE_TTL=$RANKINGS_CACHE_TTL"
+      echo "RANKINGS_LAYOUT=$RANKINGS_LAYOUT"
       echo "RECENT_VIEWS_KEY_SECRET=$(secret "$RECENT_VIEWS_KEY_SECRET_ID")"
       echo "DECK_DEFAULT_KEYWORD=$DECK_DEFAULT_KEYWORD"
       echo "DECK_WINDOW=$DECK_WINDOW"

@@ -38,7 +38,7 @@ func TestWorkerStopsBeforeTheDispatchDeadline(t *testing.T) {
 	if work+recordMargin > deadline {
 		t.Errorf("Terraform defaults: WORK_TIMEOUT %s + %s exceeds DISPATCH_DEADLINE %s", work, recordMargin, deadline)
 	}
-	timeout, _ := literal(t, m.local(t, "functions")).GetAttr(runbackfilltask.EntryPoint).GetAttr("timeout_seconds").AsBigFloat().Int64()
+	timeout, _ := functionSettings(t, m, nil).GetAttr(runbackfilltask.EntryPoint).GetAttr("timeout_seconds").AsBigFloat().Int64()
 	if deadline > time.Duration(timeout)*time.Second {
 		t.Errorf("DISPATCH_DEADLINE %s outlasts RunBackfillTask's timeout of %d s", deadline, timeout)
 	}

@@ -32,7 +32,7 @@ func TestCollectMemoryBoundMatchesGo(t *testing.T) {
 	if base != collectevents.InstanceBaseBytes {
 		t.Errorf("collect_instance_base_bytes = %d, want InstanceBaseBytes %d", base, collectevents.InstanceBaseBytes)
 	}
-	fn := literal(t, m.local(t, "functions")).GetAttr(collectevents.EntryPoint)
+	fn := functionSettings(t, m, nil).GetAttr(collectevents.EntryPoint)
 	conc, _ := fn.GetAttr("concurrency").AsBigFloat().Int64()
 	if mem := fn.GetAttr("memory").AsString(); mem != "2Gi" {
 		t.Errorf("CollectEvents memory = %s; update this test's figure with it", mem)

@@ -156,7 +156,7 @@ var ingressFlag = map[string]string{
 
 func TestDeployScriptMatchesTerraform(t *testing.T) {
 	m := loadModule(t)
-	settings := literal(t, m.local(t, "functions"))
+	settings := functionSettings(t, m, nil)
 	runtime := literal(t, m.local(t, "runtime")).AsString()
 	env := objectKeys(t, m.local(t, "function_env"))
 
@@ -287,7 +287,7 @@ func invokerBindings(cmds [][]string) []string {
 func TestDeployScriptInvokersMatchTerraform(t *testing.T) {
 	m := loadModule(t)
 	const project = "p"
-	settings := literal(t, m.local(t, "functions"))
+	settings := functionSettings(t, m, nil)
 	lists := map[string][]string{
 		"collect_events_invokers": {"serviceAccount:app@p.iam.gserviceaccount.com", "group:apps@example.com"},
 		"backfill_invokers":       {"user:me@example.com"},

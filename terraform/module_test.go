@@ -206,3 +206,33 @@ func valueKeys(v cty.Value) []string {
 	sort.Strings(out)
 	return out
 }
+
+// functionSettings evaluates locals.functions with every variable at its default but those in
+// set, and the literal locals it names (UpdateRankings' concurrency follows
+// var.rankings_layout through local.update_rankings_concurrency).
+func functionSettings(t *testing.T, m *module, set map[string]cty.Value) cty.Value {
+	t.Helper()
+	vars := map[string]cty.Value{}
+	for _, b := range m.blocks("variable") {
+		if a, ok := b.Body.Attributes["default"]; ok {
+			vars[b.Labels[0]] = literal(t, a.Expr)
+		}
+	}
+	for k, v := range set {
+		vars[k] = v
+	}
+	e := m.local(t, "functions")
+	locals := map[string]cty.Value{}
+	for _, tr := range e.Variables() {
+		if tr.RootName() != "local" || len(tr) < 2 {
+			continue
+		}
+		name := tr[1].(hcl.TraverseAttr).Name
+		locals[name] = literal(t, m.local(t, name))
+	}
+	v, diags := e.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars), "local": cty.ObjectVal(locals)}})
+	if diags.HasErrors() {
+		t.Fatalf("evaluating locals.functions: %s", diags.Error())
+	}
+	return v
+}

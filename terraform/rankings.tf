@@ -1,11 +1,24 @@
 # Rankings, recent views and the latest tweets (see the README's "Rankings" section).
 # UpdateRankings is pushed the events topic through a subscription whose filter passes only the
-# kinds the rankings use, and keeps sharded per-bucket counters, per-event markers, recent views
-# and tweets in Firestore; ServeRankings reads them (never BigQuery) and answers JSON. Both are
-# entries of local.functions (functions.tf merges local.ranking_functions in), so the one
-# google_cloudfunctions2_function resource, the service accounts and function_urls cover them.
+# kinds the rankings use, and keeps sharded per-bucket counters, per-event markers or the log's
+# records (var.rankings_layout), recent views and tweets in Firestore; ServeRankings reads them
+# (never BigQuery) and answers JSON. Both are entries of local.functions (functions.tf merges
+# local.ranking_functions in), so the one google_cloudfunctions2_function resource, the service
+# accounts and function_urls cover them.
 
 locals {
+  # UpdateRankings' concurrent deliveries per instance, by rankings layout (var.rankings_layout).
+  # The markers layout commits up to 100 events at a time (shared/rankings Options.MaxBatch)
+  # and keeps the 250 it always had. The log layout groups up to 1,000 deliveries
+  # into one commit, waiting up to 1 s for them (MaxBatch 1,000, Linger 1 s): an instance must
+  # hold 1,000 deliveries at once to fill a group, and 1,000 is Cloud Run's most ("you can
+  # increase this to a maximum of 1,000", https://cloud.google.com/run/docs/about-concurrency).
+  # The push subscription's ack deadline (the function's timeout, 60 s) covers the linger.
+  update_rankings_concurrency = {
+    markers = 250
+    log     = 1000
+  }
+
   ranking_functions = {
     UpdateRankings = {
       name            = "update-rankings"
@@ -15,8 +28,8 @@ locals {
       cpu             = "1"
       timeout_seconds = 60
       # Concurrent deliveries are what the store batches into one commit: more per instance,
-      # fewer commits per bucket document.
-      concurrency   = 250
+      # fewer commits per bucket document. By layout: see update_rankings_concurrency.
+      concurrency   = local.update_rankings_concurrency[var.rankings_layout]
       max_instances = 20
       ingress       = "ALLOW_INTERNAL_ONLY"
     }
@@ -38,11 +51,14 @@ locals {
       GOOGLE_CLOUD_PROJECT = var.project_id
       RANKINGS_DATABASE    = google_firestore_database.rankings.name
       RANKINGS_SHARDS      = tostring(var.rankings_shards)
+      RANKINGS_LAYOUT      = var.rankings_layout
     }
     ServeRankings = {
       GOOGLE_CLOUD_PROJECT = var.project_id
       RANKINGS_DATABASE    = google_firestore_database.rankings.name
       RANKINGS_CACHE_TTL   = var.rankings_cache_ttl
+      # ServeRankings reads the latest tweets from the layout UpdateRankings writes.
+      RANKINGS_LAYOUT = var.rankings_layout
       # The key recent-views tokens are checked with (functions/serverankings/views_auth.go).
       RECENT_VIEWS_KEY_SECRET = local.secret_version.recent_views_key
       # The deck (shared/deck) served at "/": its first column, window and poll interval, and
@@ -74,6 +90,11 @@ locals {
     views  = "rankings_views"
     # A tweet's card counts (shared/rankings/cards.go): retweets, replies and quotes.
     tweet_counts = "rankings_tweet_counts"
+    # The log layout (shared/rankings/log.go): its records, its ledgers of duplicates, and the
+    # document recording when it started (rankings_meta/log, kept: no TTL).
+    log  = "rankings_log"
+    dups = "rankings_dups"
+    meta = "rankings_meta"
   }
 
   # UpdateRankings writes; ServeRankings only reads. Both only the rankings database: the
@@ -267,10 +288,11 @@ resource "google_firestore_index" "rankings_tweets_by_original" {
   }
 }
 
-# Firestore deletes markers, views, tweets and counters after their expires_at; the field's own
-# indexes are dropped (nothing queries it, and a rising timestamp index limits write rates).
+# Firestore deletes markers, views, tweets, counters, log records and ledgers after their
+# expires_at; the field's own indexes are dropped (nothing queries it, and a rising timestamp
+# index limits write rates). rankings_meta/log has no expires_at: it is kept.
 resource "google_firestore_field" "rankings_expires_at" {
-  for_each = local.ranking_collections
+  for_each = { for k, c in local.ranking_collections : k => c if k != "meta" }
 
   project    = var.project_id
   database   = google_firestore_database.rankings.name
@@ -308,6 +330,49 @@ resource "google_firestore_field" "rankings_marker_bodies" {
   database   = google_firestore_database.rankings.name
   collection = each.value
   field      = "body"
+
+  index_config {}
+}
+
+# A group's events in the log layout, all but their indexed arrays: the log's query of the latest
+# tweets for a term, newest minute first, a page after the last record read (StartAfter a
+# document, so Firestore orders ties by __name__ in the same direction, which it appends to the
+# index itself as the existing indexes rely on).
+resource "google_firestore_index" "rankings_log_by_term" {
+  project    = var.project_id
+  database   = google_firestore_database.rankings.name
+  collection = local.ranking_collections.log
+
+  fields {
+    field_path   = "terms"
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "minute_us"
+    order      = "DESCENDING"
+  }
+}
+
+# What the log layout never queries by itself: a record's and a ledger's body (one bytes field
+# read back with its document), and a record's minute, which only the index above orders on (a
+# composite index is kept whatever the field's single-field indexes) and which rises with time,
+# so its single-field indexes would cap the collection at 500 writes a second
+# (https://cloud.google.com/firestore/docs/solutions/shard-timestamp). The arrays (keys, dels,
+# terms, refs) keep their automatic indexes: Firestore gives an array field only an
+# array-contains index, which is what their queries use
+# (https://firebase.google.com/docs/firestore/query-data/index-overview: "For each array field
+# in a document, Cloud Firestore creates and maintains a collection-scope array-contains index").
+resource "google_firestore_field" "rankings_log_unindexed" {
+  for_each = {
+    "log/body"      = { collection = local.ranking_collections.log, field = "body" }
+    "log/minute_us" = { collection = local.ranking_collections.log, field = "minute_us" }
+    "dups/body"     = { collection = local.ranking_collections.dups, field = "body" }
+  }
+
+  project    = var.project_id
+  database   = google_firestore_database.rankings.name
+  collection = each.value.collection
+  field      = each.value.field
 
   index_config {}
 }

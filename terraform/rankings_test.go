@@ -1,10 +1,15 @@
 package terraform_test
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/pipelinekit/pipelinekit/functions/serverankings"
 	"github.com/pipelinekit/pipelinekit/functions/updaterankings"
@@ -25,7 +30,8 @@ func TestRankingsMatchTheCode(t *testing.T) {
 	}
 	want := map[string]string{"counts": rankings.DefaultCollections.Counts, "tweets": rankings.DefaultCollections.Tweets,
 		"events": rankings.DefaultCollections.Events, "views": rankings.DefaultCollections.Views,
-		"tweet_counts": rankings.DefaultCollections.TweetCounts}
+		"tweet_counts": rankings.DefaultCollections.TweetCounts, "log": rankings.DefaultCollections.Log,
+		"dups": rankings.DefaultCollections.Dups, "meta": rankings.DefaultCollections.Meta}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("local.ranking_collections (-shared/rankings +terraform):\n%s", diff)
 	}
@@ -72,5 +78,56 @@ func TestDeployScriptRankingsSubscription(t *testing.T) {
 		if !containsPrefix(sub, flag) {
 			t.Errorf("rankings subscription command %q has no %s", sub, flag)
 		}
+	}
+}
+
+// The layouts Terraform takes are the store's (rankings.Layouts), each with UpdateRankings'
+// concurrency for it, and deploy.sh deploys UpdateRankings with the same concurrency and layout
+// as Terraform under each.
+func TestRankingsLayoutsMatchTheCode(t *testing.T) {
+	m := loadModule(t)
+	var want []string
+	for _, l := range rankings.Layouts {
+		want = append(want, string(l))
+	}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, valueKeys(literal(t, m.local(t, "update_rankings_concurrency")))); diff != "" {
+		t.Errorf("local.update_rankings_concurrency's layouts (-rankings.Layouts +terraform):\n%s", diff)
+	}
+	var rule string
+	for _, b := range m.blocks("variable") {
+		if b.Labels[0] != "rankings_layout" {
+			continue
+		}
+		for _, nb := range b.Body.Blocks {
+			if nb.Type == "validation" {
+				rule = source(nb.Body.Attributes["condition"].Expr)
+			}
+		}
+	}
+	if got, wantRule := rule, `contains(["markers", "log"], var.rankings_layout)`; got != wantRule {
+		t.Errorf("rankings_layout's validation = %s, want %s (rankings.Layouts)", got, wantRule)
+	}
+
+	for _, layout := range want {
+		settings := functionSettings(t, m, map[string]cty.Value{"rankings_layout": cty.StringVal(layout)})
+		conc, _ := settings.GetAttr(updaterankings.EntryPoint).GetAttr("concurrency").AsBigFloat().Int64()
+		cmd := exec.Command("bash", "../scripts/deploy.sh", "--dry-run", "--project=p", "--project-number=1", "--only=update-rankings")
+		cmd.Env = append(os.Environ(), "RANKINGS_LAYOUT="+layout)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("deploy.sh with RANKINGS_LAYOUT=%s: %v", layout, err)
+		}
+		for _, line := range []string{fmt.Sprintf("--concurrency=%d ", conc), fmt.Sprintf("RANKINGS_LAYOUT: %q", layout)} {
+			if !strings.Contains(string(out), line) {
+				t.Errorf("deploy.sh with RANKINGS_LAYOUT=%s prints no %s (Terraform's UpdateRankings under rankings_layout = %q)", layout, line, layout)
+			}
+		}
+	}
+	if conc := func(l string) int64 {
+		v, _ := functionSettings(t, m, map[string]cty.Value{"rankings_layout": cty.StringVal(l)}).GetAttr(updaterankings.EntryPoint).GetAttr("concurrency").AsBigFloat().Int64()
+		return v
+	}; conc("log") != 1000 || conc("markers") != 250 {
+		t.Errorf("UpdateRankings' concurrency: log %d, markers %d; want 1000 (a full group, Cloud Run's most) and 250", conc("log"), conc("markers"))
 	}
 }

@@ -666,6 +666,17 @@ variable "rankings_shards" {
   }
 }
 
+variable "rankings_layout" {
+  type        = string
+  description = "How the rankings store keeps each event counting once (RANKINGS_LAYOUT; shared/rankings/log.go). \"markers\": a marker document per event, created with a must-not-exist precondition in the commit that adds its counts. \"log\": a group's events in a few records (rankings_log), duplicates reconciled after the commit under a ledger (rankings_dups); UpdateRankings then takes 1,000 concurrent deliveries an instance instead of 250. A switch from markers to log is safe mid-stream: the log layout also reads the markers until 8 days (their retention) after its first start, recorded in rankings_meta/log. A switch back from log to markers is not: markers do not see the log's records, so redeliveries of events already counted count again."
+  default     = "log"
+
+  validation {
+    condition     = contains(["markers", "log"], var.rankings_layout)
+    error_message = "rankings_layout must be \"markers\" or \"log\"."
+  }
+}
+
 variable "rankings_database" {
   type        = string
   description = "Firestore database of the rankings (RANKINGS_DATABASE): UpdateRankings writes it, ServeRankings reads only it. Its own database so that ServeRankings' grant can be conditioned on it (Firestore IAM conditions name databases, not collections)."

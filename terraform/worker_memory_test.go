@@ -20,7 +20,7 @@ const workerFootprint = 128 << 20
 // change to either (a smaller instance, a higher concurrency, a bigger bound) is caught here.
 func TestWorkerMemoryHoldsItsConcurrency(t *testing.T) {
 	m := loadModule(t)
-	fn := literal(t, m.local(t, "functions")).GetAttr(runbackfilltask.EntryPoint)
+	fn := functionSettings(t, m, nil).GetAttr(runbackfilltask.EntryPoint)
 	memory := fn.GetAttr("memory").AsString()
 	concurrency, _ := fn.GetAttr("concurrency").AsBigFloat().Int64()
 	limit, err := cloudRunMemory(memory)

@@ -442,3 +442,70 @@ run "backfill_control_queue" {
     error_message = "The control queue is not a worker queue."
   }
 }
+
+# The rankings' log layout, the default (shared/rankings/log.go): its records' index for the
+# latest tweets of a term, TTLs on its records and ledgers (never on rankings_meta/log), bodies
+# and the rising minute unindexed, the layout passed to both functions, and UpdateRankings taking
+# the 1,000 deliveries a group holds.
+run "rankings_log_layout" {
+  command = plan
+
+  assert {
+    condition = (google_firestore_index.rankings_log_by_term.collection == "rankings_log" &&
+      google_firestore_index.rankings_log_by_term.database == "rankings" &&
+      length(google_firestore_index.rankings_log_by_term.fields) == 2 &&
+      google_firestore_index.rankings_log_by_term.fields[0].field_path == "terms" &&
+      google_firestore_index.rankings_log_by_term.fields[0].array_config == "CONTAINS" &&
+      google_firestore_index.rankings_log_by_term.fields[1].field_path == "minute_us" &&
+    google_firestore_index.rankings_log_by_term.fields[1].order == "DESCENDING")
+    error_message = "rankings_log must have the index (terms CONTAINS, minute_us DESCENDING) in the rankings database."
+  }
+  assert {
+    condition = alltrue([for k, c in { log = "rankings_log", dups = "rankings_dups" } :
+      google_firestore_field.rankings_expires_at[k].collection == c &&
+      google_firestore_field.rankings_expires_at[k].field == "expires_at" &&
+      length(google_firestore_field.rankings_expires_at[k].ttl_config) == 1 &&
+    length(coalesce(google_firestore_field.rankings_expires_at[k].index_config[0].indexes, [])) == 0])
+    error_message = "Firestore must delete rankings_log and rankings_dups documents after expires_at, which is unindexed."
+  }
+  assert {
+    condition     = !contains(keys(google_firestore_field.rankings_expires_at), "meta")
+    error_message = "rankings_meta/log records when the log layout started and must never expire."
+  }
+  assert {
+    condition = alltrue([for k, want in {
+      "log/body"      = ["rankings_log", "body"]
+      "log/minute_us" = ["rankings_log", "minute_us"]
+      "dups/body"     = ["rankings_dups", "body"]
+      } : google_firestore_field.rankings_log_unindexed[k].collection == want[0] &&
+      google_firestore_field.rankings_log_unindexed[k].field == want[1] &&
+      google_firestore_field.rankings_log_unindexed[k].database == "rankings" &&
+    length(coalesce(google_firestore_field.rankings_log_unindexed[k].index_config[0].indexes, [])) == 0])
+    error_message = "The log's and the ledgers' bodies, and the log's minute_us, must have no single-field index."
+  }
+  assert {
+    condition     = alltrue([for ep in ["UpdateRankings", "ServeRankings"] : google_cloudfunctions2_function.function[ep].service_config[0].environment_variables.RANKINGS_LAYOUT == "log"])
+    error_message = "Both ranking functions must run the layout rankings_layout names (log by default)."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].max_instance_request_concurrency == 1000
+    error_message = "In the log layout UpdateRankings takes 1,000 deliveries an instance (a full group)."
+  }
+}
+
+run "rankings_markers_layout" {
+  command = plan
+
+  variables {
+    rankings_layout = "markers"
+  }
+
+  assert {
+    condition     = alltrue([for ep in ["UpdateRankings", "ServeRankings"] : google_cloudfunctions2_function.function[ep].service_config[0].environment_variables.RANKINGS_LAYOUT == "markers"])
+    error_message = "Both ranking functions must run the layout rankings_layout names."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.function["UpdateRankings"].service_config[0].max_instance_request_concurrency == 250
+    error_message = "In the markers layout UpdateRankings keeps 250 deliveries an instance."
+  }
+}

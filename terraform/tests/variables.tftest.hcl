@@ -89,6 +89,7 @@ run "good_values_are_accepted" {
     stream_backfill_minutes                    = 5
     rankings_subscription                      = "Rankings.v2"
     rankings_shards                            = 500
+    rankings_layout                            = "markers"
     rankings_cache_ttl                         = "60s"
     rankings_invokers                          = ["group:team@example.com"]
     rankings_database                          = "r-${join("", [for i in range(60) : "a"])}9"
@@ -170,6 +171,7 @@ run "bad_values_are_refused" {
     stream_backfill_minutes                    = 6
     rankings_subscription                      = "goog-rankings"
     rankings_shards                            = 0
+    rankings_layout                            = "claims"
     rankings_cache_ttl                         = "2m"
     rankings_invokers                          = ["allUsers"]
     deck_default_keyword                       = "two words"
@@ -256,6 +258,7 @@ run "bad_values_are_refused" {
     var.stream_backfill_minutes,
     var.rankings_subscription,
     var.rankings_shards,
+    var.rankings_layout,
     var.rankings_cache_ttl,
     var.rankings_invokers,
     var.deck_default_keyword,

@@ -10,7 +10,7 @@ func ProjectConfig() Config {
 	var exs []Exemption
 	// Firestore deletes documents after expires_at; nothing queries it, and an index on a
 	// rising timestamp would cap the write rate (firestore.tf, rankings.tf).
-	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views", "rankings_tweet_counts"} {
+	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views", "rankings_tweet_counts", "rankings_log", "rankings_dups"} {
 		exs = append(exs, Exemption{CollectionGroup: group, FieldPath: "expires_at"})
 	}
 	// A bucket's count map and label map: one field per key (rankings.tf).
@@ -22,6 +22,13 @@ func ProjectConfig() Config {
 	exs = append(exs,
 		Exemption{CollectionGroup: "rankings_tweets", FieldPath: "body"},
 		Exemption{CollectionGroup: "rankings_events", FieldPath: "body"},
+	)
+	// The log layout's record and ledger bodies, and a record's rising minute, which only the
+	// composite index below orders on (rankings.tf's rankings_log_unindexed).
+	exs = append(exs,
+		Exemption{CollectionGroup: "rankings_log", FieldPath: "body"},
+		Exemption{CollectionGroup: "rankings_log", FieldPath: "minute_us"},
+		Exemption{CollectionGroup: "rankings_dups", FieldPath: "body"},
 	)
 	// Backfill fields no query uses (firestore.tf's backfill_unindexed_fields): fewer index
 	// entries per write, and no index on a rising value.
@@ -56,6 +63,10 @@ func ProjectConfig() Config {
 			{CollectionGroup: "rankings_tweets", Fields: []IndexField{
 				{FieldPath: "referenced_tweet_id", Mode: Ascending}, {FieldPath: "kind", Mode: Ascending},
 				{FieldPath: "deleted", Mode: Ascending}, {FieldPath: "id_key", Mode: Ascending},
+			}},
+			// The log layout's latest tweets of a term (rankings.tf's rankings_log_by_term).
+			{CollectionGroup: "rankings_log", Fields: []IndexField{
+				{FieldPath: "terms", Mode: ArrayContains}, {FieldPath: "minute_us", Mode: Descending},
 			}},
 		},
 	}
