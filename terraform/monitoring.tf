@@ -15,8 +15,9 @@
 #   (pubsub: subscription/oldest_unacked_message_age on pubsub_subscription by subscription_id,
 #   topic/send_message_operation_count on pubsub_topic by topic_id; run: request_count on
 #   cloud_run_revision by service_name, with response_code_class), https://cloud.google.com/monitoring/api/metrics_gcp_c
-#   (cloudtasks: queue/depth and queue/task_attempt_delays, in ms, on cloud_tasks_queue by
-#   queue_id), https://cloud.google.com/monitoring/api/metrics_gcp_d_h and
+#   (cloudtasks: queue/depth, queue/task_attempt_delays, in ms, and queue/task_attempt_count, a
+#   DELTA count by response_code, on cloud_tasks_queue by queue_id),
+#   https://cloud.google.com/monitoring/api/metrics_gcp_d_h and
 #   https://cloud.google.com/firestore/docs/understand-performance-monitoring (firestore:
 #   api/request_count on firestore.googleapis.com/Database, by api_method and response_code),
 #   https://cloud.google.com/monitoring/api/metrics_gcp_i_o (logging: log_entry_count by severity).
@@ -370,6 +371,64 @@ resource "google_monitoring_alert_policy" "task_backlog" {
   depends_on = [google_project_service.api]
 }
 
+# The control queue (tasks.tf) retries its tasks without limit and never drops one, so a fan-out
+# link or :retry step that keeps failing is a failure nowhere else: the job's later ranges are
+# simply never enqueued. The backlog alert's match (backfill_queue_match) leaves this queue out.
+# task_attempt_count is a DELTA count of attempts labelled by response_code, "ok" for a 2xx
+# (https://cloud.google.com/monitoring/api/metrics_gcp_c; the values as Google's Cloud Tasks
+# dashboard filters them, "ok" and "unavailable":
+# https://github.com/GoogleCloudPlatform/monitoring-dashboard-samples/blob/master/dashboards/google-cloud-tasks/cloud-tasks.json);
+# != compares a label (https://cloud.google.com/monitoring/api/v3/filters#comparisons).
+resource "google_monitoring_alert_policy" "control_queue" {
+  project               = var.project_id
+  display_name          = "pipelinekit: backfill control tasks failing"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+
+  # Failed attempts in every 5-minute window for 15 minutes: the queue's backoff is at most
+  # max_backoff (60 s), so a task that keeps failing is tried several times in each window and
+  # the series has no gap; a passing error (one Firestore error, a 429 from a busy instance)
+  # heals within a few attempts and breaks the 15 minutes.
+  conditions {
+    display_name = "Attempts of ${google_cloud_tasks_queue.backfill_control.name} tasks answered non-2xx in every 5 minutes for 15 minutes"
+    condition_threshold {
+      filter          = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"${google_cloud_tasks_queue.backfill_control.name}\" AND metric.label.response_code!=\"ok\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "900s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  # Control tasks dispatched late: the queue is throttled (429 and 503 slow it down) or holds
+  # more links than its rate; the same threshold as the worker queues' backlog.
+  conditions {
+    display_name = "99th percentile task attempt delay of ${google_cloud_tasks_queue.backfill_control.name} above ${var.alert_task_delay_seconds}s"
+    condition_threshold {
+      filter          = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"${google_cloud_tasks_queue.backfill_control.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.alert_task_delay_seconds * 1000 # the metric is in milliseconds
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Tasks of the ${google_cloud_tasks_queue.backfill_control.name} queue (the backfill function's fan-out chain links and :retry walk steps, delivered to POST /backfills/JOB_ID:expand) keep failing, or are dispatched more than ${var.alert_task_delay_seconds}s late. Cloud Tasks retries them without limit and never drops one, so nothing fails: the job's remaining tasks are just never enqueued. `gcloud tasks list --queue=${google_cloud_tasks_queue.backfill_control.name} --location=${var.region}` lists the tasks with their dispatch count and last response; the backfill function's ERROR lines `expanding backfill range`, `expanding a backfill retry`, `backfill job store failed` and `planning a stored backfill job` name the job (job_id) and the error. 503: Firestore or Cloud Tasks failing (see the write errors alert), retried until it passes. 401 or 403: the tasks-invoker service account lost roles/run.invoker on the backfill function (iam.tf; `terraform apply` restores it). 500 `planning a stored backfill job`: the deployed code no longer plans the stored spec. 404 (the job is gone) or 400 (a range outside the job) never gets better: delete the task (`gcloud tasks delete TASK --queue=${google_cloud_tasks_queue.backfill_control.name} --location=${var.region}`); the job's sweep, or posting the same spec again, enqueues what it would have. Late only: the backfill function answers 429 at its instances' limit, or the queue is paused (`gcloud tasks queues describe ${google_cloud_tasks_queue.backfill_control.name} --location=${var.region}`). ${local.runbook}"
+  }
+
+  depends_on = [google_project_service.api]
+}
+
 resource "google_monitoring_alert_policy" "function_5xx" {
   project               = var.project_id
   display_name          = "pipelinekit: function 5xx rate"
@@ -493,9 +552,11 @@ locals {
     { title = "Stream runs (by outcome)", series = [
       { filter = "metric.type=\"${local.log_metric_type.stream_runs}\" AND resource.type=\"cloud_run_revision\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.label.outcome", "metric.label.cause"] },
     ] },
-    { title = "Backfill tasks (outcomes per second) and tasks queued", series = [
+    { title = "Backfill tasks (outcomes per second), worker and control tasks queued", series = [
       { filter = "metric.type=\"${local.log_metric_type.backfill_tasks}\" AND resource.type=\"cloud_run_revision\"", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.label.outcome"] },
       { filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=${local.backfill_queue_match}", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = [] },
+      # The control queue on its own line: a few links in flight, or links retried without end.
+      { filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"${google_cloud_tasks_queue.backfill_control.name}\"", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = ["resource.label.queue_id"] },
     ] },
     { title = "Backfill jobs ended (by state) and stalled", series = [
       { filter = "metric.type=\"${local.log_metric_type.backfill_jobs_ended}\" AND resource.type=\"cloud_run_revision\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.label.state"] },

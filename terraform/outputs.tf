@@ -87,6 +87,7 @@ output "alert_policies" {
       backfill_failed  = google_monitoring_alert_policy.backfill_failed.name
       backfill_stalled = google_monitoring_alert_policy.backfill_stalled.name
       task_backlog     = google_monitoring_alert_policy.task_backlog.name
+      control_queue    = google_monitoring_alert_policy.control_queue.name
       function_5xx     = google_monitoring_alert_policy.function_5xx.name
       write_errors     = google_monitoring_alert_policy.write_errors.name
     },

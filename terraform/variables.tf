@@ -910,7 +910,7 @@ variable "alert_stream_not_read_minutes" {
 
 variable "alert_task_delay_seconds" {
   type        = number
-  description = "Alert when the 99th percentile of the backfill queue's task attempt delay (how late a task is dispatched after its scheduled time: the queue's backlog age) exceeds this many seconds over 5 minutes."
+  description = "Alert when the 99th percentile of a backfill worker queue's, or of the control queue's, task attempt delay (how late a task is dispatched after its scheduled time: the queue's backlog age) exceeds this many seconds over 5 minutes."
   default     = 900
 
   validation {

@@ -58,7 +58,7 @@ run "monitoring_defaults" {
 
   # Every alert: notifies the (empty) channel list, says what to do, and its thresholds are the variables'.
   assert {
-    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked), google_monitoring_alert_policy.stream_not_read) : length(p.notification_channels) == 0 && length(p.documentation[0].content) > 200 && strcontains(p.documentation[0].content, "Operations section")])
+    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.control_queue, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked), google_monitoring_alert_policy.stream_not_read) : length(p.notification_channels) == 0 && length(p.documentation[0].content) > 200 && strcontains(p.documentation[0].content, "Operations section")])
     error_message = "Every alert notifies notification_channels and carries documentation that says what to do."
   }
   assert {
@@ -80,6 +80,33 @@ run "monitoring_defaults" {
   assert {
     condition     = google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].threshold_value == 900000 && strcontains(google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].filter, "resource.label.queue_id=monitoring.regex.full_match(\"backfill(-[0-9]+)?\")")
     error_message = "The backfill queue alerts when its p99 attempt delay passes 900 s (in ms)."
+  }
+  # The control queue retries without limit, so a link failing for ever is seen only here: its
+  # own alert counts its non-2xx attempts (response_code other than "ok") in windows no shorter
+  # than its longest backoff, so a task failing again and again fails in every window, and
+  # watches its attempt delay at the backlog's threshold (ms).
+  assert {
+    condition     = google_monitoring_alert_policy.control_queue.conditions[0].condition_threshold[0].filter == "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"backfill-control\" AND metric.label.response_code!=\"ok\"" && google_monitoring_alert_policy.control_queue.conditions[0].condition_threshold[0].threshold_value == 0 && google_monitoring_alert_policy.control_queue.conditions[0].condition_threshold[0].duration == "900s"
+    error_message = "The control queue alerts when its tasks' attempts are answered non-2xx for 15 minutes."
+  }
+  assert {
+    condition     = tonumber(trimsuffix(google_monitoring_alert_policy.control_queue.conditions[0].condition_threshold[0].aggregations[0].alignment_period, "s")) >= tonumber(trimsuffix(google_cloud_tasks_queue.backfill_control.retry_config[0].max_backoff, "s"))
+    error_message = "The failing-attempts window is at least the control queue's max_backoff, so a task failing for ever fails in every window."
+  }
+  assert {
+    condition     = google_monitoring_alert_policy.control_queue.conditions[1].condition_threshold[0].filter == "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND resource.type=\"cloud_tasks_queue\" AND resource.label.queue_id=\"backfill-control\"" && google_monitoring_alert_policy.control_queue.conditions[1].condition_threshold[0].threshold_value == 900000
+    error_message = "The control queue alerts when its p99 attempt delay passes alert_task_delay_seconds (900 s, in ms)."
+  }
+  # The backlog alert's regex covers the worker queues, not the control queue: without its own
+  # alert, the control queue would be watched by nothing.
+  assert {
+    condition = (can(regex("^(?:${regex("full_match\\(\"([^\"]+)\"\\)", google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].filter)[0]})$", "backfill-1")) &&
+    !can(regex("^(?:${regex("full_match\\(\"([^\"]+)\"\\)", google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].filter)[0]})$", google_cloud_tasks_queue.backfill_control.name)))
+    error_message = "The backlog alert's queue match takes backfill-1 and leaves backfill-control to its own alert."
+  }
+  assert {
+    condition     = anytrue(flatten([for t in jsondecode(google_monitoring_dashboard.pipeline.dashboard_json).mosaicLayout.tiles : [for d in t.widget.xyChart.dataSets : startswith(t.widget.title, "Backfill tasks") && strcontains(d.timeSeriesQuery.timeSeriesFilter.filter, "queue/depth") && strcontains(d.timeSeriesQuery.timeSeriesFilter.filter, "resource.label.queue_id=\"backfill-control\"")]]))
+    error_message = "The backfill chart shows the control queue's depth."
   }
   assert {
     condition     = google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].threshold_value == 0.05 && strcontains(google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].filter, "metric.label.response_code_class=\"5xx\"") && !strcontains(google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].denominator_filter, "5xx") && google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].aggregations[0].group_by_fields == tolist(["resource.label.service_name"])
@@ -116,7 +143,7 @@ run "monitoring_channels_and_thresholds" {
   }
 
   assert {
-    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked)) : toset(p.notification_channels) == toset(["projects/pk-test-project/notificationChannels/123", "projects/pk-test-project/notificationChannels/456"])])
+    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.control_queue, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked)) : toset(p.notification_channels) == toset(["projects/pk-test-project/notificationChannels/123", "projects/pk-test-project/notificationChannels/456"])])
     error_message = "Every alert notifies every listed channel."
   }
   assert {
@@ -124,7 +151,26 @@ run "monitoring_channels_and_thresholds" {
     error_message = "alert_stream_not_read_minutes = 0 leaves the stream alert out."
   }
   assert {
-    condition     = google_monitoring_alert_policy.dead_letters.conditions[0].condition_threshold[0].threshold_value == 0 && alltrue([for p in google_monitoring_alert_policy.oldest_unacked : p.conditions[0].condition_threshold[0].threshold_value == 120]) && google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].threshold_value == 60000 && google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].threshold_value == 0.5 && alltrue([for c in google_monitoring_alert_policy.write_errors.conditions : c.condition_threshold[0].threshold_value == 50])
+    condition     = google_monitoring_alert_policy.dead_letters.conditions[0].condition_threshold[0].threshold_value == 0 && alltrue([for p in google_monitoring_alert_policy.oldest_unacked : p.conditions[0].condition_threshold[0].threshold_value == 120]) && google_monitoring_alert_policy.task_backlog.conditions[0].condition_threshold[0].threshold_value == 60000 && google_monitoring_alert_policy.control_queue.conditions[1].condition_threshold[0].threshold_value == 60000 && google_monitoring_alert_policy.function_5xx.conditions[0].condition_threshold[0].threshold_value == 0.5 && alltrue([for c in google_monitoring_alert_policy.write_errors.conditions : c.condition_threshold[0].threshold_value == 50])
     error_message = "Every threshold is its variable's."
+  }
+}
+
+# Every Cloud Tasks queue of the module, worker queues and the control queue, is named by the
+# filter of an alert on its task attempts: by its id, or by a regex it fully matches.
+run "monitoring_every_queue_watched" {
+  command = plan
+
+  variables {
+    backfill_queues                 = 3
+    queue_max_dispatches_per_second = 25
+  }
+
+  assert {
+    condition = alltrue([for q in concat(google_cloud_tasks_queue.backfill, [google_cloud_tasks_queue.backfill_control]) :
+      anytrue([for f in flatten([for p in [google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.control_queue] : [for c in p.conditions : [for t in c.condition_threshold : t.filter]]]) :
+        strcontains(f, "cloudtasks.googleapis.com/queue/task_attempt") && (strcontains(f, "resource.label.queue_id=\"${q.name}\"") || can(regex("^(?:${regex("queue_id=monitoring\\.regex\\.full_match\\(\"([^\"]+)\"\\)", f)[0]})$", q.name)))
+    ])])
+    error_message = "Every queue (backfill, backfill-1, backfill-2, backfill-control) is watched by an alert on its task attempts."
   }
 }
