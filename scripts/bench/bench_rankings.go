@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -230,8 +231,13 @@ func countedFirestore(ctx context.Context, log *slog.Logger, logs io.Writer) (*o
 // rankingMessages makes n events: 70% tweets each with the hot hashtag and one of 500 others,
 // 10% retweets of 50 originals, 10% searches, 10% detail views by 1,000 users of 200 items.
 // It returns them and how many carry the hot hashtag.
+//
+// Tweet ids differ per prefix, so that runs on one database never meet each other's tweets.
 func rankingMessages(n int, prefix string) ([]localstack.PushMessage, int) {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
+	h := fnv.New32a()
+	h.Write([]byte(prefix))
+	off := int64(h.Sum32()%2000) * 1_000_000_000_000_000
 	out := make([]localstack.PushMessage, 0, n)
 	hot := 0
 	for i := range n {
@@ -240,7 +246,7 @@ func rankingMessages(n int, prefix string) ([]localstack.PushMessage, int) {
 		switch i % 10 {
 		case 7:
 			data, kind = fmt.Sprintf(`{"created_at":"Mon Oct 26 09:35:18 +0000 2015","id_str":"%d","text":"RT @orig: original %d","user":{"id_str":"8","screen_name":"rt"},`+
-				`"retweeted_status":{"id_str":"%d","text":"original %d","user":{"id_str":"9","screen_name":"orig"}}}`, 7000000000000000000+i, i%50, 6000000000000000000+i%50, i%50), event.KindRetweet
+				`"retweeted_status":{"id_str":"%d","text":"original %d","user":{"id_str":"9","screen_name":"orig"}}}`, 7000000000000000000+off+int64(i), i%50, 6000000000000000000+i%50, i%50), event.KindRetweet
 		case 8:
 			data, kind = fmt.Sprintf(`{"id":"%s-s%d","kind":"search","query":"term %d"}`, prefix, i, i%300), event.KindSearch
 		case 9:
@@ -248,7 +254,7 @@ func rankingMessages(n int, prefix string) ([]localstack.PushMessage, int) {
 		default:
 			hot++
 			data, kind = fmt.Sprintf(`{"created_at":"Mon Oct 26 09:35:18 +0000 2015","id_str":"%d","text":"tweet %d #hot","user":{"id_str":"7","screen_name":"b"},`+
-				`"entities":{"hashtags":[{"text":"hot"},{"text":"tag%d"}]}}`, 5000000000000000000+i, i, i%500), event.KindTweet
+				`"entities":{"hashtags":[{"text":"hot"},{"text":"tag%d"}]}}`, 5000000000000000000+off+int64(i), i, i%500), event.KindTweet
 		}
 		out = append(out, localstack.PushMessage{Data: []byte(data), Attributes: event.Attributes(kind, event.SourceReplay, "", ""),
 			MessageID: fmt.Sprintf("%s-%07d", prefix, i), PublishTime: now})

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // tryCommitLog makes one commit of batch in the log layout (log.go), then reconciles each key
@@ -36,6 +35,10 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 		}
 	}
 	reconcile := map[string]bool{}
+	// known are the applications read of keys this group does not write: reconciling from them
+	// is safe (any application it takes out would be taken out with every application known,
+	// as the earliest only gets earlier), and a concurrent writer reconciles what it adds.
+	known := map[string][]app{}
 	var write []logEvent
 	for _, e := range events {
 		ex := existing[e.Key]
@@ -44,6 +47,8 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 		}
 		if wouldCount(e, ex) {
 			write = append(write, e)
+		} else if read && len(ex) > 0 {
+			known[e.Key] = ex
 		}
 	}
 
@@ -115,7 +120,7 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 	for k := range found {
 		reconcile[k] = true
 	}
-	return s.reconcileAll(ctx, slices.Sorted(mapsKeys(reconcile)), shard)
+	return s.reconcileAll(ctx, slices.Sorted(mapsKeys(reconcile)), known, shard)
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
@@ -207,32 +212,39 @@ func (s *Store) lookUp(ctx context.Context, keys []string, own map[string]bool) 
 	if err != nil || len(others) == 0 {
 		return nil, err
 	}
-	refs := make([]*firestore.DocumentRef, 0, len(others))
-	for _, r := range others {
-		refs = append(refs, r)
-	}
-	snaps, err := s.c.GetAll(ctx, refs)
-	if err != nil {
-		return nil, err
+	// Their keys only, not their bodies: a record is up to recordBytes.
+	names := make([]string, 0, len(others))
+	for id := range others {
+		names = append(names, id)
 	}
 	found := map[string]bool{}
-	for _, snap := range snaps {
-		if !snap.Exists() {
-			continue // expired since
+	err = forChunks(ctx, names, func(ctx context.Context, chunk []any) error {
+		refs := make([]any, len(chunk))
+		for i, id := range chunk {
+			refs[i] = others[id.(string)]
 		}
-		var d struct {
-			Keys []string `firestore:"keys"`
+		snaps, err := s.c.Collection(s.o.Collections.Log).Where(firestore.DocumentID, "in", refs).Select("keys").Documents(ctx).GetAll()
+		if err != nil {
+			return err
 		}
-		if err := snap.DataTo(&d); err != nil {
-			return nil, fmt.Errorf("decoding ranking record %s: %w", snap.Ref.Path, err)
-		}
-		for _, h := range d.Keys {
-			if k, ok := byHash[h]; ok {
-				found[k] = true
+		mu.Lock()
+		defer mu.Unlock()
+		for _, snap := range snaps {
+			var d struct {
+				Keys []string `firestore:"keys"`
+			}
+			if err := snap.DataTo(&d); err != nil {
+				return fmt.Errorf("decoding ranking record %s: %w", snap.Ref.Path, err)
+			}
+			for _, h := range d.Keys {
+				if k, ok := byHash[h]; ok {
+					found[k] = true
+				}
 			}
 		}
-	}
-	return found, nil
+		return nil
+	})
+	return found, err
 }
 
 // forChunks calls f with the values in chunks of queryValues, at most 8 at a time.
@@ -280,36 +292,46 @@ func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool
 			byHash[h] = k
 			hashes = append(hashes, h)
 		}
-		seen := map[string]bool{}
+		// The names first, so that a record holding many of the keys is read once.
+		refs := map[string]*firestore.DocumentRef{}
 		err := forChunks(ctx, hashes, func(ctx context.Context, chunk []any) error {
-			snaps, err := s.c.Collection(s.o.Collections.Log).Where("keys", "array-contains-any", chunk).Documents(ctx).GetAll()
+			snaps, err := s.c.Collection(s.o.Collections.Log).Where("keys", "array-contains-any", chunk).Select().Documents(ctx).GetAll()
 			if err != nil {
-				return fmt.Errorf("reading the ranking records of %d keys: %w", len(chunk), err)
+				return fmt.Errorf("finding the ranking records of %d keys: %w", len(chunk), err)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			for _, snap := range snaps {
-				mu.Lock()
-				dup := seen[snap.Ref.ID]
-				seen[snap.Ref.ID] = true
-				mu.Unlock()
-				if dup {
-					continue
-				}
-				as, err := decodeRecord(snap)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				for _, a := range as {
-					if k, ok := byHash[hashKey(a.Key)]; ok && k == a.Key {
-						out[k] = append(out[k], a)
-					}
-				}
-				mu.Unlock()
+				refs[snap.Ref.ID] = snap.Ref
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
+		}
+		if len(refs) > 0 {
+			list := make([]*firestore.DocumentRef, 0, len(refs))
+			for _, r := range refs {
+				list = append(list, r)
+			}
+			snaps, err := s.c.GetAll(ctx, list)
+			if err != nil {
+				return nil, fmt.Errorf("reading %d ranking records: %w", len(list), err)
+			}
+			for _, snap := range snaps {
+				if !snap.Exists() {
+					continue // expired since
+				}
+				as, err := decodeRecord(snap)
+				if err != nil {
+					return nil, err
+				}
+				for _, a := range as {
+					if k, ok := byHash[hashKey(a.Key)]; ok && k == a.Key {
+						out[k] = append(out[k], a)
+					}
+				}
+			}
 		}
 	}
 	if markers && len(keys) > 0 {
@@ -341,22 +363,6 @@ func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool
 		sortApps(as)
 	}
 	return out, nil
-}
-
-// reconcileAll reconciles keys, at most 16 at a time.
-func (s *Store) reconcileAll(ctx context.Context, keys []string, shard int) error {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	errs := make([]error, len(keys))
-	for i, k := range keys {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[i] = s.reconcile(ctx, k, shard)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // ledger is a key's rankings_dups document: the applications whose counts were taken out.
@@ -399,38 +405,76 @@ func toReverse(apps []app, reversed []string) []app {
 	return out
 }
 
-// reconcile takes out the counts of key's applications that must not count, and records them
-// in the key's ledger under a precondition on the ledger as read: a concurrent reconciler
-// makes the commit fail, and it starts again from what is stored then.
-func (s *Store) reconcile(ctx context.Context, key string, shard int) error {
-	ref := s.c.Collection(s.o.Collections.Dups).Doc(hashKey(key))
+// reconcileAll takes out the counts of keys' applications that must not count, and records
+// them in each key's ledger, in one commit for all the keys under a precondition on each
+// ledger as read: a concurrent reconciler of any of them makes the commit fail, and it starts
+// again from what is stored then. known, if it has a key, are its applications as already
+// read (the first attempt does not read them again). Keys whose reconciling needs more than
+// one commit takes are reconciled in halves.
+func (s *Store) reconcileAll(ctx context.Context, keys []string, known map[string][]app, shard int) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	markers, err := s.markersWindow(ctx)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		s.stats.reconciles.Add(1)
-		snap, err := ref.Get(ctx)
-		exists := err == nil
-		if err != nil && status.Code(err) != codes.NotFound {
-			return fmt.Errorf("reading ranking ledger %s: %w", ref.ID, err)
+		err := s.tryReconcile(ctx, keys, known, markers, shard)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errTooBig) && len(keys) > 1:
+			h := len(keys) / 2
+			return errors.Join(s.reconcileAll(ctx, keys[:h], known, shard), s.reconcileAll(ctx, keys[h:], known, shard))
+		case (!conflict(err) && !transient(err)) || attempt >= 30 || ctx.Err() != nil:
+			return fmt.Errorf("reconciling %d ranking keys: %w", len(keys), err)
+		}
+		known = nil // read everything again
+		time.Sleep(time.Duration(5+rand.IntN(5+attempt*10)) * time.Millisecond)
+	}
+}
+
+func (s *Store) tryReconcile(ctx context.Context, keys []string, known map[string][]app, markers bool, shard int) error {
+	s.stats.reconciles.Add(1)
+	refs := make([]*firestore.DocumentRef, len(keys))
+	for i, k := range keys {
+		refs[i] = s.c.Collection(s.o.Collections.Dups).Doc(hashKey(k))
+	}
+	snaps, err := s.c.GetAll(ctx, refs)
+	if err != nil {
+		return fmt.Errorf("reading %d ranking ledgers: %w", len(keys), err)
+	}
+	var unknown []string
+	for _, k := range keys {
+		if _, ok := known[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	apps, err := s.appsOf(ctx, unknown, true, markers)
+	if err != nil {
+		return err
+	}
+	now := s.o.Now()
+	counts := map[seriesKey]map[string]int64{}
+	cards := cardDeltas{}
+	wb := s.c.Batch()
+	writes, bytes := 0, 0
+	for i, k := range keys {
+		as, ok := known[k]
+		if !ok {
+			as = apps[k]
 		}
 		var l ledger
-		if exists {
-			if l, err = decodeLedger(snap); err != nil {
+		if snaps[i].Exists() {
+			if l, err = decodeLedger(snaps[i]); err != nil {
 				return err
 			}
 		}
-		apps, err := s.appsOf(ctx, []string{key}, true, markers)
-		if err != nil {
-			return err
-		}
-		newly := toReverse(apps[key], l.Reversed)
+		newly := toReverse(as, l.Reversed)
 		if len(newly) == 0 {
-			return nil
+			continue
 		}
-		counts := map[seriesKey]map[string]int64{}
-		cards := cardDeltas{}
 		for _, a := range newly {
 			addCounts(counts, a.Counts, a.countedAt(), shard, -1)
 			cards.add(a.Tweet, -1)
@@ -438,38 +482,36 @@ func (s *Store) reconcile(ctx context.Context, key string, shard int) error {
 		}
 		body, err := json.Marshal(l)
 		if err != nil {
-			return fmt.Errorf("encoding ranking ledger %s: %w", ref.ID, err)
+			return fmt.Errorf("encoding ranking ledger %s: %w", refs[i].ID, err)
 		}
-		now := s.o.Now()
-		data := map[string]any{bodyField: body, "expires_at": now.Add(s.o.Retention)}
-		wb := s.c.Batch()
-		if exists {
-			wb.Update(ref, []firestore.Update{{Path: bodyField, Value: body}, {Path: "expires_at", Value: data["expires_at"]}}, firestore.LastUpdateTime(snap.UpdateTime))
+		expires := now.Add(s.o.Retention)
+		if snaps[i].Exists() {
+			wb.Update(refs[i], []firestore.Update{{Path: bodyField, Value: body}, {Path: "expires_at", Value: expires}}, firestore.LastUpdateTime(snaps[i].UpdateTime))
 		} else {
-			wb.Create(ref, data)
+			wb.Create(refs[i], map[string]any{bodyField: body, "expires_at": expires})
 		}
-		cardAdds, cardBytes := s.cardWrites(cards, now)
-		for _, add := range cardAdds {
-			add(wb)
-		}
-		plan, writes, bytes := s.planCounts(counts, 1+len(cardAdds), len(body)+cardBytes+256)
-		if writes > maxWrites || bytes > commitBytesBudget {
-			return fmt.Errorf("%w: reconciling a ranking key takes %d writes, about %d bytes", errTooBig, writes, bytes)
-		}
-		for _, w := range plan {
-			w.set(s.c, s.o.Collections.Counts, wb)
-		}
-		s.stats.commits.Add(1)
-		_, err = wb.Commit(ctx)
-		if err == nil {
-			s.counters.confirm(plan)
-			return nil
-		}
-		if (!conflict(err) && !transient(err)) || attempt >= 30 || ctx.Err() != nil {
-			return fmt.Errorf("reconciling a ranking key: %w", err)
-		}
-		time.Sleep(time.Duration(5+attempt*5) * time.Millisecond)
+		writes, bytes = writes+1, bytes+len(refs[i].Path)+len(body)+64
 	}
+	if writes == 0 {
+		return nil
+	}
+	cardAdds, cardBytes := s.cardWrites(cards, now)
+	for _, add := range cardAdds {
+		add(wb)
+	}
+	plan, writes, bytes := s.planCounts(counts, writes+len(cardAdds), bytes+cardBytes)
+	if writes > maxWrites || bytes > commitBytesBudget {
+		return fmt.Errorf("%w: reconciling %d ranking keys takes %d writes, about %d bytes", errTooBig, len(keys), writes, bytes)
+	}
+	for _, w := range plan {
+		w.set(s.c, s.o.Collections.Counts, wb)
+	}
+	s.stats.commits.Add(1)
+	if _, err := wb.Commit(ctx); err != nil {
+		return err
+	}
+	s.counters.confirm(plan)
+	return nil
 }
 
 // markersWindow reports whether markers of the markers layout may still hold keys: the log
