@@ -122,7 +122,7 @@ locals {
   }
 
   # Every alert's documentation ends with where to look.
-  runbook = "See the README's Operations section for each alert's meaning and what to do."
+  runbook = "See docs/operations.md (Alerts) for each alert's meaning and what to do."
 }
 
 # --- Log-based metrics ---------------------------------------------------------------------------
