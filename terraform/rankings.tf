@@ -366,7 +366,9 @@ resource "google_firestore_field" "rankings_log_unindexed" {
   for_each = {
     "log/body"      = { collection = local.ranking_collections.log, field = "body" }
     "log/minute_us" = { collection = local.ranking_collections.log, field = "minute_us" }
-    "dups/body"     = { collection = local.ranking_collections.dups, field = "body" }
+    # The lowest-id retweet of each original a record's retweets retweet, read by field path.
+    "log/q"     = { collection = local.ranking_collections.log, field = "q" }
+    "dups/body" = { collection = local.ranking_collections.dups, field = "body" }
   }
 
   project    = var.project_id

@@ -106,15 +106,26 @@ func (a app) first(b app) bool {
 	return a.id < b.id
 }
 
+// quote is a record's lowest-id retweet of an original: what the retweets ranking shows of an
+// original the pipeline never saw, read alone (field q.<hash of the original's id>), never
+// the record's body.
+type quote struct {
+	ID   string `firestore:"i"`
+	App  int    `firestore:"a"` // its index in the record
+	Text string `firestore:"t"`
+}
+
 // record is a record being built.
 type record struct {
-	ref     *firestore.DocumentRef
-	minute  int64
-	events  []logEvent
-	keys    map[string]bool
-	dels    map[string]bool
-	terms   map[string]bool
-	refs    map[string]bool
+	ref    *firestore.DocumentRef
+	minute int64
+	events []logEvent
+	keys   map[string]bool
+	dels   map[string]bool
+	terms  map[string]bool
+	refs   map[string]bool
+	// quotes are, by retweeted original (hashKey of its id), the record's lowest-id retweet of it.
+	quotes  map[string]quote
 	bytes   int
 	entries int
 }
@@ -133,6 +144,13 @@ func (r *record) fields(now time.Time, retention time.Duration) (map[string]any,
 			data[name] = slices.Sorted(maps.Keys(set))
 		}
 	}
+	if len(r.quotes) > 0 {
+		q := map[string]any{}
+		for h, v := range r.quotes {
+			q[h] = map[string]any{"i": v.ID, "a": v.App, "t": v.Text}
+		}
+		data["q"] = q
+	}
 	return data, nil
 }
 
@@ -147,7 +165,8 @@ func eventSize(e logEvent, terms []string) (bytes, entries int) {
 		entries++
 	}
 	if e.Tweet != nil && e.Tweet.ReferencedTweetID != "" {
-		bytes += stringSize(e.Tweet.ReferencedTweetID)
+		// refs, and the quote (its text once more).
+		bytes += stringSize(e.Tweet.ReferencedTweetID) + stringSize(e.Tweet.Text) + stringSize(e.Tweet.ID) + 64
 		entries++
 	}
 	return bytes, entries
@@ -183,7 +202,7 @@ func (s *Store) recordsOf(events []logEvent) []*record {
 				order = append(order, minute)
 			}
 			r = &record{ref: s.c.Collection(s.o.Collections.Log).NewDoc(), minute: minute,
-				keys: map[string]bool{}, dels: map[string]bool{}, terms: map[string]bool{}, refs: map[string]bool{}, bytes: 512}
+				keys: map[string]bool{}, dels: map[string]bool{}, terms: map[string]bool{}, refs: map[string]bool{}, quotes: map[string]quote{}, bytes: 512}
 			byMinute[minute] = append(rs, r)
 		}
 		r.events = append(r.events, e)
@@ -196,8 +215,12 @@ func (s *Store) recordsOf(events []logEvent) []*record {
 		for _, t := range terms {
 			r.terms[t] = true
 		}
-		if e.Tweet != nil && !e.Delete && e.Tweet.Kind == "retweet" && e.Tweet.ReferencedTweetID != "" {
-			r.refs[e.Tweet.ReferencedTweetID] = true
+		if t := e.Tweet; t != nil && !e.Delete && t.Kind == "retweet" && t.ReferencedTweetID != "" {
+			r.refs[t.ReferencedTweetID] = true
+			qh := hashKey(t.ReferencedTweetID)
+			if q, ok := r.quotes[qh]; !ok || IDKey(t.ID) < IDKey(q.ID) {
+				r.quotes[qh] = quote{ID: t.ID, App: len(r.events) - 1, Text: t.Text}
+			}
 		}
 	}
 	var out []*record

@@ -412,27 +412,31 @@ func (s *Store) originalsLog(ctx context.Context, chunk []Item) ([]Item, error) 
 }
 
 // quoteRecords bounds the records one original's quote reads: a much retweeted original is
-// in every record, and each is up to recordBytes.
+// in every record; each read is one field (the record's lowest-id retweet of it).
 const quoteRecords = 4
 
 // quoteLog sets it's text and author as its lowest-id retweet in the first quoteRecords
 // records that hold a retweet of it quotes them (and in its markers during the switch).
 func (s *Store) quoteLog(ctx context.Context, it *Item, markers bool) error {
-	snaps, err := s.c.Collection(s.o.Collections.Log).Where("refs", "array-contains", it.Key).Limit(quoteRecords).Documents(ctx).GetAll()
+	field := "q." + hashKey(it.Key)
+	snaps, err := s.c.Collection(s.o.Collections.Log).Where("refs", "array-contains", it.Key).Select(field).Limit(quoteRecords).Documents(ctx).GetAll()
 	if err != nil {
 		return fmt.Errorf("reading a retweet of %s: %w", it.Key, err)
 	}
 	var cands []app
 	for _, snap := range snaps {
-		as, err := decodeRecord(snap)
+		v, err := snap.DataAt(field)
 		if err != nil {
-			return err
+			continue // a record of an earlier version, without quotes
 		}
-		for _, a := range as {
-			if t := a.Tweet; t != nil && !a.Delete && t.Kind == "retweet" && t.ReferencedTweetID == it.Key {
-				cands = append(cands, a)
-			}
+		m, _ := v.(map[string]any)
+		id, _ := m["i"].(string)
+		idx, _ := m["a"].(int64)
+		text, _ := m["t"].(string)
+		if id == "" {
+			continue
 		}
+		cands = append(cands, app{id: fmt.Sprintf("%s:%d", snap.Ref.ID, idx), logEvent: logEvent{Key: "t:" + id, Tweet: &Tweet{ID: id, Kind: "retweet", Text: text, ReferencedTweetID: it.Key}}})
 	}
 	gone, err := s.hidden(ctx, cands, markers)
 	if err != nil {

@@ -28,6 +28,7 @@ func ProjectConfig() Config {
 	exs = append(exs,
 		Exemption{CollectionGroup: "rankings_log", FieldPath: "body"},
 		Exemption{CollectionGroup: "rankings_log", FieldPath: "minute_us"},
+		Exemption{CollectionGroup: "rankings_log", FieldPath: "q"},
 		Exemption{CollectionGroup: "rankings_dups", FieldPath: "body"},
 	)
 	// Backfill fields no query uses (firestore.tf's backfill_unindexed_fields): fewer index
