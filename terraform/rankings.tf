@@ -94,6 +94,8 @@ locals {
     # document recording when it started (rankings_meta/log, kept: no TTL).
     log  = "rankings_log"
     dups = "rankings_dups"
+    # The log layout's key pages (shared/rankings/keypages.go): where each key's applications are.
+    keys = "rankings_keys"
     meta = "rankings_meta"
   }
 
@@ -369,6 +371,8 @@ resource "google_firestore_field" "rankings_log_unindexed" {
     # The lowest-id retweet of each original a record's retweets retweet, read by field path.
     "log/q"     = { collection = local.ranking_collections.log, field = "q" }
     "dups/body" = { collection = local.ranking_collections.dups, field = "body" }
+    # A key page's map of applications, read by document id only.
+    "keys/a" = { collection = local.ranking_collections.keys, field = "a" }
   }
 
   project    = var.project_id

@@ -31,7 +31,7 @@ func TestRankingsMatchTheCode(t *testing.T) {
 	want := map[string]string{"counts": rankings.DefaultCollections.Counts, "tweets": rankings.DefaultCollections.Tweets,
 		"events": rankings.DefaultCollections.Events, "views": rankings.DefaultCollections.Views,
 		"tweet_counts": rankings.DefaultCollections.TweetCounts, "log": rankings.DefaultCollections.Log,
-		"dups": rankings.DefaultCollections.Dups, "meta": rankings.DefaultCollections.Meta}
+		"dups": rankings.DefaultCollections.Dups, "keys": rankings.DefaultCollections.Keys, "meta": rankings.DefaultCollections.Meta}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("local.ranking_collections (-shared/rankings +terraform):\n%s", diff)
 	}

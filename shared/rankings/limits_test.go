@@ -338,7 +338,7 @@ func TestOneBadEventDoesNotFailItsGroup(t *testing.T) {
 				}
 				return
 			}
-			apps, err := s.appsOf(context.Background(), []string{tc.bad.Key}, true, false)
+			apps, err := s.appsOf(context.Background(), []keyAt{{Key: tc.bad.Key, Second: keySecond(tc.bad.Key, tc.bad.PublishTime)}}, true, false)
 			if err != nil || len(apps[tc.bad.Key]) != 0 {
 				t.Errorf("the bad event's records: %v, %v; want none", apps, err)
 			}

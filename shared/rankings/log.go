@@ -77,10 +77,6 @@ const (
 	recordEvents  = 1000
 )
 
-// queryValues is how many values one array-contains-any filter takes: "up to 30 comparison
-// values" (https://cloud.google.com/firestore/docs/query-data/queries#limitations).
-const queryValues = 30
-
 // logEvent is one application of an event: an event as one record holds it.
 type logEvent struct {
 	Key         string    `json:"k"`
@@ -120,8 +116,6 @@ type record struct {
 	ref    *firestore.DocumentRef
 	minute int64
 	events []logEvent
-	keys   map[string]bool
-	dels   map[string]bool
 	terms  map[string]bool
 	refs   map[string]bool
 	// quotes are, by retweeted original (hashKey of its id), the record's lowest-id retweet of it.
@@ -136,10 +130,10 @@ func (r *record) fields(now time.Time, retention time.Duration) (map[string]any,
 		return nil, fmt.Errorf("encoding ranking record %s: %w", r.ref.ID, err)
 	}
 	data := map[string]any{
-		bodyField: body, "minute_us": r.minute, "keys": slices.Sorted(maps.Keys(r.keys)),
+		bodyField: body, "minute_us": r.minute,
 		"expires_at": now.Add(retention),
 	}
-	for name, set := range map[string]map[string]bool{"dels": r.dels, "terms": r.terms, "refs": r.refs} {
+	for name, set := range map[string]map[string]bool{"terms": r.terms, "refs": r.refs} {
 		if len(set) > 0 {
 			data[name] = slices.Sorted(maps.Keys(set))
 		}
@@ -158,8 +152,8 @@ func (r *record) fields(now time.Time, retention time.Duration) (map[string]any,
 // array elements.
 func eventSize(e logEvent, terms []string) (bytes, entries int) {
 	b, _ := json.Marshal(e)
-	bytes = len(b) + 2*stringSize(hashKey(e.Key)) + 8
-	entries = 2
+	bytes = len(b) + 8
+	entries = 0
 	for _, t := range terms {
 		bytes += stringSize(t)
 		entries++
@@ -202,16 +196,11 @@ func (s *Store) recordsOf(events []logEvent) []*record {
 				order = append(order, minute)
 			}
 			r = &record{ref: s.c.Collection(s.o.Collections.Log).NewDoc(), minute: minute,
-				keys: map[string]bool{}, dels: map[string]bool{}, terms: map[string]bool{}, refs: map[string]bool{}, quotes: map[string]quote{}, bytes: 512}
+				terms: map[string]bool{}, refs: map[string]bool{}, quotes: map[string]quote{}, bytes: 512}
 			byMinute[minute] = append(rs, r)
 		}
 		r.events = append(r.events, e)
 		r.bytes, r.entries = r.bytes+bytes, r.entries+entries
-		h := hashKey(e.Key)
-		r.keys[h] = true
-		if e.Delete {
-			r.dels[h] = true
-		}
 		for _, t := range terms {
 			r.terms[t] = true
 		}

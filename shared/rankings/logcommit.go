@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -20,9 +20,11 @@ import (
 func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, read bool) error {
 	now := s.o.Now()
 	events, _ := groupApps(batch)
-	keys := make([]string, len(events))
+	keys := make([]keyAt, len(events))
+	byKey := map[string]keyAt{}
 	for i, e := range events {
-		keys[i] = e.Key
+		keys[i] = e.at()
+		byKey[e.Key] = keys[i]
 	}
 	markers, err := s.markersWindow(ctx)
 	if err != nil {
@@ -70,6 +72,7 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 	}
 	records := s.recordsOf(write)
 	own := map[string]bool{}
+	pages := pageWrites{}
 	for _, r := range records {
 		data, err := r.fields(now, s.o.Retention)
 		if err != nil {
@@ -78,6 +81,18 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 		own[r.ref.ID] = true
 		adds = append(adds, func(wb *firestore.WriteBatch) { wb.Create(r.ref, data) })
 		writes, bytes = writes+1, bytes+len(r.ref.Path)+wireBytes(data)
+		for i, e := range r.events {
+			flag := pageCounts
+			if e.Delete {
+				flag = pageDelete
+			}
+			pages.add(s.pageRef(e.at()), hashKey(e.Key), fmt.Sprintf("%s:%d", r.ref.ID, i), flag)
+		}
+	}
+	expires := now.Add(s.o.Retention)
+	for _, w := range pages {
+		adds = append(adds, func(wb *firestore.WriteBatch) { w.set(wb, expires) })
+		writes, bytes = writes+1, bytes+w.bytes
 	}
 	cardAdds, cardBytes := s.cardWrites(cards, now)
 	adds = append(adds, cardAdds...)
@@ -105,9 +120,9 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 	}
 
 	// The look-up: which written keys another record holds.
-	var written []string
+	var written []keyAt
 	for _, e := range write {
-		written = append(written, e.Key)
+		written = append(written, e.at())
 	}
 	found, err := s.lookUp(ctx, written, own)
 	if err != nil {
@@ -120,7 +135,11 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 	for k := range found {
 		reconcile[k] = true
 	}
-	return s.reconcileAll(ctx, slices.Sorted(mapsKeys(reconcile)), known, shard)
+	var rec []keyAt
+	for _, k := range slices.Sorted(mapsKeys(reconcile)) {
+		rec = append(rec, byKey[k])
+	}
+	return s.reconcileAll(ctx, rec, known, shard)
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
@@ -183,131 +202,39 @@ func (s *Store) planCounts(counts map[seriesKey]map[string]int64, writes, bytes 
 	return plan, writes, bytes
 }
 
-// lookUp returns the keys of which another record than own holds an application: the key
-// queries ask for document names only, and only the other records are read.
-func (s *Store) lookUp(ctx context.Context, keys []string, own map[string]bool) (map[string]bool, error) {
-	byHash := map[string]string{}
-	var hashes []string
-	for _, k := range keys {
-		h := hashKey(k)
-		byHash[h] = k
-		hashes = append(hashes, h)
-	}
-	others := map[string]*firestore.DocumentRef{}
-	var mu sync.Mutex
-	err := forChunks(ctx, hashes, func(ctx context.Context, chunk []any) error {
-		snaps, err := s.c.Collection(s.o.Collections.Log).Where("keys", "array-contains-any", chunk).Select().Documents(ctx).GetAll()
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, snap := range snaps {
-			if !own[snap.Ref.ID] {
-				others[snap.Ref.ID] = snap.Ref
-			}
-		}
-		return nil
-	})
-	if err != nil || len(others) == 0 {
+// lookUp returns the keys of which another record than own holds an application, from the
+// keys' pages (keypages.go).
+func (s *Store) lookUp(ctx context.Context, keys []keyAt, own map[string]bool) (map[string]bool, error) {
+	entries, err := s.pageEntries(ctx, keys)
+	if err != nil {
 		return nil, err
 	}
-	// Their keys only, not their bodies: a record is up to recordBytes.
-	names := make([]string, 0, len(others))
-	for id := range others {
-		names = append(names, id)
-	}
 	found := map[string]bool{}
-	err = forChunks(ctx, names, func(ctx context.Context, chunk []any) error {
-		refs := make([]any, len(chunk))
-		for i, id := range chunk {
-			refs[i] = others[id.(string)]
-		}
-		snaps, err := s.c.Collection(s.o.Collections.Log).Where(firestore.DocumentID, "in", refs).Select("keys").Documents(ctx).GetAll()
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, snap := range snaps {
-			var d struct {
-				Keys []string `firestore:"keys"`
-			}
-			if err := snap.DataTo(&d); err != nil {
-				return fmt.Errorf("decoding ranking record %s: %w", snap.Ref.Path, err)
-			}
-			for _, h := range d.Keys {
-				if k, ok := byHash[h]; ok {
-					found[k] = true
-				}
+	for k, apps := range entries {
+		for id := range apps {
+			if rec, _, _ := strings.Cut(id, ":"); !own[rec] {
+				found[k] = true
 			}
 		}
-		return nil
-	})
-	return found, err
-}
-
-// forChunks calls f with the values in chunks of queryValues, at most 8 at a time.
-func forChunks(ctx context.Context, values []string, f func(context.Context, []any) error) error {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	var mu sync.Mutex
-	var first error
-	for i := 0; i < len(values); i += queryValues {
-		chunk := make([]any, 0, queryValues)
-		for _, v := range values[i:min(i+queryValues, len(values))] {
-			chunk = append(chunk, v)
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := f(ctx, chunk); err != nil {
-				mu.Lock()
-				first = cmpOr(first, err)
-				mu.Unlock()
-			}
-		})
 	}
-	wg.Wait()
-	return first
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return found, nil
 }
 
 // appsOf returns the stored applications of keys: those the records hold (with records) and
 // the keys' markers (with markers), each key's in the order they count.
-func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool) (map[string][]app, error) {
+func (s *Store) appsOf(ctx context.Context, keys []keyAt, records, markers bool) (map[string][]app, error) {
 	out := map[string][]app{}
-	var mu sync.Mutex
-	if records {
-		byHash := map[string]string{}
-		var hashes []string
-		for _, k := range keys {
-			h := hashKey(k)
-			byHash[h] = k
-			hashes = append(hashes, h)
-		}
-		// The names first, so that a record holding many of the keys is read once.
-		refs := map[string]*firestore.DocumentRef{}
-		err := forChunks(ctx, hashes, func(ctx context.Context, chunk []any) error {
-			snaps, err := s.c.Collection(s.o.Collections.Log).Where("keys", "array-contains-any", chunk).Select().Documents(ctx).GetAll()
-			if err != nil {
-				return fmt.Errorf("finding the ranking records of %d keys: %w", len(chunk), err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, snap := range snaps {
-				refs[snap.Ref.ID] = snap.Ref
-			}
-			return nil
-		})
+	if records && len(keys) > 0 {
+		entries, err := s.pageEntries(ctx, keys)
 		if err != nil {
 			return nil, err
+		}
+		refs := map[string]*firestore.DocumentRef{}
+		for _, apps := range entries {
+			for id := range apps {
+				rec, _, _ := strings.Cut(id, ":")
+				refs[rec] = s.c.Collection(s.o.Collections.Log).Doc(rec)
+			}
 		}
 		if len(refs) > 0 {
 			list := make([]*firestore.DocumentRef, 0, len(refs))
@@ -327,8 +254,8 @@ func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool
 					return nil, err
 				}
 				for _, a := range as {
-					if k, ok := byHash[hashKey(a.Key)]; ok && k == a.Key {
-						out[k] = append(out[k], a)
+					if _, ok := entries[a.Key][a.id]; ok {
+						out[a.Key] = append(out[a.Key], a)
 					}
 				}
 			}
@@ -337,7 +264,7 @@ func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool
 	if markers && len(keys) > 0 {
 		refs := make([]*firestore.DocumentRef, len(keys))
 		for i, k := range keys {
-			refs[i] = s.markerRef(k)
+			refs[i] = s.markerRef(k.Key)
 		}
 		snaps, err := s.c.GetAll(ctx, refs)
 		if err != nil {
@@ -351,12 +278,12 @@ func (s *Store) appsOf(ctx context.Context, keys []string, records, markers bool
 			if err != nil {
 				return nil, err
 			}
-			a := app{id: "marker", logEvent: logEvent{Key: keys[i], PublishTime: d.PublishTime, MessageID: d.MessageID, Delete: d.Deleted,
+			a := app{id: "marker", logEvent: logEvent{Key: keys[i].Key, PublishTime: d.PublishTime, MessageID: d.MessageID, Delete: d.Deleted,
 				CountAt: d.CountedAt, Counts: d.Counted, Tweet: d.Tweet}}
 			if !a.Delete && a.PublishTime.IsZero() {
 				continue
 			}
-			out[keys[i]] = append(out[keys[i]], a)
+			out[keys[i].Key] = append(out[keys[i].Key], a)
 		}
 	}
 	for _, as := range out {
@@ -411,7 +338,7 @@ func toReverse(apps []app, reversed []string) []app {
 // again from what is stored then. known, if it has a key, are its applications as already
 // read (the first attempt does not read them again). Keys whose reconciling needs more than
 // one commit takes are reconciled in halves.
-func (s *Store) reconcileAll(ctx context.Context, keys []string, known map[string][]app, shard int) error {
+func (s *Store) reconcileAll(ctx context.Context, keys []keyAt, known map[string][]app, shard int) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -435,19 +362,19 @@ func (s *Store) reconcileAll(ctx context.Context, keys []string, known map[strin
 	}
 }
 
-func (s *Store) tryReconcile(ctx context.Context, keys []string, known map[string][]app, markers bool, shard int) error {
+func (s *Store) tryReconcile(ctx context.Context, keys []keyAt, known map[string][]app, markers bool, shard int) error {
 	s.stats.reconciles.Add(1)
 	refs := make([]*firestore.DocumentRef, len(keys))
 	for i, k := range keys {
-		refs[i] = s.c.Collection(s.o.Collections.Dups).Doc(hashKey(k))
+		refs[i] = s.c.Collection(s.o.Collections.Dups).Doc(hashKey(k.Key))
 	}
 	snaps, err := s.c.GetAll(ctx, refs)
 	if err != nil {
 		return fmt.Errorf("reading %d ranking ledgers: %w", len(keys), err)
 	}
-	var unknown []string
+	var unknown []keyAt
 	for _, k := range keys {
-		if _, ok := known[k]; !ok {
+		if _, ok := known[k.Key]; !ok {
 			unknown = append(unknown, k)
 		}
 	}
@@ -461,9 +388,9 @@ func (s *Store) tryReconcile(ctx context.Context, keys []string, known map[strin
 	wb := s.c.Batch()
 	writes, bytes := 0, 0
 	for i, k := range keys {
-		as, ok := known[k]
+		as, ok := known[k.Key]
 		if !ok {
-			as = apps[k]
+			as = apps[k.Key]
 		}
 		var l ledger
 		if snaps[i].Exists() {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
@@ -233,73 +234,65 @@ func (l *logStream) release(ctx context.Context, minute int64) error {
 }
 
 // hidden returns which of the tweets' applications the latest tweets leave out (by index in
-// cands): a tweet a record deletes, an application its key's ledger took out (another message
-// of the tweet counts), and with markers a tweet its marker says deleted. Each look-up is a
-// query by key that reads only what it finds: deletes and ledgers are rare.
+// cands): a tweet its page lists a delete of, an application its key's ledger took out (another
+// message of the tweet counts), and with markers a tweet its marker says deleted. All reads by
+// id: the candidates' pages and ledgers.
 func (s *Store) hidden(ctx context.Context, cands []app, markers bool) (map[int]bool, error) {
 	gone := map[int]bool{}
 	if len(cands) == 0 {
 		return gone, nil
 	}
-	byHash := map[string][]int{}
-	var hashes []string
-	for i, a := range cands {
-		h := hashKey("t:" + a.Tweet.ID)
-		if _, ok := byHash[h]; !ok {
-			hashes = append(hashes, h)
-		}
-		byHash[h] = append(byHash[h], i)
+	var keys []keyAt
+	ledgers := map[string]*firestore.DocumentRef{}
+	for _, a := range cands {
+		k := "t:" + a.Tweet.ID
+		keys = append(keys, keyAt{Key: k, Second: keySecond(k, time.Time{})})
+		ledgers[k] = s.c.Collection(s.o.Collections.Dups).Doc(hashKey(k))
 	}
-	var mu sync.Mutex
-	err := forChunks(ctx, hashes, func(ctx context.Context, chunk []any) error {
-		snaps, err := s.c.Collection(s.o.Collections.Log).Where("dels", "array-contains-any", chunk).Select("dels").Documents(ctx).GetAll()
+	entries, err := s.pageEntries(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*firestore.DocumentRef, 0, len(ledgers))
+	for _, r := range ledgers {
+		list = append(list, r)
+	}
+	snaps, err := s.c.GetAll(ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledgers of %d tweets: %w", len(list), err)
+	}
+	reversed := map[string]bool{}
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		l, err := decodeLedger(snap)
 		if err != nil {
-			return fmt.Errorf("reading the deletes of %d tweets: %w", len(chunk), err)
+			return nil, err
 		}
-		refs := make([]any, len(chunk))
-		for i, h := range chunk {
-			refs[i] = s.c.Collection(s.o.Collections.Dups).Doc(h.(string))
+		for _, id := range l.Reversed {
+			reversed[snap.Ref.ID+"/"+id] = true
 		}
-		lsnaps, err := s.c.Collection(s.o.Collections.Dups).Where(firestore.DocumentID, "in", refs).Documents(ctx).GetAll()
-		if err != nil {
-			return fmt.Errorf("reading the ledgers of %d tweets: %w", len(chunk), err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, snap := range snaps {
-			var d struct {
-				Dels []string `firestore:"dels"`
-			}
-			if err := snap.DataTo(&d); err != nil {
-				return fmt.Errorf("decoding ranking record %s: %w", snap.Ref.Path, err)
-			}
-			for _, h := range d.Dels {
-				for _, i := range byHash[h] {
-					gone[i] = true
-				}
+	}
+	for i, a := range cands {
+		k := "t:" + a.Tweet.ID
+		for _, flag := range entries[k] {
+			if flag == pageDelete {
+				gone[i] = true
 			}
 		}
-		for _, snap := range lsnaps {
-			l, err := decodeLedger(snap)
-			if err != nil {
-				return err
-			}
-			for _, i := range byHash[snap.Ref.ID] {
-				if slices.Contains(l.Reversed, cands[i].id) {
-					gone[i] = true
-				}
-			}
+		if reversed[hashKey(k)+"/"+a.id] {
+			gone[i] = true
 		}
-		return nil
-	})
-	if err != nil || !markers {
-		return gone, err
+	}
+	if !markers {
+		return gone, nil
 	}
 	refs := make([]*firestore.DocumentRef, len(cands))
 	for i, a := range cands {
 		refs[i] = s.markerRef("t:" + a.Tweet.ID)
 	}
-	snaps, err := s.c.GetAll(ctx, refs)
+	snaps, err = s.c.GetAll(ctx, refs)
 	if err != nil {
 		return nil, fmt.Errorf("reading the markers of %d tweets: %w", len(cands), err)
 	}
@@ -368,9 +361,10 @@ func (s *Store) originalsLog(ctx context.Context, chunk []Item) ([]Item, error) 
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, len(chunk))
+	keys := make([]keyAt, len(chunk))
 	for i, it := range chunk {
-		keys[i] = "t:" + it.Key
+		k := "t:" + it.Key
+		keys[i] = keyAt{Key: k, Second: keySecond(k, time.Time{})}
 	}
 	apps, err := s.appsOf(ctx, keys, true, markers)
 	if err != nil {
@@ -379,7 +373,7 @@ func (s *Store) originalsLog(ctx context.Context, chunk []Item) ([]Item, error) 
 	kept := make([]Item, 0, len(chunk))
 	var quoted []int
 	for i, it := range chunk {
-		as := apps[keys[i]]
+		as := apps[keys[i].Key]
 		if slices.ContainsFunc(as, func(a app) bool { return a.Delete }) {
 			continue
 		}

@@ -31,6 +31,8 @@ type Collections struct {
 	Log string
 	// Dups holds the log layout's ledgers: one document per key that had a duplicate.
 	Dups string
+	// Keys holds the log layout's key pages (keypages.go): where each key's applications are.
+	Keys string
 	// Meta holds the document that says when the log layout started (layoutmeta.go).
 	Meta string
 }
@@ -43,7 +45,7 @@ const DefaultDatabase = "rankings"
 // DefaultCollections are the collections Terraform declares (rankings_*).
 var DefaultCollections = Collections{Counts: "rankings_counts", Tweets: "rankings_tweets", Events: "rankings_events", Views: "rankings_views",
 	TweetCounts: "rankings_tweet_counts",
-	Log:         "rankings_log", Dups: "rankings_dups", Meta: "rankings_meta"}
+	Log:         "rankings_log", Dups: "rankings_dups", Keys: "rankings_keys", Meta: "rankings_meta"}
 
 // Options tune a Store; zero values take the defaults.
 type Options struct {
@@ -51,6 +53,9 @@ type Options struct {
 	// Layout is how each event is kept counting once (default LayoutLog): the log layout's
 	// records per group (log.go), or a marker document per event.
 	Layout Layout
+	// KeyPages is how many pages a second's keys spread over in the log layout (default 4;
+	// keypages.go). Every Store of a database must use the same.
+	KeyPages int
 	// ReadOnly is a Store that only reads (ServeRankings, whose grant is read-only): it never
 	// records the log layout's start (layoutmeta.go), and reads markers until a writer has.
 	ReadOnly bool
@@ -143,6 +148,9 @@ func NewStore(client *firestore.Client, o Options) *Store {
 	}
 	if o.Shards <= 0 {
 		o.Shards = 16
+	}
+	if o.KeyPages <= 0 {
+		o.KeyPages = 4
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 100

@@ -58,7 +58,7 @@ run "monitoring_defaults" {
 
   # Every alert: notifies the (empty) channel list, says what to do, and its thresholds are the variables'.
   assert {
-    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.control_queue, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked), google_monitoring_alert_policy.stream_not_read) : length(p.notification_channels) == 0 && length(p.documentation[0].content) > 200 && strcontains(p.documentation[0].content, "Operations section")])
+    condition     = alltrue([for p in concat([google_monitoring_alert_policy.dead_letters, google_monitoring_alert_policy.backfill_failed, google_monitoring_alert_policy.backfill_stalled, google_monitoring_alert_policy.task_backlog, google_monitoring_alert_policy.control_queue, google_monitoring_alert_policy.function_5xx, google_monitoring_alert_policy.write_errors], values(google_monitoring_alert_policy.oldest_unacked), google_monitoring_alert_policy.stream_not_read) : length(p.notification_channels) == 0 && length(p.documentation[0].content) > 200 && strcontains(p.documentation[0].content, "docs/operations.md")])
     error_message = "Every alert notifies notification_channels and carries documentation that says what to do."
   }
   assert {

@@ -461,12 +461,12 @@ run "rankings_log_layout" {
     error_message = "rankings_log must have the index (terms CONTAINS, minute_us DESCENDING) in the rankings database."
   }
   assert {
-    condition = alltrue([for k, c in { log = "rankings_log", dups = "rankings_dups" } :
+    condition = alltrue([for k, c in { log = "rankings_log", dups = "rankings_dups", keys = "rankings_keys" } :
       google_firestore_field.rankings_expires_at[k].collection == c &&
       google_firestore_field.rankings_expires_at[k].field == "expires_at" &&
       length(google_firestore_field.rankings_expires_at[k].ttl_config) == 1 &&
     length(coalesce(google_firestore_field.rankings_expires_at[k].index_config[0].indexes, [])) == 0])
-    error_message = "Firestore must delete rankings_log and rankings_dups documents after expires_at, which is unindexed."
+    error_message = "Firestore must delete rankings_log, rankings_dups and rankings_keys documents after expires_at, which is unindexed."
   }
   assert {
     condition     = !contains(keys(google_firestore_field.rankings_expires_at), "meta")

@@ -10,7 +10,7 @@ func ProjectConfig() Config {
 	var exs []Exemption
 	// Firestore deletes documents after expires_at; nothing queries it, and an index on a
 	// rising timestamp would cap the write rate (firestore.tf, rankings.tf).
-	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views", "rankings_tweet_counts", "rankings_log", "rankings_dups"} {
+	for _, group := range []string{"collect_events_seen", "rankings_counts", "rankings_tweets", "rankings_events", "rankings_views", "rankings_tweet_counts", "rankings_log", "rankings_dups", "rankings_keys"} {
 		exs = append(exs, Exemption{CollectionGroup: group, FieldPath: "expires_at"})
 	}
 	// A bucket's count map and label map: one field per key (rankings.tf).
@@ -30,6 +30,7 @@ func ProjectConfig() Config {
 		Exemption{CollectionGroup: "rankings_log", FieldPath: "minute_us"},
 		Exemption{CollectionGroup: "rankings_log", FieldPath: "q"},
 		Exemption{CollectionGroup: "rankings_dups", FieldPath: "body"},
+		Exemption{CollectionGroup: "rankings_keys", FieldPath: "a"},
 	)
 	// Backfill fields no query uses (firestore.tf's backfill_unindexed_fields): fewer index
 	// entries per write, and no index on a rising value.
