@@ -17,24 +17,23 @@ import (
 // whatever the grouping, most of what the rankings cost. The log layout writes a group's
 // events into a few records instead (rankings_log, a random id each, written once and never
 // updated): one record per minute of the tweets' creation, holding every event's key, message,
-// publish time, counts and content. Its indexed arrays find a record by what it holds: keys
-// (each event's hashed key), dels (the keys it deletes), terms (its tweets' search terms),
-// refs (the originals its retweets retweet).
+// publish time, counts and content, with the indexed arrays the reads query: terms (its
+// tweets' search terms) and refs (the originals its retweets retweet). Where each key's
+// applications are is in key pages (keypages.go), read by id.
 //
 // Exactly once comes after the commit instead of from a precondition in it. A group is
-// committed blind (its records, and its counts added), then each of its keys is looked up in
-// the other records (array-contains-any, 30 keys a query, document names only). A key found
-// in another record is a duplicate (a redelivery, another message of the event, a commit
-// retried after an unknown answer) or meets its delete: the key is reconciled. Reconciling
-// reads every application of the key (each event in a record; during the switch from markers,
-// its marker too) and its ledger (rankings_dups, one document per key that ever had a
-// duplicate: the applications whose counts were taken back out), and takes out the counts of
-// every application that should not count and is not yet taken out: all of them once the
-// key has a delete, else all but the earliest published (then lowest message id, then
-// application id). The ledger is written with a precondition on what was read, so two
-// reconcilers of a key never take one application out twice.
+// committed blind (its records, its keys' page entries, its counts added), then each of its
+// keys is looked up in its page. A key another record holds is a duplicate (a redelivery,
+// another message of the event, a commit retried after an unknown answer) or meets its delete:
+// the key is reconciled. Reconciling reads every application of the key (each event in a
+// record; during the switch from markers, its marker too) and its ledger (rankings_dups, one
+// document per key that ever had a duplicate: the applications whose counts were taken back
+// out), and takes out the counts of every application that should not count and is not yet
+// taken out: all of them once the key has a delete, else all but the earliest published (then
+// lowest message id, then application id). The ledger is written with a precondition on what
+// was read, so two reconcilers of a key never take one application out twice.
 //
-// Why it converges: a record is visible to every query that starts after its commit, so of
+// Why it converges: a page entry is visible to every read that starts after its commit, so of
 // two applications of a key the later one's look-up finds the earlier; a delivery is answered
 // only after its key is reconciled, so a deliverer that dies in between is delivered again
 // and its redelivery reconciles; the earliest application only ever gets earlier as

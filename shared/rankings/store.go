@@ -64,9 +64,10 @@ type Options struct {
 	// the last second (shards.go), so no document is written by two commits at once and each
 	// takes about one write a second while the Store commits at most Shards times a second.
 	Shards int
-	// MaxBatch is the most events one commit carries (default 100; 1,000 in the log layout,
-	// whose writes are per group). A group that would pass Firestore's limits per commit is
-	// committed in parts.
+	// MaxBatch is the most events one commit carries (default 100; 500 in the log layout,
+	// whose writes are per group: half of UpdateRankings' 1,000 deliveries in flight, so one
+	// group gathers while the other commits). A group that would pass Firestore's limits per
+	// commit is committed in parts.
 	MaxBatch int
 	// Linger is how long the first event of a batch waits for others (default 5ms; 1s in the
 	// log layout, where a longer wait makes fewer, larger groups).
@@ -155,7 +156,7 @@ func NewStore(client *firestore.Client, o Options) *Store {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 100
 		if o.Layout == LayoutLog {
-			o.MaxBatch = 1000
+			o.MaxBatch = 500
 		}
 	}
 	if o.Linger <= 0 {
