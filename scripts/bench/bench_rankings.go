@@ -34,6 +34,8 @@ type RankingsConfig struct {
 	// Pub/Sub offers a steady stream; 0 delivers as fast as InFlight allows.
 	Offered        float64
 	BaselineEvents int
+	// Layout is UpdateRankings' RANKINGS_LAYOUT in the functions process ("": its default).
+	Layout string
 	// LayoutEvents is how many events each layout's run of benchLayouts delivers (0: none).
 	LayoutEvents     int
 	Readers          int
@@ -100,7 +102,7 @@ func benchRankings(ctx context.Context, c RankingsConfig) (*RankingsResult, erro
 	}
 	defer stop()
 	s, err := localstack.Start(ctx, localstack.Options{Project: fmt.Sprintf("bench-rk-%d", time.Now().UnixNano()), Log: c.Log, Logs: c.Logs,
-		Rankings: true, LoaderInFlight: c.InFlight, FunctionsEnv: map[string]string{"RANKINGS_CACHE_TTL": "5s"}})
+		Rankings: true, LoaderInFlight: c.InFlight, FunctionsEnv: rankingsEnv(c.Layout)})
 	if err != nil {
 		return nil, err
 	}
@@ -475,4 +477,13 @@ func printRankings(w io.Writer, r *RankingsResult) {
 	fmt.Fprintf(w, "%-20s %-40s %14.1f %14.1f\n", "rankings", fmt.Sprintf("serve p99 (ms), %d readers", r.Readers), r.ServeP99Ms, r.NoCacheP99Ms)
 	fmt.Fprintf(w, "%-20s %-40s %14.0f %14.0f\n", "rankings", "fresh: publish -> ranking p50/max (ms)", r.RankingFreshP50Ms, r.RankingFreshMaxMs)
 	fmt.Fprintf(w, "%-20s %-40s %14.0f %14.0f\n", "rankings", "fresh: accepted -> recent view p50/max", r.ViewFreshP50Ms, r.ViewFreshMaxMs)
+}
+
+// rankingsEnv is the functions process's environment for the rankings bench.
+func rankingsEnv(layout string) map[string]string {
+	env := map[string]string{"RANKINGS_CACHE_TTL": "5s"}
+	if layout != "" {
+		env["RANKINGS_LAYOUT"] = layout
+	}
+	return env
 }

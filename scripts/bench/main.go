@@ -96,6 +96,7 @@ func main() {
 	flag.IntVar(&rc.Events, "rankings-events", 20000, "events delivered to UpdateRankings")
 	flag.Float64Var(&rc.Offered, "rankings-offered", 0, "events a second offered to UpdateRankings (0: as fast as the deliveries in flight allow)")
 	flag.IntVar(&rc.InFlight, "rankings-inflight", 1000, "deliveries in flight, as Pub/Sub push with UpdateRankings' concurrency (1,000 in the log layout)")
+	flag.StringVar(&rc.Layout, "rankings-layout", "", "UpdateRankings' RANKINGS_LAYOUT in the functions process: log or markers (default: the function's default, log)")
 	flag.IntVar(&rc.LayoutEvents, "rankings-layout-events", 10000, "events each rankings layout (markers, then log) is given through UpdateRankings' handler in this process, at the same deliveries in flight and offered rate (0: no layout runs)")
 	flag.IntVar(&rc.BaselineEvents, "rankings-baseline-events", 2000, "events of the one-transaction-per-event baseline")
 	flag.DurationVar(&rc.ReadFor, "rankings-read-for", 10*time.Second, "how long the readers read ServeRankings (0: measure the throughput only, no serving or freshness)")
