@@ -299,6 +299,11 @@ func (s *Store) tryCommit(ctx context.Context, batch []*pending, shard int, read
 	if writes > maxWrites || bytes > commitBytesBudget {
 		return fmt.Errorf("%w: %d writes (at most %d), about %d bytes (at most %d)", errTooBig, writes, maxWrites, bytes, commitBytesBudget)
 	}
+	return s.commitWrites(ctx, adds, plan, read)
+}
+
+// commitWrites commits a group's writes and its counter documents' plan.
+func (s *Store) commitWrites(ctx context.Context, adds []func(*firestore.WriteBatch), plan []*counterWrite, read bool) error {
 	wb := s.c.Batch()
 	for _, add := range adds {
 		add(wb)

@@ -102,21 +102,9 @@ func (s *Store) tryCommitLog(ctx context.Context, batch []*pending, shard int, r
 		return fmt.Errorf("%w: %d writes (at most %d), about %d bytes (at most %d)", errTooBig, writes, maxWrites, bytes, commitBytesBudget)
 	}
 	if writes > 0 {
-		wb := s.c.Batch()
-		for _, add := range adds {
-			add(wb)
-		}
-		for _, w := range plan {
-			w.set(s.c, s.o.Collections.Counts, wb)
-		}
-		s.stats.commits.Add(1)
-		if !read {
-			s.stats.blindCommits.Add(1)
-		}
-		if _, err := wb.Commit(ctx); err != nil {
+		if err := s.commitWrites(ctx, adds, plan, read); err != nil {
 			return err
 		}
-		s.counters.confirm(plan)
 	}
 
 	// The look-up: which written keys another record holds.
@@ -262,21 +250,17 @@ func (s *Store) appsOf(ctx context.Context, keys []keyAt, records, markers bool)
 		}
 	}
 	if markers && len(keys) > 0 {
-		refs := make([]*firestore.DocumentRef, len(keys))
+		names := make([]string, len(keys))
 		for i, k := range keys {
-			refs[i] = s.markerRef(k.Key)
+			names[i] = k.Key
 		}
-		snaps, err := s.c.GetAll(ctx, refs)
+		ms, err := s.readMarkers(ctx, names)
 		if err != nil {
-			return nil, fmt.Errorf("reading %d event markers: %w", len(keys), err)
+			return nil, err
 		}
-		for i, snap := range snaps {
-			if !snap.Exists() {
+		for i, d := range ms {
+			if d == nil {
 				continue
-			}
-			d, err := decodeMarker(snap)
-			if err != nil {
-				return nil, err
 			}
 			a := app{id: "marker", logEvent: logEvent{Key: keys[i].Key, PublishTime: d.PublishTime, MessageID: d.MessageID, Delete: d.Deleted,
 				CountAt: d.CountedAt, Counts: d.Counted, Tweet: d.Tweet}}
@@ -452,4 +436,28 @@ func (s *Store) markersWindow(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return s.o.Now().Before(until), nil
+}
+
+// readMarkers reads the markers of keys: nil for a key with none.
+func (s *Store) readMarkers(ctx context.Context, keys []string) ([]*decodedMarker, error) {
+	refs := make([]*firestore.DocumentRef, len(keys))
+	for i, k := range keys {
+		refs[i] = s.markerRef(k)
+	}
+	snaps, err := s.c.GetAll(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("reading %d event markers: %w", len(keys), err)
+	}
+	out := make([]*decodedMarker, len(snaps))
+	for i, snap := range snaps { // GetAll answers in the order of refs
+		if !snap.Exists() {
+			continue
+		}
+		d, err := decodeMarker(snap)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &d
+	}
+	return out, nil
 }

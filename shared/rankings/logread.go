@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -288,23 +287,16 @@ func (s *Store) hidden(ctx context.Context, cands []app, markers bool) (map[int]
 	if !markers {
 		return gone, nil
 	}
-	refs := make([]*firestore.DocumentRef, len(cands))
+	names := make([]string, len(cands))
 	for i, a := range cands {
-		refs[i] = s.markerRef("t:" + a.Tweet.ID)
+		names[i] = "t:" + a.Tweet.ID
 	}
-	snaps, err = s.c.GetAll(ctx, refs)
+	ms, err := s.readMarkers(ctx, names)
 	if err != nil {
-		return nil, fmt.Errorf("reading the markers of %d tweets: %w", len(cands), err)
+		return nil, err
 	}
-	for i, snap := range snaps {
-		if !snap.Exists() {
-			continue
-		}
-		d, err := decodeMarker(snap)
-		if err != nil {
-			return nil, err
-		}
-		if d.Deleted {
+	for i, d := range ms {
+		if d != nil && d.Deleted {
 			gone[i] = true
 		}
 	}
@@ -386,21 +378,8 @@ func (s *Store) originalsLog(ctx context.Context, chunk []Item) ([]Item, error) 
 		quoted = append(quoted, len(kept))
 		kept = append(kept, it)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(quoted))
-	sem := make(chan struct{}, 16)
-	for qi, i := range quoted {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[qi] = s.quoteLog(ctx, &kept[i], markers)
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := quoteEach(kept, quoted, func(it *Item) error { return s.quoteLog(ctx, it, markers) }); err != nil {
+		return nil, err
 	}
 	return kept, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -116,21 +117,8 @@ func (s *Store) originals(ctx context.Context, items []Item) ([]Item, error) {
 			kept = append(kept, it)
 		}
 		// The quoting retweets, at most 16 queries at a time.
-		var wg sync.WaitGroup
-		errs := make([]error, len(quoted))
-		sem := make(chan struct{}, 16)
-		for qi, i := range quoted {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				errs[qi] = s.quote(ctx, &kept[i])
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return nil, err
-			}
+		if err := quoteEach(kept, quoted, func(it *Item) error { return s.quote(ctx, it) }); err != nil {
+			return nil, err
 		}
 		out = append(out, kept...)
 	}
@@ -271,4 +259,21 @@ func (s *Store) latest(ctx context.Context, search Search, cur *Cursor, n int) (
 func pageEnd(page []Tweet) string {
 	last := page[len(page)-1]
 	return Cursor{CreatedUS: last.CreatedAt.UnixMicro(), IDKey: IDKey(last.ID)}.Encode()
+}
+
+// quoteEach calls quote on the items of kept at the indexes quoted, at most 16 at a time, and
+// returns their errors.
+func quoteEach(kept []Item, quoted []int, quote func(*Item) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(quoted))
+	sem := make(chan struct{}, 16)
+	for qi, i := range quoted {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[qi] = quote(&kept[i])
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
