@@ -244,3 +244,24 @@ func TestCancelledDeliveryIsNeverHalfCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleClosesAGroupEarly: with a minute of Linger and 100 places, three deliveries are
+// committed once no other has joined for Idle, not after the minute (the deliveries would
+// give up at 30 s).
+func TestIdleClosesAGroupEarly(t *testing.T) {
+	s := newStore(t, Options{MaxBatch: 100, Linger: time.Minute, Idle: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() { errs <- s.Apply(ctx, tweet(fmt.Sprint(700+i), 0, fmt.Sprint("i", i), "idle")) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Apply = %v, want the group committed after Idle, well before its minute of Linger", err)
+		}
+	}
+	if got := countOf(t, s, Hashtags, "idle"); got != 3 {
+		t.Errorf("idle counts %d, want 3", got)
+	}
+}

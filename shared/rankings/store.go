@@ -72,6 +72,11 @@ type Options struct {
 	// Linger is how long the first event of a batch waits for others (default 5ms; 1s in the
 	// log layout, where a longer wait makes fewer, larger groups).
 	Linger time.Duration
+	// Idle closes a group early once no delivery has joined it for this long (0: never). The
+	// log layout's default, with its default Linger, is 100ms: a quiet instance then commits
+	// what it has instead of holding every delivery for the whole second, while a busy one,
+	// whose deliveries arrive much closer together, still fills its groups.
+	Idle time.Duration
 	// InFlight bounds concurrent commits per instance (default 4).
 	InFlight int
 	// Retention is how long markers (and so idempotence) and views are kept: Firestore's TTL
@@ -163,6 +168,9 @@ func NewStore(client *firestore.Client, o Options) *Store {
 		o.Linger = 5 * time.Millisecond
 		if o.Layout == LayoutLog {
 			o.Linger = time.Second
+			if o.Idle == 0 {
+				o.Idle = 100 * time.Millisecond
+			}
 		}
 	}
 	if o.InFlight <= 0 {
@@ -231,16 +239,30 @@ func (s *Store) loop() {
 			return
 		}
 		timer := time.NewTimer(s.o.Linger)
+		var idle <-chan time.Time
+		var idleTimer *time.Timer
+		if s.o.Idle > 0 {
+			idleTimer = time.NewTimer(s.o.Idle)
+			idle = idleTimer.C
+		}
 	gather:
 		for len(batch) < s.o.MaxBatch {
 			select {
 			case p := <-s.reqs:
 				batch = append(batch, p)
+				if idleTimer != nil {
+					idleTimer.Reset(s.o.Idle)
+				}
 			case <-timer.C:
+				break gather
+			case <-idle:
 				break gather
 			}
 		}
 		timer.Stop()
+		if idleTimer != nil {
+			idleTimer.Stop()
+		}
 		sem <- struct{}{}
 		shard := shards.take(s.o.Now())
 		wg.Go(func() {
