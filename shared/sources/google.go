@@ -108,3 +108,14 @@ func ClassifyTokenError(re *oauth2.RetrieveError, now time.Time, api string) *Er
 	}
 	return &Error{Kind: KindForStatus(status, re.ErrorCode), Status: status, Reason: re.ErrorCode, RetryAfter: retryAfter, Err: wrapped}
 }
+
+// BaseTransport is rt, or when nil a clone of http.DefaultTransport that keeps 64 idle
+// connections a host: many workers of one instance query the same Google host at once.
+func BaseTransport(rt http.RoundTripper) http.RoundTripper {
+	if rt != nil {
+		return rt
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}

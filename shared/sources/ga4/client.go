@@ -105,12 +105,7 @@ func NewGA4(ctx context.Context, cfg GA4Config) (*GA4, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	base := cfg.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		base = t
-	}
+	base := sources.BaseTransport(cfg.Transport)
 	g := &GA4{timeout: cfg.HTTPTimeout, now: cfg.Now, log: cfg.Logger}
 	switch {
 	case cfg.RefreshToken != "":

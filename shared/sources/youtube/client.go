@@ -99,13 +99,7 @@ func NewYouTube(ctx context.Context, cfg YouTubeConfig) (*YouTube, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	base := cfg.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Many workers of one instance query the same host concurrently.
-		t.MaxIdleConnsPerHost = 64
-		base = t
-	}
+	base := sources.BaseTransport(cfg.Transport)
 	endpoint := google.Endpoint
 	if cfg.TokenURL != "" {
 		endpoint.TokenURL = cfg.TokenURL
