@@ -25,6 +25,13 @@ const (
 	fakeHang     = "hang"     // start a server child that never listens
 	fakeServe    = "serve"    // start a server child that answers GET / with Ok
 	fakeStubborn = "stubborn" // like serve, but wrapper and child ignore SIGTERM
+	// Like the Pub/Sub emulator when its port is taken: log a BindException
+	// and its stack trace, then keep running without a listener.
+	fakeBindHang = "bindhang"
+	// fakeBindHang the first time (the file named by fakeStateEnv does not
+	// exist yet), fakeServe after.
+	fakeBindOnce = "bindonce"
+	fakeStateEnv = "GCLOUDEMU_FAKE_STATE"
 )
 
 func TestMain(m *testing.M) {
@@ -61,7 +68,20 @@ func fakeGcloud(mode string, server bool, args []string) int {
 		return 0
 	}
 	fmt.Printf("server pid %d\n", os.Getpid())
-	if mode == fakeHang {
+	if mode == fakeBindOnce {
+		// O_EXCL: only the first server creates it.
+		if f, err := os.OpenFile(os.Getenv(fakeStateEnv), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+			mode = fakeBindHang
+		}
+	}
+	if mode == fakeBindHang {
+		fmt.Println("[pubsub] Exception in thread \"main\" java.net.BindException: Address already in use")
+		for range 30 {
+			fmt.Println("[pubsub] \tat java.base/sun.nio.ch.Net.bind0(Native Method)")
+		}
+	}
+	if mode == fakeHang || mode == fakeBindHang {
 		select {}
 	}
 	var addr string

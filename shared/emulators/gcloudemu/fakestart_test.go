@@ -2,9 +2,11 @@ package gcloudemu
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -58,6 +60,53 @@ func TestStopKillsTheWholeGroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartRetriesATakenPort drills what failed CI on 2026-12-07: the port
+// picked free was taken before the Pub/Sub emulator bound it, and the
+// emulator, logging its BindException, ran on without a listener.
+func TestStartRetriesATakenPort(t *testing.T) {
+	t.Run("taken once, then free", func(t *testing.T) {
+		var out functest.Buffer
+		state := filepath.Join(t.TempDir(), "bound-once")
+		// A start bound far above a retry's few seconds: if the bind failure
+		// were not seen, Start would wait it out and the error would say so.
+		e, err := Start(t.Context(), PubSub, withFake(fakeBindOnce), WithOutput(&out),
+			WithStopGrace(200*time.Millisecond), WithStartTimeout(2*time.Minute),
+			func(c *config) { c.extraEnv = append(c.extraEnv, fakeStateEnv+"="+state) })
+		if err != nil {
+			t.Fatalf("Start = %v, want the second port to work", err)
+		}
+		defer e.Stop()
+		if got := strings.Count(out.String(), "BindException"); got != 1 {
+			t.Errorf("output holds %d BindExceptions, want 1 (the first start's); output:\n%s", got, out.String())
+		}
+		if err := Ping(t.Context(), e.Host); err != nil {
+			t.Errorf("Ping(%s) = %v", e.Host, err)
+		}
+	})
+	t.Run("always taken", func(t *testing.T) {
+		var out functest.Buffer
+		_, err := Start(t.Context(), PubSub, withFake(fakeBindHang), WithOutput(&out),
+			WithStopGrace(200*time.Millisecond), WithStartTimeout(2*time.Minute))
+		if !errors.Is(err, errAddressInUse) {
+			t.Fatalf("Start = %v, want errAddressInUse", err)
+		}
+		if want := "java.net.BindException: Address already in use"; !strings.Contains(err.Error(), want) {
+			t.Errorf("Start error = %q, want it to quote %q", err, want)
+		}
+		// Every attempt's server child is gone.
+		children := regexp.MustCompile(`server pid (\d+)`).FindAllStringSubmatch(out.String(), -1)
+		if len(children) != 3 {
+			t.Errorf("%d server children started, want 3 (one a port tried)", len(children))
+		}
+		for _, m := range children {
+			pid, _ := strconv.Atoi(m[1])
+			if processLive(pid) {
+				t.Errorf("server child %d still alive after the failed Start", pid)
+			}
+		}
+	})
 }
 
 func TestStartFailures(t *testing.T) {

@@ -205,11 +205,20 @@ func (e *Emulator) waitReady(ctx context.Context) error {
 		if Ping(ctx, e.Host) == nil {
 			return nil
 		}
+		// The Pub/Sub emulator logs its BindException and goes on running
+		// without a listener (CI, 2026-12-07: it waited out the whole start
+		// bound), so the output is read while the process lives, not only
+		// once it has exited.
+		// The exception's line is followed by its stack trace, so the whole
+		// output is searched, not its tail.
+		if line, ok := bindFailure(e.out.String()); ok {
+			return fmt.Errorf("%s emulator could not bind %s (%s): %w", e.Kind.displayName(), e.Host, line, errAddressInUse)
+		}
 		select {
 		case <-e.done:
 			tail := e.out.Tail(20)
 			err := fmt.Errorf("%s emulator on %s exited before answering (%v); last output:\n%s", e.Kind.displayName(), e.Host, e.err, tail)
-			if strings.Contains(tail, "Address already in use") || strings.Contains(tail, "BindException") {
+			if _, ok := bindFailure(e.out.String()); ok {
 				return fmt.Errorf("%w: %w", err, errAddressInUse)
 			}
 			return err
@@ -219,6 +228,16 @@ func (e *Emulator) waitReady(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// bindFailure returns the line of an emulator's output that says its port was taken.
+func bindFailure(out string) (string, bool) {
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "Address already in use") || strings.Contains(line, "BindException") {
+			return strings.TrimSpace(line), true
+		}
+	}
+	return "", false
 }
 
 // Env returns the environment entry (NAME=host:port) that points the official client at this emulator.

@@ -42,6 +42,7 @@ type Emulator struct {
 	// Host is its host:port, the value of FIREBASE_AUTH_EMULATOR_HOST.
 	Host string
 	cmd  *exec.Cmd
+	done chan struct{} // closed once cmd has been waited for
 	logf *os.File
 	dir  string
 }
@@ -77,16 +78,37 @@ func Run(ctx context.Context, repoRoot, project string) (*Emulator, error) {
 		}
 		return nil, fmt.Errorf("%w (scripts/authemulator/install.sh: %s)", ErrUnavailable, msg)
 	}
-	bin := strings.TrimSpace(string(out))
+	return run(ctx, strings.TrimSpace(string(out)), project)
+}
+
+// run starts bin (firebase-tools' firebase) as the emulator.
+func run(ctx context.Context, bin, project string) (*Emulator, error) {
 	dir, err := os.MkdirTemp("", "authemu-")
 	if err != nil {
 		return nil, fmt.Errorf("making the Auth emulator's directory: %w", err)
 	}
 	e := &Emulator{dir: dir}
+	// Ports found free can be taken before the emulator binds them (firebase-tools
+	// then exits: "port taken"); a start whose process exits is tried again on new ports.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		exited, err := e.start(ctx, bin, project)
+		if err == nil {
+			return e, nil
+		}
+		if !exited || attempt == attempts || ctx.Err() != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+}
+
+// start runs one emulator process on new ports and waits for it to answer;
+// exited says whether the process ended before it did.
+func (e *Emulator) start(ctx context.Context, bin, project string) (exited bool, err error) {
 	ports, err := freePorts(3)
 	if err != nil {
-		e.Close()
-		return nil, err
+		return false, err
 	}
 	conf := map[string]any{"emulators": map[string]any{
 		"auth":    map[string]any{"host": "127.0.0.1", "port": ports[0]},
@@ -95,52 +117,51 @@ func Run(ctx context.Context, repoRoot, project string) (*Emulator, error) {
 		"ui":      map[string]any{"enabled": false},
 	}}
 	b, _ := json.Marshal(conf)
-	if err := os.WriteFile(filepath.Join(dir, "firebase.json"), b, 0o644); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("writing the Auth emulator's firebase.json: %w", err)
+	if err := os.WriteFile(filepath.Join(e.dir, "firebase.json"), b, 0o644); err != nil {
+		return false, fmt.Errorf("writing the Auth emulator's firebase.json: %w", err)
 	}
 	cmd := exec.Command(bin, "emulators:start", "--only", "auth", "--project", project)
-	cmd.Dir = dir
+	cmd.Dir = e.dir
 	cmd.Env = append(os.Environ(), "NO_UPDATE_NOTIFIER=1", "FIREBASE_CLI_DISABLE_UPDATE_CHECK=1")
-	if e.logf, err = os.Create(filepath.Join(dir, "emulator.log")); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("creating the Auth emulator's log: %w", err)
+	logPath := filepath.Join(e.dir, "emulator.log")
+	if e.logf != nil {
+		e.logf.Close()
+	}
+	if e.logf, err = os.Create(logPath); err != nil {
+		return false, fmt.Errorf("creating the Auth emulator's log: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = e.logf, e.logf
 	// Its own process group: node starts children, and Close stops them all.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("%w (starting %s: %v)", ErrUnavailable, bin, err)
+		return false, fmt.Errorf("%w (starting %s: %v)", ErrUnavailable, bin, err)
 	}
-	e.cmd = cmd
+	e.cmd, e.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(e.done)
 	e.Host = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond) // waiting for a process to listen
+	defer tick.Stop()
 	for !answers(e.Host) {
-		if wctx.Err() != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "emulator.log"))
-			e.Close()
-			return nil, fmt.Errorf("the Auth emulator did not answer on %s within 2m; its log:\n%s", e.Host, log)
+		select {
+		case <-e.done:
+			log, _ := os.ReadFile(logPath)
+			e.stop()
+			return true, fmt.Errorf("the Auth emulator exited before answering on %s; its log:\n%s", e.Host, log)
+		case <-wctx.Done():
+			log, _ := os.ReadFile(logPath)
+			e.stop()
+			return false, fmt.Errorf("the Auth emulator did not answer on %s within 2m; its log:\n%s", e.Host, log)
+		case <-tick.C:
 		}
-		time.Sleep(200 * time.Millisecond) // waiting for a process to listen
 	}
-	return e, nil
+	return false, nil
 }
 
 // Close stops the emulator it started (a reused one is left running) and removes its directory.
 func (e *Emulator) Close() error {
-	if e.cmd != nil {
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = e.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		}
-		e.cmd = nil
-	}
+	e.stop()
 	if e.logf != nil {
 		e.logf.Close()
 		e.logf = nil
@@ -149,6 +170,21 @@ func (e *Emulator) Close() error {
 		return os.RemoveAll(e.dir)
 	}
 	return nil
+}
+
+// stop ends the emulator's process group, if it started one.
+func (e *Emulator) stop() {
+	if e.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		<-e.done
+	}
+	e.cmd = nil
 }
 
 // SignInAs signs email in on the emulator at host as the deck's emulator box does (account.js
