@@ -112,7 +112,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		BackfillURL:         strings.TrimSuffix(env.URL("BACKFILL_URL", ""), "/"),
 		TasksServiceAccount: env.String("TASKS_SERVICE_ACCOUNT", ""),
 		MaxTasks:            env.Int("MAX_TASKS", DefaultMaxTasks, 1, 100_000_000),
-		Sources:             backfill.ReadSettings(env, false, true), // the spec's settings hold no secret
+		Sources:             backfill.ReadSettings(env, true), // the spec's settings hold no secret
 		AllowPrivateHosts:   env.Bool("ALLOW_PRIVATE_HOSTS", false),
 		EnqueueSlice:        env.Int("ENQUEUE_SLICE", DefaultEnqueueSlice, 2, 100_000),
 		EnqueueParallelism:  env.Int("ENQUEUE_PARALLELISM", DefaultEnqueueParallelism, 1, 1000),

@@ -72,10 +72,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.QueueMaxAttempts == 0 {
 		env.Fail("QUEUE_MAX_ATTEMPTS", "0 is not a number of attempts: give the queue's max_attempts, or -1 for unlimited")
 	}
-	// Cloud Run (and so Cloud Functions 2nd gen) sets K_SERVICE: a deployed function must not
-	// carry a credential in its environment, where anyone who can read the service sees it.
-	_, deployed := lookup("K_SERVICE")
-	c.Sources = backfill.ReadSettings(env, deployed, false)
+	c.Sources = backfill.ReadSettings(env, false)
 	if err := env.Err(); err != nil {
 		return Config{}, fmt.Errorf("loading RunBackfillTask configuration: %w", err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/pipelinekit/pipelinekit/shared/lazy"
 	"github.com/pipelinekit/pipelinekit/shared/logging"
 	"github.com/pipelinekit/pipelinekit/shared/rankings"
-	"github.com/pipelinekit/pipelinekit/shared/secrets"
 	"github.com/pipelinekit/pipelinekit/shared/signin"
 	"github.com/pipelinekit/pipelinekit/shared/viewtoken"
 )
@@ -132,8 +131,6 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 			CollectURL:     env.URL("DECK_COLLECT_URL", ""),
 			CollectKey:     env.String("DECK_COLLECT_KEY", ""),
 		},
-		ViewsKeySecret: env.String("RECENT_VIEWS_KEY_SECRET", ""),
-		ViewsKey:       env.String("RECENT_VIEWS_KEY", ""),
 		SignIn: SignIn{
 			Mode:           env.OneOf("DECK_AUTH", AuthOff, AuthOff, AuthFirebase),
 			APIKey:         env.String("DECK_FIREBASE_API_KEY", ""),
@@ -159,14 +156,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if (c.Deck.CollectURL == "") != (c.Deck.CollectKey == "") {
 		env.Fail("DECK_COLLECT_KEY", "set both DECK_COLLECT_URL and DECK_COLLECT_KEY (the deck's write key), or neither")
 	}
-	switch {
-	case c.ViewsKeySecret != "" && c.ViewsKey != "":
-		env.Fail("RECENT_VIEWS_KEY", "set either RECENT_VIEWS_KEY_SECRET (deployed) or RECENT_VIEWS_KEY (local), not both")
-	case c.ViewsKeySecret != "":
-		if err := secrets.CheckName(c.ViewsKeySecret); err != nil {
-			env.Fail("RECENT_VIEWS_KEY_SECRET", "%v", err)
-		}
-	case c.ViewsKey != "":
+	viewsKey := env.Credential("RECENT_VIEWS_KEY", false)
+	c.ViewsKeySecret, c.ViewsKey = viewsKey.Secret, viewsKey.Value
+	if c.ViewsKey != "" && c.ViewsKeySecret == "" {
 		if err := viewtoken.CheckKey([]byte(c.ViewsKey)); err != nil {
 			env.Fail("RECENT_VIEWS_KEY", "%v", err)
 		}

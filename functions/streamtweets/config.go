@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -59,20 +58,15 @@ type Config struct {
 	Backfill    int            // STREAM_BACKFILL_MINUTES: 0 (off) to 5, where the access level allows it
 }
 
-// secretVersionName is the shape of a Secret Manager secret version's resource name.
-var secretVersionName = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
-
 // LoadConfig reads the Config through lookup and reports every problem at once, each naming
 // its variable.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := config.New(lookup)
 	c := Config{
-		Project:     env.Required("GOOGLE_CLOUD_PROJECT"),
-		Topic:       env.Required("EVENTS_TOPIC"),
-		TokenSecret: env.String("X_BEARER_TOKEN_SECRET", ""),
-		Token:       env.String("X_BEARER_TOKEN", ""),
-		BaseURL:     env.URL("X_API_BASE_URL", xstream.DefaultBaseURL),
-		Langs:       env.List("LANG_FILTER", nil),
+		Project: env.Required("GOOGLE_CLOUD_PROJECT"),
+		Topic:   env.Required("EVENTS_TOPIC"),
+		BaseURL: env.URL("X_API_BASE_URL", xstream.DefaultBaseURL),
+		Langs:   env.List("LANG_FILTER", nil),
 		// Up to an hour: the longest a 2nd gen HTTP function may run.
 		Duration: env.Duration("STREAM_DURATION", DefaultStreamDuration, time.Second, time.Hour),
 		LeaseTTL: env.Duration("LEASE_TTL", DefaultLeaseTTL, time.Second, time.Hour),
@@ -81,14 +75,9 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		LeaseWait: env.Duration("LEASE_WAIT", DefaultLeaseWait, 0, 10*time.Minute),
 		Backfill:  env.Int("STREAM_BACKFILL_MINUTES", 0, 0, MaxBackfillMinutes),
 	}
-	switch {
-	case c.TokenSecret == "" && c.Token == "":
-		env.Fail("X_BEARER_TOKEN_SECRET or X_BEARER_TOKEN", "one of them is required (the secret in production, the token itself for local runs)")
-	case c.TokenSecret != "" && c.Token != "":
-		env.Fail("X_BEARER_TOKEN_SECRET and X_BEARER_TOKEN", "both are set; set exactly one")
-	case c.TokenSecret != "" && !secretVersionName.MatchString(c.TokenSecret):
-		env.Fail("X_BEARER_TOKEN_SECRET", "%q is not a secret version name such as projects/P/secrets/S/versions/latest", c.TokenSecret)
-	}
+	// The RunBackfillTask's x_search source reads the same variables the same way.
+	token := env.Credential("X_BEARER_TOKEN", true)
+	c.TokenSecret, c.Token = token.Secret, token.Value
 	if v := env.String("X_STREAM_RULES", ""); v != "" {
 		rules, err := parseRules(v)
 		if err != nil {

@@ -376,7 +376,7 @@ func sequentialQueries(ctx context.Context, source string, fake sourcestest.Fake
 	}
 	fakeEnv := fake.Env()
 	env := config.New(func(k string) (string, bool) { v, ok := fakeEnv[k]; return v, ok })
-	settings := backfill.ReadSettings(env, false, false)
+	settings := backfill.ReadSettings(env, false)
 	if err := env.Err(); err != nil {
 		return 0, 0, fmt.Errorf("reading the settings of %s's fake: %w", source, err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pipelinekit/pipelinekit/shared/config"
 	"github.com/pipelinekit/pipelinekit/shared/publish"
-	"github.com/pipelinekit/pipelinekit/shared/secrets"
 )
 
 // SettingKind says how a source's setting is read from the environment.
@@ -39,9 +38,6 @@ type Setting struct {
 	// Spec is true when the Backfill function needs the setting to validate a spec (an
 	// allow-list of hosts); the worker reads every setting.
 	Spec bool
-	// ValueDeployed accepts a Secret's value itself in a deployed function too: for a
-	// variable another function already reads that way (X_BEARER_TOKEN, StreamTweets').
-	ValueDeployed bool
 }
 
 // Credential is a Secret setting as read: a Secret Manager version name in production, or the
@@ -86,10 +82,10 @@ type SettingsChecker interface {
 
 // ReadSettings reads every registered source's declared settings from env: only those with
 // Spec set when spec is true (the Backfill function), all of them otherwise (the worker).
-// deployed is whether the function runs deployed (K_SERVICE set), where a Secret's value in the
-// environment is refused. Problems are recorded in env, each naming its variable. Only settings
+// A Secret is read by config.Env.Credential (refused as a value where the function runs
+// deployed). Problems are recorded in env, each naming its variable. Only settings
 // that are set are kept (an unset one reads as its zero Value); nil when none is.
-func ReadSettings(env *config.Env, deployed, spec bool) SourceSettings {
+func ReadSettings(env *config.Env, spec bool) SourceSettings {
 	var out SourceSettings
 	read := map[string]Value{} // a setting two sources share (a Google grant) is read once
 	for _, src := range registered {
@@ -100,7 +96,7 @@ func ReadSettings(env *config.Env, deployed, spec bool) SourceSettings {
 			}
 			v, ok := read[st.Env]
 			if !ok {
-				v = readSetting(env, st, deployed)
+				v = readSetting(env, st)
 				read[st.Env] = v
 			}
 			if !v.zero() {
@@ -124,26 +120,14 @@ func ReadSettings(env *config.Env, deployed, spec bool) SourceSettings {
 
 func (v Value) zero() bool { return v.Text == "" && len(v.List) == 0 && !v.Secret.Set() }
 
-func readSetting(env *config.Env, st Setting, deployed bool) Value {
+func readSetting(env *config.Env, st Setting) Value {
 	switch st.Kind {
 	case URL:
 		return Value{Text: env.URL(st.Env, "")}
 	case List:
 		return Value{List: env.List(st.Env, nil)}
 	case Secret:
-		secretVar := st.Env + "_SECRET"
-		c := Credential{Secret: env.String(secretVar, ""), Value: env.String(st.Env, "")}
-		switch {
-		case c.Secret != "" && c.Value != "":
-			env.Fail(st.Env, "set %s or %s, not both", secretVar, st.Env)
-		case c.Secret != "":
-			if err := secrets.CheckName(c.Secret); err != nil {
-				env.Fail(secretVar, "%v", err)
-			}
-		case c.Value != "" && deployed && !st.ValueDeployed:
-			env.Fail(st.Env, "a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read %s", secretVar)
-		}
-		return Value{Secret: c}
+		return Value{Secret: Credential(env.Credential(st.Env, false))}
 	default:
 		return Value{Text: env.String(st.Env, "")}
 	}

@@ -18,12 +18,11 @@ import (
 func TestReadSettings(t *testing.T) {
 	const idSecret = "projects/p/secrets/youtube-client-id/versions/1"
 	tests := []struct {
-		name     string
-		env      map[string]string
-		deployed bool
-		spec     bool
-		want     backfill.SourceSettings
-		wantErr  []string
+		name    string
+		env     map[string]string
+		spec    bool
+		want    backfill.SourceSettings
+		wantErr []string
 	}{
 		{name: "nothing set", env: nil, want: nil},
 		{
@@ -33,9 +32,8 @@ func TestReadSettings(t *testing.T) {
 			want: backfill.SourceSettings{"http_json": {"HTTP_JSON_ALLOWED_HOSTS": {List: []string{"a.example.com", "b.example.com"}}}},
 		},
 		{
-			name:     "the grant's secrets go to youtube and ga4",
-			env:      map[string]string{"YOUTUBE_CLIENT_ID_SECRET": idSecret, "YOUTUBE_CLIENT_SECRET": "s", "YOUTUBE_REFRESH_TOKEN": "t", "GA4_API_BASE_URL": "http://127.0.0.1:2/"},
-			deployed: false,
+			name: "the grant's secrets go to youtube and ga4",
+			env:  map[string]string{"YOUTUBE_CLIENT_ID_SECRET": idSecret, "YOUTUBE_CLIENT_SECRET": "s", "YOUTUBE_REFRESH_TOKEN": "t", "GA4_API_BASE_URL": "http://127.0.0.1:2/"},
 			want: backfill.SourceSettings{
 				"youtube_analytics": {"YOUTUBE_CLIENT_ID": {Secret: backfill.Credential{Secret: idSecret}},
 					"YOUTUBE_CLIENT_SECRET": {Secret: backfill.Credential{Value: "s"}}, "YOUTUBE_REFRESH_TOKEN": {Secret: backfill.Credential{Value: "t"}}},
@@ -45,16 +43,19 @@ func TestReadSettings(t *testing.T) {
 			},
 		},
 		{
-			name:     "a credential's value is refused deployed, once although two sources declare it",
-			env:      map[string]string{"YOUTUBE_CLIENT_ID": "id", "YOUTUBE_CLIENT_SECRET_SECRET": idSecret, "YOUTUBE_REFRESH_TOKEN_SECRET": idSecret},
-			deployed: true,
-			wantErr:  []string{"YOUTUBE_CLIENT_ID: a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read YOUTUBE_CLIENT_ID_SECRET"},
+			name:    "a credential's value is refused deployed, once although two sources declare it",
+			env:     map[string]string{"YOUTUBE_CLIENT_ID": "id", "YOUTUBE_CLIENT_SECRET_SECRET": idSecret, "YOUTUBE_REFRESH_TOKEN_SECRET": idSecret, "K_SERVICE": "runbackfilltask"},
+			wantErr: []string{"YOUTUBE_CLIENT_ID: a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read YOUTUBE_CLIENT_ID_SECRET"},
 		},
 		{
-			name:     "x_search's token is accepted deployed, as StreamTweets reads it",
-			env:      map[string]string{"X_BEARER_TOKEN": "tok"},
-			deployed: true,
-			want:     backfill.SourceSettings{"x_search": {"X_BEARER_TOKEN": {Secret: backfill.Credential{Value: "tok"}}}},
+			name:    "x_search's token is refused deployed, as StreamTweets refuses it",
+			env:     map[string]string{"X_BEARER_TOKEN": "tok", "K_SERVICE": "runbackfilltask"},
+			wantErr: []string{"X_BEARER_TOKEN: a credential in the environment is for local runs only; deployed functions (K_SERVICE is set) read X_BEARER_TOKEN_SECRET"},
+		},
+		{
+			name: "x_search's token, local",
+			env:  map[string]string{"X_BEARER_TOKEN": "tok"},
+			want: backfill.SourceSettings{"x_search": {"X_BEARER_TOKEN": {Secret: backfill.Credential{Value: "tok"}}}},
 		},
 		{
 			name:    "a base URL that is not one",
@@ -70,7 +71,7 @@ func TestReadSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := config.New(config.Map(tt.env))
-			got := backfill.ReadSettings(env, tt.deployed, tt.spec)
+			got := backfill.ReadSettings(env, tt.spec)
 			err := env.Err()
 			if len(tt.wantErr) == 0 {
 				if err != nil {

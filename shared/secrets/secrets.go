@@ -11,28 +11,20 @@ package secrets
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/option"
-)
 
-// versionName is a secret version's resource name; the version is a number or an alias such
-// as "latest".
-var versionName = regexp.MustCompile(`^projects/[^/]+/secrets/[A-Za-z0-9_-]+/versions/[A-Za-z0-9_-]+$`)
+	"github.com/pipelinekit/pipelinekit/shared/config"
+)
 
 // CheckName reports whether name is a secret version name,
 // projects/PROJECT/secrets/SECRET/versions/VERSION, so a configuration can be refused at start-up
 // rather than on the first read.
-func CheckName(name string) error {
-	if !versionName.MatchString(name) {
-		return fmt.Errorf("%q is not a secret version name such as projects/my-project/secrets/my-secret/versions/latest", name)
-	}
-	return nil
-}
+func CheckName(name string) error { return config.CheckSecretName(name) }
 
 // Resolver reads secret versions and caches their values; it is safe for concurrent use.
 type Resolver struct {

@@ -16,8 +16,7 @@ import (
 // The source's settings.
 const (
 	// EnvBearerToken is X's bearer token: StreamTweets' secret (X_BEARER_TOKEN_SECRET), or the
-	// token itself locally; X_BEARER_TOKEN is StreamTweets' variable too, which takes it as given
-	// wherever it runs, so the worker reads it the same way (Terraform sets only the secret).
+	// token itself for local runs; both functions read it alike (config.Env.Credential).
 	EnvBearerToken = "X_BEARER_TOKEN"
 	// EnvAPIBaseURL overrides https://api.x.com/ (a local run's fake).
 	EnvAPIBaseURL = "X_API_BASE_URL"
@@ -26,7 +25,7 @@ const (
 // Settings implements backfill.Source.
 func (Source) Settings() []backfill.Setting {
 	return []backfill.Setting{
-		{Env: EnvBearerToken, Kind: backfill.Secret, ValueDeployed: true},
+		{Env: EnvBearerToken, Kind: backfill.Secret},
 		{Env: EnvAPIBaseURL, Kind: backfill.URL},
 	}
 }
