@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,17 +39,9 @@ type Setting struct {
 	Spec bool
 }
 
-// Credential is a Secret setting as read: a Secret Manager version name in production, or the
-// value itself for local runs. At most one of the two is set.
-type Credential struct {
-	// Secret is the secret version name, projects/P/secrets/S/versions/V.
-	Secret string
-	// Value is the credential itself (local runs only).
-	Value string
-}
-
-// Set reports whether the credential is configured at all.
-func (c Credential) Set() bool { return c.Secret != "" || c.Value != "" }
+// Credential is a Secret setting as read (config.Env.Credential): a Secret Manager version
+// name in production, or the value itself for local runs.
+type Credential = config.Credential
 
 // Value is one setting as read.
 type Value struct {
@@ -127,7 +118,7 @@ func readSetting(env *config.Env, st Setting) Value {
 	case List:
 		return Value{List: env.List(st.Env, nil)}
 	case Secret:
-		return Value{Secret: Credential(env.Credential(st.Env, false))}
+		return Value{Secret: env.Credential(st.Env, false)}
 	default:
 		return Value{Text: env.String(st.Env, "")}
 	}
@@ -137,17 +128,6 @@ func readSetting(env *config.Env, st Setting) Value {
 type SecretResolver interface {
 	Resolve(ctx context.Context, name string) (string, error)
 	Forget(names ...string)
-}
-
-// Resolve reads a credential: its value, or its secret version through r.
-func (c Credential) Resolve(ctx context.Context, r SecretResolver) (string, error) {
-	if c.Secret == "" {
-		return c.Value, nil
-	}
-	if r == nil {
-		return "", fmt.Errorf("reading secret %s: no Secret Manager resolver", c.Secret)
-	}
-	return r.Resolve(ctx, c.Secret)
 }
 
 // EventPublisher publishes messages to the events topic and waits for each;

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 )
@@ -28,6 +29,22 @@ type Credential struct {
 
 // Set reports whether either is.
 func (c Credential) Set() bool { return c.Secret != "" || c.Value != "" }
+
+// SecretReader reads a secret version by name; *secrets.Resolver is one.
+type SecretReader interface {
+	Resolve(ctx context.Context, name string) (string, error)
+}
+
+// Resolve reads the credential: its value, or its secret version through r.
+func (c Credential) Resolve(ctx context.Context, r SecretReader) (string, error) {
+	if c.Secret == "" {
+		return c.Value, nil
+	}
+	if r == nil {
+		return "", fmt.Errorf("reading secret %s: no Secret Manager resolver", c.Secret)
+	}
+	return r.Resolve(ctx, c.Secret)
+}
 
 // Deployed reports whether the function runs deployed: Cloud Run, and so Cloud Functions 2nd
 // gen, sets K_SERVICE to the service's name

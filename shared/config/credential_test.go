@@ -1,6 +1,8 @@
 package config
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -52,6 +54,48 @@ func TestCredential(t *testing.T) {
 			// The value never appears in a problem's text.
 			if err != nil && tt.env["TOKEN"] != "" && strings.Contains(err.Error(), tt.env["TOKEN"]) {
 				t.Errorf("Err() = %v quotes the credential's value", err)
+			}
+		})
+	}
+}
+
+// versions is a SecretReader over a map of version names.
+type versions map[string]string
+
+func (v versions) Resolve(_ context.Context, name string) (string, error) {
+	s, ok := v[name]
+	if !ok {
+		return "", fmt.Errorf("secret %s: not found", name)
+	}
+	return s, nil
+}
+
+func TestCredentialResolve(t *testing.T) {
+	const version = "projects/p/secrets/token/versions/1"
+	tests := []struct {
+		name    string
+		c       Credential
+		r       SecretReader
+		want    string
+		wantErr string
+	}{
+		{name: "value", c: Credential{Value: "v4lue"}, want: "v4lue"},
+		{name: "value needs no reader", c: Credential{Value: "v4lue"}, r: nil, want: "v4lue"},
+		{name: "secret", c: Credential{Secret: version}, r: versions{version: "s3cret"}, want: "s3cret"},
+		{name: "secret without a reader", c: Credential{Secret: version}, wantErr: "reading secret " + version + ": no Secret Manager resolver"},
+		{name: "secret not found", c: Credential{Secret: version}, r: versions{}, wantErr: "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.c.Resolve(context.Background(), tt.r)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Resolve = %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("Resolve = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}

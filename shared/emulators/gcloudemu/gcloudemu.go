@@ -207,10 +207,8 @@ func (e *Emulator) waitReady(ctx context.Context) error {
 		}
 		// The Pub/Sub emulator logs its BindException and goes on running
 		// without a listener (CI, 2026-12-07: it waited out the whole start
-		// bound), so the output is read while the process lives, not only
-		// once it has exited.
-		// The exception's line is followed by its stack trace, so the whole
-		// output is searched, not its tail.
+		// bound), so the output is read while the process lives; all of it,
+		// as the exception's stack trace follows its line.
 		if line, ok := bindFailure(e.out.String()); ok {
 			return fmt.Errorf("%s emulator could not bind %s (%s): %w", e.Kind.displayName(), e.Host, line, errAddressInUse)
 		}
